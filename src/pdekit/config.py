@@ -1,0 +1,115 @@
+"""Validated parameter sets: a frozen dataclass per problem, filled from defaults and overrides.
+
+Every parameter is declared once, as a dataclass field with a default and a ``help`` text in its
+metadata; ``make_config`` converts strings from the command line, rejects unknown keys (with a
+suggestion) and values of the wrong type, and then runs the dataclass's own ``validate``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import typing
+from typing import Any, Mapping
+
+from pdekit.errors import ConfigError
+
+
+def param(default: Any, help: str, choices: tuple | None = None) -> Any:
+    """Declare a parameter: its default, a one-line description and optional allowed values."""
+    return dataclasses.field(default=default, metadata={"help": help, "choices": choices})
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _convert(key: str, value: Any, kind: Any) -> Any:
+    origin = typing.get_origin(kind)
+    if origin is typing.Union or origin is getattr(__import__("types"), "UnionType", None):
+        args = [a for a in typing.get_args(kind) if a is not type(None)]
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+            return None
+        kind = args[0]
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "1", "yes", "false", "0", "no"):
+            return value.lower() in ("true", "1", "yes")
+        raise ConfigError(f"parameter '{key}' must be true or false, got {value!r}")
+    if kind is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"parameter '{key}' must be an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        try:
+            return int(str(value))
+        except ValueError:
+            raise ConfigError(f"parameter '{key}' must be an integer, got {value!r}") from None
+    if kind is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"parameter '{key}' must be a number, got {value!r}")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"parameter '{key}' must be a number, got {value!r}") from None
+    if kind is str:
+        return str(value)
+    return value
+
+
+def make_config(cls: type, overrides: Mapping[str, Any] | None = None, owner: str = "") -> Any:
+    """Build and validate an instance of the dataclass ``cls`` from defaults and ``overrides``."""
+    overrides = dict(overrides or {})
+    types = _field_types(cls)
+    where = f" of {owner}" if owner else ""
+    values = {}
+    for key, value in overrides.items():
+        if key not in types:
+            hint = difflib.get_close_matches(key, list(types), n=1)
+            also = f" (did you mean '{hint[0]}'?)" if hint else ""
+            raise ConfigError(
+                f"unknown parameter '{key}'{where}{also}; known parameters: {', '.join(types)}"
+            )
+        values[key] = _convert(key, value, types[key])
+    for f in dataclasses.fields(cls):
+        choices = f.metadata.get("choices")
+        value = values.get(f.name, f.default)
+        if choices and value not in choices:
+            raise ConfigError(
+                f"parameter '{f.name}'{where} must be one of {', '.join(map(str, choices))}; got {value!r}"
+            )
+    config = cls(**values)
+    validate = getattr(config, "validate", None)
+    if validate is not None:
+        validate()
+    return config
+
+
+def describe(cls: type) -> list[tuple[str, str, Any, str]]:
+    """(name, type, default, help) for each parameter, for ``pdekit show``."""
+    types = _field_types(cls)
+    rows = []
+    for f in dataclasses.fields(cls):
+        kind = types[f.name]
+        name = getattr(kind, "__name__", str(kind).replace("typing.", ""))
+        help_text = f.metadata.get("help", "")
+        if f.metadata.get("choices"):
+            help_text += f" (one of: {', '.join(map(str, f.metadata['choices']))})"
+        rows.append((f.name, name, f.default, help_text))
+    return rows
+
+
+def to_json(config: Any) -> str:
+    """Canonical JSON of a dataclass config (sorted keys), used to compare and hash configs."""
+    return json.dumps(dataclasses.asdict(config), sort_keys=True)
+
+
+def require(condition: bool, message: str) -> None:
+    """Raise ConfigError with ``message`` unless ``condition`` holds."""
+    if not condition:
+        raise ConfigError(message)

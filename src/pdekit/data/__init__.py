@@ -1,0 +1,6 @@
+"""Datasets: the HDF5 schema, reproducible generation with resume, readers."""
+
+from pdekit.data.generate import generate
+from pdekit.data.storage import dataset_identity, read_meta
+
+__all__ = ["generate", "dataset_identity", "read_meta"]

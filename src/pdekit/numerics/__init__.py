@@ -1,0 +1,1 @@
+"""Shared numerical kernels: spectral derivatives, random fields, time integrators, sparse solves."""

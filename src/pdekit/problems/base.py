@@ -1,0 +1,163 @@
+"""The Problem interface: everything that is true of one PDE lives in one subclass.
+
+A subclass declares its parameters (a dataclass ``Config``), the distribution of its inputs
+(``sample_inputs``), its batched float64 torch solver (``solve``) and its residual, and registers
+itself with ``@register``; nothing else in pdekit needs to change to add a problem.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+from typing import Any, ClassVar, Mapping
+
+import numpy as np
+import torch
+
+from pdekit.config import make_config, require
+from pdekit.errors import ConfigError, UnstableError
+from pdekit.numerics.etdrk4 import STABLE_COURANT, advective_courant
+
+PROBLEMS: dict[str, type["Problem"]] = {}
+
+
+def register(cls: type["Problem"]) -> type["Problem"]:
+    """Class decorator: make a problem available by its ``name``."""
+    PROBLEMS[cls.name] = cls
+    return cls
+
+
+class Problem:
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    Config: ClassVar[type]
+    ndim: ClassVar[int]
+    time_dependent: ClassVar[bool]
+    periodic: ClassVar[bool] = True  # periodic grid x_j = j / n; else nodes x_j = j / (n - 1)
+    fields: ClassVar[tuple[str, ...]] = ("u",)
+    inputs: ClassVar[tuple[str, ...]] = ()  # inputs stored under /inputs (not a time slice)
+    min_resolution: ClassVar[int] = 4
+    default_resolution: ClassVar[int] = 64
+
+    def __init__(self, resolution: int, config: Any = None):
+        self.config = config if config is not None else make_config(self.Config, owner=self.name)
+        self.resolution = int(resolution)
+        self._check_resolution()
+        self.check()
+
+    @classmethod
+    def from_params(cls, resolution: int, params: Mapping[str, Any] | None = None) -> "Problem":
+        return cls(resolution, make_config(cls.Config, params, owner=cls.name))
+
+    # --- grids -------------------------------------------------------------------------------
+    @property
+    def solve_resolution(self) -> int:
+        return getattr(self.config, "solve_resolution", 0) or self.resolution
+
+    @property
+    def stride(self) -> int:
+        if self.periodic:
+            return self.solve_resolution // self.resolution
+        return (self.solve_resolution - 1) // (self.resolution - 1)
+
+    def _check_resolution(self) -> None:
+        r, s = self.resolution, self.solve_resolution
+        if r < self.min_resolution:
+            raise ConfigError(
+                f"unsupported resolution {r} for {self.name}: use at least {self.min_resolution}"
+            )
+        if self.periodic:
+            ok, rule = s % r == 0 and s >= r, f"a divisor of solve_resolution = {s}"
+        else:
+            ok, rule = s >= r and (s - 1) % (r - 1) == 0, f"one of (solve_resolution - 1) / k + 1 for solve_resolution = {s}"
+        if not ok:
+            raise ConfigError(
+                f"unsupported resolution {r} for {self.name}: the stored grid must be {rule}; "
+                f"change --resolution or --set solve_resolution=<a fitting size>"
+            )
+
+    def coords(self) -> dict[str, np.ndarray]:
+        """Coordinates of the stored grid: x (and y), and t for time-dependent problems."""
+        n = self.resolution
+        axis = np.arange(n) / n if self.periodic else np.linspace(0.0, 1.0, n)
+        axis = axis * getattr(self.config, "length", 1.0)
+        out = {"x": axis}
+        if self.ndim >= 2:
+            out["y"] = axis.copy()
+        if self.time_dependent:
+            out["t"] = np.asarray(self.times())
+        return out
+
+    def times(self) -> list[float]:
+        c = self.config
+        return [c.t_final * i / (c.nt - 1) for i in range(c.nt)]
+
+    def restrict(self, x: torch.Tensor) -> torch.Tensor:
+        """Solve grid to stored grid by injection (the stored points are solve-grid points)."""
+        s = self.stride
+        index = (slice(None),) * (x.ndim - self.ndim) + (slice(None, None, s),) * self.ndim
+        return x[index]
+
+    def field_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Per-sample shapes of what is stored: /inputs/<name> and /fields/<name>."""
+        space = (self.resolution,) * self.ndim
+        time = (self.config.nt,) if self.time_dependent else ()
+        shapes = {f"inputs/{k}": space for k in self.inputs}
+        shapes.update({f"fields/{k}": time + space for k in self.fields})
+        return shapes
+
+    # --- to implement ------------------------------------------------------------------------
+    def check(self) -> None:
+        """Cross-parameter checks that need the resolution (override where useful)."""
+
+    def sample_inputs(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """One sample's inputs on the solve grid (float64), drawn from ``rng`` only."""
+        raise NotImplementedError
+
+    def solve(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Batched solve on the solve grid: inputs ``(batch, *space)`` -> fields ``(batch, nt, *space)``
+        (or ``(batch, *space)`` for steady problems), float64, on the inputs' device."""
+        raise NotImplementedError
+
+    def residual(self, fields: dict[str, torch.Tensor], inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The PDE residual of grid fields on this problem's stored grid (zero for an exact solution)."""
+        raise NotImplementedError
+
+
+def get_problem(name: str) -> type[Problem]:
+    from pdekit.problems import PROBLEMS as known  # noqa: F401  (imports every problem module)
+
+    if name not in PROBLEMS:
+        hint = difflib.get_close_matches(name, list(PROBLEMS), n=1)
+        also = f" (did you mean '{hint[0]}'?)" if hint else ""
+        raise ConfigError(f"unknown problem '{name}'{also}; known problems: {', '.join(sorted(PROBLEMS))}")
+    return PROBLEMS[name]
+
+
+def common_time_checks(config: Any) -> None:
+    """Checks shared by time-dependent problems' configs."""
+    require(config.t_final > 0, f"t_final must be positive, got {config.t_final}")
+    require(config.nt >= 2, f"nt (stored time points, t = 0 included) must be at least 2, got {config.nt}")
+    if hasattr(config, "dt"):
+        require(config.dt > 0, f"dt must be positive, got {config.dt}")
+    if hasattr(config, "nu"):
+        require(config.nu > 0, f"nu must be positive, got {config.nu}; set --set nu=<positive value>")
+
+
+def check_courant(problem: str, dt: float, u_max: float, nu: float, n: int, when: str) -> None:
+    """Raise UnstableError when dt exceeds the ETDRK4 advective limit (see numerics.etdrk4)."""
+    if not math.isfinite(u_max):
+        raise UnstableError(f"{problem} produced non-finite values {when}: reduce dt = {dt:g}")
+    courant = advective_courant(dt, u_max, nu, n)
+    if courant > STABLE_COURANT:
+        safe = dt * STABLE_COURANT / courant / 1.25
+        raise UnstableError(
+            f"time step dt = {dt:g} is unstable for {problem} {when} (max velocity {u_max:.3g}, "
+            f"nu = {nu:g}, solve_resolution = {n}, Courant number {courant:.2g} > {STABLE_COURANT}): "
+            f"set --set dt={safe:.2g} or smaller"
+        )
+
+
+def config_dict(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config)
