@@ -68,7 +68,7 @@ def _open_parts(parts: str, identity: dict[str, Any], device_type: str) -> int:
     """Create or check ``parts``; return how many leading samples are already done."""
     meta_path = os.path.join(parts, "meta.json")
     expected = {"dataset": identity, "device_type": device_type}
-    if os.path.isdir(parts) and os.path.exists(meta_path):
+    if os.path.isdir(parts) and os.path.exists(meta_path) and _part_ranges(parts):
         with open(meta_path) as fh:
             try:
                 found = json.load(fh)

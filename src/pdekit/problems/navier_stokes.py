@@ -96,7 +96,8 @@ class NavierStokes2D(Problem):
 
     def residual(self, fields, inputs=None):
         """w_t + u . grad(w) - nu Laplacian(w) - f of a stored trajectory (batch, nt, x, y):
-        spectral in space, second-order differences in time."""
+        spectral in space with the solver's 2/3 dealiasing of the advection, second-order
+        differences in time."""
         w = fields["vorticity"].to(torch.float64)
         n = w.shape[-1]
         t = torch.as_tensor(self.times(), dtype=torch.float64, device=w.device)
@@ -106,5 +107,6 @@ class NavierStokes2D(Problem):
         u_hat, v_hat = self._velocity_hat(w_hat, kx, ky, k2)
         irfft = lambda a: torch.fft.irfft2(a, s=(n, n))  # noqa: E731
         advection = irfft(u_hat) * irfft(1j * kx * w_hat) + irfft(v_hat) * irfft(1j * ky * w_hat)
+        advection = irfft(spectral.dealias_mask(n, 2, device=w.device) * torch.fft.rfft2(advection))
         w_t = torch.gradient(w, spacing=(t,), dim=1)[0]
         return w_t + advection + self.config.nu * irfft(k2 * w_hat) - self.forcing(n, w.device)

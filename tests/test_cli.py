@@ -1,0 +1,106 @@
+"""Bad input gets one clear message, exit code 2, no traceback, and nothing written is lost."""
+
+import hashlib
+import os
+import subprocess
+import sys
+
+import pytest
+
+SMALL_BURGERS = ["burgers_1d", "--n", "2", "--resolution", "32", "--seed", "0",
+                 "--set", "solve_resolution=64", "--set", "t_final=0.1"]
+
+
+def _digest(path):
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+def _refused(result, *fragments):
+    code, out, err = result
+    assert code == 2, (code, out, err)
+    assert "Traceback" not in err and err.count("error:") == 1, err
+    for fragment in fragments:
+        assert fragment in err, (fragment, err)
+
+
+def test_list_and_show(run_cli):
+    code, out, _ = run_cli("list")
+    assert code == 0 and "burgers_1d" in out and "darcy_2d" in out and "navier_stokes_2d" in out
+    code, out, _ = run_cli("show", "burgers_1d")
+    assert code == 0 and "nu" in out and "0.1" in out and "solve_resolution" in out and "8192" in out
+
+
+@pytest.mark.parametrize(
+    "argv, fragments",
+    [
+        (["show", "burgers"], ["unknown problem 'burgers'", "burgers_1d"]),
+        (["generate", "navier_stokes", "--n", "1", "--seed", "0", "--out", "x.h5"], ["navier_stokes_2d"]),
+        (["generate", *SMALL_BURGERS, "--set", "viscosity=0.1", "--out", "x.h5"], ["unknown parameter 'viscosity'", "nu"]),
+        (["generate", *SMALL_BURGERS, "--set", "nu=-1", "--out", "x.h5"], ["nu must be positive", "-1"]),
+        (["generate", *SMALL_BURGERS, "--set", "nu=abc", "--out", "x.h5"], ["'nu' must be a number", "abc"]),
+        (["generate", *SMALL_BURGERS, "--set", "nt", "--out", "x.h5"], ["key=value", "nt"]),
+        (["generate", "burgers_1d", "--n", "1", "--resolution", "1000", "--seed", "0", "--out", "x.h5"],
+         ["unsupported resolution 1000", "8192"]),
+        (["generate", "darcy_2d", "--n", "1", "--resolution", "86", "--seed", "0", "--out", "x.h5"],
+         ["unsupported resolution 86", "421"]),
+        (["generate", "darcy_2d", "--n", "1", "--set", "contrast=1e7", "--seed", "0", "--out", "x.h5"], ["contrast", "1e+07"]),
+        (["generate", "darcy_2d", "--n", "1", "--set", "coefficient=gaussian", "--seed", "0", "--out", "x.h5"],
+         ["piecewise, lognormal", "gaussian"]),
+        (["generate", *SMALL_BURGERS, "--n", "0", "--out", "x.h5"], ["--n must be at least 1"]),
+        (["generate", "burgers_1d", "--n", "1", "--resolution", "64", "--seed", "0", "--set", "nu=0.001",
+          "--set", "dt=0.05", "--set", "solve_resolution=1024", "--out", "x.h5"], ["dt = 0.05 is unstable", "--set dt="]),
+        (["generate", "navier_stokes_2d", "--n", "1", "--resolution", "16", "--seed", "0", "--set", "dt=0.5",
+          "--set", "solve_resolution=64", "--out", "x.h5"], ["dt = 0.5 is unstable", "--set dt="]),
+    ],
+)
+def test_bad_input_is_refused_clearly(run_cli, tmp_path, monkeypatch, argv, fragments):
+    monkeypatch.chdir(tmp_path)
+    _refused(run_cli(*argv), *fragments)
+    assert not (tmp_path / "x.h5").exists()
+
+
+def test_unstable_run_can_be_fixed_and_rerun(run_cli, tmp_path):
+    out = tmp_path / "u.h5"
+    bad = ["generate", *SMALL_BURGERS, "--set", "nu=0.0001", "--set", "dt=0.1", "--out", out, "--quiet"]
+    _refused(run_cli(*bad), "unstable")
+    code, _, err = run_cli("generate", *SMALL_BURGERS, "--set", "nu=0.0001", "--set", "dt=0.001", "--out", out, "--quiet")
+    assert code == 0, err
+
+
+def test_existing_file_with_another_config_is_kept(run_cli, tmp_path):
+    out = tmp_path / "d.h5"
+    assert run_cli("generate", *SMALL_BURGERS, "--out", out, "--quiet")[0] == 0
+    before = _digest(out)
+    _refused(run_cli("generate", *SMALL_BURGERS, "--set", "nu=0.2", "--out", out), "another config", "nu: 0.1 there, 0.2 here")
+    assert _digest(out) == before
+    code, text, _ = run_cli("generate", *SMALL_BURGERS, "--out", out)
+    assert code == 0 and "nothing to do" in text and _digest(out) == before
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "foreign"])
+def test_corrupt_or_foreign_file_is_refused_and_kept(run_cli, tmp_path, damage):
+    out = tmp_path / "c.h5"
+    assert run_cli("generate", *SMALL_BURGERS, "--out", out, "--quiet")[0] == 0
+    data = open(out, "rb").read()
+    if damage == "garbage":
+        out.write_bytes(b"not an hdf5 file at all" * 10)
+        expected = "not a readable HDF5 file"
+    elif damage == "truncated":
+        out.write_bytes(data[: len(data) // 2])
+        expected = "truncated or corrupt"
+    else:
+        import h5py
+
+        with h5py.File(out, "w") as f:
+            f["x"] = [1, 2, 3]
+        expected = "not a pdekit dataset"
+    before = _digest(out)
+    _refused(run_cli("generate", *SMALL_BURGERS, "--out", out), expected, str(out))
+    assert _digest(out) == before
+
+
+def test_real_process_exit_code_and_no_traceback(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "pdekit", "generate", "heat_3d", "--n", "1", "--seed", "0",
+                             "--out", str(tmp_path / "h.h5")], capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr and "heat_1d" in result.stderr
+    assert not os.path.exists(tmp_path / "h.h5")

@@ -1,0 +1,102 @@
+"""Every solver's measured order of convergence (the numbers in docs/solvers.md)."""
+
+import numpy as np
+import pytest
+import torch
+
+from pdekit import verification as v
+from pdekit.problems import get_problem
+
+
+def _spectral(errors, floor, min_factor):
+    """Errors fall by at least ``min_factor`` per refinement until they reach ``floor``."""
+    for coarse, fine in zip(errors[:-1], errors[1:]):
+        if coarse > floor:
+            assert fine < coarse / min_factor, errors
+    assert errors[-1] < floor, errors
+
+
+@pytest.mark.parametrize("ndim", [1, 2])
+def test_heat_is_spectral_in_space_and_exact_in_time(ndim):
+    r = v.heat_space(ndim)
+    _spectral(r["errors"], floor=1e-13, min_factor=500)
+
+
+def test_burgers_spectral_in_space_against_cole_hopf():
+    r = v.burgers_space()
+    _spectral(r["errors"], floor=1e-10, min_factor=40)
+
+
+def test_burgers_fourth_order_in_time_against_cole_hopf():
+    r = v.burgers_time()
+    assert 3.7 < r["order"] < 4.3, r
+    assert r["errors"][-1] < 1e-9
+
+
+def test_navier_stokes_taylor_green_is_exact():
+    assert v.navier_stokes_taylor_green() < 1e-12
+
+
+def test_navier_stokes_fourth_order_in_time():
+    r = v.navier_stokes_time()
+    assert 3.8 < r["order"] < 4.2, r
+
+
+def test_navier_stokes_spectral_in_space():
+    r = v.navier_stokes_space()
+    _spectral(r["errors"], floor=1e-6, min_factor=5)
+
+
+def test_darcy_second_order_smooth_coefficient():
+    r = v.darcy_smooth(sizes=(17, 33, 65, 129))
+    assert 1.9 < r["order"] < 2.1, r
+
+
+@pytest.mark.parametrize("a2", [12.0, 1e6])
+def test_darcy_second_order_piecewise_coefficient(a2):
+    r = v.darcy_piecewise(sizes=(16, 32, 64, 128), a2=a2)
+    assert 1.9 < r["order"] < 2.1, r
+
+
+def test_darcy_cg_matches_direct_at_high_contrast():
+    p = get_problem("darcy_2d").from_params(33, {"solve_resolution": 33, "contrast": 1e6, "cg_tol": 1e-12})
+    a = torch.from_numpy(np.stack([p.sample_inputs(np.random.default_rng(i))["a"] for i in range(3)]))
+    from pdekit.numerics import elliptic
+
+    f = torch.ones_like(a)
+    direct = elliptic.solve_direct(a, f)
+    cg = elliptic.solve_cg(a, f, rtol=1e-12)
+    assert float((cg - direct).abs().max() / direct.abs().max()) < 1e-8
+
+
+def test_darcy_residual_vanishes_on_solver_output():
+    p = get_problem("darcy_2d").from_params(33, {"solve_resolution": 33})
+    a = torch.from_numpy(p.sample_inputs(np.random.default_rng(0))["a"])[None]
+    u = p.solve({"a": a})["u"]
+    res = p.residual({"u": u}, {"a": a})
+    assert float(res.abs().max()) < 1e-9
+    assert float(p.residual({"u": u * 1.01}, {"a": a}).abs().max()) > 1e-3
+
+
+def test_burgers_residual_is_second_order_in_time():
+    """The residual of the exact Cole-Hopf trajectory shrinks 4x per halving of the time spacing."""
+    nu, n = 0.05, 64
+    x = np.arange(n) / n
+    sizes = []
+    for nt in (41, 81, 161):
+        p = get_problem("burgers_1d").from_params(n, {"nu": nu, "nt": nt, "t_final": 0.5, "solve_resolution": n})
+        u = torch.from_numpy(np.stack([v.burgers_exact(x, t, nu, a=2.0) for t in p.times()]))[None]
+        sizes.append(float(p.residual({"u": u})[:, 1:-1].abs().max()))
+    assert 3.6 < sizes[0] / sizes[1] < 4.4 and 3.6 < sizes[1] / sizes[2] < 4.4, sizes
+
+
+def test_navier_stokes_residual_of_solver_output_is_second_order_in_time():
+    """The solver's trajectory satisfies the problem's residual up to its O(dt_store^2) time
+    differences: halving the spacing of stored times divides the residual by about 4."""
+    sizes = []
+    for nt in (11, 21, 41):
+        p = get_problem("navier_stokes_2d").from_params(
+            32, {"solve_resolution": 32, "t_final": 0.5, "nt": nt, "dt": 0.0125})
+        w = p.solve({"w0": v._ns_initial(32)[None]})["vorticity"]
+        sizes.append(float(p.residual({"vorticity": w})[:, 1:-1].abs().max()))
+    assert 3.6 < sizes[0] / sizes[1] < 4.4 and 3.6 < sizes[1] / sizes[2] < 4.4, sizes

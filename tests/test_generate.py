@@ -1,0 +1,123 @@
+"""The HDF5 schema, batch-size independence and kill-and-resume of `pdekit generate`."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+from pdekit.data import generate, read_meta
+from pdekit.problems import get_problem
+
+SMALL = {
+    "heat_1d": (32, {"nt": 3}),
+    "heat_2d": (16, {"nt": 3}),
+    "burgers_1d": (32, {"solve_resolution": 128, "nt": 3, "t_final": 0.5}),
+    "navier_stokes_2d": (16, {"solve_resolution": 32, "nt": 3, "t_final": 0.2, "dt": 0.02}),
+    "darcy_2d": (9, {"solve_resolution": 33}),
+}
+
+
+def _arrays(path):
+    with h5py.File(path, "r") as f:
+        out = {}
+        f.visititems(lambda name, obj: out.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
+        return out
+
+
+def test_every_problem_has_a_small_case():
+    from pdekit.problems import PROBLEMS
+
+    assert set(PROBLEMS) == set(SMALL)
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_schema_and_batch_size_independence(tmp_path, name):
+    resolution, params = SMALL[name]
+    problem = get_problem(name).from_params(resolution, params)
+    a, b = tmp_path / "a.h5", tmp_path / "b.h5"
+    assert generate(problem, 5, 7, a, batch_size=1, quiet=True) == "written"
+    assert generate(problem, 5, 7, b, batch_size=3, quiet=True) == "written"
+    arrays_a, arrays_b = _arrays(a), _arrays(b)
+    assert arrays_a.keys() == arrays_b.keys()
+    for key in arrays_a:
+        assert arrays_a[key].tobytes() == arrays_b[key].tobytes(), key
+
+    meta = read_meta(a)
+    assert meta["problem"] == name and meta["pdekit_version"]
+    assert meta["config"]["seed"] == 7 and meta["config"]["n"] == 5
+    assert meta["config"]["params"] == {**meta["config"]["params"], **params}
+    space = (resolution,) * problem.ndim
+    with h5py.File(a, "r") as f:
+        for field in problem.fields:
+            shape = (5, problem.config.nt, *space) if problem.time_dependent else (5, *space)
+            ds = f[f"fields/{field}"]
+            assert ds.shape == shape and ds.dtype == np.float32 and ds.chunks == (1, *shape[1:])
+            assert np.isfinite(ds[()]).all() and np.abs(ds[()]).max() > 0
+        for name_in in problem.inputs:
+            assert f[f"inputs/{name_in}"].shape == (5, *space)
+        assert f["coords/x"].shape == (resolution,)
+        if problem.time_dependent:
+            np.testing.assert_allclose(f["coords/t"][()], problem.times())
+            # the initial state is time index 0 and differs from the last one
+            assert not np.allclose(f[f"fields/{problem.fields[0]}"][:, 0], f[f"fields/{problem.fields[0]}"][:, -1])
+    assert not os.path.exists(f"{a}.parts")
+
+
+def test_stored_grid_is_the_solve_grid_subsampled(tmp_path):
+    """Storing at 32 from a 128-point solve equals solving at 128 and keeping every 4th point."""
+    fine = get_problem("burgers_1d").from_params(128, SMALL["burgers_1d"][1])
+    coarse = get_problem("burgers_1d").from_params(32, SMALL["burgers_1d"][1])
+    generate(fine, 3, 1, tmp_path / "fine.h5", quiet=True)
+    generate(coarse, 3, 1, tmp_path / "coarse.h5", quiet=True)
+    u_fine = _arrays(tmp_path / "fine.h5")["fields/u"]
+    u_coarse = _arrays(tmp_path / "coarse.h5")["fields/u"]
+    assert u_fine[..., ::4].tobytes() == u_coarse.tobytes()
+
+
+def test_samples_depend_on_the_seed(tmp_path):
+    problem = get_problem("heat_1d").from_params(32, {"nt": 2})
+    generate(problem, 2, 0, tmp_path / "s0.h5", quiet=True)
+    generate(problem, 3, 1, tmp_path / "s1.h5", quiet=True)
+    generate(problem, 3, 0, tmp_path / "s0b.h5", quiet=True)
+    u0, u1, u0b = (_arrays(tmp_path / f)["fields/u"] for f in ("s0.h5", "s1.h5", "s0b.h5"))
+    assert not np.allclose(u0, u1[:2])
+    assert u0.tobytes() == u0b[:2].tobytes()  # more samples: the first ones unchanged
+
+
+KILL_ARGS = ["burgers_1d", "--n", "12", "--resolution", "64", "--seed", "3",
+             "--set", "solve_resolution=2048", "--set", "dt=2e-4", "--set", "nt=5"]
+
+
+def test_killed_generation_resumes_bitwise(tmp_path):
+    out = tmp_path / "killed.h5"
+    cmd = [sys.executable, "-m", "pdekit", "generate", *KILL_ARGS, "--batch-size", "2", "--out", str(out), "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    parts = f"{out}.parts"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if os.path.isdir(parts) and len([p for p in os.listdir(parts) if p.endswith(".npz") and not p.startswith(".")]) >= 2:
+            break
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not out.exists(), "the run finished before it could be killed; make it slower"
+    done_before = len([p for p in os.listdir(parts) if p.endswith(".npz") and not p.startswith(".")])
+    assert 2 <= done_before < 6
+
+    resumed = subprocess.run(cmd, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+
+    reference = tmp_path / "reference.h5"
+    cmd_ref = [sys.executable, "-m", "pdekit", "generate", *KILL_ARGS, "--batch-size", "5", "--out", str(reference), "--quiet"]
+    assert subprocess.run(cmd_ref, capture_output=True).returncode == 0
+    killed, ref = _arrays(out), _arrays(reference)
+    assert killed.keys() == ref.keys()
+    for key in ref:
+        assert killed[key].tobytes() == ref[key].tobytes(), key
+    assert not os.path.exists(parts)
