@@ -164,5 +164,5 @@ def darcy_piecewise(sizes=(16, 32, 64, 128, 256), a1: float = 3.0, a2: float = 1
     def f_fn(X, Y):
         return 5 * pi**2 * torch.sin(2 * pi * X) * torch.sin(pi * Y)
 
-    return _result("darcy_2d", "space (piecewise a, contrast 4)", sizes,
+    return _result("darcy_2d", f"space (piecewise a, contrast {a2 / a1:g})", sizes,
                    [_darcy_error(n, a_fn, u_fn, f_fn) for n in sizes], cells=True)

@@ -25,7 +25,7 @@ class NavierStokesConfig:
     nu: float = param(1e-3, "viscosity (the FNO paper uses 1e-3, 1e-4 and 1e-5)")
     t_final: float = param(50.0, "final time")
     nt: int = param(51, "stored time points, t = 0 and t = t_final included (51: every unit time to 50)")
-    dt: float = param(2e-3, "largest time step of the ETDRK4 integrator")
+    dt: float = param(5e-3, "largest time step of the ETDRK4 integrator")
     solve_resolution: int = param(256, "points per dimension of the solve grid (the stored grid divides it)")
     forcing_amplitude: float = param(0.1, "A in the forcing A (sin(2 pi (x + y)) + cos(2 pi (x + y)))")
     ic_scale: float = param(7.0**1.5, "initial vorticity N(0, ic_scale^2 (-Laplacian + ic_tau^2 I)^-ic_alpha)")
