@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -28,7 +29,7 @@ def cmd_generate(args) -> int:
     problem = cls.from_params(resolution, _parse_sets(args.set))
     start = time.perf_counter()
     status = generate(problem, args.n, args.seed, args.out, batch_size=args.batch_size,
-                      device=args.device, quiet=args.quiet)
+                      device=args.device, quiet=args.quiet, first=args.first)
     if status == "exists":
         print(f"{args.out} already holds this dataset; nothing to do")
     elif not args.quiet:
@@ -39,12 +40,106 @@ def cmd_generate(args) -> int:
 
 
 def cmd_list(args) -> int:
-    from pdekit.problems import PROBLEMS
+    if args.what in ("all", "problems"):
+        from pdekit.problems import PROBLEMS
 
-    print("problems:")
-    width = max(map(len, PROBLEMS))
-    for name in sorted(PROBLEMS):
-        print(f"  {name:<{width}}  {PROBLEMS[name].summary}")
+        print("problems:")
+        for name in sorted(PROBLEMS):
+            print(f"  {name:<18}  {PROBLEMS[name].summary}")
+    if args.what in ("all", "models"):
+        from pdekit.models import describe_models
+
+        print("models (parameters of the default config):")
+        for name, summary, params, shape in describe_models():
+            print(f"  {name:<10}  {params:>9,}  ({shape})  {summary}")
+    if args.what in ("all", "recipes"):
+        from pdekit.recipes import list_recipes
+
+        print("recipes (pdekit run NAME [--quick]):")
+        for name, description in list_recipes():
+            print(f"  {name:<18}  {description}")
+    return 0
+
+
+def _print_summary(results: dict, run_dir: str) -> None:
+    rows = [
+        ("test relative L2 (mean)", f"{results['test_rel_l2']:.4g}"),
+        ("test relative L2 (median)", f"{results['median_rel_l2']:.4g}"),
+        ("nRMSE", f"{results['nrmse']:.4g}"),
+        ("parameters", f"{results['params']:,}"),
+        ("train seconds", f"{results['train_seconds']:.1f}"),
+        ("solver s/sample", f"{results['solver_seconds_per_sample']:.3g}"),
+        ("model s/sample", f"{results['model_seconds_per_sample']:.3g}"),
+        ("speed-up", f"{results['speedup']:.1f}x"),
+    ]
+    rows += [(f"rel. L2 at resolution {r}", f"{e:.4g}") for r, e in results["resolution_transfer"].items()]
+    width = max(len(k) for k, _ in rows)
+    print(f"\n{results['recipe']} ({results['device']})")
+    for key, value in rows:
+        print(f"  {key:<{width}}  {value}")
+    print(f"report: {os.path.join(run_dir, 'report.md')}")
+
+
+def cmd_run(args) -> int:
+    from pdekit.pipeline import run_recipe
+    from pdekit.recipes import load_recipe
+
+    recipe = load_recipe(args.recipe, quick=args.quick, overrides=args.overrides)
+    run_dir = args.out or os.path.join("runs", recipe.name)
+    results = run_recipe(recipe, run_dir, quiet=args.quiet)
+    _print_summary(results, run_dir)
+    return 0
+
+
+def cmd_train(args) -> int:
+    from pdekit.data.dataset import load_pairs
+    from pdekit.pipeline import prepare_data
+    from pdekit.recipes import load_recipe
+    from pdekit.train.trainer import resolve_device, train
+
+    recipe = load_recipe(args.config, quick=args.quick, overrides=args.overrides)
+    run_dir = args.out or os.path.join("runs", recipe.name)
+    files = prepare_data(recipe, quiet=args.quiet, device=resolve_device(recipe.train.device).type)
+    d = recipe.data
+    x_train, y_train, _ = load_pairs(files["train"], d.input_time, d.target_time)
+    x_test, y_test, _ = load_pairs(files["test"], d.input_time, d.target_time)
+    trained = train(recipe, run_dir, x_train, y_train, x_test, y_test, quiet=args.quiet)
+    print(f"trained {recipe.name}: test relative L2 {trained.history[-1]['test_rel_l2']:.4g} after "
+          f"{len(trained.history)} epochs; checkpoint in {run_dir}")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    import json
+
+    from pdekit.data.dataset import load_pairs
+    from pdekit.errors import DataFileError
+    from pdekit.eval.evaluate import evaluate
+    from pdekit.pipeline import prepare_data
+    from pdekit.recipes import Recipe, load_recipe
+    from pdekit.train.trainer import load_trained
+
+    trained, state = load_trained(args.run_dir)
+    raw = json.loads(state["recipe"])
+    recipe: Recipe = load_recipe(raw)
+    if args.data:
+        x, _, meta = load_pairs(args.data, recipe.data.input_time, recipe.data.target_time, limit=1)
+        if meta["problem"] != recipe.data.problem:
+            raise DataFileError(f"'{args.data}' holds {meta['problem']} data; the model was trained on "
+                                f"{recipe.data.problem}")
+        if x.shape[1] != state["in_channels"] or x.ndim - 2 != state["ndim"]:
+            raise DataFileError(f"'{args.data}' has {x.shape[1]} input channel(s) in {x.ndim - 2}D; the model "
+                                f"takes {state['in_channels']} in {state['ndim']}D")
+        trained_res = raw["data"]["resolution"]
+        if not getattr(trained.model, "resolution_invariant", False) and meta["config"]["resolution"] != trained_res:
+            raise DataFileError(f"'{args.data}' is at resolution {meta['config']['resolution']}; "
+                                f"{recipe.model['name']} is not resolution-invariant and was trained at {trained_res}")
+        test_file, transfer = args.data, {}
+    else:
+        files = prepare_data(recipe, quiet=True)
+        test_file, transfer = files["test"], files["transfer"]
+    results = evaluate(trained, recipe, args.run_dir, test_file, transfer, json_out=args.json)
+    _print_summary(results, args.run_dir)
     return 0
 
 
@@ -79,12 +174,32 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--batch-size", type=int, default=32, help="samples solved together")
     g.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where the solver runs")
     g.add_argument("--seed", type=int, required=True, help="dataset seed (sample i depends on seed and i)")
+    g.add_argument("--first", type=int, default=0, help="index of the first sample (to add a test split)")
     g.add_argument("--out", required=True, help="output HDF5 file")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.set_defaults(func=cmd_generate)
 
-    ls = sub.add_parser("list", help="list the problems")
+    ls = sub.add_parser("list", help="list problems, models and recipes")
+    ls.add_argument("what", nargs="?", default="all", choices=["all", "problems", "models", "recipes"])
     ls.set_defaults(func=cmd_list)
+
+    for name, helptext, func, target in (
+        ("run", "generate the data, train, evaluate and report a recipe", cmd_run, "recipe"),
+        ("train", "generate the data and train a model from a recipe or YAML config", cmd_train, "config"),
+    ):
+        r = sub.add_parser(name, help=helptext)
+        r.add_argument(target, help="a shipped recipe's name (pdekit list recipes) or a YAML file")
+        r.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted overrides, e.g. model.width=64")
+        r.add_argument("--quick", action="store_true", help="the recipe's quick variant")
+        r.add_argument("--out", default=None, help="run folder (default runs/<name>)")
+        r.add_argument("--quiet", action="store_true", help="no progress bars")
+        r.set_defaults(func=func)
+
+    e = sub.add_parser("eval", help="evaluate a trained run")
+    e.add_argument("run_dir")
+    e.add_argument("--data", default=None, help="a pdekit HDF5 file to evaluate on (default: the run's test split)")
+    e.add_argument("--json", default=None, help="also write the metrics to this JSON file")
+    e.set_defaults(func=cmd_eval)
 
     sh = sub.add_parser("show", help="show a problem's parameters and defaults")
     sh.add_argument("problem")

@@ -59,6 +59,8 @@ def _convert(key: str, value: Any, kind: Any) -> Any:
             raise ConfigError(f"parameter '{key}' must be a number, got {value!r}") from None
     if kind is str:
         return str(value)
+    if kind in (dict, list) and not isinstance(value, kind):
+        raise ConfigError(f"parameter '{key}' must be a {'mapping' if kind is dict else 'list'}, got {value!r}")
     return value
 
 

@@ -132,8 +132,10 @@ def generate(
     batch_size: int = 32,
     device: str = "cpu",
     quiet: bool = False,
+    first: int = 0,
 ) -> str:
-    """Generate ``n`` samples of ``problem`` into ``out`` (HDF5), resuming an interrupted run.
+    """Generate samples first .. first + n - 1 of ``problem`` into ``out`` (HDF5), resuming an
+    interrupted run.
 
     Returns "written", "resumed" or "exists" (the file was already this dataset)."""
     out = os.fspath(out)
@@ -144,7 +146,9 @@ def generate(
     device_type = torch.device(device).type
     if device_type == "cuda" and not torch.cuda.is_available():
         raise PdekitError("--device cuda was asked for but no CUDA device is available; use --device cpu")
-    identity = dataset_identity(problem, n, seed)
+    if first < 0:
+        raise PdekitError(f"the first sample index must be >= 0, got {first}")
+    identity = dataset_identity(problem, n, seed, first)
     parts = out + ".parts"
     if os.path.exists(out) and _check_existing(out, identity):
         shutil.rmtree(parts, ignore_errors=True)  # left over if a run was killed right after assembly
@@ -156,7 +160,7 @@ def generate(
                file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
     with bar:
         for start in range(done, n, batch_size):
-            indices = range(start, min(start + batch_size, n))
+            indices = range(first + start, first + min(start + batch_size, n))
             _save_part(parts, start, solve_samples(problem, seed, indices, device))
             bar.update(len(indices))
     write_file(out, identity, problem.coords(), problem.field_shapes(), _load_parts(parts, n),

@@ -1,7 +1,7 @@
 """pdekit's HDF5 schema (docs/data-format.md).
 
 Root attributes ``pdekit_version``, ``problem``, ``config`` (JSON: problem, params, resolution,
-n, seed) and ``created``; ``/coords/{x,y,t}``; ``/inputs/<name>`` shaped (n, *space);
+n, seed, first) and ``created``; ``/coords/{x,y,t}``; ``/inputs/<name>`` shaped (n, *space);
 ``/fields/<name>`` shaped (n, nt, *space) or (n, *space) for steady problems; chunked by sample.
 """
 
@@ -22,14 +22,16 @@ from pdekit.errors import DataFileError
 REQUIRED_ATTRS = ("pdekit_version", "problem", "config", "created")
 
 
-def dataset_identity(problem, n: int, seed: int) -> dict[str, Any]:
-    """Everything the stored bytes depend on: a dataset is a pure function of this dict."""
+def dataset_identity(problem, n: int, seed: int, first: int = 0) -> dict[str, Any]:
+    """Everything the stored bytes depend on: a dataset is a pure function of this dict. The file
+    holds samples first .. first + n - 1 of the stream that ``seed`` defines."""
     return {
         "problem": problem.name,
         "params": dataclasses.asdict(problem.config),
         "resolution": problem.resolution,
         "n": int(n),
         "seed": int(seed),
+        "first": int(first),
     }
 
 

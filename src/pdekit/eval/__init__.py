@@ -1,0 +1,1 @@
+"""Evaluation: metrics, resolution transfer, solver-versus-surrogate timing, reports."""

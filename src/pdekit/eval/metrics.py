@@ -1,0 +1,70 @@
+"""Error metrics on de-normalized fields (docs/metrics.md). Inputs are (batch, channels, *space)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+# PDEBench's frequency bands, in integer wavenumbers |k| (radial in 2D and 3D)
+BANDS = {"low": (0, 4), "mid": (4, 12), "high": (12, math.inf)}
+
+
+def _flat(x: torch.Tensor) -> torch.Tensor:
+    return x.reshape(x.shape[0], -1).double()
+
+
+def relative_l2(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
+    """Per sample ||pred - true||_2 / ||true||_2 over channels and grid (the FNO papers' metric)."""
+    return (_flat(pred) - _flat(true)).norm(dim=1) / _flat(true).norm(dim=1).clamp_min(1e-30)
+
+
+def rmse(pred, true) -> torch.Tensor:
+    return ((_flat(pred) - _flat(true)) ** 2).mean(dim=1).sqrt()
+
+
+def nrmse(pred, true) -> torch.Tensor:
+    """Per sample: per channel RMSE / RMS(true) over space, then the mean over channels (PDEBench)."""
+    err = (pred - true).double().flatten(2)
+    norm = true.double().flatten(2).pow(2).mean(-1).sqrt().clamp_min(1e-30)
+    return (err.pow(2).mean(-1).sqrt() / norm).mean(dim=1)
+
+
+def max_error(pred, true) -> torch.Tensor:
+    return (_flat(pred) - _flat(true)).abs().max(dim=1).values
+
+
+def frequency_rmse(pred: torch.Tensor, true: torch.Tensor) -> dict[str, float]:
+    """RMSE of the error restricted to each wavenumber band: the error's Fourier coefficients
+    (normalized so Parseval gives sum |e_k|^2 = mean e^2) summed over the band, averaged over
+    samples and channels, square-rooted. The bands' squares add up to the RMSE's square."""
+    err = (pred - true).double()
+    ndim = err.ndim - 2
+    dims = tuple(range(2, err.ndim))
+    spectrum = torch.fft.fftn(err, dim=dims).abs().pow(2) / math.prod(err.shape[2:]) ** 2
+    k2 = 0
+    for axis, n in enumerate(err.shape[2:]):
+        k = torch.fft.fftfreq(n, 1.0 / n, device=err.device).double()
+        shape = [1] * ndim
+        shape[axis] = -1
+        k2 = k2 + k.reshape(shape) ** 2
+    radius = torch.as_tensor(k2).sqrt()
+    out = {}
+    for name, (lo, hi) in BANDS.items():
+        mask = (radius >= lo) & (radius < hi)
+        out[name] = float((spectrum * mask).flatten(2).sum(-1).mean().sqrt())
+    return out
+
+
+def summary(pred: torch.Tensor, true: torch.Tensor) -> dict[str, float]:
+    """Every metric, averaged over samples (relative L2 also as median)."""
+    rel = relative_l2(pred, true)
+    out = {
+        "rel_l2": float(rel.mean()),
+        "median_rel_l2": float(rel.median()),
+        "rmse": float(rmse(pred, true).mean()),
+        "nrmse": float(nrmse(pred, true).mean()),
+        "max_error": float(max_error(pred, true).max()),
+    }
+    out.update({f"frmse_{k}": v for k, v in frequency_rmse(pred, true).items()})
+    return out

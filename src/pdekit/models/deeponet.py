@@ -1,0 +1,64 @@
+"""DeepONet (Lu et al. 2021): a branch net on the input sampled at fixed sensors, a trunk net on
+query coordinates, combined by an inner product over ``basis`` functions per output channel.
+
+For grid data the input is resampled (linear interpolation) to ``sensors`` points per dimension
+and the output is queried at the input's own grid, so any input resolution works; ``query``
+evaluates at arbitrary points in [0, 1]^ndim.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pdekit.errors import ConfigError
+from pdekit.models.registry import register_model
+from pdekit.nn import activation
+
+
+def _mlp(sizes: list[int], act: str) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        if i:
+            layers.append(activation(act))
+        layers.append(nn.Linear(a, b))
+    return nn.Sequential(*layers)
+
+
+@register_model("deeponet")
+class DeepONet(nn.Module):
+    summary = "DeepONet: branch MLP on sensor values, trunk MLP on query coordinates"
+    resolution_invariant = True
+
+    def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int = 1, sensors: int = 128,
+                 branch_layers: list = (256, 256), trunk_layers: list = (256, 256), basis: int = 128,
+                 activation_fn: str = "gelu"):
+        super().__init__()
+        if ndim not in (1, 2):
+            raise ConfigError(f"DeepONet supports 1 or 2 spatial dimensions, got {ndim}")
+        if sensors < 2 or basis < 1:
+            raise ConfigError(f"model.sensors must be >= 2 and model.basis >= 1, got {sensors}, {basis}")
+        self.ndim, self.sensors, self.basis, self.out_channels = ndim, sensors, basis, out_channels
+        self.branch = _mlp([in_channels * sensors**ndim, *branch_layers, basis * out_channels], activation_fn)
+        self.trunk = _mlp([ndim, *trunk_layers, basis * out_channels], activation_fn)
+        self.trunk_act = activation(activation_fn)
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+
+    def _branch(self, x: torch.Tensor) -> torch.Tensor:
+        mode = "linear" if self.ndim == 1 else "bilinear"
+        sampled = F.interpolate(x, size=(self.sensors,) * self.ndim, mode=mode, align_corners=True)
+        return self.branch(sampled.flatten(1)).view(x.shape[0], self.out_channels, self.basis)
+
+    def query(self, x: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+        """Output at ``points`` (n_points, ndim) in [0, 1]^ndim: (batch, out_channels, n_points)."""
+        if points.ndim != 2 or points.shape[1] != self.ndim:
+            raise ConfigError(f"query points must be shaped (n, {self.ndim}), got {tuple(points.shape)}")
+        trunk = self.trunk_act(self.trunk(points)).view(-1, self.out_channels, self.basis)
+        return torch.einsum("bop,nop->bon", self._branch(x), trunk) + self.bias[:, None]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        space = x.shape[2:]
+        axes = [torch.linspace(0, 1, n, device=x.device, dtype=x.dtype) for n in space]
+        points = torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, self.ndim)
+        return self.query(x, points).view(x.shape[0], self.out_channels, *space)

@@ -1,0 +1,67 @@
+"""Fourier neural operator (Li et al. 2021) for 1D, 2D and 3D grids, dense or factorized (TFNO)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pdekit.errors import ConfigError
+from pdekit.models.registry import register_model
+from pdekit.nn import SpectralConv, activation, channel_mlp, conv_nd, grid_channels
+
+
+@register_model("fno")
+class FNO(nn.Module):
+    """lift (channel MLP) -> depth x [spectral conv + 1x1 skip, activation] -> project (channel MLP).
+
+    ``modes``: Fourier modes kept per dimension (the paper's convention: 16 keeps k = 0..15 along
+    the last axis and k = -16..15 along the others); an int is used for every dimension.
+    ``padding``: fraction of each dimension zero-padded on the far side (for non-periodic data).
+    """
+
+    summary = "Fourier neural operator, 1D/2D/3D, dense or Tucker/CP-factorized spectral weights"
+    resolution_invariant = True
+
+    def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int = 1, modes: list = 16,
+                 width: int = 64, depth: int = 4, lifting_channels: int = 128, projection_channels: int = 128,
+                 use_grid: bool = True, factorization: str = "none", rank: float = 1.0,
+                 activation_fn: str = "gelu", padding: float = 0.0):
+        super().__init__()
+        if ndim not in (1, 2, 3):
+            raise ConfigError(f"FNO supports 1, 2 or 3 spatial dimensions, got {ndim}")
+        modes = [modes] * ndim if isinstance(modes, int) else list(modes)
+        if len(modes) != ndim or min(modes) < 1:
+            raise ConfigError(f"model.modes must be a positive int or {ndim} positive ints, got {modes}")
+        if width < 1 or depth < 1:
+            raise ConfigError(f"model.width and model.depth must be positive, got {width} and {depth}")
+        if not 0 < rank <= 1:
+            raise ConfigError(f"model.rank must lie in (0, 1], got {rank}")
+        if not 0 <= padding < 1:
+            raise ConfigError(f"model.padding must lie in [0, 1), got {padding}")
+        self.ndim, self.use_grid, self.padding = ndim, use_grid, padding
+        lift_in = in_channels + (ndim if use_grid else 0)
+        self.lift = channel_mlp(ndim, [lift_in, lifting_channels, width] if lifting_channels else [lift_in, width],
+                                activation_fn)
+        factor = None if factorization in (None, "none", "dense") else factorization
+        self.spectral = nn.ModuleList(SpectralConv(width, width, tuple(modes), factor, rank) for _ in range(depth))
+        self.skips = nn.ModuleList(conv_nd(ndim, width, width, 1) for _ in range(depth))
+        self.act = activation(activation_fn)
+        self.project = channel_mlp(ndim, [width, projection_channels, out_channels], activation_fn)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.use_grid:
+            x = grid_channels(x, self.ndim)
+        x = self.lift(x)
+        space = x.shape[2:]
+        if self.padding:
+            pad = [p for n in reversed(space) for p in (0, max(1, round(self.padding * n)))]
+            x = F.pad(x, pad)
+        last = len(self.spectral) - 1
+        for i, (spectral, skip) in enumerate(zip(self.spectral, self.skips)):
+            x = spectral(x) + skip(x)
+            if i < last:
+                x = self.act(x)
+        if self.padding:
+            x = x[(Ellipsis, *(slice(0, n) for n in space))]
+        return self.project(x)

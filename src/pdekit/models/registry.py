@@ -1,0 +1,95 @@
+"""Build a model by name from a config dict, with the constructor's signature as the schema."""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from typing import Any
+
+from torch import nn
+
+from pdekit.errors import ConfigError
+
+MODELS: dict[str, type[nn.Module]] = {}
+
+# filled from the data, never from the recipe
+DATA_KEYS = ("in_channels", "out_channels", "ndim")
+
+
+def register_model(name: str):
+    def wrap(cls):
+        cls.registry_name = name
+        MODELS[name] = cls
+        return cls
+
+    return wrap
+
+
+def _check_type(model: str, key: str, value: Any, default: Any) -> Any:
+    if default is None or value is None:
+        return value
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"model.{key} of {model} must be true or false, got {value!r}")
+    elif isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, (int, list, tuple)):
+            raise ConfigError(f"model.{key} of {model} must be an integer, got {value!r}")
+    elif isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"model.{key} of {model} must be a number, got {value!r}")
+        value = float(value)
+    elif isinstance(default, (list, tuple)):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            raise ConfigError(f"model.{key} of {model} must be a list of integers, got {value!r}")
+    elif isinstance(default, str) and not isinstance(value, str):
+        raise ConfigError(f"model.{key} of {model} must be a string, got {value!r}")
+    return value
+
+
+def model_options(cls: type) -> dict[str, Any]:
+    """The constructor's keyword arguments and their defaults (the model's config schema)."""
+    params = inspect.signature(cls.__init__).parameters
+    return {k: p.default for k, p in params.items() if k != "self"}
+
+
+def build_model(config: dict[str, Any], in_channels: int, out_channels: int, ndim: int) -> nn.Module:
+    """``config`` holds ``name`` and the model's options; channels and ndim come from the data."""
+    config = dict(config)
+    name = config.pop("name", None)
+    if name not in MODELS:
+        hint = difflib.get_close_matches(str(name), list(MODELS), n=1)
+        also = f" (did you mean '{hint[0]}'?)" if hint else ""
+        raise ConfigError(f"unknown model '{name}'{also}; known models: {', '.join(sorted(MODELS))}")
+    cls = MODELS[name]
+    options = model_options(cls)
+    for key, value in config.items():
+        if key in DATA_KEYS:
+            raise ConfigError(f"model.{key} is set from the data; remove it from the config")
+        if key not in options:
+            allowed = [k for k in options if k not in DATA_KEYS]
+            raise ConfigError(f"unknown key model.{key} for model '{name}'; allowed: {', '.join(allowed)}")
+        config[key] = _check_type(name, key, value, options[key])
+    try:
+        return cls(in_channels=in_channels, out_channels=out_channels, ndim=ndim, **config)
+    except ConfigError:
+        raise
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"model '{name}' rejected its config: {exc}") from None
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Real parameters: a complex weight counts twice."""
+    return sum(p.numel() * (2 if p.is_complex() else 1) for p in model.parameters())
+
+
+def describe_models() -> list[tuple[str, str, int, str]]:
+    """(name, summary, parameters of the default config, example shape) for ``pdekit list models``."""
+    rows = []
+    for name in sorted(MODELS):
+        cls = MODELS[name]
+        ndim = model_options(cls).get("ndim", 2)
+        model = build_model({"name": name}, 1, 1, ndim)
+        rows.append((name, cls.summary, count_parameters(model), f"{ndim}D, 1 -> 1 channel"))
+    return rows

@@ -1,0 +1,40 @@
+"""A plain convolutional ResNet baseline at constant resolution."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from pdekit.errors import ConfigError
+from pdekit.models.registry import register_model
+from pdekit.nn import activation, conv_nd, grid_channels
+
+
+@register_model("resnet")
+class ResNet(nn.Module):
+    summary = "convolutional ResNet baseline, 1D/2D/3D"
+    resolution_invariant = False
+
+    def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int = 1, width: int = 64,
+                 depth: int = 6, kernel_size: int = 5, use_grid: bool = True, padding_mode: str = "circular",
+                 activation_fn: str = "gelu"):
+        super().__init__()
+        if padding_mode not in ("circular", "zeros", "reflect", "replicate"):
+            raise ConfigError(f"model.padding_mode must be circular, zeros, reflect or replicate, got {padding_mode}")
+        if kernel_size % 2 == 0 or kernel_size < 1:
+            raise ConfigError(f"model.kernel_size must be odd, got {kernel_size}")
+        self.ndim, self.use_grid = ndim, use_grid
+        conv = lambda a, b: conv_nd(ndim, a, b, kernel_size, padding=kernel_size // 2, padding_mode=padding_mode)  # noqa: E731
+        self.inp = conv_nd(ndim, in_channels + (ndim if use_grid else 0), width, 1)
+        self.blocks = nn.ModuleList(nn.Sequential(conv(width, width), activation(activation_fn), conv(width, width))
+                                    for _ in range(depth))
+        self.act = activation(activation_fn)
+        self.out = conv_nd(ndim, width, out_channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.use_grid:
+            x = grid_channels(x, self.ndim)
+        h = self.inp(x)
+        for block in self.blocks:
+            h = self.act(h + block(h))
+        return self.out(h)

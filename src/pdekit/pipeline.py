@@ -1,0 +1,64 @@
+"""From a recipe to a run folder: generate (or reuse) the data, train, evaluate, report."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+from pdekit.data.generate import generate
+from pdekit.data.storage import canonical, dataset_identity
+from pdekit.problems import get_problem
+from pdekit.recipes import Recipe
+
+
+def data_dir() -> str:
+    """Where generated datasets are cached: $PDEKIT_DATA, else ~/.cache/pdekit/data."""
+    return os.environ.get("PDEKIT_DATA") or os.path.join(os.path.expanduser("~"), ".cache", "pdekit", "data")
+
+
+def problem_for(recipe: Recipe, resolution: int | None = None):
+    data = recipe.data
+    cls = get_problem(data.problem)
+    return cls.from_params(resolution or data.resolution or cls.default_resolution, data.params)
+
+
+def dataset_file(problem, n: int, seed: int, first: int) -> str:
+    """Cache path named by the hash of the dataset's identity, so equal data is generated once."""
+    digest = hashlib.sha256(canonical(dataset_identity(problem, n, seed, first)).encode()).hexdigest()[:12]
+    return os.path.join(data_dir(), f"{problem.name}-r{problem.resolution}-{first}-{first + n}-{digest}.h5")
+
+
+def prepare_data(recipe: Recipe, quiet: bool = False, device: str = "cpu") -> dict:
+    """Train file (samples 0 .. n_train - 1), test file (the next n_test) and one test file per
+    transfer resolution (the same test samples, stored finer)."""
+    d = recipe.data
+    files = {}
+    problem = problem_for(recipe)
+    for split, n, first in (("train", d.n_train, 0), ("test", d.n_test, d.n_train)):
+        files[split] = dataset_file(problem, n, d.seed, first)
+        generate(problem, n, d.seed, files[split], batch_size=d.batch_size, device=device, quiet=quiet, first=first)
+    files["transfer"] = {}
+    for r in recipe.eval.resolutions:
+        p = problem_for(recipe, r)
+        path = dataset_file(p, d.n_test, d.seed, d.n_train)
+        generate(p, d.n_test, d.seed, path, batch_size=d.batch_size, device=device, quiet=quiet, first=d.n_train)
+        files["transfer"][r] = path
+    return files
+
+
+def run_recipe(recipe: Recipe, run_dir: str, quiet: bool = False) -> dict:
+    from pdekit.data.dataset import load_pairs
+    from pdekit.eval.evaluate import evaluate
+    from pdekit.train.trainer import resolve_device, train
+
+    device = resolve_device(recipe.train.device)
+    files = prepare_data(recipe, quiet=quiet, device=device.type)
+    d = recipe.data
+    x_train, y_train, _ = load_pairs(files["train"], d.input_time, d.target_time)
+    x_test, y_test, _ = load_pairs(files["test"], d.input_time, d.target_time)
+    os.makedirs(run_dir, exist_ok=True)
+    with open(os.path.join(run_dir, "recipe.json"), "w") as fh:
+        json.dump(recipe.raw, fh, indent=2, sort_keys=True)
+    trained = train(recipe, run_dir, x_train, y_train, x_test, y_test, quiet=quiet)
+    return evaluate(trained, recipe, run_dir, files["test"], files["transfer"], quiet=quiet)

@@ -1,0 +1,199 @@
+"""Recipes: YAML files shipped in this folder, one per reproducible experiment.
+
+A recipe has the sections ``data`` (what to generate), ``model`` (name and options), ``train``
+and ``eval``, plus ``name``, ``description`` and ``quick`` (dotted overrides applied by
+``--quick``). ``load_recipe`` validates everything before any work starts.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import json
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from pdekit.config import make_config, param, require
+from pdekit.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class DataSection:
+    problem: str = param("burgers_1d", "problem that generates the data")
+    resolution: int = param(0, "stored grid (0: the problem's default)")
+    params: dict = field(default_factory=dict, metadata={"help": "problem parameters"})
+    n_train: int = param(1000, "training samples: indices 0 .. n_train - 1 of the seed's stream")
+    n_test: int = param(200, "test samples: the next n_test indices")
+    seed: int = param(0, "dataset seed")
+    input_time: int = param(0, "time index of the input (time-dependent problems)")
+    target_time: int = param(-1, "time index of the target (time-dependent problems)")
+    batch_size: int = param(32, "samples solved together while generating")
+
+    def validate(self):
+        require(self.n_train >= 1 and self.n_test >= 1, f"data.n_train and data.n_test must be >= 1, got "
+                f"{self.n_train} and {self.n_test}")
+        require(self.batch_size >= 1, f"data.batch_size must be >= 1, got {self.batch_size}")
+
+
+@dataclass(frozen=True)
+class TrainSection:
+    epochs: int = param(100, "passes over the training set")
+    batch_size: int = param(20, "samples per optimizer step")
+    lr: float = param(1e-3, "AdamW learning rate")
+    weight_decay: float = param(1e-4, "AdamW weight decay")
+    scheduler: str = param("cosine", "learning-rate schedule", ("cosine", "step", "none"))
+    step_size: int = param(100, "epochs between decays (step schedule)")
+    gamma: float = param(0.5, "decay factor (step schedule)")
+    grad_clip: float = param(0.0, "clip the gradient norm to this value (0: off)")
+    loss: str = param("rel_l2", "training loss", ("rel_l2", "h1"))
+    amp: str = param("none", "mixed precision on CUDA", ("none", "bf16", "fp16"))
+    compile: bool = param(False, "torch.compile the model")
+    seed: int = param(0, "seed of initialization and batch order")
+    device: str = param("auto", "where to train", ("auto", "cpu", "cuda"))
+    threads: int = param(0, "CPU threads for torch (0: torch's default)")
+
+    def validate(self):
+        require(self.epochs >= 1, f"train.epochs must be >= 1, got {self.epochs}")
+        require(self.batch_size >= 1, f"train.batch_size must be >= 1, got {self.batch_size}")
+        require(self.lr > 0, f"train.lr must be positive, got {self.lr}")
+        require(self.weight_decay >= 0 and self.grad_clip >= 0, "train.weight_decay and train.grad_clip must be >= 0")
+        require(self.step_size >= 1 and 0 < self.gamma <= 1, "train.step_size must be >= 1 and gamma in (0, 1]")
+        require(self.threads >= 0, f"train.threads must be >= 0, got {self.threads}")
+
+
+@dataclass(frozen=True)
+class EvalSection:
+    resolutions: list = field(default_factory=list, metadata={"help": "finer stored grids for resolution transfer"})
+    timing_samples: int = param(8, "samples timed for the solver and the model")
+    plot_samples: int = param(3, "test samples shown in the prediction plot")
+    solver_ladder: bool = param(True, "time cheaper solver settings for the speed-accuracy plot")
+
+    def validate(self):
+        require(self.timing_samples >= 1, f"eval.timing_samples must be >= 1, got {self.timing_samples}")
+        require(all(isinstance(r, int) and r > 0 for r in self.resolutions),
+                f"eval.resolutions must be a list of positive integers, got {self.resolutions}")
+
+
+SECTIONS = {"data": DataSection, "train": TrainSection, "eval": EvalSection}
+TOP_KEYS = ("name", "description", "data", "model", "train", "eval", "quick")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    description: str
+    data: DataSection
+    model: dict
+    train: TrainSection
+    eval: EvalSection
+    raw: dict  # the resolved recipe (quick and overrides applied), for hashing and run folders
+
+    def to_json(self) -> str:
+        return json.dumps(self.raw, sort_keys=True)
+
+
+def list_recipes() -> list[tuple[str, str]]:
+    rows = []
+    for entry in sorted(resources.files(__package__).iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".yaml"):
+            raw = yaml.safe_load(entry.read_text())
+            rows.append((entry.name[:-5], raw.get("description", "")))
+    return rows
+
+
+def _read(name_or_path: str) -> dict:
+    if os.path.exists(name_or_path):
+        text = open(name_or_path).read()
+        where = name_or_path
+    else:
+        entry = resources.files(__package__) / f"{name_or_path}.yaml"
+        if not entry.is_file():
+            known = [r[0] for r in list_recipes()]
+            hint = difflib.get_close_matches(name_or_path, known, n=1)
+            also = f" (did you mean '{hint[0]}'?)" if hint else ""
+            raise ConfigError(f"no recipe or file '{name_or_path}'{also}; shipped recipes: {', '.join(known)}")
+        text, where = entry.read_text(), name_or_path
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"'{where}' is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"'{where}' must hold a mapping with the sections {', '.join(TOP_KEYS)}")
+    raw.setdefault("name", os.path.splitext(os.path.basename(where))[0])
+    return raw
+
+
+def parse_value(text: str) -> Any:
+    """A command-line value: YAML scalars and lists, and numbers such as 1e-3 that YAML 1.1 reads as text."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def apply_override(raw: dict, dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    if keys[0] not in TOP_KEYS or keys[0] == "quick":
+        raise ConfigError(f"unknown override '{dotted}': it must start with one of data, model, train, eval, name")
+    node = raw
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override '{dotted}': '{key}' is not a section")
+    node[keys[-1]] = value
+
+
+def load_recipe(source: str | dict, quick: bool = False, overrides: list[str] | None = None) -> Recipe:
+    """``source``: a shipped recipe's name, a YAML file, or an already-read recipe mapping."""
+    raw = copy.deepcopy(source if isinstance(source, dict) else _read(source))
+    unknown = [k for k in raw if k not in TOP_KEYS]
+    if unknown:
+        raise ConfigError(f"unknown recipe key '{unknown[0]}'; allowed: {', '.join(TOP_KEYS)}")
+    quick_overrides = raw.pop("quick", None) or {}
+    if quick:
+        if not quick_overrides:
+            raise ConfigError(f"recipe '{raw['name']}' has no quick variant")
+        for key, value in quick_overrides.items():
+            apply_override(raw, key, value)
+        raw["name"] = f"{raw['name']}-quick"
+    for pair in overrides or []:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ConfigError(f"overrides are key=value with a dotted key (model.width=64), got '{pair}'")
+        apply_override(raw, key.strip(), parse_value(value.strip()))
+    sections = {}
+    for section, cls in SECTIONS.items():
+        body = raw.get(section) or {}
+        if not isinstance(body, dict):
+            raise ConfigError(f"recipe section '{section}' must be a mapping, got {body!r}")
+        try:
+            sections[section] = make_config(cls, body, owner=f"section '{section}'")
+        except ConfigError as exc:
+            raise ConfigError(f"{exc}") from None
+    model = raw.get("model")
+    if not isinstance(model, dict) or "name" not in model:
+        raise ConfigError("recipe section 'model' must be a mapping with a 'name' (see `pdekit list models`)")
+    # validate the problem and its parameters now, before any work
+    from pdekit.problems import get_problem
+
+    data = sections["data"]
+    cls = get_problem(data.problem)
+    cls.from_params(data.resolution or cls.default_resolution, data.params)
+    for r in sections["eval"].resolutions:
+        cls.from_params(r, data.params)
+    raw["data"] = dataclasses.asdict(data)
+    raw["train"] = dataclasses.asdict(sections["train"])
+    raw["eval"] = dataclasses.asdict(sections["eval"])
+    return Recipe(name=str(raw["name"]), description=str(raw.get("description", "")), data=data,
+                  model=dict(model), train=sections["train"], eval=sections["eval"], raw=raw)

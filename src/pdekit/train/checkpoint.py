@@ -1,0 +1,38 @@
+"""Atomic checkpoints of plain tensors and metadata, loaded with ``weights_only=True``."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+
+from pdekit.errors import DataFileError
+
+
+def save_checkpoint(path: str, state: dict[str, Any]) -> None:
+    """Write to a temporary name, fsync, then rename: a kill leaves the previous checkpoint intact."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "wb") as fh:
+        torch.save(state, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str) -> dict[str, Any]:
+    if not os.path.exists(path):
+        raise DataFileError(f"no checkpoint at '{path}'")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError... for bad files
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "weights_only" in str(exc) or "Weights only" in str(exc):
+            raise DataFileError(
+                f"'{path}' cannot be loaded safely with weights_only=True (it holds arbitrary Python objects); "
+                f"pdekit only loads checkpoints of tensors and plain data"
+            ) from None
+        raise DataFileError(f"'{path}' is not a readable checkpoint (truncated or corrupt: {first_line})") from None
+    if not isinstance(state, dict) or "model" not in state or "recipe" not in state:
+        raise DataFileError(f"'{path}' is not a pdekit checkpoint (no model state or recipe)")
+    return state

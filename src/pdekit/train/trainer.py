@@ -1,0 +1,221 @@
+"""One trainer for grid operators: normalizers fitted on the training split, AdamW with a step or
+cosine schedule, gradient clipping, optional mixed precision and torch.compile, per-epoch metrics
+(CSV) and an atomic checkpoint every epoch from which a killed run resumes.
+
+On the CPU a resumed run ends with exactly the weights of an uninterrupted one: batch order comes
+from a generator seeded by (seed, epoch), and the checkpoint holds the model, optimizer, scheduler
+and global RNG states.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import sys
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+
+import torch
+from tqdm import tqdm
+
+from pdekit.data.dataset import Normalizer
+from pdekit.errors import PdekitError
+from pdekit.eval.metrics import relative_l2
+from pdekit.models.registry import build_model, count_parameters
+from pdekit.recipes import Recipe
+from pdekit.train.checkpoint import load_checkpoint, save_checkpoint
+from pdekit.train.losses import get_loss
+
+CHECKPOINT = "checkpoint.pt"
+METRICS_CSV = "metrics.csv"
+CSV_COLUMNS = ["epoch", "train_loss", "test_rel_l2", "lr", "seconds"]
+
+
+class TrainingDiverged(PdekitError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclass
+class TrainedModel:
+    model: torch.nn.Module
+    x_normalizer: Normalizer
+    y_normalizer: Normalizer
+    history: list[dict] = field(default_factory=list)
+    train_seconds: float = 0.0
+    device: torch.device = torch.device("cpu")
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+        """De-normalized predictions for raw inputs x (n, c, *space), on the CPU."""
+        self.model.eval()
+        out = []
+        for i in range(0, len(x), batch_size):
+            xb = x[i : i + batch_size].to(self.device)
+            out.append(self.y_normalizer.decode(self.model(self.x_normalizer.encode(xb))).float().cpu())
+        return torch.cat(out)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise PdekitError("train.device=cuda was asked for but no CUDA device is available; use train.device=cpu")
+    return torch.device(name)
+
+
+def make_model(recipe: Recipe, x: torch.Tensor, y: torch.Tensor) -> torch.nn.Module:
+    return build_model(recipe.model, in_channels=x.shape[1], out_channels=y.shape[1], ndim=x.ndim - 2)
+
+
+def _scheduler(optimizer, cfg):
+    if cfg.scheduler == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
+    if cfg.scheduler == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+
+
+def _read_history(path: str, up_to: int) -> list[dict]:
+    if not os.path.exists(path):
+        return []
+    with open(path) as fh:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(fh) if int(float(row["epoch"])) <= up_to]
+
+
+def _write_history(path: str, history: list[dict]) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        for row in history:
+            writer.writerow({k: (int(row[k]) if k == "epoch" else row[k]) for k in CSV_COLUMNS})
+    os.replace(tmp, path)
+
+
+def check_checkpoint_model(state: dict, model: torch.nn.Module, path: str) -> None:
+    """Refuse a checkpoint whose weights do not fit ``model`` with a clear message."""
+    own = model.state_dict()
+    theirs = state["model"]
+    missing = [k for k in own if k not in theirs]
+    unexpected = [k for k in theirs if k not in own]
+    wrong = [k for k in own if k in theirs and tuple(theirs[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or wrong:
+        detail = (f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}" if unexpected
+                  else f"shape of {wrong[0]}: {tuple(theirs[wrong[0]].shape)} there, {tuple(own[wrong[0]].shape)} here")
+        raise PdekitError(f"checkpoint '{path}' belongs to another model ({detail}); use the recipe it was trained with")
+
+
+def train(recipe: Recipe, run_dir: str, x_train, y_train, x_test, y_test, quiet: bool = False) -> TrainedModel:
+    cfg = recipe.train
+    device = resolve_device(cfg.device)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    os.makedirs(run_dir, exist_ok=True)
+    ckpt_path = os.path.join(run_dir, CHECKPOINT)
+    csv_path = os.path.join(run_dir, METRICS_CSV)
+
+    torch.manual_seed(cfg.seed)
+    x_norm, y_norm = Normalizer.fit(x_train), Normalizer.fit(y_train)
+    model = make_model(recipe, x_train, y_train)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = _scheduler(optimizer, cfg)
+    start_epoch, train_seconds, history = 1, 0.0, []
+
+    if os.path.exists(ckpt_path):
+        state = load_checkpoint(ckpt_path)
+        if state["recipe"] != recipe.to_json():
+            raise PdekitError(f"'{run_dir}' holds a run of another recipe or config; choose another --out or "
+                              f"delete the folder to start afresh")
+        check_checkpoint_model(state, model, ckpt_path)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        x_norm = Normalizer(state["x_mean"], state["x_std"])
+        y_norm = Normalizer(state["y_mean"], state["y_std"])
+        torch.set_rng_state(state["rng"])
+        start_epoch, train_seconds = int(state["epoch"]) + 1, float(state["train_seconds"])
+        history = _read_history(csv_path, int(state["epoch"]))
+
+    model.to(device)
+    x_norm.to(device)
+    y_norm.to(device)
+    step_model = torch.compile(model) if cfg.compile else model
+    loss_fn = get_loss(cfg.loss)
+    use_amp = cfg.amp != "none" and device.type == "cuda"
+    if cfg.amp != "none" and not use_amp and not quiet:
+        print(f"note: train.amp={cfg.amp} applies on CUDA only; training in float32 on {device}", file=sys.stderr)
+    amp_dtype = torch.bfloat16 if cfg.amp == "bf16" else torch.float16
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and cfg.amp == "fp16")
+    n = len(x_train)
+    result = TrainedModel(model, x_norm, y_norm, history, train_seconds, device)
+
+    bar = tqdm(total=cfg.epochs, initial=start_epoch - 1, unit="epoch", desc=recipe.name, disable=quiet,
+               file=sys.stderr, dynamic_ncols=True)
+    with bar:
+        for epoch in range(start_epoch, cfg.epochs + 1):
+            started = time.perf_counter()
+            model.train()
+            order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch))
+            total, count = 0.0, 0
+            for i in range(0, n, cfg.batch_size):
+                idx = order[i : i + cfg.batch_size]
+                xb, yb = x_train[idx].to(device), y_train[idx].to(device)
+                with torch.autocast(device.type, dtype=amp_dtype) if use_amp else nullcontext():
+                    pred = y_norm.decode(step_model(x_norm.encode(xb)).float())
+                    loss = loss_fn(pred, yb)
+                if not torch.isfinite(loss):
+                    raise TrainingDiverged(
+                        f"the loss became {float(loss)} at epoch {epoch}, step {i // cfg.batch_size + 1}; the last "
+                        f"good checkpoint (epoch {epoch - 1}) is kept in {run_dir}: lower train.lr (now {cfg.lr:g}) "
+                        f"or set train.grad_clip")
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                if cfg.grad_clip:
+                    scaler.unscale_(optimizer)
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                scaler.step(optimizer)
+                scaler.update()
+                total += float(loss.detach()) * len(idx)
+                count += len(idx)
+            lr = optimizer.param_groups[0]["lr"]
+            scheduler.step()
+            test_error = float(relative_l2(result.predict(x_test), y_test).mean())
+            seconds = time.perf_counter() - started
+            train_seconds += seconds
+            history.append({"epoch": epoch, "train_loss": total / count, "test_rel_l2": test_error, "lr": lr,
+                            "seconds": seconds})
+            _write_history(csv_path, history)
+            save_checkpoint(ckpt_path, {
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "x_mean": x_norm.mean.cpu(), "x_std": x_norm.std.cpu(),
+                "y_mean": y_norm.mean.cpu(), "y_std": y_norm.std.cpu(), "recipe": recipe.to_json(),
+                "model_name": recipe.model["name"], "params": count_parameters(model), "epoch": epoch,
+                "rng": torch.get_rng_state(), "train_seconds": train_seconds,
+                "in_channels": x_train.shape[1], "out_channels": y_train.shape[1], "ndim": x_train.ndim - 2,
+            })
+            bar.set_postfix(loss=f"{total / count:.4f}", test=f"{test_error:.4f}",
+                            samples_per_s=f"{n / seconds:.0f}")
+            bar.update(1)
+            if not math.isfinite(test_error):
+                raise TrainingDiverged(f"the test error became {test_error} at epoch {epoch}; lower train.lr")
+    result.history, result.train_seconds = history, train_seconds
+    return result
+
+
+def load_trained(run_dir: str, device: str = "cpu") -> tuple[TrainedModel, dict]:
+    """The trained model of a run folder and its checkpoint (for ``pdekit eval``)."""
+    path = os.path.join(run_dir, CHECKPOINT)
+    state = load_checkpoint(path)
+    recipe_raw = json.loads(state["recipe"])
+    model = build_model(recipe_raw["model"], state["in_channels"], state["out_channels"], state["ndim"])
+    check_checkpoint_model(state, model, path)
+    model.load_state_dict(state["model"])
+    dev = torch.device(device)
+    model.to(dev)
+    x_norm = Normalizer(state["x_mean"], state["x_std"]).to(dev)
+    y_norm = Normalizer(state["y_mean"], state["y_std"]).to(dev)
+    history = _read_history(os.path.join(run_dir, METRICS_CSV), int(state["epoch"]))
+    return TrainedModel(model, x_norm, y_norm, history, float(state["train_seconds"]), dev), state
