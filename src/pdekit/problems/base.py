@@ -107,6 +107,12 @@ class Problem:
         shapes.update({f"fields/{k}": time + space for k in self.fields})
         return shapes
 
+    @classmethod
+    def channels(cls) -> tuple[int, int]:
+        """(input, output) channels of the operator-learning task: a time slice of the fields to a
+        later one, or the stored inputs to the fields (see pdekit.data.dataset)."""
+        return (len(cls.fields) if cls.time_dependent else len(cls.inputs)), len(cls.fields)
+
     # --- to implement ------------------------------------------------------------------------
     def check(self) -> None:
         """Cross-parameter checks that need the resolution (override where useful)."""

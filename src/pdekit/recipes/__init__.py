@@ -192,6 +192,10 @@ def load_recipe(source: str | dict, quick: bool = False, overrides: list[str] | 
     cls.from_params(data.resolution or cls.default_resolution, data.params)
     for r in sections["eval"].resolutions:
         cls.from_params(r, data.params)
+    from pdekit.models import build_model
+
+    in_channels, out_channels = cls.channels()
+    build_model(model, in_channels, out_channels, cls.ndim)  # validates the model section
     raw["data"] = dataclasses.asdict(data)
     raw["train"] = dataclasses.asdict(sections["train"])
     raw["eval"] = dataclasses.asdict(sections["eval"])

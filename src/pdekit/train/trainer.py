@@ -168,7 +168,7 @@ def train(recipe: Recipe, run_dir: str, x_train, y_train, x_test, y_test, quiet:
                     loss = loss_fn(pred, yb)
                 if not torch.isfinite(loss):
                     raise TrainingDiverged(
-                        f"the loss became {float(loss)} at epoch {epoch}, step {i // cfg.batch_size + 1}; the last "
+                        f"the loss became {float(loss.detach())} at epoch {epoch}, step {i // cfg.batch_size + 1}; the last "
                         f"good checkpoint (epoch {epoch - 1}) is kept in {run_dir}: lower train.lr (now {cfg.lr:g}) "
                         f"or set train.grad_clip")
                 optimizer.zero_grad(set_to_none=True)

@@ -1,0 +1,177 @@
+"""Trainer and `pdekit run/train/eval`: resume after a kill, NaN handling, bad input, outputs."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+import yaml
+
+from pdekit.errors import PdekitError
+
+TINY = {
+    "name": "tiny",
+    "description": "heat_1d, tiny FNO",
+    "data": {"problem": "heat_1d", "resolution": 32, "params": {"nt": 2, "nu": 0.02}, "n_train": 48, "n_test": 8,
+             "seed": 0, "batch_size": 16},
+    "model": {"name": "fno", "modes": 6, "width": 12, "depth": 2, "lifting_channels": 16, "projection_channels": 16},
+    "train": {"epochs": 6, "batch_size": 8, "lr": 3e-3, "threads": 1},
+    "eval": {"resolutions": [64], "timing_samples": 2, "plot_samples": 2},
+}
+
+
+@pytest.fixture
+def recipe_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("PDEKIT_DATA", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+
+    def write(**changes):
+        raw = json.loads(json.dumps(TINY))
+        for dotted, value in changes.items():
+            section, key = dotted.split("__")
+            raw[section][key] = value
+        path = tmp_path / "tiny.yaml"
+        path.write_text(yaml.safe_dump(raw))
+        return path
+
+    return write
+
+
+def _weights(run_dir):
+    return torch.load(os.path.join(run_dir, "checkpoint.pt"), weights_only=True)["model"]
+
+
+def test_run_writes_report_metrics_and_reuses_data(run_cli, recipe_file, tmp_path):
+    path = recipe_file()
+    code, out, err = run_cli("run", path, "--out", "runs/a", "--quiet")
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "runs/a/metrics.json").read_text())
+    for key in ("test_rel_l2", "params", "train_seconds", "solver_seconds_per_sample", "model_seconds_per_sample"):
+        assert key in metrics
+    assert 0 < metrics["test_rel_l2"] < 0.5 and metrics["epochs"] == 6
+    assert set(metrics["resolution_transfer"]) == {"64"}
+    for plot in ("loss", "predictions", "frequency", "resolution", "speed_accuracy"):
+        assert (tmp_path / f"runs/a/plots/{plot}.png").stat().st_size > 1000
+    assert "test relative L2" in out and "report.md" in (tmp_path / "runs/a/report.md").read_text() + "report.md"
+    data_files = sorted(os.listdir(tmp_path / "data"))
+    assert len(data_files) == 3  # train, test, test at 64
+    mtimes = [os.path.getmtime(tmp_path / "data" / f) for f in data_files]
+    assert run_cli("run", path, "--out", "runs/b", "--quiet")[0] == 0
+    assert sorted(os.listdir(tmp_path / "data")) == data_files
+    assert [os.path.getmtime(tmp_path / "data" / f) for f in data_files] == mtimes
+    # same recipe, same seeds: the same weights on the CPU
+    a, b = _weights("runs/a"), _weights("runs/b")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+    code, _, err = run_cli("eval", "runs/a", "--json", "eval.json")
+    assert code == 0, err
+    again = json.loads((tmp_path / "eval.json").read_text())
+    assert set(metrics) <= set(again) and again["test_rel_l2"] == pytest.approx(metrics["test_rel_l2"], rel=1e-6)
+
+
+def test_killed_training_resumes_to_the_same_weights(recipe_file, tmp_path):
+    path = recipe_file(train__epochs=14, data__n_train=256, data__batch_size=64)
+    base = [sys.executable, "-m", "pdekit", "train", str(path), "--quiet"]
+    env = {**os.environ, "PDEKIT_DATA": str(tmp_path / "data")}
+    assert subprocess.run(base + ["--out", "runs/full"], env=env, capture_output=True).returncode == 0
+
+    proc = subprocess.Popen(base + ["--out", "runs/killed"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    csv_path = tmp_path / "runs/killed/metrics.csv"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if csv_path.exists() and len(csv_path.read_text().splitlines()) >= 4:  # header + 3 epochs
+            break
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    epoch_at_kill = torch.load(tmp_path / "runs/killed/checkpoint.pt", weights_only=True)["epoch"]
+    assert 3 <= epoch_at_kill < 14, "training finished before the kill; make it slower"
+
+    resumed = subprocess.run(base + ["--out", "runs/killed"], env=env, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    full, killed = _weights(tmp_path / "runs/full"), _weights(tmp_path / "runs/killed")
+    assert all(torch.equal(full[k], killed[k]) for k in full)
+    rows = csv_path.read_text().splitlines()
+    assert len(rows) == 15 and [int(r.split(",")[0]) for r in rows[1:]] == list(range(1, 15))
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(recipe_file, monkeypatch, tmp_path):
+    from pdekit.pipeline import run_recipe
+    from pdekit.recipes import load_recipe
+    from pdekit.train import trainer
+
+    recipe = load_recipe(str(recipe_file()))
+    real_loss = trainer.get_loss("rel_l2")
+    calls = {"n": 0}
+
+    def poisoned(name):
+        def loss(pred, true):
+            calls["n"] += 1
+            value = real_loss(pred, true)
+            return value * float("nan") if calls["n"] > 12 else value  # 6 steps per epoch: epoch 3
+        return loss
+
+    monkeypatch.setattr(trainer, "get_loss", poisoned)
+    with pytest.raises(trainer.TrainingDiverged, match="nan at epoch 3.*epoch 2"):
+        run_recipe(recipe, "runs/nan", quiet=True)
+    assert torch.load(tmp_path / "runs/nan/checkpoint.pt", weights_only=True)["epoch"] == 2
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["run", "burgers_fnoo"], "did you mean 'burgers_fno'"),
+    (["run", "burgers_fno", "model.widht=3"], "unknown key model.widht"),
+    (["run", "burgers_fno", "model.width=wide"], "model.width of fno must be an integer"),
+    (["run", "burgers_fno", "train.epochs=many"], "'epochs' must be an integer"),
+    (["run", "burgers_fno", "train.optimizer=sgd"], "unknown parameter 'optimizer'"),
+    (["run", "burgers_fno", "training.epochs=3"], "unknown override 'training.epochs'"),
+    (["run", "burgers_fno", "train.scheduler=linear"], "cosine, step, none"),
+    (["run", "burgers_fno", "data.params.nu=-1"], "nu must be positive"),
+    (["run", "burgers_fno", "data.resolution=1000"], "unsupported resolution 1000"),
+    (["run", "burgers_fno", "model.name=fancy"], "unknown model 'fancy'"),
+])
+def test_bad_recipe_input_is_refused_before_any_work(run_cli, tmp_path, monkeypatch, args, fragment):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PDEKIT_DATA", str(tmp_path / "data"))
+    code, _, err = run_cli(*args)
+    assert code == 2 and fragment in err and "Traceback" not in err, err
+    assert not (tmp_path / "data").exists() and not (tmp_path / "runs").exists()
+
+
+def test_bad_checkpoints_and_data_are_refused(run_cli, recipe_file, tmp_path):
+    path = recipe_file(train__epochs=1)
+    assert run_cli("run", path, "--out", "runs/a", "--quiet")[0] == 0
+    ckpt = tmp_path / "runs/a/checkpoint.pt"
+    good = ckpt.read_bytes()
+
+    # a checkpoint of another model: same recipe file, wider model, resumed in the same folder
+    state = torch.load(ckpt, weights_only=True)
+    state["model"] = {k: torch.zeros(3) for k in state["model"]}
+    torch.save(state, ckpt)
+    code, _, err = run_cli("eval", "runs/a")
+    assert code == 2 and "belongs to another model" in err
+
+    # not loadable with weights_only=True
+    torch.save({"model": PdekitError("x"), "recipe": "{}"}, ckpt)
+    code, _, err = run_cli("eval", "runs/a")
+    assert code == 2 and "weights_only=True" in err and "Traceback" not in err
+
+    ckpt.write_bytes(good[: len(good) // 3])
+    code, _, err = run_cli("eval", "runs/a")
+    assert code == 2 and "not a readable checkpoint" in err
+
+    ckpt.write_bytes(good)
+    # data of another problem
+    assert run_cli("generate", "burgers_1d", "--n", "2", "--resolution", "32", "--set", "solve_resolution=64",
+                   "--set", "t_final=0.1", "--seed", "0", "--out", "other.h5", "--quiet")[0] == 0
+    code, _, err = run_cli("eval", "runs/a", "--data", "other.h5")
+    assert code == 2 and "holds burgers_1d data" in err
+
+    # another recipe in the same run folder
+    path2 = recipe_file(train__epochs=1, model__width=8)
+    code, _, err = run_cli("run", path2, "--out", "runs/a", "--quiet")
+    assert code == 2 and "another recipe" in err
