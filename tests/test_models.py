@@ -120,3 +120,15 @@ def test_deeponet_point_queries_match_grid_output():
 def test_bad_model_config_is_refused(config, fragment):
     with pytest.raises(ConfigError, match=fragment):
         build_model(config, 1, 1, 1)
+
+
+@pytest.mark.parametrize("ndim, modes, n", [(1, (9,), 1024), (2, (8, 9), 64), (2, (3, 4), 17), (1, (5,), 10), (2, (4, 5), 8)])
+def test_dft_matmul_path_equals_the_fft_path(ndim, modes, n):
+    """Few kept modes use matrix products with DFT bases; they must give the FFT's numbers, Nyquist included."""
+    torch.manual_seed(0)
+    conv = SpectralConv(4, 5, modes)
+    x = torch.randn(3, 4, *(n,) * ndim, dtype=torch.float64)
+    kept = conv._modes(x.shape[-ndim:])
+    dft = conv._forward_dft(x, x.shape[-ndim:], kept)
+    fft = conv._forward_fft(x, x.shape[-ndim:], kept).double()
+    assert float((dft - fft).abs().max()) < 1e-6 * float(fft.abs().max())

@@ -134,12 +134,14 @@ def cmd_eval(args) -> int:
         if not getattr(trained.model, "resolution_invariant", False) and meta["config"]["resolution"] != trained_res:
             raise DataFileError(f"'{args.data}' is at resolution {meta['config']['resolution']}; "
                                 f"{recipe.model['name']} is not resolution-invariant and was trained at {trained_res}")
+        # another data file gets its own report, next to the run's
+        out_dir = os.path.join(args.run_dir, "eval-" + os.path.splitext(os.path.basename(args.data))[0])
         test_file, transfer = args.data, {}
     else:
         files = prepare_data(recipe, quiet=True)
-        test_file, transfer = files["test"], files["transfer"]
-    results = evaluate(trained, recipe, args.run_dir, test_file, transfer, json_out=args.json)
-    _print_summary(results, args.run_dir)
+        out_dir, test_file, transfer = args.run_dir, files["test"], files["transfer"]
+    results = evaluate(trained, recipe, out_dir, test_file, transfer, json_out=args.json)
+    _print_summary(results, out_dir)
     return 0
 
 
