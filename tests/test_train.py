@@ -89,8 +89,9 @@ def test_killed_training_resumes_to_the_same_weights(recipe_file, tmp_path):
         time.sleep(0.02)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    # metrics.csv is written just before the checkpoint, so the checkpoint may be one epoch behind
     epoch_at_kill = torch.load(tmp_path / "runs/killed/checkpoint.pt", weights_only=True)["epoch"]
-    assert 3 <= epoch_at_kill < 14, "training finished before the kill; make it slower"
+    assert 2 <= epoch_at_kill < 14, "training finished before the kill; make it slower"
 
     resumed = subprocess.run(base + ["--out", "runs/killed"], env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr

@@ -92,55 +92,21 @@ def cmd_run(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from pdekit.data.dataset import load_pairs
-    from pdekit.pipeline import prepare_data
+    from pdekit.pipeline import train_recipe
     from pdekit.recipes import load_recipe
-    from pdekit.train.trainer import resolve_device, train
 
     recipe = load_recipe(args.config, quick=args.quick, overrides=args.overrides)
     run_dir = args.out or os.path.join("runs", recipe.name)
-    files = prepare_data(recipe, quiet=args.quiet, device=resolve_device(recipe.train.device).type)
-    d = recipe.data
-    x_train, y_train, _ = load_pairs(files["train"], d.input_time, d.target_time)
-    x_test, y_test, _ = load_pairs(files["test"], d.input_time, d.target_time)
-    trained = train(recipe, run_dir, x_train, y_train, x_test, y_test, quiet=args.quiet)
+    trained, _ = train_recipe(recipe, run_dir, quiet=args.quiet)
     print(f"trained {recipe.name}: test relative L2 {trained.history[-1]['test_rel_l2']:.4g} after "
           f"{len(trained.history)} epochs; checkpoint in {run_dir}")
     return 0
 
 
 def cmd_eval(args) -> int:
-    import json
+    from pdekit.pipeline import evaluate_run
 
-    from pdekit.data.dataset import load_pairs
-    from pdekit.errors import DataFileError
-    from pdekit.eval.evaluate import evaluate
-    from pdekit.pipeline import prepare_data
-    from pdekit.recipes import Recipe, load_recipe
-    from pdekit.train.trainer import load_trained
-
-    trained, state = load_trained(args.run_dir)
-    raw = json.loads(state["recipe"])
-    recipe: Recipe = load_recipe(raw)
-    if args.data:
-        x, _, meta = load_pairs(args.data, recipe.data.input_time, recipe.data.target_time, limit=1)
-        if meta["problem"] != recipe.data.problem:
-            raise DataFileError(f"'{args.data}' holds {meta['problem']} data; the model was trained on "
-                                f"{recipe.data.problem}")
-        if x.shape[1] != state["in_channels"] or x.ndim - 2 != state["ndim"]:
-            raise DataFileError(f"'{args.data}' has {x.shape[1]} input channel(s) in {x.ndim - 2}D; the model "
-                                f"takes {state['in_channels']} in {state['ndim']}D")
-        trained_res = raw["data"]["resolution"]
-        if not getattr(trained.model, "resolution_invariant", False) and meta["config"]["resolution"] != trained_res:
-            raise DataFileError(f"'{args.data}' is at resolution {meta['config']['resolution']}; "
-                                f"{recipe.model['name']} is not resolution-invariant and was trained at {trained_res}")
-        # another data file gets its own report, next to the run's
-        out_dir = os.path.join(args.run_dir, "eval-" + os.path.splitext(os.path.basename(args.data))[0])
-        test_file, transfer = args.data, {}
-    else:
-        files = prepare_data(recipe, quiet=True)
-        out_dir, test_file, transfer = args.run_dir, files["test"], files["transfer"]
-    results = evaluate(trained, recipe, out_dir, test_file, transfer, json_out=args.json)
+    results, out_dir = evaluate_run(args.run_dir, args.data, args.json)
     _print_summary(results, out_dir)
     return 0
 

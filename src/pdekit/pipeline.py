@@ -47,18 +47,52 @@ def prepare_data(recipe: Recipe, quiet: bool = False, device: str = "cpu") -> di
     return files
 
 
-def run_recipe(recipe: Recipe, run_dir: str, quiet: bool = False) -> dict:
+def train_recipe(recipe: Recipe, run_dir: str, quiet: bool = False):
+    """Generate (or reuse) the data and train; returns (trained model, data files)."""
     from pdekit.data.dataset import load_pairs
-    from pdekit.eval.evaluate import evaluate
     from pdekit.train.trainer import resolve_device, train
 
-    device = resolve_device(recipe.train.device)
-    files = prepare_data(recipe, quiet=quiet, device=device.type)
+    files = prepare_data(recipe, quiet=quiet, device=resolve_device(recipe.train.device).type)
     d = recipe.data
     x_train, y_train, _ = load_pairs(files["train"], d.input_time, d.target_time)
     x_test, y_test, _ = load_pairs(files["test"], d.input_time, d.target_time)
     os.makedirs(run_dir, exist_ok=True)
     with open(os.path.join(run_dir, "recipe.json"), "w") as fh:
         json.dump(recipe.raw, fh, indent=2, sort_keys=True)
-    trained = train(recipe, run_dir, x_train, y_train, x_test, y_test, quiet=quiet)
+    return train(recipe, run_dir, x_train, y_train, x_test, y_test, quiet=quiet), files
+
+
+def run_recipe(recipe: Recipe, run_dir: str, quiet: bool = False) -> dict:
+    """Data, training, evaluation and report: the whole of `pdekit run`."""
+    from pdekit.eval.evaluate import evaluate
+
+    trained, files = train_recipe(recipe, run_dir, quiet=quiet)
     return evaluate(trained, recipe, run_dir, files["test"], files["transfer"], quiet=quiet)
+
+
+def evaluate_run(run_dir: str, data: str | None = None, json_out: str | None = None) -> tuple[dict, str]:
+    """Evaluate a trained run on its own test split (report in the run folder) or on another
+    pdekit file (report in <run_dir>/eval-<file name>); returns (metrics, report folder)."""
+    from pdekit.data.dataset import load_pairs
+    from pdekit.errors import DataFileError
+    from pdekit.eval.evaluate import evaluate
+    from pdekit.recipes import load_recipe
+    from pdekit.train.trainer import load_trained
+
+    trained, state = load_trained(run_dir)
+    recipe = load_recipe(json.loads(state["recipe"]))
+    if data is None:
+        files = prepare_data(recipe, quiet=True)
+        return evaluate(trained, recipe, run_dir, files["test"], files["transfer"], json_out=json_out), run_dir
+    x, _, meta = load_pairs(data, recipe.data.input_time, recipe.data.target_time, limit=1)
+    if meta["problem"] != recipe.data.problem:
+        raise DataFileError(f"'{data}' holds {meta['problem']} data; the model was trained on {recipe.data.problem}")
+    if x.shape[1] != state["in_channels"] or x.ndim - 2 != state["ndim"]:
+        raise DataFileError(f"'{data}' has {x.shape[1]} input channel(s) in {x.ndim - 2}D; the model takes "
+                            f"{state['in_channels']} in {state['ndim']}D")
+    trained_at, found = problem_for(recipe).resolution, meta["config"]["resolution"]
+    if not getattr(trained.model, "resolution_invariant", False) and found != trained_at:
+        raise DataFileError(f"'{data}' is at resolution {found}; {recipe.model['name']} is not "
+                            f"resolution-invariant and was trained at {trained_at}")
+    out_dir = os.path.join(run_dir, "eval-" + os.path.splitext(os.path.basename(data))[0])
+    return evaluate(trained, recipe, out_dir, data, {}, json_out=json_out), out_dir

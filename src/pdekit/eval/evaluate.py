@@ -86,7 +86,7 @@ def evaluate(trained, recipe, run_dir: str, test_file: str, transfer_files: dict
     x_test, y_test, meta = load_pairs(test_file, d.input_time, d.target_time)
     pred = trained.predict(x_test)
     results = metrics.summary(pred, y_test)
-    results = {"test_" + k if k in ("rel_l2",) else k: v for k, v in results.items()}
+    results["test_rel_l2"] = results.pop("rel_l2")
     transfer = {}
     for res, path in sorted(transfer_files.items()):
         xt, yt, _ = load_pairs(path, d.input_time, d.target_time)
