@@ -134,6 +134,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(recipe_file, monkeypa
     (["run", "burgers_fno", "data.params.nu=-1"], "nu must be positive"),
     (["run", "burgers_fno", "data.resolution=1000"], "unsupported resolution 1000"),
     (["run", "burgers_fno", "model.name=fancy"], "unknown model 'fancy'"),
+    (["run", "burgers_fno", "train.tensorboard=maybe"], "true or false"),
 ])
 def test_bad_recipe_input_is_refused_before_any_work(run_cli, tmp_path, monkeypatch, args, fragment):
     monkeypatch.chdir(tmp_path)
@@ -176,3 +177,13 @@ def test_bad_checkpoints_and_data_are_refused(run_cli, recipe_file, tmp_path):
     path2 = recipe_file(train__epochs=1, model__width=8)
     code, _, err = run_cli("run", path2, "--out", "runs/a", "--quiet")
     assert code == 2 and "another recipe" in err
+
+
+def test_tensorboard_extra_missing_gets_an_install_hint(run_cli, recipe_file, tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is not None:
+        pytest.skip("tensorboard is installed here")
+    code, _, err = run_cli("run", recipe_file(train__tensorboard=True), "--out", "runs/tb", "--quiet")
+    assert code == 2 and "pip install 'pdekit[tensorboard]'" in err
+    assert not (tmp_path / "data").exists()  # refused before any work

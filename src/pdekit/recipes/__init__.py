@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import importlib.util
 import json
 import os
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ class TrainSection:
     seed: int = param(0, "seed of initialization and batch order")
     device: str = param("auto", "where to train", ("auto", "cpu", "cuda"))
     threads: int = param(0, "CPU threads for torch (0: torch's default)")
+    tensorboard: bool = param(False, "also log metrics for TensorBoard (extra: pip install 'pdekit[tensorboard]')")
 
     def validate(self):
         require(self.epochs >= 1, f"train.epochs must be >= 1, got {self.epochs}")
@@ -64,6 +66,9 @@ class TrainSection:
         require(self.weight_decay >= 0 and self.grad_clip >= 0, "train.weight_decay and train.grad_clip must be >= 0")
         require(self.step_size >= 1 and 0 < self.gamma <= 1, "train.step_size must be >= 1 and gamma in (0, 1]")
         require(self.threads >= 0, f"train.threads must be >= 0, got {self.threads}")
+        require(not self.tensorboard or importlib.util.find_spec("tensorboard") is not None,
+                "train.tensorboard=true needs the tensorboard package: pip install 'pdekit[tensorboard]' "
+                "(or set train.tensorboard=false; metrics.csv is always written)")
 
 
 @dataclass(frozen=True)

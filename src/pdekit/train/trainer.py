@@ -108,12 +108,19 @@ def check_checkpoint_model(state: dict, model: torch.nn.Module, path: str) -> No
         raise PdekitError(f"checkpoint '{path}' belongs to another model ({detail}); use the recipe it was trained with")
 
 
+def _tensorboard_writer(run_dir: str):
+    from torch.utils.tensorboard import SummaryWriter  # the recipe checked that tensorboard is installed
+
+    return SummaryWriter(os.path.join(run_dir, "tensorboard"))
+
+
 def train(recipe: Recipe, run_dir: str, x_train, y_train, x_test, y_test, quiet: bool = False) -> TrainedModel:
     cfg = recipe.train
     device = resolve_device(cfg.device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     os.makedirs(run_dir, exist_ok=True)
+    writer = _tensorboard_writer(run_dir) if cfg.tensorboard else None
     ckpt_path = os.path.join(run_dir, CHECKPOINT)
     csv_path = os.path.join(run_dir, METRICS_CSV)
 
@@ -188,6 +195,10 @@ def train(recipe: Recipe, run_dir: str, x_train, y_train, x_test, y_test, quiet:
             history.append({"epoch": epoch, "train_loss": total / count, "test_rel_l2": test_error, "lr": lr,
                             "seconds": seconds})
             _write_history(csv_path, history)
+            if writer is not None:
+                for key in ("train_loss", "test_rel_l2", "lr"):
+                    writer.add_scalar(key, history[-1][key], epoch)
+                writer.flush()
             save_checkpoint(ckpt_path, {
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "x_mean": x_norm.mean.cpu(), "x_std": x_norm.std.cpu(),
