@@ -13,7 +13,6 @@ between the two solutions, relative to the solution's largest value.
 from __future__ import annotations
 
 import argparse
-import math
 import time
 
 import numpy as np

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import json
 import typing
 from typing import Any, Mapping
 
@@ -104,11 +103,6 @@ def describe(cls: type) -> list[tuple[str, str, Any, str]]:
             help_text += f" (one of: {', '.join(map(str, f.metadata['choices']))})"
         rows.append((f.name, name, f.default, help_text))
     return rows
-
-
-def to_json(config: Any) -> str:
-    """Canonical JSON of a dataclass config (sorted keys), used to compare and hash configs."""
-    return json.dumps(dataclasses.asdict(config), sort_keys=True)
 
 
 def require(condition: bool, message: str) -> None:

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from pdekit.data.storage import canonical, dataset_identity, read_meta, write_file
+from pdekit.data.storage import dataset_identity, read_meta, write_file
 from pdekit.errors import DataFileError, PdekitError
 from pdekit.numerics.random_fields import sample_rng
 from pdekit.problems.base import Problem

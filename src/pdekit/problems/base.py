@@ -7,7 +7,6 @@ itself with ``@register``; nothing else in pdekit needs to change to add a probl
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import math
 from typing import Any, ClassVar, Mapping
@@ -132,7 +131,7 @@ class Problem:
 
 
 def get_problem(name: str) -> type[Problem]:
-    from pdekit.problems import PROBLEMS as known  # noqa: F401  (imports every problem module)
+    import pdekit.problems  # noqa: F401  (importing the package registers every problem module)
 
     if name not in PROBLEMS:
         hint = difflib.get_close_matches(name, list(PROBLEMS), n=1)
@@ -163,7 +162,3 @@ def check_courant(problem: str, dt: float, u_max: float, nu: float, n: int, when
             f"nu = {nu:g}, solve_resolution = {n}, Courant number {courant:.2g} > {STABLE_COURANT}): "
             f"set --set dt={safe:.2g} or smaller"
         )
-
-
-def config_dict(config: Any) -> dict[str, Any]:
-    return dataclasses.asdict(config)
