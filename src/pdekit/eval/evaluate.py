@@ -5,6 +5,7 @@ reaches at each speed."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -20,20 +21,21 @@ from pdekit.models.registry import count_parameters
 from pdekit.problems import get_problem
 
 
-def _best_time(fn, repeats: int = 3) -> float:
-    fn()  # warm-up
+def _best_time(fn, repeats: int = 3):
+    """(fn's result, best wall time of ``repeats`` calls after one warm-up call)."""
+    result = fn()  # warm-up
     best = math.inf
     for _ in range(repeats):
         start = time.perf_counter()
-        fn()
+        result = fn()
         if torch.cuda.is_available():
             torch.cuda.synchronize()
         best = min(best, time.perf_counter() - start)
-    return best
+    return result, best
 
 
 def model_seconds_per_sample(trained, x: torch.Tensor) -> float:
-    return _best_time(lambda: trained.predict(x, batch_size=len(x))) / len(x)
+    return _best_time(lambda: trained.predict(x, batch_size=len(x)))[1] / len(x)
 
 
 def _cheaper_settings(problem) -> list[dict]:
@@ -61,15 +63,13 @@ def solver_ladder(problem, seed: int, first: int, y_true: torch.Tensor, target_t
     count = len(y_true)
     indices = range(first, first + count)
     out = []
-    base = {k: v for k, v in vars(problem.config).items()}
+    base = dataclasses.asdict(problem.config)
     for setting in _cheaper_settings(problem):
-        params = {**base, **setting}
         try:
-            p = get_problem(problem.name).from_params(problem.resolution, params)
-            seconds = _best_time(lambda: solve_samples(p, seed, indices, device), repeats=1)
+            p = get_problem(problem.name).from_params(problem.resolution, {**base, **setting})
+            arrays, seconds = _best_time(lambda: solve_samples(p, seed, indices, device), repeats=1)
         except UnstableError:
             continue
-        arrays = solve_samples(p, seed, indices, device)
         pred = torch.from_numpy(arrays[f"fields/{p.fields[0]}"])
         if p.time_dependent:
             pred = pred[:, target_time]
@@ -98,7 +98,7 @@ def evaluate(trained, recipe, run_dir: str, test_file: str, transfer_files: dict
     device = trained.device.type
     model_time = model_seconds_per_sample(trained, x_test[:k])
     solver_time = _best_time(lambda: solve_samples(problem, cfg["seed"], range(cfg["first"], cfg["first"] + k), device),
-                             repeats=1) / k
+                             repeats=1)[1] / k
     ladder = (solver_ladder(problem, cfg["seed"], cfg["first"], y_test[:k], d.target_time, device)
               if recipe.eval.solver_ladder else [])
     results.update({

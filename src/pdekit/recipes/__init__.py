@@ -182,10 +182,7 @@ def load_recipe(source: str | dict, quick: bool = False, overrides: list[str] | 
         body = raw.get(section) or {}
         if not isinstance(body, dict):
             raise ConfigError(f"recipe section '{section}' must be a mapping, got {body!r}")
-        try:
-            sections[section] = make_config(cls, body, owner=f"section '{section}'")
-        except ConfigError as exc:
-            raise ConfigError(f"{exc}") from None
+        sections[section] = make_config(cls, body, owner=f"section '{section}'")
     model = raw.get("model")
     if not isinstance(model, dict) or "name" not in model:
         raise ConfigError("recipe section 'model' must be a mapping with a 'name' (see `pdekit list models`)")
