@@ -133,3 +133,18 @@ def test_dft_matmul_path_equals_the_fft_path(ndim, modes, n):
         dft = conv._forward_dft(x, x.shape[-ndim:], kept)
         fft = conv._forward_fft(x, x.shape[-ndim:], kept).double()
     assert float((dft - fft).abs().max()) < 1e-6 * float(fft.abs().max())
+
+
+@pytest.mark.parametrize("ndim, n", [(1, 64), (2, 32), (2, 12)])
+def test_fno_runs_under_bf16_autocast_with_a_float32_spectral_part(ndim, n):
+    """Mixed precision (train.amp) must not reach the complex arithmetic, which has no bf16 kernels:
+    under autocast the output stays close to the float32 model's (only the 1x1 layers lose bits)."""
+    torch.manual_seed(0)
+    model = build_model({"name": "fno", "modes": 4, "width": 16, "depth": 2}, 1, 1, ndim)
+    x = torch.randn(2, 1, *(n,) * ndim)
+    with torch.no_grad():
+        full = model(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            mixed = model(x)
+    assert mixed.shape == full.shape
+    assert float((mixed.float() - full).norm() / full.norm()) < 0.05

@@ -120,9 +120,16 @@ class SpectralConv(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         space = x.shape[-self.ndim:]
         modes = self._modes(space)
-        if self.ndim <= 2 and all(4 * m <= n for m, n in zip(modes, space)):
-            return self._forward_dft(x.float() if x.dtype == torch.float16 else x, space, modes).to(x.dtype)
-        return self._forward_fft(x, space, modes)
+        dtype = x.dtype
+        # complex arithmetic has no half-precision kernels: under mixed precision the spectral
+        # part runs in float32 (or float64 when the input is float64)
+        with torch.autocast(x.device.type, enabled=False):
+            x = x if x.dtype == torch.float64 else x.float()
+            if self.ndim <= 2 and all(4 * m <= n for m, n in zip(modes, space)):
+                out = self._forward_dft(x, space, modes)
+            else:
+                out = self._forward_fft(x, space, modes)
+        return out.to(dtype)
 
     def _forward_dft(self, x, space, modes):
         my = modes[-1]

@@ -126,7 +126,8 @@ def train(recipe: Recipe, run_dir: str, x_train, y_train, x_test, y_test, quiet:
 
     torch.manual_seed(cfg.seed)
     x_norm, y_norm = Normalizer.fit(x_train), Normalizer.fit(y_train)
-    model = make_model(recipe, x_train, y_train)
+    # on the device before the optimizer state is loaded, so a resumed state lands next to the weights
+    model = make_model(recipe, x_train, y_train).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = _scheduler(optimizer, cfg)
     start_epoch, train_seconds, history = 1, 0.0, []
@@ -146,7 +147,6 @@ def train(recipe: Recipe, run_dir: str, x_train, y_train, x_test, y_test, quiet:
         start_epoch, train_seconds = int(state["epoch"]) + 1, float(state["train_seconds"])
         history = _read_history(csv_path, int(state["epoch"]))
 
-    model.to(device)
     x_norm.to(device)
     y_norm.to(device)
     step_model = torch.compile(model) if cfg.compile else model
@@ -156,6 +156,8 @@ def train(recipe: Recipe, run_dir: str, x_train, y_train, x_test, y_test, quiet:
         print(f"note: train.amp={cfg.amp} applies on CUDA only; training in float32 on {device}", file=sys.stderr)
     amp_dtype = torch.bfloat16 if cfg.amp == "bf16" else torch.float16
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and cfg.amp == "fp16")
+    if device.type == "cuda":  # the datasets are small: copy them once rather than every step
+        x_train, y_train = x_train.to(device), y_train.to(device)
     n = len(x_train)
     result = TrainedModel(model, x_norm, y_norm, history, train_seconds, device)
 
