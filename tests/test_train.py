@@ -123,6 +123,12 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(recipe_file, monkeypa
     assert torch.load(tmp_path / "runs/nan/checkpoint.pt", weights_only=True)["epoch"] == 2
 
 
+def test_stray_arguments_after_options_are_refused(run_cli, capsys):
+    with pytest.raises(SystemExit) as stop:
+        run_cli("run", "burgers_fno", "--quick", "stray")
+    assert stop.value.code == 2 and "unrecognized arguments: stray" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("args, fragment", [
     (["run", "burgers_fnoo"], "did you mean 'burgers_fno'"),
     (["run", "burgers_fno", "model.widht=3"], "unknown key model.widht"),
@@ -135,6 +141,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(recipe_file, monkeypa
     (["run", "burgers_fno", "data.resolution=1000"], "unsupported resolution 1000"),
     (["run", "burgers_fno", "model.name=fancy"], "unknown model 'fancy'"),
     (["run", "burgers_fno", "train.tensorboard=maybe"], "true or false"),
+    (["run", "burgers_fno", "--quick", "--out", "runs/x", "model.widht=3"], "unknown key model.widht"),
 ])
 def test_bad_recipe_input_is_refused_before_any_work(run_cli, tmp_path, monkeypatch, args, fragment):
     monkeypatch.chdir(tmp_path)
