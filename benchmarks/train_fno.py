@@ -15,7 +15,6 @@ pdekit / neuraloperator measured in the same process.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -107,10 +106,9 @@ def accuracy(recipe_name: str, overrides: list[str]) -> str:
 
     recipe = load_recipe(recipe_name, overrides=overrides)
     start = time.perf_counter()
-    results = run_recipe(recipe, f"runs/bench-{recipe.name}", quiet=False)
+    run_dir = "runs/bench-" + "-".join([recipe.name, *overrides]).replace("/", "_")
+    results = run_recipe(recipe, run_dir, quiet=False)
     wall = time.perf_counter() - start
-    with open(f"runs/bench-{recipe.name}/metrics.json") as fh:
-        json.load(fh)
     transfer = ", ".join(f"{r}: {e:.4f}" for r, e in results["resolution_transfer"].items())
     return (f"| {recipe.name} {' '.join(overrides)} | {results['resolution']} | {results['test_rel_l2']:.4f} | "
             f"{results['epochs']} | {results['train_seconds'] / 60:.1f} | {wall / 60:.1f} | {transfer} | "

@@ -197,7 +197,10 @@ def load_recipe(source: str | dict, quick: bool = False, overrides: list[str] | 
     from pdekit.models import build_model
 
     in_channels, out_channels = cls.channels()
-    build_model(model, in_channels, out_channels, cls.ndim)  # validates the model section
+    net = build_model(model, in_channels, out_channels, cls.ndim)  # validates the model section
+    if sections["train"].amp == "fp16" and any(p.is_complex() for p in net.parameters()):
+        raise ConfigError(f"train.amp=fp16 needs gradient scaling, which PyTorch does not do for complex weights "
+                          f"(model '{model['name']}' has spectral weights); use train.amp=bf16")
     raw["data"] = dataclasses.asdict(data)
     raw["train"] = dataclasses.asdict(sections["train"])
     raw["eval"] = dataclasses.asdict(sections["eval"])
