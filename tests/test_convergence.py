@@ -100,3 +100,50 @@ def test_navier_stokes_residual_of_solver_output_is_second_order_in_time():
         w = p.solve({"w0": v._ns_initial(32)[None]})["vorticity"]
         sizes.append(float(p.residual({"vorticity": w})[:, 1:-1].abs().max()))
     assert 3.6 < sizes[0] / sizes[1] < 4.4 and 3.6 < sizes[1] / sizes[2] < 4.4, sizes
+
+
+def test_kuramoto_sivashinsky_fourth_order_in_time_on_the_attractor():
+    r = v.ks_time()
+    assert 3.5 < r["order"] < 4.3 and r["errors"][-1] < 1e-8, r
+
+
+def test_kuramoto_sivashinsky_spectral_in_space():
+    _spectral(v.ks_space()["errors"], floor=1e-12, min_factor=1000)
+
+
+def test_allen_cahn_fourth_order_in_time():
+    r = v.allen_cahn_time()
+    assert 3.8 < r["order"] < 4.4, r
+
+
+def test_allen_cahn_spectral_in_space():
+    _spectral(v.allen_cahn_space()["errors"], floor=1e-6, min_factor=40)
+
+
+def test_advection_is_an_exact_shift():
+    assert max(v.advection_exact()["errors"]) < 1e-13
+
+
+def test_diffusion_reaction_fourth_order_against_the_logistic_solution():
+    r = v.diffusion_reaction_time()
+    assert 3.8 < r["order"] < 4.4 and r["errors"][-1] < 1e-6, r
+
+
+def test_diffusion_reaction_spectral_in_space():
+    _spectral(v.diffusion_reaction_space()["errors"], floor=1e-13, min_factor=1000)
+
+
+def test_kdv_fourth_order_in_time_against_the_soliton():
+    r = v.kdv_time()
+    assert 3.8 < r["order"] < 4.5 and r["errors"][-1] < 1e-6, r
+
+
+def test_kdv_spectral_in_space_against_the_soliton():
+    _spectral(v.kdv_space()["errors"], floor=1e-6, min_factor=20)
+
+
+def test_wave_second_order_in_time_and_energy_within_order_dt_squared():
+    r = v.wave_time()
+    assert 1.9 < r["order"] < 2.1, r
+    e = v.wave_energy()
+    assert 1.9 < e["order"] < 2.1 and e["errors"][-1] < 1e-3, e

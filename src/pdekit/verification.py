@@ -166,3 +166,154 @@ def darcy_piecewise(sizes=(16, 32, 64, 128, 256), a1: float = 3.0, a2: float = 1
 
     return _result("darcy_2d", f"space (piecewise a, contrast {a2 / a1:g})", sizes,
                    [_darcy_error(n, a_fn, u_fn, f_fn) for n in sizes], cells=True)
+
+
+# --- 1D semilinear problems (ETDRK4): exact solutions where they exist, else self-convergence ---
+def _final(name: str, n: int, params: dict, u0: np.ndarray | torch.Tensor) -> torch.Tensor:
+    p = get_problem(name).from_params(n, {"solve_resolution": n, "nt": 2, **params})
+    u0 = torch.as_tensor(u0, dtype=torch.float64)
+    return p.solve({"u0": u0[None]})["u"][0, -1]
+
+
+def _self_time(name: str, n: int, params: dict, u0, horizon: float, steps) -> list[float]:
+    """Max error at ``horizon`` for each step count, against 16 times the finest."""
+    run = lambda s: _final(name, n, {**params, "t_final": horizon, "dt": horizon / s}, u0)  # noqa: E731
+    ref = run(16 * steps[-1])
+    return [float((run(s) - ref).abs().max()) for s in steps]
+
+
+def _self_space(name: str, sizes, fine: int, params: dict, u0_fn: Callable[[np.ndarray], np.ndarray],
+                x_min: float = 0.0, length: float = 1.0) -> list[float]:
+    """Max error on the coarsest grid's points (every size a multiple of it) against a
+    ``fine``-grid solution (same dt)."""
+    grid = lambda n: x_min + length * np.arange(n) / n  # noqa: E731
+    ref = _final(name, fine, params, u0_fn(grid(fine)))
+    errors = []
+    for n in sizes:
+        u = _final(name, n, params, u0_fn(grid(n)))
+        errors.append(float((u[:: n // sizes[0]] - ref[:: fine // sizes[0]]).abs().max()))
+    return errors
+
+
+def ks_attractor_state(n: int = 64, length: float = 22.0) -> np.ndarray:
+    """A state on the Kuramoto-Sivashinsky attractor: sample 0 after the default spin-up."""
+    from pdekit.numerics.random_fields import sample_rng
+
+    p = get_problem("kuramoto_sivashinsky_1d").from_params(n, {"solve_resolution": n, "length": length,
+                                                              "t_final": 1.0, "nt": 2})
+    return p.solve({"u0": torch.from_numpy(p.sample_inputs(sample_rng(0, 0))["u0"])[None]})["u"][0, 0].numpy()
+
+
+def ks_time(steps=(80, 160, 320, 640), horizon: float = 5.0) -> dict:
+    """Self-convergence over a short horizon from a state on the chaotic attractor (L = 22)."""
+    errors = _self_time("kuramoto_sivashinsky_1d", 64, {"spinup": 0.0}, ks_attractor_state(), horizon, steps)
+    return _result("kuramoto_sivashinsky_1d", "time (self-convergence, L = 22, T = 5)", steps, errors)
+
+
+def ks_space(sizes=(32, 64, 96, 128), fine: int = 384) -> dict:
+    """Spectral in space: a smooth state integrated to t = 5 on each grid, against a finer one."""
+    u_ref = ks_attractor_state(fine)
+    coef = np.fft.rfft(u_ref) / fine  # the same function on every grid: its modes below 16
+    u0 = lambda x: np.fft.irfft(np.concatenate([coef[:16], np.zeros(len(x) // 2 + 1 - 16)]) * len(x), n=len(x))  # noqa: E731
+    params = {"spinup": 0.0, "t_final": 5.0, "dt": 0.01, "length": 22.0}
+    errors = _self_space("kuramoto_sivashinsky_1d", sizes, fine, params, lambda x: u0(x), length=22.0)
+    return _result("kuramoto_sivashinsky_1d", "space (L = 22, T = 5)", sizes, errors, algebraic=False)
+
+
+def allen_cahn_time(steps=(25, 50, 100, 200)) -> dict:
+    """Self-convergence of the standard case (u0 = x^2 cos(pi x), eps = 1e-4) to t = 1 at n = 512."""
+    x = -1 + 2 * np.arange(512) / 512
+    errors = _self_time("allen_cahn_1d", 512, {}, x**2 * np.cos(np.pi * x), 1.0, steps)
+    return _result("allen_cahn_1d", "time (self-convergence, standard case, T = 1)", steps, errors)
+
+
+def allen_cahn_space(sizes=(256, 512, 1024), fine: int = 4096) -> dict:
+    """The standard case to t = 1 on each grid, against a 4096-point solution (dt = 1e-3)."""
+    errors = _self_space("allen_cahn_1d", sizes, fine, {"t_final": 1.0, "dt": 1e-3},
+                         lambda x: x**2 * np.cos(np.pi * x), x_min=-1.0, length=2.0)
+    return _result("allen_cahn_1d", "space (standard case, T = 1)", sizes, errors, algebraic=False)
+
+
+def advection_exact(sizes=(32, 64, 1024), beta: float = 0.4, t: float = 2.0) -> dict:
+    """The Fourier shift against u0(x - beta t) for a sum of sines: exact to rounding."""
+    u0 = lambda x: np.sin(2 * np.pi * 3 * x + 0.3) + 0.5 * np.sin(2 * np.pi * 7 * x + 1.1)  # noqa: E731
+    errors = []
+    for n in sizes:
+        x = np.arange(n) / n
+        u = _final("advection_1d", n, {"beta": beta, "t_final": t}, u0(x))
+        errors.append(float(np.abs(u.numpy() - u0(x - beta * t)).max()))
+    return _result("advection_1d", f"exact shift (beta = {beta:g}, t = {t:g})", sizes, errors, algebraic=False)
+
+
+def logistic_exact(u0: float, rho: float, t: float) -> float:
+    e = math.exp(rho * t)
+    return u0 * e / (1 - u0 + u0 * e)
+
+
+def diffusion_reaction_time(steps=(5, 10, 20, 40), rho: float = 5.0, t_final: float = 1.0) -> dict:
+    """A constant state follows the logistic ODE exactly: ETDRK4 against its closed form."""
+    errors = []
+    for s in steps:
+        u = _final("diffusion_reaction_1d", 16, {"rho": rho, "t_final": t_final, "dt": t_final / s}, np.full(16, 0.1))
+        errors.append(float((u - logistic_exact(0.1, rho, t_final)).abs().max()))
+    return _result("diffusion_reaction_1d", f"time (logistic exact solution, rho = {rho:g})", steps, errors)
+
+
+def diffusion_reaction_space(sizes=(16, 32, 48, 64), fine: int = 256) -> dict:
+    """A smooth initial condition (nu = 0.01, rho = 5) to t = 1 on each grid, against a finer one."""
+    u0 = lambda x: 0.5 + 0.4 * np.sin(2 * np.pi * x) * np.cos(4 * np.pi * x + 0.2)  # noqa: E731
+    errors = _self_space("diffusion_reaction_1d", sizes, fine, {"nu": 0.01, "rho": 5.0, "t_final": 1.0, "dt": 1e-3}, u0)
+    return _result("diffusion_reaction_1d", "space (nu = 0.01, rho = 5, T = 1)", sizes, errors, algebraic=False)
+
+
+def kdv_soliton(x: np.ndarray, t: float, speed: float = 1.0, x0: float = 32.0, length: float = 128.0) -> np.ndarray:
+    """u = 3 c sech^2(sqrt(c) / 2 (x - x0 - c t)), a solution of u_t + u u_x + u_xxx = 0; on a domain
+    of length 128 its tails are below 1e-25, so it is a periodic solution to rounding."""
+    xi = (x - x0 - speed * t + length / 2) % length - length / 2
+    return 3 * speed / np.cosh(math.sqrt(speed) / 2 * xi) ** 2
+
+
+def _kdv_error(n: int, dt: float, t_final: float = 10.0) -> float:
+    x = 128.0 * np.arange(n) / n
+    u = _final("kdv_1d", n, {"t_final": t_final, "dt": dt}, kdv_soliton(x, 0.0))
+    return float(np.abs(u.numpy() - kdv_soliton(x, t_final)).max())
+
+
+def kdv_time(steps=(100, 200, 400, 800), t_final: float = 10.0) -> dict:
+    return _result("kdv_1d", "time (exact soliton, c = 1, T = 10)", steps, [_kdv_error(512, t_final / s) for s in steps])
+
+
+def kdv_space(sizes=(128, 192, 256, 384, 512)) -> dict:
+    return _result("kdv_1d", "space (exact soliton, c = 1, T = 10)", sizes, [_kdv_error(n, 0.01) for n in sizes],
+                   algebraic=False)
+
+
+# --- wave: exact Fourier solution, Stormer-Verlet second order; energy stays within O(dt^2) ---
+def _wave_run(n: int, dt: float, t_final: float):
+    p = get_problem("wave_2d").from_params(n, {"t_final": t_final, "nt": 11, "dt": dt})
+    s = 2 * math.pi * torch.arange(n, dtype=torch.float64) / n
+    X, Y = torch.meshgrid(s, s, indexing="ij")
+    u0 = torch.sin(X) * torch.cos(2 * Y) + 0.5 * torch.cos(3 * X + Y)
+    out = p.solve({"u0": u0[None], "v0": torch.zeros_like(u0)[None]})
+    omega1, omega2 = 2 * math.pi * math.sqrt(5), 2 * math.pi * math.sqrt(10)  # c |k| of the two modes
+    exact = torch.stack([torch.sin(X) * torch.cos(2 * Y) * math.cos(omega1 * t)
+                         + 0.5 * torch.cos(3 * X + Y) * math.cos(omega2 * t) for t in p.times()])
+    return p, out, exact
+
+
+def wave_time(steps=(50, 100, 200, 400), t_final: float = 1.0) -> dict:
+    errors = []
+    for s in steps:
+        _, out, exact = _wave_run(16, t_final / s, t_final)
+        errors.append(float((out["u"][0] - exact).abs().max()))
+    return _result("wave_2d", "time (exact solution, T = 1)", steps, errors)
+
+
+def wave_energy(steps=(50, 100, 200, 400), t_final: float = 1.0) -> dict:
+    """Largest relative deviation of the energy from its initial value over the run."""
+    errors = []
+    for s in steps:
+        p, out, _ = _wave_run(16, t_final / s, t_final)
+        e = p.energy(out["u"][0], out["v"][0])
+        errors.append(float(((e - e[0]) / e[0]).abs().max()))
+    return _result("wave_2d", "energy deviation (T = 1)", steps, errors)

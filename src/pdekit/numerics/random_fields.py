@@ -57,3 +57,14 @@ def neumann_2d(rng: np.random.Generator, n: int, std: Callable[[np.ndarray], np.
     scale[0, 0] = 0.0
     xi = rng.standard_normal((n, n))
     return basis @ (scale * xi) @ basis.T
+
+
+def sine_sum(rng: np.random.Generator, x: np.ndarray, waves: int, k_max: int, amplitude: tuple[float, float] = (0.0, 1.0),
+             length: float = 1.0) -> np.ndarray:
+    """sum_i A_i sin(2 pi k_i x / length + phi_i) at the points ``x`` (PDEBench's and PDEArena's initial
+    conditions): k_i uniform integers in 1..k_max, A_i uniform in ``amplitude``, phi_i uniform in
+    [0, 2 pi). Evaluated pointwise, so a sample is the same function at every resolution."""
+    k = rng.integers(1, k_max + 1, size=waves)
+    a = rng.uniform(*amplitude, size=waves)
+    phi = rng.uniform(0.0, 2 * math.pi, size=waves)
+    return (a[:, None] * np.sin(2 * math.pi * k[:, None] * x[None, :] / length + phi[:, None])).sum(0)

@@ -38,6 +38,7 @@ class Problem:
     inputs: ClassVar[tuple[str, ...]] = ()  # inputs stored under /inputs (not a time slice)
     min_resolution: ClassVar[int] = 4
     default_resolution: ClassVar[int] = 64
+    x_min: ClassVar[float] = 0.0  # left end of the domain [x_min, x_min + length) (length: config or 1)
 
     def __init__(self, resolution: int, config: Any = None):
         self.config = config if config is not None else make_config(self.Config, owner=self.name)
@@ -50,6 +51,11 @@ class Problem:
         return cls(resolution, make_config(cls.Config, params, owner=cls.name))
 
     # --- grids -------------------------------------------------------------------------------
+    @property
+    def length(self) -> float:
+        """Domain length per axis: the config's ``length`` where it has one, else 1."""
+        return float(getattr(self.config, "length", 1.0))
+
     @property
     def solve_resolution(self) -> int:
         return getattr(self.config, "solve_resolution", 0) or self.resolution
@@ -80,7 +86,7 @@ class Problem:
         """Coordinates of the stored grid: x (and y), and t for time-dependent problems."""
         n = self.resolution
         axis = np.arange(n) / n if self.periodic else np.linspace(0.0, 1.0, n)
-        axis = axis * getattr(self.config, "length", 1.0)
+        axis = self.x_min + axis * self.length
         out = {"x": axis}
         if self.ndim >= 2:
             out["y"] = axis.copy()
@@ -148,6 +154,11 @@ def common_time_checks(config: Any) -> None:
         require(config.dt > 0, f"dt must be positive, got {config.dt}")
     if hasattr(config, "nu"):
         require(config.nu > 0, f"nu must be positive, got {config.nu}; set --set nu=<positive value>")
+
+
+def require_even_grid(n: int, minimum: int) -> None:
+    """Spectral solvers need an even solve_resolution (a real Nyquist mode) of a useful size."""
+    require(n >= minimum and n % 2 == 0, f"solve_resolution must be an even number >= {minimum}, got {n}")
 
 
 def check_courant(problem: str, dt: float, u_max: float, nu: float, n: int, when: str) -> None:

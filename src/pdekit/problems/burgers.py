@@ -12,7 +12,7 @@ from pdekit.config import param, require
 from pdekit.errors import UnstableError
 from pdekit.numerics import random_fields, spectral
 from pdekit.numerics.etdrk4 import ETDRK4, integrate
-from pdekit.problems.base import Problem, check_courant, common_time_checks, register
+from pdekit.problems.base import Problem, check_courant, common_time_checks, register, require_even_grid
 
 
 @dataclass(frozen=True)
@@ -28,8 +28,7 @@ class BurgersConfig:
 
     def validate(self) -> None:
         common_time_checks(self)
-        require(self.solve_resolution >= 8 and self.solve_resolution % 2 == 0,
-                f"solve_resolution must be an even number >= 8, got {self.solve_resolution}")
+        require_even_grid(self.solve_resolution, 8)
         require(self.ic_alpha > 0.5 and self.ic_tau > 0, "ic_alpha must exceed 0.5 and ic_tau be positive")
 
 

@@ -1,0 +1,61 @@
+"""Allen-Cahn u_t = eps u_xx + 5 u - 5 u^3 on the periodic interval [-1, 1) (the PINN benchmark)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from pdekit.config import param, require
+from pdekit.numerics import random_fields
+from pdekit.problems.base import common_time_checks, register, require_even_grid
+from pdekit.problems.semilinear import PeriodicSemilinear1D
+
+
+@dataclass(frozen=True)
+class AllenCahnConfig:
+    eps: float = param(1e-4, "diffusion coefficient")
+    reaction: float = param(5.0, "reaction rate r in r (u - u^3)")
+    initial: str = param("standard", "standard: u0 = x^2 cos(pi x), the same for every sample; random: a GRF",
+                         ("standard", "random"))
+    t_final: float = param(1.0, "final time")
+    nt: int = param(201, "stored time points, t = 0 and t = t_final included")
+    dt: float = param(1e-3, "largest time step of the ETDRK4 integrator")
+    solve_resolution: int = param(2048, "points of the grid the solver runs on (the stored grid divides it)")
+    ic_scale: float = param(0.5, "random initial condition: N(0, ic_scale^2 (1 + (k / ic_modes)^2)^-2) per mode")
+    ic_modes: float = param(4.0, "random initial condition: its correlation wavenumber")
+
+    def validate(self) -> None:
+        common_time_checks(self)
+        require(self.eps > 0 and self.reaction >= 0, "eps must be positive and reaction >= 0")
+        require_even_grid(self.solve_resolution, 16)
+
+
+@register
+class AllenCahn1D(PeriodicSemilinear1D):
+    name = "allen_cahn_1d"
+    summary = "u_t = 1e-4 u_xx + 5 u - 5 u^3, periodic [-1, 1); u0 = x^2 cos(pi x) or random; ETDRK4"
+    Config = AllenCahnConfig
+    x_min = -1.0
+    min_resolution = 16
+    default_resolution = 512
+
+    @property
+    def length(self) -> float:
+        return 2.0
+
+    def sample_inputs(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        c = self.config
+        if c.initial == "standard":
+            x = self.solve_points()
+            return {"u0": x**2 * np.cos(math.pi * x)}
+        std = lambda k: c.ic_scale * (1 + (k / c.ic_modes) ** 2) ** -1.0  # noqa: E731
+        return {"u0": random_fields.periodic_1d(rng, self.solve_resolution, std)}
+
+    def linear(self, k: torch.Tensor) -> torch.Tensor:
+        return self.config.reaction - self.config.eps * k**2
+
+    def nonlinear(self, u: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        return torch.fft.rfft(-self.config.reaction * u**3)

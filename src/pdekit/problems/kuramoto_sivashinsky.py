@@ -1,0 +1,52 @@
+"""Kuramoto-Sivashinsky u_t + u u_x + u_xx + u_xxxx = 0 on the periodic interval [0, length)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from pdekit.config import param, require
+from pdekit.numerics import random_fields
+from pdekit.problems.base import common_time_checks, register, require_even_grid
+from pdekit.problems.semilinear import PeriodicSemilinear1D
+
+
+@dataclass(frozen=True)
+class KuramotoSivashinskyConfig:
+    length: float = param(22.0, "domain length L (22 and 64 are the common choices; chaotic for L >~ 20)")
+    t_final: float = param(50.0, "final time, counted after the spin-up")
+    nt: int = param(51, "stored time points, t = 0 and t = t_final included")
+    spinup: float = param(100.0, "time integrated and discarded before t = 0, to reach the attractor")
+    dt: float = param(0.05, "largest time step of the ETDRK4 integrator")
+    solve_resolution: int = param(128, "points of the grid the solver runs on (the stored grid divides it)")
+    ic_modes: int = param(8, "initial condition: Gaussian coefficients on integer wavenumbers 1..ic_modes")
+    ic_scale: float = param(1.0, "initial condition: standard deviation of each mode's coefficient")
+
+    def validate(self) -> None:
+        common_time_checks(self)
+        require(self.length > 0, f"length must be positive, got {self.length}")
+        require(self.spinup >= 0, f"spinup must be >= 0, got {self.spinup}")
+        require_even_grid(self.solve_resolution, 16)
+        require(self.ic_modes >= 1 and self.ic_scale > 0, "ic_modes must be >= 1 and ic_scale positive")
+
+
+@register
+class KuramotoSivashinsky1D(PeriodicSemilinear1D):
+    name = "kuramoto_sivashinsky_1d"
+    summary = "u_t + u u_x + u_xx + u_xxxx = 0, periodic [0, L); random IC, spin-up discarded; ETDRK4"
+    Config = KuramotoSivashinskyConfig
+    min_resolution = 16
+    default_resolution = 64
+
+    def sample_inputs(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        c = self.config
+        std = lambda k: np.where(k <= c.ic_modes, c.ic_scale, 0.0)  # noqa: E731
+        return {"u0": random_fields.periodic_1d(rng, self.solve_resolution, std)}
+
+    def linear(self, k: torch.Tensor) -> torch.Tensor:
+        return k**2 - k**4
+
+    def nonlinear(self, u: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        return -0.5j * k * torch.fft.rfft(u * u)

@@ -1,0 +1,102 @@
+"""The wave equation u_tt = c^2 (u_xx + u_yy) on the periodic unit square, written as the system
+u_t = v, v_t = c^2 Laplacian(u): spectral in space, Stormer-Verlet (leapfrog) in time.
+
+Verlet is second order and symplectic: the energy E = 1/2 mean(v^2 + c^2 |grad u|^2) is not
+conserved exactly but stays within O(dt^2) of its initial value, without drift.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from pdekit.config import param, require
+from pdekit.errors import ConfigError
+from pdekit.numerics import random_fields, spectral
+from pdekit.problems.base import Problem, common_time_checks, register
+
+
+@dataclass(frozen=True)
+class WaveConfig:
+    c: float = param(1.0, "wave speed")
+    t_final: float = param(1.0, "final time")
+    nt: int = param(21, "stored time points, t = 0 and t = t_final included")
+    dt: float = param(1e-3, "largest time step of the leapfrog integrator (stable for dt c k_max < 2)")
+    solve_resolution: int = param(0, "points per dimension of the solve grid (0: the stored resolution)")
+    ic_scale: float = param(25.0, "initial displacement N(0, ic_scale^2 (-Laplacian + ic_tau^2 I)^-ic_alpha)")
+    ic_tau: float = param(5.0, "initial condition: inverse length scale tau")
+    ic_alpha: float = param(2.5, "initial condition: smoothness exponent alpha")
+    initial_velocity: bool = param(False, "draw the initial velocity as an independent field too (else v0 = 0)")
+
+    def validate(self) -> None:
+        common_time_checks(self)
+        require(self.c > 0, f"c must be positive, got {self.c}")
+        require(self.solve_resolution >= 0, f"solve_resolution must be >= 0, got {self.solve_resolution}")
+        require(self.ic_alpha > 1 and self.ic_tau > 0, "ic_alpha must exceed 1 and ic_tau be positive")
+
+
+def _k2(n: int, device) -> torch.Tensor:
+    return sum(k**2 for k in spectral.wavenumber_grid(n, 2, device=device))
+
+
+@register
+class Wave2D(Problem):
+    name = "wave_2d"
+    summary = "u_tt = c^2 (u_xx + u_yy), periodic [0, 1)^2; GRF displacement; spectral + Stormer-Verlet"
+    Config = WaveConfig
+    ndim = 2
+    time_dependent = True
+    fields = ("u", "v")
+    min_resolution = 8
+    default_resolution = 64
+
+    def check(self) -> None:
+        c, n = self.config, self.solve_resolution
+        k_max = 2 * math.pi * math.sqrt(2) * (n // 2)
+        if c.dt * c.c * k_max >= 2:
+            raise ConfigError(f"wave_2d: dt = {c.dt:g} is unstable at solve_resolution {n} (dt c k_max = "
+                              f"{c.dt * c.c * k_max:.3g} >= 2): set dt <= {1.9 / (c.c * k_max):.3g}")
+
+    def sample_inputs(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        c = self.config
+        std = lambda k2: c.ic_scale * (4 * math.pi**2 * k2 + c.ic_tau**2) ** (-c.ic_alpha / 2)  # noqa: E731
+        u0 = random_fields.periodic_2d(rng, self.solve_resolution, std)
+        v0 = random_fields.periodic_2d(rng, self.solve_resolution, std) if c.initial_velocity else np.zeros_like(u0)
+        return {"u0": u0, "v0": v0}
+
+    def solve(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        c = self.config
+        u = torch.fft.rfft2(inputs["u0"].to(torch.float64))
+        v = torch.fft.rfft2(inputs["v0"].to(torch.float64)) if "v0" in inputs else torch.zeros_like(u)
+        n = inputs["u0"].shape[-1]
+        accel = -c.c**2 * _k2(n, u.device)
+        times = self.times()
+        us, vs = [u], [v]
+        for t0, t1 in zip(times[:-1], times[1:]):
+            steps = max(1, math.ceil((t1 - t0) / c.dt - 1e-9))
+            h = (t1 - t0) / steps
+            for _ in range(steps):  # kick-drift-kick
+                v = v + 0.5 * h * accel * u
+                u = u + h * v
+                v = v + 0.5 * h * accel * u
+            us.append(u)
+            vs.append(v)
+        real = lambda states: torch.stack([torch.fft.irfft2(s, s=(n, n)) for s in states], dim=1)  # noqa: E731
+        return {"u": real(us), "v": real(vs)}
+
+    def energy(self, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """1/2 mean(v^2 + c^2 |grad u|^2) over the unit square, per leading index."""
+        grad2 = sum(spectral.derivative(u, 2, axis) ** 2 for axis in range(2))
+        return 0.5 * (v.to(torch.float64) ** 2 + self.config.c**2 * grad2).mean((-2, -1))
+
+    def residual(self, fields, inputs=None):
+        """(u_t - v, v_t - c^2 Laplacian(u)) of a stored trajectory, stacked on axis 1: spectral in
+        space, second-order differences in t."""
+        u, v = fields["u"].to(torch.float64), fields["v"].to(torch.float64)
+        t = torch.as_tensor(self.times(), dtype=torch.float64, device=u.device)
+        u_t = torch.gradient(u, spacing=(t,), dim=1)[0]
+        v_t = torch.gradient(v, spacing=(t,), dim=1)[0]
+        return torch.stack([u_t - v, v_t - self.config.c**2 * spectral.laplacian(u, 2)], dim=1)

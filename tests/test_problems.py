@@ -1,0 +1,78 @@
+"""Behaviour of the solvers beyond their convergence orders: long-time limits, invariants, chaos,
+domains, residuals, and the peers' known data defects that must not happen here."""
+
+import numpy as np
+import pytest
+import torch
+
+from pdekit.data.generate import solve_samples
+from pdekit.errors import ConfigError
+from pdekit.numerics.random_fields import sample_rng
+from pdekit.problems import get_problem
+
+
+def test_diffusion_reaction_relaxes_to_one_not_one_half():
+    """PDEBench's 1D diffusion-reaction trajectories settle near 0.5 (its issue 94); Fisher-KPP's
+    stable state is u = 1 for every positive initial condition."""
+    p = get_problem("diffusion_reaction_1d").from_params(64, {"solve_resolution": 256, "t_final": 10.0, "nt": 11,
+                                                               "dt": 0.01})
+    u = solve_samples(p, 0, range(4))["fields/u"]
+    assert u[:, 0].min() >= 0 and 0.9 < u[:, 0].max() <= 1.0
+    assert np.abs(u[:, -1] - 1).max() < 1e-3
+    means = u.mean(axis=-1)
+    assert (np.diff(means, axis=1) > 0).all()  # the mass grows monotonically towards 1
+
+
+def test_kuramoto_sivashinsky_is_chaotic_and_bounded():
+    """On the attractor (L = 22) a 1e-8 perturbation of the initial condition grows to order one
+    within 150 time units after the spin-up, while the solution stays bounded."""
+    p = get_problem("kuramoto_sivashinsky_1d").from_params(64, {"t_final": 150.0, "nt": 2})
+    u0 = torch.from_numpy(p.sample_inputs(np.random.default_rng(0))["u0"])[None]
+    a = p.solve({"u0": u0})["u"][0]
+    b = p.solve({"u0": u0 + 1e-8 * torch.sin(2 * torch.pi * torch.arange(128) / 128)})["u"][0]
+    assert float((a[0] - b[0]).abs().max()) < 1e-4
+    assert float((a[-1] - b[-1]).abs().max()) > 0.1
+    assert 1.0 < float(a.abs().max()) < 5.0
+
+
+def test_allen_cahn_standard_case_grid_and_metastable_states():
+    p = get_problem("allen_cahn_1d").from_params(512, {})
+    x = p.coords()["x"]
+    assert x[0] == -1.0 and x[-1] == pytest.approx(1 - 2 / 512)
+    u = solve_samples(p, 0, range(1))["fields/u"][0]
+    np.testing.assert_allclose(u[0], x**2 * np.cos(np.pi * x), atol=1e-7)
+    assert u.shape == (201, 512) and np.abs(u[-1]).max() <= 1.0 + 1e-6
+    assert np.abs(np.abs(u[-1][np.abs(x) > 0.6]) - 1).max() < 0.02  # the plateaus at +-1
+
+
+def test_wave_energy_is_conserved_for_random_data():
+    p = get_problem("wave_2d").from_params(32, {"t_final": 2.0, "nt": 5, "dt": 5e-4, "initial_velocity": True})
+    d = solve_samples(p, 0, range(2))
+    e = p.energy(torch.from_numpy(d["fields/u"]), torch.from_numpy(d["fields/v"]))
+    assert float(((e - e[:, :1]) / e[:, :1]).abs().max()) < 1e-3
+
+
+def test_wave_refuses_an_unstable_step_before_any_work():
+    with pytest.raises(ConfigError, match="set dt <="):
+        get_problem("wave_2d").from_params(64, {"dt": 0.01})
+
+
+@pytest.mark.parametrize("name, resolution, params", [
+    ("kuramoto_sivashinsky_1d", 64, {"t_final": 1.0, "spinup": 10.0, "nt": 201}),
+    ("allen_cahn_1d", 256, {"t_final": 0.2, "eps": 1e-2, "nt": 801}),
+    ("advection_1d", 64, {"t_final": 0.1, "nt": 201, "beta": 1.0}),
+    ("diffusion_reaction_1d", 64, {"t_final": 0.1, "nt": 201}),
+    ("kdv_1d", 128, {"t_final": 1.0, "nt": 201, "length": 32.0}),
+])
+def test_residual_vanishes_on_resolved_solver_output(name, resolution, params):
+    """The residual (spectral in x, central differences in t) of a resolved float64 solution is
+    small against u_t, after the first few stored times (the diffusion-reaction initial condition
+    has kinks); a trajectory scaled by a factor growing to 1.1 in time is not a solution and is caught."""
+    p = get_problem(name).from_params(resolution, {"solve_resolution": resolution, **params})
+    u0 = torch.from_numpy(np.stack([p.sample_inputs(sample_rng(0, i))["u0"] for i in range(2)]))
+    u = p.solve({"u0": u0})["u"]
+    u_t = torch.gradient(u, spacing=(torch.tensor(p.times(), dtype=torch.float64),), dim=1)[0]
+    scale = float(u_t[:, 10:-1].abs().max())
+    assert float(p.residual({"u": u})[:, 10:-1].abs().max()) < 3e-3 * scale
+    growing = 1 + 0.1 * torch.linspace(0, 1, u.shape[1], dtype=torch.float64)[:, None]
+    assert float(p.residual({"u": growing * u})[:, 10:-1].abs().max()) > 2e-2 * scale
