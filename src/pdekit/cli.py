@@ -62,15 +62,17 @@ def cmd_list(args) -> int:
 
 
 def _print_summary(results: dict, run_dir: str) -> None:
+    from pdekit.eval.report import optional_figure
+
     rows = [
         ("test relative L2 (mean)", f"{results['test_rel_l2']:.4g}"),
         ("test relative L2 (median)", f"{results['median_rel_l2']:.4g}"),
         ("nRMSE", f"{results['nrmse']:.4g}"),
         ("parameters", f"{results['params']:,}"),
         ("train seconds", f"{results['train_seconds']:.1f}"),
-        ("solver s/sample", f"{results['solver_seconds_per_sample']:.3g}"),
+        ("solver s/sample", optional_figure(results["solver_seconds_per_sample"], ".3g")),
         ("model s/sample", f"{results['model_seconds_per_sample']:.3g}"),
-        ("speed-up", f"{results['speedup']:.1f}x"),
+        ("speed-up", optional_figure(results["speedup"], ".1f", "x")),
     ]
     rows += [(f"rel. L2 at resolution {r}", f"{e:.4g}") for r, e in results["resolution_transfer"].items()]
     width = max(len(k) for k, _ in rows)
@@ -108,6 +110,19 @@ def cmd_eval(args) -> int:
 
     results, out_dir = evaluate_run(args.run_dir, args.data, args.json)
     _print_summary(results, out_dir)
+    return 0
+
+
+def cmd_convert(args) -> int:
+    from pdekit.data.formats import convert
+
+    if os.path.exists(args.output):
+        raise PdekitError(f"'{args.output}' exists; choose another output or delete it")
+    source = convert(args.input, args.output, args.layout)
+    kind = "time-dependent" if source.time_dependent else "steady"
+    print(f"{args.input} ({source.layout}, {source.n} samples, {kind}, grid {' x '.join(map(str, source.space))}, "
+          f"fields {', '.join(source.fields)}{', inputs ' + ', '.join(source.inputs) if source.inputs else ''}) "
+          f"-> {args.output} ({args.layout})")
     return 0
 
 
@@ -165,9 +180,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="evaluate a trained run")
     e.add_argument("run_dir")
-    e.add_argument("--data", default=None, help="a pdekit HDF5 file to evaluate on (default: the run's test split)")
+    e.add_argument("--data", default=None, help="an HDF5 file (pdekit, PDEBench or The Well layout) to evaluate on "
+                                                 "(default: the run's test split)")
     e.add_argument("--json", default=None, help="also write the metrics to this JSON file")
     e.set_defaults(func=cmd_eval)
+
+    c = sub.add_parser("convert", help="copy a PDEBench, The Well or pdekit file into pdekit's schema or a PDEBench layout")
+    c.add_argument("input", help="HDF5 file in any layout pdekit reads")
+    c.add_argument("output", help="file to write (refused if it exists)")
+    c.add_argument("--layout", default="pdekit", choices=["pdekit", "pdebench-tensor", "pdebench-variables",
+                                                          "pdebench-seeds"], help="layout of the output")
+    c.set_defaults(func=cmd_convert)
 
     sh = sub.add_parser("show", help="show a problem's parameters and defaults")
     sh.add_argument("problem")

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 
+from pdekit.data.dataset import Split
 from pdekit.data.generate import generate
 from pdekit.data.storage import canonical, dataset_identity
 from pdekit.problems import get_problem
@@ -33,6 +34,9 @@ def prepare_data(recipe: Recipe, quiet: bool = False, device: str = "cpu") -> di
     """Train file (samples 0 .. n_train - 1), test file (the next n_test) and one test file per
     transfer resolution (the same test samples, stored finer)."""
     d = recipe.data
+    if d.file:  # a file given by the user, in any layout: nothing to generate
+        test = Split(d.test_file, 0, d.n_test) if d.test_file else Split(d.file, d.n_train, d.n_test)
+        return {"train": Split(d.file, 0, d.n_train), "test": test, "transfer": {}}
     files = {}
     problem = problem_for(recipe)
     for split, n, first in (("train", d.n_train, 0), ("test", d.n_test, d.n_train)):
@@ -72,7 +76,7 @@ def run_recipe(recipe: Recipe, run_dir: str, quiet: bool = False) -> dict:
 
 def evaluate_run(run_dir: str, data: str | None = None, json_out: str | None = None) -> tuple[dict, str]:
     """Evaluate a trained run on its own test split (report in the run folder) or on another
-    pdekit file (report in <run_dir>/eval-<file name>); returns (metrics, report folder)."""
+    file in any layout pdekit reads (report in <run_dir>/eval-<file name>); returns (metrics, report folder)."""
     from pdekit.data.dataset import load_pairs
     from pdekit.errors import DataFileError
     from pdekit.eval.evaluate import evaluate
@@ -85,12 +89,16 @@ def evaluate_run(run_dir: str, data: str | None = None, json_out: str | None = N
         files = prepare_data(recipe, quiet=True)
         return evaluate(trained, recipe, run_dir, files["test"], files["transfer"], json_out=json_out), run_dir
     x, _, meta = load_pairs(data, recipe.data.input_time, recipe.data.target_time, limit=1)
-    if meta["problem"] != recipe.data.problem:
-        raise DataFileError(f"'{data}' holds {meta['problem']} data; the model was trained on {recipe.data.problem}")
+    if recipe.data.file:
+        trained_at = load_pairs(recipe.data.file, recipe.data.input_time, recipe.data.target_time, limit=1)[2]["resolution"]
+    else:
+        trained_at = problem_for(recipe).resolution
+        if meta["problem"] is not None and meta["problem"] != recipe.data.problem:
+            raise DataFileError(f"'{data}' holds {meta['problem']} data; the model was trained on {recipe.data.problem}")
     if x.shape[1] != state["in_channels"] or x.ndim - 2 != state["ndim"]:
         raise DataFileError(f"'{data}' has {x.shape[1]} input channel(s) in {x.ndim - 2}D; the model takes "
                             f"{state['in_channels']} in {state['ndim']}D")
-    trained_at, found = problem_for(recipe).resolution, meta["config"]["resolution"]
+    found = meta["resolution"]
     if not getattr(trained.model, "resolution_invariant", False) and found != trained_at:
         raise DataFileError(f"'{data}' is at resolution {found}; {recipe.model['name']} is not "
                             f"resolution-invariant and was trained at {trained_at}")

@@ -1,4 +1,4 @@
-"""Operator-learning pairs from a pdekit HDF5 file, and per-channel normalizers.
+"""Operator-learning pairs from an HDF5 file in any layout pdekit reads, and per-channel normalizers.
 
 The task follows from the problem: a steady problem maps its stored inputs to its fields
 (Darcy: a -> u); a time-dependent one maps the fields at time index ``input_time`` to those at
@@ -8,37 +8,48 @@ The task follows from the problem: a steady problem maps its stored inputs to it
 from __future__ import annotations
 
 import os
+from typing import NamedTuple
 
-import h5py
 import numpy as np
 import torch
 
-from pdekit.data.storage import read_meta
+from pdekit.data.formats import open_source
 from pdekit.errors import DataFileError
-from pdekit.problems import get_problem
 
 
-def load_pairs(path: str | os.PathLike, input_time: int = 0, target_time: int = -1,
-               limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor, dict]:
-    """(x, y, meta): inputs and targets as float32 tensors, and the file's metadata."""
-    meta = read_meta(path)
-    problem = get_problem(meta["problem"])
-    count = meta["config"]["n"] if limit is None else min(limit, meta["config"]["n"])
-    try:
-        with h5py.File(path, "r") as f:
-            if problem.time_dependent:
-                fields = [f[f"fields/{k}"] for k in problem.fields]
-                nt = fields[0].shape[1]
-                for t in (input_time, target_time):
-                    if not -nt <= t < nt:
-                        raise DataFileError(f"time index {t} is outside the {nt} stored times of '{path}'")
-                x = np.stack([ds[:count, input_time] for ds in fields], axis=1)
-                y = np.stack([ds[:count, target_time] for ds in fields], axis=1)
-            else:
-                x = np.stack([f[f"inputs/{k}"][:count] for k in problem.inputs], axis=1)
-                y = np.stack([f[f"fields/{k}"][:count] for k in problem.fields], axis=1)
-    except KeyError as exc:
-        raise DataFileError(f"'{path}' lacks an array pdekit expects for {problem.name}: {exc}") from None
+class Split(NamedTuple):
+    """Samples start .. start + count - 1 of a file (count None: all after start)."""
+    path: str
+    start: int = 0
+    count: int | None = None
+
+
+def load_pairs(path: "str | os.PathLike | Split", input_time: int = 0, target_time: int = -1,
+               limit: int | None = None, start: int = 0) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """(x, y, meta) for samples start .. start + limit - 1 (all after ``start`` by default) of a
+    file in any layout pdekit reads (pdekit, PDEBench, The Well; see data/formats.py): inputs and
+    targets as float32 tensors, and a description with ``problem`` (None for foreign data),
+    ``layout``, ``n``, ``resolution`` and, for pdekit files, the generation ``config``."""
+    if isinstance(path, Split):
+        path, start, limit = path.path, path.start, path.count
+    f, source = open_source(path)
+    with f:
+        available = source.n - start
+        count = available if limit is None else min(limit, available)
+        if start < 0 or count < 1:
+            raise DataFileError(f"'{path}' holds {source.n} samples; samples from index {start} were asked for")
+        if source.time_dependent:
+            nt = source.nt
+            for t in (input_time, target_time):
+                if not -nt <= t < nt:
+                    raise DataFileError(f"time index {t} is outside the {nt} stored times of '{path}'")
+            x = np.stack([read(start, count, input_time % nt) for read in source.fields.values()], axis=1)
+            y = np.stack([read(start, count, target_time % nt) for read in source.fields.values()], axis=1)
+        else:
+            x = np.stack([read(start, count, None) for read in source.inputs.values()], axis=1)
+            y = np.stack([read(start, count, None) for read in source.fields.values()], axis=1)
+    meta = {"problem": source.problem, "layout": source.layout, "n": source.n, "resolution": source.space[0],
+            "config": source.attrs.get("config", {"n": source.n, "resolution": source.space[0]})}
     return torch.from_numpy(x), torch.from_numpy(y), meta
 
 

@@ -93,26 +93,30 @@ def evaluate(trained, recipe, run_dir: str, test_file: str, transfer_files: dict
         transfer[int(res)] = float(metrics.relative_l2(trained.predict(xt), yt).mean())
 
     cfg = meta["config"]
-    problem = get_problem(cfg["problem"]).from_params(cfg["resolution"], cfg["params"])
     k = min(recipe.eval.timing_samples, len(x_test))
     device = trained.device.type
     model_time = model_seconds_per_sample(trained, x_test[:k])
-    solver_time = _best_time(lambda: solve_samples(problem, cfg["seed"], range(cfg["first"], cfg["first"] + k), device),
-                             repeats=1)[1] / k
-    ladder = (solver_ladder(problem, cfg["seed"], cfg["first"], y_test[:k], d.target_time, device)
-              if recipe.eval.solver_ladder else [])
+    solver_time, ladder = None, []
+    if meta["problem"] is not None:  # pdekit's own data: time the solver that made it
+        problem = get_problem(cfg["problem"]).from_params(cfg["resolution"], cfg["params"])
+        first = cfg["first"] + getattr(test_file, "start", 0)
+        solver_time = _best_time(lambda: solve_samples(problem, cfg["seed"], range(first, first + k), device),
+                                 repeats=1)[1] / k
+        if recipe.eval.solver_ladder:
+            ladder = solver_ladder(problem, cfg["seed"], first, y_test[:k], d.target_time, device)
     results.update({
         "params": count_parameters(trained.model),
         "train_seconds": trained.train_seconds,
         "epochs": len(trained.history),
         "solver_seconds_per_sample": solver_time,
         "model_seconds_per_sample": model_time,
-        "speedup": solver_time / model_time,
+        "speedup": solver_time / model_time if solver_time else None,
         "resolution": cfg["resolution"],
         "resolution_transfer": {str(r): e for r, e in transfer.items()},
         "solver_ladder": ladder,
         "device": device,
         "recipe": recipe.name,
+        "data_layout": meta["layout"],
     })
     os.makedirs(run_dir, exist_ok=True)
     for path in filter(None, [os.path.join(run_dir, "metrics.json"), json_out]):

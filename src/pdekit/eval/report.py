@@ -97,7 +97,8 @@ def _speed(plt, results, path):
                   color="tab:orange", label="solver (cheaper settings)")
     ax.loglog([results["model_seconds_per_sample"]], [results["test_rel_l2"]], "o", color="tab:blue", ms=9,
               label="surrogate")
-    ax.axvline(results["solver_seconds_per_sample"], color="tab:orange", ls="--", lw=1, label="solver as in the data")
+    if results["solver_seconds_per_sample"] is not None:
+        ax.axvline(results["solver_seconds_per_sample"], color="tab:orange", ls="--", lw=1, label="solver as in the data")
     ax.set_xlabel("seconds per sample")
     ax.set_ylabel("relative L2 against the data")
     ax.legend(fontsize=8)
@@ -105,6 +106,11 @@ def _speed(plt, results, path):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def optional_figure(value, spec: str, suffix: str = "") -> str:
+    """A figure, or why there is none (data from another layout has no pdekit solver to time)."""
+    return "n/a (no pdekit solver for this data)" if value is None else f"{value:{spec}}{suffix}"
 
 
 def write_report(run_dir, recipe, trained, results, x_test, y_test, pred) -> None:
@@ -129,9 +135,9 @@ def write_report(run_dir, recipe, trained, results, x_test, y_test, pred) -> Non
         f"| parameters | {results['params']:,} |",
         f"| epochs | {results['epochs']} |",
         f"| train seconds | {results['train_seconds']:.1f} |",
-        f"| solver seconds per sample ({results['device']}) | {results['solver_seconds_per_sample']:.4g} |",
+        f"| solver seconds per sample ({results['device']}) | {optional_figure(results['solver_seconds_per_sample'], '.4g')} |",
         f"| model seconds per sample ({results['device']}) | {results['model_seconds_per_sample']:.4g} |",
-        f"| speed-up | {results['speedup']:.1f}x |",
+        f"| speed-up | {optional_figure(results['speedup'], '.1f', 'x')} |",
         "",
         "![loss](plots/loss.png) ![predictions](plots/predictions.png)",
         "",

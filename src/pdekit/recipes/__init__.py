@@ -34,6 +34,9 @@ class DataSection:
     input_time: int = param(0, "time index of the input (time-dependent problems)")
     target_time: int = param(-1, "time index of the target (time-dependent problems)")
     batch_size: int = param(32, "samples solved together while generating")
+    file: str = param("", "train on this file instead (pdekit, PDEBench or The Well layout): the first n_train "
+                          "samples train, the next n_test test; problem, params and seed are then unused")
+    test_file: str = param("", "with data.file: take the n_test test samples from the start of this file")
 
     def validate(self):
         require(self.n_train >= 1 and self.n_test >= 1, f"data.n_train and data.n_test must be >= 1, got "
@@ -159,6 +162,34 @@ def apply_override(raw: dict, dotted: str, value: Any) -> None:
     node[keys[-1]] = value
 
 
+def _check_data_files(data: DataSection, eval_section) -> tuple[tuple[int, int], int]:
+    """Open data.file (and data.test_file): layout, sample counts and time indices; returns the
+    task's (input, output) channels and the spatial dimension."""
+    from pdekit.data.formats import open_source
+
+    if eval_section.resolutions:
+        raise ConfigError("eval.resolutions needs generated data: with data.file set, leave it empty")
+    sources = []
+    for path, needed in ((data.file, data.n_train + (0 if data.test_file else data.n_test)),
+                         (data.test_file, data.n_test)):
+        if not path:
+            continue
+        f, source = open_source(path)
+        f.close()
+        if source.n < needed:
+            raise ConfigError(f"'{path}' holds {source.n} samples; data.n_train = {data.n_train} and data.n_test = "
+                              f"{data.n_test} need {needed} from it")
+        if source.time_dependent:
+            for key in ("input_time", "target_time"):
+                t = getattr(data, key)
+                require(-source.nt <= t < source.nt, f"data.{key} = {t} is outside the {source.nt} stored times "
+                        f"of '{path}'")
+        sources.append(source)
+    if len(sources) == 2 and (sources[0].channels(), sources[0].ndim) != (sources[1].channels(), sources[1].ndim):
+        raise ConfigError("data.file and data.test_file hold different channels or dimensions")
+    return sources[0].channels(), sources[0].ndim
+
+
 def load_recipe(source: str | dict, quick: bool = False, overrides: list[str] | None = None) -> Recipe:
     """``source``: a shipped recipe's name, a YAML file, or an already-read recipe mapping."""
     raw = copy.deepcopy(source if isinstance(source, dict) else _read(source))
@@ -186,18 +217,21 @@ def load_recipe(source: str | dict, quick: bool = False, overrides: list[str] | 
     model = raw.get("model")
     if not isinstance(model, dict) or "name" not in model:
         raise ConfigError("recipe section 'model' must be a mapping with a 'name' (see `pdekit list models`)")
-    # validate the problem and its parameters now, before any work
-    from pdekit.problems import get_problem
-
+    # validate the data source now, before any work
     data = sections["data"]
-    cls = get_problem(data.problem)
-    cls.from_params(data.resolution or cls.default_resolution, data.params)
-    for r in sections["eval"].resolutions:
-        cls.from_params(r, data.params)
+    if data.file:
+        (in_channels, out_channels), ndim = _check_data_files(data, sections["eval"])
+    else:
+        from pdekit.problems import get_problem
+
+        cls = get_problem(data.problem)
+        cls.from_params(data.resolution or cls.default_resolution, data.params)
+        for r in sections["eval"].resolutions:
+            cls.from_params(r, data.params)
+        (in_channels, out_channels), ndim = cls.channels(), cls.ndim
     from pdekit.models import build_model
 
-    in_channels, out_channels = cls.channels()
-    net = build_model(model, in_channels, out_channels, cls.ndim)  # validates the model section
+    net = build_model(model, in_channels, out_channels, ndim)  # validates the model section
     if sections["train"].amp == "fp16" and any(p.is_complex() for p in net.parameters()):
         raise ConfigError(f"train.amp=fp16 needs gradient scaling, which PyTorch does not do for complex weights "
                           f"(model '{model['name']}' has spectral weights); use train.amp=bf16")

@@ -1,0 +1,395 @@
+"""Readers for every HDF5 layout pdekit trains on, behind one interface, and the PDEBench writer.
+
+Layouts (docs/data-format.md has the mapping):
+
+- ``pdekit``: pdekit's own schema (storage.py);
+- ``pdebench-tensor``: one array ``tensor`` (N, T, X[, Y[, Z]]) with ``x-coordinate`` (and ``y-``,
+  ``z-``) and ``t-coordinate``; Darcy files add ``nu`` (N, X, Y) and store ``tensor`` as (N, 1, X, Y);
+- ``pdebench-variables``: one array per variable (``density``, ``pressure``, ``Vx``, ``Vy``, ``Vz``)
+  shaped (N, T, X, ...) with the same coordinate arrays;
+- ``pdebench-seeds``: one group per sample (``"0000"``, ...) holding ``data`` (T, X[, Y], C) and
+  ``grid/x`` (, ``grid/y``), ``grid/t``;
+- ``the-well``: groups ``dimensions``, ``boundary_conditions``, ``scalars`` and ``t0_fields`` /
+  ``t1_fields`` / ``t2_fields`` with arrays (trajectory, time, *space[, D[, D]]); a leading axis
+  exists only where the array varies along it (attributes ``sample_varying``, ``time_varying``).
+
+A ``Source`` exposes every layout as named scalar channels: ``fields`` (with a time axis when
+``time_dependent``) and ``inputs`` (no time axis), read lazily sample range by sample range.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Callable
+
+import h5py
+import numpy as np
+
+from pdekit.errors import DataFileError
+
+PDEBENCH_VARIABLES = ("density", "pressure", "Vx", "Vy", "Vz")
+AXES = ("x", "y", "z")
+LAYOUTS = ("pdekit", "pdebench-tensor", "pdebench-variables", "pdebench-seeds", "the-well")
+
+# a channel reader: (first sample, count, time index or None for all times) -> array
+Reader = Callable[[int, int, "int | None"], np.ndarray]
+
+
+@dataclass
+class Source:
+    path: str
+    layout: str
+    n: int
+    time_dependent: bool
+    space: tuple[int, ...]
+    coords: dict[str, np.ndarray]
+    fields: dict[str, Reader]
+    inputs: dict[str, Reader] = field(default_factory=dict)
+    problem: str | None = None  # a registered pdekit problem, where the file says so
+    attrs: dict = field(default_factory=dict)  # scalars, boundary conditions, source metadata
+
+    @property
+    def ndim(self) -> int:
+        return len(self.space)
+
+    @property
+    def nt(self) -> int:
+        return len(self.coords.get("t", [])) if self.time_dependent else 1
+
+    def channels(self) -> tuple[int, int]:
+        """(input, output) channels of the operator-learning task (see dataset.load_pairs)."""
+        return (len(self.fields) if self.time_dependent else len(self.inputs)), len(self.fields)
+
+
+def open_source(path: str | os.PathLike) -> tuple[h5py.File, Source]:
+    """Open ``path`` and describe it; the caller closes the returned file after reading."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise DataFileError(f"data file '{path}' does not exist")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise DataFileError(f"'{path}' is not a readable HDF5 file (truncated or corrupt: {exc})") from None
+    try:
+        layout = detect_layout(f, path)
+        return f, _READERS[layout](f, path)
+    except Exception:
+        f.close()
+        raise
+
+
+def detect_layout(f: h5py.File, path: str = "") -> str:
+    if "pdekit_version" in f.attrs or "fields" in f:
+        return "pdekit"
+    if any(k in f for k in ("t0_fields", "t1_fields", "t2_fields", "dimensions")):
+        return "the-well"
+    if "tensor" in f:
+        return "pdebench-tensor"
+    if any(k in f for k in PDEBENCH_VARIABLES):
+        return "pdebench-variables"
+    if any(k.isdigit() and isinstance(f[k], h5py.Group) for k in f):
+        return "pdebench-seeds"
+    raise DataFileError(
+        f"'{path}' is an HDF5 file in no layout pdekit reads (top level: {', '.join(sorted(f)) or 'empty'}); "
+        f"expected one of: {', '.join(LAYOUTS)} (docs/data-format.md)"
+    )
+
+
+def _need(f, name: str, path: str, layout: str):
+    if name not in f:
+        raise DataFileError(f"'{path}' claims the {layout} layout but lacks the array '{name}'")
+    return f[name]
+
+
+def _shape_error(path, layout, name, shape, expected):
+    return DataFileError(f"'{path}' ({layout} layout): array '{name}' has shape {tuple(shape)}, expected {expected}")
+
+
+def _time_reader(ds, component=None) -> Reader:
+    """Reader of an (N, T, *space[, C]) array; ``component`` picks a trailing channel."""
+    def read(start, count, t):
+        index = (slice(start, start + count),) + ((slice(None),) if t is None else (t,))
+        out = ds[index] if component is None else ds[index + (Ellipsis, component)]
+        return np.asarray(out, dtype=np.float32)
+    return read
+
+
+def _steady_reader(ds, squeeze_axis: int | None = None) -> Reader:
+    def read(start, count, t):
+        out = ds[start : start + count]
+        return np.asarray(out if squeeze_axis is None else out[:, 0], dtype=np.float32)
+    return read
+
+
+def _pdebench_coords(f, path, layout, space_rank: int, nt: int | None) -> dict[str, np.ndarray]:
+    coords = {}
+    for axis in AXES[:space_rank]:
+        coords[axis] = np.asarray(_need(f, f"{axis}-coordinate", path, layout)[()], dtype=np.float64)
+    if nt is not None:
+        t = np.asarray(_need(f, "t-coordinate", path, layout)[()], dtype=np.float64)
+        if len(t) not in (nt, nt + 1):
+            raise _shape_error(path, layout, "t-coordinate", t.shape, f"({nt},) or ({nt + 1},) for {nt} stored times")
+        coords["t"] = t[:nt]
+    return coords
+
+
+def _read_pdebench_tensor(f, path) -> Source:
+    layout = "pdebench-tensor"
+    tensor = f["tensor"]
+    if "nu" in f:  # Darcy: coefficient nu (N, X, Y) -> solution tensor (N, 1, X, Y)
+        nu = f["nu"]
+        if tensor.ndim != nu.ndim + 1 or tensor.shape[1] != 1 or tensor.shape[2:] != nu.shape[1:] \
+                or tensor.shape[0] != nu.shape[0]:
+            raise _shape_error(path, layout, "tensor", tensor.shape, f"(N, 1, *space) with nu shaped {nu.shape}")
+        space = tuple(nu.shape[1:])
+        coords = _pdebench_coords(f, path, layout, len(space), None)
+        _check_coords(path, layout, coords, space)
+        return Source(path, layout, nu.shape[0], False, space, coords, {"u": _steady_reader(tensor, 0)},
+                      {"nu": _steady_reader(nu)})
+    if tensor.ndim < 3:
+        raise _shape_error(path, layout, "tensor", tensor.shape, "(N, T, X[, Y[, Z]])")
+    space = tuple(tensor.shape[2:])
+    coords = _pdebench_coords(f, path, layout, len(space), tensor.shape[1])
+    _check_coords(path, layout, coords, space)
+    return Source(path, layout, tensor.shape[0], True, space, coords, {"u": _time_reader(tensor)})
+
+
+def _read_pdebench_variables(f, path) -> Source:
+    layout = "pdebench-variables"
+    names = [k for k in PDEBENCH_VARIABLES if k in f]
+    first = f[names[0]]
+    if first.ndim < 3:
+        raise _shape_error(path, layout, names[0], first.shape, "(N, T, X[, Y[, Z]])")
+    for name in names[1:]:
+        if f[name].shape != first.shape:
+            raise _shape_error(path, layout, name, f[name].shape, f"{first.shape}, the shape of '{names[0]}'")
+    space = tuple(first.shape[2:])
+    coords = _pdebench_coords(f, path, layout, len(space), first.shape[1])
+    _check_coords(path, layout, coords, space)
+    return Source(path, layout, first.shape[0], True, space, coords, {k: _time_reader(f[k]) for k in names})
+
+
+def _read_pdebench_seeds(f, path) -> Source:
+    layout = "pdebench-seeds"
+    seeds = sorted(k for k in f if k.isdigit())
+    first = _need(f[seeds[0]], "data", path, layout)
+    if first.ndim < 3:
+        raise _shape_error(path, layout, f"{seeds[0]}/data", first.shape, "(T, X[, Y], C)")
+    nt, space, nc = first.shape[0], tuple(first.shape[1:-1]), first.shape[-1]
+    for k in seeds:
+        shape = _need(f[k], "data", path, layout).shape
+        if shape != first.shape:
+            raise _shape_error(path, layout, f"{k}/data", shape, f"{first.shape}, the shape of '{seeds[0]}/data'")
+    grid = f[seeds[0]]
+    coords = {axis: np.asarray(_need(grid, f"grid/{axis}", path, layout)[()], dtype=np.float64)
+              for axis in AXES[: len(space)]}
+    coords["t"] = np.asarray(_need(grid, "grid/t", path, layout)[()], dtype=np.float64)
+    if len(coords["t"]) != nt:
+        raise _shape_error(path, layout, f"{seeds[0]}/grid/t", coords["t"].shape, f"({nt},)")
+    _check_coords(path, layout, coords, space)
+
+    def reader(c):
+        def read(start, count, t):
+            out = [f[s]["data"][(slice(None) if t is None else t, Ellipsis, c)] for s in seeds[start : start + count]]
+            return np.asarray(np.stack(out), dtype=np.float32)
+        return read
+
+    return Source(path, layout, len(seeds), True, space, coords, {f"c{c}": reader(c) for c in range(nc)})
+
+
+def _attr_list(group, name: str, default) -> list[str]:
+    value = group.attrs.get(name)
+    if value is None:
+        return list(default)
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in np.atleast_1d(value)]
+
+
+def _read_the_well(f, path) -> Source:
+    layout = "the-well"
+    dims = _need(f, "dimensions", path, layout)
+    axes = _attr_list(dims, "spatial_dims", [a for a in AXES if a in dims])
+    coords = {a: np.asarray(_need(dims, a, path, layout)[()], dtype=np.float64) for a in axes}
+    t = np.asarray(_need(dims, "time", path, layout)[()], dtype=np.float64)
+    coords["t"] = t if t.ndim == 1 else t[0]  # sample-varying times: the first trajectory's
+    space, nt = tuple(len(coords[a]) for a in axes), len(coords["t"])
+    n = int(f.attrs.get("n_trajectories", 0)) or None
+    fields: dict[str, Reader] = {}
+    for order, group_name in enumerate(("t0_fields", "t1_fields", "t2_fields")):
+        if group_name not in f:
+            continue
+        group = f[group_name]
+        for name in _attr_list(group, "field_names", sorted(group)):
+            ds = _need(group, name, path, layout)
+            sample, time = bool(ds.attrs.get("sample_varying", True)), bool(ds.attrs.get("time_varying", True))
+            if not all(np.atleast_1d(ds.attrs.get("dim_varying", True))):
+                raise DataFileError(f"'{path}': field '{group_name}/{name}' does not vary along every spatial "
+                                    f"dimension; such fields are not supported")
+            expected = ((n or ds.shape[0],) if sample else ()) + ((nt,) if time else ()) + space \
+                + (len(axes),) * order
+            if ds.shape != expected:
+                raise _shape_error(path, layout, f"{group_name}/{name}", ds.shape,
+                                   f"{expected} (trajectories, time, {', '.join(axes)}" + ", D" * order + ")")
+            if sample and n is None:
+                n = ds.shape[0]
+            components = [()] if order == 0 else [tuple(c) for c in np.ndindex(*(len(axes),) * order)]
+            for comp in components:
+                label = name + "".join(f"_{axes[i]}" for i in comp)
+                fields[label] = _well_reader(ds, sample, time, comp)
+    if not fields:
+        raise DataFileError(f"'{path}' claims the {layout} layout but has no arrays in t0_fields, t1_fields "
+                            f"or t2_fields")
+    attrs = {"dataset_name": _text(f.attrs.get("dataset_name", "")), "scalars": {}, "boundary_conditions": {}}
+    for name, ds in (f["scalars"].items() if "scalars" in f else []):
+        attrs["scalars"][name] = np.asarray(ds[()]).tolist()
+    for name, group in (f["boundary_conditions"].items() if "boundary_conditions" in f else []):
+        attrs["boundary_conditions"][name] = _text(group.attrs.get("bc_type", ""))
+    return Source(path, layout, n or 1, True, space, coords, fields, attrs=attrs)
+
+
+def _well_reader(ds, sample: bool, time: bool, comp: tuple) -> Reader:
+    def read(start, count, t):
+        index = (slice(start, start + count),) if sample else ()
+        if time:
+            index += (slice(None),) if t is None else (t,)
+        out = np.asarray(ds[index + (Ellipsis,) + comp], dtype=np.float32)
+        if not sample:
+            out = np.broadcast_to(out, (count, *out.shape))
+        if not time and t is None:
+            out = np.repeat(out[:, None], ds.file["dimensions/time"].shape[-1], axis=1)
+        return np.ascontiguousarray(out)
+    return read
+
+
+def _read_pdekit(f, path) -> Source:
+    from pdekit.data.storage import read_meta
+
+    meta = read_meta(path)
+    cfg = meta["config"]
+    from pdekit.problems import PROBLEMS
+
+    cls = PROBLEMS.get(meta["problem"])
+    if cls is not None:
+        time_dependent, field_names, input_names = cls.time_dependent, cls.fields, cls.inputs
+    else:  # converted from another layout: the file lists its own channels
+        time_dependent, field_names, input_names = cfg["time_dependent"], cfg["fields"], cfg.get("inputs", [])
+    arrays = {}
+    for kind, names in (("fields", field_names), ("inputs", input_names)):
+        for name in names:
+            ds = _need(f, f"{kind}/{name}", path, "pdekit")
+            arrays[f"{kind}/{name}"] = ds
+    first = arrays[f"fields/{field_names[0]}"]
+    space = tuple(first.shape[2:] if time_dependent else first.shape[1:])
+    coords = {k: f[f"coords/{k}"][()] for k in f.get("coords", {})}
+    return Source(path, "pdekit", cfg["n"], time_dependent, space, coords,
+                  {k: (_time_reader if time_dependent else _steady_reader)(arrays[f"fields/{k}"]) for k in field_names},
+                  {k: _steady_reader(arrays[f"inputs/{k}"]) for k in input_names},
+                  problem=meta["problem"] if cls is not None else None, attrs={"config": cfg})
+
+
+def _check_coords(path, layout, coords, space):
+    for axis, size in zip(AXES, space):
+        if axis in coords and len(coords[axis]) != size:
+            raise DataFileError(f"'{path}' ({layout} layout): coordinate '{axis}' has {len(coords[axis])} "
+                                f"points, the data have {size}")
+
+
+def _text(value):
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+_READERS = {
+    "pdekit": _read_pdekit,
+    "pdebench-tensor": _read_pdebench_tensor,
+    "pdebench-variables": _read_pdebench_variables,
+    "pdebench-seeds": _read_pdebench_seeds,
+    "the-well": _read_the_well,
+}
+
+
+# --- writing -----------------------------------------------------------------------------------
+def read_all(source: Source, batch: int = 64):
+    """Yield (start, {"fields/<name>" or "inputs/<name>": array}) over the whole source."""
+    for start in range(0, source.n, batch):
+        count = min(batch, source.n - start)
+        arrays = {f"fields/{k}": r(start, count, None) for k, r in source.fields.items()}
+        arrays.update({f"inputs/{k}": r(start, count, None) for k, r in source.inputs.items()})
+        yield start, arrays
+
+
+def write_pdebench(path: str, source: Source, layout: str = "pdebench-tensor") -> None:
+    """Write ``source`` in one of PDEBench's layouts, atomically. The tensor layout holds one
+    field (and, for steady problems, one input as ``nu``); the variables layout takes fields
+    named like PDEBench's variables; the seeds layout stores every field as a channel of ``data``."""
+    names = list(source.fields)
+    if layout == "pdebench-tensor" and (len(names) != 1 or len(source.inputs) > (0 if source.time_dependent else 1)):
+        raise DataFileError(f"PDEBench's tensor layout holds one field{'' if source.time_dependent else ' and one input'}"
+                            f"; this data has fields {names} and inputs {list(source.inputs)}: use "
+                            f"--layout pdebench-seeds")
+    if layout == "pdebench-variables" and not set(names) <= set(PDEBENCH_VARIABLES):
+        raise DataFileError(f"PDEBench's variables layout names its arrays {', '.join(PDEBENCH_VARIABLES)}; "
+                            f"this data has {names}")
+    if layout != "pdebench-tensor" and not source.time_dependent:
+        raise DataFileError(f"steady data (inputs -> fields) only fit PDEBench's tensor layout, not {layout}")
+    tmp = f"{path}.tmp"
+    n, space = source.n, source.space
+    with h5py.File(tmp, "w") as f:
+        if layout == "pdebench-seeds":
+            width = max(4, len(str(n - 1)))
+            for start, arrays in read_all(source):
+                for i in range(len(next(iter(arrays.values())))):
+                    g = f.create_group(str(start + i).zfill(width))
+                    g["data"] = np.stack([arrays[f"fields/{k}"][i] for k in names], axis=-1)
+                    for axis in AXES[: len(space)]:
+                        g[f"grid/{axis}"] = source.coords[axis]
+                    g["grid/t"] = source.coords["t"]
+        else:
+            for axis in AXES[: len(space)]:
+                f[f"{axis}-coordinate"] = source.coords[axis]
+            if source.time_dependent:
+                t = source.coords["t"]
+                f["t-coordinate"] = np.append(t, 2 * t[-1] - t[-2]) if len(t) > 1 else t  # T + 1 entries
+                shape = (n, len(t), *space)
+            else:
+                shape = (n, 1, *space)
+            targets = {("tensor" if layout == "pdebench-tensor" else k): f"fields/{k}" for k in names}
+            out = {name: f.create_dataset(name, shape=shape, dtype=np.float32) for name in targets}
+            if not source.time_dependent and source.inputs:
+                nu = f.create_dataset("nu", shape=(n, *space), dtype=np.float32)
+            for start, arrays in read_all(source):
+                count = len(arrays[f"fields/{names[0]}"])
+                for name, key in targets.items():
+                    data = arrays[key]
+                    out[name][start : start + count] = data if source.time_dependent else data[:, None]
+                if not source.time_dependent and source.inputs:
+                    nu[start : start + count] = arrays[f"inputs/{next(iter(source.inputs))}"]
+    os.replace(tmp, path)
+
+
+def convert(src: str, dst: str, layout: str = "pdekit") -> Source:
+    """Copy ``src`` (any layout) to ``dst`` in ``layout`` (pdekit or a PDEBench layout), arrays
+    kept bit for bit (float32). Returns the source's description."""
+    from pdekit.data.storage import write_file
+
+    f, source = open_source(src)
+    with f:
+        if layout == "pdekit":
+            shapes = {f"fields/{k}": ((source.nt,) if source.time_dependent else ()) + source.space for k in source.fields}
+            shapes.update({f"inputs/{k}": source.space for k in source.inputs})
+            identity = {"problem": source.problem or "external", "n": source.n, "resolution": source.space[0],
+                        "params": {}, "seed": None, "first": 0}
+            if source.layout == "pdekit":
+                identity = source.attrs["config"]
+            else:
+                identity.update({"source": {"layout": source.layout, "file": os.path.basename(src), **source.attrs},
+                                 "time_dependent": source.time_dependent, "fields": list(source.fields),
+                                 "inputs": list(source.inputs)})
+            write_file(dst, identity, source.coords, shapes, read_all(source),
+                       extra_attrs={"converted_from": json.dumps({"layout": source.layout, "file": os.path.abspath(src)})})
+        elif layout in LAYOUTS[1:4]:
+            write_pdebench(dst, source, layout)
+        else:
+            raise DataFileError(f"cannot write the {layout} layout; choose one of: pdekit, pdebench-tensor, "
+                                f"pdebench-variables, pdebench-seeds")
+    return source
