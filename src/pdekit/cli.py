@@ -64,6 +64,19 @@ def cmd_list(args) -> int:
 def _print_summary(results: dict, run_dir: str) -> None:
     from pdekit.eval.report import optional_figure
 
+    if "stop_reason" in results:  # a PINN run
+        rows = [("relative L2 vs reference", f"{results['test_rel_l2']:.4g}"),
+                ("max error", f"{results['max_error']:.4g}"),
+                ("train seconds", f"{results['train_seconds']:.1f}"), ("steps", str(results["steps"])),
+                ("stopped", results["stop_reason"])]
+        rows += [(k, f"{v:.6g}") for k, v in results.items() if k in ("nu", "nu_rel_error")]
+        width = max(len(k) for k, _ in rows)
+        print(f"\n{results['recipe']}")
+        for key, value in rows:
+            print(f"  {key:<{width}}  {value}")
+        print(f"report: {os.path.join(run_dir, 'report.md')}")
+        return
+
     rows = [
         ("test relative L2 (mean)", f"{results['test_rel_l2']:.4g}"),
         ("test relative L2 (median)", f"{results['median_rel_l2']:.4g}"),
@@ -99,6 +112,11 @@ def cmd_train(args) -> int:
 
     recipe = load_recipe(args.config, quick=args.quick, overrides=args.overrides)
     run_dir = args.out or os.path.join("runs", recipe.name)
+    if not hasattr(recipe, "data"):  # a PINN recipe: training and evaluation are one step
+        from pdekit.pipeline import run_recipe
+
+        _print_summary(run_recipe(recipe, run_dir, quiet=args.quiet), run_dir)
+        return 0
     trained, _ = train_recipe(recipe, run_dir, quiet=args.quiet)
     print(f"trained {recipe.name}: test relative L2 {trained.history[-1]['test_rel_l2']:.4g} after "
           f"{len(trained.history)} epochs; checkpoint in {run_dir}")

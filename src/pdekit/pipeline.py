@@ -66,9 +66,13 @@ def train_recipe(recipe: Recipe, run_dir: str, quiet: bool = False):
     return train(recipe, run_dir, x_train, y_train, x_test, y_test, quiet=quiet), files
 
 
-def run_recipe(recipe: Recipe, run_dir: str, quiet: bool = False) -> dict:
+def run_recipe(recipe, run_dir: str, quiet: bool = False) -> dict:
     """Data, training, evaluation and report: the whole of `pdekit run`."""
     from pdekit.eval.evaluate import evaluate
+    from pdekit.pinn.recipe import PinnRecipe, run_pinn
+
+    if isinstance(recipe, PinnRecipe):
+        return run_pinn(recipe, run_dir, quiet=quiet)
 
     trained, files = train_recipe(recipe, run_dir, quiet=quiet)
     return evaluate(trained, recipe, run_dir, files["test"], files["transfer"], quiet=quiet)

@@ -150,16 +150,34 @@ def parse_value(text: str) -> Any:
     return value
 
 
-def apply_override(raw: dict, dotted: str, value: Any) -> None:
+def apply_override(raw: dict, dotted: str, value: Any, top_keys: tuple[str, ...] = TOP_KEYS) -> None:
     keys = dotted.split(".")
-    if keys[0] not in TOP_KEYS or keys[0] == "quick":
-        raise ConfigError(f"unknown override '{dotted}': it must start with one of data, model, train, eval, name")
+    if keys[0] not in top_keys or keys[0] in ("quick", "kind"):
+        allowed = ", ".join(k for k in top_keys if k not in ("quick", "kind", "description"))
+        raise ConfigError(f"unknown override '{dotted}': it must start with one of {allowed}")
     node = raw
     for key in keys[:-1]:
         node = node.setdefault(key, {})
         if not isinstance(node, dict):
             raise ConfigError(f"override '{dotted}': '{key}' is not a section")
     node[keys[-1]] = value
+
+
+def apply_quick_and_overrides(raw: dict, quick: bool, overrides: list[str] | None,
+                              top_keys: tuple[str, ...] = TOP_KEYS) -> None:
+    """Apply the recipe's ``quick`` overrides (when asked) and then the command line's, in place."""
+    quick_overrides = raw.pop("quick", None) or {}
+    if quick:
+        if not quick_overrides:
+            raise ConfigError(f"recipe '{raw['name']}' has no quick variant")
+        for key, value in quick_overrides.items():
+            apply_override(raw, key, value, top_keys)
+        raw["name"] = f"{raw['name']}-quick"
+    for pair in overrides or []:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ConfigError(f"overrides are key=value with a dotted key (model.width=64), got '{pair}'")
+        apply_override(raw, key.strip(), parse_value(value.strip()), top_keys)
 
 
 def _check_data_files(data: DataSection, eval_section) -> tuple[tuple[int, int], int]:
@@ -190,24 +208,17 @@ def _check_data_files(data: DataSection, eval_section) -> tuple[tuple[int, int],
     return sources[0].channels(), sources[0].ndim
 
 
-def load_recipe(source: str | dict, quick: bool = False, overrides: list[str] | None = None) -> Recipe:
+def load_recipe(source: str | dict, quick: bool = False, overrides: list[str] | None = None):
     """``source``: a shipped recipe's name, a YAML file, or an already-read recipe mapping."""
     raw = copy.deepcopy(source if isinstance(source, dict) else _read(source))
+    if raw.get("kind") == "pinn":  # physics-informed recipes have their own sections
+        from pdekit.pinn.recipe import load_pinn_recipe
+
+        return load_pinn_recipe(raw, quick, overrides)
     unknown = [k for k in raw if k not in TOP_KEYS]
     if unknown:
         raise ConfigError(f"unknown recipe key '{unknown[0]}'; allowed: {', '.join(TOP_KEYS)}")
-    quick_overrides = raw.pop("quick", None) or {}
-    if quick:
-        if not quick_overrides:
-            raise ConfigError(f"recipe '{raw['name']}' has no quick variant")
-        for key, value in quick_overrides.items():
-            apply_override(raw, key, value)
-        raw["name"] = f"{raw['name']}-quick"
-    for pair in overrides or []:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise ConfigError(f"overrides are key=value with a dotted key (model.width=64), got '{pair}'")
-        apply_override(raw, key.strip(), parse_value(value.strip()))
+    apply_quick_and_overrides(raw, quick, overrides)
     sections = {}
     for section, cls in SECTIONS.items():
         body = raw.get(section) or {}

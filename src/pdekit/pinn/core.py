@@ -1,0 +1,253 @@
+"""A physics-informed model: domain, residual, network, conditions and trainable coefficients.
+
+Conditions are soft (a weighted mean-squared term of the loss) or hard (built into the output):
+hard Dirichlet u = g + phi N with phi the geometry's boundary factor, hard initial u = h + (t - t0) N,
+both u = h + g - g(t0) + (t - t0) phi N (h must equal g on the boundary at t0), hard periodic an
+input embedding (cos, sin) of the periodic coordinate.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from pdekit.errors import ConfigError
+from pdekit.pinn.geometry import Geometry, SpaceTime
+from pdekit.pinn.operators import grad
+
+Value = float | Callable[[torch.Tensor], torch.Tensor]
+
+
+def _value(value: Value, x: torch.Tensor) -> torch.Tensor:
+    if callable(value):
+        out = value(x)
+        return out if out.ndim == 2 else out[:, None]
+    return torch.full((len(x), 1), float(value), dtype=x.dtype, device=x.device)
+
+
+class Condition:
+    """``on``: a predicate on (n, d) NumPy points selecting part of the boundary (default: all);
+    ``points``: explicit points instead (checked to lie where the condition applies)."""
+
+    kind = "boundary"
+    hard_supported = False
+
+    def __init__(self, value: Value = 0.0, on: Callable | None = None, points=None, hard: bool = False,
+                 weight: float = 1.0):
+        if hard and not self.hard_supported:
+            raise ConfigError(f"{type(self).__name__} conditions are soft only (a loss term); use hard=False")
+        if weight < 0:
+            raise ConfigError(f"a condition's weight must be >= 0, got {weight}")
+        self.value, self.on, self.hard, self.weight = value, on, hard, float(weight)
+        self.points = None if points is None else np.asarray(points, dtype=np.float64)
+
+    def sample(self, domain, n: int, rng: np.random.Generator) -> np.ndarray:
+        if self.points is not None:
+            self._check_points(domain, self.points)
+            return self.points
+        x, have, out = None, 0, []
+        for _ in range(50):
+            x = domain.sample_boundary(4 * n, rng)
+            if self.on is not None:
+                x = x[np.asarray(self.on(x), dtype=bool)]
+            out.append(x)
+            have += len(x)
+            if have >= n:
+                return np.concatenate(out)[:n]
+        raise ConfigError(f"{type(self).__name__}: its `on` selects (almost) no boundary point")
+
+    def _check_points(self, domain, x):
+        space = domain.space if isinstance(domain, SpaceTime) else domain
+        xs = x[:, : space.dim]
+        bad = ~space.on_boundary(xs) if self.kind == "boundary" else ~domain.contains(x)
+        if x.ndim != 2 or x.shape[1] != domain.dim:
+            raise ConfigError(f"{type(self).__name__}: points must be shaped (n, {domain.dim}), got {x.shape}")
+        if bad.any():
+            where = "on the boundary of" if self.kind == "boundary" else "inside"
+            raise ConfigError(f"{type(self).__name__}: {int(bad.sum())} of {len(x)} points are not {where} "
+                              f"{space!r}, for example {x[np.argmax(bad)].tolist()}")
+
+    def residual(self, pinn: "PINN", x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class Dirichlet(Condition):
+    hard_supported = True
+
+    def residual(self, pinn, x):
+        return pinn(x) - _value(self.value, x)
+
+
+class Neumann(Condition):
+    """du/dn = value on the boundary (outward normal)."""
+
+    def residual(self, pinn, x):
+        x = x.requires_grad_(True)
+        return _normal_derivative(pinn, x) - _value(self.value, x)
+
+
+class Robin(Condition):
+    """a u + b du/dn = value."""
+
+    def __init__(self, a: float, b: float, value: Value = 0.0, **kw):
+        super().__init__(value, **kw)
+        self.a, self.b = float(a), float(b)
+
+    def residual(self, pinn, x):
+        x = x.requires_grad_(True)
+        return self.a * pinn(x) + self.b * _normal_derivative(pinn, x) - _value(self.value, x)
+
+
+def _normal_derivative(pinn, x):
+    n = torch.as_tensor(pinn.domain.normal(x.detach().cpu().numpy()), dtype=x.dtype, device=x.device)
+    g = grad(pinn(x), x)[:, : n.shape[1]]
+    return (g * n).sum(1, keepdim=True)
+
+
+class Periodic(Condition):
+    """u (and du/dx_axis) equal at the two ends of spatial ``axis`` (the domain must be an interval
+    or box along it). Hard: the network sees (cos, sin) of that coordinate."""
+
+    hard_supported = True
+
+    def __init__(self, axis: int = 0, hard: bool = False, weight: float = 1.0):
+        super().__init__(0.0, hard=hard, weight=weight)
+        self.axis = axis
+
+    def sample(self, domain, n, rng):
+        x = domain.sample_interior(n, "uniform", rng)
+        space = domain.space if isinstance(domain, SpaceTime) else domain
+        x[:, self.axis] = space.lo[self.axis]
+        return x
+
+    def residual(self, pinn, x):
+        space = pinn.domain.space if isinstance(pinn.domain, SpaceTime) else pinn.domain
+        other = x.detach().clone()
+        other[:, self.axis] = float(space.hi[self.axis])
+        a, b = x.requires_grad_(True), other.requires_grad_(True)
+        ua, ub = pinn(a), pinn(b)
+        da, db = grad(ua, a)[:, self.axis : self.axis + 1], grad(ub, b)[:, self.axis : self.axis + 1]
+        return torch.cat([ua - ub, da - db], dim=1)
+
+
+class Initial(Condition):
+    """u(x, t0) = value(x), or with ``derivative=1`` u_t(x, t0) = value(x) (second order in time)."""
+
+    kind = "initial"
+    hard_supported = True
+
+    def __init__(self, value: Value = 0.0, derivative: int = 0, **kw):
+        super().__init__(value, **kw)
+        if derivative not in (0, 1) or (derivative and self.hard):
+            raise ConfigError("Initial: derivative must be 0 or 1, and a hard initial condition has derivative 0")
+        self.derivative = derivative
+
+    def sample(self, domain, n, rng):
+        if not isinstance(domain, SpaceTime):
+            raise ConfigError("an Initial condition needs a space-time domain: geometry * TimeInterval(t0, t1)")
+        if self.points is not None:
+            self._check_points(domain, self.points)
+            if np.abs(self.points[:, -1] - domain.time.t0).max() > 1e-12:
+                raise ConfigError(f"Initial: points must have t = t0 = {domain.time.t0:g}")
+            return self.points
+        return domain.sample_initial(n, "sobol", rng)
+
+    def residual(self, pinn, x):
+        if self.derivative:
+            x = x.requires_grad_(True)
+            return grad(pinn(x), x)[:, -1:] - _value(self.value, x)
+        return pinn(x) - _value(self.value, x)
+
+
+class Observation(Condition):
+    """Data: u(points) = values (n, k), for inverse problems and data-assisted training."""
+
+    kind = "interior"
+
+    def __init__(self, points, values, weight: float = 1.0):
+        super().__init__(0.0, points=points, weight=weight)
+        self.values = torch.as_tensor(np.asarray(values, dtype=np.float64).reshape(len(self.points), -1))
+
+    def sample(self, domain, n, rng):
+        self._check_points(domain, self.points)
+        return self.points
+
+    def residual(self, pinn, x):
+        return pinn(x) - self.values.to(dtype=x.dtype, device=x.device)
+
+
+class PINN(nn.Module):
+    """u(x) = transform(network(embedding(x))); ``residual(u, x)`` or ``residual(u, x, coeffs)``
+    returns the PDE residual at the points x (n, d), shaped (n,) or (n, k)."""
+
+    def __init__(self, domain: Geometry | SpaceTime, residual: Callable, network: nn.Module,
+                 conditions: list[Condition] = (), coefficients: dict[str, float] | None = None):
+        super().__init__()
+        self.domain, self.residual_fn, self.net = domain, residual, network
+        self.conditions = list(conditions)
+        self.coefficients = nn.ParameterDict({k: nn.Parameter(torch.tensor(float(v))) for k, v in
+                                              (coefficients or {}).items()})
+        self._takes_coeffs = len(inspect.signature(residual).parameters) >= 3
+        kinds = [type(c) for c in self.conditions if c.hard]
+        if any(kinds.count(k) > 1 for k in kinds):
+            raise ConfigError("at most one hard condition of each kind (Dirichlet, Initial, Periodic)")
+        self.hard = {type(c).__name__: c for c in self.conditions if c.hard}
+        for c in self.conditions:
+            if not isinstance(c, Condition):
+                raise ConfigError(f"conditions must be pdekit.pinn conditions, got {type(c).__name__}")
+        if "Initial" in self.hard and not isinstance(domain, SpaceTime):
+            raise ConfigError("a hard Initial condition needs a space-time domain")
+
+    @property
+    def space(self) -> Geometry:
+        return self.domain.space if isinstance(self.domain, SpaceTime) else self.domain
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        periodic = self.hard.get("Periodic")
+        if periodic is None:
+            return x
+        a, lo, hi = periodic.axis, float(self.space.lo[periodic.axis]), float(self.space.hi[periodic.axis])
+        angle = 2 * math.pi * (x[:, a : a + 1] - lo) / (hi - lo)
+        return torch.cat([x[:, :a], torch.cos(angle), torch.sin(angle), x[:, a + 1 :]], dim=1)
+
+    def input_dim(self) -> int:
+        """Columns the network receives (one more than the domain's with a hard periodic axis)."""
+        return self.domain.dim + (1 if "Periodic" in self.hard else 0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = self.net(self.embed(x))
+        dirichlet, initial = self.hard.get("Dirichlet"), self.hard.get("Initial")
+        if dirichlet is None and initial is None:
+            return n
+        xs = x[:, : self.space.dim]
+        if initial is None:
+            return _value(dirichlet.value, x) + self.space.factor(xs) * n
+        t0 = self.domain.time.t0
+        x0 = torch.cat([xs, torch.full_like(x[:, -1:], t0)], dim=1)
+        out = _value(initial.value, x0) + (x[:, -1:] - t0) * n
+        if dirichlet is not None:
+            out = _value(initial.value, x0) + _value(dirichlet.value, x) - _value(dirichlet.value, x0) \
+                + (x[:, -1:] - t0) * self.space.factor(xs) * n
+        return out
+
+    def pde_residual(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.requires_grad_(True)
+        u = self(x)
+        coeffs = {k: v for k, v in self.coefficients.items()}
+        r = self.residual_fn(u, x, coeffs) if self._takes_coeffs else self.residual_fn(u, x)
+        if not isinstance(r, torch.Tensor) or r.shape[0] != len(x) or r.ndim not in (1, 2):
+            shape = tuple(r.shape) if isinstance(r, torch.Tensor) else type(r).__name__
+            raise ConfigError(f"the residual returned {shape} for {len(x)} points; it must return a tensor shaped "
+                              f"({len(x)},) or ({len(x)}, k) (one row per point)")
+        return r if r.ndim == 2 else r[:, None]
+
+    @torch.no_grad()
+    def predict(self, points) -> np.ndarray:
+        """u at (n, d) NumPy points, as a NumPy array (n, k)."""
+        p = next(self.parameters())
+        return self(torch.as_tensor(np.asarray(points), dtype=p.dtype, device=p.device)).cpu().numpy()

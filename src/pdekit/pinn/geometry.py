@@ -1,0 +1,357 @@
+"""Domains for physics-informed training: primitives, their unions and differences, and products
+with a time interval.
+
+Every geometry knows its signed distance (positive inside, zero on the boundary), which gives
+membership, boundary tests, hard-constraint factors and composition: the union's distance is the
+max of the parts', the difference's the min of the first and minus the second (R-functions).
+Points are float64 NumPy arrays shaped (n, dim); the time coordinate, where there is one, is last.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from pdekit.errors import ConfigError
+
+SAMPLERS = ("uniform", "lhs", "sobol")
+TOL = 1e-9
+
+
+def unit_points(n: int, dim: int, sampler: str, rng: np.random.Generator) -> np.ndarray:
+    """n points in [0, 1)^dim: independent uniform, Latin hypercube or scrambled Sobol."""
+    if sampler not in SAMPLERS:
+        raise ConfigError(f"unknown sampler '{sampler}'; choose one of: {', '.join(SAMPLERS)}")
+    if n < 1:
+        raise ConfigError(f"the number of points must be >= 1, got {n}")
+    if sampler == "uniform":
+        return rng.random((n, dim))
+    from scipy.stats import qmc
+
+    seed = int(rng.integers(2**31))
+    if sampler == "lhs":
+        return qmc.LatinHypercube(d=dim, seed=seed).random(n)
+    engine = qmc.Sobol(d=dim, scramble=True, seed=seed)
+    m = math.ceil(math.log2(n))
+    return engine.random_base2(m)[:n]  # a power-of-two prefix keeps the balance properties
+
+
+class Geometry:
+    dim: int
+    lo: np.ndarray
+    hi: np.ndarray
+
+    # --- to implement by primitives ------------------------------------------------------------
+    def distance(self, x: np.ndarray) -> np.ndarray:
+        """Signed distance to the boundary, positive inside (exact for primitives; for unions and
+        differences a lower bound that vanishes exactly on the boundary)."""
+        raise NotImplementedError
+
+    def _boundary_points(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        raise NotImplementedError
+
+    def normal(self, x: np.ndarray) -> np.ndarray:
+        """Outward unit normals at boundary points."""
+        raise NotImplementedError
+
+    def factor(self, x: torch.Tensor) -> torch.Tensor:
+        """(n, 1) torch function that is zero on the boundary, positive inside and of order one:
+        the multiplier of hard boundary conditions (smooth for intervals, boxes and disks)."""
+        raise NotImplementedError
+
+    # --- shared --------------------------------------------------------------------------------
+    def contains(self, x: np.ndarray) -> np.ndarray:
+        return self.distance(x) >= -TOL
+
+    def on_boundary(self, x: np.ndarray) -> np.ndarray:
+        return np.abs(self.distance(x)) <= 1e-7 * max(1.0, float(np.abs(self.hi - self.lo).max()))
+
+    def measure(self, samples: int = 200_000) -> float:
+        """Length, area or volume (Monte Carlo over the bounding box for composites)."""
+        box = float(np.prod(self.hi - self.lo))
+        x = self.lo + (self.hi - self.lo) * np.random.default_rng(0).random((samples, self.dim))
+        return box * float(self.contains(x).mean())
+
+    def check(self) -> None:
+        if not np.all(self.hi > self.lo) or self.measure() <= 0:
+            raise ConfigError(f"{self!r} has zero {'length' if self.dim == 1 else 'area' if self.dim == 2 else 'volume'}"
+                              f": nothing to sample")
+
+    def sample_interior(self, n: int, sampler: str = "sobol", rng: np.random.Generator | None = None) -> np.ndarray:
+        """n points inside (rejection from the bounding box for shapes that do not fill it)."""
+        rng = rng or np.random.default_rng(0)
+        out, have = [], 0
+        for _ in range(100):
+            x = self.lo + (self.hi - self.lo) * unit_points(max(2 * (n - have), 16), self.dim, sampler, rng)
+            x = x[self.distance(x) > TOL]
+            out.append(x)
+            have += len(x)
+            if have >= n:
+                return np.concatenate(out)[:n]
+        raise ConfigError(f"{self!r}: could not place {n} points inside (is its area tiny?)")
+
+    def sample_boundary(self, n: int, rng: np.random.Generator | None = None) -> np.ndarray:
+        rng = rng or np.random.default_rng(0)
+        return self._boundary_points(n, rng)
+
+    def __or__(self, other: "Geometry") -> "Geometry":
+        return Union(self, other)
+
+    def __sub__(self, other: "Geometry") -> "Geometry":
+        return Difference(self, other)
+
+    def __mul__(self, time: "TimeInterval") -> "SpaceTime":
+        if not isinstance(time, TimeInterval):
+            raise ConfigError("a geometry can only be multiplied by a TimeInterval")
+        return SpaceTime(self, time)
+
+
+class Interval(Geometry):
+    def __init__(self, a: float, b: float):
+        self.dim, self.lo, self.hi = 1, np.array([float(a)]), np.array([float(b)])
+        self.check()
+
+    def __repr__(self):
+        return f"Interval({self.lo[0]:g}, {self.hi[0]:g})"
+
+    def distance(self, x):
+        return np.minimum(x[:, 0] - self.lo[0], self.hi[0] - x[:, 0])
+
+    def _boundary_points(self, n, rng):
+        return np.where(np.arange(n)[:, None] % 2 == 0, self.lo, self.hi)
+
+    def normal(self, x):
+        return np.where(np.abs(x - self.lo) < np.abs(x - self.hi), -1.0, 1.0)
+
+    def factor(self, x):
+        a, b = float(self.lo[0]), float(self.hi[0])
+        return (x[:, :1] - a) * (b - x[:, :1]) * (4 / (b - a) ** 2)
+
+
+class Box(Geometry):
+    """An axis-aligned rectangle (2D) or box (3D), [lo_0, hi_0] x [lo_1, hi_1] (x ...)."""
+
+    def __init__(self, lo, hi):
+        self.lo, self.hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+        self.dim = len(self.lo)
+        if self.lo.shape != self.hi.shape or self.dim not in (2, 3):
+            raise ConfigError(f"a box needs two corners of 2 or 3 coordinates, got {lo} and {hi}")
+        self.check()
+
+    def __repr__(self):
+        return f"Box({self.lo.tolist()}, {self.hi.tolist()})"
+
+    def distance(self, x):
+        return np.minimum(x - self.lo, self.hi - x).min(axis=1)
+
+    def _boundary_points(self, n, rng):
+        size = self.hi - self.lo
+        faces = [(axis, side) for axis in range(self.dim) for side in (0, 1)]
+        areas = np.array([np.prod(np.delete(size, axis)) for axis, _ in faces])
+        choice = rng.choice(len(faces), size=n, p=areas / areas.sum())
+        x = self.lo + size * rng.random((n, self.dim))
+        for k, (axis, side) in enumerate(faces):
+            x[choice == k, axis] = self.hi[axis] if side else self.lo[axis]
+        return x
+
+    def normal(self, x):
+        gaps = np.concatenate([x - self.lo, self.hi - x], axis=1)
+        k = gaps.argmin(axis=1)
+        out = np.zeros_like(x)
+        out[np.arange(len(x)), k % self.dim] = np.where(k < self.dim, -1.0, 1.0)
+        return out
+
+    def factor(self, x):
+        lo, hi = (torch.as_tensor(v, dtype=x.dtype, device=x.device) for v in (self.lo, self.hi))
+        z = x[:, : self.dim]
+        per_axis = (z - lo) * (hi - z) * (4 / (hi - lo) ** 2)
+        worst = per_axis.min(dim=1, keepdim=True).values
+        # the product is smooth inside; outside (where it may be positive again) the worst axis keeps the sign
+        return torch.where(worst >= 0, per_axis.prod(dim=1, keepdim=True), worst)
+
+
+def Rectangle(lo, hi) -> Box:  # noqa: N802  (reads like a class)
+    return Box(lo, hi)
+
+
+class Disk(Geometry):
+    def __init__(self, center, radius: float):
+        self.center, self.radius = np.asarray(center, dtype=np.float64), float(radius)
+        self.dim = 2
+        self.lo, self.hi = self.center - self.radius, self.center + self.radius
+        self.check()
+
+    def __repr__(self):
+        return f"Disk({self.center.tolist()}, {self.radius:g})"
+
+    def distance(self, x):
+        return self.radius - np.linalg.norm(x - self.center, axis=1)
+
+    def _boundary_points(self, n, rng):
+        angle = 2 * math.pi * rng.random(n)
+        return self.center + self.radius * np.stack([np.cos(angle), np.sin(angle)], axis=1)
+
+    def normal(self, x):
+        d = x - self.center
+        return d / np.linalg.norm(d, axis=1, keepdims=True)
+
+    def factor(self, x):
+        c = torch.as_tensor(self.center, dtype=x.dtype, device=x.device)
+        return (1 - ((x[:, :2] - c) ** 2).sum(1, keepdim=True) / self.radius**2)
+
+
+class Polygon(Geometry):
+    """A simple polygon from its vertices (either orientation)."""
+
+    def __init__(self, vertices):
+        v = np.asarray(vertices, dtype=np.float64)
+        if v.ndim != 2 or v.shape[1] != 2 or len(v) < 3:
+            raise ConfigError(f"a polygon needs at least 3 vertices (x, y), got shape {v.shape}")
+        area = 0.5 * float(np.sum(v[:, 0] * np.roll(v[:, 1], -1) - np.roll(v[:, 0], -1) * v[:, 1]))
+        self.vertices = v if area > 0 else v[::-1]  # counter-clockwise
+        self.dim, self.lo, self.hi = 2, v.min(axis=0), v.max(axis=0)
+        self.start, self.edge = self.vertices, np.roll(self.vertices, -1, axis=0) - self.vertices
+        self.check()
+
+    def __repr__(self):
+        return f"Polygon({self.vertices.tolist()})"
+
+    def _edge_distances(self, x):
+        rel = x[:, None, :] - self.start[None]
+        s = np.clip((rel * self.edge).sum(-1) / (self.edge**2).sum(-1), 0, 1)
+        return np.linalg.norm(rel - s[..., None] * self.edge, axis=-1)  # (n, edges)
+
+    def _inside(self, x):
+        xs, ys = x[:, 0:1], x[:, 1:2]
+        x0, y0 = self.start[:, 0], self.start[:, 1]
+        x1, y1 = x0 + self.edge[:, 0], y0 + self.edge[:, 1]
+        crosses = ((y0 > ys) != (y1 > ys)) & (xs < (x1 - x0) * (ys - y0) / np.where(y1 == y0, 1, y1 - y0) + x0)
+        return crosses.sum(axis=1) % 2 == 1
+
+    def distance(self, x):
+        d = self._edge_distances(x).min(axis=1)
+        return np.where(self._inside(x), d, -d)
+
+    def _boundary_points(self, n, rng):
+        lengths = np.linalg.norm(self.edge, axis=1)
+        k = rng.choice(len(lengths), size=n, p=lengths / lengths.sum())
+        return self.start[k] + rng.random((n, 1)) * self.edge[k]
+
+    def normal(self, x):
+        k = self._edge_distances(x).argmin(axis=1)
+        e = self.edge[k]
+        return np.stack([e[:, 1], -e[:, 0]], axis=1) / np.linalg.norm(e, axis=1, keepdims=True)
+
+    def factor(self, x):
+        start, edge = (torch.as_tensor(v, dtype=x.dtype, device=x.device) for v in (self.start, self.edge))
+        rel = x[:, None, :2] - start[None]
+        s = ((rel * edge).sum(-1) / (edge**2).sum(-1)).clamp(0, 1)
+        d = (rel - s[..., None] * edge).norm(dim=-1).min(dim=1, keepdim=True).values
+        inside = torch.as_tensor(self._inside(x[:, :2].detach().cpu().numpy()), device=x.device)[:, None]
+        return torch.where(inside, d, -d) / float(np.abs(self.hi - self.lo).max())
+
+
+class Union(Geometry):
+    def __init__(self, a: Geometry, b: Geometry):
+        if a.dim != b.dim:
+            raise ConfigError(f"cannot join a {a.dim}D and a {b.dim}D geometry")
+        self.a, self.b, self.dim = a, b, a.dim
+        self.lo, self.hi = np.minimum(a.lo, b.lo), np.maximum(a.hi, b.hi)
+        self.check()
+
+    def __repr__(self):
+        return f"({self.a!r} | {self.b!r})"
+
+    def distance(self, x):
+        return np.maximum(self.a.distance(x), self.b.distance(x))
+
+    def _boundary_points(self, n, rng):
+        return _keep_on_boundary(self, [self.a, self.b], n, rng)
+
+    def normal(self, x):
+        use_a = np.abs(self.a.distance(x)) <= np.abs(self.b.distance(x))
+        return np.where(use_a[:, None], self.a.normal(x), self.b.normal(x))
+
+    def factor(self, x):
+        return torch.maximum(self.a.factor(x), self.b.factor(x))
+
+
+class Difference(Geometry):
+    def __init__(self, a: Geometry, b: Geometry):
+        if a.dim != b.dim:
+            raise ConfigError(f"cannot subtract a {b.dim}D geometry from a {a.dim}D one")
+        self.a, self.b, self.dim, self.lo, self.hi = a, b, a.dim, a.lo, a.hi
+        self.check()
+
+    def __repr__(self):
+        return f"({self.a!r} - {self.b!r})"
+
+    def distance(self, x):
+        return np.minimum(self.a.distance(x), -self.b.distance(x))
+
+    def _boundary_points(self, n, rng):
+        return _keep_on_boundary(self, [self.a, self.b], n, rng)
+
+    def normal(self, x):
+        use_a = np.abs(self.a.distance(x)) <= np.abs(self.b.distance(x))
+        return np.where(use_a[:, None], self.a.normal(x), -self.b.normal(x))
+
+    def factor(self, x):
+        return torch.minimum(self.a.factor(x), -self.b.factor(x))
+
+
+def _keep_on_boundary(geom, parts, n, rng):
+    out, have = [], 0
+    for _ in range(100):
+        x = np.concatenate([p.sample_boundary(2 * n, rng) for p in parts])
+        x = x[geom.on_boundary(x)]
+        out.append(x[rng.permutation(len(x))])
+        have += len(x)
+        if have >= n:
+            return np.concatenate(out)[:n]
+    raise ConfigError(f"{geom!r}: could not place {n} points on the boundary")
+
+
+class TimeInterval:
+    def __init__(self, t0: float, t1: float):
+        if not t1 > t0:
+            raise ConfigError(f"a time interval needs t1 > t0, got [{t0}, {t1}]")
+        self.t0, self.t1 = float(t0), float(t1)
+
+
+class SpaceTime:
+    """geometry x [t0, t1]: points (x..., t)."""
+
+    def __init__(self, space: Geometry, time: TimeInterval):
+        self.space, self.time, self.dim = space, time, space.dim + 1
+
+    def contains(self, x):
+        t = x[:, -1]
+        return self.space.contains(x[:, :-1]) & (t >= self.time.t0 - TOL) & (t <= self.time.t1 + TOL)
+
+    def sample_interior(self, n, sampler="sobol", rng=None):
+        rng = rng or np.random.default_rng(0)
+        lo, hi = np.append(self.space.lo, self.time.t0), np.append(self.space.hi, self.time.t1)
+        out, have = [], 0
+        for _ in range(100):
+            x = lo + (hi - lo) * unit_points(max(2 * (n - have), 16), self.dim, sampler, rng)
+            x = x[self.space.distance(x[:, :-1]) > TOL]
+            out.append(x)
+            have += len(x)
+            if have >= n:
+                return np.concatenate(out)[:n]
+        raise ConfigError(f"{self.space!r}: could not place {n} points inside")
+
+    def sample_boundary(self, n, rng=None):
+        rng = rng or np.random.default_rng(0)
+        t = self.time.t0 + (self.time.t1 - self.time.t0) * rng.random((n, 1))
+        return np.concatenate([self.space.sample_boundary(n, rng), t], axis=1)
+
+    def sample_initial(self, n, sampler="sobol", rng=None):
+        x = self.space.sample_interior(n, sampler, rng)
+        return np.concatenate([x, np.full((n, 1), self.time.t0)], axis=1)
+
+    def normal(self, x):
+        return self.space.normal(x[:, :-1])

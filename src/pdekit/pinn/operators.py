@@ -1,0 +1,40 @@
+"""Derivatives of a network's output with respect to its input points, by reverse-mode autograd
+(graph kept, so they can be differentiated again and trained through).
+
+``x`` is the (n, d) tensor of points the network was evaluated on (with ``requires_grad``), ``u``
+an (n, 1) or (n,) output. Axes follow the points' columns: space first, time last.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def grad(u: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """(n, d): du/dx_j for every column j of x."""
+    return torch.autograd.grad(u, x, grad_outputs=torch.ones_like(u), create_graph=True)[0]
+
+
+def partial(u: torch.Tensor, x: torch.Tensor, axis: int, order: int = 1) -> torch.Tensor:
+    """(n, 1): the ``order``-th derivative of u along column ``axis``."""
+    out = u if u.ndim == 2 else u[:, None]
+    for _ in range(order):
+        out = grad(out, x)[:, axis : axis + 1]
+    return out
+
+
+def laplacian(u: torch.Tensor, x: torch.Tensor, space_dims: int | None = None) -> torch.Tensor:
+    """(n, 1): sum of second derivatives over the first ``space_dims`` columns (default: all)."""
+    g = grad(u, x)
+    dims = range(space_dims if space_dims is not None else x.shape[1])
+    return sum(grad(g[:, j : j + 1], x)[:, j : j + 1] for j in dims)
+
+
+def divergence(v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """(n, 1): sum_j d v_j / d x_j for a vector field v (n, k) over the first k columns."""
+    return sum(grad(v[:, j : j + 1], x)[:, j : j + 1] for j in range(v.shape[1]))
+
+
+def time_derivative(u: torch.Tensor, x: torch.Tensor, order: int = 1) -> torch.Tensor:
+    """(n, 1): derivative along the last column (time)."""
+    return partial(u, x, x.shape[1] - 1, order)

@@ -1,0 +1,114 @@
+"""PINN recipes (``kind: pinn``): sections ``problem`` (a benchmark of pinn/problems.py and its
+parameters), ``network`` and ``train`` (PinnTrainConfig), plus ``quick``. ``pdekit run`` trains,
+evaluates against the reference and writes metrics.json, prediction.npz, metrics.csv, a checkpoint
+and report.md with plots."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from pdekit.errors import ConfigError
+
+TOP_KEYS = ("name", "description", "kind", "problem", "network", "train", "quick")
+
+
+@dataclass(frozen=True)
+class PinnRecipe:
+    name: str
+    description: str
+    problem: dict
+    network: dict
+    train: object  # PinnTrainConfig
+    raw: dict
+
+    def to_json(self) -> str:
+        return json.dumps(self.raw, sort_keys=True)
+
+
+def load_pinn_recipe(raw: dict, quick: bool = False, overrides: list[str] | None = None) -> PinnRecipe:
+    from pdekit.pinn.problems import build_benchmark
+    from pdekit.pinn.trainer import make_train_config
+    from pdekit.recipes import apply_quick_and_overrides
+
+    raw = copy.deepcopy(raw)
+    unknown = [k for k in raw if k not in TOP_KEYS]
+    if unknown:
+        raise ConfigError(f"unknown PINN recipe key '{unknown[0]}'; allowed: {', '.join(TOP_KEYS)}")
+    apply_quick_and_overrides(raw, quick, overrides, TOP_KEYS)
+    for section in ("problem", "network", "train"):
+        if not isinstance(raw.get(section) or {}, dict):
+            raise ConfigError(f"PINN recipe section '{section}' must be a mapping")
+    train = make_train_config(raw.get("train") or {})
+    build_benchmark(raw.get("problem") or {}, raw.get("network") or {})  # validates problem and network now
+    raw["train"] = dataclasses.asdict(train)
+    return PinnRecipe(str(raw["name"]), str(raw.get("description", "")), dict(raw.get("problem") or {}),
+                      dict(raw.get("network") or {}), train, raw)
+
+
+def run_pinn(recipe: PinnRecipe, run_dir: str, quiet: bool = False) -> dict:
+    from pdekit.pinn.problems import build_benchmark
+    from pdekit.pinn.trainer import train_pinn
+
+    bench = build_benchmark(recipe.problem, recipe.network)
+    os.makedirs(run_dir, exist_ok=True)
+    with open(os.path.join(run_dir, "recipe.json"), "w") as fh:
+        json.dump(recipe.raw, fh, indent=2, sort_keys=True)
+    result = train_pinn(bench.pinn, recipe.train, run_dir, quiet=quiet, identity=recipe.to_json())
+    metrics, u = bench.evaluate()
+    metrics.update({
+        "train_seconds": result["seconds"], "steps": result["steps"], "stop_reason": result["stop_reason"],
+        "adam_steps_per_second": result["adam_steps_per_second"], "final_loss": result["loss"],
+        "params": sum(p.numel() for p in bench.pinn.parameters()), "recipe": recipe.name,
+        "coefficients": result["coefficients"],
+    })
+    _atomic_json(os.path.join(run_dir, "metrics.json"), metrics)
+    np.savez(os.path.join(run_dir, "prediction.npz"), **bench.grid, u=u, reference=bench.reference)
+    _report(run_dir, recipe, metrics, bench, u, result["history"])
+    return metrics
+
+
+def _atomic_json(path, data):
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as fh:
+        json.dump(data, fh, indent=2)
+    os.replace(tmp, path)
+
+
+def _report(run_dir, recipe, metrics, bench, u, history):
+    from pdekit.eval.report import _pyplot
+
+    plt = _pyplot()
+    os.makedirs(os.path.join(run_dir, "plots"), exist_ok=True)
+    (a, b), ref = list(bench.grid.values())[:2], bench.reference
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    extent = [a.min(), a.max(), b.min(), b.max()]
+    for ax, field, title in zip(axes, (u, ref, np.abs(u - ref)), ("PINN", "reference", "|error|")):
+        im = ax.imshow(field if field.shape == (len(b), len(a)) else field.T, origin="lower", aspect="auto",
+                       extent=extent, cmap="RdBu_r" if title != "|error|" else "magma")
+        ax.set_title(title)
+        fig.colorbar(im, ax=ax)
+    fig.tight_layout()
+    fig.savefig(os.path.join(run_dir, "plots", "solution.png"), dpi=100)
+    plt.close(fig)
+    if history:
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        ax.semilogy([r["step"] for r in history], [r["loss"] for r in history], label="loss")
+        ax.semilogy([r["step"] for r in history], [r["residual"] for r in history], label="PDE residual")
+        ax.set_xlabel("step (Adam, then L-BFGS)")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(os.path.join(run_dir, "plots", "loss.png"), dpi=100)
+        plt.close(fig)
+    rows = [f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in metrics.items()
+            if not isinstance(v, dict)]
+    rows += [f"| {k} | {v:.6g} |" for k, v in metrics["coefficients"].items()]
+    text = "\n".join([f"# {recipe.name}", "", recipe.description, "", "| metric | value |", "|---|---|", *rows, "",
+                      "![solution](plots/solution.png) ![loss](plots/loss.png)", ""])
+    with open(os.path.join(run_dir, "report.md"), "w") as fh:
+        fh.write(text)

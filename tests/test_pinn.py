@@ -1,0 +1,214 @@
+"""PINN training: every condition type hard and soft on problems with exact solutions, loss balancing
+and refinement, an inverse problem, resume after an interruption, bad input, and `pdekit run`."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from pdekit.errors import ConfigError
+from pdekit.pinn import (MLP, PINN, Dirichlet, Initial, Interval, Neumann, Observation, Periodic, Robin, TimeInterval,
+                         grad, partial, train_pinn)
+from pdekit.pinn.trainer import PinnDiverged
+
+FAST = {"collocation": 256, "condition_points": 64, "adam_steps": 300, "adam_lr": 5e-3, "lbfgs_steps": 300,
+        "log_every": 100}
+
+
+def _error(pinn, exact, points):
+    u = pinn.predict(points)[:, 0]
+    return float(np.abs(u - exact(points)).max())
+
+
+def _poisson(rhs):
+    return lambda u, x: -partial(u, x, 0, 2) - rhs(x)
+
+
+def _net(inputs=1):
+    torch.manual_seed(0)
+    return MLP(inputs, 1, width=16, depth=3)
+
+
+GRID = np.linspace(0, 1, 101)[:, None]
+COS = lambda p: np.cos(math.pi * p[:, 0])  # noqa: E731
+COS_RHS = lambda x: math.pi**2 * torch.cos(math.pi * x[:, :1])  # noqa: E731
+
+
+@pytest.mark.parametrize("hard", [False, True])
+def test_dirichlet(hard):
+    """-u'' = pi^2 cos(pi x), u(0) = 1, u(1) = -1: u = cos(pi x)."""
+    pinn = PINN(Interval(0, 1), _poisson(COS_RHS), _net(),
+                [Dirichlet(lambda x: torch.cos(math.pi * x[:, :1]), hard=hard)])
+    train_pinn(pinn, FAST, quiet=True)
+    assert _error(pinn, COS, GRID) < 2e-3
+
+
+def test_neumann_and_robin_with_a_hard_dirichlet_end():
+    """u(0) = 1 hard on the left end; u'(1) = 0 (Neumann) or u + u' = -1 (Robin) on the right."""
+    left = Dirichlet(1.0, on=lambda p: p[:, 0] < 0.5, hard=False, weight=10.0)
+    for right in (Neumann(0.0, on=lambda p: p[:, 0] > 0.5), Robin(1.0, 1.0, -1.0, on=lambda p: p[:, 0] > 0.5)):
+        pinn = PINN(Interval(0, 1), _poisson(COS_RHS), _net(), [left, right])
+        train_pinn(pinn, FAST, quiet=True)
+        assert _error(pinn, COS, GRID) < 5e-3, type(right).__name__
+
+
+@pytest.mark.parametrize("hard", [False, True])
+def test_periodic(hard):
+    """-u'' = 4 pi^2 sin(2 pi x), periodic on [0, 1), u(1/4) = 1 observed: u = sin(2 pi x)."""
+    rhs = lambda x: 4 * math.pi**2 * torch.sin(2 * math.pi * x[:, :1])  # noqa: E731
+    pin = Observation(np.array([[0.25]]), np.array([1.0]), weight=10.0)
+    pinn = PINN(Interval(0, 1), _poisson(rhs), _net(2 if hard else 1), [Periodic(0, hard=hard), pin])
+    train_pinn(pinn, FAST, quiet=True)
+    assert _error(pinn, lambda p: np.sin(2 * math.pi * p[:, 0]), GRID) < 5e-3
+    if hard:  # exactly periodic
+        assert abs(float(pinn.predict(np.array([[0.0]]))[0, 0] - pinn.predict(np.array([[1.0]]))[0, 0])) < 1e-12
+
+
+@pytest.mark.parametrize("hard", [False, True])
+def test_initial_and_boundary_conditions_of_the_heat_equation(hard):
+    """u_t = u_xx / pi^2 on [0, 1] x [0, 1/2], u0 = sin(pi x), u = 0 at x = 0, 1: u = e^-t sin(pi x)."""
+    def heat(u, x):
+        return partial(u, x, 1) - partial(u, x, 0, 2) / math.pi**2
+
+    domain = Interval(0, 1) * TimeInterval(0, 0.5)
+    pinn = PINN(domain, heat, _net(2), [Initial(lambda x: torch.sin(math.pi * x[:, :1]), hard=hard),
+                                        Dirichlet(0.0, hard=hard)])
+    train_pinn(pinn, {**FAST, "collocation": 512}, quiet=True)
+    pts = domain.sample_interior(400, "uniform", np.random.default_rng(3))
+    assert _error(pinn, lambda p: np.exp(-p[:, 1]) * np.sin(math.pi * p[:, 0]), pts) < 5e-3
+
+
+def test_second_order_in_time_initial_velocity():
+    """u_tt = u_xx / pi^2: u = cos(t) sin(pi x), with u(x, 0) and u_t(x, 0) = 0 given."""
+    def wave(u, x):
+        return partial(u, x, 1, 2) - partial(u, x, 0, 2) / math.pi**2
+
+    domain = Interval(0, 1) * TimeInterval(0, 1)
+    pinn = PINN(domain, wave, _net(2), [Initial(lambda x: torch.sin(math.pi * x[:, :1]), hard=True),
+                                        Initial(0.0, derivative=1, weight=10.0), Dirichlet(0.0, hard=True)])
+    train_pinn(pinn, {**FAST, "collocation": 512, "lbfgs_steps": 500}, quiet=True)
+    pts = domain.sample_interior(400, "uniform", np.random.default_rng(3))
+    assert _error(pinn, lambda p: np.cos(p[:, 1]) * np.sin(math.pi * p[:, 0]), pts) < 1e-2
+
+
+def test_inverse_heat_recovers_the_diffusivity_from_noisy_data():
+    """u = exp(-k pi^2 t) sin(pi x) with k = 0.3: k recovered within 2% from 200 points with 1% noise."""
+    rng = np.random.default_rng(0)
+    pts = np.column_stack([rng.uniform(0, 1, 200), rng.uniform(0, 1, 200)])
+    exact = np.exp(-0.3 * math.pi**2 * pts[:, 1]) * np.sin(math.pi * pts[:, 0])
+    data = exact + 0.01 * exact.std() * rng.standard_normal(200)
+
+    def heat(u, x, c):
+        return partial(u, x, 1) - c["k"] * partial(u, x, 0, 2)
+
+    pinn = PINN(Interval(0, 1) * TimeInterval(0, 1), heat, _net(2),
+                [Initial(lambda x: torch.sin(math.pi * x[:, :1]), hard=True), Dirichlet(0.0, hard=True),
+                 Observation(pts, data, weight=10.0)], coefficients={"k": 0.1})
+    result = train_pinn(pinn, {**FAST, "collocation": 512, "lbfgs_steps": 500}, quiet=True)
+    assert abs(result["coefficients"]["k"] / 0.3 - 1) < 0.02, result["coefficients"]
+    assert "k" in result["history"][-1]  # the coefficient is logged through training
+
+
+def test_learning_rate_annealing_and_refinement():
+    pinn = PINN(Interval(0, 1), _poisson(COS_RHS), _net(), [Dirichlet(lambda x: torch.cos(math.pi * x[:, :1]))])
+    cfg = {**FAST, "balancing": "lra", "balance_every": 50, "resample": "rar", "resample_every": 100,
+           "rar_points": 20}
+    train_pinn(pinn, cfg, quiet=True)
+    assert _error(pinn, COS, GRID) < 5e-3
+    pinn = PINN(Interval(0, 1), _poisson(COS_RHS), _net(), [Dirichlet(lambda x: torch.cos(math.pi * x[:, :1]))])
+    train_pinn(pinn, {**FAST, "resample": "rad", "resample_every": 100}, quiet=True)
+    assert _error(pinn, COS, GRID) < 5e-3
+
+
+def test_rar_adds_points_where_the_residual_is_largest():
+    from pdekit.pinn.trainer import _Points, _refine, make_train_config
+
+    # a residual that is large only near x = 0.9
+    pinn = PINN(Interval(0, 1), lambda u, x: torch.exp(-((x[:, :1] - 0.9) / 0.02) ** 2) + 0 * u, _net(), [])
+    cfg = make_train_config({"collocation": 100, "resample": "rar", "rar_points": 10})
+    rng = np.random.default_rng(0)
+    points = _Points(pinn, cfg, rng)
+    _refine(pinn, points, cfg, rng, torch.float32)
+    assert len(points.interior) == 110 and np.abs(points.interior[-10:, 0] - 0.9).max() < 0.03
+
+
+def test_resume_after_an_interruption_ends_bitwise_equal(tmp_path):
+    def setup(fail_at=None):
+        calls = {"n": 0}
+
+        def residual(u, x):
+            calls["n"] += 1
+            if fail_at and calls["n"] == fail_at:
+                raise KeyboardInterrupt
+            return -partial(u, x, 0, 2) - COS_RHS(x)
+
+        return PINN(Interval(0, 1), residual, _net(), [Dirichlet(lambda x: torch.cos(math.pi * x[:, :1]))])
+
+    cfg = {**FAST, "adam_steps": 120, "lbfgs_steps": 60, "log_every": 50}
+    full = setup()
+    train_pinn(full, cfg, str(tmp_path / "full"), quiet=True)
+    broken = setup(fail_at=130)
+    with pytest.raises(KeyboardInterrupt):
+        train_pinn(broken, cfg, str(tmp_path / "resumed"), quiet=True)
+    resumed = setup()
+    result = train_pinn(resumed, cfg, str(tmp_path / "resumed"), quiet=True)
+    assert result["steps"] == 180 and "reached its 60 iterations" in result["stop_reason"]
+    for (k, a), (_, b) in zip(full.state_dict().items(), resumed.state_dict().items()):
+        assert torch.equal(a, b), k
+
+
+def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
+    calls = {"n": 0}
+
+    def residual(u, x):
+        calls["n"] += 1
+        return -partial(u, x, 0, 2) - COS_RHS(x) + (float("nan") if calls["n"] > 150 else 0.0)
+
+    pinn = PINN(Interval(0, 1), residual, _net(), [Dirichlet(0.0, hard=True)])
+    with pytest.raises(PinnDiverged, match="Adam step 151.*last good checkpoint is kept"):
+        train_pinn(pinn, {**FAST, "log_every": 50}, str(tmp_path / "run"), quiet=True)
+    saved = torch.load(tmp_path / "run/checkpoint.pt", weights_only=True)
+    assert saved["step"] == 150 and all(torch.isfinite(v).all() for v in saved["model"].values())
+
+
+def test_bad_input_is_refused_clearly():
+    with pytest.raises(ConfigError, match=r"residual returned \(64, 2, 1\) for 64 points"):
+        pinn = PINN(Interval(0, 1), lambda u, x: u[:, :, None].expand(-1, 2, 1), _net(), [])
+        train_pinn(pinn, {**FAST, "collocation": 64}, quiet=True)
+    with pytest.raises(ConfigError, match="1 of 2 points are not on the boundary of Interval"):
+        pinn = PINN(Interval(0, 1), _poisson(COS_RHS), _net(), [Dirichlet(0.0, points=[[0.0], [0.5]])])
+        train_pinn(pinn, FAST, quiet=True)
+    with pytest.raises(ConfigError, match="not inside"):
+        pinn = PINN(Interval(0, 1), _poisson(COS_RHS), _net(), [Observation([[2.0]], [1.0])])
+        train_pinn(pinn, FAST, quiet=True)
+    with pytest.raises(ConfigError, match="soft only"):
+        Neumann(0.0, hard=True)
+    with pytest.raises(ConfigError, match="space-time domain"):
+        PINN(Interval(0, 1), _poisson(COS_RHS), _net(), [Initial(0.0, hard=True)])
+    with pytest.raises(ConfigError, match="adam_steps and lbfgs_steps"):
+        train_pinn(PINN(Interval(0, 1), _poisson(COS_RHS), _net(), []), {"adam_steps": 0, "lbfgs_steps": 0})
+
+
+def test_lbfgs_reports_why_it_stopped():
+    """A problem the network solves exactly (u = 0): L-BFGS stops on its own and says why."""
+    pinn = PINN(Interval(0, 1), lambda u, x: grad(u, x), _net(), [Dirichlet(0.0, hard=True)])
+    result = train_pinn(pinn, {**FAST, "adam_steps": 10, "lbfgs_steps": 5000}, quiet=True)
+    assert result["steps"] < 5010 and ("converged" in result["stop_reason"] or "no further progress" in
+                                       result["stop_reason"]), result["stop_reason"]
+
+
+def test_pdekit_run_burgers_pinn_writes_the_output_contract(tmp_path, monkeypatch, run_cli):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli("run", "burgers_pinn", "--quick", "--quiet", "train.adam_steps=30",
+                             "train.lbfgs_steps=10", "train.collocation=300")
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "runs/burgers_pinn-quick/metrics.json").read_text())
+    assert {"test_rel_l2", "train_seconds", "stop_reason"} <= set(metrics) and metrics["test_rel_l2"] < 1.5
+    pred = np.load(tmp_path / "runs/burgers_pinn-quick/prediction.npz")
+    assert pred["x"].shape == (256,) and pred["t"].shape == (101,)
+    assert pred["u"].shape == pred["reference"].shape == (101, 256)
+    np.testing.assert_allclose(pred["reference"][0], -np.sin(np.pi * pred["x"]), atol=1e-12)
+    np.testing.assert_allclose(pred["u"][0], pred["reference"][0], atol=1e-6)  # the hard initial condition
+    assert "relative L2 vs reference" in out and (tmp_path / "runs/burgers_pinn-quick/report.md").exists()
