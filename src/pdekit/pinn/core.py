@@ -36,6 +36,7 @@ class Condition:
 
     kind = "boundary"
     hard_supported = False
+    on_values = False  # the violation depends on u at the points only (see value_residual)
 
     def __init__(self, value: Value = 0.0, on: Callable | None = None, points=None, hard: bool = False,
                  weight: float = 1.0):
@@ -76,11 +77,19 @@ class Condition:
         raise NotImplementedError
 
 
+    def value_residual(self, u: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
 class Dirichlet(Condition):
     hard_supported = True
+    on_values = True
+
+    def value_residual(self, u, x):
+        return u - _value(self.value, x)
 
     def residual(self, pinn, x):
-        return pinn(x) - _value(self.value, x)
+        return self.value_residual(pinn(x), x)
 
 
 class Neumann(Condition):
@@ -146,6 +155,10 @@ class Initial(Condition):
         if derivative not in (0, 1) or (derivative and self.hard):
             raise ConfigError("Initial: derivative must be 0 or 1, and a hard initial condition has derivative 0")
         self.derivative = derivative
+        self.on_values = derivative == 0
+
+    def value_residual(self, u, x):
+        return u - _value(self.value, x)
 
     def sample(self, domain, n, rng):
         if not isinstance(domain, SpaceTime):
@@ -161,7 +174,7 @@ class Initial(Condition):
         if self.derivative:
             x = x.requires_grad_(True)
             return grad(pinn(x), x)[:, -1:] - _value(self.value, x)
-        return pinn(x) - _value(self.value, x)
+        return self.value_residual(pinn(x), x)
 
 
 class Observation(Condition):
@@ -177,8 +190,13 @@ class Observation(Condition):
         self._check_points(domain, self.points)
         return self.points
 
+    on_values = True
+
+    def value_residual(self, u, x):
+        return u - self.values.to(dtype=x.dtype, device=x.device)
+
     def residual(self, pinn, x):
-        return pinn(x) - self.values.to(dtype=x.dtype, device=x.device)
+        return self.value_residual(pinn(x), x)
 
 
 class PINN(nn.Module):
@@ -235,9 +253,11 @@ class PINN(nn.Module):
                 + (x[:, -1:] - t0) * self.space.factor(xs) * n
         return out
 
-    def pde_residual(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.requires_grad_(True)
-        u = self(x)
+    def pde_residual(self, x: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
+        """The residual at x; ``u``: the output at x, if already computed (x must require grad)."""
+        if u is None:
+            x = x.requires_grad_(True)
+            u = self(x)
         coeffs = {k: v for k, v in self.coefficients.items()}
         r = self.residual_fn(u, x, coeffs) if self._takes_coeffs else self.residual_fn(u, x)
         if not isinstance(r, torch.Tensor) or r.shape[0] != len(x) or r.ndim not in (1, 2):

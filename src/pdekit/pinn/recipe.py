@@ -89,7 +89,7 @@ def _report(run_dir, recipe, metrics, bench, u, history):
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     extent = [a.min(), a.max(), b.min(), b.max()]
     for ax, field, title in zip(axes, (u, ref, np.abs(u - ref)), ("PINN", "reference", "|error|")):
-        im = ax.imshow(field if field.shape == (len(b), len(a)) else field.T, origin="lower", aspect="auto",
+        im = ax.imshow(field if "t" in bench.grid else field.T, origin="lower", aspect="auto",  # rows: t or y
                        extent=extent, cmap="RdBu_r" if title != "|error|" else "magma")
         ax.set_title(title)
         fig.colorbar(im, ax=ax)

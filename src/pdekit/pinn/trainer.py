@@ -72,15 +72,30 @@ class _Points:
                            for c in pinn.conditions]
 
     def tensors(self, dtype):
-        t = lambda a: None if a is None else torch.as_tensor(a, dtype=dtype)  # noqa: E731
-        return t(self.interior), [t(a) for a in self.conditions]
+        """Cached until the points change (refinement replaces ``interior``)."""
+        key = (dtype, id(self.interior), len(self.interior))
+        if getattr(self, "_key", None) != key:
+            t = lambda a: None if a is None else torch.as_tensor(a, dtype=dtype)  # noqa: E731
+            self._cached, self._key = (t(self.interior), [t(a) for a in self.conditions]), key
+        return self._cached
 
 
 def loss_terms(pinn: PINN, x: torch.Tensor, cond_x: list) -> list[torch.Tensor]:
-    """[mean squared residual, mean squared violation of each soft condition]."""
-    terms = [pinn.pde_residual(x.detach().clone()).pow(2).mean()]
-    for c, xc in zip(pinn.conditions, cond_x):
-        if xc is not None:
+    """[mean squared residual, mean squared violation of each soft condition]. The interior points
+    and the points of conditions on values (Dirichlet, initial, observations) go through the
+    network in one pass: on small batches the passes, not the points, cost the time."""
+    merged = [i for i, (c, xc) in enumerate(zip(pinn.conditions, cond_x)) if xc is not None and c.on_values]
+    xs = torch.cat([x] + [cond_x[i] for i in merged]).detach().requires_grad_(True)
+    u = pinn(xs)
+    terms = [pinn.pde_residual(xs, u)[: len(x)].pow(2).mean()]
+    start, rows = len(x), {}
+    for i in merged:
+        rows[i] = slice(start, start + len(cond_x[i]))
+        start += len(cond_x[i])
+    for i, (c, xc) in enumerate(zip(pinn.conditions, cond_x)):
+        if i in rows:
+            terms.append(c.value_residual(u[rows[i]], xs[rows[i]]).pow(2).mean())
+        elif xc is not None:
             terms.append(c.residual(pinn, xc.detach().clone()).pow(2).mean())
     return terms
 
@@ -125,7 +140,7 @@ def train_pinn(pinn: PINN, cfg: PinnTrainConfig | dict | None = None, run_dir: s
     state = {"phase": "adam", "step": 0, "seconds": 0.0, "history": [], "stop_reason": ""}
     ckpt = os.path.join(run_dir, "checkpoint.pt") if run_dir else None
     lbfgs_dtype = torch.float64 if cfg.lbfgs_dtype == "float64" else torch.float32
-    adam = torch.optim.Adam(pinn.parameters(), lr=cfg.adam_lr)
+    adam = torch.optim.Adam(pinn.parameters(), lr=cfg.adam_lr, foreach=True)
     lbfgs_state = None
     if ckpt and os.path.exists(ckpt):
         saved = load_checkpoint(ckpt)
@@ -180,6 +195,7 @@ def train_pinn(pinn: PINN, cfg: PinnTrainConfig | dict | None = None, run_dir: s
 
     # --- Adam --------------------------------------------------------------------------------
     dtype = next(pinn.parameters()).dtype
+    params = [p for p in pinn.parameters() if p.requires_grad]
     while state["phase"] == "adam" and state["step"] < cfg.adam_steps and not out_of_time():
         started = time.perf_counter()
         x, cx = points.tensors(dtype)
@@ -188,7 +204,7 @@ def train_pinn(pinn: PINN, cfg: PinnTrainConfig | dict | None = None, run_dir: s
             _lra_update(pinn, terms, weights, cfg.lra_alpha)
         loss = sum(w * t for w, t in zip(weights, terms))
         adam.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward(inputs=params)  # not into the points
         adam.step()
         state["step"] += 1
         state["seconds"] += time.perf_counter() - started
@@ -216,7 +232,7 @@ def train_pinn(pinn: PINN, cfg: PinnTrainConfig | dict | None = None, run_dir: s
         lbfgs.zero_grad(set_to_none=True)
         terms = loss_terms(pinn, x, cx)
         loss = sum(w * t for w, t in zip(weights, terms))
-        loss.backward()
+        loss.backward(inputs=params)
         last["terms"], last["loss"] = terms, float(loss.detach())
         return loss
 

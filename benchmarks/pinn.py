@@ -1,0 +1,152 @@
+"""PINN benchmarks, written to docs/benchmarks.md.
+
+    bash benchmarks/setup_peers.sh && . .venv-bench/bin/activate
+    python benchmarks/pinn.py burgers     # pdekit's recipe, and DeepXDE 1.15's own example next to pdekit
+                                          # on the same network and points, in the same run
+    python benchmarks/pinn.py problems    # inverse Burgers, Poisson on the L-shape, Allen-Cahn
+
+Burgers (nu = 0.01/pi, u0 = -sin(pi x), u(+-1) = 0) is scored against the Cole-Hopf solution on a
+256 x 101 grid (relative L2). DeepXDE runs its examples/pinn_forward/Burgers.py recipe: tanh
+2-20-20-20-1 (Glorot normal), 2540 interior + 80 boundary + 160 initial points, Adam 15,000 steps
+at 1e-3, then L-BFGS, float32. pdekit runs the same network, points and soft conditions with Adam
+for 15,000 steps, then float64 L-BFGS. Iterations per second are those of the Adam phase.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+from _report import git_commit, machine, replace_section
+
+NU = 0.01 / math.pi
+ADAM_STEPS = 15000
+
+
+def _grid():
+    x, t = np.linspace(-1, 1, 256), np.linspace(0, 1, 101)
+    xx, tt = np.meshgrid(x, t)
+    return x, t, np.stack([xx.ravel(), tt.ravel()], axis=1)
+
+
+def _rel(u, ref):
+    return float(np.linalg.norm(u - ref) / np.linalg.norm(ref))
+
+
+def deepxde_burgers(adam_steps: int) -> dict:
+    os.environ.setdefault("DDE_BACKEND", "pytorch")
+    import deepxde as dde
+
+    from pdekit.pinn import burgers_cole_hopf
+
+    def pde(x, y):
+        dy_x = dde.grad.jacobian(y, x, i=0, j=0)
+        dy_t = dde.grad.jacobian(y, x, i=0, j=1)
+        dy_xx = dde.grad.hessian(y, x, i=0, j=0)
+        return dy_t + y * dy_x - NU * dy_xx
+
+    geomtime = dde.geometry.GeometryXTime(dde.geometry.Interval(-1, 1), dde.geometry.TimeDomain(0, 0.99))
+    bc = dde.icbc.DirichletBC(geomtime, lambda x: 0, lambda _, on_boundary: on_boundary)
+    ic = dde.icbc.IC(geomtime, lambda x: -np.sin(np.pi * x[:, 0:1]), lambda _, on_initial: on_initial)
+    data = dde.data.TimePDE(geomtime, pde, [bc, ic], num_domain=2540, num_boundary=80, num_initial=160)
+    model = dde.Model(data, dde.nn.FNN([2] + [20] * 3 + [1], "tanh", "Glorot normal"))
+    model.compile("adam", lr=1e-3)
+    start = time.perf_counter()
+    model.train(iterations=adam_steps, display_every=max(1, adam_steps // 5))
+    adam_seconds = time.perf_counter() - start
+    model.compile("L-BFGS")
+    _, state = model.train(display_every=1000)
+    total = time.perf_counter() - start
+    x, t, pts = _grid()
+    u = model.predict(pts.astype(np.float32)).reshape(len(t), len(x))
+    return {"adam_it_s": adam_steps / adam_seconds, "rel_l2": _rel(u, burgers_cole_hopf(x, t)), "seconds": total,
+            "lbfgs_steps": state.step - adam_steps}
+
+
+def pdekit_same_setup(adam_steps: int) -> dict:
+    """DeepXDE's network, point counts and soft conditions, in pdekit."""
+    from pdekit.pinn import MLP, PINN, Dirichlet, Initial, Interval, TimeInterval, burgers_cole_hopf, grad, train_pinn
+
+    def burgers(u, x):
+        du = grad(u, x)
+        return du[:, 1:] + u * du[:, :1] - NU * grad(du[:, :1], x)[:, :1]
+
+    torch.manual_seed(0)
+    pinn = PINN(Interval(-1, 1) * TimeInterval(0, 0.99), burgers, MLP(2, 1, width=20, depth=3),
+                [Dirichlet(0.0, points=np.column_stack([np.repeat([-1.0, 1.0], 40), np.linspace(0, 0.99, 80)])),
+                 Initial(lambda x: -torch.sin(math.pi * x[:, :1]))])
+    cfg = {"collocation": 2540, "condition_points": 160, "sampler": "sobol", "adam_steps": adam_steps,
+           "adam_lr": 1e-3, "lbfgs_steps": 15000, "log_every": 500, "threads": torch.get_num_threads()}
+    result = train_pinn(pinn, cfg, quiet=True)
+    x, t, pts = _grid()
+    u = pinn.predict(pts)[:, 0].reshape(len(t), len(x))
+    return {"adam_it_s": result["adam_steps_per_second"], "rel_l2": _rel(u, burgers_cole_hopf(x, t)),
+            "seconds": result["seconds"], "lbfgs_steps": result["steps"] - adam_steps, "stop": result["stop_reason"]}
+
+
+def run_recipe(name: str, overrides=()) -> dict:
+    from pdekit.pipeline import run_recipe as run
+    from pdekit.recipes import load_recipe
+
+    start = time.perf_counter()
+    metrics = run(load_recipe(name, overrides=list(overrides)), f"runs/bench-{name}", quiet=True)
+    metrics["wall"] = time.perf_counter() - start
+    return metrics
+
+
+def burgers() -> str:
+    rows = ["| run | network, points | Adam it/s | it/s ratio pdekit / DeepXDE | L-BFGS iterations | rel. L2 | "
+            "train seconds |", "|---|---|---|---|---|---|---|"]
+    peer = deepxde_burgers(ADAM_STEPS)
+    ours = pdekit_same_setup(ADAM_STEPS)
+    rows.append(f"| DeepXDE 1.15 example (float32) | 2-20-20-20-1 tanh, 2540 + 80 + 160 | {peer['adam_it_s']:.0f} | | "
+                f"{peer['lbfgs_steps']} | {peer['rel_l2']:.2e} | {peer['seconds']:.0f} |")
+    rows.append(f"| pdekit, same setup (L-BFGS float64) | same | {ours['adam_it_s']:.0f} | "
+                f"{ours['adam_it_s'] / peer['adam_it_s']:.2f} | {ours['lbfgs_steps']} | {ours['rel_l2']:.2e} | "
+                f"{ours['seconds']:.0f} |")
+    print("\n".join(rows), flush=True)
+    recipe = run_recipe("burgers_pinn")
+    rows.append(f"| pdekit `burgers_pinn` recipe (hard conditions) | 2-20x8-1 tanh, 8000 Sobol | "
+                f"{recipe['adam_steps_per_second']:.0f} | | {recipe['steps'] - 2000} | {recipe['test_rel_l2']:.2e} | "
+                f"{recipe['train_seconds']:.0f} |")
+    print(rows[-1], flush=True)
+    return ("\n".join(rows) + f"\n\npdekit's same-setup run stopped: {ours['stop']}; the recipe stopped: "
+            f"{recipe['stop_reason']}. Measured with `python benchmarks/pinn.py burgers` at commit {git_commit()} "
+            f"on {machine()}.")
+
+
+def problems() -> str:
+    rows = ["| recipe | what | result | rel. L2 against the reference | train seconds |", "|---|---|---|---|---|"]
+    inv = run_recipe("burgers_inverse_pinn")
+    rows.append(f"| burgers_inverse_pinn | nu from 2,000 points with 1% noise, started at 0.01 | nu = {inv['nu']:.6f} "
+                f"(true {inv['nu_true']:.6f}, error {100 * inv['nu_rel_error']:.2f}%) | {inv['test_rel_l2']:.2e} | "
+                f"{inv['train_seconds']:.0f} |")
+    print(rows[-1], flush=True)
+    for name, what in (("poisson_lshape_pinn", "-Laplacian u = 1 on the L-shape, u = 0, against 5-point FD at h = 1/256"),
+                       ("allen_cahn_pinn", "the standard case, against pdekit's spectral solver (512 x 201)")):
+        m = run_recipe(name)
+        rows.append(f"| {name} | {what} | stopped: {m['stop_reason']} | {m['test_rel_l2']:.2e} | "
+                    f"{m['train_seconds']:.0f} |")
+        print(rows[-1], flush=True)
+    return "\n".join(rows) + f"\n\nMeasured with `python benchmarks/pinn.py problems` at commit {git_commit()} on {machine()}."
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("what", choices=["burgers", "problems"])
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    text = burgers() if args.what == "burgers" else problems()
+    replace_section("docs/benchmarks.md", f"pinn-{args.what}", text)
+    print(text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
