@@ -4,6 +4,7 @@
     python benchmarks/pinn.py burgers     # pdekit's recipe, and DeepXDE 1.15's own example next to pdekit
                                           # on the same network and points, in the same run
     python benchmarks/pinn.py problems    # inverse Burgers, Poisson on the L-shape, Allen-Cahn
+    python benchmarks/pinn.py pino        # data-free PINO against the supervised FNO on Darcy, same budget
 
 Burgers (nu = 0.01/pi, u0 = -sin(pi x), u(+-1) = 0) is scored against the Cole-Hopf solution on a
 256 x 101 grid (relative L2). DeepXDE runs its examples/pinn_forward/Burgers.py recipe: tanh
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import shutil
 import sys
 import time
 
@@ -94,6 +96,7 @@ def run_recipe(name: str, overrides=()) -> dict:
     from pdekit.pipeline import run_recipe as run
     from pdekit.recipes import load_recipe
 
+    shutil.rmtree(f"runs/bench-{name}", ignore_errors=True)  # a benchmark starts afresh
     start = time.perf_counter()
     metrics = run(load_recipe(name, overrides=list(overrides)), f"runs/bench-{name}", quiet=True)
     metrics["wall"] = time.perf_counter() - start
@@ -121,29 +124,63 @@ def burgers() -> str:
             f"on {machine()}.")
 
 
-def problems() -> str:
+def problems(only: str | None = None) -> str:
+    """Every problem's row; ``only``: one recipe's row, printed, for replacing that row by hand."""
     rows = ["| recipe | what | result | rel. L2 against the reference | train seconds |", "|---|---|---|---|---|"]
+    if only not in (None, "burgers_inverse_pinn"):
+        return _problem_rows(rows, only)
     inv = run_recipe("burgers_inverse_pinn")
     rows.append(f"| burgers_inverse_pinn | nu from 2,000 points with 1% noise, started at 0.01 | nu = {inv['nu']:.6f} "
                 f"(true {inv['nu_true']:.6f}, error {100 * inv['nu_rel_error']:.2f}%) | {inv['test_rel_l2']:.2e} | "
                 f"{inv['train_seconds']:.0f} |")
     print(rows[-1], flush=True)
+    return rows if only else _problem_rows(rows, None)
+
+
+def _problem_rows(rows, only):
     for name, what in (("poisson_lshape_pinn", "-Laplacian u = 1 on the L-shape, u = 0, against 5-point FD at h = 1/256"),
                        ("allen_cahn_pinn", "the standard case, against pdekit's spectral solver (512 x 201)")):
+        if only not in (None, name):
+            continue
         m = run_recipe(name)
         rows.append(f"| {name} | {what} | stopped: {m['stop_reason']} | {m['test_rel_l2']:.2e} | "
                     f"{m['train_seconds']:.0f} |")
         print(rows[-1], flush=True)
+    if only:
+        return rows
     return "\n".join(rows) + f"\n\nMeasured with `python benchmarks/pinn.py problems` at commit {git_commit()} on {machine()}."
+
+
+def pino() -> str:
+    """darcy_fno's quick setup (29 x 29 from 141 solved, 200 training samples, 40 epochs) three ways."""
+    rows = ["| training | loss | test rel. L2 | train seconds |", "|---|---|---|---|"]
+    for label, overrides in (("supervised FNO", []),
+                             ("PINO, data-free", ["train.data_weight=0", "train.physics_weight=1"]),
+                             ("PINO, data + physics", ["train.physics_weight=0.01"])):
+        from pdekit.pipeline import run_recipe as run
+        from pdekit.recipes import load_recipe
+
+        recipe = load_recipe("darcy_fno", quick=True, overrides=overrides + ["eval.solver_ladder=false"])
+        run_dir = "runs/bench-pino-" + label.split(",")[-1].strip().replace(" ", "-")
+        shutil.rmtree(run_dir, ignore_errors=True)
+        m = run(recipe, run_dir, quiet=True)
+        loss = " ".join(overrides) or "relative L2 on the data"
+        rows.append(f"| {label} | {loss} | {m['test_rel_l2']:.4f} | {m['train_seconds']:.0f} |")
+        print(rows[-1], flush=True)
+    return "\n".join(rows) + f"\n\nMeasured with `python benchmarks/pinn.py pino` at commit {git_commit()} on {machine()}."
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=["burgers", "problems"])
+    parser.add_argument("what", choices=["burgers", "problems", "pino"])
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--only", default=None, help="problems: run one recipe and print its row (docs untouched)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    text = burgers() if args.what == "burgers" else problems()
+    if args.only:
+        print("\n".join(problems(args.only)[2:]) + f" ({git_commit()}, {machine()})")
+        return
+    text = {"burgers": burgers, "problems": problems, "pino": pino}[args.what]()
     replace_section("docs/benchmarks.md", f"pinn-{args.what}", text)
     print(text)
 

@@ -7,11 +7,12 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import torch
 import yaml
 
-from pdekit.errors import PdekitError
+from pdekit.errors import ConfigError, PdekitError
 
 TINY = {
     "name": "tiny",
@@ -195,3 +196,52 @@ def test_tensorboard_extra_missing_gets_an_install_hint(run_cli, recipe_file, tm
     code, _, err = run_cli("run", recipe_file(train__tensorboard=True), "--out", "runs/tb", "--quiet")
     assert code == 2 and "pip install 'pdekit[tensorboard]'" in err
     assert not (tmp_path / "data").exists()  # refused before any work
+
+
+def test_data_free_pino_learns_darcy_from_the_residual_alone(tmp_path, monkeypatch):
+    """The physics loss is the solver's own residual: the solver's output has none, and a small FNO
+    trained on it alone (no targets) gets within reach of the data."""
+    import torch
+
+    from pdekit.pipeline import problem_for, run_recipe
+    from pdekit.recipes import load_recipe
+    from pdekit.train.trainer import _physics_loss
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PDEKIT_DATA", str(tmp_path / "data"))
+    raw = {"name": "pino", "data": {"problem": "darcy_2d", "resolution": 17, "params": {"solve_resolution": 17},
+                                    "n_train": 64, "n_test": 16},
+           "model": {"name": "fno", "modes": 6, "width": 16, "depth": 3},
+           "train": {"epochs": 60, "batch_size": 8, "lr": 5e-3, "data_weight": 0, "physics_weight": 1, "threads": 2},
+           "eval": {"solver_ladder": False, "timing_samples": 2, "plot_samples": 1}}
+    recipe = load_recipe(raw)
+    p = problem_for(recipe)
+    a = torch.from_numpy(p.sample_inputs(np.random.default_rng(0))["a"])[None]
+    u = p.solve({"a": a})["u"]
+    assert float(_physics_loss(recipe)(u[:, None].float(), a[:, None].float())) < 1e-8
+    results = run_recipe(recipe, "runs/pino", quiet=True)
+    assert results["test_rel_l2"] < 0.15, results["test_rel_l2"]
+    with pytest.raises(ConfigError, match="steady problem"):
+        load_recipe({**raw, "data": {"problem": "burgers_1d"}})
+
+
+def test_pino_on_burgers_trajectories(tmp_path, monkeypatch):
+    """data.trajectory: an FNO over (t, x) maps u0 to the whole trajectory; with the physics loss
+    alone (Burgers' own residual and the initial slice) it learns the solution operator."""
+    from pdekit.pipeline import run_recipe
+    from pdekit.recipes import load_recipe
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PDEKIT_DATA", str(tmp_path / "data"))
+    raw = {"name": "pino-burgers",
+           "data": {"problem": "burgers_1d", "resolution": 32,
+                    "params": {"solve_resolution": 128, "nt": 11, "t_final": 0.2, "ic_scale": 5.0},
+                    "n_train": 64, "n_test": 16, "trajectory": True},
+           "model": {"name": "fno", "modes": 6, "width": 16, "depth": 3},
+           "train": {"epochs": 40, "batch_size": 8, "lr": 5e-3, "data_weight": 0, "physics_weight": 1, "threads": 2},
+           "eval": {"solver_ladder": False, "timing_samples": 2, "plot_samples": 1}}
+    results = run_recipe(load_recipe(raw), "runs/pino", quiet=True)
+    assert results["test_rel_l2"] < 0.1, results["test_rel_l2"]
+    x, y, _ = __import__("pdekit.data.dataset", fromlist=["load_pairs"]).load_pairs(
+        next((tmp_path / "data").glob("burgers_1d-r32-64-*.h5")), trajectory=True)
+    assert x.shape == y.shape == (16, 1, 11, 32) and torch.equal(x[:, :, 3], y[:, :, 0])

@@ -53,13 +53,13 @@ def prepare_data(recipe: Recipe, quiet: bool = False, device: str = "cpu") -> di
 
 def train_recipe(recipe: Recipe, run_dir: str, quiet: bool = False):
     """Generate (or reuse) the data and train; returns (trained model, data files)."""
-    from pdekit.data.dataset import load_pairs
+    from pdekit.data.dataset import load_task
     from pdekit.train.trainer import resolve_device, train
 
     files = prepare_data(recipe, quiet=quiet, device=resolve_device(recipe.train.device).type)
     d = recipe.data
-    x_train, y_train, _ = load_pairs(files["train"], d.input_time, d.target_time)
-    x_test, y_test, _ = load_pairs(files["test"], d.input_time, d.target_time)
+    x_train, y_train, _ = load_task(files["train"], d)
+    x_test, y_test, _ = load_task(files["test"], d)
     os.makedirs(run_dir, exist_ok=True)
     with open(os.path.join(run_dir, "recipe.json"), "w") as fh:
         json.dump(recipe.raw, fh, indent=2, sort_keys=True)
@@ -81,7 +81,7 @@ def run_recipe(recipe, run_dir: str, quiet: bool = False) -> dict:
 def evaluate_run(run_dir: str, data: str | None = None, json_out: str | None = None) -> tuple[dict, str]:
     """Evaluate a trained run on its own test split (report in the run folder) or on another
     file in any layout pdekit reads (report in <run_dir>/eval-<file name>); returns (metrics, report folder)."""
-    from pdekit.data.dataset import load_pairs
+    from pdekit.data.dataset import load_task
     from pdekit.errors import DataFileError
     from pdekit.eval.evaluate import evaluate
     from pdekit.recipes import load_recipe
@@ -92,9 +92,9 @@ def evaluate_run(run_dir: str, data: str | None = None, json_out: str | None = N
     if data is None:
         files = prepare_data(recipe, quiet=True)
         return evaluate(trained, recipe, run_dir, files["test"], files["transfer"], json_out=json_out), run_dir
-    x, _, meta = load_pairs(data, recipe.data.input_time, recipe.data.target_time, limit=1)
+    x, _, meta = load_task(data, recipe.data, limit=1)
     if recipe.data.file:
-        trained_at = load_pairs(recipe.data.file, recipe.data.input_time, recipe.data.target_time, limit=1)[2]["resolution"]
+        trained_at = load_task(recipe.data.file, recipe.data, limit=1)[2]["resolution"]
     else:
         trained_at = problem_for(recipe).resolution
         if meta["problem"] is not None and meta["problem"] != recipe.data.problem:

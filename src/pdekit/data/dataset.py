@@ -24,12 +24,21 @@ class Split(NamedTuple):
     count: int | None = None
 
 
+def load_task(path: "str | os.PathLike | Split", data, limit: int | None = None):
+    """load_pairs with the task a recipe's data section describes (time indices, trajectory)."""
+    return load_pairs(path, data.input_time, data.target_time, limit=limit, trajectory=data.trajectory)
+
+
 def load_pairs(path: "str | os.PathLike | Split", input_time: int = 0, target_time: int = -1,
-               limit: int | None = None, start: int = 0) -> tuple[torch.Tensor, torch.Tensor, dict]:
+               limit: int | None = None, start: int = 0,
+               trajectory: bool = False) -> tuple[torch.Tensor, torch.Tensor, dict]:
     """(x, y, meta) for samples start .. start + limit - 1 (all after ``start`` by default) of a
     file in any layout pdekit reads (pdekit, PDEBench, The Well; see data/formats.py): inputs and
     targets as float32 tensors, and a description with ``problem`` (None for foreign data),
-    ``layout``, ``n``, ``resolution`` and, for pdekit files, the generation ``config``."""
+    ``layout``, ``n``, ``resolution`` and, for pdekit files, the generation ``config``.
+
+    ``trajectory``: the target is the whole trajectory (n, c, nt, *space) and the input the slice
+    at ``input_time`` repeated along time, a space-time task (PINO's Burgers setup)."""
     if isinstance(path, Split):
         path, start, limit = path.path, path.start, path.count
     f, source = open_source(path)
@@ -44,8 +53,14 @@ def load_pairs(path: "str | os.PathLike | Split", input_time: int = 0, target_ti
                 if not -nt <= t < nt:
                     raise DataFileError(f"time index {t} is outside the {nt} stored times of '{path}'")
             x = np.stack([read(start, count, input_time % nt) for read in source.fields.values()], axis=1)
-            y = np.stack([read(start, count, target_time % nt) for read in source.fields.values()], axis=1)
+            if trajectory:
+                y = np.stack([read(start, count, None) for read in source.fields.values()], axis=1)
+                x = np.ascontiguousarray(np.broadcast_to(x[:, :, None], y.shape))
+            else:
+                y = np.stack([read(start, count, target_time % nt) for read in source.fields.values()], axis=1)
         else:
+            if trajectory:
+                raise DataFileError(f"'{path}' holds steady data: a trajectory target needs time-dependent data")
             x = np.stack([read(start, count, None) for read in source.inputs.values()], axis=1)
             y = np.stack([read(start, count, None) for read in source.fields.values()], axis=1)
     meta = {"problem": source.problem, "layout": source.layout, "n": source.n, "resolution": source.space[0],

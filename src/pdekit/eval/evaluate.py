@@ -13,7 +13,7 @@ import time
 
 import torch
 
-from pdekit.data.dataset import load_pairs
+from pdekit.data.dataset import load_task
 from pdekit.data.generate import solve_samples
 from pdekit.errors import UnstableError
 from pdekit.eval import metrics
@@ -58,8 +58,10 @@ def _cheaper_settings(problem) -> list[dict]:
     return settings
 
 
-def solver_ladder(problem, seed: int, first: int, y_true: torch.Tensor, target_time: int, device: str) -> list[dict]:
-    """Time and error (mean relative L2 against the stored targets) of the solver at each setting."""
+def solver_ladder(problem, seed: int, first: int, y_true: torch.Tensor, target_time: int | None,
+                  device: str) -> list[dict]:
+    """Time and error (mean relative L2 against the stored targets) of the solver at each setting
+    (``target_time`` None: the targets are whole trajectories)."""
     count = len(y_true)
     indices = range(first, first + count)
     out = []
@@ -71,7 +73,7 @@ def solver_ladder(problem, seed: int, first: int, y_true: torch.Tensor, target_t
         except UnstableError:
             continue
         pred = torch.from_numpy(arrays[f"fields/{p.fields[0]}"])
-        if p.time_dependent:
+        if p.time_dependent and target_time is not None:
             pred = pred[:, target_time]
         error = float(metrics.relative_l2(pred[:, None], y_true).mean())
         out.append({**setting, "seconds_per_sample": seconds / count, "rel_l2": error})
@@ -83,13 +85,13 @@ def evaluate(trained, recipe, run_dir: str, test_file: str, transfer_files: dict
     from pdekit.eval.report import write_report
 
     d = recipe.data
-    x_test, y_test, meta = load_pairs(test_file, d.input_time, d.target_time)
+    x_test, y_test, meta = load_task(test_file, d)
     pred = trained.predict(x_test)
     results = metrics.summary(pred, y_test)
     results["test_rel_l2"] = results.pop("rel_l2")
     transfer = {}
     for res, path in sorted(transfer_files.items()):
-        xt, yt, _ = load_pairs(path, d.input_time, d.target_time)
+        xt, yt, _ = load_task(path, d)
         transfer[int(res)] = float(metrics.relative_l2(trained.predict(xt), yt).mean())
 
     cfg = meta["config"]
@@ -103,7 +105,8 @@ def evaluate(trained, recipe, run_dir: str, test_file: str, transfer_files: dict
         solver_time = _best_time(lambda: solve_samples(problem, cfg["seed"], range(first, first + k), device),
                                  repeats=1)[1] / k
         if recipe.eval.solver_ladder:
-            ladder = solver_ladder(problem, cfg["seed"], first, y_test[:k], d.target_time, device)
+            ladder = solver_ladder(problem, cfg["seed"], first, y_test[:k], None if d.trajectory else d.target_time,
+                                   device)
     results.update({
         "params": count_parameters(trained.model),
         "train_seconds": trained.train_seconds,

@@ -245,10 +245,17 @@ class Polygon(Geometry):
         return np.stack([e[:, 1], -e[:, 0]], axis=1) / np.linalg.norm(e, axis=1, keepdims=True)
 
     def factor(self, x):
+        """A smooth approximate distance (Sukumar and Srivastava 2022): per edge, the distance to its
+        line trimmed to the segment, sqrt(f^2 + ((sqrt(t^2 + f^4) - t) / 2)^2), joined by
+        1 / sum(1 / phi_i), which is zero on every edge and smooth away from the vertices (the
+        exact distance has kinks along the medial axis that a hard condition passes on to u)."""
         start, edge = (torch.as_tensor(v, dtype=x.dtype, device=x.device) for v in (self.start, self.edge))
         rel = x[:, None, :2] - start[None]
-        s = ((rel * edge).sum(-1) / (edge**2).sum(-1)).clamp(0, 1)
-        d = (rel - s[..., None] * edge).norm(dim=-1).min(dim=1, keepdim=True).values
+        length = edge.norm(dim=-1)
+        f = (edge[:, 0] * rel[..., 1] - edge[:, 1] * rel[..., 0]) / length  # positive on the inner side
+        t = (length**2 / 4 - (rel - edge / 2).pow(2).sum(-1)) / length
+        phi = torch.sqrt(f**2 + ((torch.sqrt(t**2 + f**4) - t) / 2) ** 2)
+        d = 1 / (1 / phi).sum(dim=1, keepdim=True)
         inside = torch.as_tensor(self._inside(x[:, :2].detach().cpu().numpy()), device=x.device)[:, None]
         return torch.where(inside, d, -d) / float(np.abs(self.hi - self.lo).max())
 

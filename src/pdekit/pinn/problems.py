@@ -118,7 +118,7 @@ def burgers_inverse(c: BurgersInverseConfig, network: dict) -> Benchmark:
     x, t = np.linspace(-1, 1, 256), np.linspace(0, 1, 101)
 
     def extra(p):
-        nu = math.exp(float(p.coefficients["log_nu"]))
+        nu = math.exp(float(p.coefficients["log_nu"].detach()))
         return {"nu": nu, "nu_true": c.nu_true, "nu_rel_error": abs(nu / c.nu_true - 1)}
 
     return Benchmark(pinn, {"x": x, "t": t}, _space_time_grid(x, t), burgers_cole_hopf(x, t, c.nu_true), extra)

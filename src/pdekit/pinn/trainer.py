@@ -245,12 +245,15 @@ def train_pinn(pinn: PINN, cfg: PinnTrainConfig | dict | None = None, run_dir: s
             state["stop_reason"] = f"time budget of {cfg.max_seconds:g} s reached"
             break
         chunk = min(cfg.log_every, cfg.lbfgs_steps - done)
+        if cfg.max_seconds and last.get("per_iteration"):  # end the last chunk inside the time budget
+            chunk = max(1, min(chunk, int((cfg.max_seconds - state["seconds"]) / last["per_iteration"])))
         lbfgs.param_groups[0]["max_iter"] = chunk
         before = lbfgs.state[lbfgs._params[0]].get("n_iter", 0) if lbfgs.state else 0
         started = time.perf_counter()
         lbfgs.step(closure)
         state["seconds"] += time.perf_counter() - started
         ran = lbfgs.state[lbfgs._params[0]].get("n_iter", 0) - before
+        last["per_iteration"] = (time.perf_counter() - started) / max(ran, 1)
         done += ran
         state["step"] = cfg.adam_steps + done
         check(last["loss"], f"L-BFGS iteration {done}")

@@ -33,6 +33,8 @@ class DataSection:
     seed: int = param(0, "dataset seed")
     input_time: int = param(0, "time index of the input (time-dependent problems)")
     target_time: int = param(-1, "time index of the target (time-dependent problems)")
+    trajectory: bool = param(False, "predict the whole trajectory from the input_time slice (a space-time task "
+                                    "with one more dimension; PINO's Burgers setup)")
     batch_size: int = param(32, "samples solved together while generating")
     file: str = param("", "train on this file instead (pdekit, PDEBench or The Well layout): the first n_train "
                           "samples train, the next n_test test; problem, params and seed are then unused")
@@ -55,6 +57,9 @@ class TrainSection:
     gamma: float = param(0.5, "decay factor (step schedule)")
     grad_clip: float = param(0.0, "clip the gradient norm to this value (0: off)")
     loss: str = param("rel_l2", "training loss", ("rel_l2", "h1"))
+    data_weight: float = param(1.0, "weight of the data loss (0 with physics_weight > 0: data-free PINO)")
+    physics_weight: float = param(0.0, "weight of the physics loss: the problem's own residual on the output "
+                                       "grid (PINO; steady problems)")
     amp: str = param("none", "mixed precision on CUDA", ("none", "bf16", "fp16"))
     compile: bool = param(False, "torch.compile the model")
     seed: int = param(0, "seed of initialization and batch order")
@@ -69,6 +74,8 @@ class TrainSection:
         require(self.weight_decay >= 0 and self.grad_clip >= 0, "train.weight_decay and train.grad_clip must be >= 0")
         require(self.step_size >= 1 and 0 < self.gamma <= 1, "train.step_size must be >= 1 and gamma in (0, 1]")
         require(self.threads >= 0, f"train.threads must be >= 0, got {self.threads}")
+        require(self.data_weight >= 0 and self.physics_weight >= 0 and self.data_weight + self.physics_weight > 0,
+                "train.data_weight and train.physics_weight must be >= 0 and not both 0")
         require(not self.tensorboard or importlib.util.find_spec("tensorboard") is not None,
                 "train.tensorboard=true needs the tensorboard package: pip install 'pdekit[tensorboard]' "
                 "(or set train.tensorboard=false; metrics.csv is always written)")
@@ -230,19 +237,27 @@ def load_recipe(source: str | dict, quick: bool = False, overrides: list[str] | 
         raise ConfigError("recipe section 'model' must be a mapping with a 'name' (see `pdekit list models`)")
     # validate the data source now, before any work
     data = sections["data"]
+    from pdekit.problems import get_problem
+
     if data.file:
         (in_channels, out_channels), ndim = _check_data_files(data, sections["eval"])
+        ndim += 1 if data.trajectory else 0
     else:
-        from pdekit.problems import get_problem
-
         cls = get_problem(data.problem)
         cls.from_params(data.resolution or cls.default_resolution, data.params)
         for r in sections["eval"].resolutions:
             cls.from_params(r, data.params)
-        (in_channels, out_channels), ndim = cls.channels(), cls.ndim
+        if data.trajectory and not cls.time_dependent:
+            raise ConfigError(f"data.trajectory=true needs a time-dependent problem; {cls.name} is steady")
+        (in_channels, out_channels), ndim = cls.channels(), cls.ndim + (1 if data.trajectory else 0)
     from pdekit.models import build_model
 
     net = build_model(model, in_channels, out_channels, ndim)  # validates the model section
+    if sections["train"].physics_weight > 0 and (data.file or (get_problem(data.problem).time_dependent
+                                                             and not data.trajectory)):
+        raise ConfigError("train.physics_weight (PINO) needs generated data of a steady problem (such as darcy_2d) "
+                          "or data.trajectory=true: the residual of a single predicted time slice has no time "
+                          "derivative")
     if sections["train"].amp == "fp16" and any(p.is_complex() for p in net.parameters()):
         raise ConfigError(f"train.amp=fp16 needs gradient scaling, which PyTorch does not do for complex weights "
                           f"(model '{model['name']}' has spectral weights); use train.amp=bf16")

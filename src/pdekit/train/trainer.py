@@ -58,6 +58,25 @@ class TrainedModel:
         return torch.cat(out)
 
 
+def _physics_loss(recipe: Recipe):
+    """PINO's physics loss: the mean square of the problem's own residual (the solver's
+    discretization) on the predicted grid: a steady problem's inputs to fields, or a time-dependent
+    problem's whole trajectory (plus the misfit of its initial slice)."""
+    from pdekit.pipeline import problem_for
+
+    problem = problem_for(recipe)
+
+    def loss(pred: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        fields = {name: pred[:, i] for i, name in enumerate(problem.fields)}
+        if problem.time_dependent:  # a trajectory (batch, c, nt, *space) from its initial slice
+            initial = (pred[:, :, 0] - x[:, :, 0]).pow(2).mean()
+            return problem.residual(fields).pow(2).mean() + initial
+        inputs = {name: x[:, i] for i, name in enumerate(problem.inputs)}
+        return problem.residual(fields, inputs).pow(2).mean()
+
+    return loss
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -126,6 +145,9 @@ def train(recipe: Recipe, run_dir: str, x_train, y_train, x_test, y_test, quiet:
 
     torch.manual_seed(cfg.seed)
     x_norm, y_norm = Normalizer.fit(x_train), Normalizer.fit(y_train)
+    if cfg.data_weight == 0:  # data-free: the targets must not leak in through their statistics
+        y_norm = Normalizer(torch.zeros(y_train.shape[1]), torch.ones(y_train.shape[1]))
+    physics = _physics_loss(recipe) if cfg.physics_weight > 0 else None
     # on the device before the optimizer state is loaded, so a resumed state lands next to the weights
     model = make_model(recipe, x_train, y_train).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -174,7 +196,9 @@ def train(recipe: Recipe, run_dir: str, x_train, y_train, x_test, y_test, quiet:
                 xb, yb = x_train[idx].to(device), y_train[idx].to(device)
                 with torch.autocast(device.type, dtype=amp_dtype) if use_amp else nullcontext():
                     pred = y_norm.decode(step_model(x_norm.encode(xb)).float())
-                    loss = loss_fn(pred, yb)
+                    loss = cfg.data_weight * loss_fn(pred, yb) if cfg.data_weight else 0.0
+                    if physics is not None:
+                        loss = loss + cfg.physics_weight * physics(pred, xb)
                 if not torch.isfinite(loss):
                     raise TrainingDiverged(
                         f"the loss became {float(loss.detach())} at epoch {epoch}, step {i // cfg.batch_size + 1}; the last "
