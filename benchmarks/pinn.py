@@ -92,15 +92,21 @@ def pdekit_same_setup(adam_steps: int) -> dict:
             "seconds": result["seconds"], "lbfgs_steps": result["steps"] - adam_steps, "stop": result["stop_reason"]}
 
 
-def run_recipe(name: str, overrides=()) -> dict:
-    from pdekit.pipeline import run_recipe as run
-    from pdekit.recipes import load_recipe
+def run_fresh(recipe, run_dir: str) -> dict:
+    """Run a loaded recipe in an emptied folder (a benchmark starts afresh); adds the wall time."""
+    from pdekit.pipeline import run_recipe
 
-    shutil.rmtree(f"runs/bench-{name}", ignore_errors=True)  # a benchmark starts afresh
+    shutil.rmtree(run_dir, ignore_errors=True)
     start = time.perf_counter()
-    metrics = run(load_recipe(name, overrides=list(overrides)), f"runs/bench-{name}", quiet=True)
+    metrics = run_recipe(recipe, run_dir, quiet=True)
     metrics["wall"] = time.perf_counter() - start
     return metrics
+
+
+def run_recipe(name: str, overrides=()) -> dict:
+    from pdekit.recipes import load_recipe
+
+    return run_fresh(load_recipe(name, overrides=list(overrides)), f"runs/bench-{name}")
 
 
 def burgers() -> str:
@@ -152,39 +158,29 @@ def _problem_rows(rows, only):
 
 
 def pino() -> str:
-    """darcy_fno's quick setup (29 x 29 from 141 solved, 200 training samples, 40 epochs) three ways."""
+    """darcy_fno's quick setup (29 x 29 from 141 solved, 200 training samples, 40 epochs) three ways,
+    and Burgers as a space-time task (u0 -> u(t, x) on 21 times in [0, 0.5], 64 points, 256 solved)."""
+    from pdekit.recipes import load_recipe
+
     rows = ["| training | loss | test rel. L2 | train seconds |", "|---|---|---|---|"]
-    for label, overrides in (("supervised FNO", []),
-                             ("PINO, data-free", ["train.data_weight=0", "train.physics_weight=1"]),
-                             ("PINO, data + physics", ["train.physics_weight=0.01"])):
-        from pdekit.pipeline import run_recipe as run
-        from pdekit.recipes import load_recipe
-
-        recipe = load_recipe("darcy_fno", quick=True, overrides=overrides + ["eval.solver_ladder=false"])
-        run_dir = "runs/bench-pino-" + label.split(",")[-1].strip().replace(" ", "-")
-        shutil.rmtree(run_dir, ignore_errors=True)
-        m = run(recipe, run_dir, quiet=True)
-        loss = " ".join(overrides) or "relative L2 on the data"
-        rows.append(f"| Darcy: {label} | {loss} | {m['test_rel_l2']:.4f} | {m['train_seconds']:.0f} |")
-        print(rows[-1], flush=True)
-    # Burgers as a space-time task: u0 -> u(t, x) on 21 times in [0, 0.5], 64 points (256 solved)
-    base = {"name": "pino_burgers", "data": {"problem": "burgers_1d", "resolution": 64, "trajectory": True,
-                                             "params": {"solve_resolution": 256, "nt": 21, "t_final": 0.5},
-                                             "n_train": 200, "n_test": 50},
-            "model": {"name": "fno", "modes": 8, "width": 24, "depth": 4},
-            "train": {"epochs": 40, "batch_size": 10, "lr": 3e-3},
-            "eval": {"solver_ladder": False}}
-    for label, overrides in (("supervised FNO", []),
-                             ("PINO, data-free", ["train.data_weight=0", "train.physics_weight=1"])):
-        from pdekit.pipeline import run_recipe as run
-        from pdekit.recipes import load_recipe
-
-        run_dir = "runs/bench-pino-burgers-" + label.split(",")[-1].strip().replace(" ", "-")
-        shutil.rmtree(run_dir, ignore_errors=True)
-        m = run(load_recipe(base, overrides=overrides), run_dir, quiet=True)
-        rows.append(f"| Burgers trajectories: {label} | {' '.join(overrides) or 'relative L2 on the data'} | "
-                    f"{m['test_rel_l2']:.4f} | {m['train_seconds']:.0f} |")
-        print(rows[-1], flush=True)
+    burgers = {"name": "pino_burgers", "data": {"problem": "burgers_1d", "resolution": 64, "trajectory": True,
+                                                "params": {"solve_resolution": 256, "nt": 21, "t_final": 0.5},
+                                                "n_train": 200, "n_test": 50},
+               "model": {"name": "fno", "modes": 8, "width": 24, "depth": 4},
+               "train": {"epochs": 40, "batch_size": 10, "lr": 3e-3},
+               "eval": {"solver_ladder": False}}
+    cases = [("Darcy", lambda o: load_recipe("darcy_fno", quick=True, overrides=o + ["eval.solver_ladder=false"]),
+              [("supervised FNO", []), ("PINO, data-free", ["train.data_weight=0", "train.physics_weight=1"]),
+               ("PINO, data + physics", ["train.physics_weight=0.01"])]),
+             ("Burgers trajectories", lambda o: load_recipe(burgers, overrides=o),
+              [("supervised FNO", []), ("PINO, data-free", ["train.data_weight=0", "train.physics_weight=1"])])]
+    for problem, recipe, variants in cases:
+        for label, overrides in variants:
+            tag = "".join(ch if ch.isalnum() else "-" for ch in f"{problem} {label}".lower())
+            m = run_fresh(recipe(overrides), "runs/bench-pino-" + tag)
+            rows.append(f"| {problem}: {label} | {' '.join(overrides) or 'relative L2 on the data'} | "
+                        f"{m['test_rel_l2']:.4f} | {m['train_seconds']:.0f} |")
+            print(rows[-1], flush=True)
     return "\n".join(rows) + f"\n\nMeasured with `python benchmarks/pinn.py pino` at commit {git_commit()} on {machine()}."
 
 

@@ -112,7 +112,9 @@ def cmd_train(args) -> int:
 
     recipe = load_recipe(args.config, quick=args.quick, overrides=args.overrides)
     run_dir = args.out or os.path.join("runs", recipe.name)
-    if not hasattr(recipe, "data"):  # a PINN recipe: training and evaluation are one step
+    from pdekit.pinn.recipe import PinnRecipe
+
+    if isinstance(recipe, PinnRecipe):  # training and evaluation are one step
         from pdekit.pipeline import run_recipe
 
         _print_summary(run_recipe(recipe, run_dir, quiet=args.quiet), run_dir)

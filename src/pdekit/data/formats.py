@@ -27,6 +27,7 @@ from typing import Callable
 import h5py
 import numpy as np
 
+from pdekit.data.storage import _text, read_meta, write_file
 from pdekit.errors import DataFileError
 
 PDEBENCH_VARIABLES = ("density", "pressure", "Vx", "Vy", "Vz")
@@ -240,11 +241,11 @@ def _read_the_well(f, path) -> Source:
     if not fields:
         raise DataFileError(f"'{path}' claims the {layout} layout but has no arrays in t0_fields, t1_fields "
                             f"or t2_fields")
-    attrs = {"dataset_name": _text(f.attrs.get("dataset_name", "")), "scalars": {}, "boundary_conditions": {}}
+    attrs = {"dataset_name": str(_text(f.attrs.get("dataset_name", ""))), "scalars": {}, "boundary_conditions": {}}
     for name, ds in (f["scalars"].items() if "scalars" in f else []):
         attrs["scalars"][name] = np.asarray(ds[()]).tolist()
     for name, group in (f["boundary_conditions"].items() if "boundary_conditions" in f else []):
-        attrs["boundary_conditions"][name] = _text(group.attrs.get("bc_type", ""))
+        attrs["boundary_conditions"][name] = str(_text(group.attrs.get("bc_type", "")))
     return Source(path, layout, n or 1, True, space, coords, fields, attrs=attrs)
 
 
@@ -263,8 +264,6 @@ def _well_reader(ds, sample: bool, time: bool, comp: tuple) -> Reader:
 
 
 def _read_pdekit(f, path) -> Source:
-    from pdekit.data.storage import read_meta
-
     meta = read_meta(path)
     cfg = meta["config"]
     from pdekit.problems import PROBLEMS
@@ -293,10 +292,6 @@ def _check_coords(path, layout, coords, space):
         if axis in coords and len(coords[axis]) != size:
             raise DataFileError(f"'{path}' ({layout} layout): coordinate '{axis}' has {len(coords[axis])} "
                                 f"points, the data have {size}")
-
-
-def _text(value):
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 _READERS = {
@@ -370,21 +365,18 @@ def write_pdebench(path: str, source: Source, layout: str = "pdebench-tensor") -
 def convert(src: str, dst: str, layout: str = "pdekit") -> Source:
     """Copy ``src`` (any layout) to ``dst`` in ``layout`` (pdekit or a PDEBench layout), arrays
     kept bit for bit (float32). Returns the source's description."""
-    from pdekit.data.storage import write_file
-
     f, source = open_source(src)
     with f:
         if layout == "pdekit":
             shapes = {f"fields/{k}": ((source.nt,) if source.time_dependent else ()) + source.space for k in source.fields}
             shapes.update({f"inputs/{k}": source.space for k in source.inputs})
-            identity = {"problem": source.problem or "external", "n": source.n, "resolution": source.space[0],
-                        "params": {}, "seed": None, "first": 0}
             if source.layout == "pdekit":
                 identity = source.attrs["config"]
             else:
-                identity.update({"source": {"layout": source.layout, "file": os.path.basename(src), **source.attrs},
-                                 "time_dependent": source.time_dependent, "fields": list(source.fields),
-                                 "inputs": list(source.inputs)})
+                identity = {"problem": "external", "n": source.n, "resolution": source.space[0], "params": {},
+                            "seed": None, "first": 0, "time_dependent": source.time_dependent,
+                            "fields": list(source.fields), "inputs": list(source.inputs),
+                            "source": {"layout": source.layout, "file": os.path.basename(src), **source.attrs}}
             write_file(dst, identity, source.coords, shapes, read_all(source),
                        extra_attrs={"converted_from": json.dumps({"layout": source.layout, "file": os.path.abspath(src)})})
         elif layout in LAYOUTS[1:4]:

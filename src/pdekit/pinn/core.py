@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from pdekit.errors import ConfigError
-from pdekit.pinn.geometry import Geometry, SpaceTime
+from pdekit.pinn.geometry import Geometry, SpaceTime, collect
 from pdekit.pinn.operators import grad
 
 Value = float | Callable[[torch.Tensor], torch.Tensor]
@@ -51,16 +51,11 @@ class Condition:
         if self.points is not None:
             self._check_points(domain, self.points)
             return self.points
-        x, have, out = None, 0, []
-        for _ in range(50):
+        def draw(missing):
             x = domain.sample_boundary(4 * n, rng)
-            if self.on is not None:
-                x = x[np.asarray(self.on(x), dtype=bool)]
-            out.append(x)
-            have += len(x)
-            if have >= n:
-                return np.concatenate(out)[:n]
-        raise ConfigError(f"{type(self).__name__}: its `on` selects (almost) no boundary point")
+            return x if self.on is None else x[np.asarray(self.on(x), dtype=bool)]
+
+        return collect(n, draw, f"{type(self).__name__}: its `on` selects (almost) no boundary point", tries=50)
 
     def _check_points(self, domain, x):
         space = domain.space if isinstance(domain, SpaceTime) else domain
@@ -247,11 +242,10 @@ class PINN(nn.Module):
             return _value(dirichlet.value, x) + self.space.factor(xs) * n
         t0 = self.domain.time.t0
         x0 = torch.cat([xs, torch.full_like(x[:, -1:], t0)], dim=1)
-        out = _value(initial.value, x0) + (x[:, -1:] - t0) * n
-        if dirichlet is not None:
-            out = _value(initial.value, x0) + _value(dirichlet.value, x) - _value(dirichlet.value, x0) \
-                + (x[:, -1:] - t0) * self.space.factor(xs) * n
-        return out
+        if dirichlet is None:
+            return _value(initial.value, x0) + (x[:, -1:] - t0) * n
+        return _value(initial.value, x0) + _value(dirichlet.value, x) - _value(dirichlet.value, x0) \
+            + (x[:, -1:] - t0) * self.space.factor(xs) * n
 
     def pde_residual(self, x: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
         """The residual at x; ``u``: the output at x, if already computed (x must require grad)."""

@@ -38,6 +38,19 @@ def unit_points(n: int, dim: int, sampler: str, rng: np.random.Generator) -> np.
     return engine.random_base2(m)[:n]  # a power-of-two prefix keeps the balance properties
 
 
+def collect(n: int, draw, failure: str, tries: int = 100) -> np.ndarray:
+    """n points from repeated calls of ``draw(missing)``, each returning the accepted part of a
+    fresh batch (rejection sampling); ConfigError(``failure``) when they never add up."""
+    out, have = [], 0
+    for _ in range(tries):
+        x = draw(n - have)
+        out.append(x)
+        have += len(x)
+        if have >= n:
+            return np.concatenate(out)[:n]
+    raise ConfigError(failure)
+
+
 class Geometry:
     dim: int
     lo: np.ndarray
@@ -82,15 +95,12 @@ class Geometry:
     def sample_interior(self, n: int, sampler: str = "sobol", rng: np.random.Generator | None = None) -> np.ndarray:
         """n points inside (rejection from the bounding box for shapes that do not fill it)."""
         rng = rng or np.random.default_rng(0)
-        out, have = [], 0
-        for _ in range(100):
-            x = self.lo + (self.hi - self.lo) * unit_points(max(2 * (n - have), 16), self.dim, sampler, rng)
-            x = x[self.distance(x) > TOL]
-            out.append(x)
-            have += len(x)
-            if have >= n:
-                return np.concatenate(out)[:n]
-        raise ConfigError(f"{self!r}: could not place {n} points inside (is its area tiny?)")
+
+        def draw(missing):
+            x = self.lo + (self.hi - self.lo) * unit_points(max(2 * missing, 16), self.dim, sampler, rng)
+            return x[self.distance(x) > TOL]
+
+        return collect(n, draw, f"{self!r}: could not place {n} points inside (is its area tiny?)")
 
     def sample_boundary(self, n: int, rng: np.random.Generator | None = None) -> np.ndarray:
         rng = rng or np.random.default_rng(0)
@@ -310,15 +320,12 @@ class Difference(Geometry):
 
 
 def _keep_on_boundary(geom, parts, n, rng):
-    out, have = [], 0
-    for _ in range(100):
+    def draw(missing):
         x = np.concatenate([p.sample_boundary(2 * n, rng) for p in parts])
         x = x[geom.on_boundary(x)]
-        out.append(x[rng.permutation(len(x))])
-        have += len(x)
-        if have >= n:
-            return np.concatenate(out)[:n]
-    raise ConfigError(f"{geom!r}: could not place {n} points on the boundary")
+        return x[rng.permutation(len(x))]
+
+    return collect(n, draw, f"{geom!r}: could not place {n} points on the boundary")
 
 
 class TimeInterval:
@@ -341,15 +348,12 @@ class SpaceTime:
     def sample_interior(self, n, sampler="sobol", rng=None):
         rng = rng or np.random.default_rng(0)
         lo, hi = np.append(self.space.lo, self.time.t0), np.append(self.space.hi, self.time.t1)
-        out, have = [], 0
-        for _ in range(100):
-            x = lo + (hi - lo) * unit_points(max(2 * (n - have), 16), self.dim, sampler, rng)
-            x = x[self.space.distance(x[:, :-1]) > TOL]
-            out.append(x)
-            have += len(x)
-            if have >= n:
-                return np.concatenate(out)[:n]
-        raise ConfigError(f"{self.space!r}: could not place {n} points inside")
+
+        def draw(missing):
+            x = lo + (hi - lo) * unit_points(max(2 * missing, 16), self.dim, sampler, rng)
+            return x[self.space.distance(x[:, :-1]) > TOL]
+
+        return collect(n, draw, f"{self.space!r}: could not place {n} points inside")
 
     def sample_boundary(self, n, rng=None):
         rng = rng or np.random.default_rng(0)

@@ -71,12 +71,19 @@ class _Points:
         self.conditions = [c.sample(pinn.domain, cfg.condition_points, rng) if not c.hard else None
                            for c in pinn.conditions]
 
+    @property
+    def interior(self) -> np.ndarray:
+        return self._interior
+
+    @interior.setter
+    def interior(self, x: np.ndarray) -> None:  # refinement and resume replace the points
+        self._interior, self._cached = x, None
+
     def tensors(self, dtype):
-        """Cached until the points change (refinement replaces ``interior``)."""
-        key = (dtype, id(self.interior), len(self.interior))
-        if getattr(self, "_key", None) != key:
+        """Cached until the points or the precision change."""
+        if self._cached is None or self._cached[0].dtype != dtype:
             t = lambda a: None if a is None else torch.as_tensor(a, dtype=dtype)  # noqa: E731
-            self._cached, self._key = (t(self.interior), [t(a) for a in self.conditions]), key
+            self._cached = (t(self.interior), [t(a) for a in self.conditions])
         return self._cached
 
 
