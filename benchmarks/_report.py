@@ -28,9 +28,13 @@ def machine() -> str:
 
 
 def git_commit() -> str:
+    """The short commit, with "+uncommitted changes" when the source differs from it."""
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                               text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "src", "benchmarks"],
+                               cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        return head + (" + uncommitted changes" if dirty else "")
     except OSError:
         return "unknown"
 

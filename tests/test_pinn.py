@@ -139,10 +139,11 @@ def test_resume_after_an_interruption_ends_bitwise_equal(tmp_path):
         calls = {"n": 0}
 
         def residual(u, x):
+            u_xx = partial(u, x, 0, 2)  # first: the Taylor pass's first call asks what it needs
             calls["n"] += 1
             if fail_at and calls["n"] == fail_at:
                 raise KeyboardInterrupt
-            return -partial(u, x, 0, 2) - COS_RHS(x)
+            return -u_xx - COS_RHS(x)
 
         return PINN(Interval(0, 1), residual, _net(), [Dirichlet(lambda x: torch.cos(math.pi * x[:, :1]))])
 
@@ -163,8 +164,9 @@ def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
     calls = {"n": 0}
 
     def residual(u, x):
+        u_xx = partial(u, x, 0, 2)
         calls["n"] += 1
-        return -partial(u, x, 0, 2) - COS_RHS(x) + (float("nan") if calls["n"] > 150 else 0.0)
+        return -u_xx - COS_RHS(x) + (float("nan") if calls["n"] > 150 else 0.0)
 
     pinn = PINN(Interval(0, 1), residual, _net(), [Dirichlet(0.0, hard=True)])
     with pytest.raises(PinnDiverged, match="Adam step 151.*last good checkpoint is kept"):

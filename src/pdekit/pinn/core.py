@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import warnings
 from typing import Callable
 
 import numpy as np
@@ -17,6 +18,7 @@ import torch
 from torch import nn
 
 from pdekit.errors import ConfigError
+from pdekit.pinn import taylor
 from pdekit.pinn.geometry import Geometry, SpaceTime, collect
 from pdekit.pinn.operators import grad
 
@@ -215,6 +217,14 @@ class PINN(nn.Module):
                 raise ConfigError(f"conditions must be pdekit.pinn conditions, got {type(c).__name__}")
         if "Initial" in self.hard and not isinstance(domain, SpaceTime):
             raise ConfigError("a hard Initial condition needs a space-time domain")
+        # the Taylor pass needs a network that lists its layers, and one output column
+        p = next(network.parameters())
+        with torch.no_grad():
+            self.out_dim = network(torch.zeros(1, self.input_dim(), dtype=p.dtype, device=p.device)).shape[1]
+        self.taylor = hasattr(network, "taylor_layers") and self.out_dim == 1
+        self._taylor_keys: set[tuple[int, int]] = set()
+        self._taylor_settled = False  # the keys above served the last residual
+        self._fixed_cache = None
 
     @property
     def space(self) -> Geometry:
@@ -233,7 +243,10 @@ class PINN(nn.Module):
         return self.domain.dim + (1 if "Periodic" in self.hard else 0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n = self.net(self.embed(x))
+        return self._output(x, self.net(self.embed(x)))
+
+    def _output(self, x: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+        """The hard conditions' output transform, affine in the network output n: A(x) + B(x) n."""
         dirichlet, initial = self.hard.get("Dirichlet"), self.hard.get("Initial")
         if dirichlet is None and initial is None:
             return n
@@ -247,11 +260,41 @@ class PINN(nn.Module):
         return _value(initial.value, x0) + _value(dirichlet.value, x) - _value(dirichlet.value, x0) \
             + (x[:, -1:] - t0) * self.space.factor(xs) * n
 
-    def pde_residual(self, x: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
-        """The residual at x; ``u``: the output at x, if already computed (x must require grad)."""
-        if u is None:
-            x = x.requires_grad_(True)
-            u = self(x)
+    def evaluate(self, x: torch.Tensor, compiled: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """(u, residual) at the points x (n, d) from one pass: a Taylor pass (pinn/taylor.py) where
+        the network and the residual allow it, reverse mode otherwise. ``compiled``: run the Taylor
+        pass through torch.compile once the derivatives it needs are known."""
+        if self.taylor:
+            xt = x.detach()
+            for _ in range(2 * x.shape[1] + 2):
+                u = self._taylor_output(x, xt, compiled and self._taylor_settled)
+                try:
+                    r = self._residual(u, xt)
+                    self._taylor_settled = True
+                    return u, r
+                except taylor.Missing as miss:
+                    if any(order not in (1, 2) for _, order in miss.keys) or miss.keys <= self._taylor_keys:
+                        break
+                    self._taylor_keys |= miss.keys | {(axis, 1) for axis, _ in miss.keys}
+                    self._taylor_settled = False
+                except RuntimeError:  # reverse mode asked of a carried derivative: see below
+                    break
+            self.taylor = False
+            xr = x.detach().requires_grad_(True)
+            u = self(xr)
+            r = self._residual(u, xr)
+            warnings.warn("the residual takes derivatives that the Taylor pass does not carry (it carries "
+                          "partial, grad, laplacian and time_derivative of u itself, up to second order); "
+                          "using reverse mode", stacklevel=2)
+            return u, r
+        xr = x.detach().requires_grad_(True)
+        u = self(xr)
+        return u, self._residual(u, xr)
+
+    def pde_residual(self, x: torch.Tensor) -> torch.Tensor:
+        return self.evaluate(x)[1]
+
+    def _residual(self, u, x):
         coeffs = {k: v for k, v in self.coefficients.items()}
         r = self.residual_fn(u, x, coeffs) if self._takes_coeffs else self.residual_fn(u, x)
         if not isinstance(r, torch.Tensor) or r.shape[0] != len(x) or r.ndim not in (1, 2):
@@ -259,6 +302,42 @@ class PINN(nn.Module):
             raise ConfigError(f"the residual returned {shape} for {len(x)} points; it must return a tensor shaped "
                               f"({len(x)},) or ({len(x)}, k) (one row per point)")
         return r if r.ndim == 2 else r[:, None]
+
+    # --- Taylor pass -----------------------------------------------------------------------------
+    def _taylor_output(self, x: torch.Tensor, xt: torch.Tensor, compiled: bool) -> torch.Tensor:
+        """u at x with its carried derivatives, attached for the points xt (x detached)."""
+        axes = sorted({axis for axis, _ in self._taylor_keys})
+        seconds = tuple(i for i, axis in enumerate(axes) if (axis, 2) in self._taylor_keys)
+        fixed = self._fixed_series(x, tuple(axes))
+        e, e1, e2 = fixed["embed"]
+        run = taylor.propagate_compiled if compiled else taylor.propagate
+        n, n1, n2 = run(self.net.taylor_layers(), e, e1, [e2[i] for i in seconds], seconds)
+        if "a" in fixed:  # u = A + B n
+            (a, a1, a2), (b, b1, b2) = fixed["a"], fixed["b"]
+            u = a + b * n
+            u1 = [a1[i] + b1[i] * n + b * n1[i] for i in range(len(axes))]
+            u2 = [a2[i] + b2[i] * n + 2 * b1[i] * n1[i] + b * n2[j] for j, i in enumerate(seconds)]
+        else:
+            u, u1, u2 = n, n1, n2
+        carried = {(axis, 1): d for axis, d in zip(axes, u1)}
+        carried.update({(axes[i], 2): d for i, d in zip(seconds, u2)})
+        return taylor.attach(u, xt, carried)
+
+    def _fixed_series(self, x: torch.Tensor, axes: tuple[int, ...]) -> dict:
+        """Value, first and second derivatives along ``axes`` of the parameter-free parts: the input
+        embedding and the output transform's A and B. Kept while the points stay the same."""
+        points, key = x, (x._version, x.dtype, axes)
+        if self._fixed_cache is not None and self._fixed_cache[0] is points and self._fixed_cache[1] == key:
+            return self._fixed_cache[2]
+        x = x.detach()
+        parts = {"embed": self.embed}
+        if self.hard.keys() & {"Dirichlet", "Initial"}:
+            zeros = torch.zeros(len(x), self.out_dim, dtype=x.dtype, device=x.device)
+            parts["a"] = lambda y: self._output(y, zeros)
+            parts["b"] = lambda y: self._output(y, zeros + 1) - self._output(y, zeros)
+        fixed = {name: taylor.series(f, x, axes) for name, f in parts.items()}
+        self._fixed_cache = (points, key, fixed)
+        return fixed
 
     @torch.no_grad()
     def predict(self, points) -> np.ndarray:

@@ -1,5 +1,9 @@
 """Networks for physics-informed training: an MLP with a choice of activation, SIREN with its
-initialization, and random Fourier features in front of an MLP. Built by name with ``build_network``."""
+initialization, and random Fourier features in front of an MLP. Built by name with ``build_network``.
+
+Each activation also gives its first and second derivatives (``derivatives``), and each network its
+layers as (weight, bias, derivatives) triples (``taylor_layers``), for the Taylor pass of
+pinn/taylor.py."""
 
 from __future__ import annotations
 
@@ -11,9 +15,20 @@ from torch import nn
 from pdekit.errors import ConfigError
 
 
+class Tanh(nn.Tanh):
+    def derivatives(self, z):
+        t = torch.tanh(z)
+        d1 = 1 - t * t
+        return t, d1, -2 * t * d1
+
+
 class Sin(nn.Module):
     def forward(self, x):
         return torch.sin(x)
+
+    def derivatives(self, z):
+        s = torch.sin(z)
+        return s, torch.cos(z), -s
 
 
 class Snake(nn.Module):
@@ -26,6 +41,10 @@ class Snake(nn.Module):
     def forward(self, x):
         return x + torch.sin(self.a * x) ** 2 / self.a
 
+    def derivatives(self, z):
+        s = torch.sin(self.a * z)
+        return z + s**2 / self.a, 1 + torch.sin(2 * self.a * z), 2 * self.a * torch.cos(2 * self.a * z)
+
 
 class Cauchy(nn.Module):
     """The Cauchy activation of XNet: (l1 x + l2) / (x^2 + d^2), with trainable l1, l2, d."""
@@ -37,8 +56,27 @@ class Cauchy(nn.Module):
     def forward(self, x):
         return (self.l1 * x + self.l2) / (x**2 + self.d**2)
 
+    def derivatives(self, z):
+        num, q = self.l1 * z + self.l2, z**2 + self.d**2
+        return num / q, self.l1 / q - 2 * z * num / q**2, (8 * z * z * num / q - 4 * self.l1 * z - 2 * num) / q**2
 
-ACTIVATIONS = {"tanh": nn.Tanh, "sin": Sin, "snake": Snake, "cauchy": Cauchy, "gelu": nn.GELU, "silu": nn.SiLU}
+
+class GELU(nn.GELU):
+    """x Phi(x) (the exact form)."""
+
+    def derivatives(self, z):
+        cdf = 0.5 * (1 + torch.erf(z / math.sqrt(2)))
+        pdf = torch.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+        return z * cdf, cdf + z * pdf, pdf * (2 - z * z)
+
+
+class SiLU(nn.SiLU):
+    def derivatives(self, z):
+        s = torch.sigmoid(z)
+        return z * s, s * (1 + z * (1 - s)), s * (1 - s) * (2 + z * (1 - 2 * s))
+
+
+ACTIVATIONS = {"tanh": Tanh, "sin": Sin, "snake": Snake, "cauchy": Cauchy, "gelu": GELU, "silu": SiLU}
 
 
 def activation(name: str) -> nn.Module:
@@ -68,6 +106,11 @@ class MLP(nn.Module):
     def forward(self, x):
         return self.net(x)
 
+    def taylor_layers(self):
+        mods = list(self.net)
+        return [(m.weight, m.bias, mods[i + 1].derivatives if i + 1 < len(mods) else None)
+                for i, m in enumerate(mods) if isinstance(m, nn.Linear)]
+
 
 class SIREN(nn.Module):
     """Sine layers sin(omega0 W x + b) with the SIREN initialization (Sitzmann et al. 2020): first
@@ -91,6 +134,14 @@ class SIREN(nn.Module):
             x = torch.sin(self.omega0 * layer(x))
         return self.out(x)
 
+    def taylor_layers(self):
+        def sine(z):  # the factor omega0 is folded into the weights below
+            s = torch.sin(z)
+            return s, torch.cos(z), -s
+
+        w = self.omega0
+        return [(w * m.weight, w * m.bias, sine) for m in self.hidden] + [(self.out.weight, self.out.bias, None)]
+
 
 class FourierFeatureMLP(nn.Module):
     """[cos(2 pi B x), sin(2 pi B x)] with fixed Gaussian B (std ``scale``) in front of an MLP
@@ -106,6 +157,13 @@ class FourierFeatureMLP(nn.Module):
     def forward(self, x):
         z = 2 * math.pi * x @ self.b.to(x.dtype)
         return self.mlp(torch.cat([torch.cos(z), torch.sin(z)], dim=1))
+
+    def taylor_layers(self):
+        # [cos z, sin z] = sin([z + pi/2, z]): a fixed linear layer with a sine activation
+        b = 2 * math.pi * self.b.T
+        shift = torch.zeros(2 * b.shape[0], dtype=b.dtype, device=b.device)
+        shift[: b.shape[0]] = math.pi / 2
+        return [(torch.cat([b, b]), shift, Sin().derivatives)] + self.mlp.taylor_layers()
 
 
 NETWORKS = {"mlp": MLP, "siren": SIREN, "fourier": FourierFeatureMLP}

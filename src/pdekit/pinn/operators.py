@@ -1,5 +1,7 @@
-"""Derivatives of a network's output with respect to its input points, by reverse-mode autograd
-(graph kept, so they can be differentiated again and trained through).
+"""Derivatives of a network's output with respect to its input points (graph kept, so they can be
+differentiated again and trained through). When the PINN computed the output by a Taylor pass
+(pinn/taylor.py), ``grad``, ``partial``, ``laplacian`` and ``time_derivative`` of it read the
+derivatives that pass carried; otherwise they use reverse-mode autograd.
 
 ``x`` is the (n, d) tensor of points the network was evaluated on (with ``requires_grad``), ``u``
 an (n, 1) or (n,) output. Axes follow the points' columns: space first, time last.
@@ -9,14 +11,22 @@ from __future__ import annotations
 
 import torch
 
+from pdekit.pinn.taylor import lookup
+
 
 def grad(u: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """(n, d): du/dx_j for every column j of x."""
+    carried = lookup(u, x, [(j, 1) for j in range(x.shape[1])])
+    if carried is not None:
+        return torch.cat(carried, dim=1)
     return torch.autograd.grad(u, x, grad_outputs=torch.ones_like(u), create_graph=True)[0]
 
 
 def partial(u: torch.Tensor, x: torch.Tensor, axis: int, order: int = 1) -> torch.Tensor:
     """(n, 1): the ``order``-th derivative of u along column ``axis``."""
+    carried = lookup(u, x, [(axis, order)])
+    if carried is not None:
+        return carried[0]
     out = u if u.ndim == 2 else u[:, None]
     for _ in range(order):
         out = grad(out, x)[:, axis : axis + 1]
@@ -25,8 +35,11 @@ def partial(u: torch.Tensor, x: torch.Tensor, axis: int, order: int = 1) -> torc
 
 def laplacian(u: torch.Tensor, x: torch.Tensor, space_dims: int | None = None) -> torch.Tensor:
     """(n, 1): sum of second derivatives over the first ``space_dims`` columns (default: all)."""
-    g = grad(u, x)
     dims = range(space_dims if space_dims is not None else x.shape[1])
+    carried = lookup(u, x, [(j, 2) for j in dims])
+    if carried is not None:
+        return sum(carried)
+    g = grad(u, x)
     return sum(grad(g[:, j : j + 1], x)[:, j : j + 1] for j in dims)
 
 

@@ -50,6 +50,7 @@ class PinnTrainConfig:
     max_seconds: float = param(0.0, "stop after this many seconds of training (0: no limit)")
     log_every: int = param(100, "steps between metrics rows and checkpoints")
     threads: int = param(0, "torch CPU threads (0: torch's default)")
+    compile: bool = param(False, "fuse the Taylor pass with torch.compile (about 10 s once; pays on long runs)")
 
     def validate(self):
         require(self.collocation >= 1 and self.condition_points >= 1, "collocation and condition_points must be >= 1")
@@ -79,31 +80,40 @@ class _Points:
     def interior(self, x: np.ndarray) -> None:  # refinement and resume replace the points
         self._interior, self._cached = x, None
 
-    def tensors(self, dtype):
-        """Cached until the points or the precision change."""
+    def batch(self, pinn: PINN, dtype) -> tuple:
+        """(points through the network, rows of each condition on values there, other condition
+        points): the interior points and those of conditions on values (Dirichlet, initial,
+        observations) go through the network in one pass, since on small batches the passes, not the
+        points, cost the time. Cached until the points or the precision change, so that the PINN can
+        keep what it computed for the same points."""
         if self._cached is None or self._cached[0].dtype != dtype:
             t = lambda a: None if a is None else torch.as_tensor(a, dtype=dtype)  # noqa: E731
-            self._cached = (t(self.interior), [t(a) for a in self.conditions])
+            parts, rows, others = [t(self.interior)], {}, {}
+            start = len(self.interior)
+            for i, (c, xc) in enumerate(zip(pinn.conditions, self.conditions)):
+                if xc is None:
+                    continue
+                if c.on_values:
+                    parts.append(t(xc))
+                    rows[i] = slice(start, start + len(xc))
+                    start += len(xc)
+                else:
+                    others[i] = t(xc)
+            self._cached = (torch.cat(parts), rows, others)
         return self._cached
 
 
-def loss_terms(pinn: PINN, x: torch.Tensor, cond_x: list) -> list[torch.Tensor]:
-    """[mean squared residual, mean squared violation of each soft condition]. The interior points
-    and the points of conditions on values (Dirichlet, initial, observations) go through the
-    network in one pass: on small batches the passes, not the points, cost the time."""
-    merged = [i for i, (c, xc) in enumerate(zip(pinn.conditions, cond_x)) if xc is not None and c.on_values]
-    xs = torch.cat([x] + [cond_x[i] for i in merged]).detach().requires_grad_(True)
-    u = pinn(xs)
-    terms = [pinn.pde_residual(xs, u)[: len(x)].pow(2).mean()]
-    start, rows = len(x), {}
-    for i in merged:
-        rows[i] = slice(start, start + len(cond_x[i]))
-        start += len(cond_x[i])
-    for i, (c, xc) in enumerate(zip(pinn.conditions, cond_x)):
+def loss_terms(pinn: PINN, batch: tuple, compiled: bool = False) -> list[torch.Tensor]:
+    """[mean squared residual, mean squared violation of each soft condition] (see _Points.batch)."""
+    xs, rows, others = batch
+    n = xs.shape[0] - sum(r.stop - r.start for r in rows.values())
+    u, r = pinn.evaluate(xs, compiled)
+    terms = [r[:n].pow(2).mean()]
+    for i, c in enumerate(pinn.conditions):
         if i in rows:
             terms.append(c.value_residual(u[rows[i]], xs[rows[i]]).pow(2).mean())
-        elif xc is not None:
-            terms.append(c.residual(pinn, xc.detach().clone()).pow(2).mean())
+        elif i in others:
+            terms.append(c.residual(pinn, others[i].clone()).pow(2).mean())
     return terms
 
 
@@ -205,8 +215,7 @@ def train_pinn(pinn: PINN, cfg: PinnTrainConfig | dict | None = None, run_dir: s
     params = [p for p in pinn.parameters() if p.requires_grad]
     while state["phase"] == "adam" and state["step"] < cfg.adam_steps and not out_of_time():
         started = time.perf_counter()
-        x, cx = points.tensors(dtype)
-        terms = loss_terms(pinn, x, cx)
+        terms = loss_terms(pinn, points.batch(pinn, dtype), cfg.compile)
         if cfg.balancing == "lra" and state["step"] % cfg.balance_every == 0 and len(terms) > 1:
             _lra_update(pinn, terms, weights, cfg.lra_alpha)
         loss = sum(w * t for w, t in zip(weights, terms))
@@ -232,12 +241,12 @@ def train_pinn(pinn: PINN, cfg: PinnTrainConfig | dict | None = None, run_dir: s
                               line_search_fn="strong_wolfe", tolerance_grad=1e-12, tolerance_change=1e-16)
     if lbfgs_state is not None:
         lbfgs.load_state_dict(lbfgs_state)
-    x, cx = points.tensors(lbfgs_dtype)
+    batch = points.batch(pinn, lbfgs_dtype)
     last = {}
 
     def closure():
         lbfgs.zero_grad(set_to_none=True)
-        terms = loss_terms(pinn, x, cx)
+        terms = loss_terms(pinn, batch, cfg.compile)
         loss = sum(w * t for w, t in zip(weights, terms))
         loss.backward(inputs=params)
         last["terms"], last["loss"] = terms, float(loss.detach())
