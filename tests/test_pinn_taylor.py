@@ -106,3 +106,19 @@ def test_compiled_taylor_pass_agrees_with_the_uncompiled_one():
     g2 = torch.autograd.grad(r2.pow(2).mean(), list(pinn.parameters()))
     assert float((u1 - u2).abs().max()) < 1e-5 and float((r1 - r2).abs().max()) < 1e-4
     assert all(torch.allclose(a, b, rtol=1e-3, atol=1e-6) for a, b in zip(g1, g2))
+
+
+def test_a_failed_compile_warns_and_runs_uncompiled(monkeypatch):
+    from pdekit.pinn import taylor
+
+    def no_compiler(*args):
+        raise torch._dynamo.exc.TorchDynamoException("no C++ compiler found")
+
+    monkeypatch.setitem(taylor._compiled, "fn", no_compiler)
+    torch.manual_seed(0)
+    pinn = PINN(Interval(-1, 1) * TimeInterval(0, 1), burgers, MLP(2, 1, 16, 3), [])
+    x = _space_time_points(32).float()
+    _, expected = pinn.evaluate(x)
+    with pytest.warns(UserWarning, match="torch.compile failed .*no C\\+\\+ compiler found.*runs uncompiled"):
+        _, r = pinn.evaluate(x, compiled=True)
+    assert torch.equal(r, expected) and taylor._compiled["fn"] is taylor.propagate
