@@ -39,6 +39,9 @@ class Problem:
     min_resolution: ClassVar[int] = 4
     default_resolution: ClassVar[int] = 64
     x_min: ClassVar[float] = 0.0  # left end of the domain [x_min, x_min + length) (length: config or 1)
+    # "dihedral": rotating or reflecting the square maps input samples to equally likely ones and
+    # solutions to solutions (what train.augment uses)
+    symmetries: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, resolution: int, config: Any = None):
         self.config = config if config is not None else make_config(self.Config, owner=self.name)

@@ -50,6 +50,9 @@ class Darcy2D(Problem):
     inputs = ("a",)
     min_resolution = 5
     default_resolution = 85
+    # constant f, u = 0 on the square's boundary, a random field whose law is that of its rotations
+    # and reflections, and a stencil with the same symmetry
+    symmetries = ("dihedral",)
 
     def sample_inputs(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         c = self.config

@@ -60,6 +60,8 @@ class TrainSection:
     data_weight: float = param(1.0, "weight of the data loss (0 with physics_weight > 0: data-free PINO)")
     physics_weight: float = param(0.0, "weight of the physics loss: the problem's own residual on the output "
                                        "grid (PINO; steady problems)")
+    augment: bool = param(False, "transform each batch by a random symmetry the problem declares (darcy_2d: "
+                                 "rotations and reflections of the square)")
     amp: str = param("none", "mixed precision on CUDA", ("none", "bf16", "fp16"))
     compile: bool = param(False, "torch.compile the model")
     seed: int = param(0, "seed of initialization and batch order")
@@ -258,6 +260,9 @@ def load_recipe(source: str | dict, quick: bool = False, overrides: list[str] | 
         raise ConfigError("train.physics_weight (PINO) needs generated data of a steady problem (such as darcy_2d) "
                           "or data.trajectory=true: the residual of a single predicted time slice has no time "
                           "derivative")
+    if sections["train"].augment and (data.file or data.trajectory or not get_problem(data.problem).symmetries):
+        raise ConfigError("train.augment needs generated data of a problem that declares a symmetry (darcy_2d); "
+                          f"{'data.file' if data.file else data.problem} declares none")
     if sections["train"].amp == "fp16" and any(p.is_complex() for p in net.parameters()):
         raise ConfigError(f"train.amp=fp16 needs gradient scaling, which PyTorch does not do for complex weights "
                           f"(model '{model['name']}' has spectral weights); use train.amp=bf16")

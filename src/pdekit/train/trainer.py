@@ -127,6 +127,14 @@ def check_checkpoint_model(state: dict, model: torch.nn.Module, path: str) -> No
         raise PdekitError(f"checkpoint '{path}' belongs to another model ({detail}); use the recipe it was trained with")
 
 
+def _dihedral(x: torch.Tensor, y: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The k-th of the square's 8 symmetries (k mod 4 quarter turns, then a reflection for k >= 4),
+    applied to inputs and targets alike (the model adds its grid coordinates afterwards, so it sees
+    a new sample)."""
+    x, y = torch.rot90(x, k % 4, dims=(-2, -1)), torch.rot90(y, k % 4, dims=(-2, -1))
+    return (x.flip(-1), y.flip(-1)) if k >= 4 else (x, y)
+
+
 def _tensorboard_writer(run_dir: str):
     from torch.utils.tensorboard import SummaryWriter  # the recipe checked that tensorboard is installed
 
@@ -189,11 +197,14 @@ def train(recipe: Recipe, run_dir: str, x_train, y_train, x_test, y_test, quiet:
         for epoch in range(start_epoch, cfg.epochs + 1):
             started = time.perf_counter()
             model.train()
-            order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch))
+            generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
+            order = torch.randperm(n, generator=generator)
             total, count = 0.0, 0
             for i in range(0, n, cfg.batch_size):
                 idx = order[i : i + cfg.batch_size]
                 xb, yb = x_train[idx].to(device), y_train[idx].to(device)
+                if cfg.augment:
+                    xb, yb = _dihedral(xb, yb, int(torch.randint(8, (1,), generator=generator)))
                 with torch.autocast(device.type, dtype=amp_dtype) if use_amp else nullcontext():
                     pred = y_norm.decode(step_model(x_norm.encode(xb)).float())
                     loss = cfg.data_weight * loss_fn(pred, yb) if cfg.data_weight else 0.0
