@@ -264,32 +264,40 @@ class PINN(nn.Module):
         """(u, residual) at the points x (n, d) from one pass: a Taylor pass (pinn/taylor.py) where
         the network and the residual allow it, reverse mode otherwise. ``compiled``: run the Taylor
         pass through torch.compile once the derivatives it needs are known."""
+        fell_back = False
         if self.taylor:
-            xt = x.detach()
-            for _ in range(2 * x.shape[1] + 2):
-                u = self._taylor_output(x, xt, compiled and self._taylor_settled)
-                try:
-                    r = self._residual(u, xt)
-                    self._taylor_settled = True
-                    return u, r
-                except taylor.Missing as miss:
-                    if any(order not in (1, 2) for _, order in miss.keys) or miss.keys <= self._taylor_keys:
-                        break
-                    self._taylor_keys |= miss.keys | {(axis, 1) for axis, _ in miss.keys}
-                    self._taylor_settled = False
-                except RuntimeError:  # reverse mode asked of a carried derivative: see below
-                    break
-            self.taylor = False
-            xr = x.detach().requires_grad_(True)
-            u = self(xr)
-            r = self._residual(u, xr)
+            result = self._evaluate_taylor(x, compiled)
+            if result is not None:
+                return result
+            self.taylor, fell_back = False, True
+        xr = x.detach().requires_grad_(True)
+        u = self(xr)
+        r = self._residual(u, xr)
+        if fell_back:
             warnings.warn("the residual takes derivatives that the Taylor pass does not carry (it carries "
                           "partial, grad, laplacian and time_derivative of u itself, up to second order); "
                           "using reverse mode", stacklevel=2)
+        return u, r
+
+    def _evaluate_taylor(self, x, compiled):
+        """(u, residual) by the Taylor pass, learning on the first calls which derivatives the residual
+        takes; None where it takes one the pass cannot carry."""
+        xt = x.detach()
+        for _ in range(2 * x.shape[1] + 2):
+            u = self._taylor_output(x, xt, compiled and self._taylor_settled)
+            try:
+                r = self._residual(u, xt)
+            except taylor.Missing as miss:
+                if any(order not in (1, 2) for _, order in miss.keys) or miss.keys <= self._taylor_keys:
+                    return None
+                self._taylor_keys |= miss.keys | {(axis, 1) for axis, _ in miss.keys}
+                self._taylor_settled = False
+                continue
+            except RuntimeError:  # reverse mode asked of a carried derivative (xt does not require grad)
+                return None
+            self._taylor_settled = True
             return u, r
-        xr = x.detach().requires_grad_(True)
-        u = self(xr)
-        return u, self._residual(u, xr)
+        return None
 
     def pde_residual(self, x: torch.Tensor) -> torch.Tensor:
         return self.evaluate(x)[1]
