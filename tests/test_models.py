@@ -123,16 +123,34 @@ def test_bad_model_config_is_refused(config, fragment):
 
 
 @pytest.mark.parametrize("ndim, modes, n", [(1, (9,), 1024), (2, (8, 9), 64), (2, (3, 4), 17), (1, (5,), 10), (2, (4, 5), 8)])
-def test_dft_matmul_path_equals_the_fft_path(ndim, modes, n):
-    """Few kept modes use matrix products with DFT bases; they must give the FFT's numbers, Nyquist included."""
+def test_dft_matmul_path_equals_the_fft_path_in_float64(ndim, modes, n):
+    """Few kept modes use matrix products with DFT bases; they must give the FFT's numbers, Nyquist
+    included, to float64 rounding once the layer is in float64."""
     torch.manual_seed(0)
-    conv = SpectralConv(4, 5, modes)
+    conv = SpectralConv(4, 5, modes).double()
+    assert conv.weight.dtype == torch.complex128
     x = torch.randn(3, 4, *(n,) * ndim, dtype=torch.float64)
     kept = conv._modes(x.shape[-ndim:])
     with torch.no_grad():
         dft = conv._forward_dft(x, x.shape[-ndim:], kept)
-        fft = conv._forward_fft(x, x.shape[-ndim:], kept).double()
-    assert float((dft - fft).abs().max()) < 1e-6 * float(fft.abs().max())
+        fft = conv._forward_fft(x, x.shape[-ndim:], kept)
+    assert dft.dtype == fft.dtype == torch.float64
+    assert float((dft - fft).abs().max()) < 1e-12 * float(fft.abs().max())
+
+
+@pytest.mark.parametrize("ndim", [1, 2])
+def test_fno_converted_to_float64_keeps_its_complex_weights(ndim):
+    """Module.to(torch.float64) would drop the imaginary parts of complex weights: the converted
+    model must compute what the float32 one does, to float32 rounding."""
+    torch.manual_seed(0)
+    model = build_model({"name": "fno", "modes": 4, "width": 8, "depth": 2}, 1, 1, ndim)
+    x = torch.randn(2, 1, *(16,) * ndim)
+    with torch.no_grad():
+        single = model(x)
+        double = model.to(torch.float64)(x.double())
+    assert {p.dtype for p in model.spectral.parameters()} == {torch.complex128}
+    assert double.dtype == torch.float64
+    assert float((double - single).abs().max()) < 1e-5 * float(single.abs().max())
 
 
 @pytest.mark.parametrize("ndim, n", [(1, 64), (2, 32), (2, 12)])

@@ -9,6 +9,10 @@ The kept modes are k = 0..m-1 along the last (rfft) axis and k = -m..m-1 along t
 (stored as one block, positive then negative frequencies). Weights are dense or factorized
 (Tucker or CP, as in the TFNO of Kossaifi et al.); a factorized weight is rebuilt densely at each
 call, which is cheap next to the FFTs and keeps one contraction path.
+
+Precision: the spectral part runs in float32, or in float64 for float64 input; model.double() and
+model.to(torch.float64) turn the weights into complex128, so that both paths are then exact to
+float64 rounding.
 """
 
 from __future__ import annotations
@@ -91,6 +95,19 @@ class SpectralConv(nn.Module):
         else:
             raise ConfigError(f"unknown factorization '{factorization}'; choose none, tucker or cp")
 
+    def _apply(self, fn, recurse=True):
+        # Module.double() skips complex tensors and Module.to(torch.float64) drops their imaginary
+        # parts: convert the weights through their real view, so that they follow the module's
+        # precision (complex128 beside float64, complex64 otherwise, as the spectral part runs in
+        # float32 under half precision).
+        def convert(t):
+            if not t.is_complex():
+                return fn(t)
+            real = fn(torch.view_as_real(t))
+            return torch.view_as_complex(real if real.dtype == torch.float64 else real.float())
+
+        return super()._apply(convert, recurse)
+
     def full_weight(self) -> torch.Tensor:
         if self.factorization is None:
             return self.weight
@@ -147,20 +164,19 @@ class SpectralConv(nn.Module):
 
     def _forward_fft(self, x, space, modes):
         dims = tuple(range(-self.ndim, 0))
-        dtype = x.dtype
-        x_ft = torch.fft.rfftn(x.float(), dim=dims)
+        x_ft = torch.fft.rfftn(x, dim=dims)  # x is float32 or float64 (see forward)
         block = x_ft[..., : modes[-1]]
         for axis, m in enumerate(modes[:-1]):
             dim = 2 + axis
             block = torch.cat([block.narrow(dim, 0, m), block.narrow(dim, block.shape[dim] - m, m)], dim=dim)
         letters = "xyz"[: self.ndim]
-        out_block = torch.einsum(f"bi{letters},io{letters}->bo{letters}", block, self._weight(modes))
+        out_block = torch.einsum(f"bi{letters},io{letters}->bo{letters}", block, self._weight(modes).to(block.dtype))
         out_ft = torch.zeros(x.shape[0], out_block.shape[1], *x_ft.shape[2:], dtype=x_ft.dtype, device=x.device)
         if self.ndim == 1:
             out_ft[..., : modes[0]] = out_block
         else:
             self._scatter(out_ft, out_block, modes)
-        return torch.fft.irfftn(out_ft, s=space, dim=dims).to(dtype)
+        return torch.fft.irfftn(out_ft, s=space, dim=dims)
 
     def _scatter(self, out_ft, out_block, modes):
         """Write the corner blocks (positive / negative frequencies per non-last axis) into out_ft."""
