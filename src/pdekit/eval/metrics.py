@@ -20,7 +20,14 @@ def relative_l2(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
 
 
 def rmse(pred, true) -> torch.Tensor:
+    """Per sample sqrt(mean((pred - true)^2)) over channels and grid."""
     return ((_flat(pred) - _flat(true)) ** 2).mean(dim=1).sqrt()
+
+
+def pooled_rmse(pred, true) -> float:
+    """sqrt of the mean square error over samples, channels and grid: the RMSE whose square the
+    fRMSE bands' squares add up to (a mean of per-sample RMSEs would not)."""
+    return float(rmse(pred, true).pow(2).mean().sqrt())
 
 
 def nrmse(pred, true) -> torch.Tensor:
@@ -31,13 +38,14 @@ def nrmse(pred, true) -> torch.Tensor:
 
 
 def max_error(pred, true) -> torch.Tensor:
+    """Per sample max |pred - true| over channels and grid."""
     return (_flat(pred) - _flat(true)).abs().max(dim=1).values
 
 
 def frequency_rmse(pred: torch.Tensor, true: torch.Tensor) -> dict[str, float]:
     """RMSE of the error restricted to each wavenumber band: the error's Fourier coefficients
     (normalized so Parseval gives sum |e_k|^2 = mean e^2) summed over the band, averaged over
-    samples and channels, square-rooted. The bands' squares add up to the RMSE's square."""
+    samples and channels, square-rooted. The bands' squares add up to pooled_rmse's square."""
     err = (pred - true).double()
     ndim = err.ndim - 2
     dims = tuple(range(2, err.ndim))
@@ -57,12 +65,14 @@ def frequency_rmse(pred: torch.Tensor, true: torch.Tensor) -> dict[str, float]:
 
 
 def summary(pred: torch.Tensor, true: torch.Tensor) -> dict[str, float]:
-    """Every metric, averaged over samples (relative L2 also as median)."""
+    """Every metric over the whole set: relative L2 and nRMSE as the mean over samples (relative
+    L2 also as the median), rmse and the fRMSE bands pooled over samples (so that the bands'
+    squares add up to rmse^2), max_error as the maximum over samples."""
     rel = relative_l2(pred, true)
     out = {
         "rel_l2": float(rel.mean()),
         "median_rel_l2": float(rel.median()),
-        "rmse": float(rmse(pred, true).mean()),
+        "rmse": pooled_rmse(pred, true),
         "nrmse": float(nrmse(pred, true).mean()),
         "max_error": float(max_error(pred, true).max()),
     }
