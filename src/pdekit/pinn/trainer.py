@@ -143,6 +143,41 @@ def _refine(pinn, points, cfg, rng, dtype):
         points.interior = candidates[idx]
 
 
+GRADIENT_TOLERANCE, CHANGE_TOLERANCE = 1e-12, 1e-16
+LINE_SEARCH_EVALUATIONS = 26  # torch's strong-Wolfe search: its first evaluation and max_ls = 25 more
+
+
+def make_lbfgs(params, history_size: int) -> torch.optim.LBFGS:
+    """The trainer's L-BFGS (strong-Wolfe line search); ``lbfgs_chunk`` sets its iterations per step."""
+    return torch.optim.LBFGS(params, lr=1.0, max_iter=1, history_size=history_size, line_search_fn="strong_wolfe",
+                             tolerance_grad=GRADIENT_TOLERANCE, tolerance_change=CHANGE_TOLERANCE)
+
+
+def lbfgs_chunk(lbfgs: torch.optim.LBFGS, closure, iterations: int) -> tuple[int, str]:
+    """Up to ``iterations`` L-BFGS iterations in one step; returns (iterations done, why L-BFGS stopped
+    itself: "" unless a tolerance was met). torch fixes max_eval (max_iter * 5 // 4) at construction and
+    ends a step when the evaluations run out, so each chunk gets evaluations for all its iterations'
+    line searches; if they still run out, the caller just goes on with the next chunk."""
+    group = lbfgs.param_groups[0]
+    group["max_iter"], group["max_eval"] = iterations, 1 + iterations * LINE_SEARCH_EVALUATIONS
+    state = lbfgs.state[group["params"][0]]
+    before = state.get("n_iter", 0)
+    lbfgs.step(closure)
+    ran = state["n_iter"] - before
+    if ran == iterations:
+        return ran, ""
+    # which of torch's tests ended the step, checked again at the final point (one more evaluation)
+    loss = float(closure().detach())
+    gradient = max((float(p.grad.abs().max()) for p in group["params"] if p.grad is not None), default=0.0)
+    if gradient <= group["tolerance_grad"]:
+        return ran, f"L-BFGS converged: gradient below {group['tolerance_grad']:g}"
+    tol, d, t = group["tolerance_change"], state["d"], state["t"]
+    if (float(d.mul(t).abs().max()) <= tol or abs(loss - state["prev_loss"]) < tol
+            or float(state["prev_flat_grad"].dot(d)) > -tol):
+        return ran, f"L-BFGS made no further progress (change below {tol:g}, gradient {gradient:.1e})"
+    return ran, ""
+
+
 def train_pinn(pinn: PINN, cfg: PinnTrainConfig | dict | None = None, run_dir: str | None = None,
                quiet: bool = False, identity: str = "") -> dict:
     """Train ``pinn`` in place; with ``run_dir``, write metrics.csv and checkpoint.pt there and resume
@@ -237,8 +272,7 @@ def train_pinn(pinn: PINN, cfg: PinnTrainConfig | dict | None = None, run_dir: s
         pinn.to(lbfgs_dtype)
 
     # --- L-BFGS ------------------------------------------------------------------------------
-    lbfgs = torch.optim.LBFGS(pinn.parameters(), lr=1.0, max_iter=cfg.log_every, history_size=cfg.lbfgs_history,
-                              line_search_fn="strong_wolfe", tolerance_grad=1e-12, tolerance_change=1e-16)
+    lbfgs = make_lbfgs(pinn.parameters(), cfg.lbfgs_history)
     if lbfgs_state is not None:
         lbfgs.load_state_dict(lbfgs_state)
     batch = points.batch(pinn, lbfgs_dtype)
@@ -263,12 +297,9 @@ def train_pinn(pinn: PINN, cfg: PinnTrainConfig | dict | None = None, run_dir: s
         chunk = min(cfg.log_every, cfg.lbfgs_steps - done)
         if cfg.max_seconds and last.get("per_iteration"):  # end the last chunk inside the time budget
             chunk = max(1, min(chunk, int((cfg.max_seconds - state["seconds"]) / last["per_iteration"])))
-        lbfgs.param_groups[0]["max_iter"] = chunk
-        before = lbfgs.state[lbfgs._params[0]].get("n_iter", 0) if lbfgs.state else 0
         started = time.perf_counter()
-        lbfgs.step(closure)
+        ran, reason = lbfgs_chunk(lbfgs, closure, chunk)
         state["seconds"] += time.perf_counter() - started
-        ran = lbfgs.state[lbfgs._params[0]].get("n_iter", 0) - before
         last["per_iteration"] = (time.perf_counter() - started) / max(ran, 1)
         done += ran
         state["step"] = cfg.adam_steps + done
@@ -276,10 +307,8 @@ def train_pinn(pinn: PINN, cfg: PinnTrainConfig | dict | None = None, run_dir: s
         bar.update(ran)
         bar.set_postfix(loss=f"{record(last['terms'], last['loss'])['loss']:.3g}")
         save()
-        if ran < chunk:  # L-BFGS stopped itself within the chunk
-            grad_norm = max(float(p.grad.abs().max()) for p in pinn.parameters() if p.grad is not None)
-            state["stop_reason"] = ("L-BFGS converged: gradient below 1e-12" if grad_norm <= 1e-12 else
-                                    f"L-BFGS made no further progress (loss change below 1e-16, gradient {grad_norm:.1e})")
+        if reason:
+            state["stop_reason"] = reason
             break
     bar.close()
     if not state["stop_reason"]:
