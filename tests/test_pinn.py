@@ -193,6 +193,24 @@ def test_bad_input_is_refused_clearly():
         train_pinn(PINN(Interval(0, 1), _poisson(COS_RHS), _net(), []), {"adam_steps": 0, "lbfgs_steps": 0})
 
 
+def test_a_runtime_error_of_the_residual_reaches_the_user_and_keeps_the_taylor_pass():
+    """Only autograd's refusal on the Taylor pass's points switches to reverse mode; the residual's own
+    RuntimeError propagates as it was raised, from evaluate and from training."""
+    boom = RuntimeError("boom")
+
+    def residual(u, x):
+        partial(u, x, 0, 2)
+        raise boom
+
+    pinn = PINN(Interval(0, 1), residual, _net(), [Dirichlet(0.0, hard=True)])
+    with pytest.raises(RuntimeError) as raised:
+        pinn.evaluate(torch.rand(8, 1))
+    assert raised.value is boom and pinn.taylor and pinn._taylor_keys == {(0, 1), (0, 2)}
+    with pytest.raises(RuntimeError) as raised:
+        train_pinn(pinn, {**FAST, "collocation": 16}, quiet=True)
+    assert raised.value is boom and pinn.taylor
+
+
 def test_lbfgs_reports_why_it_stopped():
     """A problem the network solves exactly (u = 0, approached only slowly: the network's last layer must
     vanish): L-BFGS does every chunk in full until the loss stops changing, and says so."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import traceback
 import warnings
 from typing import Callable
 
@@ -196,6 +197,15 @@ class Observation(Condition):
         return self.value_residual(pinn(x), x)
 
 
+def _reverse_mode_on_taylor_points(err: RuntimeError) -> bool:
+    """Whether ``err`` is autograd refusing to differentiate with respect to the Taylor pass's points
+    (they do not require grad): what reverse mode asked of a carried derivative (a slice of a carried
+    gradient, say) raises. Any other RuntimeError is the residual's own."""
+    from_autograd = any(frame.f_globals.get("__name__", "").startswith("torch.autograd")
+                        for frame, _ in traceback.walk_tb(err.__traceback__))
+    return from_autograd and "does not require grad" in str(err)
+
+
 class PINN(nn.Module):
     """u(x) = transform(network(embedding(x))); ``residual(u, x)`` or ``residual(u, x, coeffs)``
     returns the PDE residual at the points x (n, d), shaped (n,) or (n, k)."""
@@ -293,7 +303,9 @@ class PINN(nn.Module):
                 self._taylor_keys |= miss.keys | {(axis, 1) for axis, _ in miss.keys}
                 self._taylor_settled = False
                 continue
-            except RuntimeError:  # reverse mode asked of a carried derivative (xt does not require grad)
+            except RuntimeError as err:
+                if not _reverse_mode_on_taylor_points(err):
+                    raise  # the residual's own error, for the user to see
                 return None
             self._taylor_settled = True
             return u, r
