@@ -160,6 +160,34 @@ def test_resume_after_an_interruption_ends_bitwise_equal(tmp_path):
         assert torch.equal(a, b), k
 
 
+def test_a_resumed_run_keeps_its_adam_speed(tmp_path, monkeypatch):
+    """Interrupted after its first L-BFGS checkpoint, then resumed: the Adam steps per second are those of
+    the checkpoint written when Adam ended, not diluted by the L-BFGS time."""
+    from pdekit.pinn import trainer
+
+    real_save, adam_end = trainer.save_checkpoint, {}
+
+    def save_then_interrupt_in_lbfgs(path, state):
+        real_save(path, state)
+        if state["phase"] == "adam":
+            adam_end.update(step=state["step"], seconds=state["seconds"])
+        else:
+            raise KeyboardInterrupt
+
+    def setup():
+        return PINN(Interval(0, 1), _poisson(COS_RHS), _net(), [Dirichlet(lambda x: torch.cos(math.pi * x[:, :1]))])
+
+    cfg, run = {**FAST, "adam_steps": 100, "lbfgs_steps": 40, "log_every": 20}, str(tmp_path / "run")
+    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(trainer, "save_checkpoint", save_then_interrupt_in_lbfgs)
+        train_pinn(setup(), cfg, run, quiet=True)
+    saved = torch.load(tmp_path / "run/checkpoint.pt", weights_only=True)
+    assert adam_end["step"] == 100 and saved["phase"] == "lbfgs" and saved["step"] == 120
+    assert saved["seconds"] > adam_end["seconds"] > 0
+    result = train_pinn(setup(), cfg, run, quiet=True)
+    assert result["steps"] == 140 and result["adam_steps_per_second"] == 100 / adam_end["seconds"]
+
+
 def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
     calls = {"n": 0}
 
@@ -227,11 +255,12 @@ def test_pdekit_run_burgers_pinn_writes_the_output_contract(tmp_path, monkeypatc
     code, out, err = run_cli("run", "burgers_pinn", "--quick", "--quiet", "train.adam_steps=30",
                              "train.lbfgs_steps=10", "train.collocation=300")
     assert code == 0, err
-    metrics = json.loads((tmp_path / "runs/burgers_pinn-quick/metrics.json").read_text())
+    (run,) = (tmp_path / "runs").iterdir()  # runs/burgers_pinn-quick, with a hash of the overrides or not
+    metrics = json.loads((run / "metrics.json").read_text())
     assert {"test_rel_l2", "train_seconds", "stop_reason"} <= set(metrics) and metrics["test_rel_l2"] < 1.5
-    pred = np.load(tmp_path / "runs/burgers_pinn-quick/prediction.npz")
+    pred = np.load(run / "prediction.npz")
     assert pred["x"].shape == (256,) and pred["t"].shape == (101,)
     assert pred["u"].shape == pred["reference"].shape == (101, 256)
     np.testing.assert_allclose(pred["reference"][0], -np.sin(np.pi * pred["x"]), atol=1e-12)
     np.testing.assert_allclose(pred["u"][0], pred["reference"][0], atol=1e-6)  # the hard initial condition
-    assert "relative L2 vs reference" in out and (tmp_path / "runs/burgers_pinn-quick/report.md").exists()
+    assert "relative L2 vs reference" in out and (run / "report.md").exists()

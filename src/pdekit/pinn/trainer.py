@@ -189,7 +189,7 @@ def train_pinn(pinn: PINN, cfg: PinnTrainConfig | dict | None = None, run_dir: s
     rng = np.random.default_rng(cfg.seed)
     points = _Points(pinn, cfg, rng)
     weights = [1.0] + [c.weight for c in pinn.conditions if not c.hard]
-    state = {"phase": "adam", "step": 0, "seconds": 0.0, "history": [], "stop_reason": ""}
+    state = {"phase": "adam", "step": 0, "seconds": 0.0, "adam_seconds": 0.0, "history": [], "stop_reason": ""}
     ckpt = os.path.join(run_dir, "checkpoint.pt") if run_dir else None
     lbfgs_dtype = torch.float64 if cfg.lbfgs_dtype == "float64" else torch.float32
     adam = torch.optim.Adam(pinn.parameters(), lr=cfg.adam_lr, foreach=True)
@@ -211,7 +211,7 @@ def train_pinn(pinn: PINN, cfg: PinnTrainConfig | dict | None = None, run_dir: s
         rng.bit_generator.state = json.loads(saved["rng"])
         torch.set_rng_state(saved["torch_rng"])
         state.update(phase=saved["phase"], step=int(saved["step"]), seconds=float(saved["seconds"]),
-                     history=json.loads(saved["history"]))
+                     adam_seconds=float(saved["adam_seconds"]), history=json.loads(saved["history"]))
 
     def save():
         if not ckpt:
@@ -221,6 +221,7 @@ def train_pinn(pinn: PINN, cfg: PinnTrainConfig | dict | None = None, run_dir: s
         save_checkpoint(ckpt, {
             "model": pinn.state_dict(), "optimizer": opt, "recipe": identity + json.dumps(asdict(cfg), sort_keys=True),
             "phase": state["phase"], "step": state["step"], "seconds": state["seconds"],
+            "adam_seconds": state["adam_seconds"],
             "interior": torch.as_tensor(points.interior),
             "condition_points": [torch.empty(0) if a is None else torch.as_tensor(a) for a in points.conditions],
             "weights": weights, "rng": json.dumps(rng.bit_generator.state), "torch_rng": torch.get_rng_state(),
@@ -258,7 +259,9 @@ def train_pinn(pinn: PINN, cfg: PinnTrainConfig | dict | None = None, run_dir: s
         loss.backward(inputs=params)  # not into the points
         adam.step()
         state["step"] += 1
-        state["seconds"] += time.perf_counter() - started
+        elapsed = time.perf_counter() - started
+        state["seconds"] += elapsed
+        state["adam_seconds"] += elapsed  # kept apart for the Adam speed, also across a resume
         total = float(loss.detach())
         check(total, f"Adam step {state['step']}")
         if cfg.resample != "none" and state["step"] % cfg.resample_every == 0:
@@ -268,7 +271,7 @@ def train_pinn(pinn: PINN, cfg: PinnTrainConfig | dict | None = None, run_dir: s
             bar.set_postfix(loss=f"{record(terms, total)['loss']:.3g}")
             save()
     if state["phase"] == "adam":
-        state["phase"], state["adam_seconds"] = "lbfgs", state["seconds"]
+        state["phase"] = "lbfgs"
         pinn.to(lbfgs_dtype)
 
     # --- L-BFGS ------------------------------------------------------------------------------
@@ -315,7 +318,7 @@ def train_pinn(pinn: PINN, cfg: PinnTrainConfig | dict | None = None, run_dir: s
         state["stop_reason"] = ("time budget of {:g} s reached".format(cfg.max_seconds) if out_of_time()
                                 else f"Adam finished its {cfg.adam_steps} steps")
     final = state["history"][-1] if state["history"] else {}
-    adam_seconds = state.get("adam_seconds", state["seconds"])
+    adam_seconds = state["adam_seconds"]
     return {"loss": final.get("loss"), "seconds": state["seconds"], "steps": state["step"],
             "adam_steps_per_second": min(state["step"], cfg.adam_steps) / adam_seconds if adam_seconds else None,
             "stop_reason": state["stop_reason"], "history": state["history"],
