@@ -188,6 +188,35 @@ def test_a_resumed_run_keeps_its_adam_speed(tmp_path, monkeypatch):
     assert result["steps"] == 140 and result["adam_steps_per_second"] == 100 / adam_end["seconds"]
 
 
+def test_a_pinn_run_folder_holds_one_json_recipe_and_evaluates_again_unchanged(tmp_path):
+    """`pdekit eval` of a PINN run: the checkpoint's recipe is one JSON document (the run's recipe), and
+    evaluating the folder again gives the metrics of the run without rewriting any of its files."""
+    from pdekit.errors import DataFileError
+    from pdekit.pinn.recipe import evaluate_pinn_run, is_pinn_run, run_pinn
+    from pdekit.recipes import load_recipe
+
+    recipe = load_recipe("burgers_pinn", quick=True, overrides=["train.adam_steps=30", "train.lbfgs_steps=10",
+                                                                   "train.collocation=300"])
+    run = tmp_path / "run"
+    metrics = run_pinn(recipe, str(run), quiet=True)
+    saved = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert json.loads(saved["recipe"]) == recipe.raw and recipe.raw["train"]["adam_steps"] == 30
+    files = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    again = evaluate_pinn_run(str(run), json_out=str(tmp_path / "eval.json"), report_dir=str(tmp_path / "report"))
+    assert again == metrics and json.loads((tmp_path / "eval.json").read_text()) == metrics
+    assert (tmp_path / "report/report.md").read_text() == (run / "report.md").read_text()
+    assert metrics["steps"] == 40 and 0 < metrics["test_rel_l2"] < 1.5
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == files and is_pinn_run(str(run))
+    # a checkpoint of the older layout (two JSON documents back to back, no Adam time) is refused clearly
+    saved["recipe"] = recipe.to_json() + json.dumps(recipe.raw["train"], sort_keys=True)
+    del saved["adam_seconds"]
+    torch.save(saved, run / "checkpoint.pt")
+    with pytest.raises(DataFileError, match="PINN checkpoint of an older pdekit"):
+        evaluate_pinn_run(str(run))
+    with pytest.raises(DataFileError, match="PINN checkpoint of an older pdekit"):
+        run_pinn(recipe, str(run), quiet=True)
+
+
 def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
     calls = {"n": 0}
 
@@ -244,7 +273,8 @@ def test_lbfgs_reports_why_it_stopped():
     vanish): L-BFGS does every chunk in full until the loss stops changing, and says so."""
     pinn = PINN(Interval(0, 1), lambda u, x: grad(u, x), _net(), [Dirichlet(0.0, hard=True)])
     result = train_pinn(pinn, {**FAST, "adam_steps": 10, "lbfgs_steps": 5000}, quiet=True)
-    assert result["stop_reason"].startswith("L-BFGS made no further progress (change below 1e-16"), result["stop_reason"]
+    reason = result["stop_reason"]
+    assert reason.startswith("L-BFGS made no further progress (change below 1e-16"), reason
     chunk_ends = [row["step"] for row in result["history"] if row["phase"] == "lbfgs"]
     assert chunk_ends[:-1] == list(range(110, chunk_ends[-1], 100)) and 500 < result["steps"] < 5010, chunk_ends
     assert result["loss"] < 1e-9

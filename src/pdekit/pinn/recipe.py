@@ -1,7 +1,7 @@
 """PINN recipes (``kind: pinn``): sections ``problem`` (a benchmark of pinn/problems.py and its
 parameters), ``network`` and ``train`` (PinnTrainConfig), plus ``quick``. ``pdekit run`` trains,
 evaluates against the reference and writes metrics.json, prediction.npz, metrics.csv, a checkpoint
-and report.md with plots."""
+and report.md with plots; ``evaluate_pinn_run`` evaluates a run folder's checkpoint again."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pdekit.errors import ConfigError
+from pdekit.errors import ConfigError, DataFileError
 
 TOP_KEYS = ("name", "description", "kind", "problem", "network", "train", "quick")
 
@@ -60,6 +60,48 @@ def run_pinn(recipe: PinnRecipe, run_dir: str, quiet: bool = False) -> dict:
     with open(os.path.join(run_dir, "recipe.json"), "w") as fh:
         json.dump(recipe.raw, fh, indent=2, sort_keys=True)
     result = train_pinn(bench.pinn, recipe.train, run_dir, quiet=quiet, identity=recipe.to_json())
+    metrics, u = _metrics(bench, recipe, result)
+    _atomic_json(os.path.join(run_dir, "metrics.json"), metrics)
+    np.savez(os.path.join(run_dir, "prediction.npz"), **bench.grid, u=u, reference=bench.reference)
+    _report(run_dir, recipe, metrics, bench, u, result["history"])
+    return metrics
+
+
+def is_pinn_run(run_dir: str) -> bool:
+    """Whether ``run_dir`` is the folder of a PINN run (its recipe.json says ``kind: pinn``)."""
+    try:
+        with open(os.path.join(run_dir, "recipe.json")) as fh:
+            return json.load(fh).get("kind") == "pinn"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def evaluate_pinn_run(run_dir: str, json_out: str | None = None, report_dir: str | None = None) -> dict:
+    """The metrics of a PINN run folder's checkpoint against the reference, as ``pdekit run`` wrote
+    them, without training. Writes nothing but ``json_out`` (the metrics) and ``report_dir`` (report.md
+    and plots), each only when given: the run folder is left as it is."""
+    from pdekit.pinn.problems import build_benchmark
+    from pdekit.pinn.trainer import checkpoint_setup, restore_pinn
+    from pdekit.train.checkpoint import load_checkpoint
+
+    path = os.path.join(run_dir, "checkpoint.pt")
+    saved = load_checkpoint(path)
+    setup = checkpoint_setup(saved, path)
+    if setup.get("kind") != "pinn":
+        raise DataFileError(f"'{path}' is not the checkpoint of a PINN run")
+    recipe = load_pinn_recipe(setup)
+    bench = build_benchmark(recipe.problem, recipe.network)
+    result = restore_pinn(bench.pinn, saved, recipe.train)
+    metrics, u = _metrics(bench, recipe, result)
+    if json_out:
+        _atomic_json(json_out, metrics)
+    if report_dir:
+        _report(report_dir, recipe, metrics, bench, u, result["history"])
+    return metrics
+
+
+def _metrics(bench, recipe: PinnRecipe, result: dict) -> tuple[dict, np.ndarray]:
+    """(metrics, prediction on the reference grid) of the trained bench.pinn; ``result``: train_pinn's."""
     metrics, u = bench.evaluate()
     metrics.update({
         "train_seconds": result["seconds"], "steps": result["steps"], "stop_reason": result["stop_reason"],
@@ -67,10 +109,7 @@ def run_pinn(recipe: PinnRecipe, run_dir: str, quiet: bool = False) -> dict:
         "params": sum(p.numel() for p in bench.pinn.parameters()), "recipe": recipe.name,
         "coefficients": result["coefficients"],
     })
-    _atomic_json(os.path.join(run_dir, "metrics.json"), metrics)
-    np.savez(os.path.join(run_dir, "prediction.npz"), **bench.grid, u=u, reference=bench.reference)
-    _report(run_dir, recipe, metrics, bench, u, result["history"])
-    return metrics
+    return metrics, u
 
 
 def _atomic_json(path, data):
@@ -81,6 +120,7 @@ def _atomic_json(path, data):
 
 
 def _report(run_dir, recipe, metrics, bench, u, history):
+    """report.md and plots/ in ``run_dir`` (the run folder, or any folder for a later evaluation)."""
     from pdekit.eval.report import _pyplot
 
     plt = _pyplot()

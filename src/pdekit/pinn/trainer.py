@@ -18,7 +18,7 @@ import torch
 from tqdm import tqdm
 
 from pdekit.config import make_config, param, require
-from pdekit.errors import PdekitError
+from pdekit.errors import DataFileError, PdekitError
 from pdekit.pinn.core import PINN
 from pdekit.pinn.geometry import SAMPLERS
 from pdekit.train.checkpoint import load_checkpoint, save_checkpoint
@@ -178,10 +178,60 @@ def lbfgs_chunk(lbfgs: torch.optim.LBFGS, closure, iterations: int) -> tuple[int
     return ran, ""
 
 
+def _setup_json(identity: str, cfg: PinnTrainConfig) -> str:
+    """The checkpoint's "recipe": one JSON document, the setup ``identity`` names with the training
+    configuration as its "train" section."""
+    setup = json.loads(identity) if identity else {}
+    if not isinstance(setup, dict):
+        raise PdekitError(f"train_pinn: identity must be a JSON object, got {identity[:80]!r}")
+    return json.dumps({**setup, "train": asdict(cfg)}, sort_keys=True)
+
+
+def checkpoint_setup(saved: dict, path: str) -> dict:
+    """The setup a PINN checkpoint was trained with (see _setup_json), refusing an older pdekit's
+    checkpoint: its "recipe" held two JSON documents back to back, and it kept no Adam time."""
+    try:
+        setup = json.loads(saved["recipe"])
+    except json.JSONDecodeError:
+        setup = None
+    if not isinstance(setup, dict) or "adam_seconds" not in saved:
+        raise DataFileError(f"'{path}' is a PINN checkpoint of an older pdekit, which this one cannot read; "
+                            "train the run again (delete its folder or choose another --out)")
+    return setup
+
+
+def _lbfgs_dtype(cfg: PinnTrainConfig) -> torch.dtype:
+    return torch.float64 if cfg.lbfgs_dtype == "float64" else torch.float32
+
+
+def _load_model(pinn: PINN, saved: dict, cfg: PinnTrainConfig) -> None:
+    if saved["phase"] == "lbfgs":  # the weights are in L-BFGS precision from then on
+        pinn.to(_lbfgs_dtype(cfg))
+    pinn.load_state_dict(saved["model"])
+
+
+def _summary(pinn: PINN, cfg: PinnTrainConfig, state: dict) -> dict:
+    final = state["history"][-1] if state["history"] else {}
+    adam_seconds = state["adam_seconds"]
+    return {"loss": final.get("loss"), "seconds": state["seconds"], "steps": state["step"],
+            "adam_steps_per_second": min(state["step"], cfg.adam_steps) / adam_seconds if adam_seconds else None,
+            "stop_reason": state["stop_reason"], "history": state["history"],
+            "coefficients": {k: float(v.detach()) for k, v in pinn.coefficients.items()}}
+
+
+def restore_pinn(pinn: PINN, saved: dict, cfg: PinnTrainConfig) -> dict:
+    """Load a checkpoint's weights into ``pinn`` (built as for training); returns what train_pinn
+    returned when it wrote the checkpoint."""
+    _load_model(pinn, saved, cfg)
+    return _summary(pinn, cfg, {"step": int(saved["step"]), "seconds": float(saved["seconds"]),
+                                "adam_seconds": float(saved["adam_seconds"]), "history": json.loads(saved["history"]),
+                                "stop_reason": saved.get("stop_reason") or "training was interrupted"})
+
+
 def train_pinn(pinn: PINN, cfg: PinnTrainConfig | dict | None = None, run_dir: str | None = None,
                quiet: bool = False, identity: str = "") -> dict:
     """Train ``pinn`` in place; with ``run_dir``, write metrics.csv and checkpoint.pt there and resume
-    from an existing checkpoint of the same ``identity`` (a JSON string of the setup)."""
+    from an existing checkpoint of the same ``identity`` (the setup as a JSON object)."""
     cfg = cfg if isinstance(cfg, PinnTrainConfig) else make_train_config(cfg)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -191,16 +241,16 @@ def train_pinn(pinn: PINN, cfg: PinnTrainConfig | dict | None = None, run_dir: s
     weights = [1.0] + [c.weight for c in pinn.conditions if not c.hard]
     state = {"phase": "adam", "step": 0, "seconds": 0.0, "adam_seconds": 0.0, "history": [], "stop_reason": ""}
     ckpt = os.path.join(run_dir, "checkpoint.pt") if run_dir else None
-    lbfgs_dtype = torch.float64 if cfg.lbfgs_dtype == "float64" else torch.float32
+    lbfgs_dtype = _lbfgs_dtype(cfg)
     adam = torch.optim.Adam(pinn.parameters(), lr=cfg.adam_lr, foreach=True)
     lbfgs_state = None
+    setup = _setup_json(identity, cfg)
     if ckpt and os.path.exists(ckpt):
         saved = load_checkpoint(ckpt)
-        if saved["recipe"] != identity + json.dumps(asdict(cfg), sort_keys=True):
+        checkpoint_setup(saved, ckpt)
+        if saved["recipe"] != setup:
             raise PdekitError(f"'{run_dir}' holds a PINN run of another setup; choose another --out or delete it")
-        if saved["phase"] == "lbfgs":
-            pinn.to(lbfgs_dtype)
-        pinn.load_state_dict(saved["model"])
+        _load_model(pinn, saved, cfg)
         if saved["phase"] == "adam":
             adam.load_state_dict(saved["optimizer"])
         else:
@@ -219,9 +269,9 @@ def train_pinn(pinn: PINN, cfg: PinnTrainConfig | dict | None = None, run_dir: s
         os.makedirs(run_dir, exist_ok=True)
         opt = adam.state_dict() if state["phase"] == "adam" else lbfgs.state_dict()
         save_checkpoint(ckpt, {
-            "model": pinn.state_dict(), "optimizer": opt, "recipe": identity + json.dumps(asdict(cfg), sort_keys=True),
+            "model": pinn.state_dict(), "optimizer": opt, "recipe": setup,
             "phase": state["phase"], "step": state["step"], "seconds": state["seconds"],
-            "adam_seconds": state["adam_seconds"],
+            "adam_seconds": state["adam_seconds"], "stop_reason": state["stop_reason"],
             "interior": torch.as_tensor(points.interior),
             "condition_points": [torch.empty(0) if a is None else torch.as_tensor(a) for a in points.conditions],
             "weights": weights, "rng": json.dumps(rng.bit_generator.state), "torch_rng": torch.get_rng_state(),
@@ -317,12 +367,8 @@ def train_pinn(pinn: PINN, cfg: PinnTrainConfig | dict | None = None, run_dir: s
     if not state["stop_reason"]:
         state["stop_reason"] = ("time budget of {:g} s reached".format(cfg.max_seconds) if out_of_time()
                                 else f"Adam finished its {cfg.adam_steps} steps")
-    final = state["history"][-1] if state["history"] else {}
-    adam_seconds = state["adam_seconds"]
-    return {"loss": final.get("loss"), "seconds": state["seconds"], "steps": state["step"],
-            "adam_steps_per_second": min(state["step"], cfg.adam_steps) / adam_seconds if adam_seconds else None,
-            "stop_reason": state["stop_reason"], "history": state["history"],
-            "coefficients": {k: float(v.detach()) for k, v in pinn.coefficients.items()}}
+    save()  # the final weights and why training stopped, also when the time ran out between checkpoints
+    return _summary(pinn, cfg, state)
 
 
 def _write_csv(path: str, history: list[dict]) -> None:
