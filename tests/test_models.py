@@ -20,17 +20,18 @@ def _identity_spectral(ndim, modes, channels=2):
     return conv
 
 
+@pytest.mark.parametrize("dtype, atol", [(torch.float32, 2e-6), (torch.float64, 1e-14)])  # measured 6e-7, 5e-15
 @pytest.mark.parametrize("ndim", [1, 2, 3])
-def test_spectral_conv_with_identity_weights_is_a_low_pass_filter(ndim):
+def test_spectral_conv_with_identity_weights_is_a_low_pass_filter(ndim, dtype, atol):
     n, m = 16, 3
-    axes = torch.meshgrid(*[torch.arange(n) / n] * ndim, indexing="ij")
+    axes = torch.meshgrid(*[torch.arange(n, dtype=torch.float64) / n] * ndim, indexing="ij")
     phase = 2 * math.pi * sum(axes)
     low = torch.cos(phase) + torch.sin(2 * 2 * math.pi * axes[0] - 2 * math.pi * axes[-1])  # |k| <= 2 per axis
     high = torch.cos(5 * phase)  # k = 5 on every axis: outside the kept block
-    x = torch.stack([low + high, 2 * low])[None].float()
-    out = _identity_spectral(ndim, m)(x)
-    torch.testing.assert_close(out[0, 0], low.float(), atol=1e-5, rtol=0)
-    torch.testing.assert_close(out[0, 1], 2 * low.float(), atol=1e-5, rtol=0)
+    x = torch.stack([low + high, 2 * low])[None].to(dtype)
+    out = _identity_spectral(ndim, m).to(dtype)(x).double()
+    torch.testing.assert_close(out[0, 0], low, atol=atol, rtol=0)
+    torch.testing.assert_close(out[0, 1], 2 * low, atol=atol, rtol=0)
 
 
 @pytest.mark.parametrize("factorization", ["tucker", "cp"])
@@ -39,7 +40,7 @@ def test_factorized_weights_are_smaller_and_rebuild_the_full_shape(factorization
     small = SpectralConv(16, 16, (8, 8), factorization=factorization, rank=0.1)
     assert small.full_weight().shape == dense.weight.shape
     n_dense, n_small = count_parameters(dense), count_parameters(small)
-    assert 0.03 * n_dense < n_small < 0.2 * n_dense
+    assert 0.07 * n_dense < n_small < 0.11 * n_dense  # about rank = 0.1 of them (Tucker 0.075, CP 0.103)
 
 
 def test_fno_parameter_count_matches_the_architecture():
@@ -53,31 +54,35 @@ def test_fno_parameter_count_matches_the_architecture():
     assert count_parameters(model) == spectral + skips + lifting + projection
 
 
+# the last entry bounds the final relative loss at about 5x the value measured with 1 and 2 threads
+# (the thread count alone moves it by up to 2.4x)
 CASES = [
-    ("fno", 1, {"modes": 8, "width": 16, "depth": 2, "lifting_channels": 0, "projection_channels": 16}, 3e-3),
-    ("fno", 2, {"modes": 6, "width": 12, "depth": 2, "factorization": "tucker", "rank": 0.5}, 3e-3),
-    ("unet", 2, {"hidden": 8, "channel_mults": [1, 2]}, 3e-3),
-    ("unet", 1, {"hidden": 8, "channel_mults": [1, 2]}, 3e-3),
-    ("deeponet", 1, {"sensors": 32, "branch_layers": [64, 64], "trunk_layers": [128, 128, 128], "basis": 32}, 3e-3),
-    ("resnet", 1, {"width": 16, "depth": 2}, 3e-3),
+    ("fno", 1, {"modes": 8, "width": 16, "depth": 2, "lifting_channels": 0, "projection_channels": 16},
+     2e-4),  # 3.1e-5
+    ("fno", 2, {"modes": 6, "width": 12, "depth": 2, "factorization": "tucker", "rank": 0.5}, 2e-2),  # 4.1e-3
+    ("unet", 2, {"hidden": 8, "channel_mults": [1, 2]}, 3e-4),  # 5.9e-5
+    ("unet", 1, {"hidden": 8, "channel_mults": [1, 2]}, 1e-5),  # 6.6e-7 (2 threads), 1.6e-6 (1 thread)
+    ("deeponet", 1, {"sensors": 32, "branch_layers": [64, 64], "trunk_layers": [128, 128, 128], "basis": 32},
+     2e-3),  # 4.1e-4
+    ("resnet", 1, {"width": 16, "depth": 2}, 3e-4),  # 6.4e-5
 ]
 
 
-@pytest.mark.parametrize("name, ndim, options, lr", CASES)
-def test_overfits_a_tiny_batch(name, ndim, options, lr):
+@pytest.mark.parametrize("name, ndim, options, bound", CASES)
+def test_overfits_a_tiny_batch(name, ndim, options, bound):
     torch.manual_seed(0)
     n = 32 if ndim == 1 else 16
     axes = torch.meshgrid(*[torch.linspace(0, 1, n)] * ndim, indexing="ij")
     x = torch.stack([torch.sin(2 * math.pi * (k + 1) * axes[0]) + 0.3 * k for k in range(4)])[:, None]
     y = torch.stack([torch.cos(2 * math.pi * (k + 1) * axes[-1]) * (1 + k) for k in range(4)])[:, None]
     model = build_model({"name": name, **options}, 1, 1, ndim)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     for _ in range(800 if name == "deeponet" else 400):  # an MLP trunk learns high frequencies slowly
         opt.zero_grad()
         loss = ((model(x) - y) ** 2).mean() / (y**2).mean()
         loss.backward()
         opt.step()
-    assert float(loss.detach()) < 0.02, (name, float(loss.detach()))
+    assert float(loss.detach()) < bound, (name, float(loss.detach()))
 
 
 @pytest.mark.parametrize("name, ndim", [("fno", 1), ("fno", 2), ("deeponet", 1), ("deeponet", 2)])
@@ -89,23 +94,63 @@ def test_resolution_invariant_models_follow_the_input_resolution(name, ndim):
         assert model(x).shape == (2, 3, *(n,) * ndim)
 
 
-def test_fno_output_is_consistent_across_resolutions_for_smooth_input():
+def _band_limited(n, ndim, endpoint):
+    """A few low Fourier modes sampled on n points per axis: j / n (periodic) or j / (n - 1)."""
+    grid = torch.linspace(0, 1, n, dtype=torch.float64) if endpoint else torch.arange(n, dtype=torch.float64) / n
+    axes = torch.meshgrid(*[grid] * ndim, indexing="ij")
+    u = torch.sin(2 * math.pi * axes[0]) + 0.5 * torch.cos(2 * math.pi * (2 * axes[-1] + axes[0])) + 0.3
+    return u[None, None]
+
+
+@pytest.mark.parametrize("ndim", [1, 2])
+def test_fno_predicts_the_same_values_at_two_resolutions(ndim):
+    """The FNO's only non-pointwise part keeps low Fourier modes, which a band-limited field has
+    exactly at any resolution: without coordinate channels (a sawtooth on the periodic grid, not
+    band-limited) or padding, predictions at the shared points agree to rounding (measured: 2e-15
+    in 1D, 9e-15 in 2D; the aliasing of the harmonics the activations add is below rounding here)."""
     torch.manual_seed(0)
-    model = build_model({"name": "fno", "modes": 6, "width": 16, "use_grid": False}, 1, 1, 1).eval()
-    def field(n):
-        x = torch.arange(n) / n
-        return (torch.sin(2 * math.pi * x) + 0.5 * torch.cos(4 * math.pi * x))[None, None]
+    model = build_model({"name": "fno", "use_grid": False, "padding": 0.0}, 1, 1, ndim).double().eval()
+    assert model.resolution_invariant
     with torch.no_grad():
-        coarse, fine = model(field(64)), model(field(256))
-    assert float((fine[..., ::4] - coarse).norm() / coarse.norm()) < 0.02
+        coarse, fine = model(_band_limited(64, ndim, endpoint=False)), model(_band_limited(128, ndim, endpoint=False))
+    shared = fine[(Ellipsis, *[slice(None, None, 2)] * ndim)]
+    assert float((shared - coarse).abs().max()) < 1e-13 * float(coarse.abs().max())
 
 
-def test_deeponet_point_queries_match_grid_output():
-    model = DeepONet(ndim=1, sensors=16, branch_layers=[32], trunk_layers=[32], basis=8)
-    x = torch.randn(3, 1, 40)
-    grid_out = model(x)
-    points = torch.linspace(0, 1, 40)[:, None]
-    torch.testing.assert_close(model.query(x, points), grid_out.reshape(3, 1, 40))
+@pytest.mark.parametrize("ndim", [1, 2])
+def test_deeponet_predicts_the_same_values_at_two_resolutions(ndim):
+    """DeepONet reads the input at its sensors (linear interpolation on j / (n - 1)) and evaluates
+    the trunk at the output points: on grids that contain the sensors, the shared points get the
+    same prediction (measured: bit for bit)."""
+    torch.manual_seed(0)
+    model = build_model({"name": "deeponet"}, 1, 1, ndim).double().eval()  # 128 sensors: i / 127
+    assert model.resolution_invariant
+    with torch.no_grad():
+        coarse, fine = model(_band_limited(128, ndim, endpoint=True)), model(_band_limited(255, ndim, endpoint=True))
+    shared = fine[(Ellipsis, *[slice(None, None, 2)] * ndim)]
+    assert float((shared - coarse).abs().max()) < 1e-13 * float(coarse.abs().max())
+
+
+@pytest.mark.parametrize("ndim", [1, 2])
+def test_deeponet_output_is_the_inner_product_of_branch_and_trunk(ndim):
+    """Built by hand from the two nets: on a grid of ``sensors`` points per axis the resampling is
+    the identity, so the branch sees the raw input; the trunk sees the grid points, or the points
+    given to ``query``."""
+    torch.manual_seed(0)
+    sensors, basis, out_channels, batch = 9, 5, 2, 3
+    model = DeepONet(1, out_channels, ndim, sensors=sensors, branch_layers=[16], trunk_layers=[16],
+                     basis=basis).double()
+    with torch.no_grad():
+        model.bias.copy_(torch.tensor([0.5, -1.0]))
+    x = torch.randn(batch, 1, *(sensors,) * ndim, dtype=torch.float64)
+    grid = torch.cartesian_prod(*[torch.linspace(0, 1, sensors, dtype=torch.float64)] * ndim).reshape(-1, ndim)
+    scattered = torch.rand(7, ndim, dtype=torch.float64)
+    with torch.no_grad():
+        branch = model.branch(x.flatten(1)).view(batch, out_channels, basis)
+        for points, out in [(grid, model(x).flatten(2)), (scattered, model.query(x, scattered))]:
+            trunk = model.trunk_act(model.trunk(points)).view(len(points), out_channels, basis)
+            expected = torch.einsum("bop,nop->bon", branch, trunk) + model.bias[:, None]
+            torch.testing.assert_close(out, expected, rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("config, fragment", [
@@ -150,7 +195,7 @@ def test_fno_converted_to_float64_keeps_its_complex_weights(ndim):
         double = model.to(torch.float64)(x.double())
     assert {p.dtype for p in model.spectral.parameters()} == {torch.complex128}
     assert double.dtype == torch.float64
-    assert float((double - single).abs().max()) < 1e-5 * float(single.abs().max())
+    assert float((double - single).norm()) < 1e-6 * float(single.norm())  # measured 2e-7 (1D), 4e-7 (2D)
 
 
 @pytest.mark.parametrize("ndim, n", [(1, 64), (2, 32), (2, 12)])
@@ -165,4 +210,4 @@ def test_fno_runs_under_bf16_autocast_with_a_float32_spectral_part(ndim, n):
         with torch.autocast("cpu", dtype=torch.bfloat16):
             mixed = model(x)
     assert mixed.shape == full.shape
-    assert float((mixed.float() - full).norm() / full.norm()) < 0.05
+    assert float((mixed.float() - full).norm() / full.norm()) < 0.02  # measured 8.3e-3 at most
