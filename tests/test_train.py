@@ -57,9 +57,17 @@ def test_run_writes_report_metrics_and_reuses_data(run_cli, recipe_file, tmp_pat
     assert set(metrics["resolution_transfer"]) == {"64"}
     for plot in ("loss", "predictions", "frequency", "resolution", "speed_accuracy"):
         assert (tmp_path / f"runs/a/plots/{plot}.png").stat().st_size > 1000
-    assert "test relative L2" in out and "report.md" in (tmp_path / "runs/a/report.md").read_text() + "report.md"
+    report = (tmp_path / "runs/a/report.md").read_text()
+    assert "test relative L2" in out and metrics["speed_verdict"] in out
+    assert report.startswith("# tiny\n\nOn the test split the surrogate's mean relative L2 error is")
+    assert "48 train / 5 validation / 8 test" in report and metrics["speed_verdict"] in report
+    ladder, surrogate = metrics["solver_ladder"], metrics["timed_rel_l2"]
+    assert ladder[0]["rel_l2"] < 1e-7 and ladder[-1]["rel_l2"] > surrogate  # the crossing is in the table
+    matched = min((r for r in ladder if r["rel_l2"] <= surrogate), key=lambda r: r["seconds_per_sample"])
+    assert metrics["matched_setting"] == matched
+    assert metrics["speedup"] == pytest.approx(matched["seconds_per_sample"] / metrics["model_seconds_per_sample"])
     data_files = sorted(os.listdir(tmp_path / "data"))
-    assert len(data_files) == 3  # train, test, test at 64
+    assert len(data_files) == 4  # train, validation, test, test at 64
     mtimes = [os.path.getmtime(tmp_path / "data" / f) for f in data_files]
     assert run_cli("run", path, "--out", "runs/b", "--quiet")[0] == 0
     assert sorted(os.listdir(tmp_path / "data")) == data_files
@@ -68,10 +76,15 @@ def test_run_writes_report_metrics_and_reuses_data(run_cli, recipe_file, tmp_pat
     a, b = _weights("runs/a"), _weights("runs/b")
     assert all(torch.equal(a[k], b[k]) for k in a)
 
+    record = {f: (tmp_path / "runs/a" / f).read_bytes() for f in ("metrics.json", "report.md")}
     code, _, err = run_cli("eval", "runs/a", "--json", "eval.json")
     assert code == 0, err
     again = json.loads((tmp_path / "eval.json").read_text())
     assert set(metrics) <= set(again) and again["test_rel_l2"] == pytest.approx(metrics["test_rel_l2"], rel=1e-6)
+    code, _, err = run_cli("eval", "runs/a", "--json", "/proc/eval.json")
+    assert code == 2 and err.startswith("pdekit: error: cannot write") and len(err.strip().splitlines()) == 1
+    # evaluating never rewrites the run's own record
+    assert {f: (tmp_path / "runs/a" / f).read_bytes() for f in record} == record
 
 
 def test_killed_training_resumes_to_the_same_weights(recipe_file, tmp_path):
@@ -246,7 +259,8 @@ def test_pino_on_burgers_trajectories(tmp_path, monkeypatch):
     from pdekit.data.dataset import load_pairs
     from pdekit.eval.metrics import relative_l2
 
-    x, y, _ = load_pairs(next((tmp_path / "data").glob("burgers_1d-r32-64-*.h5")), trajectory=True)
+    test_file = next((tmp_path / "data").glob("burgers_1d-r32-70-*.h5"))  # after 64 train and 6 validation samples
+    x, y, _ = load_pairs(test_file, trajectory=True)
     assert x.shape == y.shape == (16, 1, 11, 32) and torch.equal(x[:, :, 3], y[:, :, 0])
     frozen = float(relative_l2(x, y).mean())  # the trivial guess: u stays u0
     # the physics loss uses second-order time differences on 11 stored times, which bounds the accuracy

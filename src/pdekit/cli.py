@@ -24,9 +24,12 @@ def cmd_generate(args) -> int:
     from pdekit.data import generate
     from pdekit.problems import get_problem
 
+    from pdekit.paths import check_writable_file
+
     cls = get_problem(args.problem)
     resolution = args.resolution or cls.default_resolution
     problem = cls.from_params(resolution, _parse_sets(args.set))
+    check_writable_file(args.out)
     start = time.perf_counter()
     status = generate(problem, args.n, args.seed, args.out, batch_size=args.batch_size,
                       device=args.device, quiet=args.quiet, first=args.first)
@@ -74,7 +77,8 @@ def _print_summary(results: dict, run_dir: str) -> None:
         print(f"\n{results['recipe']}")
         for key, value in rows:
             print(f"  {key:<{width}}  {value}")
-        print(f"report: {os.path.join(run_dir, 'report.md')}")
+        if run_dir:
+            print(f"report: {os.path.join(run_dir, 'report.md')}")
         return
 
     rows = [
@@ -83,35 +87,37 @@ def _print_summary(results: dict, run_dir: str) -> None:
         ("nRMSE", f"{results['nrmse']:.4g}"),
         ("parameters", f"{results['params']:,}"),
         ("train seconds", f"{results['train_seconds']:.1f}"),
-        ("solver s/sample", optional_figure(results["solver_seconds_per_sample"], ".3g")),
         ("model s/sample", f"{results['model_seconds_per_sample']:.3g}"),
-        ("speed-up", optional_figure(results["speedup"], ".1f", "x")),
+        ("solver s/sample (data setting)", optional_figure(results["solver_seconds_per_sample"], ".3g")),
+        ("speed-up at equal accuracy", optional_figure(results["speedup"], ".3g", "x")),
     ]
     rows += [(f"rel. L2 at resolution {r}", f"{e:.4g}") for r, e in results["resolution_transfer"].items()]
     width = max(len(k) for k, _ in rows)
     print(f"\n{results['recipe']} ({results['device']})")
     for key, value in rows:
         print(f"  {key:<{width}}  {value}")
-    print(f"report: {os.path.join(run_dir, 'report.md')}")
+    print(results["speed_verdict"])
+    if run_dir:
+        print(f"report: {os.path.join(run_dir, 'report.md')}")
 
 
 def cmd_run(args) -> int:
-    from pdekit.pipeline import run_recipe
+    from pdekit.pipeline import default_run_dir, run_recipe
     from pdekit.recipes import load_recipe
 
     recipe = load_recipe(args.recipe, quick=args.quick, overrides=args.overrides)
-    run_dir = args.out or os.path.join("runs", recipe.name)
+    run_dir = args.out or default_run_dir(recipe, args.overrides)
     results = run_recipe(recipe, run_dir, quiet=args.quiet)
     _print_summary(results, run_dir)
     return 0
 
 
 def cmd_train(args) -> int:
-    from pdekit.pipeline import train_recipe
+    from pdekit.pipeline import default_run_dir, prepare_run_dir, train_recipe
     from pdekit.recipes import load_recipe
 
     recipe = load_recipe(args.config, quick=args.quick, overrides=args.overrides)
-    run_dir = args.out or os.path.join("runs", recipe.name)
+    run_dir = args.out or default_run_dir(recipe, args.overrides)
     from pdekit.pinn.recipe import PinnRecipe
 
     if isinstance(recipe, PinnRecipe):  # training and evaluation are one step
@@ -119,17 +125,19 @@ def cmd_train(args) -> int:
 
         _print_summary(run_recipe(recipe, run_dir, quiet=args.quiet), run_dir)
         return 0
+    prepare_run_dir(run_dir)
     trained, _ = train_recipe(recipe, run_dir, quiet=args.quiet)
-    print(f"trained {recipe.name}: test relative L2 {trained.history[-1]['test_rel_l2']:.4g} after "
-          f"{len(trained.history)} epochs; checkpoint in {run_dir}")
+    print(f"trained {recipe.name}: validation relative L2 {trained.history[trained.epoch - 1]['val_rel_l2']:.4g} "
+          f"at epoch {trained.epoch} of {len(trained.history)}; checkpoint in {run_dir} (`pdekit eval {run_dir}` "
+          f"scores the test split)")
     return 0
 
 
 def cmd_eval(args) -> int:
     from pdekit.pipeline import evaluate_run
 
-    results, out_dir = evaluate_run(args.run_dir, args.data, args.json)
-    _print_summary(results, out_dir)
+    results = evaluate_run(args.run_dir, args.data, args.json, args.report)
+    _print_summary(results, args.report)
     return 0
 
 
@@ -202,7 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("run_dir")
     e.add_argument("--data", default=None, help="an HDF5 file (pdekit, PDEBench or The Well layout) to evaluate on "
                                                  "(default: the run's test split)")
-    e.add_argument("--json", default=None, help="also write the metrics to this JSON file")
+    e.add_argument("--json", default=None, help="write the metrics to this JSON file")
+    e.add_argument("--report", default=None, metavar="DIR", help="write report.md and plots to this folder "
+                                                                 "(the run's own record is never changed)")
     e.set_defaults(func=cmd_eval)
 
     c = sub.add_parser("convert", help="copy a PDEBench, The Well or pdekit file into pdekit's schema or a PDEBench layout")
@@ -230,6 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except PdekitError as exc:
+        print(f"pdekit: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file system refusal (full disk, permissions) is the user's to fix: one line
         print(f"pdekit: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -6,9 +6,14 @@ import hashlib
 import json
 import os
 
+import torch
+
+from pdekit import __version__
 from pdekit.data.dataset import Split
 from pdekit.data.generate import generate
 from pdekit.data.storage import canonical, dataset_identity
+from pdekit.errors import PdekitError
+from pdekit.paths import check_writable_dir, check_writable_file, write_json
 from pdekit.problems import get_problem
 from pdekit.recipes import Recipe
 
@@ -24,29 +29,43 @@ def problem_for(recipe: Recipe, resolution: int | None = None):
     return cls.from_params(resolution or data.resolution or cls.default_resolution, data.params)
 
 
-def dataset_file(problem, n: int, seed: int, first: int) -> str:
-    """Cache path named by the hash of the dataset's identity, so equal data is generated once."""
-    digest = hashlib.sha256(canonical(dataset_identity(problem, n, seed, first)).encode()).hexdigest()[:12]
+def dataset_file(problem, n: int, seed: int, first: int, device: str = "cpu") -> str:
+    """Cache path named by the hash of everything the bytes depend on (the dataset's identity, the
+    pdekit version and the device type, whose FFTs and linear solvers round differently), so equal
+    data is generated once and changed code never reuses old bytes."""
+    key = {**dataset_identity(problem, n, seed, first), "pdekit": __version__, "device": torch.device(device).type}
+    digest = hashlib.sha256(canonical(key).encode()).hexdigest()[:12]
     return os.path.join(data_dir(), f"{problem.name}-r{problem.resolution}-{first}-{first + n}-{digest}.h5")
 
 
+def split_ranges(data) -> dict[str, tuple[int, int]]:
+    """(first index, count) of each split: train, then validation, then test, disjoint ranges of
+    one stream of samples."""
+    n_val = data.validation_count
+    return {"train": (0, data.n_train), "val": (data.n_train, n_val), "test": (data.n_train + n_val, data.n_test)}
+
+
 def prepare_data(recipe: Recipe, quiet: bool = False, device: str = "cpu") -> dict:
-    """Train file (samples 0 .. n_train - 1), test file (the next n_test) and one test file per
-    transfer resolution (the same test samples, stored finer)."""
+    """Files (or splits of a user's file) for train, val and test, and one test file per transfer
+    resolution (the same test samples, stored finer)."""
     d = recipe.data
+    ranges = split_ranges(d)
     if d.file:  # a file given by the user, in any layout: nothing to generate
-        test = Split(d.test_file, 0, d.n_test) if d.test_file else Split(d.file, d.n_train, d.n_test)
-        return {"train": Split(d.file, 0, d.n_train), "test": test, "transfer": {}}
+        files = {split: Split(d.file, first, n) for split, (first, n) in ranges.items()}
+        if d.test_file:
+            files["test"] = Split(d.test_file, 0, d.n_test)
+        return {**files, "transfer": {}}
     files = {}
     problem = problem_for(recipe)
-    for split, n, first in (("train", d.n_train, 0), ("test", d.n_test, d.n_train)):
-        files[split] = dataset_file(problem, n, d.seed, first)
+    for split, (first, n) in ranges.items():
+        files[split] = dataset_file(problem, n, d.seed, first, device)
         generate(problem, n, d.seed, files[split], batch_size=d.batch_size, device=device, quiet=quiet, first=first)
     files["transfer"] = {}
+    first, n = ranges["test"]
     for r in recipe.eval.resolutions:
         p = problem_for(recipe, r)
-        path = dataset_file(p, d.n_test, d.seed, d.n_train)
-        generate(p, d.n_test, d.seed, path, batch_size=d.batch_size, device=device, quiet=quiet, first=d.n_train)
+        path = dataset_file(p, n, d.seed, first, device)
+        generate(p, n, d.seed, path, batch_size=d.batch_size, device=device, quiet=quiet, first=first)
         files["transfer"][r] = path
     return files
 
@@ -59,11 +78,38 @@ def train_recipe(recipe: Recipe, run_dir: str, quiet: bool = False):
     files = prepare_data(recipe, quiet=quiet, device=resolve_device(recipe.train.device).type)
     d = recipe.data
     x_train, y_train, _ = load_task(files["train"], d)
-    x_test, y_test, _ = load_task(files["test"], d)
+    x_val, y_val, _ = load_task(files["val"], d)
     os.makedirs(run_dir, exist_ok=True)
     with open(os.path.join(run_dir, "recipe.json"), "w") as fh:
         json.dump(recipe.raw, fh, indent=2, sort_keys=True)
-    return train(recipe, run_dir, x_train, y_train, x_test, y_test, quiet=quiet), files
+    return train(recipe, run_dir, x_train, y_train, x_val, y_val, quiet=quiet), files
+
+
+def default_run_dir(recipe, overrides: list[str] | None = None) -> str:
+    """runs/<name>, with a short hash of the command line's overrides when there are any, so a run
+    with other settings never lands in (and is refused by) the folder of the plain recipe."""
+    if not overrides:
+        return os.path.join("runs", recipe.name)
+    digest = hashlib.sha256("\n".join(sorted(overrides)).encode()).hexdigest()[:8]
+    return os.path.join("runs", f"{recipe.name}-{digest}")
+
+
+def prepare_run_dir(run_dir: str) -> None:
+    """Create the run folder, refusing one that is neither new, empty nor a run folder (so a
+    mistyped --out never fills, or is suggested for deletion, a folder of the user's)."""
+    if os.path.isdir(run_dir) and os.listdir(run_dir):
+        markers = ("recipe.json", "checkpoint.pt", "metrics.csv", "metrics.json")
+        if not any(os.path.exists(os.path.join(run_dir, m)) for m in markers):
+            raise PdekitError(f"'{run_dir}' is a folder that holds other files and no pdekit run; choose another --out")
+    check_writable_dir(run_dir)
+
+
+def write_record(run_dir: str, recipe, trained, results: dict, arrays) -> None:
+    """The run's record: metrics.json and report.md with its plots."""
+    from pdekit.eval.report import write_report
+
+    write_json(os.path.join(run_dir, "metrics.json"), results)
+    write_report(run_dir, recipe, trained, results, *arrays)
 
 
 def run_recipe(recipe, run_dir: str, quiet: bool = False) -> dict:
@@ -71,27 +117,50 @@ def run_recipe(recipe, run_dir: str, quiet: bool = False) -> dict:
     from pdekit.eval.evaluate import evaluate
     from pdekit.pinn.recipe import PinnRecipe, run_pinn
 
+    prepare_run_dir(run_dir)
     if isinstance(recipe, PinnRecipe):
         return run_pinn(recipe, run_dir, quiet=quiet)
 
     trained, files = train_recipe(recipe, run_dir, quiet=quiet)
-    return evaluate(trained, recipe, run_dir, files["test"], files["transfer"], quiet=quiet)
+    results, arrays = evaluate(trained, recipe, files["test"], files["transfer"])
+    write_record(run_dir, recipe, trained, results, arrays)
+    return results
 
 
-def evaluate_run(run_dir: str, data: str | None = None, json_out: str | None = None) -> tuple[dict, str]:
-    """Evaluate a trained run on its own test split (report in the run folder) or on another
-    file in any layout pdekit reads (report in <run_dir>/eval-<file name>); returns (metrics, report folder)."""
-    from pdekit.data.dataset import load_task
-    from pdekit.errors import DataFileError
+def evaluate_run(run_dir: str, data: str | None = None, json_out: str | None = None,
+                 report_dir: str | None = None) -> dict:
+    """Evaluate a trained run on its own test split or on another file in any layout pdekit reads.
+    Writes nothing but ``json_out`` (the metrics) and ``report_dir`` (report.md and plots), each
+    only when given: the run's own record is never changed."""
     from pdekit.eval.evaluate import evaluate
+    from pdekit.eval.report import write_report
     from pdekit.recipes import load_recipe
     from pdekit.train.trainer import load_trained
 
+    if json_out:
+        check_writable_file(json_out)
+    if report_dir:
+        check_writable_dir(report_dir)
     trained, state = load_trained(run_dir)
     recipe = load_recipe(json.loads(state["recipe"]))
     if data is None:
         files = prepare_data(recipe, quiet=True)
-        return evaluate(trained, recipe, run_dir, files["test"], files["transfer"], json_out=json_out), run_dir
+        test, transfer = files["test"], files["transfer"]
+    else:
+        _check_foreign_data(recipe, state, trained, data)
+        test, transfer = data, {}
+    results, arrays = evaluate(trained, recipe, test, transfer)
+    if json_out:
+        write_json(json_out, results)
+    if report_dir:
+        write_report(report_dir, recipe, trained, results, *arrays)
+    return results
+
+
+def _check_foreign_data(recipe, state: dict, trained, data: str) -> None:
+    from pdekit.data.dataset import load_task
+    from pdekit.errors import DataFileError
+
     x, _, meta = load_task(data, recipe.data, limit=1)
     if recipe.data.file:
         trained_at = load_task(recipe.data.file, recipe.data, limit=1)[2]["resolution"]
@@ -106,5 +175,3 @@ def evaluate_run(run_dir: str, data: str | None = None, json_out: str | None = N
     if not getattr(trained.model, "resolution_invariant", False) and found != trained_at:
         raise DataFileError(f"'{data}' is at resolution {found}; {recipe.model['name']} is not "
                             f"resolution-invariant and was trained at {trained_at}")
-    out_dir = os.path.join(run_dir, "eval-" + os.path.splitext(os.path.basename(data))[0])
-    return evaluate(trained, recipe, out_dir, data, {}, json_out=json_out), out_dir

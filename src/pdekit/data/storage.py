@@ -20,6 +20,9 @@ from pdekit import __version__
 from pdekit.errors import DataFileError
 
 REQUIRED_ATTRS = ("pdekit_version", "problem", "config", "created")
+# Bump when a change to pdekit alters the bytes generated for an unchanged config (2: random
+# inputs became resolution-independent), so cached and resumed data of the old code is not reused.
+GENERATOR_VERSION = 2
 
 
 def dataset_identity(problem, n: int, seed: int, first: int = 0) -> dict[str, Any]:
@@ -32,6 +35,7 @@ def dataset_identity(problem, n: int, seed: int, first: int = 0) -> dict[str, An
         "n": int(n),
         "seed": int(seed),
         "first": int(first),
+        "generator": GENERATOR_VERSION,
     }
 
 

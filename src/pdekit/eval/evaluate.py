@@ -1,89 +1,216 @@
 """Evaluate a trained model: metrics on the test split, resolution transfer, and the surrogate's
-time per sample next to the solver's, measured in the same run on the same device. The solver is
-also timed at cheaper settings (coarser solve grids, larger steps) to show what accuracy it
-reaches at each speed."""
+speed next to the solver's at the accuracy each reaches.
+
+The solver is run on exactly the test inputs the data holds (a sample is one function of
+(seed, index) at every resolution, see numerics.random_fields) at its data setting and at cheaper
+ones: larger time steps, coarser solve grids, and grids coarser than the stored one with the
+result interpolated to it, until a setting is less accurate than the surrogate. The surrogate and
+every solver setting are timed the same way in the same run: alternating rounds, the median of
+each, with the first call (warm-up, compilation) reported apart.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-import os
+import statistics
 import time
 
+import numpy as np
 import torch
 
 from pdekit.data.dataset import load_task
-from pdekit.data.generate import solve_samples
-from pdekit.errors import UnstableError
+from pdekit.errors import PdekitError
 from pdekit.eval import metrics
 from pdekit.models.registry import count_parameters
+from pdekit.numerics.random_fields import sample_rng
 from pdekit.problems import get_problem
 
-
-def _best_time(fn, repeats: int = 3):
-    """(fn's result, best wall time of ``repeats`` calls after one warm-up call)."""
-    result = fn()  # warm-up
-    best = math.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - start)
-    return result, best
+MAX_DT_DOUBLINGS = 10  # time steps tried: dt, 2 dt, 4 dt, ... up to 1024 dt
 
 
-def model_seconds_per_sample(trained, x: torch.Tensor) -> float:
-    return _best_time(lambda: trained.predict(x, batch_size=len(x)))[1] / len(x)
+def _timed(fn):
+    """(fn's result, wall seconds), synchronized on CUDA."""
+    start = time.perf_counter()
+    result = fn()
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return result, time.perf_counter() - start
 
 
-def _cheaper_settings(problem) -> list[dict]:
-    """Solver settings cheaper than the data's: coarser solve grids that still contain the stored
-    grid, and for time-dependent problems larger steps."""
-    c = problem.config
-    settings = []
-    s, r = problem.solve_resolution, problem.resolution
+def _grids(problem) -> list[int]:
+    """Solve grids from the data's down to the coarsest the problem allows, each nested in the
+    next finer one; grids below the stored resolution are interpolated to it."""
+    s, r, low = problem.solve_resolution, problem.resolution, problem.min_resolution
     if problem.periodic:
-        grids = [g for g in (s, s // 2, s // 4, s // 8) if g >= r and g % r == 0]
-    else:  # node grids: (g - 1) / (r - 1) nodes per stored cell
-        k = (s - 1) // (r - 1)
-        grids = [j * (r - 1) + 1 for j in sorted({k, max(1, k // 2), 1}, reverse=True)]
-    for g in dict.fromkeys(grids):
-        if hasattr(c, "dt"):
-            for factor in (1, 4, 16, 64):
-                settings.append({"solve_resolution": g, "dt": c.dt * factor})
-        else:
-            settings.append({"solve_resolution": g})
-    return settings
+        grids, g = [], s
+        while g >= low and g % 2 == 0 and (g % r == 0 or r % g == 0):
+            grids.append(g)
+            g //= 2
+        return grids
+    cells, m = [], (s - 1) // (r - 1)  # multiples of the stored cells, then its halvings
+    while m >= 1:
+        cells.append(m * (r - 1))
+        m //= 2
+    c = r - 1
+    while c % 2 == 0 and c // 2 + 1 >= low:
+        c //= 2
+        cells.append(c)
+    return [c + 1 for c in cells]
 
 
-def solver_ladder(problem, seed: int, first: int, y_true: torch.Tensor, target_time: int | None,
-                  device: str) -> list[dict]:
-    """Time and error (mean relative L2 against the stored targets) of the solver at each setting
-    (``target_time`` None: the targets are whole trajectories)."""
+def _to_stored_grid(problem, field: torch.Tensor, g: int) -> torch.Tensor:
+    """A solution on grid g (trailing ``ndim`` axes) on the stored grid: restriction when g is
+    finer, interpolation when coarser (Fourier on periodic grids, multilinear on node grids)."""
+    r, nd = problem.resolution, problem.ndim
+    if g >= r:
+        stride = g // r if problem.periodic else (g - 1) // (r - 1)
+        return field[(..., *(slice(None, None, stride),) * nd)]
+    if problem.periodic:
+        dims = tuple(range(-nd, 0))
+        spectrum = torch.fft.fftshift(torch.fft.fftn(field, dim=dims), dim=dims)
+        pad = [(r - g) // 2, (r - g) - (r - g) // 2] * nd
+        spectrum = torch.nn.functional.pad(spectrum, pad)
+        return torch.fft.ifftn(torch.fft.ifftshift(spectrum, dim=dims), dim=dims).real * (r / g) ** nd
+    lead = field.shape[:-nd]
+    flat = field.reshape(-1, 1, *field.shape[-nd:])
+    mode = ("linear", "bilinear", "trilinear")[nd - 1]
+    out = torch.nn.functional.interpolate(flat, size=(r,) * nd, mode=mode, align_corners=True)
+    return out.reshape(*lead, *(r,) * nd)
+
+
+class _Setting:
+    """One solver setting, ready to solve the timed test samples."""
+
+    def __init__(self, problem, params: dict, seed: int, indices: range, device: str):
+        g = params["solve_resolution"]
+        self.params = params
+        self.problem = problem
+        self.grid = g
+        self.solver = get_problem(problem.name).from_params(min(g, problem.resolution), params)
+        drawn = [self.solver.sample_inputs(sample_rng(seed, i)) for i in indices]
+        self.inputs = {k: torch.from_numpy(np.stack([d[k] for d in drawn])).to(device) for k in drawn[0]}
+
+    def stored_inputs(self) -> torch.Tensor | None:
+        """The drawn inputs of a steady problem on the stored grid's points it shares, channels-first."""
+        p = self.problem
+        if p.time_dependent or not p.inputs:
+            return None
+        return torch.stack([self.inputs[k] for k in p.inputs], dim=1).float().cpu()
+
+    def solve(self) -> torch.Tensor:
+        with torch.no_grad():
+            fields = self.solver.solve(self.inputs)
+        stacked = torch.stack([fields[k] for k in self.problem.fields], dim=1)
+        return stacked
+
+    def on_stored_grid(self, solution: torch.Tensor, target_time: int | None) -> torch.Tensor:
+        out = _to_stored_grid(self.problem, solution.cpu().double(), self.grid)
+        if self.problem.time_dependent and target_time is not None:
+            out = out[:, :, target_time]
+        return out
+
+
+def _describe(params: dict) -> dict:
+    return {k: v for k, v in params.items() if k in ("solve_resolution", "dt")}
+
+
+def _check_inputs(problem, setting: _Setting, x_true: torch.Tensor) -> None:
+    """Refuse a setting whose drawn inputs are not the stored ones at the points both grids share."""
+    drawn, g, r = setting.stored_inputs(), setting.grid, problem.resolution
+    if drawn is None:
+        return
+    if g >= r:
+        drawn, stored = _to_stored_grid(problem, drawn, g), x_true
+    else:
+        stride = r // g if problem.periodic else (r - 1) // (g - 1)
+        stored = x_true[(..., *(slice(None, None, stride),) * problem.ndim)]
+    gap = float((drawn - stored).abs().max())
+    if gap > 1e-5 * float(stored.abs().max()):
+        raise PdekitError(f"its inputs differ from the stored ones by {gap:.3g}")
+
+
+def solver_ladder(problem, seed: int, first: int, x_true: torch.Tensor, y_true: torch.Tensor,
+                  target_time: int | None, device: str, surrogate_error: float, full: bool = True):
+    """The solver on the test samples ``first ..`` at the data's setting and (``full``) at cheaper
+    ones until one is less accurate than ``surrogate_error``. Returns (rows, skipped, settings):
+    rows hold the setting, its error (mean relative L2 against the stored targets, every field) and
+    first-call seconds; skipped says why a setting did not run."""
     count = len(y_true)
     indices = range(first, first + count)
-    out = []
     base = dataclasses.asdict(problem.config)
-    for setting in _cheaper_settings(problem):
-        try:
-            p = get_problem(problem.name).from_params(problem.resolution, {**base, **setting})
-            arrays, seconds = _best_time(lambda: solve_samples(p, seed, indices, device), repeats=1)
-        except UnstableError:
-            continue
-        pred = torch.from_numpy(arrays[f"fields/{p.fields[0]}"])
-        if p.time_dependent and target_time is not None:
-            pred = pred[:, target_time]
-        error = float(metrics.relative_l2(pred[:, None], y_true).mean())
-        out.append({**setting, "seconds_per_sample": seconds / count, "rel_l2": error})
+    rows, skipped, settings = [], [], []
+    has_dt = hasattr(problem.config, "dt")
+    largest = 0  # a coarser grid starts at the largest step accurate enough on the finer one: smaller ones cost more
+    for grid_index, g in enumerate(_grids(problem) if full else [problem.solve_resolution]):
+        factors = [2**j for j in range(largest, MAX_DT_DOUBLINGS + 1)] if (has_dt and full) else [1]
+        for j, factor in enumerate(factors):
+            params = {**base, "solve_resolution": g}
+            if has_dt:
+                params["dt"] = problem.config.dt * factor
+            described = _describe(params)
+            try:
+                setting = _Setting(problem, params, seed, indices, device)
+                _check_inputs(problem, setting, x_true)
+                solution, seconds = _timed(setting.solve)
+                error = float(metrics.relative_l2(setting.on_stored_grid(solution, target_time), y_true).mean())
+                if not math.isfinite(error):
+                    raise PdekitError("the solution is not finite")
+            except PdekitError as exc:  # ConfigError, UnstableError: a too-large step or too-coarse grid
+                skipped.append({**described, "reason": str(exc).split("; ")[0]})
+                break
+            rows.append({**described, "rel_l2": error, "first_call_seconds": seconds / count})
+            settings.append(setting)
+            if error <= surrogate_error:
+                largest = max(largest, int(math.log2(factor)))
+            if error > surrogate_error:
+                break
+        if rows and rows[-1]["solve_resolution"] == g and j == 0 and rows[-1]["rel_l2"] > surrogate_error:
+            break  # even the smallest step on this grid is less accurate: coarser grids only lose
+        if not rows and grid_index == 0:
+            break  # the data's own setting failed: nothing to compare
+    return rows, skipped, settings
+
+
+def _time_rounds(calls: list, rounds: int) -> list[float]:
+    """Median wall time of each call over ``rounds`` rounds that call each in turn."""
+    times = [[] for _ in calls]
+    for _ in range(rounds):
+        for i, call in enumerate(calls):
+            times[i].append(_timed(call)[1])
+    return [statistics.median(t) for t in times]
+
+
+def speed_verdict(rows: list[dict], model_seconds: float, surrogate_error: float) -> dict:
+    """The matched-accuracy comparison: the cheapest solver setting at least as accurate as the
+    surrogate, its speed ratio, and a sentence that says which is faster at equal accuracy."""
+    matched = [r for r in rows if r["rel_l2"] <= surrogate_error]
+    out = {"speedup": None, "matched_setting": None}
+    if not rows:
+        out["speed_verdict"] = "The solver was not timed (no pdekit solver for this data)."
+        return out
+    if not matched:
+        out["speed_verdict"] = (f"No solver setting tried reached the surrogate's error {surrogate_error:.3g}: "
+                                f"the surrogate is more accurate than every setting timed.")
+        return out
+    best = min(matched, key=lambda r: r["seconds_per_sample"])
+    ratio = best["seconds_per_sample"] / model_seconds
+    name = ", ".join(f"{k} = {v:g}" for k, v in best.items() if k in ("solve_resolution", "dt"))
+    out["speedup"], out["matched_setting"] = ratio, best
+    faster = (f"the surrogate is {ratio:.3g}x faster" if ratio >= 1
+              else f"the solver is {1 / ratio:.3g}x faster than the surrogate")
+    crossing = ("" if any(r["rel_l2"] > surrogate_error for r in rows) else
+                " Every setting tried was at least as accurate as the surrogate; a cheaper one might still match it.")
+    out["speed_verdict"] = (f"At equal accuracy {faster}: the cheapest solver setting as accurate as the surrogate "
+                            f"({name}, relative L2 {best['rel_l2']:.3g} against {surrogate_error:.3g}) takes "
+                            f"{best['seconds_per_sample']:.3g} s per sample, the surrogate "
+                            f"{model_seconds:.3g} s.{crossing}")
     return out
 
 
-def evaluate(trained, recipe, run_dir: str, test_file: str, transfer_files: dict, quiet: bool = False,
-             json_out: str | None = None) -> dict:
-    from pdekit.eval.report import write_report
-
+def evaluate(trained, recipe, test_file, transfer_files: dict, rounds: int | None = None) -> tuple[dict, tuple]:
+    """Metrics of a trained model on ``test_file`` and the speed comparison; returns (results,
+    (x_test, y_test, pred)) and writes nothing."""
     d = recipe.data
     x_test, y_test, meta = load_task(test_file, d)
     pred = trained.predict(x_test)
@@ -97,35 +224,46 @@ def evaluate(trained, recipe, run_dir: str, test_file: str, transfer_files: dict
     cfg = meta["config"]
     k = min(recipe.eval.timing_samples, len(x_test))
     device = trained.device.type
-    model_time = model_seconds_per_sample(trained, x_test[:k])
-    solver_time, ladder = None, []
-    if meta["problem"] is not None:  # pdekit's own data: time the solver that made it
+    x_timed = x_test[:k]
+    predict = lambda: trained.predict(x_timed, batch_size=k)  # noqa: E731
+    model_first = _timed(predict)[1] / k
+    rows, skipped = [], []
+    if meta["problem"] is not None:  # pdekit's own data: run the solver that made it
         problem = get_problem(cfg["problem"]).from_params(cfg["resolution"], cfg["params"])
         first = cfg["first"] + getattr(test_file, "start", 0)
-        solver_time = _best_time(lambda: solve_samples(problem, cfg["seed"], range(first, first + k), device),
-                                 repeats=1)[1] / k
-        if recipe.eval.solver_ladder:
-            ladder = solver_ladder(problem, cfg["seed"], first, y_test[:k], None if d.trajectory else d.target_time,
-                                   device)
+        surrogate_error = float(metrics.relative_l2(pred[:k], y_test[:k]).mean())
+        rows, skipped, settings = solver_ladder(
+            problem, cfg["seed"], first, x_timed, y_test[:k], None if d.trajectory else d.target_time, device,
+            surrogate_error, full=recipe.eval.solver_ladder)
+        medians = _time_rounds([predict] + [s.solve for s in settings], rounds or recipe.eval.timing_rounds)
+        model_time = medians[0] / k
+        for row, seconds in zip(rows, medians[1:]):
+            row["seconds_per_sample"] = seconds / k
+    else:
+        surrogate_error = results["test_rel_l2"]
+        model_time = _time_rounds([predict], rounds or recipe.eval.timing_rounds)[0] / k
+    verdict = speed_verdict(rows, model_time, surrogate_error)
+    data_solver = rows[0]["seconds_per_sample"] if rows else None
     results.update({
         "params": count_parameters(trained.model),
         "train_seconds": trained.train_seconds,
         "epochs": len(trained.history),
-        "solver_seconds_per_sample": solver_time,
+        "weights_epoch": trained.epoch or len(trained.history),
+        "val_rel_l2": trained.history[(trained.epoch or len(trained.history)) - 1]["val_rel_l2"]
+        if trained.history else None,
+        "solver_seconds_per_sample": data_solver,
         "model_seconds_per_sample": model_time,
-        "speedup": solver_time / model_time if solver_time else None,
+        "model_first_call_seconds_per_sample": model_first,
+        "timed_samples": k,
+        "timed_rel_l2": surrogate_error,
+        **verdict,
+        "speedup_at_data_setting": data_solver / model_time if data_solver else None,
         "resolution": cfg["resolution"],
         "resolution_transfer": {str(r): e for r, e in transfer.items()},
-        "solver_ladder": ladder,
+        "solver_ladder": rows,
+        "solver_ladder_skipped": skipped,
         "device": device,
         "recipe": recipe.name,
         "data_layout": meta["layout"],
     })
-    os.makedirs(run_dir, exist_ok=True)
-    for path in filter(None, [os.path.join(run_dir, "metrics.json"), json_out]):
-        tmp = f"{path}.tmp"
-        with open(tmp, "w") as fh:
-            json.dump(results, fh, indent=2)
-        os.replace(tmp, path)
-    write_report(run_dir, recipe, trained, results, x_test, y_test, pred)
-    return results
+    return results, (x_test, y_test, pred)

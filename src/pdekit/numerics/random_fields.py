@@ -17,45 +17,55 @@ def sample_rng(seed: int, index: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(entropy=seed, spawn_key=(index,)))
 
 
-def periodic_1d(rng: np.random.Generator, n: int, std: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """A real zero-mean field on n periodic points of [0, 1) with standard deviation ``std(k)`` of the
-    coefficient of each orthonormal mode sqrt(2) cos(2 pi k x), sqrt(2) sin(2 pi k x), k >= 1.
+def periodic_1d(rng: np.random.Generator, n: int, std: Callable[[np.ndarray], np.ndarray], modes: int) -> np.ndarray:
+    """A real zero-mean field on n periodic points of [0, 1): the sum over k = 1 .. ``modes`` of
+    orthonormal modes sqrt(2) cos(2 pi k x), sqrt(2) sin(2 pi k x) with coefficients of standard
+    deviation ``std(k)``.
 
-    Modes are drawn in order k = 1, 2, ...: a finer grid's sample extends a coarser one's with the
-    same generator, so a sample is one function seen at several resolutions (Nyquist mode left out).
+    The modes and their coefficients depend on ``rng`` and ``modes`` only, never on n: a sample is
+    one function, seen at every resolution (modes above n / 2 alias on a coarse grid, which is
+    exactly that function's values there).
     """
-    kmax = (n - 1) // 2
-    k = np.arange(1, kmax + 1)
-    ab = rng.standard_normal((kmax, 2))
+    k = np.arange(1, modes + 1)
+    ab = rng.standard_normal((modes, 2))
+    z = std(k) * (ab[:, 0] - 1j * ab[:, 1]) / math.sqrt(2)  # u = sum_k 2 Re(z_k e^{2 pi i k x})
+    m = k % n  # the grid sees mode k as mode k mod n, and mode m > n / 2 as conj of mode n - m
+    z = np.where(m > n // 2, np.conj(z), z)
+    m = np.minimum(m, n - m)
     coef = np.zeros(n // 2 + 1, dtype=np.complex128)
-    coef[1 : kmax + 1] = n * std(k) * (ab[:, 0] - 1j * ab[:, 1]) / math.sqrt(2)
-    return np.fft.irfft(coef, n=n)
+    np.add.at(coef, m, z)
+    edges = [0, n // 2] if n % 2 == 0 else [0]
+    coef[edges] = 2 * coef[edges].real  # irfft counts these bins once and keeps their real part
+    return np.fft.irfft(n * coef, n=n)
 
 
-def periodic_2d(rng: np.random.Generator, n: int, std: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """A real zero-mean field on the n x n periodic grid of [0, 1)^2; ``std(|k|^2)`` (k integer
-    wavenumbers) is the standard deviation of the coefficient of each orthonormal Fourier mode."""
-    white = rng.standard_normal((n, n))
-    k = np.fft.fftfreq(n, d=1.0 / n)
-    k2 = k[:, None] ** 2 + k[None, :] ** 2
-    scale = std(k2)
-    scale[0, 0] = 0.0
-    if n % 2 == 0:  # drop Nyquist modes, which have no real partner
-        scale[n // 2, :] = 0.0
-        scale[:, n // 2] = 0.0
-    return n * np.fft.ifft2(scale * np.fft.fft2(white)).real
+def periodic_2d(rng: np.random.Generator, n: int, std: Callable[[np.ndarray], np.ndarray], modes: int) -> np.ndarray:
+    """A real zero-mean field on the n x n periodic grid of [0, 1)^2 made of the Fourier modes with
+    |k1|, |k2| <= ``modes`` (k integer wavenumbers); ``std(|k|^2)`` is the standard deviation of the
+    coefficient of each orthonormal mode. Independent of n, as ``periodic_1d``."""
+    k = np.arange(-modes, modes + 1)
+    k1, k2 = np.meshgrid(k, k, indexing="ij")
+    scale = std(k1**2 + k2**2)
+    scale[modes, modes] = 0.0
+    ab = rng.standard_normal((2, 2 * modes + 1, 2 * modes + 1))
+    # sum over the whole square of scale (a cos + b sin)(2 pi k.x): the modes k and -k share one
+    # real mode pair, whose orthonormal coefficients then have variance scale^2
+    coef = np.zeros((n, n), dtype=np.complex128)
+    np.add.at(coef, (k1 % n, k2 % n), scale * (ab[0] - 1j * ab[1]))
+    return (n * n * np.fft.ifft2(coef)).real
 
 
-def neumann_2d(rng: np.random.Generator, n: int, std: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+def neumann_2d(rng: np.random.Generator, n: int, std: Callable[[np.ndarray], np.ndarray], modes: int) -> np.ndarray:
     """A zero-mean field on the n x n node grid of [0, 1]^2 (boundary nodes included), expanded in
-    cos(pi k1 x) cos(pi k2 y) with standard deviation ``std(k1^2 + k2^2)`` (k1, k2 < n), the
-    eigenfunctions of the Laplacian with zero normal derivative, as in the FNO paper's Darcy data."""
-    k = np.arange(n)
+    cos(pi k1 x) cos(pi k2 y) with standard deviation ``std(k1^2 + k2^2)`` (k1, k2 < ``modes``), the
+    eigenfunctions of the Laplacian with zero normal derivative, as in the FNO paper's Darcy data.
+    Independent of n, as ``periodic_1d``."""
+    k = np.arange(modes)
     x = np.linspace(0.0, 1.0, n)
     basis = np.cos(math.pi * np.outer(x, k))
     scale = std(k[:, None] ** 2 + k[None, :] ** 2)
     scale[0, 0] = 0.0
-    xi = rng.standard_normal((n, n))
+    xi = rng.standard_normal((modes, modes))
     return basis @ (scale * xi) @ basis.T
 
 

@@ -41,6 +41,7 @@ class AllenCahn1D(PeriodicSemilinear1D):
     x_min = -1.0
     min_resolution = 16
     default_resolution = 512
+    input_modes = 1023  # those the default 2048-point solve grid resolves
 
     @property
     def length(self) -> float:
@@ -52,7 +53,7 @@ class AllenCahn1D(PeriodicSemilinear1D):
             x = self.solve_points()
             return {"u0": x**2 * np.cos(math.pi * x)}
         std = lambda k: c.ic_scale * (1 + (k / c.ic_modes) ** 2) ** -1.0  # noqa: E731
-        return {"u0": random_fields.periodic_1d(rng, self.solve_resolution, std)}
+        return {"u0": random_fields.periodic_1d(rng, self.solve_resolution, std, self.input_modes)}
 
     def linear(self, k: torch.Tensor) -> torch.Tensor:
         return self.config.reaction - self.config.eps * k**2

@@ -42,6 +42,9 @@ class Problem:
     # "dihedral": rotating or reflecting the square maps input samples to equally likely ones and
     # solutions to solutions (what train.augment uses)
     symmetries: ClassVar[tuple[str, ...]] = ()
+    # modes per axis of the random inputs: fixed here, never taken from the grid, so a sample is one
+    # function at every resolution (the solver ladder re-solves stored inputs on other grids)
+    input_modes: ClassVar[int] = 0
 
     def __init__(self, resolution: int, config: Any = None):
         self.config = config if config is not None else make_config(self.Config, owner=self.name)

@@ -41,11 +41,12 @@ class Burgers1D(Problem):
     time_dependent = True
     min_resolution = 8
     default_resolution = 1024
+    input_modes = 4095  # those the default 8192-point solve grid resolves
 
     def sample_inputs(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         c = self.config
         std = lambda k: c.ic_scale * (4 * math.pi**2 * k**2 + c.ic_tau**2) ** (-c.ic_alpha / 2)  # noqa: E731
-        return {"u0": random_fields.periodic_1d(rng, self.solve_resolution, std)}
+        return {"u0": random_fields.periodic_1d(rng, self.solve_resolution, std, self.input_modes)}
 
     def solve(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         c, n = self.config, self.solve_resolution

@@ -50,6 +50,7 @@ class Darcy2D(Problem):
     inputs = ("a",)
     min_resolution = 5
     default_resolution = 85
+    input_modes = 421  # cosine modes k < 421 per axis, those of the default 421-node solve grid
     # constant f, u = 0 on the square's boundary, a random field whose law is that of its rotations
     # and reflections, and a stencil with the same symmetry
     symmetries = ("dihedral",)
@@ -57,11 +58,11 @@ class Darcy2D(Problem):
     def sample_inputs(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         c = self.config
         std = lambda k2: (math.pi**2 * k2 + c.grf_tau**2) ** (-c.grf_alpha / 2)  # noqa: E731
-        g = random_fields.neumann_2d(rng, self.solve_resolution, std)
+        g = random_fields.neumann_2d(rng, self.solve_resolution, std, self.input_modes)
         if c.coefficient == "piecewise":
             a = np.where(g > 0, c.a_low * c.contrast, c.a_low)
         else:  # log-normal: the field's +-3 standard deviations span [a_low, a_low * contrast]
-            k = np.arange(self.solve_resolution)
+            k = np.arange(self.input_modes)
             weight = np.where(k == 0, 1.0, 0.5)
             variance = ((std(k[:, None] ** 2 + k[None, :] ** 2) ** 2) * np.outer(weight, weight))[1:].sum()
             variance += ((std(k[1:] ** 2) ** 2) * weight[1:]).sum()  # the k1 = 0 row

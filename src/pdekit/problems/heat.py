@@ -64,9 +64,10 @@ class Heat1D(_Heat):
     summary = "u_t = nu u_xx, periodic [0, 1); GRF initial condition; exact in time, spectral in space"
     ndim = 1
     default_resolution = 256
+    input_modes = 127  # those the default grid resolves
 
     def sample_inputs(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        return {"u0": random_fields.periodic_1d(rng, self.solve_resolution, lambda k: self._std(k**2))}
+        return {"u0": random_fields.periodic_1d(rng, self.solve_resolution, lambda k: self._std(k**2), self.input_modes)}
 
 
 @register
@@ -75,6 +76,7 @@ class Heat2D(_Heat):
     summary = "u_t = nu (u_xx + u_yy), periodic [0, 1)^2; GRF initial condition; exact in time, spectral in space"
     ndim = 2
     default_resolution = 64
+    input_modes = 31  # those the default grid resolves
 
     def sample_inputs(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        return {"u0": random_fields.periodic_2d(rng, self.solve_resolution, self._std)}
+        return {"u0": random_fields.periodic_2d(rng, self.solve_resolution, self._std, self.input_modes)}

@@ -43,7 +43,7 @@ class KuramotoSivashinsky1D(PeriodicSemilinear1D):
     def sample_inputs(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         c = self.config
         std = lambda k: np.where(k <= c.ic_modes, c.ic_scale, 0.0)  # noqa: E731
-        return {"u0": random_fields.periodic_1d(rng, self.solve_resolution, std)}
+        return {"u0": random_fields.periodic_1d(rng, self.solve_resolution, std, c.ic_modes)}
 
     def linear(self, k: torch.Tensor) -> torch.Tensor:
         return k**2 - k**4

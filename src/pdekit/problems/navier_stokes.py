@@ -49,12 +49,13 @@ class NavierStokes2D(Problem):
     fields = ("vorticity",)
     min_resolution = 8
     default_resolution = 64
+    input_modes = 127  # those the default 256 x 256 solve grid resolves
 
     def sample_inputs(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         c = self.config
         # ic_scale multiplies the standard deviation, as sigma = 7^1.5 does in the FNO paper's data code
         std = lambda k2: c.ic_scale * (4 * math.pi**2 * k2 + c.ic_tau**2) ** (-c.ic_alpha / 2)  # noqa: E731
-        return {"w0": random_fields.periodic_2d(rng, self.solve_resolution, std)}
+        return {"w0": random_fields.periodic_2d(rng, self.solve_resolution, std, self.input_modes)}
 
     def forcing(self, n: int, device=None) -> torch.Tensor:
         x = torch.arange(n, dtype=torch.float64, device=device) / n

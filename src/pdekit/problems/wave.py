@@ -66,6 +66,7 @@ class Wave2D(Problem):
     fields = ("u", "v")
     min_resolution = 8
     default_resolution = 64
+    input_modes = 31  # those the default 64 x 64 grid resolves
 
     def check(self) -> None:
         c, n = self.config, self.solve_resolution
@@ -77,8 +78,8 @@ class Wave2D(Problem):
     def sample_inputs(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         c = self.config
         std = lambda k2: c.ic_scale * (4 * math.pi**2 * k2 + c.ic_tau**2) ** (-c.ic_alpha / 2)  # noqa: E731
-        u0 = random_fields.periodic_2d(rng, self.solve_resolution, std)
-        v0 = random_fields.periodic_2d(rng, self.solve_resolution, std) if c.initial_velocity else np.zeros_like(u0)
+        u0 = random_fields.periodic_2d(rng, self.solve_resolution, std, self.input_modes)
+        v0 = random_fields.periodic_2d(rng, self.solve_resolution, std, self.input_modes) if c.initial_velocity else np.zeros_like(u0)
         return {"u0": u0, "v0": v0}
 
     def solve(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

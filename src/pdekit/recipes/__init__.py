@@ -29,7 +29,9 @@ class DataSection:
     resolution: int = param(0, "stored grid (0: the problem's default)")
     params: dict = field(default_factory=dict, metadata={"help": "problem parameters"})
     n_train: int = param(1000, "training samples: indices 0 .. n_train - 1 of the seed's stream")
-    n_test: int = param(200, "test samples: the next n_test indices")
+    n_val: int = param(-1, "validation samples, the next indices after training's (-1: 10% of n_train, at "
+                           "least 1): they choose epochs and settings, and show the error per epoch")
+    n_test: int = param(200, "test samples: the indices after validation's, touched once, after training")
     seed: int = param(0, "dataset seed")
     input_time: int = param(0, "time index of the input (time-dependent problems)")
     target_time: int = param(-1, "time index of the target (time-dependent problems)")
@@ -37,13 +39,19 @@ class DataSection:
                                     "with one more dimension; PINO's Burgers setup)")
     batch_size: int = param(32, "samples solved together while generating")
     file: str = param("", "train on this file instead (pdekit, PDEBench or The Well layout): the first n_train "
-                          "samples train, the next n_test test; problem, params and seed are then unused")
+                          "samples train, the next n_val validate, the next n_test test; problem, params and seed "
+                          "are then unused")
     test_file: str = param("", "with data.file: take the n_test test samples from the start of this file")
 
     def validate(self):
         require(self.n_train >= 1 and self.n_test >= 1, f"data.n_train and data.n_test must be >= 1, got "
                 f"{self.n_train} and {self.n_test}")
         require(self.batch_size >= 1, f"data.batch_size must be >= 1, got {self.batch_size}")
+        require(self.n_val >= 1 or self.n_val == -1, f"data.n_val must be >= 1 (or -1: 10% of n_train), got {self.n_val}")
+
+    @property
+    def validation_count(self) -> int:
+        return self.n_val if self.n_val > 0 else max(1, round(0.1 * self.n_train))
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,7 @@ class TrainSection:
                                  "rotations and reflections of the square)")
     amp: str = param("none", "mixed precision on CUDA", ("none", "bf16", "fp16"))
     compile: bool = param(False, "torch.compile the model")
+    keep_best: bool = param(False, "end with the weights of the epoch of lowest validation error (else the last)")
     seed: int = param(0, "seed of initialization and batch order")
     device: str = param("auto", "where to train", ("auto", "cpu", "cuda"))
     threads: int = param(0, "CPU threads for torch (0: torch's default)")
@@ -87,11 +96,13 @@ class TrainSection:
 class EvalSection:
     resolutions: list = field(default_factory=list, metadata={"help": "finer stored grids for resolution transfer"})
     timing_samples: int = param(8, "samples timed for the solver and the model")
+    timing_rounds: int = param(5, "alternating timing rounds of the model and each solver setting (medians reported)")
     plot_samples: int = param(3, "test samples shown in the prediction plot")
     solver_ladder: bool = param(True, "time cheaper solver settings for the speed-accuracy plot")
 
     def validate(self):
         require(self.timing_samples >= 1, f"eval.timing_samples must be >= 1, got {self.timing_samples}")
+        require(self.timing_rounds >= 1, f"eval.timing_rounds must be >= 1, got {self.timing_rounds}")
         require(all(isinstance(r, int) and r > 0 for r in self.resolutions),
                 f"eval.resolutions must be a list of positive integers, got {self.resolutions}")
 
@@ -197,15 +208,16 @@ def _check_data_files(data: DataSection, eval_section) -> tuple[tuple[int, int],
     if eval_section.resolutions:
         raise ConfigError("eval.resolutions needs generated data: with data.file set, leave it empty")
     sources = []
-    for path, needed in ((data.file, data.n_train + (0 if data.test_file else data.n_test)),
+    n_val = data.validation_count
+    for path, needed in ((data.file, data.n_train + n_val + (0 if data.test_file else data.n_test)),
                          (data.test_file, data.n_test)):
         if not path:
             continue
         f, source = open_source(path)
         f.close()
         if source.n < needed:
-            raise ConfigError(f"'{path}' holds {source.n} samples; data.n_train = {data.n_train} and data.n_test = "
-                              f"{data.n_test} need {needed} from it")
+            raise ConfigError(f"'{path}' holds {source.n} samples; data.n_train = {data.n_train}, data.n_val = "
+                              f"{n_val} and data.n_test = {data.n_test} need {needed} from it")
         if source.time_dependent:
             for key in ("input_time", "target_time"):
                 t = getattr(data, key)

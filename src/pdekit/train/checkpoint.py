@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import threading
 from typing import Any
 
 import torch
@@ -10,14 +13,32 @@ import torch
 from pdekit.errors import DataFileError
 
 
+@contextlib.contextmanager
+def _interrupt_after():
+    """Hold Ctrl-C back until the block ends, then raise it: a checkpoint is written whole or not
+    at all, and the user sees the usual "interrupted" line rather than a serializer's error."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda *_: caught.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
 def save_checkpoint(path: str, state: dict[str, Any]) -> None:
     """Write to a temporary name, fsync, then rename: a kill leaves the previous checkpoint intact."""
     tmp = f"{path}.tmp"
-    with open(tmp, "wb") as fh:
-        torch.save(state, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    with _interrupt_after():
+        with open(tmp, "wb") as fh:
+            torch.save(state, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
 
 
 def load_checkpoint(path: str) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from pdekit.train.losses import get_loss
 
 CHECKPOINT = "checkpoint.pt"
 METRICS_CSV = "metrics.csv"
-CSV_COLUMNS = ["epoch", "train_loss", "test_rel_l2", "lr", "seconds"]
+CSV_COLUMNS = ["epoch", "train_loss", "val_rel_l2", "lr", "seconds"]
 
 
 class TrainingDiverged(PdekitError):
@@ -46,6 +46,7 @@ class TrainedModel:
     history: list[dict] = field(default_factory=list)
     train_seconds: float = 0.0
     device: torch.device = torch.device("cpu")
+    epoch: int = 0  # the epoch whose weights these are (the best on validation with train.keep_best)
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
@@ -141,7 +142,9 @@ def _tensorboard_writer(run_dir: str):
     return SummaryWriter(os.path.join(run_dir, "tensorboard"))
 
 
-def train(recipe: Recipe, run_dir: str, x_train, y_train, x_test, y_test, quiet: bool = False) -> TrainedModel:
+def train(recipe: Recipe, run_dir: str, x_train, y_train, x_val, y_val, quiet: bool = False) -> TrainedModel:
+    """Train on (x_train, y_train); the validation pairs are scored after every epoch (metrics.csv)
+    and, with train.keep_best, choose the weights kept. The test split is never seen here."""
     cfg = recipe.train
     device = resolve_device(cfg.device)
     if cfg.threads:
@@ -161,6 +164,7 @@ def train(recipe: Recipe, run_dir: str, x_train, y_train, x_test, y_test, quiet:
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = _scheduler(optimizer, cfg)
     start_epoch, train_seconds, history = 1, 0.0, []
+    best = {"val_rel_l2": math.inf}
 
     if os.path.exists(ckpt_path):
         state = load_checkpoint(ckpt_path)
@@ -176,6 +180,7 @@ def train(recipe: Recipe, run_dir: str, x_train, y_train, x_test, y_test, quiet:
         torch.set_rng_state(state["rng"])
         start_epoch, train_seconds = int(state["epoch"]) + 1, float(state["train_seconds"])
         history = _read_history(csv_path, int(state["epoch"]))
+        best = {k: state[k] for k in ("best_model", "best_epoch", "val_rel_l2") if k in state} or best
 
     x_norm.to(device)
     y_norm.to(device)
@@ -226,17 +231,20 @@ def train(recipe: Recipe, run_dir: str, x_train, y_train, x_test, y_test, quiet:
                 count += len(idx)
             lr = optimizer.param_groups[0]["lr"]
             scheduler.step()
-            test_error = float(relative_l2(result.predict(x_test), y_test).mean())
+            val_error = float(relative_l2(result.predict(x_val), y_val).mean())
             seconds = time.perf_counter() - started
             train_seconds += seconds
-            history.append({"epoch": epoch, "train_loss": total / count, "test_rel_l2": test_error, "lr": lr,
+            history.append({"epoch": epoch, "train_loss": total / count, "val_rel_l2": val_error, "lr": lr,
                             "seconds": seconds})
             _write_history(csv_path, history)
             if writer is not None:
-                for key in ("train_loss", "test_rel_l2", "lr"):
+                for key in ("train_loss", "val_rel_l2", "lr"):
                     writer.add_scalar(key, history[-1][key], epoch)
                 writer.flush()
-            save_checkpoint(ckpt_path, {
+            if cfg.keep_best and val_error < best["val_rel_l2"]:
+                best = {"best_model": {k: v.detach().clone().cpu() for k, v in model.state_dict().items()},
+                        "best_epoch": epoch, "val_rel_l2": val_error}
+            save_checkpoint(ckpt_path, {**best, 
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "x_mean": x_norm.mean.cpu(), "x_std": x_norm.std.cpu(),
                 "y_mean": y_norm.mean.cpu(), "y_std": y_norm.std.cpu(), "recipe": recipe.to_json(),
@@ -244,12 +252,15 @@ def train(recipe: Recipe, run_dir: str, x_train, y_train, x_test, y_test, quiet:
                 "rng": torch.get_rng_state(), "train_seconds": train_seconds,
                 "in_channels": x_train.shape[1], "out_channels": y_train.shape[1], "ndim": x_train.ndim - 2,
             })
-            bar.set_postfix(loss=f"{total / count:.4f}", test=f"{test_error:.4f}",
+            bar.set_postfix(loss=f"{total / count:.4f}", val=f"{val_error:.4f}",
                             samples_per_s=f"{n / seconds:.0f}")
             bar.update(1)
-            if not math.isfinite(test_error):
-                raise TrainingDiverged(f"the test error became {test_error} at epoch {epoch}; lower train.lr")
-    result.history, result.train_seconds = history, train_seconds
+            if not math.isfinite(val_error):
+                raise TrainingDiverged(f"the validation error became {val_error} at epoch {epoch}; lower train.lr")
+    result.history, result.train_seconds, result.epoch = history, train_seconds, cfg.epochs
+    if cfg.keep_best and "best_model" in best:
+        model.load_state_dict(best["best_model"])
+        result.epoch = int(best["best_epoch"])
     return result
 
 
@@ -260,10 +271,15 @@ def load_trained(run_dir: str, device: str = "cpu") -> tuple[TrainedModel, dict]
     recipe_raw = json.loads(state["recipe"])
     model = build_model(recipe_raw["model"], state["in_channels"], state["out_channels"], state["ndim"])
     check_checkpoint_model(state, model, path)
-    model.load_state_dict(state["model"])
+    epoch = int(state["epoch"])
+    if recipe_raw.get("train", {}).get("keep_best") and "best_model" in state:
+        model.load_state_dict(state["best_model"])
+        epoch = int(state["best_epoch"])
+    else:
+        model.load_state_dict(state["model"])
     dev = torch.device(device)
     model.to(dev)
     x_norm = Normalizer(state["x_mean"], state["x_std"]).to(dev)
     y_norm = Normalizer(state["y_mean"], state["y_std"]).to(dev)
     history = _read_history(os.path.join(run_dir, METRICS_CSV), int(state["epoch"]))
-    return TrainedModel(model, x_norm, y_norm, history, float(state["train_seconds"]), dev), state
+    return TrainedModel(model, x_norm, y_norm, history, float(state["train_seconds"]), dev, epoch), state

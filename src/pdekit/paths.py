@@ -1,0 +1,42 @@
+"""Output paths: checked before work starts, so a bad --out costs one line, not a run; atomic writes."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from pdekit.errors import PdekitError
+
+
+def _refuse(path: str, exc: OSError) -> PdekitError:
+    return PdekitError(f"cannot write '{path}': {exc.strerror or exc}; choose another output path")
+
+
+def check_writable_dir(path: str) -> None:
+    """Create the folder ``path`` (parents included) and check a file can be written in it."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        probe = os.path.join(path, f".pdekit-write-check-{os.getpid()}")
+        with open(probe, "w"):
+            pass
+        os.remove(probe)
+    except OSError as exc:
+        raise _refuse(path, exc) from None
+
+
+def check_writable_file(path: str) -> None:
+    """Check that the file ``path`` can be written (its folder is created), without creating it."""
+    if os.path.isdir(path):
+        raise PdekitError(f"'{path}' is a folder; give a file name")
+    check_writable_dir(os.path.dirname(os.path.abspath(path)))
+
+
+def write_json(path: str, data: dict) -> None:
+    """Write ``data`` as JSON under a temporary name, then rename: a reader never sees half a file."""
+    tmp = f"{path}.tmp"
+    try:
+        with open(tmp, "w") as fh:
+            json.dump(data, fh, indent=2)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise _refuse(path, exc) from None
