@@ -1,6 +1,7 @@
 """Bad input gets one clear message, exit code 2, no traceback, and nothing written is lost."""
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -104,3 +105,45 @@ def test_real_process_exit_code_and_no_traceback(tmp_path):
                              "--out", str(tmp_path / "h.h5")], capture_output=True, text=True)
     assert result.returncode == 2 and "Traceback" not in result.stderr and "heat_1d" in result.stderr
     assert not os.path.exists(tmp_path / "h.h5")
+
+
+@pytest.mark.parametrize("out", ["/proc/x.h5", "readonly/x.h5", "a_file/x.h5"])
+def test_impossible_output_paths_are_refused_in_one_line(run_cli, tmp_path, monkeypatch, out):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "readonly").mkdir(mode=0o555)
+    (tmp_path / "a_file").write_text("x")
+    if out.startswith("readonly") and os.access(tmp_path / "readonly", os.W_OK):
+        pytest.skip("running as a user who may write anywhere (root): a read-only folder cannot be made here")
+    _refused(run_cli("generate", *SMALL_BURGERS, "--out", out), "cannot write")
+    _refused(run_cli("run", "burgers_fno", "--quick", "--out", os.path.dirname(out) + "/run"), "cannot write")
+
+
+def test_a_folder_that_is_not_a_run_is_never_used_or_offered_for_deletion(run_cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "code.py").write_text("print(1)")
+    _refused(run_cli("run", "burgers_fno", "--quick", "--out", "src"), "holds other files and no pdekit run")
+    assert os.listdir(tmp_path / "src") == ["code.py"]
+
+
+def test_overrides_get_their_own_default_run_folder():
+    from pdekit.pipeline import default_run_dir
+    from pdekit.recipes import load_recipe
+
+    plain = load_recipe("darcy_fno", quick=True)
+    changed = load_recipe("darcy_fno", quick=True, overrides=["model.width=32"])
+    assert default_run_dir(plain) == os.path.join("runs", "darcy_fno-quick")
+    assert default_run_dir(changed, ["model.width=32"]) not in (default_run_dir(plain), default_run_dir(changed))
+    assert default_run_dir(changed, ["model.width=32"]) != default_run_dir(changed, ["model.width=48"])
+
+
+def test_eval_of_a_pinn_run(run_cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    quick = ["train.adam_steps=20", "train.lbfgs_steps=0", "train.collocation=200"]
+    code, _, err = run_cli("run", "burgers_pinn", "--quick", "--out", "p", "--quiet", *quick)
+    assert code == 0, err
+    record = (tmp_path / "p/metrics.json").read_bytes()
+    code, out, err = run_cli("eval", "p", "--json", "e.json")
+    assert code == 0, err
+    assert json.loads((tmp_path / "e.json").read_text()) == json.loads(record)
+    assert (tmp_path / "p/metrics.json").read_bytes() == record

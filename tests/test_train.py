@@ -282,3 +282,23 @@ def test_augmentation_maps_darcy_solutions_to_solutions():
         assert float((p.solve({"a": ak})["u"] - uk).abs().max()) < 1e-12 * float(u.abs().max())
         seen.add(ak.numpy().tobytes())
     assert len(seen) == 8 and "dihedral" in p.symmetries
+
+
+def test_trajectory_physics_loss_anchors_the_given_slice(tmp_path):
+    """With data.input_time = 3 the input is u(t_3): the loss compares the prediction there, not at t = 0."""
+    from pdekit.data.dataset import load_pairs
+    from pdekit.data.generate import generate
+    from pdekit.pipeline import problem_for
+    from pdekit.recipes import load_recipe
+    from pdekit.train.trainer import _physics_loss
+
+    raw = {"name": "traj", "data": {"problem": "burgers_1d", "resolution": 32, "trajectory": True,
+                                    "params": {"solve_resolution": 128, "nt": 11, "t_final": 0.2, "ic_scale": 5.0}},
+           "model": {"name": "fno", "modes": 6, "width": 8, "depth": 1}, "train": {"physics_weight": 1}}
+    losses = {}
+    for t in (0, 3):
+        recipe = load_recipe({**raw, "data": {**raw["data"], "input_time": t}})
+        generate(problem_for(recipe), 2, 0, tmp_path / "b.h5", quiet=True)
+        x, y, _ = load_pairs(tmp_path / "b.h5", input_time=t, trajectory=True)
+        losses[t] = float(_physics_loss(recipe)(y, x))  # the true trajectory: only the residual remains
+    assert losses[3] == pytest.approx(losses[0], rel=1e-12)

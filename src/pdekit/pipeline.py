@@ -141,6 +141,12 @@ def evaluate_run(run_dir: str, data: str | None = None, json_out: str | None = N
         check_writable_file(json_out)
     if report_dir:
         check_writable_dir(report_dir)
+    from pdekit.pinn.recipe import evaluate_pinn_run, is_pinn_run
+
+    if is_pinn_run(run_dir):
+        if data is not None:
+            raise PdekitError("--data applies to operator runs; a PINN run is scored against its reference solution")
+        return evaluate_pinn_run(run_dir, json_out, report_dir)
     trained, state = load_trained(run_dir)
     recipe = load_recipe(json.loads(state["recipe"]))
     if data is None:

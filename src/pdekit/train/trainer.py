@@ -66,11 +66,12 @@ def _physics_loss(recipe: Recipe):
     from pdekit.pipeline import problem_for
 
     problem = problem_for(recipe)
+    given = recipe.data.input_time  # the input is the trajectory's slice at this time index
 
     def loss(pred: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         fields = {name: pred[:, i] for i, name in enumerate(problem.fields)}
-        if problem.time_dependent:  # a trajectory (batch, c, nt, *space) from its initial slice
-            initial = (pred[:, :, 0] - x[:, :, 0]).pow(2).mean()
+        if problem.time_dependent:  # a trajectory (batch, c, nt, *space) through its given slice
+            initial = (pred[:, :, given] - x[:, :, 0]).pow(2).mean()
             return problem.residual(fields).pow(2).mean() + initial
         inputs = {name: x[:, i] for i, name in enumerate(problem.inputs)}
         return problem.residual(fields, inputs).pow(2).mean()
