@@ -18,7 +18,7 @@ def test_diffusion_reaction_relaxes_to_one_not_one_half():
                                                                "dt": 0.01})
     u = solve_samples(p, 0, range(4))["fields/u"]
     assert u[:, 0].min() >= 0 and 0.9 < u[:, 0].max() <= 1.0
-    assert np.abs(u[:, -1] - 1).max() < 1e-3
+    assert np.abs(u[:, -1] - 1).max() < 2e-4  # measured 6.6e-5
     means = u.mean(axis=-1)
     assert (np.diff(means, axis=1) > 0).all()  # the mass grows monotonically towards 1
 
@@ -30,8 +30,8 @@ def test_kuramoto_sivashinsky_is_chaotic_and_bounded():
     u0 = torch.from_numpy(p.sample_inputs(np.random.default_rng(0))["u0"])[None]
     a = p.solve({"u0": u0})["u"][0]
     b = p.solve({"u0": u0 + 1e-8 * torch.sin(2 * torch.pi * torch.arange(128) / 128)})["u"][0]
-    assert float((a[0] - b[0]).abs().max()) < 1e-4
-    assert float((a[-1] - b[-1]).abs().max()) > 0.1
+    assert float((a[0] - b[0]).abs().max()) < 4e-6  # measured 1.3e-6 after the spin-up
+    assert float((a[-1] - b[-1]).abs().max()) > 0.3  # measured 0.74
     assert 1.0 < float(a.abs().max()) < 5.0
 
 
@@ -42,14 +42,14 @@ def test_allen_cahn_standard_case_grid_and_metastable_states():
     u = solve_samples(p, 0, range(1))["fields/u"][0]
     np.testing.assert_allclose(u[0], x**2 * np.cos(np.pi * x), atol=1e-7)
     assert u.shape == (201, 512) and np.abs(u[-1]).max() <= 1.0 + 1e-6
-    assert np.abs(np.abs(u[-1][np.abs(x) > 0.6]) - 1).max() < 0.02  # the plateaus at +-1
+    assert np.abs(np.abs(u[-1][np.abs(x) > 0.6]) - 1).max() < 5e-3  # the plateaus at +-1 (measured 1.8e-3)
 
 
 def test_wave_energy_is_conserved_for_random_data():
     p = get_problem("wave_2d").from_params(32, {"t_final": 2.0, "nt": 5, "dt": 5e-4, "initial_velocity": True})
     d = solve_samples(p, 0, range(2))
     e = p.energy(torch.from_numpy(d["fields/u"]), torch.from_numpy(d["fields/v"]))
-    assert float(((e - e[:, :1]) / e[:, :1]).abs().max()) < 1e-3
+    assert float(((e - e[:, :1]) / e[:, :1]).abs().max()) < 1e-4  # measured 3.0e-5
 
 
 def test_wave_refuses_an_unstable_step_before_any_work():
@@ -57,14 +57,16 @@ def test_wave_refuses_an_unstable_step_before_any_work():
         get_problem("wave_2d").from_params(64, {"dt": 0.01})
 
 
-@pytest.mark.parametrize("name, resolution, params", [
-    ("kuramoto_sivashinsky_1d", 64, {"t_final": 1.0, "spinup": 10.0, "nt": 201}),
-    ("allen_cahn_1d", 256, {"t_final": 0.2, "eps": 1e-2, "nt": 801}),
-    ("advection_1d", 64, {"t_final": 0.1, "nt": 201, "beta": 1.0}),
-    ("diffusion_reaction_1d", 64, {"t_final": 0.1, "nt": 201}),
-    ("kdv_1d", 128, {"t_final": 1.0, "nt": 201, "length": 32.0}),
+# the last two entries bound the residual of the solution and of the scaled trajectory, relative to
+# max |u_t|, at about 3x and 1/2 of the measured values (in the comments)
+@pytest.mark.parametrize("name, resolution, params, solution_bound, scaled_bound", [
+    ("kuramoto_sivashinsky_1d", 64, {"t_final": 1.0, "spinup": 10.0, "nt": 201}, 5e-4, 0.5),  # 1.5e-4, 1.16
+    ("allen_cahn_1d", 256, {"t_final": 0.2, "eps": 1e-2, "nt": 801}, 2e-3, 0.3),  # 7.6e-4, 0.65
+    ("advection_1d", 64, {"t_final": 0.1, "nt": 201, "beta": 1.0}, 3e-4, 1e-2),  # 9.8e-5, 2.1e-2
+    ("diffusion_reaction_1d", 64, {"t_final": 0.1, "nt": 201}, 2e-3, 7e-2),  # 7.9e-4, 0.14
+    ("kdv_1d", 128, {"t_final": 1.0, "nt": 201, "length": 32.0}, 5e-5, 0.15),  # 1.7e-5, 0.30
 ])
-def test_residual_vanishes_on_resolved_solver_output(name, resolution, params):
+def test_residual_vanishes_on_resolved_solver_output(name, resolution, params, solution_bound, scaled_bound):
     """The residual (spectral in x, central differences in t) of a resolved float64 solution is
     small against u_t, after the first few stored times (the diffusion-reaction initial condition
     has kinks); a trajectory scaled by a factor growing to 1.1 in time is not a solution and is caught."""
@@ -73,6 +75,6 @@ def test_residual_vanishes_on_resolved_solver_output(name, resolution, params):
     u = p.solve({"u0": u0})["u"]
     u_t = torch.gradient(u, spacing=(torch.tensor(p.times(), dtype=torch.float64),), dim=1)[0]
     scale = float(u_t[:, 10:-1].abs().max())
-    assert float(p.residual({"u": u})[:, 10:-1].abs().max()) < 3e-3 * scale
+    assert float(p.residual({"u": u})[:, 10:-1].abs().max()) < solution_bound * scale
     growing = 1 + 0.1 * torch.linspace(0, 1, u.shape[1], dtype=torch.float64)[:, None]
-    assert float(p.residual({"u": growing * u})[:, 10:-1].abs().max()) > 2e-2 * scale
+    assert float(p.residual({"u": growing * u})[:, 10:-1].abs().max()) > scaled_bound * scale
