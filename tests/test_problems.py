@@ -46,10 +46,11 @@ def test_allen_cahn_standard_case_grid_and_metastable_states():
 
 
 def test_wave_energy_is_conserved_for_random_data():
-    p = get_problem("wave_2d").from_params(32, {"t_final": 2.0, "nt": 5, "dt": 5e-4, "initial_velocity": True})
+    # 64 points resolve wave_2d's 31 input modes (a coarser grid sees them aliased up to its Nyquist mode)
+    p = get_problem("wave_2d").from_params(64, {"t_final": 2.0, "nt": 5, "dt": 5e-4, "initial_velocity": True})
     d = solve_samples(p, 0, range(2))
     e = p.energy(torch.from_numpy(d["fields/u"]), torch.from_numpy(d["fields/v"]))
-    assert float(((e - e[:, :1]) / e[:, :1]).abs().max()) < 1e-4  # measured 3.0e-5
+    assert float(((e - e[:, :1]) / e[:, :1]).abs().max()) < 1.5e-4  # measured 5.4e-5
 
 
 def test_wave_refuses_an_unstable_step_before_any_work():

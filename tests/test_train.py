@@ -53,7 +53,7 @@ def test_run_writes_report_metrics_and_reuses_data(run_cli, recipe_file, tmp_pat
     metrics = json.loads((tmp_path / "runs/a/metrics.json").read_text())
     for key in ("test_rel_l2", "params", "train_seconds", "solver_seconds_per_sample", "model_seconds_per_sample"):
         assert key in metrics
-    assert 0 < metrics["test_rel_l2"] < 0.5 and metrics["epochs"] == 6
+    assert 0.2 < metrics["test_rel_l2"] < 0.4 and metrics["epochs"] == 6  # measured 0.31 (6 epochs of a tiny FNO)
     assert set(metrics["resolution_transfer"]) == {"64"}
     for plot in ("loss", "predictions", "frequency", "resolution", "speed_accuracy"):
         assert (tmp_path / f"runs/a/plots/{plot}.png").stat().st_size > 1000

@@ -39,8 +39,7 @@ def _pyplot():
 
 def _save(fig, path: str) -> None:
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    fig.clf()
+    fig.savefig(path, dpi=110)  # closed by write_report, so callers can still inspect the figure
 
 
 def _loss_curves(plt, history, path):

@@ -1,0 +1,54 @@
+"""Every plot of a report has labelled axes and honest ranges, and the report opens with a verdict."""
+
+import torch
+
+from pdekit.eval import report
+
+
+class _Recipe:
+    class eval:  # noqa: N801 (mirrors the recipe's section)
+        plot_samples = 2
+        timing_rounds = 3
+
+
+def _results(transfer):
+    return {"test_rel_l2": 0.0120, "median_rel_l2": 0.011, "frmse_low": 1e-3, "frmse_mid": 5e-4, "frmse_high": 1e-4,
+            "resolution": 64, "resolution_transfer": transfer, "model_seconds_per_sample": 1e-3,
+            "timed_rel_l2": 0.0121, "device": "cpu", "speed_verdict": "At equal accuracy ...",
+            "solver_ladder": [{"solve_resolution": 256, "rel_l2": 0.0, "seconds_per_sample": 0.1},
+                              {"solve_resolution": 64, "rel_l2": 0.02, "seconds_per_sample": 0.01}],
+            "matched_setting": {"solve_resolution": 256, "rel_l2": 0.0, "seconds_per_sample": 0.1}}
+
+
+def _axes(fig):
+    return [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+
+
+def test_every_operator_plot_has_labelled_axes_and_readable_ranges(tmp_path):
+    plt = report._pyplot()
+    history = [{"epoch": e, "train_loss": 1.0 / e, "val_rel_l2": 0.5 / e} for e in range(1, 4)]
+    x, y = torch.randn(3, 1, 16, 16), torch.randn(3, 1, 16, 16)
+    results = _results({"128": 0.01201})
+    figures = [report._loss_curves(plt, history, tmp_path / "a.png"),
+               report._predictions(plt, x, y, y + 0.1, 2, tmp_path / "b.png"),
+               report._predictions(plt, x[:, :, 0], y[:, :, 0], y[:, :, 0], 2, tmp_path / "c.png"),
+               report._frequency(plt, results, tmp_path / "d.png"),
+               report._resolution(plt, results, tmp_path / "e.png"),
+               report._speed(plt, results, tmp_path / "f.png")]
+    for fig in figures:
+        for ax in _axes(fig):
+            assert ax.get_xlabel() and ax.get_ylabel(), (ax.get_title(), ax.get_xlabel(), ax.get_ylabel())
+    # a 0.08% change in error is drawn from zero, not as a cliff across the whole y range
+    low, high = _axes(figures[4])[0].get_ylim()
+    assert low == 0 and high >= 0.0120
+    # an exact solver row is drawn at the floor, not at 1e-16
+    assert _axes(figures[5])[0].get_ylim()[0] > 1e-12
+    # short loss curves show their points
+    assert _axes(figures[0])[0].get_lines()[0].get_marker() == "o"
+
+
+def test_verdict_says_accuracy_speed_and_transfer():
+    text = report.verdict({**_results({"128": 0.030}), "val_rel_l2": 0.011, "weights_epoch": 40})
+    assert text.startswith("On the test split the surrogate's mean relative L2 error is 0.012 (median 0.011)")
+    assert "At equal accuracy" in text and "Resolution transfer does not hold: the error is 0.03 at 128" in text
+    assert "Resolution transfer holds" in report.verdict({**_results({"128": 0.0125}), "val_rel_l2": None})
