@@ -211,3 +211,20 @@ def test_fno_runs_under_bf16_autocast_with_a_float32_spectral_part(ndim, n):
             mixed = model(x)
     assert mixed.shape == full.shape
     assert float((mixed.float() - full).norm() / full.norm()) < 0.02  # measured 8.3e-3 at most
+
+
+def test_grid_channels_are_the_data_points_coordinates():
+    """A periodic grid's points are j / n, a node grid's j / (n - 1): a point keeps its coordinate
+    when the resolution doubles, and the trainer tells the model which grid its data lies on."""
+    from pdekit.nn import grid_channels
+    from pdekit.recipes import load_recipe
+    from pdekit.train.trainer import data_grid
+
+    x = torch.zeros(1, 1, 4)
+    assert grid_channels(x, 1, periodic=True)[0, 1].tolist() == [0.0, 0.25, 0.5, 0.75]
+    assert grid_channels(x, 1)[0, 1].tolist() == pytest.approx([0.0, 1 / 3, 2 / 3, 1.0])
+    fine = grid_channels(torch.zeros(1, 1, 8, 8), 2, periodic=True)
+    assert torch.equal(fine[:, 1:, ::2, ::2], grid_channels(torch.zeros(1, 1, 4, 4), 2, periodic=True)[:, 1:])
+    assert data_grid(load_recipe("burgers_fno")) == "periodic" and data_grid(load_recipe("darcy_fno")) == "nodes"
+    model = build_model({"name": "fno", "modes": 4, "width": 4, "depth": 1}, 1, 1, 1, grid="periodic")
+    assert model.grid == "periodic"

@@ -52,3 +52,26 @@ def test_verdict_says_accuracy_speed_and_transfer():
     assert text.startswith("On the test split the surrogate's mean relative L2 error is 0.012 (median 0.011)")
     assert "At equal accuracy" in text and "Resolution transfer does not hold: the error is 0.03 at 128" in text
     assert "Resolution transfer holds" in report.verdict({**_results({"128": 0.0125}), "val_rel_l2": None})
+
+
+def test_pinn_report_plots_have_labelled_axes_and_a_verdict(tmp_path, monkeypatch):
+    import matplotlib.figure
+
+    from pdekit.pinn.recipe import run_pinn
+    from pdekit.recipes import load_recipe
+
+    saved = []
+    real = matplotlib.figure.Figure.savefig
+
+    def record(fig, path, *args, **kwargs):
+        saved.append([(ax.get_xlabel(), ax.get_ylabel()) for ax in _axes(fig)])
+        return real(fig, path, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", record)
+    recipe = load_recipe("burgers_pinn", quick=True, overrides=["train.adam_steps=20", "train.lbfgs_steps=0",
+                                                                   "train.collocation=200", "train.log_every=5"])
+    run_pinn(recipe, str(tmp_path / "run"), quiet=True)
+    assert len(saved) == 2 and all(x and y for labels in saved for x, y in labels), saved
+    assert saved[0][0] == ("x", "t")
+    text = (tmp_path / "run/report.md").read_text()
+    assert "relative L2 error against the reference solution is" in text and "| meaning |" in text

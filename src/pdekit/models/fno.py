@@ -23,11 +23,12 @@ class FNO(nn.Module):
     summary = "Fourier neural operator, 1D/2D/3D, dense or Tucker/CP-factorized spectral weights"
     resolution_invariant = True
 
-    def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int = 1, modes: list = 16,
-                 width: int = 64, depth: int = 4, lifting_channels: int = 128, projection_channels: int = 128,
+    def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int = 1, grid: str = "nodes",
+                 modes: list = 16, width: int = 64, depth: int = 4, lifting_channels: int = 128, projection_channels: int = 128,
                  use_grid: bool = True, factorization: str = "none", rank: float = 1.0,
                  activation_fn: str = "gelu", padding: float = 0.0):
         super().__init__()
+        self.grid = grid  # "nodes" or "periodic": where the data's points lie (set from the data)
         if ndim not in (1, 2, 3):
             raise ConfigError(f"FNO supports 1, 2 or 3 spatial dimensions, got {ndim}")
         modes = [modes] * ndim if isinstance(modes, int) else list(modes)
@@ -51,7 +52,7 @@ class FNO(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.use_grid:
-            x = grid_channels(x, self.ndim)
+            x = grid_channels(x, self.ndim, self.grid == "periodic")
         x = self.lift(x)
         space = x.shape[2:]
         if self.padding:

@@ -13,7 +13,7 @@ from pdekit.errors import ConfigError
 MODELS: dict[str, type[nn.Module]] = {}
 
 # filled from the data, never from the recipe
-DATA_KEYS = ("in_channels", "out_channels", "ndim")
+DATA_KEYS = ("in_channels", "out_channels", "ndim", "grid")
 
 
 def register_model(name: str):
@@ -54,8 +54,10 @@ def model_options(cls: type) -> dict[str, Any]:
     return {k: p.default for k, p in params.items() if k != "self"}
 
 
-def build_model(config: dict[str, Any], in_channels: int, out_channels: int, ndim: int) -> nn.Module:
-    """``config`` holds ``name`` and the model's options; channels and ndim come from the data."""
+def build_model(config: dict[str, Any], in_channels: int, out_channels: int, ndim: int,
+                grid: str = "nodes") -> nn.Module:
+    """``config`` holds ``name`` and the model's options; channels, ndim and the grid ("nodes":
+    x_j = j / (n - 1), "periodic": x_j = j / n) come from the data."""
     config = dict(config)
     name = config.pop("name", None)
     if name not in MODELS:
@@ -72,6 +74,8 @@ def build_model(config: dict[str, Any], in_channels: int, out_channels: int, ndi
             raise ConfigError(f"unknown key model.{key} for model '{name}'; allowed: {', '.join(allowed)}")
         config[key] = _check_type(name, key, value, options[key])
     try:
+        if "grid" in options:
+            config["grid"] = grid
         return cls(in_channels=in_channels, out_channels=out_channels, ndim=ndim, **config)
     except ConfigError:
         raise

@@ -15,10 +15,11 @@ class ResNet(nn.Module):
     summary = "convolutional ResNet baseline, 1D/2D/3D"
     resolution_invariant = False
 
-    def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int = 1, width: int = 64,
+    def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int = 1, grid: str = "nodes", width: int = 64,
                  depth: int = 6, kernel_size: int = 5, use_grid: bool = True, padding_mode: str = "circular",
                  activation_fn: str = "gelu"):
         super().__init__()
+        self.grid = grid  # "nodes" or "periodic": where the data's points lie (set from the data)
         if padding_mode not in ("circular", "zeros", "reflect", "replicate"):
             raise ConfigError(f"model.padding_mode must be circular, zeros, reflect or replicate, got {padding_mode}")
         if kernel_size % 2 == 0 or kernel_size < 1:
@@ -33,7 +34,7 @@ class ResNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.use_grid:
-            x = grid_channels(x, self.ndim)
+            x = grid_channels(x, self.ndim, self.grid == "periodic")
         h = self.inp(x)
         for block in self.blocks:
             h = self.act(h + block(h))

@@ -39,10 +39,11 @@ class UNet(nn.Module):
     summary = "U-Net (PDEArena-style residual blocks, group norm), 1D/2D"
     resolution_invariant = False
 
-    def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int = 2, hidden: int = 32,
+    def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int = 2, grid: str = "nodes", hidden: int = 32,
                  channel_mults: list = (1, 2, 2, 4), blocks_per_level: int = 1, use_grid: bool = True,
                  norm: bool = True, activation_fn: str = "gelu"):
         super().__init__()
+        self.grid = grid  # "nodes" or "periodic": where the data's points lie (set from the data)
         if ndim not in (1, 2):
             raise ConfigError(f"UNet supports 1 or 2 spatial dimensions, got {ndim}")
         if hidden < 1 or blocks_per_level < 1 or not channel_mults:
@@ -70,7 +71,7 @@ class UNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.use_grid:
-            x = grid_channels(x, self.ndim)
+            x = grid_channels(x, self.ndim, self.grid == "periodic")
         h = self.inp(x)
         skips = []
         for i, block in enumerate(self.down_blocks):

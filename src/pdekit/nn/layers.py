@@ -31,10 +31,13 @@ def channel_mlp(ndim: int, sizes: list[int], act: str = "gelu") -> nn.Sequential
     return nn.Sequential(*layers)
 
 
-def grid_channels(x: torch.Tensor, ndim: int) -> torch.Tensor:
-    """Append coordinates in [0, 1] (one channel per spatial dimension) to x (batch, c, *space)."""
+def grid_channels(x: torch.Tensor, ndim: int, periodic: bool = False) -> torch.Tensor:
+    """Append coordinates (one channel per spatial dimension) to x (batch, c, *space): the data's own
+    points, j / n on a periodic grid, j / (n - 1) on a node grid with both ends, so a point has the
+    same coordinate at every resolution."""
     batch, space = x.shape[0], x.shape[2:]
-    axes = [torch.linspace(0, 1, n, device=x.device, dtype=x.dtype) for n in space]
+    axes = [torch.arange(n, device=x.device, dtype=x.dtype) / n if periodic else
+            torch.linspace(0, 1, n, device=x.device, dtype=x.dtype) for n in space]
     mesh = torch.meshgrid(*axes, indexing="ij")
     grid = torch.stack(mesh).unsqueeze(0).expand(batch, ndim, *space)
     return torch.cat([x, grid], dim=1)

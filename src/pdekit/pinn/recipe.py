@@ -119,6 +119,22 @@ def _atomic_json(path, data):
     os.replace(tmp, path)
 
 
+PINN_GLOSSARY = {
+    "test_rel_l2": "||u_PINN - u_ref|| / ||u_ref|| over the reference grid",
+    "max_error": "largest |u_PINN - u_ref| on the reference grid",
+    "train_seconds": "training wall time",
+    "steps": "optimizer steps, Adam then L-BFGS",
+    "stop_reason": "why training ended",
+    "adam_steps_per_second": "Adam iterations per second of the Adam phase",
+    "final_loss": "weighted sum of the mean square residual and condition misfits at the end",
+    "params": "trainable parameters",
+    "recipe": "recipe name",
+    "nu": "the recovered viscosity (inverse problem)",
+    "nu_true": "the viscosity that made the observations",
+    "nu_rel_error": "|nu - nu_true| / nu_true",
+}
+
+
 def _report(run_dir, recipe, metrics, bench, u, history):
     """report.md and plots/ in ``run_dir`` (the run folder, or any folder for a later evaluation)."""
     from pdekit.eval.report import _pyplot
@@ -126,29 +142,38 @@ def _report(run_dir, recipe, metrics, bench, u, history):
     plt = _pyplot()
     os.makedirs(os.path.join(run_dir, "plots"), exist_ok=True)
     (a, b), ref = list(bench.grid.values())[:2], bench.reference
+    names = list(bench.grid)[:2]  # the image's columns and rows: x and t (or y)
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     extent = [a.min(), a.max(), b.min(), b.max()]
     for ax, field, title in zip(axes, (u, ref, np.abs(u - ref)), ("PINN", "reference", "|error|")):
         im = ax.imshow(field if "t" in bench.grid else field.T, origin="lower", aspect="auto",  # rows: t or y
                        extent=extent, cmap="RdBu_r" if title != "|error|" else "magma")
         ax.set_title(title)
+        ax.set_xlabel(names[0])
+        ax.set_ylabel(names[1])
         fig.colorbar(im, ax=ax)
     fig.tight_layout()
     fig.savefig(os.path.join(run_dir, "plots", "solution.png"), dpi=100)
     plt.close(fig)
     if history:
         fig, ax = plt.subplots(figsize=(5, 3.5))
-        ax.semilogy([r["step"] for r in history], [r["loss"] for r in history], label="loss")
-        ax.semilogy([r["step"] for r in history], [r["residual"] for r in history], label="PDE residual")
+        marker = "o" if len(history) <= 30 else None  # a few logged points are shown as points
+        ax.semilogy([r["step"] for r in history], [r["loss"] for r in history], marker=marker, ms=3, label="loss")
+        ax.semilogy([r["step"] for r in history], [r["residual"] for r in history], marker=marker, ms=3,
+                    label="PDE residual")
         ax.set_xlabel("step (Adam, then L-BFGS)")
+        ax.set_ylabel("mean square (log scale)")
         ax.legend()
         fig.tight_layout()
         fig.savefig(os.path.join(run_dir, "plots", "loss.png"), dpi=100)
         plt.close(fig)
-    rows = [f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in metrics.items()
-            if not isinstance(v, dict)]
-    rows += [f"| {k} | {v:.6g} |" for k, v in metrics["coefficients"].items()]
-    text = "\n".join([f"# {recipe.name}", "", recipe.description, "", "| metric | value |", "|---|---|", *rows, "",
+    rows = [f"| {k} | {v:.4g} | {PINN_GLOSSARY.get(k, '')} |" if isinstance(v, float) else
+            f"| {k} | {v} | {PINN_GLOSSARY.get(k, '')} |" for k, v in metrics.items() if not isinstance(v, dict)]
+    rows += [f"| {k} | {v:.6g} | a trained coefficient of the PDE |" for k, v in metrics["coefficients"].items()]
+    verdict = (f"The PINN's relative L2 error against the reference solution is {metrics['test_rel_l2']:.3g} after "
+               f"{metrics['steps']} steps ({metrics['train_seconds']:.0f} s); training stopped: {metrics['stop_reason']}.")
+    text = "\n".join([f"# {recipe.name}", "", verdict, "", recipe.description, "",
+                      "| metric | value | meaning |", "|---|---|---|", *rows, "",
                       "![solution](plots/solution.png) ![loss](plots/loss.png)", ""])
     with open(os.path.join(run_dir, "report.md"), "w") as fh:
         fh.write(text)

@@ -87,8 +87,19 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def data_grid(recipe: Recipe) -> str:
+    """Where the data's points lie: "periodic" (j / n) for a periodic problem's generated data,
+    else "nodes" (j / (n - 1); also assumed for a user's file, and for trajectories, whose time axis
+    has both ends)."""
+    from pdekit.problems import get_problem
+
+    d = recipe.data
+    return "periodic" if not (d.file or d.trajectory) and get_problem(d.problem).periodic else "nodes"
+
+
 def make_model(recipe: Recipe, x: torch.Tensor, y: torch.Tensor) -> torch.nn.Module:
-    return build_model(recipe.model, in_channels=x.shape[1], out_channels=y.shape[1], ndim=x.ndim - 2)
+    return build_model(recipe.model, in_channels=x.shape[1], out_channels=y.shape[1], ndim=x.ndim - 2,
+                       grid=data_grid(recipe))
 
 
 def _scheduler(optimizer, cfg):
@@ -252,6 +263,7 @@ def train(recipe: Recipe, run_dir: str, x_train, y_train, x_val, y_val, quiet: b
                 "model_name": recipe.model["name"], "params": count_parameters(model), "epoch": epoch,
                 "rng": torch.get_rng_state(), "train_seconds": train_seconds,
                 "in_channels": x_train.shape[1], "out_channels": y_train.shape[1], "ndim": x_train.ndim - 2,
+                "grid": data_grid(recipe),
             })
             bar.set_postfix(loss=f"{total / count:.4f}", val=f"{val_error:.4f}",
                             samples_per_s=f"{n / seconds:.0f}")
@@ -270,7 +282,8 @@ def load_trained(run_dir: str, device: str = "cpu") -> tuple[TrainedModel, dict]
     path = os.path.join(run_dir, CHECKPOINT)
     state = load_checkpoint(path)
     recipe_raw = json.loads(state["recipe"])
-    model = build_model(recipe_raw["model"], state["in_channels"], state["out_channels"], state["ndim"])
+    model = build_model(recipe_raw["model"], state["in_channels"], state["out_channels"], state["ndim"],
+                        state.get("grid", "nodes"))  # checkpoints before the grid was recorded used nodes
     check_checkpoint_model(state, model, path)
     epoch = int(state["epoch"])
     if recipe_raw.get("train", {}).get("keep_best") and "best_model" in state:
