@@ -248,10 +248,10 @@ def test_foreign_files_train_a_quick_fno_through_a_recipe(tmp_path, monkeypatch,
 
     monkeypatch.chdir(tmp_path)
     if layout == "pdebench":
-        write_pdebench_tensor(tmp_path / "train.hdf5", n=30)
+        write_pdebench_tensor(tmp_path / "train.hdf5", n=32)  # 24 train, 2 validation, 6 test
         raw = _quick_recipe(tmp_path, file=str(tmp_path / "train.hdf5"))
     else:
-        write_the_well(tmp_path / "train.hdf5", n=24, seed=0)
+        write_the_well(tmp_path / "train.hdf5", n=26, seed=0)  # 24 train, 2 validation
         write_the_well(tmp_path / "test.hdf5", n=6, seed=1)
         raw = _quick_recipe(tmp_path, file=str(tmp_path / "train.hdf5"), test_file=str(tmp_path / "test.hdf5"))
     results = run_recipe(load_recipe(raw), "runs/foreign", quiet=True)
@@ -260,7 +260,7 @@ def test_foreign_files_train_a_quick_fno_through_a_recipe(tmp_path, monkeypatch,
     assert saved["solver_seconds_per_sample"] is None and saved["speedup"] is None
     assert (tmp_path / "runs/foreign/report.md").exists()
     # far better than the trivial guess y = x (the heat flow damps every mode)
-    x, y, _ = load_pairs(raw["data"].get("test_file") or raw["data"]["file"], start=0 if layout == "the-well" else 24)
+    x, y, _ = load_pairs(raw["data"].get("test_file") or raw["data"]["file"], start=0 if layout == "the-well" else 26)
     identity = float(((x - y).flatten(1).norm(dim=1) / y.flatten(1).norm(dim=1)).mean())
     assert results["test_rel_l2"] < 0.2 * identity, (results["test_rel_l2"], identity)
 
@@ -272,7 +272,7 @@ def test_recipe_with_a_file_is_checked_before_any_work(tmp_path):
     write_pdebench_tensor(tmp_path / "a.hdf5", n=10)
     with pytest.raises(ConfigError, match="holds 10 samples"):
         load_recipe(_quick_recipe(tmp_path, file=str(tmp_path / "a.hdf5")))
-    raw = _quick_recipe(tmp_path, file=str(tmp_path / "a.hdf5"), n_train=5, n_test=5, target_time=9)
+    raw = _quick_recipe(tmp_path, file=str(tmp_path / "a.hdf5"), n_train=5, n_val=1, n_test=4, target_time=9)
     with pytest.raises(ConfigError, match="outside the 6 stored times"):
         load_recipe(raw)
     raw = _quick_recipe(tmp_path, file=str(tmp_path / "missing.hdf5"))
