@@ -205,7 +205,7 @@ def test_a_pinn_run_folder_holds_one_json_recipe_and_evaluates_again_unchanged(t
     again = evaluate_pinn_run(str(run), json_out=str(tmp_path / "eval.json"), report_dir=str(tmp_path / "report"))
     assert again == metrics and json.loads((tmp_path / "eval.json").read_text()) == metrics
     assert (tmp_path / "report/report.md").read_text() == (run / "report.md").read_text()
-    assert metrics["steps"] == 40 and 0 < metrics["test_rel_l2"] < 1.5
+    assert metrics["steps"] == 40 and 0.3 < metrics["test_rel_l2"] < 0.6  # measured 0.46 (zero scores 1.0)
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == files and is_pinn_run(str(run))
     # a checkpoint of the older layout (two JSON documents back to back, no Adam time) is refused clearly
     saved["recipe"] = recipe.to_json() + json.dumps(recipe.raw["train"], sort_keys=True)
@@ -287,7 +287,8 @@ def test_pdekit_run_burgers_pinn_writes_the_output_contract(tmp_path, monkeypatc
     assert code == 0, err
     (run,) = (tmp_path / "runs").iterdir()  # runs/burgers_pinn-quick, with a hash of the overrides or not
     metrics = json.loads((run / "metrics.json").read_text())
-    assert {"test_rel_l2", "train_seconds", "stop_reason"} <= set(metrics) and metrics["test_rel_l2"] < 1.5
+    assert {"test_rel_l2", "train_seconds", "stop_reason"} <= set(metrics)
+    assert 0.3 < metrics["test_rel_l2"] < 0.6  # measured 0.46 after these 40 steps; u = 0 scores 1.0
     pred = np.load(run / "prediction.npz")
     assert pred["x"].shape == (256,) and pred["t"].shape == (101,)
     assert pred["u"].shape == pred["reference"].shape == (101, 256)

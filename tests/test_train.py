@@ -302,3 +302,21 @@ def test_trajectory_physics_loss_anchors_the_given_slice(tmp_path):
         x, y, _ = load_pairs(tmp_path / "b.h5", input_time=t, trajectory=True)
         losses[t] = float(_physics_loss(recipe)(y, x))  # the true trajectory: only the residual remains
     assert losses[3] == pytest.approx(losses[0], rel=1e-12)
+
+
+def test_ctrl_c_while_a_checkpoint_is_written_finishes_the_write_then_stops(tmp_path, monkeypatch):
+    from pdekit.train import checkpoint
+
+    real_save = torch.save
+
+    def interrupted_save(state, fh):
+        real_save({"model": {}, "recipe": "half"}, tmp_path / "ignored.pt")
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C arrives in the middle of the write
+        real_save(state, fh)
+
+    monkeypatch.setattr(checkpoint.torch, "save", interrupted_save)
+    path = str(tmp_path / "checkpoint.pt")
+    with pytest.raises(KeyboardInterrupt):
+        checkpoint.save_checkpoint(path, {"model": {"w": torch.ones(3)}, "recipe": "{}"})
+    assert torch.equal(checkpoint.load_checkpoint(path)["model"]["w"], torch.ones(3))
+    assert not os.path.exists(path + ".tmp")
