@@ -36,7 +36,55 @@ def test_ladder_covers_every_field_and_reports_skipped_settings(tmp_path):
                                surrogate_error=1e-3)
     assert rows[0]["rel_l2"] < 1e-6 and rows[-1]["rel_l2"] > 1e-3  # the crossing is in the table
     assert any("unstable" in s["reason"] for s in skipped)
-    assert all(r["dt"] <= 0.01 * 2**10 for r in rows)
+    # integrate() steps at most one stored interval (t_final / (nt - 1) = 0.1): no larger dt is listed
+    assert max(r["dt"] for r in rows) <= 0.1 and len({(r["solve_resolution"], r["dt"]) for r in rows}) == len(rows)
+
+
+def test_band_limited_inputs_are_solved_exactly_on_every_coarser_grid(tmp_path, monkeypatch):
+    """heat_1d is exact in time and spectral in space: with 3 input modes every grid that resolves
+    them (8 points and up) reproduces the stored data after Fourier interpolation, to float32
+    rounding; 4 points alias mode 3. This checks the drawn inputs and the interpolation together."""
+    from pdekit.problems.heat import Heat1D
+
+    monkeypatch.setattr(Heat1D, "input_modes", 3)
+    rows, skipped, _ = _ladder(tmp_path, "heat_1d", 32, {"nt": 2, "nu": 0.01}, surrogate_error=1e-3)
+    errors = {r["solve_resolution"]: r["rel_l2"] for r in rows}
+    assert list(errors) == [32, 16, 8, 4] and not skipped
+    assert max(errors[32], errors[16], errors[8]) < 1e-7 and errors[4] > 1e-3
+
+
+@pytest.mark.parametrize("g, r", [(4, 12), (5, 12), (5, 11), (6, 9), (8, 16)])
+def test_fourier_interpolation_to_the_stored_grid_is_exact_for_resolved_modes(g, r):
+    from pdekit.eval.evaluate import _to_stored_grid
+
+    problem = get_problem("heat_2d").from_params(r, {"solve_resolution": r})
+    kmax = (g - 1) // 2  # modes the coarse grid resolves without a Nyquist ambiguity
+
+    def field(n):
+        x = torch.arange(n, dtype=torch.float64) / n
+        xx, yy = torch.meshgrid(x, x, indexing="ij")
+        return 1 + torch.cos(2 * torch.pi * kmax * xx + 0.3) * torch.sin(2 * torch.pi * yy + 0.1)
+
+    assert torch.allclose(_to_stored_grid(problem, field(g)[None], g)[0], field(r), atol=1e-12)
+
+
+def test_keep_best_keeps_the_weights_of_the_best_validation_epoch(tmp_path, monkeypatch):
+    from pdekit.pipeline import split_ranges, train_recipe
+    from pdekit.recipes import load_recipe
+    from pdekit.train.trainer import load_trained
+
+    monkeypatch.setenv("PDEKIT_DATA", str(tmp_path / "data"))
+    raw = {"name": "best", "data": {"problem": "heat_1d", "resolution": 16, "params": {"nu": 0.02}, "n_train": 20},
+           "model": {"name": "fno", "modes": 4, "width": 6, "depth": 1},
+           "train": {"epochs": 8, "batch_size": 10, "lr": 0.1, "scheduler": "none", "keep_best": True, "threads": 1}}
+    recipe = load_recipe(raw)  # a large learning rate, so the last epoch is not the best (epoch 4 is)
+    assert split_ranges(recipe.data) == {"train": (0, 20), "val": (20, 2), "test": (22, 200)}
+    trained, _ = train_recipe(recipe, str(tmp_path / "run"), quiet=True)
+    val = [h["val_rel_l2"] for h in trained.history]
+    assert trained.epoch == 1 + val.index(min(val)) != len(val)
+    again, _ = load_trained(str(tmp_path / "run"))
+    assert again.epoch == trained.epoch
+    assert all(torch.equal(a, b) for a, b in zip(again.model.state_dict().values(), trained.model.state_dict().values()))
 
 
 def test_speedup_is_taken_at_matched_accuracy():

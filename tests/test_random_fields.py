@@ -55,7 +55,7 @@ def test_2d_fields_are_one_function_at_every_resolution():
 @pytest.mark.parametrize("name, resolution, fine, coarse", [
     ("burgers_1d", 32, 256, 64), ("allen_cahn_1d", 32, 256, 64), ("kuramoto_sivashinsky_1d", 16, 64, 32),
     ("heat_1d", 16, 64, 32), ("heat_2d", 8, 32, 16), ("navier_stokes_2d", 8, 64, 16), ("wave_2d", 8, 32, 16),
-    ("darcy_2d", 9, 65, 17),
+    ("darcy_2d", 9, 65, 17), ("diffusion_reaction_1d", 32, 256, 64),
 ])
 def test_problem_inputs_restrict_exactly_to_coarser_solve_grids(name, resolution, fine, coarse):
     """The solver ladder's premise: a coarser solve grid draws the same inputs at the points it shares."""

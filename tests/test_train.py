@@ -320,3 +320,11 @@ def test_ctrl_c_while_a_checkpoint_is_written_finishes_the_write_then_stops(tmp_
         checkpoint.save_checkpoint(path, {"model": {"w": torch.ones(3)}, "recipe": "{}"})
     assert torch.equal(checkpoint.load_checkpoint(path)["model"]["w"], torch.ones(3))
     assert not os.path.exists(path + ".tmp")
+    # where Ctrl-C is ignored (a background job), writing a checkpoint does not turn it into a stop
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        checkpoint.save_checkpoint(path, {"model": {"w": torch.zeros(3)}, "recipe": "{}"})
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert torch.equal(checkpoint.load_checkpoint(path)["model"]["w"], torch.zeros(3))

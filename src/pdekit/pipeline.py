@@ -135,11 +135,13 @@ def evaluate_run(run_dir: str, data: str | None = None, json_out: str | None = N
     from pdekit.eval.evaluate import evaluate
     from pdekit.eval.report import write_report
     from pdekit.recipes import load_recipe
-    from pdekit.train.trainer import load_trained
+    from pdekit.train.trainer import load_trained, resolve_device
 
     if json_out:
         check_writable_file(json_out)
     if report_dir:
+        if os.path.realpath(report_dir) == os.path.realpath(run_dir):
+            raise PdekitError("--report must name another folder than the run's: the run's own record is never changed")
         check_writable_dir(report_dir)
     from pdekit.pinn.recipe import evaluate_pinn_run, is_pinn_run
 
@@ -150,7 +152,7 @@ def evaluate_run(run_dir: str, data: str | None = None, json_out: str | None = N
     trained, state = load_trained(run_dir)
     recipe = load_recipe(json.loads(state["recipe"]))
     if data is None:
-        files = prepare_data(recipe, quiet=True)
+        files = prepare_data(recipe, quiet=True, device=resolve_device(recipe.train.device).type)
         test, transfer = files["test"], files["transfer"]
     else:
         _check_foreign_data(recipe, state, trained, data)

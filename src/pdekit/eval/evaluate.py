@@ -43,10 +43,10 @@ def _grids(problem) -> list[int]:
     next finer one; grids below the stored resolution are interpolated to it."""
     s, r, low = problem.solve_resolution, problem.resolution, problem.min_resolution
     if problem.periodic:
-        grids, g = [], s
-        while g >= low and g % 2 == 0 and (g % r == 0 or r % g == 0):
-            grids.append(g)
+        grids, g = [s], s  # the data's own grid always comes first
+        while g % 2 == 0 and g // 2 >= low and (g // 2 % r == 0 or r % (g // 2) == 0):
             g //= 2
+            grids.append(g)
         return grids
     cells, m = [], (s - 1) // (r - 1)  # multiples of the stored cells, then its halvings
     while m >= 1:
@@ -69,7 +69,8 @@ def _to_stored_grid(problem, field: torch.Tensor, g: int) -> torch.Tensor:
     if problem.periodic:
         dims = tuple(range(-nd, 0))
         spectrum = torch.fft.fftshift(torch.fft.fftn(field, dim=dims), dim=dims)
-        pad = [(r - g) // 2, (r - g) - (r - g) // 2] * nd
+        # fftshift puts frequency 0 at index n // 2: pad so it lands at r // 2 (odd and even sizes alike)
+        pad = [r // 2 - g // 2, (r - g) - (r // 2 - g // 2)] * nd
         spectrum = torch.nn.functional.pad(spectrum, pad)
         return torch.fft.ifftn(torch.fft.ifftshift(spectrum, dim=dims), dim=dims).real * (r / g) ** nd
     lead = field.shape[:-nd]
@@ -91,12 +92,15 @@ class _Setting:
         drawn = [self.solver.sample_inputs(sample_rng(seed, i)) for i in indices]
         self.inputs = {k: torch.from_numpy(np.stack([d[k] for d in drawn])).to(device) for k in drawn[0]}
 
-    def stored_inputs(self) -> torch.Tensor | None:
-        """The drawn inputs of a steady problem on the stored grid's points it shares, channels-first."""
+    def stored_inputs(self, initial: bool) -> torch.Tensor | None:
+        """The drawn inputs, channels-first, as the data stores them: a steady problem's inputs, or
+        (``initial``: the stored input is the first time slice) a time-dependent problem's initial
+        fields, in the order of its fields."""
         p = self.problem
-        if p.time_dependent or not p.inputs:
+        names = list(p.inputs) if not p.time_dependent else (list(self.inputs) if initial else [])
+        if not names or (p.time_dependent and len(names) != len(p.fields)):
             return None
-        return torch.stack([self.inputs[k] for k in p.inputs], dim=1).float().cpu()
+        return torch.stack([self.inputs[k] for k in names], dim=1).float().cpu()
 
     def solve(self) -> torch.Tensor:
         with torch.no_grad():
@@ -115,9 +119,9 @@ def _describe(params: dict) -> dict:
     return {k: v for k, v in params.items() if k in ("solve_resolution", "dt")}
 
 
-def _check_inputs(problem, setting: _Setting, x_true: torch.Tensor) -> None:
+def _check_inputs(problem, setting: _Setting, x_true: torch.Tensor, initial: bool) -> None:
     """Refuse a setting whose drawn inputs are not the stored ones at the points both grids share."""
-    drawn, g, r = setting.stored_inputs(), setting.grid, problem.resolution
+    drawn, g, r = setting.stored_inputs(initial), setting.grid, problem.resolution
     if drawn is None:
         return
     if g >= r:
@@ -131,27 +135,33 @@ def _check_inputs(problem, setting: _Setting, x_true: torch.Tensor) -> None:
 
 
 def solver_ladder(problem, seed: int, first: int, x_true: torch.Tensor, y_true: torch.Tensor,
-                  target_time: int | None, device: str, surrogate_error: float, full: bool = True):
+                  target_time: int | None, device: str, surrogate_error: float, full: bool = True,
+                  input_time: int = 0):
     """The solver on the test samples ``first ..`` at the data's setting and (``full``) at cheaper
     ones until one is less accurate than ``surrogate_error``. Returns (rows, skipped, settings):
     rows hold the setting, its error (mean relative L2 against the stored targets, every field) and
-    first-call seconds; skipped says why a setting did not run."""
+    first-call seconds; skipped says why a setting did not run. ``x_true`` (the stored inputs; for
+    time-dependent problems the slice at ``input_time``) checks that each setting solves them."""
+    initial = input_time == 0 and not getattr(problem.config, "spinup", 0)
     count = len(y_true)
     indices = range(first, first + count)
     base = dataclasses.asdict(problem.config)
     rows, skipped, settings = [], [], []
     has_dt = hasattr(problem.config, "dt")
+    # integrate() never steps past a stored interval: a larger dt would be the same setting again
+    interval = problem.config.t_final / (problem.config.nt - 1) if has_dt else math.inf
     largest = 0  # a coarser grid starts at the largest step accurate enough on the finer one: smaller ones cost more
     for grid_index, g in enumerate(_grids(problem) if full else [problem.solve_resolution]):
         factors = [2**j for j in range(largest, MAX_DT_DOUBLINGS + 1)] if (has_dt and full) else [1]
+        factors = [f for f in factors if f == factors[0] or problem.config.dt * f / 2 < interval]
         for j, factor in enumerate(factors):
             params = {**base, "solve_resolution": g}
             if has_dt:
-                params["dt"] = problem.config.dt * factor
+                params["dt"] = min(problem.config.dt * factor, max(interval, problem.config.dt))
             described = _describe(params)
             try:
                 setting = _Setting(problem, params, seed, indices, device)
-                _check_inputs(problem, setting, x_true)
+                _check_inputs(problem, setting, x_true, initial)
                 solution, seconds = _timed(setting.solve)
                 error = float(metrics.relative_l2(setting.on_stored_grid(solution, target_time), y_true).mean())
                 if not math.isfinite(error):
@@ -213,6 +223,16 @@ def evaluate(trained, recipe, test_file, transfer_files: dict, rounds: int | Non
     (x_test, y_test, pred)) and writes nothing."""
     d = recipe.data
     x_test, y_test, meta = load_task(test_file, d)
+    k = min(recipe.eval.timing_samples, len(x_test))
+    # the surrogate is timed as the solver is: inputs already on the device, outputs left there
+    x_timed = x_test[:k].to(trained.device)
+    trained.model.eval()
+
+    def predict():
+        with torch.no_grad():
+            return trained.y_normalizer.decode(trained.model(trained.x_normalizer.encode(x_timed)))
+
+    model_first = _timed(predict)[1] / k  # before any other call: warm-up and compilation included
     pred = trained.predict(x_test)
     results = metrics.summary(pred, y_test)
     results["test_rel_l2"] = results.pop("rel_l2")
@@ -222,19 +242,17 @@ def evaluate(trained, recipe, test_file, transfer_files: dict, rounds: int | Non
         transfer[int(res)] = float(metrics.relative_l2(trained.predict(xt), yt).mean())
 
     cfg = meta["config"]
-    k = min(recipe.eval.timing_samples, len(x_test))
     device = trained.device.type
-    x_timed = x_test[:k]
-    predict = lambda: trained.predict(x_timed, batch_size=k)  # noqa: E731
-    model_first = _timed(predict)[1] / k
     rows, skipped = [], []
     if meta["problem"] is not None:  # pdekit's own data: run the solver that made it
         problem = get_problem(cfg["problem"]).from_params(cfg["resolution"], cfg["params"])
         first = cfg["first"] + getattr(test_file, "start", 0)
         surrogate_error = float(metrics.relative_l2(pred[:k], y_test[:k]).mean())
+        x_stored = x_test[:k, :, 0] if d.trajectory else x_test[:k]  # a trajectory's input is repeated in time
         rows, skipped, settings = solver_ladder(
-            problem, cfg["seed"], first, x_timed, y_test[:k], None if d.trajectory else d.target_time, device,
-            surrogate_error, full=recipe.eval.solver_ladder)
+            problem, cfg["seed"], first, x_stored, y_test[:k], None if d.trajectory else d.target_time, device,
+            surrogate_error, full=recipe.eval.solver_ladder, input_time=d.input_time % problem.config.nt
+            if problem.time_dependent else 0)
         medians = _time_rounds([predict] + [s.solve for s in settings], rounds or recipe.eval.timing_rounds)
         model_time = medians[0] / k
         for row, seconds in zip(rows, medians[1:]):
@@ -244,13 +262,14 @@ def evaluate(trained, recipe, test_file, transfer_files: dict, rounds: int | Non
         model_time = _time_rounds([predict], rounds or recipe.eval.timing_rounds)[0] / k
     verdict = speed_verdict(rows, model_time, surrogate_error)
     data_solver = rows[0]["seconds_per_sample"] if rows else None
+    weights_epoch = trained.epoch or len(trained.history)
+    val = trained.history[weights_epoch - 1].get("val_rel_l2") if trained.history else None  # None: an older run
     results.update({
         "params": count_parameters(trained.model),
         "train_seconds": trained.train_seconds,
         "epochs": len(trained.history),
-        "weights_epoch": trained.epoch or len(trained.history),
-        "val_rel_l2": trained.history[(trained.epoch or len(trained.history)) - 1]["val_rel_l2"]
-        if trained.history else None,
+        "weights_epoch": weights_epoch,
+        "val_rel_l2": val,
         "solver_seconds_per_sample": data_solver,
         "model_seconds_per_sample": model_time,
         "model_first_call_seconds_per_sample": model_first,

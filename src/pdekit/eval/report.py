@@ -47,7 +47,8 @@ def _loss_curves(plt, history, path):
     epochs = [h["epoch"] for h in history]
     marker = "o" if len(epochs) <= 30 else None
     ax.semilogy(epochs, [h["train_loss"] for h in history], marker=marker, ms=3, label="training loss")
-    ax.semilogy(epochs, [h["val_rel_l2"] for h in history], marker=marker, ms=3, label="validation relative L2")
+    key, name = ("val_rel_l2", "validation") if "val_rel_l2" in history[0] else ("test_rel_l2", "test (an older run)")
+    ax.semilogy(epochs, [h[key] for h in history], marker=marker, ms=3, label=f"{name} relative L2")
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss / error (log scale)")
     ax.set_title("training curves", fontsize=10)
@@ -215,12 +216,14 @@ def write_report(run_dir, recipe, trained, results, x_test, y_test, pred) -> Non
     lines += [f"| {r} | {e:.4g} |" for r, e in results["resolution_transfer"].items()]
     lines += ["", "![resolution](plots/resolution.png) ![frequency](plots/frequency.png)", "",
               "## Speed against the solver", "", results["speed_verdict"], "",
-              f"The solver ran on exactly the {results['timed_samples']} timed test inputs, at the data's setting "
-              "and at cheaper ones (larger time steps, coarser grids; grids coarser than the stored one are "
-              "interpolated to it), until one was less accurate than the surrogate. Seconds per sample are the "
+              f"The solver ran on exactly the {results['timed_samples']} timed test inputs, at the data's setting"
+              + (" and at cheaper ones (larger time steps, coarser grids; grids coarser than the stored one are "
+                 "interpolated to it), until one was less accurate than the surrogate." if recipe.eval.solver_ladder
+                 else " only (eval.solver_ladder is off).")
+              + " Seconds per sample are the "
               f"median of {recipe.eval.timing_rounds} rounds that alternate the surrogate and every setting on "
-              f"{results['device']}; the first call (warm-up) is listed apart. The surrogate's error here is its "
-              "error on the same samples.", "",
+              f"{results['device']}; the first call (warm-up, compilation) is listed apart. The surrogate's error here "
+              "is its error on the same samples.", "",
               "| setting | seconds per sample | first call | relative L2 |", "|---|---|---|---|"]
     for r in results["solver_ladder"]:
         setting = ", ".join(f"{k} = {r[k]:g}" for k in ("solve_resolution", "dt") if k in r)

@@ -32,6 +32,9 @@ class DiffusionReactionConfig:
         require(self.ic_waves >= 1 and self.ic_k_max >= 1, "ic_waves and ic_k_max must be >= 1")
 
 
+FINE_POINTS = 8192
+
+
 @register
 class DiffusionReaction1D(PeriodicSemilinear1D):
     name = "diffusion_reaction_1d"
@@ -42,8 +45,12 @@ class DiffusionReaction1D(PeriodicSemilinear1D):
 
     def sample_inputs(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         c = self.config
-        u0 = np.abs(random_fields.sine_sum(rng, self.solve_points(), c.ic_waves, c.ic_k_max))
-        return {"u0": u0 / max(u0.max(), 1e-12)}
+        # scaled by its maximum on a fixed fine grid, not on the grid in use, so a sample is one
+        # function at every resolution (clipped at 1 between the fine grid's points)
+        points = self.solve_points()
+        fine = self.x_min + np.arange(FINE_POINTS) / FINE_POINTS * self.length
+        u = np.abs(random_fields.sine_sum(rng, np.concatenate([points, fine]), c.ic_waves, c.ic_k_max))
+        return {"u0": np.minimum(u[: len(points)] / max(u[len(points):].max(), 1e-12), 1.0)}
 
     def linear(self, k: torch.Tensor) -> torch.Tensor:
         return -self.config.nu * k**2

@@ -17,17 +17,21 @@ from pdekit.errors import DataFileError
 def _interrupt_after():
     """Hold Ctrl-C back until the block ends, then raise it: a checkpoint is written whole or not
     at all, and the user sees the usual "interrupted" line rather than a serializer's error."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or previous in (signal.SIG_IGN, None):
+        yield  # ignored (a background job) or set outside Python: nothing to hold back
         return
     caught = []
-    previous = signal.signal(signal.SIGINT, lambda *_: caught.append(True))
+    signal.signal(signal.SIGINT, lambda signum, frame: caught.append(frame))
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
     if caught:
-        raise KeyboardInterrupt
+        if callable(previous):
+            previous(signal.SIGINT, caught[0])  # the program's own handler (Python's raises KeyboardInterrupt)
+        else:  # SIG_DFL: what Ctrl-C would have done
+            raise KeyboardInterrupt
 
 
 def save_checkpoint(path: str, state: dict[str, Any]) -> None:

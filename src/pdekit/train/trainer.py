@@ -286,7 +286,9 @@ def load_trained(run_dir: str, device: str = "cpu") -> tuple[TrainedModel, dict]
                         state.get("grid", "nodes"))  # checkpoints before the grid was recorded used nodes
     check_checkpoint_model(state, model, path)
     epoch = int(state["epoch"])
-    if recipe_raw.get("train", {}).get("keep_best") and "best_model" in state:
+    from pdekit.recipes import load_recipe
+
+    if load_recipe(recipe_raw).train.keep_best and "best_model" in state:
         model.load_state_dict(state["best_model"])
         epoch = int(state["best_epoch"])
     else:
