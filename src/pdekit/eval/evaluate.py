@@ -218,14 +218,29 @@ def speed_verdict(rows: list[dict], model_seconds: float, surrogate_error: float
     return out
 
 
-def evaluate(trained, recipe, test_file, transfer_files: dict, rounds: int | None = None) -> tuple[dict, tuple]:
-    """Metrics of a trained model on ``test_file`` and the speed comparison; returns (results,
-    (x_test, y_test, pred)) and writes nothing."""
-    d = recipe.data
-    x_test, y_test, meta = load_task(test_file, d)
-    k = min(recipe.eval.timing_samples, len(x_test))
+def compare_with_solver(trained, problem=None, seed: int = 0, first: int = 0, x: torch.Tensor | None = None,
+                        y: torch.Tensor | None = None, target_time: int | None = -1, input_time: int = 0,
+                        ladder: bool = True, rounds: int = 5, pred: torch.Tensor | None = None) -> dict:
+    """The surrogate's speed against the solver at matched accuracy, on test samples ``first ..``
+    of ``seed`` (``x``, ``y``: their stored inputs and targets, the samples to time).
+
+    Parameters
+    ----------
+    trained : a TrainedModel (``fit``'s or a run's).
+    problem : the pdekit Problem that made the data (None: time the surrogate alone).
+    target_time : the target's time index (None: whole trajectories, ``x`` their first slice).
+    ladder : also run the solver at cheaper settings (else only at the data's setting).
+    rounds : alternating timing rounds of the surrogate and every solver setting; medians reported.
+
+    Returns
+    -------
+    dict : ``speedup`` (cheapest solver setting as accurate as the surrogate, over the surrogate's
+    time), ``speed_verdict`` (one sentence), ``solver_ladder`` rows, ``solver_ladder_skipped``,
+    seconds per sample of each, the surrogate's error on these samples (``timed_rel_l2``).
+    """
+    k = len(x)
     # the surrogate is timed as the solver is: inputs already on the device, outputs left there
-    x_timed = x_test[:k].to(trained.device)
+    x_timed = x.to(trained.device)
     trained.model.eval()
 
     def predict():
@@ -233,6 +248,47 @@ def evaluate(trained, recipe, test_file, transfer_files: dict, rounds: int | Non
             return trained.y_normalizer.decode(trained.model(trained.x_normalizer.encode(x_timed)))
 
     model_first = _timed(predict)[1] / k  # before any other call: warm-up and compilation included
+    pred = trained.predict(x) if pred is None else pred
+    surrogate_error = float(metrics.relative_l2(pred, y).mean())
+    rows, skipped, settings = [], [], []
+    if problem is not None:
+        x_stored = x[:, :, 0] if target_time is None else x  # a trajectory's input is repeated in time
+        rows, skipped, settings = solver_ladder(problem, seed, first, x_stored, y, target_time, trained.device.type,
+                                                surrogate_error, full=ladder, input_time=input_time)
+    medians = _time_rounds([predict] + [s.solve for s in settings], rounds)
+    for row, seconds in zip(rows, medians[1:]):
+        row["seconds_per_sample"] = seconds / k
+    model_time = medians[0] / k
+    data_solver = rows[0]["seconds_per_sample"] if rows else None
+    return {
+        "solver_seconds_per_sample": data_solver,
+        "model_seconds_per_sample": model_time,
+        "model_first_call_seconds_per_sample": model_first,
+        "timed_samples": k,
+        "timed_rel_l2": surrogate_error,
+        **speed_verdict(rows, model_time, surrogate_error),
+        "speedup_at_data_setting": data_solver / model_time if data_solver else None,
+        "solver_ladder": rows,
+        "solver_ladder_skipped": skipped,
+    }
+
+
+def evaluate(trained, recipe, test_file, transfer_files: dict, rounds: int | None = None) -> tuple[dict, tuple]:
+    """Metrics of a trained model on ``test_file`` and the speed comparison; returns (results,
+    (x_test, y_test, pred)) and writes nothing."""
+    d = recipe.data
+    x_test, y_test, meta = load_task(test_file, d)
+    k = min(recipe.eval.timing_samples, len(x_test))
+    cfg = meta["config"]
+    problem = None
+    if meta["problem"] is not None:  # pdekit's own data: run the solver that made it
+        problem = get_problem(cfg["problem"]).from_params(cfg["resolution"], cfg["params"])
+    # first, so that the surrogate's first call is its first call
+    speed = compare_with_solver(
+        trained, problem, cfg.get("seed", 0), cfg.get("first", 0) + getattr(test_file, "start", 0), x_test[:k],
+        y_test[:k], None if d.trajectory else d.target_time,
+        d.input_time % problem.config.nt if problem is not None and problem.time_dependent else 0,
+        ladder=recipe.eval.solver_ladder, rounds=rounds or recipe.eval.timing_rounds)
     pred = trained.predict(x_test)
     results = metrics.summary(pred, y_test)
     results["test_rel_l2"] = results.pop("rel_l2")
@@ -240,28 +296,6 @@ def evaluate(trained, recipe, test_file, transfer_files: dict, rounds: int | Non
     for res, path in sorted(transfer_files.items()):
         xt, yt, _ = load_task(path, d)
         transfer[int(res)] = float(metrics.relative_l2(trained.predict(xt), yt).mean())
-
-    cfg = meta["config"]
-    device = trained.device.type
-    rows, skipped = [], []
-    if meta["problem"] is not None:  # pdekit's own data: run the solver that made it
-        problem = get_problem(cfg["problem"]).from_params(cfg["resolution"], cfg["params"])
-        first = cfg["first"] + getattr(test_file, "start", 0)
-        surrogate_error = float(metrics.relative_l2(pred[:k], y_test[:k]).mean())
-        x_stored = x_test[:k, :, 0] if d.trajectory else x_test[:k]  # a trajectory's input is repeated in time
-        rows, skipped, settings = solver_ladder(
-            problem, cfg["seed"], first, x_stored, y_test[:k], None if d.trajectory else d.target_time, device,
-            surrogate_error, full=recipe.eval.solver_ladder, input_time=d.input_time % problem.config.nt
-            if problem.time_dependent else 0)
-        medians = _time_rounds([predict] + [s.solve for s in settings], rounds or recipe.eval.timing_rounds)
-        model_time = medians[0] / k
-        for row, seconds in zip(rows, medians[1:]):
-            row["seconds_per_sample"] = seconds / k
-    else:
-        surrogate_error = results["test_rel_l2"]
-        model_time = _time_rounds([predict], rounds or recipe.eval.timing_rounds)[0] / k
-    verdict = speed_verdict(rows, model_time, surrogate_error)
-    data_solver = rows[0]["seconds_per_sample"] if rows else None
     weights_epoch = trained.epoch or len(trained.history)
     val = trained.history[weights_epoch - 1].get("val_rel_l2") if trained.history else None  # None: an older run
     results.update({
@@ -270,18 +304,10 @@ def evaluate(trained, recipe, test_file, transfer_files: dict, rounds: int | Non
         "epochs": len(trained.history),
         "weights_epoch": weights_epoch,
         "val_rel_l2": val,
-        "solver_seconds_per_sample": data_solver,
-        "model_seconds_per_sample": model_time,
-        "model_first_call_seconds_per_sample": model_first,
-        "timed_samples": k,
-        "timed_rel_l2": surrogate_error,
-        **verdict,
-        "speedup_at_data_setting": data_solver / model_time if data_solver else None,
+        **speed,
         "resolution": cfg["resolution"],
         "resolution_transfer": {str(r): e for r, e in transfer.items()},
-        "solver_ladder": rows,
-        "solver_ladder_skipped": skipped,
-        "device": device,
+        "device": trained.device.type,
         "recipe": recipe.name,
         "data_layout": meta["layout"],
     })

@@ -10,6 +10,7 @@ and global RNG states.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 import os
@@ -155,24 +156,77 @@ def _tensorboard_writer(run_dir: str):
 
 
 def train(recipe: Recipe, run_dir: str, x_train, y_train, x_val, y_val, quiet: bool = False) -> TrainedModel:
-    """Train on (x_train, y_train); the validation pairs are scored after every epoch (metrics.csv)
-    and, with train.keep_best, choose the weights kept. The test split is never seen here."""
+    """Train the recipe's model on (x_train, y_train); the validation pairs are scored after every
+    epoch (metrics.csv) and, with train.keep_best, choose the weights kept. The test split is never
+    seen here."""
     cfg = recipe.train
-    device = resolve_device(cfg.device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)  # before the model is built: its initialization is part of the run
+    model = make_model(recipe, x_train, y_train)
+    physics = _physics_loss(recipe) if cfg.physics_weight > 0 else None
+    identity = {"recipe": recipe.to_json(), "model_name": recipe.model["name"], "grid": data_grid(recipe)}
+    return train_module(model, cfg, run_dir, x_train, y_train, x_val, y_val, recipe.name, identity,
+                        physics=physics, quiet=quiet)
+
+
+def fit(model: torch.nn.Module, train_data: tuple[torch.Tensor, torch.Tensor],
+        val_data: tuple[torch.Tensor, torch.Tensor], run_dir: str | None = None, quiet: bool = False,
+        **options) -> TrainedModel:
+    """Train any ``nn.Module`` that maps inputs ``(batch, c_in, *space)`` to outputs
+    ``(batch, c_out, *space)``, a user's own included (no registration), with pdekit's trainer.
+
+    Parameters
+    ----------
+    model : the module; trained in place.
+    train_data, val_data : ``(x, y)`` pairs of float tensors, channels first. Per-channel
+        normalizers are fitted on ``train_data``; ``val_data`` is scored after every epoch.
+    run_dir : folder for ``checkpoint.pt`` and ``metrics.csv`` (a run killed there resumes when
+        called again); None trains in a temporary folder.
+    options : the recipe's ``train`` keys (``epochs``, ``batch_size``, ``lr``, ``loss``,
+        ``keep_best``, ``device``, ...; docs/training.md), validated as in a recipe.
+
+    Returns
+    -------
+    TrainedModel : the model with its normalizers; ``predict(x)`` gives de-normalized outputs.
+    """
+    import tempfile
+
+    from pdekit.config import make_config
+    from pdekit.recipes import TrainSection
+
+    cfg = make_config(TrainSection, options, owner="fit")
+    if cfg.augment or cfg.physics_weight:
+        raise PdekitError("fit: augment and physics_weight need a problem; use a recipe (pdekit.pipeline) for them")
+    (x_train, y_train), (x_val, y_val) = train_data, val_data
+    for name, (x, y) in (("train_data", train_data), ("val_data", val_data)):
+        if not (torch.is_tensor(x) and torch.is_tensor(y)) or len(x) != len(y) or x.ndim < 3:
+            raise PdekitError(f"fit: {name} must be (x, y) tensors shaped (n, channels, *space) with equal n")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    identity = {"recipe": json.dumps({"fit": dataclasses.asdict(cfg), "model": type(model).__name__}, sort_keys=True),
+                "model_name": type(model).__name__, "grid": "nodes"}
+    if run_dir is not None:
+        return train_module(model, cfg, run_dir, x_train, y_train, x_val, y_val, "fit", identity, quiet=quiet)
+    with tempfile.TemporaryDirectory() as folder:
+        return train_module(model, cfg, folder, x_train, y_train, x_val, y_val, "fit", identity, quiet=quiet)
+
+
+def train_module(model: torch.nn.Module, cfg, run_dir: str, x_train, y_train, x_val, y_val, name: str,
+                 identity: dict, physics=None, quiet: bool = False) -> TrainedModel:
+    """The training loop shared by recipes and ``fit``: ``cfg`` is a TrainSection, ``identity`` the
+    checkpoint's description of the run (a resumed run must match it)."""
+    device = resolve_device(cfg.device)
     os.makedirs(run_dir, exist_ok=True)
     writer = _tensorboard_writer(run_dir) if cfg.tensorboard else None
     ckpt_path = os.path.join(run_dir, CHECKPOINT)
     csv_path = os.path.join(run_dir, METRICS_CSV)
 
-    torch.manual_seed(cfg.seed)
     x_norm, y_norm = Normalizer.fit(x_train), Normalizer.fit(y_train)
     if cfg.data_weight == 0:  # data-free: the targets must not leak in through their statistics
         y_norm = Normalizer(torch.zeros(y_train.shape[1]), torch.ones(y_train.shape[1]))
-    physics = _physics_loss(recipe) if cfg.physics_weight > 0 else None
     # on the device before the optimizer state is loaded, so a resumed state lands next to the weights
-    model = make_model(recipe, x_train, y_train).to(device)
+    model = model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = _scheduler(optimizer, cfg)
     start_epoch, train_seconds, history = 1, 0.0, []
@@ -180,7 +234,7 @@ def train(recipe: Recipe, run_dir: str, x_train, y_train, x_val, y_val, quiet: b
 
     if os.path.exists(ckpt_path):
         state = load_checkpoint(ckpt_path)
-        if state["recipe"] != recipe.to_json():
+        if state["recipe"] != identity["recipe"]:
             raise PdekitError(f"'{run_dir}' holds a run of another recipe or config; choose another --out or "
                               f"delete the folder to start afresh")
         check_checkpoint_model(state, model, ckpt_path)
@@ -208,7 +262,7 @@ def train(recipe: Recipe, run_dir: str, x_train, y_train, x_val, y_val, quiet: b
     n = len(x_train)
     result = TrainedModel(model, x_norm, y_norm, history, train_seconds, device)
 
-    bar = tqdm(total=cfg.epochs, initial=start_epoch - 1, unit="epoch", desc=recipe.name, disable=quiet,
+    bar = tqdm(total=cfg.epochs, initial=start_epoch - 1, unit="epoch", desc=name, disable=quiet,
                file=sys.stderr, dynamic_ncols=True)
     with bar:
         for epoch in range(start_epoch, cfg.epochs + 1):
@@ -256,14 +310,12 @@ def train(recipe: Recipe, run_dir: str, x_train, y_train, x_val, y_val, quiet: b
             if cfg.keep_best and val_error < best["val_rel_l2"]:
                 best = {"best_model": {k: v.detach().clone().cpu() for k, v in model.state_dict().items()},
                         "best_epoch": epoch, "val_rel_l2": val_error}
-            save_checkpoint(ckpt_path, {**best, 
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            save_checkpoint(ckpt_path, {
+                **best, **identity, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "x_mean": x_norm.mean.cpu(), "x_std": x_norm.std.cpu(),
-                "y_mean": y_norm.mean.cpu(), "y_std": y_norm.std.cpu(), "recipe": recipe.to_json(),
-                "model_name": recipe.model["name"], "params": count_parameters(model), "epoch": epoch,
-                "rng": torch.get_rng_state(), "train_seconds": train_seconds,
+                "y_mean": y_norm.mean.cpu(), "y_std": y_norm.std.cpu(), "params": count_parameters(model),
+                "epoch": epoch, "rng": torch.get_rng_state(), "train_seconds": train_seconds,
                 "in_channels": x_train.shape[1], "out_channels": y_train.shape[1], "ndim": x_train.ndim - 2,
-                "grid": data_grid(recipe),
             })
             bar.set_postfix(loss=f"{total / count:.4f}", val=f"{val_error:.4f}",
                             samples_per_s=f"{n / seconds:.0f}")
