@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from pdekit.errors import ConfigError
-from pdekit.models import DeepONet, build_model
+from pdekit.models import FNO, DeepONet, build_model
 from pdekit.models.registry import count_parameters
 from pdekit.nn import SpectralConv
 
@@ -157,7 +157,7 @@ def test_deeponet_output_is_the_inner_product_of_branch_and_trunk(ndim):
     ({"name": "fnoo"}, "did you mean 'fno'"),
     ({"name": "fno", "widht": 3}, "unknown key model.widht"),
     ({"name": "fno", "width": "wide"}, "model.width of fno must be an integer"),
-    ({"name": "fno", "modes": [8, 8]}, "model.modes must be"),
+    ({"name": "fno", "modes": [8, 8]}, r"modes \(model.modes in a recipe\) must be"),
     ({"name": "fno", "factorization": "svd"}, "unknown factorization"),
     ({"name": "fno", "in_channels": 3}, "set from the data"),
     ({"name": "unet", "use_grid": 1}, "true or false"),
@@ -228,3 +228,11 @@ def test_grid_channels_are_the_data_points_coordinates():
     assert data_grid(load_recipe("burgers_fno")) == "periodic" and data_grid(load_recipe("darcy_fno")) == "nodes"
     model = build_model({"name": "fno", "modes": 4, "width": 4, "depth": 1}, 1, 1, 1, grid="periodic")
     assert model.grid == "periodic"
+
+
+def test_fno_takes_its_dimension_from_modes_and_speaks_in_api_terms():
+    model = FNO(modes=(6, 6), width=8, depth=1)
+    assert model.ndim == 2 and model(torch.zeros(2, 1, 12, 12)).shape == (2, 1, 12, 12)
+    assert FNO(modes=6, width=8, depth=1).ndim == 1
+    with pytest.raises(ConfigError, match=r"FNO: modes \(model.modes in a recipe\) must be .* \(2 here\)"):
+        FNO(ndim=2, modes=(6, 6, 6))

@@ -23,23 +23,26 @@ class FNO(nn.Module):
     summary = "Fourier neural operator, 1D/2D/3D, dense or Tucker/CP-factorized spectral weights"
     resolution_invariant = True
 
-    def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int = 1, grid: str = "nodes",
+    def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int | None = None, grid: str = "nodes",
                  modes: list = 16, width: int = 64, depth: int = 4, lifting_channels: int = 128, projection_channels: int = 128,
                  use_grid: bool = True, factorization: str = "none", rank: float = 1.0,
                  activation_fn: str = "gelu", padding: float = 0.0):
         super().__init__()
         self.grid = grid  # "nodes" or "periodic": where the data's points lie (set from the data)
+        if ndim is None:  # from modes: one count per spatial dimension, or 1D for a single int
+            ndim = 1 if isinstance(modes, int) else len(modes)
         if ndim not in (1, 2, 3):
             raise ConfigError(f"FNO supports 1, 2 or 3 spatial dimensions, got {ndim}")
         modes = [modes] * ndim if isinstance(modes, int) else list(modes)
         if len(modes) != ndim or min(modes) < 1:
-            raise ConfigError(f"model.modes must be a positive int or {ndim} positive ints, got {modes}")
+            raise ConfigError(f"FNO: modes (model.modes in a recipe) must be a positive int or one positive int "
+                              f"per spatial dimension ({ndim} here), got {modes}")
         if width < 1 or depth < 1:
-            raise ConfigError(f"model.width and model.depth must be positive, got {width} and {depth}")
+            raise ConfigError(f"FNO: width and depth must be positive, got {width} and {depth}")
         if not 0 < rank <= 1:
-            raise ConfigError(f"model.rank must lie in (0, 1], got {rank}")
+            raise ConfigError(f"FNO: rank must lie in (0, 1], got {rank}")
         if not 0 <= padding < 1:
-            raise ConfigError(f"model.padding must lie in [0, 1), got {padding}")
+            raise ConfigError(f"FNO: padding must lie in [0, 1), got {padding}")
         self.ndim, self.use_grid, self.padding = ndim, use_grid, padding
         lift_in = in_channels + (ndim if use_grid else 0)
         self.lift = channel_mlp(ndim, [lift_in, lifting_channels, width] if lifting_channels else [lift_in, width],

@@ -93,7 +93,7 @@ def describe_models() -> list[tuple[str, str, int, str]]:
     rows = []
     for name in sorted(MODELS):
         cls = MODELS[name]
-        ndim = model_options(cls).get("ndim", 2)
+        ndim = model_options(cls).get("ndim") or 1  # None: the model infers it (FNO: from modes)
         model = build_model({"name": name}, 1, 1, ndim)
         rows.append((name, cls.summary, count_parameters(model), f"{ndim}D, 1 -> 1 channel"))
     return rows
