@@ -236,3 +236,19 @@ def test_fno_takes_its_dimension_from_modes_and_speaks_in_api_terms():
     assert FNO(modes=6, width=8, depth=1).ndim == 1
     with pytest.raises(ConfigError, match=r"FNO: modes \(model.modes in a recipe\) must be .* \(2 here\)"):
         FNO(ndim=2, modes=(6, 6, 6))
+
+
+def test_public_models_and_layers_document_every_argument():
+    """numpy-style docstrings: each constructor argument is named in the Parameters section."""
+    import inspect
+    import re
+
+    from pdekit.models import MODELS
+
+    for cls in [*MODELS.values(), SpectralConv]:
+        doc = inspect.getdoc(cls) or ""
+        assert "Parameters\n----------" in doc, cls.__name__
+        documented = set(re.findall(r"^(\w+(?:, \w+)*) :", doc.split("Parameters\n----------")[1], flags=re.M))
+        names = {n.strip() for entry in documented for n in entry.split(",")}
+        missing = [a for a in inspect.signature(cls.__init__).parameters if a != "self" and a not in names]
+        assert not missing, (cls.__name__, missing)

@@ -69,7 +69,14 @@ def load_pairs(path: "str | os.PathLike | Split", input_time: int = 0, target_ti
 
 
 class Normalizer(torch.nn.Module):
-    """Per-channel affine map to zero mean and unit variance (scalars, so resolution-free)."""
+    """Per-channel affine map to zero mean and unit variance (scalars, so resolution-free).
+
+    Parameters
+    ----------
+    mean, std : per-channel mean and standard deviation, shaped (channels,); ``Normalizer.fit(data)``
+        takes them from data shaped (n, channels, *space). ``encode`` and ``decode`` map tensors
+        shaped (batch, channels, *space) to normalized values and back.
+    """
 
     def __init__(self, mean: torch.Tensor, std: torch.Tensor):
         super().__init__()

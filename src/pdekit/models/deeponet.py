@@ -28,6 +28,24 @@ def _mlp(sizes: list[int], act: str) -> nn.Sequential:
 
 @register_model("deeponet")
 class DeepONet(nn.Module):
+    """DeepONet (Lu et al., "Learning nonlinear operators via DeepONet based on the universal
+    approximation theorem of operators", Nature Machine Intelligence 2021): a branch MLP reads the
+    input resampled (multilinearly) to ``sensors`` points per dimension, a trunk MLP reads the query
+    coordinates in [0, 1]^ndim, and the output is their inner product over ``basis`` functions per
+    output channel, plus a bias. ``forward`` evaluates on the input's own grid, ``query`` at any
+    points.
+
+    Parameters
+    ----------
+    in_channels, out_channels : channels of the input ``(batch, in_channels, *space)`` and of the
+        output ``(batch, out_channels, *space)`` (set from the data by recipes).
+    ndim : spatial dimensions, 1 or 2.
+    sensors : points per dimension the branch net reads.
+    branch_layers, trunk_layers : hidden widths of the two MLPs.
+    basis : basis functions per output channel.
+    activation_fn : "gelu", "relu", "tanh" or "silu".
+    """
+
     summary = "DeepONet: branch MLP on sensor values, trunk MLP on query coordinates"
     resolution_invariant = True
 

@@ -13,11 +13,31 @@ from pdekit.nn import SpectralConv, activation, channel_mlp, conv_nd, grid_chann
 
 @register_model("fno")
 class FNO(nn.Module):
-    """lift (channel MLP) -> depth x [spectral conv + 1x1 skip, activation] -> project (channel MLP).
+    """Fourier neural operator (Li et al., "Fourier Neural Operator for Parametric Partial
+    Differential Equations", ICLR 2021): lift (channel MLP) -> ``depth`` x [spectral convolution +
+    1x1 skip, activation] -> project (channel MLP). Factorized spectral weights give the TFNO
+    (Kossaifi et al., "Multi-Grid Tensorized Fourier Neural Operator", TMLR 2023). Maps
+    ``(batch, in_channels, *space)`` to ``(batch, out_channels, *space)`` at any resolution.
 
-    ``modes``: Fourier modes kept per dimension (the paper's convention: 16 keeps k = 0..15 along
-    the last axis and k = -16..15 along the others); an int is used for every dimension.
-    ``padding``: fraction of each dimension zero-padded on the far side (for non-periodic data).
+    Parameters
+    ----------
+    in_channels, out_channels : channels of the input ``(batch, in_channels, *space)`` and of the
+        output ``(batch, out_channels, *space)`` (set from the data by recipes).
+    ndim : spatial dimensions, 1 to 3 (None: one per entry of ``modes``, 1 for an int).
+    grid : where the data's points lie, for the coordinate channels: "nodes" (x_j = j / (n - 1))
+        or "periodic" (x_j = j / n); set from the data by recipes.
+    modes : Fourier modes kept per dimension, in the paper's convention: 16 keeps k = 0..15 along
+        the last axis and k = -16..15 along the others (neuraloperator's ``n_modes`` counts both
+        signs: its 32 is this 16). An int applies to every dimension.
+    width : channels inside the Fourier layers (neuraloperator's ``hidden_channels``).
+    depth : number of Fourier layers.
+    lifting_channels, projection_channels : hidden width of the lifting and projection MLPs
+        (0 lifting channels: a single linear lift).
+    use_grid : append the coordinates as input channels.
+    factorization : "none" (dense weights), "tucker" or "cp".
+    rank : with a factorization, its size as a fraction of the dense weights, in (0, 1].
+    activation_fn : "gelu", "relu", "tanh" or "silu".
+    padding : fraction of each dimension zero-padded on the far side, in [0, 1) (non-periodic data).
     """
 
     summary = "Fourier neural operator, 1D/2D/3D, dense or Tucker/CP-factorized spectral weights"

@@ -12,6 +12,25 @@ from pdekit.nn import activation, conv_nd, grid_channels
 
 @register_model("resnet")
 class ResNet(nn.Module):
+    """Convolutional ResNet baseline: a stack of residual convolution blocks at the input's
+    resolution. Maps ``(batch, in_channels, *space)`` to ``(batch, out_channels, *space)``; its
+    kernels are in grid cells, so it is not resolution-invariant.
+
+    Parameters
+    ----------
+    in_channels, out_channels : channels of the input ``(batch, in_channels, *space)`` and of the
+        output ``(batch, out_channels, *space)`` (set from the data by recipes).
+    ndim : spatial dimensions, 1 to 3.
+    grid : where the data's points lie, for the coordinate channels: "nodes" (x_j = j / (n - 1))
+        or "periodic" (x_j = j / n); set from the data by recipes.
+    width : channels of the hidden layers.
+    depth : number of convolution layers.
+    kernel_size : convolution kernel size in grid cells.
+    use_grid : append the coordinates as input channels.
+    padding_mode : "circular" (periodic data), "zeros", "reflect" or "replicate".
+    activation_fn : "gelu", "relu", "tanh" or "silu".
+    """
+
     summary = "convolutional ResNet baseline, 1D/2D/3D"
     resolution_invariant = False
 

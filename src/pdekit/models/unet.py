@@ -36,6 +36,27 @@ class ResidualBlock(nn.Module):
 
 @register_model("unet")
 class UNet(nn.Module):
+    """Modern U-Net (as in PDEArena, Gupta and Brandstetter, "Towards Multi-spatiotemporal-scale
+    Generalized PDE Modeling", 2022): residual blocks with group norm, strided-convolution
+    downsampling and nearest-neighbour upsampling with skip connections. Maps
+    ``(batch, in_channels, *space)`` to ``(batch, out_channels, *space)``; any grid size, but its
+    kernels are in grid cells, so it is not resolution-invariant.
+
+    Parameters
+    ----------
+    in_channels, out_channels : channels of the input ``(batch, in_channels, *space)`` and of the
+        output ``(batch, out_channels, *space)`` (set from the data by recipes).
+    ndim : spatial dimensions, 1 or 2.
+    grid : where the data's points lie, for the coordinate channels: "nodes" (x_j = j / (n - 1))
+        or "periodic" (x_j = j / n); set from the data by recipes.
+    hidden : channels at the finest level.
+    channel_mults : channels of each level as multiples of ``hidden`` (one level per entry).
+    blocks_per_level : residual blocks per level.
+    use_grid : append the coordinates as input channels.
+    norm : group normalization in the residual blocks.
+    activation_fn : "gelu", "relu", "tanh" or "silu".
+    """
+
     summary = "U-Net (PDEArena-style residual blocks, group norm), 1D/2D"
     resolution_invariant = False
 

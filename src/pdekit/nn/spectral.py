@@ -70,6 +70,20 @@ def _complex_dft(n: int, m: int, device: torch.device, dtype: torch.dtype) -> tu
 
 
 class SpectralConv(nn.Module):
+    """Spectral convolution, the FNO's global kernel (Li et al., ICLR 2021): the input's lowest
+    Fourier modes are multiplied by learned complex weights (a channel-mixing matrix per mode) and
+    transformed back; the other modes are dropped. Maps ``(batch, in_channels, *space)`` to
+    ``(batch, out_channels, *space)`` at any resolution (with at least the kept modes). Small
+    grids use DFT matrix products, larger ones the FFT; both give the same result to rounding.
+
+    Parameters
+    ----------
+    in_channels, out_channels : input and output channels.
+    modes : modes kept per dimension (k = 0..m-1 along the last axis, k = -m..m-1 along the others).
+    factorization : None (dense weights), "tucker" or "cp" (TFNO, Kossaifi et al., TMLR 2023).
+    rank : with a factorization, its size as a fraction of the dense weights, in (0, 1].
+    """
+
     def __init__(self, in_channels: int, out_channels: int, modes: tuple[int, ...],
                  factorization: str | None = None, rank: float = 1.0):
         super().__init__()
