@@ -217,7 +217,7 @@ def test_data_free_pino_learns_darcy_from_the_residual_alone(tmp_path, monkeypat
     trained on it alone (no targets) gets within reach of the data."""
     import torch
 
-    from pdekit.pipeline import problem_for, run_recipe
+    from pdekit.pipeline import run_recipe
     from pdekit.recipes import load_recipe
     from pdekit.train.trainer import _physics_loss
 
@@ -229,7 +229,7 @@ def test_data_free_pino_learns_darcy_from_the_residual_alone(tmp_path, monkeypat
            "train": {"epochs": 60, "batch_size": 8, "lr": 5e-3, "data_weight": 0, "physics_weight": 1, "threads": 2},
            "eval": {"solver_ladder": False, "timing_samples": 2, "plot_samples": 1}}
     recipe = load_recipe(raw)
-    p = problem_for(recipe)
+    p = recipe.problem()
     a = torch.from_numpy(p.sample_inputs(np.random.default_rng(0))["a"])[None]
     u = p.solve({"a": a})["u"]
     assert float(_physics_loss(recipe)(u[:, None].float(), a[:, None].float())) < 1e-8
@@ -288,7 +288,6 @@ def test_trajectory_physics_loss_anchors_the_given_slice(tmp_path):
     """With data.input_time = 3 the input is u(t_3): the loss compares the prediction there, not at t = 0."""
     from pdekit.data.dataset import load_pairs
     from pdekit.data.generate import generate
-    from pdekit.pipeline import problem_for
     from pdekit.recipes import load_recipe
     from pdekit.train.trainer import _physics_loss
 
@@ -298,7 +297,7 @@ def test_trajectory_physics_loss_anchors_the_given_slice(tmp_path):
     losses = {}
     for t in (0, 3):
         recipe = load_recipe({**raw, "data": {**raw["data"], "input_time": t}})
-        generate(problem_for(recipe), 2, 0, tmp_path / "b.h5", quiet=True)
+        generate(recipe.problem(), 2, 0, tmp_path / "b.h5", quiet=True)
         x, y, _ = load_pairs(tmp_path / "b.h5", input_time=t, trajectory=True)
         losses[t] = float(_physics_loss(recipe)(y, x))  # the true trajectory: only the residual remains
     assert losses[3] == pytest.approx(losses[0], rel=1e-12)

@@ -14,19 +14,12 @@ from pdekit.data.generate import generate
 from pdekit.data.storage import canonical, dataset_identity
 from pdekit.errors import PdekitError
 from pdekit.paths import check_writable_dir, check_writable_file, write_json
-from pdekit.problems import get_problem
 from pdekit.recipes import Recipe
 
 
 def data_dir() -> str:
     """Where generated datasets are cached: $PDEKIT_DATA, else ~/.cache/pdekit/data."""
     return os.environ.get("PDEKIT_DATA") or os.path.join(os.path.expanduser("~"), ".cache", "pdekit", "data")
-
-
-def problem_for(recipe: Recipe, resolution: int | None = None):
-    data = recipe.data
-    cls = get_problem(data.problem)
-    return cls.from_params(resolution or data.resolution or cls.default_resolution, data.params)
 
 
 def dataset_file(problem, n: int, seed: int, first: int, device: str = "cpu") -> str:
@@ -56,14 +49,14 @@ def prepare_data(recipe: Recipe, quiet: bool = False, device: str = "cpu") -> di
             files["test"] = Split(d.test_file, 0, d.n_test)
         return {**files, "transfer": {}}
     files = {}
-    problem = problem_for(recipe)
+    problem = recipe.problem()
     for split, (first, n) in ranges.items():
         files[split] = dataset_file(problem, n, d.seed, first, device)
         generate(problem, n, d.seed, files[split], batch_size=d.batch_size, device=device, quiet=quiet, first=first)
     files["transfer"] = {}
     first, n = ranges["test"]
     for r in recipe.eval.resolutions:
-        p = problem_for(recipe, r)
+        p = recipe.problem(r)
         path = dataset_file(p, n, d.seed, first, device)
         generate(p, n, d.seed, path, batch_size=d.batch_size, device=device, quiet=quiet, first=first)
         files["transfer"][r] = path
@@ -173,7 +166,7 @@ def _check_foreign_data(recipe, state: dict, trained, data: str) -> None:
     if recipe.data.file:
         trained_at = load_task(recipe.data.file, recipe.data, limit=1)[2]["resolution"]
     else:
-        trained_at = problem_for(recipe).resolution
+        trained_at = recipe.problem().resolution
         if meta["problem"] is not None and meta["problem"] != recipe.data.problem:
             raise DataFileError(f"'{data}' holds {meta['problem']} data; the model was trained on {recipe.data.problem}")
     if x.shape[1] != state["in_channels"] or x.ndim - 2 != state["ndim"]:

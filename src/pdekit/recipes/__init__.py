@@ -124,6 +124,13 @@ class Recipe:
     def to_json(self) -> str:
         return json.dumps(self.raw, sort_keys=True)
 
+    def problem(self, resolution: int | None = None):
+        """The data's pdekit Problem at ``resolution`` (default: the recipe's stored resolution)."""
+        from pdekit.problems import get_problem
+
+        cls = get_problem(self.data.problem)
+        return cls.from_params(resolution or self.data.resolution or cls.default_resolution, self.data.params)
+
 
 def list_recipes() -> list[tuple[str, str]]:
     rows = []

@@ -64,9 +64,7 @@ def _physics_loss(recipe: Recipe):
     """PINO's physics loss: the mean square of the problem's own residual (the solver's
     discretization) on the predicted grid: a steady problem's inputs to fields, or a time-dependent
     problem's whole trajectory (plus the misfit of its initial slice)."""
-    from pdekit.pipeline import problem_for
-
-    problem = problem_for(recipe)
+    problem = recipe.problem()
     given = recipe.data.input_time  # the input is the trajectory's slice at this time index
 
     def loss(pred: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
