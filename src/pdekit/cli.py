@@ -113,7 +113,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from pdekit.pipeline import default_run_dir, prepare_run_dir, train_recipe
+    from pdekit.pipeline import default_run_dir, train_recipe
     from pdekit.recipes import load_recipe
 
     recipe = load_recipe(args.config, quick=args.quick, overrides=args.overrides)
@@ -125,7 +125,6 @@ def cmd_train(args) -> int:
 
         _print_summary(run_recipe(recipe, run_dir, quiet=args.quiet), run_dir)
         return 0
-    prepare_run_dir(run_dir)
     trained, _ = train_recipe(recipe, run_dir, quiet=args.quiet)
     print(f"trained {recipe.name}: validation relative L2 {trained.history[trained.epoch - 1]['val_rel_l2']:.4g} "
           f"at epoch {trained.epoch} of {len(trained.history)}; checkpoint in {run_dir} (`pdekit eval {run_dir}` "

@@ -68,11 +68,11 @@ def train_recipe(recipe: Recipe, run_dir: str, quiet: bool = False):
     from pdekit.data.dataset import load_task
     from pdekit.train.trainer import resolve_device, train
 
+    prepare_run_dir(run_dir)  # a bad --out fails before any data is generated
     files = prepare_data(recipe, quiet=quiet, device=resolve_device(recipe.train.device).type)
     d = recipe.data
     x_train, y_train, _ = load_task(files["train"], d)
     x_val, y_val, _ = load_task(files["val"], d)
-    os.makedirs(run_dir, exist_ok=True)
     with open(os.path.join(run_dir, "recipe.json"), "w") as fh:
         json.dump(recipe.raw, fh, indent=2, sort_keys=True)
     return train(recipe, run_dir, x_train, y_train, x_val, y_val, quiet=quiet), files
@@ -110,8 +110,8 @@ def run_recipe(recipe, run_dir: str, quiet: bool = False) -> dict:
     from pdekit.eval.evaluate import evaluate
     from pdekit.pinn.recipe import PinnRecipe, run_pinn
 
-    prepare_run_dir(run_dir)
     if isinstance(recipe, PinnRecipe):
+        prepare_run_dir(run_dir)
         return run_pinn(recipe, run_dir, quiet=quiet)
 
     trained, files = train_recipe(recipe, run_dir, quiet=quiet)

@@ -28,15 +28,21 @@ from pdekit.problems.base import Problem
 _PART = re.compile(r"^(\d{9})-(\d{9})\.npz$")
 
 
+def draw_inputs(problem: Problem, seed: int, indices: range,
+                device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    """The inputs of samples ``indices`` on the solve grid, stacked: {name: (count, *space)}, float64."""
+    drawn = [problem.sample_inputs(sample_rng(seed, i)) for i in indices]
+    return {k: torch.from_numpy(np.stack([d[k] for d in drawn])).to(device) for k in drawn[0]}
+
+
 def solve_samples(problem: Problem, seed: int, indices: range, device: str | torch.device = "cpu") -> dict[str, np.ndarray]:
     """The stored arrays (float32, stored grid) of samples ``indices``: {"inputs/a": ..., "fields/u": ...}."""
-    drawn = [problem.sample_inputs(sample_rng(seed, i)) for i in indices]
-    count = len(drawn)
+    inputs = draw_inputs(problem, seed, indices, device)
+    count = len(indices)
     if count == 1 and problem.periodic:
         # MKL's batched 1D FFT differs in the last bits from its single-transform path; solving a
         # batch of two keeps a lone sample identical to the same sample inside a larger batch.
-        drawn = drawn * 2
-    inputs = {k: torch.from_numpy(np.stack([d[k] for d in drawn])).to(device) for k in drawn[0]}
+        inputs = {k: torch.cat([v, v]) for k, v in inputs.items()}
     with torch.no_grad():
         fields = problem.solve(inputs)
     out = {f"inputs/{k}": problem.restrict(inputs[k][:count]) for k in problem.inputs}

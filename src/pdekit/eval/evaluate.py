@@ -16,14 +16,13 @@ import math
 import statistics
 import time
 
-import numpy as np
 import torch
 
 from pdekit.data.dataset import load_task
+from pdekit.data.generate import draw_inputs
 from pdekit.errors import PdekitError
 from pdekit.eval import metrics
 from pdekit.models.registry import count_parameters
-from pdekit.numerics.random_fields import sample_rng
 from pdekit.problems import get_problem
 
 MAX_DT_DOUBLINGS = 10  # time steps tried: dt, 2 dt, 4 dt, ... up to 1024 dt
@@ -59,13 +58,19 @@ def _grids(problem) -> list[int]:
     return [c + 1 for c in cells]
 
 
+def _restrict(problem, field: torch.Tensor, fine: int, coarse: int) -> torch.Tensor:
+    """``field`` on a grid of ``fine`` points per axis (trailing ``ndim`` axes) at the points it
+    shares with the nested grid of ``coarse`` points."""
+    stride = fine // coarse if problem.periodic else (fine - 1) // (coarse - 1)
+    return field[(..., *(slice(None, None, stride),) * problem.ndim)]
+
+
 def _to_stored_grid(problem, field: torch.Tensor, g: int) -> torch.Tensor:
     """A solution on grid g (trailing ``ndim`` axes) on the stored grid: restriction when g is
     finer, interpolation when coarser (Fourier on periodic grids, multilinear on node grids)."""
     r, nd = problem.resolution, problem.ndim
     if g >= r:
-        stride = g // r if problem.periodic else (g - 1) // (r - 1)
-        return field[(..., *(slice(None, None, stride),) * nd)]
+        return _restrict(problem, field, g, r)
     if problem.periodic:
         dims = tuple(range(-nd, 0))
         spectrum = torch.fft.fftshift(torch.fft.fftn(field, dim=dims), dim=dims)
@@ -84,13 +89,9 @@ class _Setting:
     """One solver setting, ready to solve the timed test samples."""
 
     def __init__(self, problem, params: dict, seed: int, indices: range, device: str):
-        g = params["solve_resolution"]
-        self.params = params
-        self.problem = problem
-        self.grid = g
-        self.solver = get_problem(problem.name).from_params(min(g, problem.resolution), params)
-        drawn = [self.solver.sample_inputs(sample_rng(seed, i)) for i in indices]
-        self.inputs = {k: torch.from_numpy(np.stack([d[k] for d in drawn])).to(device) for k in drawn[0]}
+        self.problem, self.grid = problem, params["solve_resolution"]
+        self.solver = get_problem(problem.name).from_params(min(self.grid, problem.resolution), params)
+        self.inputs = draw_inputs(self.solver, seed, indices, device)
 
     def stored_inputs(self, initial: bool) -> torch.Tensor | None:
         """The drawn inputs, channels-first, as the data stores them: a steady problem's inputs, or
@@ -105,8 +106,7 @@ class _Setting:
     def solve(self) -> torch.Tensor:
         with torch.no_grad():
             fields = self.solver.solve(self.inputs)
-        stacked = torch.stack([fields[k] for k in self.problem.fields], dim=1)
-        return stacked
+        return torch.stack([fields[k] for k in self.problem.fields], dim=1)
 
     def on_stored_grid(self, solution: torch.Tensor, target_time: int | None) -> torch.Tensor:
         out = _to_stored_grid(self.problem, solution.cpu().double(), self.grid)
@@ -124,11 +124,7 @@ def _check_inputs(problem, setting: _Setting, x_true: torch.Tensor, initial: boo
     drawn, g, r = setting.stored_inputs(initial), setting.grid, problem.resolution
     if drawn is None:
         return
-    if g >= r:
-        drawn, stored = _to_stored_grid(problem, drawn, g), x_true
-    else:
-        stride = r // g if problem.periodic else (r - 1) // (g - 1)
-        stored = x_true[(..., *(slice(None, None, stride),) * problem.ndim)]
+    drawn, stored = (_restrict(problem, drawn, g, r), x_true) if g >= r else (drawn, _restrict(problem, x_true, r, g))
     gap = float((drawn - stored).abs().max())
     if gap > 1e-5 * float(stored.abs().max()):
         raise PdekitError(f"its inputs differ from the stored ones by {gap:.3g}")
@@ -171,10 +167,9 @@ def solver_ladder(problem, seed: int, first: int, x_true: torch.Tensor, y_true: 
                 break
             rows.append({**described, "rel_l2": error, "first_call_seconds": seconds / count})
             settings.append(setting)
-            if error <= surrogate_error:
-                largest = max(largest, int(math.log2(factor)))
             if error > surrogate_error:
                 break
+            largest = max(largest, int(math.log2(factor)))
         if rows and rows[-1]["solve_resolution"] == g and j == 0 and rows[-1]["rel_l2"] > surrogate_error:
             break  # even the smallest step on this grid is less accurate: coarser grids only lose
         if not rows and grid_index == 0:
@@ -220,7 +215,7 @@ def speed_verdict(rows: list[dict], model_seconds: float, surrogate_error: float
 
 def compare_with_solver(trained, problem=None, seed: int = 0, first: int = 0, x: torch.Tensor | None = None,
                         y: torch.Tensor | None = None, target_time: int | None = -1, input_time: int = 0,
-                        ladder: bool = True, rounds: int = 5, pred: torch.Tensor | None = None) -> dict:
+                        ladder: bool = True, rounds: int = 5) -> dict:
     """The surrogate's speed against the solver at matched accuracy, on test samples ``first ..``
     of ``seed`` (``x``, ``y``: their stored inputs and targets, the samples to time).
 
@@ -248,8 +243,7 @@ def compare_with_solver(trained, problem=None, seed: int = 0, first: int = 0, x:
             return trained.y_normalizer.decode(trained.model(trained.x_normalizer.encode(x_timed)))
 
     model_first = _timed(predict)[1] / k  # before any other call: warm-up and compilation included
-    pred = trained.predict(x) if pred is None else pred
-    surrogate_error = float(metrics.relative_l2(pred, y).mean())
+    surrogate_error = float(metrics.relative_l2(trained.predict(x), y).mean())
     rows, skipped, settings = [], [], []
     if problem is not None:
         x_stored = x[:, :, 0] if target_time is None else x  # a trajectory's input is repeated in time

@@ -42,6 +42,12 @@ def _save(fig, path: str) -> None:
     fig.savefig(path, dpi=110)  # closed by write_report, so callers can still inspect the figure
 
 
+def _label(ax, xlabel: str, ylabel: str, title: str) -> None:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+
+
 def _loss_curves(plt, history, path):
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     epochs = [h["epoch"] for h in history]
@@ -49,9 +55,7 @@ def _loss_curves(plt, history, path):
     ax.semilogy(epochs, [h["train_loss"] for h in history], marker=marker, ms=3, label="training loss")
     key, name = ("val_rel_l2", "validation") if "val_rel_l2" in history[0] else ("test_rel_l2", "test (an older run)")
     ax.semilogy(epochs, [h[key] for h in history], marker=marker, ms=3, label=f"{name} relative L2")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss / error (log scale)")
-    ax.set_title("training curves", fontsize=10)
+    _label(ax, "epoch", "loss / error (log scale)", "training curves")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, which="both")
     _save(fig, path)
@@ -99,9 +103,8 @@ def _frequency(plt, results, path):
     fig, ax = plt.subplots(figsize=(4.8, 3.4))
     labels = ["low\n|k| < 4", "mid\n4 <= |k| < 12", "high\n|k| >= 12"]
     ax.bar(labels, [results[f"frmse_{b}"] for b in metrics.BANDS], color="tab:blue")
-    ax.set_xlabel("wavenumber band of the error")
-    ax.set_ylabel("RMSE of the error in the band")
-    ax.set_title("where the error lives in frequency", fontsize=10)
+    _label(ax, "wavenumber band of the error", "RMSE of the error in the band",
+           "where the error lives in frequency")
     _save(fig, path)
     return fig
 
@@ -115,9 +118,8 @@ def _resolution(plt, results, path):
     ax.set_xticks(res, [str(r) for r in res])
     ax.minorticks_off()
     ax.set_ylim(0, 1.25 * max(err))  # from zero, so a small relative change looks small
-    ax.set_xlabel(f"test resolution (trained at {results['resolution']})")
-    ax.set_ylabel("mean relative L2")
-    ax.set_title("error against resolution", fontsize=10)
+    _label(ax, f"test resolution (trained at {results['resolution']})", "mean relative L2",
+           "error against resolution")
     ax.grid(alpha=0.3)
     _save(fig, path)
     return fig
@@ -129,7 +131,7 @@ def _speed(plt, results, path):
     if ladder:
         floor = 1e-9  # the data's own setting scores float32 rounding; nothing is drawn below this
         ax.loglog([r["seconds_per_sample"] for r in ladder], [max(r["rel_l2"], floor) for r in ladder], "s-",
-                  color="tab:orange", label="solver, cheaper settings to the right")
+                  color="tab:orange", label="solver: the data's setting (right) to cheaper ones (left)")
         matched = results.get("matched_setting")
         if matched:
             ax.loglog([matched["seconds_per_sample"]], [max(matched["rel_l2"], floor)], "s", ms=11, mfc="none",
@@ -137,9 +139,8 @@ def _speed(plt, results, path):
     ax.loglog([results["model_seconds_per_sample"]], [results["timed_rel_l2"]], "o", color="tab:blue", ms=9,
               label="surrogate")
     ax.axhline(results["timed_rel_l2"], color="tab:blue", ls=":", lw=1)
-    ax.set_xlabel(f"seconds per sample ({results['device']})")
-    ax.set_ylabel("relative L2 against the stored data")
-    ax.set_title("speed and accuracy: lower left is better", fontsize=10)
+    _label(ax, f"seconds per sample ({results['device']})", "relative L2 against the stored data",
+           "speed and accuracy: lower left is better")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3, which="both")
     _save(fig, path)
@@ -172,7 +173,7 @@ def verdict(results: dict) -> str:
 
 def _setup(recipe, results) -> list[str]:
     d, t = recipe.data, recipe.train
-    source = f"`{d.file}`" if d.file else f"{d.problem}, {results['resolution']} points per side" + (
+    source = f"`{d.file}`" if d.file else f"{d.problem}, {results['resolution']} points per axis" + (
         f" (solved on {d.params['solve_resolution']})" if "solve_resolution" in d.params else "")
     lines = [f"- data: {source}; samples {d.n_train} train / {d.validation_count} validation / {d.n_test} test "
              f"(disjoint index ranges of seed {d.seed})",

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pdekit.errors import ConfigError, DataFileError
+from pdekit.paths import write_json
 
 TOP_KEYS = ("name", "description", "kind", "problem", "network", "train", "quick")
 
@@ -61,7 +62,7 @@ def run_pinn(recipe: PinnRecipe, run_dir: str, quiet: bool = False) -> dict:
         json.dump(recipe.raw, fh, indent=2, sort_keys=True)
     result = train_pinn(bench.pinn, recipe.train, run_dir, quiet=quiet, identity=recipe.to_json())
     metrics, u = _metrics(bench, recipe, result)
-    _atomic_json(os.path.join(run_dir, "metrics.json"), metrics)
+    write_json(os.path.join(run_dir, "metrics.json"), metrics)
     np.savez(os.path.join(run_dir, "prediction.npz"), **bench.grid, u=u, reference=bench.reference)
     _report(run_dir, recipe, metrics, bench, u, result["history"])
     return metrics
@@ -94,7 +95,7 @@ def evaluate_pinn_run(run_dir: str, json_out: str | None = None, report_dir: str
     result = restore_pinn(bench.pinn, saved, recipe.train)
     metrics, u = _metrics(bench, recipe, result)
     if json_out:
-        _atomic_json(json_out, metrics)
+        write_json(json_out, metrics)
     if report_dir:
         _report(report_dir, recipe, metrics, bench, u, result["history"])
     return metrics
@@ -110,13 +111,6 @@ def _metrics(bench, recipe: PinnRecipe, result: dict) -> tuple[dict, np.ndarray]
         "coefficients": result["coefficients"],
     })
     return metrics, u
-
-
-def _atomic_json(path, data):
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as fh:
-        json.dump(data, fh, indent=2)
-    os.replace(tmp, path)
 
 
 PINN_GLOSSARY = {

@@ -158,8 +158,6 @@ def train(recipe: Recipe, run_dir: str, x_train, y_train, x_val, y_val, quiet: b
     epoch (metrics.csv) and, with train.keep_best, choose the weights kept. The test split is never
     seen here."""
     cfg = recipe.train
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)  # before the model is built: its initialization is part of the run
     model = make_model(recipe, x_train, y_train)
     physics = _physics_loss(recipe) if cfg.physics_weight > 0 else None
@@ -200,8 +198,6 @@ def fit(model: torch.nn.Module, train_data: tuple[torch.Tensor, torch.Tensor],
     for name, (x, y) in (("train_data", train_data), ("val_data", val_data)):
         if not (torch.is_tensor(x) and torch.is_tensor(y)) or len(x) != len(y) or x.ndim < 3:
             raise PdekitError(f"fit: {name} must be (x, y) tensors shaped (n, channels, *space) with equal n")
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
     identity = {"recipe": json.dumps({"fit": dataclasses.asdict(cfg), "model": type(model).__name__}, sort_keys=True),
                 "model_name": type(model).__name__, "grid": "nodes"}
     if run_dir is not None:
@@ -215,6 +211,8 @@ def train_module(model: torch.nn.Module, cfg, run_dir: str, x_train, y_train, x_
     """The training loop shared by recipes and ``fit``: ``cfg`` is a TrainSection, ``identity`` the
     checkpoint's description of the run (a resumed run must match it)."""
     device = resolve_device(cfg.device)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
     os.makedirs(run_dir, exist_ok=True)
     writer = _tensorboard_writer(run_dir) if cfg.tensorboard else None
     ckpt_path = os.path.join(run_dir, CHECKPOINT)
@@ -228,7 +226,7 @@ def train_module(model: torch.nn.Module, cfg, run_dir: str, x_train, y_train, x_
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = _scheduler(optimizer, cfg)
     start_epoch, train_seconds, history = 1, 0.0, []
-    best = {"val_rel_l2": math.inf}
+    best = {}  # with train.keep_best: the weights, epoch and error of the best validation epoch
 
     if os.path.exists(ckpt_path):
         state = load_checkpoint(ckpt_path)
@@ -244,7 +242,7 @@ def train_module(model: torch.nn.Module, cfg, run_dir: str, x_train, y_train, x_
         torch.set_rng_state(state["rng"])
         start_epoch, train_seconds = int(state["epoch"]) + 1, float(state["train_seconds"])
         history = _read_history(csv_path, int(state["epoch"]))
-        best = {k: state[k] for k in ("best_model", "best_epoch", "val_rel_l2") if k in state} or best
+        best = {k: state[k] for k in ("best_model", "best_epoch", "val_rel_l2") if k in state}
 
     x_norm.to(device)
     y_norm.to(device)
@@ -305,7 +303,7 @@ def train_module(model: torch.nn.Module, cfg, run_dir: str, x_train, y_train, x_
                 for key in ("train_loss", "val_rel_l2", "lr"):
                     writer.add_scalar(key, history[-1][key], epoch)
                 writer.flush()
-            if cfg.keep_best and val_error < best["val_rel_l2"]:
+            if cfg.keep_best and val_error < best.get("val_rel_l2", math.inf):
                 best = {"best_model": {k: v.detach().clone().cpu() for k, v in model.state_dict().items()},
                         "best_epoch": epoch, "val_rel_l2": val_error}
             save_checkpoint(ckpt_path, {
@@ -321,7 +319,7 @@ def train_module(model: torch.nn.Module, cfg, run_dir: str, x_train, y_train, x_
             if not math.isfinite(val_error):
                 raise TrainingDiverged(f"the validation error became {val_error} at epoch {epoch}; lower train.lr")
     result.history, result.train_seconds, result.epoch = history, train_seconds, cfg.epochs
-    if cfg.keep_best and "best_model" in best:
+    if "best_model" in best:
         model.load_state_dict(best["best_model"])
         result.epoch = int(best["best_epoch"])
     return result
@@ -335,14 +333,9 @@ def load_trained(run_dir: str, device: str = "cpu") -> tuple[TrainedModel, dict]
     model = build_model(recipe_raw["model"], state["in_channels"], state["out_channels"], state["ndim"],
                         state.get("grid", "nodes"))  # checkpoints before the grid was recorded used nodes
     check_checkpoint_model(state, model, path)
-    epoch = int(state["epoch"])
-    from pdekit.recipes import load_recipe
-
-    if load_recipe(recipe_raw).train.keep_best and "best_model" in state:
-        model.load_state_dict(state["best_model"])
-        epoch = int(state["best_epoch"])
-    else:
-        model.load_state_dict(state["model"])
+    keep_best = "best_model" in state  # written only by runs with train.keep_best
+    model.load_state_dict(state["best_model" if keep_best else "model"])
+    epoch = int(state["best_epoch" if keep_best else "epoch"])
     dev = torch.device(device)
     model.to(dev)
     x_norm = Normalizer(state["x_mean"], state["x_std"]).to(dev)
