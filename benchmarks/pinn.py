@@ -73,7 +73,8 @@ def deepxde_burgers(adam_steps: int) -> dict:
 
 def pdekit_same_setup(adam_steps: int) -> dict:
     """DeepXDE's network, point counts and soft conditions, in pdekit."""
-    from pdekit.pinn import MLP, PINN, Dirichlet, Initial, Interval, TimeInterval, burgers_cole_hopf, partial, train_pinn
+    from pdekit.pinn import MLP, PINN, Dirichlet, Initial, Interval, PinnTask, TimeInterval, burgers_cole_hopf, partial
+    from pdekit.train import fit
 
     def burgers(u, x):
         return partial(u, x, 1) + u * partial(u, x, 0) - NU * partial(u, x, 0, 2)
@@ -82,10 +83,10 @@ def pdekit_same_setup(adam_steps: int) -> dict:
     pinn = PINN(Interval(-1, 1) * TimeInterval(0, 0.99), burgers, MLP(2, 1, width=20, depth=3),
                 [Dirichlet(0.0, points=np.column_stack([np.repeat([-1.0, 1.0], 40), np.linspace(0, 0.99, 80)])),
                  Initial(lambda x: -torch.sin(math.pi * x[:, :1]))])
-    cfg = {"collocation": 2540, "condition_points": 160, "sampler": "sobol", "adam_steps": adam_steps,
-           "adam_lr": 1e-3, "lbfgs_steps": 15000, "log_every": 500, "threads": torch.get_num_threads(),
+    cfg = {"collocation": 2540, "condition_points": 160, "sampler": "sobol", "epochs": adam_steps,
+           "lr": 1e-3, "lbfgs_steps": 15000, "log_every": 500, "threads": torch.get_num_threads(),
            "compile": True}
-    result = train_pinn(pinn, cfg, quiet=True)
+    result = fit(pinn, PinnTask(), quiet=True, **cfg)
     x, t, pts = _grid()
     u = pinn.predict(pts)[:, 0].reshape(len(t), len(x))
     return {"adam_it_s": result["adam_steps_per_second"], "rel_l2": _rel(u, burgers_cole_hopf(x, t)),

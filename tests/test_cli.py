@@ -34,7 +34,8 @@ def test_list_and_show(run_cli):
 @pytest.mark.parametrize(
     "argv, fragments",
     [
-        (["show", "burgers"], ["unknown problem 'burgers'", "burgers_1d"]),
+        (["show", "burgerz"], ["unknown problem 'burgerz'", "burgers"]),
+        (["generate", "burgers", "--n", "1", "--seed", "0", "--out", "x.h5"], ["physics-informed", "burgers_1d"]),
         (["generate", "navier_stokes", "--n", "1", "--seed", "0", "--out", "x.h5"], ["navier_stokes_2d"]),
         (["generate", *SMALL_BURGERS, "--set", "viscosity=0.1", "--out", "x.h5"], ["unknown parameter 'viscosity'", "nu"]),
         (["generate", *SMALL_BURGERS, "--set", "nu=-1", "--out", "x.h5"], ["nu must be positive", "-1"]),

@@ -71,7 +71,7 @@ def test_fourier_interpolation_to_the_stored_grid_is_exact_for_resolved_modes(g,
 def test_keep_best_keeps_the_weights_of_the_best_validation_epoch(tmp_path, monkeypatch):
     from pdekit.pipeline import split_ranges, train_recipe
     from pdekit.recipes import load_recipe
-    from pdekit.train.trainer import load_trained
+    from pdekit.train.supervised import load_trained
 
     monkeypatch.setenv("PDEKIT_DATA", str(tmp_path / "data"))
     raw = {"name": "best", "data": {"problem": "heat_1d", "resolution": 16, "params": {"nu": 0.02}, "n_train": 20},

@@ -218,7 +218,7 @@ def test_grid_channels_are_the_data_points_coordinates():
     when the resolution doubles, and the trainer tells the model which grid its data lies on."""
     from pdekit.nn import grid_channels
     from pdekit.recipes import load_recipe
-    from pdekit.train.trainer import data_grid
+    from pdekit.pipeline import data_grid
 
     x = torch.zeros(1, 1, 4)
     assert grid_channels(x, 1, periodic=True)[0, 1].tolist() == [0.0, 0.25, 0.5, 0.75]

@@ -9,12 +9,17 @@ import pytest
 import torch
 
 from pdekit.errors import ConfigError
-from pdekit.pinn import (MLP, PINN, Dirichlet, Initial, Interval, Neumann, Observation, Periodic, Robin, TimeInterval,
-                         grad, partial, train_pinn)
-from pdekit.pinn.trainer import PinnDiverged
+from pdekit.pinn import (MLP, PINN, Dirichlet, Initial, Interval, Neumann, Observation, Periodic, PinnTask, Robin,
+                         TimeInterval, grad, partial)
+from pdekit.train import fit
+from pdekit.train.trainer import TrainingDiverged
 
-FAST = {"collocation": 256, "condition_points": 64, "adam_steps": 300, "adam_lr": 5e-3, "lbfgs_steps": 300,
-        "log_every": 100}
+FAST = {"collocation": 256, "condition_points": 64, "epochs": 300, "lr": 5e-3, "lbfgs_steps": 300, "log_every": 100}
+
+
+def train_pinn(pinn, options, run_dir=None, quiet=True):
+    """The tests' shorthand for the one Trainer's PINN task."""
+    return fit(pinn, PinnTask(), run_dir=run_dir, quiet=quiet, **options)
 
 
 def _error(pinn, exact, points):
@@ -123,11 +128,11 @@ def test_learning_rate_annealing_and_refinement():
 
 
 def test_rar_adds_points_where_the_residual_is_largest():
-    from pdekit.pinn.trainer import _Points, _refine, make_train_config
+    from pdekit.pinn.task import PinnConfig, _Points, _refine
 
     # a residual that is large only near x = 0.9
     pinn = PINN(Interval(0, 1), lambda u, x: torch.exp(-((x[:, :1] - 0.9) / 0.02) ** 2) + 0 * u, _net(), [])
-    cfg = make_train_config({"collocation": 100, "resample": "rar", "rar_points": 10})
+    cfg = PinnConfig(collocation=100, resample="rar", rar_points=10)
     rng = np.random.default_rng(0)
     points = _Points(pinn, cfg, rng)
     _refine(pinn, points, cfg, rng, torch.float32)
@@ -147,7 +152,7 @@ def test_resume_after_an_interruption_ends_bitwise_equal(tmp_path):
 
         return PINN(Interval(0, 1), residual, _net(), [Dirichlet(lambda x: torch.cos(math.pi * x[:, :1]))])
 
-    cfg = {**FAST, "adam_steps": 120, "lbfgs_steps": 60, "log_every": 50}
+    cfg = {**FAST, "epochs": 120, "lbfgs_steps": 60, "log_every": 50}
     full = setup()
     train_pinn(full, cfg, str(tmp_path / "full"), quiet=True)
     broken = setup(fail_at=130)
@@ -163,26 +168,26 @@ def test_resume_after_an_interruption_ends_bitwise_equal(tmp_path):
 def test_a_resumed_run_keeps_its_adam_speed(tmp_path, monkeypatch):
     """Interrupted after its first L-BFGS checkpoint, then resumed: the Adam steps per second are those of
     the checkpoint written when Adam ended, not diluted by the L-BFGS time."""
-    from pdekit.pinn import trainer
+    from pdekit.train import trainer
 
     real_save, adam_end = trainer.save_checkpoint, {}
 
     def save_then_interrupt_in_lbfgs(path, state):
         real_save(path, state)
         if state["phase"] == "adam":
-            adam_end.update(step=state["step"], seconds=state["seconds"])
+            adam_end.update(step=state["epoch"], seconds=state["seconds"])
         else:
             raise KeyboardInterrupt
 
     def setup():
         return PINN(Interval(0, 1), _poisson(COS_RHS), _net(), [Dirichlet(lambda x: torch.cos(math.pi * x[:, :1]))])
 
-    cfg, run = {**FAST, "adam_steps": 100, "lbfgs_steps": 40, "log_every": 20}, str(tmp_path / "run")
+    cfg, run = {**FAST, "epochs": 100, "lbfgs_steps": 40, "log_every": 20}, str(tmp_path / "run")
     with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
         patch.setattr(trainer, "save_checkpoint", save_then_interrupt_in_lbfgs)
         train_pinn(setup(), cfg, run, quiet=True)
     saved = torch.load(tmp_path / "run/checkpoint.pt", weights_only=True)
-    assert adam_end["step"] == 100 and saved["phase"] == "lbfgs" and saved["step"] == 120
+    assert adam_end["step"] == 100 and saved["phase"] == "lbfgs" and saved["epoch"] + saved["lbfgs_iterations"] == 120
     assert saved["seconds"] > adam_end["seconds"] > 0
     result = train_pinn(setup(), cfg, run, quiet=True)
     assert result["steps"] == 140 and result["adam_steps_per_second"] == 100 / adam_end["seconds"]
@@ -192,28 +197,27 @@ def test_a_pinn_run_folder_holds_one_json_recipe_and_evaluates_again_unchanged(t
     """`pdekit eval` of a PINN run: the checkpoint's recipe is one JSON document (the run's recipe), and
     evaluating the folder again gives the metrics of the run without rewriting any of its files."""
     from pdekit.errors import DataFileError
-    from pdekit.pinn.recipe import evaluate_pinn_run, is_pinn_run, run_pinn
+    from pdekit.pinn.run import evaluate_pinn_run, run_pinn
     from pdekit.recipes import load_recipe
 
-    recipe = load_recipe("burgers_pinn", quick=True, overrides=["train.adam_steps=30", "train.lbfgs_steps=10",
+    recipe = load_recipe("burgers_pinn", quick=True, overrides=["train.epochs=30", "train.lbfgs_steps=10",
                                                                    "train.collocation=300"])
     run = tmp_path / "run"
     metrics = run_pinn(recipe, str(run), quiet=True)
     saved = torch.load(run / "checkpoint.pt", weights_only=True)
-    assert json.loads(saved["recipe"]) == recipe.raw and recipe.raw["train"]["adam_steps"] == 30
+    assert json.loads(saved["recipe"]) == recipe.raw and recipe.raw["train"]["epochs"] == 30
     files = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
     again = evaluate_pinn_run(str(run), json_out=str(tmp_path / "eval.json"), report_dir=str(tmp_path / "report"))
     assert again == metrics and json.loads((tmp_path / "eval.json").read_text()) == metrics
     assert (tmp_path / "report/report.md").read_text() == (run / "report.md").read_text()
     assert metrics["steps"] == 40 and 0.3 < metrics["test_rel_l2"] < 0.6  # measured 0.46 (zero scores 1.0)
-    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == files and is_pinn_run(str(run))
-    # a checkpoint of the older layout (two JSON documents back to back, no Adam time) is refused clearly
-    saved["recipe"] = recipe.to_json() + json.dumps(recipe.raw["train"], sort_keys=True)
-    del saved["adam_seconds"]
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == files
+    # a checkpoint of an older layout (before the one Trainer) is refused clearly
+    del saved["format"]
     torch.save(saved, run / "checkpoint.pt")
-    with pytest.raises(DataFileError, match="PINN checkpoint of an older pdekit"):
+    with pytest.raises(DataFileError, match="checkpoint of an older pdekit"):
         evaluate_pinn_run(str(run))
-    with pytest.raises(DataFileError, match="PINN checkpoint of an older pdekit"):
+    with pytest.raises(DataFileError, match="written by an older pdekit"):
         run_pinn(recipe, str(run), quiet=True)
 
 
@@ -226,10 +230,10 @@ def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
         return -u_xx - COS_RHS(x) + (float("nan") if calls["n"] > 150 else 0.0)
 
     pinn = PINN(Interval(0, 1), residual, _net(), [Dirichlet(0.0, hard=True)])
-    with pytest.raises(PinnDiverged, match="Adam step 151.*last good checkpoint is kept"):
+    with pytest.raises(TrainingDiverged, match="epoch 151.*last good checkpoint \\(epoch 150\\) is kept"):
         train_pinn(pinn, {**FAST, "log_every": 50}, str(tmp_path / "run"), quiet=True)
     saved = torch.load(tmp_path / "run/checkpoint.pt", weights_only=True)
-    assert saved["step"] == 150 and all(torch.isfinite(v).all() for v in saved["model"].values())
+    assert saved["epoch"] == 150 and all(torch.isfinite(v).all() for v in saved["model"].values())
 
 
 def test_bad_input_is_refused_clearly():
@@ -246,8 +250,8 @@ def test_bad_input_is_refused_clearly():
         Neumann(0.0, hard=True)
     with pytest.raises(ConfigError, match="space-time domain"):
         PINN(Interval(0, 1), _poisson(COS_RHS), _net(), [Initial(0.0, hard=True)])
-    with pytest.raises(ConfigError, match="adam_steps and lbfgs_steps"):
-        train_pinn(PINN(Interval(0, 1), _poisson(COS_RHS), _net(), []), {"adam_steps": 0, "lbfgs_steps": 0})
+    with pytest.raises(ConfigError, match="train.epochs and train.lbfgs_steps must be >= 0 and not both 0"):
+        train_pinn(PINN(Interval(0, 1), _poisson(COS_RHS), _net(), []), {"epochs": 0, "lbfgs_steps": 0})
 
 
 def test_a_runtime_error_of_the_residual_reaches_the_user_and_keeps_the_taylor_pass():
@@ -272,17 +276,17 @@ def test_lbfgs_reports_why_it_stopped():
     """A problem the network solves exactly (u = 0, approached only slowly: the network's last layer must
     vanish): L-BFGS does every chunk in full until the loss stops changing, and says so."""
     pinn = PINN(Interval(0, 1), lambda u, x: grad(u, x), _net(), [Dirichlet(0.0, hard=True)])
-    result = train_pinn(pinn, {**FAST, "adam_steps": 10, "lbfgs_steps": 5000}, quiet=True)
+    result = train_pinn(pinn, {**FAST, "epochs": 10, "lbfgs_steps": 5000}, quiet=True)
     reason = result["stop_reason"]
     assert reason.startswith("L-BFGS made no further progress (change below 1e-16"), reason
-    chunk_ends = [row["step"] for row in result["history"] if row["phase"] == "lbfgs"]
+    chunk_ends = [row["epoch"] for row in result["history"] if row["phase"] == "lbfgs"]
     assert chunk_ends[:-1] == list(range(110, chunk_ends[-1], 100)) and 500 < result["steps"] < 5010, chunk_ends
     assert result["loss"] < 1e-9
 
 
 def test_pdekit_run_burgers_pinn_writes_the_output_contract(tmp_path, monkeypatch, run_cli):
     monkeypatch.chdir(tmp_path)
-    code, out, err = run_cli("run", "burgers_pinn", "--quick", "--quiet", "train.adam_steps=30",
+    code, out, err = run_cli("run", "burgers_pinn", "--quick", "--quiet", "train.epochs=30",
                              "train.lbfgs_steps=10", "train.collocation=300")
     assert code == 0, err
     (run,) = (tmp_path / "runs").iterdir()  # runs/burgers_pinn-quick, with a hash of the overrides or not
@@ -295,3 +299,19 @@ def test_pdekit_run_burgers_pinn_writes_the_output_contract(tmp_path, monkeypatc
     np.testing.assert_allclose(pred["reference"][0], -np.sin(np.pi * pred["x"]), atol=1e-12)
     np.testing.assert_allclose(pred["u"][0], pred["reference"][0], atol=1e-6)  # the hard initial condition
     assert "relative L2 vs reference" in out and (run / "report.md").exists()
+
+
+def test_a_pinn_recipe_is_a_function_of_its_seed_whatever_the_process_drew_before(tmp_path):
+    """torch's initial seed differs between processes: the network must be initialized after
+    train.seed is set, so that a recipe gives the same weights in every run."""
+    from pdekit.pinn.run import train_pinn_recipe
+    from pdekit.recipes import load_recipe
+
+    recipe = load_recipe("burgers_pinn", quick=True, overrides=["train.epochs=3", "train.lbfgs_steps=0",
+                                                                   "train.collocation=64", "train.max_seconds=0"])
+    weights = []
+    for _ in range(2):
+        torch.seed()  # what a fresh process starts with: a random state
+        bench, _ = train_pinn_recipe(recipe, None, quiet=True)
+        weights.append([p.detach().clone() for p in bench.pinn.parameters()])
+    assert all(torch.equal(a, b) for a, b in zip(*weights))

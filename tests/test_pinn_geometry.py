@@ -108,10 +108,12 @@ def test_networks_fit_a_smooth_function(config):
 def test_network_config_errors():
     with pytest.raises(ConfigError, match="unknown activation 'relu6'"):
         build_network({"name": "mlp", "act": "relu6"}, 2)
-    with pytest.raises(ConfigError, match="unknown option"):
+    with pytest.raises(ConfigError, match="unknown key model.widht for model 'mlp'; allowed: width, depth, act"):
         build_network({"name": "mlp", "widht": 3}, 2)
-    with pytest.raises(ConfigError, match="unknown network"):
+    with pytest.raises(ConfigError, match="unknown model 'kan'"):
         build_network({"name": "kan"}, 2)
+    with pytest.raises(ConfigError, match="model 'fno' works on grids; a PINN needs a pointwise network: fourier, mlp"):
+        build_network({"name": "fno"}, 2)
     assert isinstance(build_network({"name": "siren"}, 2), SIREN)
     assert isinstance(build_network({"name": "fourier"}, 2), FourierFeatureMLP)
     assert isinstance(build_network({}, 2), MLP)

@@ -1,9 +1,9 @@
-"""The trainer's L-BFGS chunks (pinn/trainer.py: make_lbfgs, lbfgs_chunk) on the Rosenbrock function:
+"""The trainer's L-BFGS chunks (train/lbfgs.py: make_lbfgs, lbfgs_chunk) on the Rosenbrock function:
 every chunk does all its iterations unless a tolerance is met, and the chunks add up to one long run."""
 
 import torch
 
-from pdekit.pinn.trainer import lbfgs_chunk, make_lbfgs
+from pdekit.train.lbfgs import lbfgs_chunk, make_lbfgs
 
 
 def _rosenbrock(x):

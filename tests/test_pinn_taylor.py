@@ -11,7 +11,7 @@ import torch
 
 from pdekit.pinn import (MLP, PINN, SIREN, Dirichlet, Disk, FourierFeatureMLP, Initial, Interval, Periodic, Polygon,
                          Rectangle, TimeInterval, grad, laplacian, partial, time_derivative)
-from pdekit.pinn.networks import ACTIVATIONS
+from pdekit.nn import ACTIVATIONS
 
 
 def burgers(u, x):

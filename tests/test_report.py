@@ -57,7 +57,7 @@ def test_verdict_says_accuracy_speed_and_transfer():
 def test_pinn_report_plots_have_labelled_axes_and_a_verdict(tmp_path, monkeypatch):
     import matplotlib.figure
 
-    from pdekit.pinn.recipe import run_pinn
+    from pdekit.pinn.run import run_pinn
     from pdekit.recipes import load_recipe
 
     saved = []
@@ -68,7 +68,7 @@ def test_pinn_report_plots_have_labelled_axes_and_a_verdict(tmp_path, monkeypatc
         return real(fig, path, *args, **kwargs)
 
     monkeypatch.setattr(matplotlib.figure.Figure, "savefig", record)
-    recipe = load_recipe("burgers_pinn", quick=True, overrides=["train.adam_steps=20", "train.lbfgs_steps=0",
+    recipe = load_recipe("burgers_pinn", quick=True, overrides=["train.epochs=20", "train.lbfgs_steps=0",
                                                                    "train.collocation=200", "train.log_every=5"])
     run_pinn(recipe, str(tmp_path / "run"), quiet=True)
     assert len(saved) == 2 and all(x and y for labels in saved for x, y in labels), saved

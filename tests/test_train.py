@@ -1,6 +1,7 @@
 """Trainer and `pdekit run/train/eval`: resume after a kill, NaN handling, bad input, outputs."""
 
 import json
+import csv
 import os
 import signal
 import subprocess
@@ -103,35 +104,33 @@ def test_killed_training_resumes_to_the_same_weights(recipe_file, tmp_path):
         time.sleep(0.02)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    # metrics.csv is written just before the checkpoint, so the checkpoint may be one epoch behind
+    # metrics.csv is written just after the checkpoint
     epoch_at_kill = torch.load(tmp_path / "runs/killed/checkpoint.pt", weights_only=True)["epoch"]
-    assert 2 <= epoch_at_kill < 14, "training finished before the kill; make it slower"
+    assert 3 <= epoch_at_kill < 14, "training finished before the kill; make it slower"
 
     resumed = subprocess.run(base + ["--out", "runs/killed"], env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     full, killed = _weights(tmp_path / "runs/full"), _weights(tmp_path / "runs/killed")
     assert all(torch.equal(full[k], killed[k]) for k in full)
-    rows = csv_path.read_text().splitlines()
-    assert len(rows) == 15 and [int(r.split(",")[0]) for r in rows[1:]] == list(range(1, 15))
+    rows = list(csv.DictReader(csv_path.open()))
+    assert [int(r["epoch"]) for r in rows] == list(range(1, 15)) and {r["phase"] for r in rows} == {"adam"}
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(recipe_file, monkeypatch, tmp_path):
     from pdekit.pipeline import run_recipe
     from pdekit.recipes import load_recipe
-    from pdekit.train import trainer
+    from pdekit.train import supervised, trainer
 
     recipe = load_recipe(str(recipe_file()))
-    real_loss = trainer.get_loss("rel_l2")
+    real_loss = supervised.LOSSES["rel_l2"]
     calls = {"n": 0}
 
-    def poisoned(name):
-        def loss(pred, true):
-            calls["n"] += 1
-            value = real_loss(pred, true)
-            return value * float("nan") if calls["n"] > 12 else value  # 6 steps per epoch: epoch 3
-        return loss
+    def poisoned(pred, true):
+        calls["n"] += 1
+        value = real_loss(pred, true)
+        return value * float("nan") if calls["n"] > 12 else value  # 6 steps per epoch: epoch 3
 
-    monkeypatch.setattr(trainer, "get_loss", poisoned)
+    monkeypatch.setitem(supervised.LOSSES, "rel_l2", poisoned)
     with pytest.raises(trainer.TrainingDiverged, match="nan at epoch 3.*epoch 2"):
         run_recipe(recipe, "runs/nan", quiet=True)
     assert torch.load(tmp_path / "runs/nan/checkpoint.pt", weights_only=True)["epoch"] == 2
@@ -219,7 +218,7 @@ def test_data_free_pino_learns_darcy_from_the_residual_alone(tmp_path, monkeypat
 
     from pdekit.pipeline import run_recipe
     from pdekit.recipes import load_recipe
-    from pdekit.train.trainer import _physics_loss
+    from pdekit.pipeline import physics_loss as _physics_loss
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PDEKIT_DATA", str(tmp_path / "data"))
@@ -229,7 +228,7 @@ def test_data_free_pino_learns_darcy_from_the_residual_alone(tmp_path, monkeypat
            "train": {"epochs": 60, "batch_size": 8, "lr": 5e-3, "data_weight": 0, "physics_weight": 1, "threads": 2},
            "eval": {"solver_ladder": False, "timing_samples": 2, "plot_samples": 1}}
     recipe = load_recipe(raw)
-    p = recipe.problem()
+    p = recipe.data_problem()
     a = torch.from_numpy(p.sample_inputs(np.random.default_rng(0))["a"])[None]
     u = p.solve({"a": a})["u"]
     assert float(_physics_loss(recipe)(u[:, None].float(), a[:, None].float())) < 1e-8
@@ -271,7 +270,7 @@ def test_augmentation_maps_darcy_solutions_to_solutions():
     """darcy_2d declares the square's symmetries: each of the 8 transforms of a solved pair (a, u)
     is the solver's answer for the transformed a, and the 8 are distinct."""
     from pdekit.problems import get_problem
-    from pdekit.train.trainer import _dihedral
+    from pdekit.train.supervised import dihedral as _dihedral
 
     p = get_problem("darcy_2d").from_params(17, {"solve_resolution": 33})
     a = torch.from_numpy(p.sample_inputs(np.random.default_rng(0))["a"])[None]
@@ -289,7 +288,7 @@ def test_trajectory_physics_loss_anchors_the_given_slice(tmp_path):
     from pdekit.data.dataset import load_pairs
     from pdekit.data.generate import generate
     from pdekit.recipes import load_recipe
-    from pdekit.train.trainer import _physics_loss
+    from pdekit.pipeline import physics_loss as _physics_loss
 
     raw = {"name": "traj", "data": {"problem": "burgers_1d", "resolution": 32, "trajectory": True,
                                     "params": {"solve_resolution": 128, "nt": 11, "t_final": 0.2, "ic_scale": 5.0}},
@@ -297,7 +296,7 @@ def test_trajectory_physics_loss_anchors_the_given_slice(tmp_path):
     losses = {}
     for t in (0, 3):
         recipe = load_recipe({**raw, "data": {**raw["data"], "input_time": t}})
-        generate(recipe.problem(), 2, 0, tmp_path / "b.h5", quiet=True)
+        generate(recipe.data_problem(), 2, 0, tmp_path / "b.h5", quiet=True)
         x, y, _ = load_pairs(tmp_path / "b.h5", input_time=t, trajectory=True)
         losses[t] = float(_physics_loss(recipe)(y, x))  # the true trajectory: only the residual remains
     assert losses[3] == pytest.approx(losses[0], rel=1e-12)

@@ -46,9 +46,11 @@ def cmd_list(args) -> int:
     if args.what in ("all", "problems"):
         from pdekit.problems import PROBLEMS
 
-        print("problems:")
-        for name in sorted(PROBLEMS):
-            print(f"  {name:<18}  {PROBLEMS[name].summary}")
+        for kind, title in (("grid", "problems with a solver (pdekit generate, operator recipes' data.problem):"),
+                            ("pinn", "physics-informed problems (problem.name of pinn recipes):")):
+            print(title)
+            for name in sorted(n for n, cls in PROBLEMS.items() if cls.kind == kind):
+                print(f"  {name:<24}  {PROBLEMS[name].summary}")
     if args.what in ("all", "models"):
         from pdekit.models import describe_models
 
@@ -113,22 +115,16 @@ def cmd_run(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from pdekit.pipeline import default_run_dir, train_recipe
+    from pdekit.pipeline import RUNNERS, default_run_dir
     from pdekit.recipes import load_recipe
 
     recipe = load_recipe(args.config, quick=args.quick, overrides=args.overrides)
     run_dir = args.out or default_run_dir(recipe, args.overrides)
-    from pdekit.pinn.recipe import PinnRecipe
-
-    if isinstance(recipe, PinnRecipe):  # training and evaluation are one step
-        from pdekit.pipeline import run_recipe
-
-        _print_summary(run_recipe(recipe, run_dir, quiet=args.quiet), run_dir)
-        return 0
-    trained, _ = train_recipe(recipe, run_dir, quiet=args.quiet)
-    print(f"trained {recipe.name}: validation relative L2 {trained.history[trained.epoch - 1]['val_rel_l2']:.4g} "
-          f"at epoch {trained.epoch} of {len(trained.history)}; checkpoint in {run_dir} (`pdekit eval {run_dir}` "
-          f"scores the test split)")
+    done = RUNNERS[recipe.kind].train(recipe, run_dir, quiet=args.quiet)
+    if isinstance(done, dict):  # a PINN run: training and evaluation are one step
+        _print_summary(done, run_dir)
+    else:
+        print(done)
     return 0
 
 
@@ -157,14 +153,17 @@ def cmd_show(args) -> int:
     from pdekit.config import describe
     from pdekit.problems import get_problem
 
-    cls = get_problem(args.problem)
+    cls = get_problem(args.problem, kind=None)
     print(f"{cls.name}: {cls.summary}")
-    kind = "time-dependent" if cls.time_dependent else "steady"
-    grid = "periodic points j/n" if cls.periodic else "nodes j/(n-1), boundary included"
-    print(f"  {cls.ndim}D, {kind}, grid: {grid}; default --resolution {cls.default_resolution}")
-    stored = [f"/inputs/{k}" for k in cls.inputs] + [f"/fields/{k}" for k in cls.fields]
-    print(f"  stores: {', '.join(stored)}")
-    print("parameters (--set key=value):")
+    if cls.kind == "pinn":
+        print("parameters (the pinn recipe's problem section, or problem.KEY=VALUE overrides):")
+    else:
+        kind = "time-dependent" if cls.time_dependent else "steady"
+        grid = "periodic points j/n" if cls.periodic else "nodes j/(n-1), boundary included"
+        print(f"  {cls.ndim}D, {kind}, grid: {grid}; default --resolution {cls.default_resolution}")
+        stored = [f"/inputs/{k}" for k in cls.inputs] + [f"/fields/{k}" for k in cls.fields]
+        print(f"  stores: {', '.join(stored)}")
+        print("parameters (--set key=value):")
     rows = describe(cls.Config)
     width = max(len(r[0]) for r in rows)
     for name, kind, default, help_text in rows:

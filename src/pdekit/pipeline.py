@@ -1,4 +1,6 @@
-"""From a recipe to a run folder: generate (or reuse) the data, train, evaluate, report."""
+"""From a recipe to a run folder: generate (or reuse) the data, train, evaluate, report. What a
+recipe's kind does is one runner (``RUNNERS``): the operator runner here, the PINN runner in
+pdekit.pinn.run."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from pdekit.data.storage import canonical, dataset_identity
 from pdekit.errors import PdekitError
 from pdekit.paths import check_writable_dir, check_writable_file, write_json
 from pdekit.recipes import Recipe
+from pdekit.train.trainer import Trainer, resolve_device
 
 
 def data_dir() -> str:
@@ -49,24 +52,68 @@ def prepare_data(recipe: Recipe, quiet: bool = False, device: str = "cpu") -> di
             files["test"] = Split(d.test_file, 0, d.n_test)
         return {**files, "transfer": {}}
     files = {}
-    problem = recipe.problem()
+    problem = recipe.data_problem()
     for split, (first, n) in ranges.items():
         files[split] = dataset_file(problem, n, d.seed, first, device)
         generate(problem, n, d.seed, files[split], batch_size=d.batch_size, device=device, quiet=quiet, first=first)
     files["transfer"] = {}
     first, n = ranges["test"]
     for r in recipe.eval.resolutions:
-        p = recipe.problem(r)
+        p = recipe.data_problem(r)
         path = dataset_file(p, n, d.seed, first, device)
         generate(p, n, d.seed, path, batch_size=d.batch_size, device=device, quiet=quiet, first=first)
         files["transfer"][r] = path
     return files
 
 
+def data_grid(recipe: Recipe) -> str:
+    """Where the data's points lie: "periodic" (j / n) for a periodic problem's generated data,
+    else "nodes" (j / (n - 1); also assumed for a user's file, and for trajectories, whose time axis
+    has both ends)."""
+    from pdekit.problems import get_problem
+
+    d = recipe.data
+    return "periodic" if not (d.file or d.trajectory) and get_problem(d.problem).periodic else "nodes"
+
+
+def physics_loss(recipe: Recipe):
+    """PINO's physics loss: the mean square of the problem's own residual (the solver's
+    discretization) on the predicted grid: a steady problem's inputs to fields, or a time-dependent
+    problem's whole trajectory (plus the misfit of its initial slice)."""
+    problem = recipe.data_problem()
+    given = recipe.data.input_time  # the input is the trajectory's slice at this time index
+
+    def loss(pred: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        fields = {name: pred[:, i] for i, name in enumerate(problem.fields)}
+        if problem.time_dependent:  # a trajectory (batch, c, nt, *space) through its given slice
+            initial = (pred[:, :, given] - x[:, :, 0]).pow(2).mean()
+            return problem.residual(fields).pow(2).mean() + initial
+        inputs = {name: x[:, i] for i, name in enumerate(problem.inputs)}
+        return problem.residual(fields, inputs).pow(2).mean()
+
+    return loss
+
+
+def train_operator(recipe: Recipe, run_dir: str, x_train, y_train, x_val, y_val, quiet: bool = False):
+    """Train the recipe's model on (x_train, y_train) with the supervised task; the validation pairs
+    are scored after every epoch (metrics.csv) and, with train.keep_best, choose the weights kept.
+    The test split is never seen here."""
+    from pdekit.models import build_model
+    from pdekit.train.supervised import SupervisedTask
+
+    torch.manual_seed(recipe.train.seed)  # before the model is built: its initialization is part of the run
+    grid = data_grid(recipe)
+    model = build_model(recipe.model, x_train.shape[1], y_train.shape[1], x_train.ndim - 2, grid)
+    physics = physics_loss(recipe) if recipe.task.physics_weight > 0 else None
+    task = SupervisedTask((x_train, y_train), (x_val, y_val), recipe.task, physics)
+    meta = {"model_name": recipe.model["name"], "grid": grid}
+    trainer = Trainer(model, task, recipe.train, run_dir, recipe.to_json(), meta, name=recipe.name, quiet=quiet)
+    return task.result(trainer.fit())
+
+
 def train_recipe(recipe: Recipe, run_dir: str, quiet: bool = False):
     """Generate (or reuse) the data and train; returns (trained model, data files)."""
     from pdekit.data.dataset import load_task
-    from pdekit.train.trainer import resolve_device, train
 
     prepare_run_dir(run_dir)  # a bad --out fails before any data is generated
     files = prepare_data(recipe, quiet=quiet, device=resolve_device(recipe.train.device).type)
@@ -75,7 +122,7 @@ def train_recipe(recipe: Recipe, run_dir: str, quiet: bool = False):
     x_val, y_val, _ = load_task(files["val"], d)
     with open(os.path.join(run_dir, "recipe.json"), "w") as fh:
         json.dump(recipe.raw, fh, indent=2, sort_keys=True)
-    return train(recipe, run_dir, x_train, y_train, x_val, y_val, quiet=quiet), files
+    return train_operator(recipe, run_dir, x_train, y_train, x_val, y_val, quiet=quiet), files
 
 
 def default_run_dir(recipe, overrides: list[str] | None = None) -> str:
@@ -105,30 +152,84 @@ def write_record(run_dir: str, recipe, trained, results: dict, arrays) -> None:
     write_report(run_dir, recipe, trained, results, *arrays)
 
 
-def run_recipe(recipe, run_dir: str, quiet: bool = False) -> dict:
-    """Data, training, evaluation and report: the whole of `pdekit run`."""
-    from pdekit.eval.evaluate import evaluate
-    from pdekit.pinn.recipe import PinnRecipe, run_pinn
+class OperatorRunner:
+    """Operator recipes: data, training, evaluation against the solver, report."""
 
-    if isinstance(recipe, PinnRecipe):
+    @staticmethod
+    def train(recipe: Recipe, run_dir: str, quiet: bool = False) -> str:
+        trained, _ = train_recipe(recipe, run_dir, quiet=quiet)
+        return (f"trained {recipe.name}: validation relative L2 {trained.row()['val_rel_l2']:.4g} at epoch "
+                f"{trained.epoch} of {len(trained.history)}; checkpoint in {run_dir} (`pdekit eval {run_dir}` "
+                f"scores the test split)")
+
+    @staticmethod
+    def run(recipe: Recipe, run_dir: str, quiet: bool = False) -> dict:
+        from pdekit.eval.evaluate import evaluate
+
+        trained, files = train_recipe(recipe, run_dir, quiet=quiet)
+        results, arrays = evaluate(trained, recipe, files["test"], files["transfer"])
+        write_record(run_dir, recipe, trained, results, arrays)
+        return results
+
+    @staticmethod
+    def evaluate(run_dir: str, recipe: Recipe, data: str | None, json_out: str | None, report_dir: str | None) -> dict:
+        from pdekit.eval.evaluate import evaluate
+        from pdekit.eval.report import write_report
+        from pdekit.train.supervised import load_trained
+
+        trained, state = load_trained(run_dir)
+        if data is None:
+            files = prepare_data(recipe, quiet=True, device=resolve_device(recipe.train.device).type)
+            test, transfer = files["test"], files["transfer"]
+        else:
+            _check_foreign_data(recipe, state, trained, data)
+            test, transfer = data, {}
+        results, arrays = evaluate(trained, recipe, test, transfer)
+        if json_out:
+            write_json(json_out, results)
+        if report_dir:
+            write_report(report_dir, recipe, trained, results, *arrays)
+        return results
+
+
+class PinnRunner:
+    """PINN recipes: training and evaluation against the reference are one step."""
+
+    @staticmethod
+    def train(recipe: Recipe, run_dir: str, quiet: bool = False) -> dict:
+        return PinnRunner.run(recipe, run_dir, quiet)
+
+    @staticmethod
+    def run(recipe: Recipe, run_dir: str, quiet: bool = False) -> dict:
+        from pdekit.pinn.run import run_pinn
+
         prepare_run_dir(run_dir)
         return run_pinn(recipe, run_dir, quiet=quiet)
 
-    trained, files = train_recipe(recipe, run_dir, quiet=quiet)
-    results, arrays = evaluate(trained, recipe, files["test"], files["transfer"])
-    write_record(run_dir, recipe, trained, results, arrays)
-    return results
+    @staticmethod
+    def evaluate(run_dir: str, recipe: Recipe, data: str | None, json_out: str | None, report_dir: str | None) -> dict:
+        from pdekit.pinn.run import evaluate_pinn_run
+
+        if data is not None:
+            raise PdekitError("--data applies to operator runs; a PINN run is scored against its reference solution")
+        return evaluate_pinn_run(run_dir, json_out, report_dir)
+
+
+RUNNERS = {"operator": OperatorRunner, "pinn": PinnRunner}
+
+
+def run_recipe(recipe: Recipe, run_dir: str, quiet: bool = False) -> dict:
+    """Data, training, evaluation and report: the whole of `pdekit run`."""
+    return RUNNERS[recipe.kind].run(recipe, run_dir, quiet)
 
 
 def evaluate_run(run_dir: str, data: str | None = None, json_out: str | None = None,
                  report_dir: str | None = None) -> dict:
-    """Evaluate a trained run on its own test split or on another file in any layout pdekit reads.
-    Writes nothing but ``json_out`` (the metrics) and ``report_dir`` (report.md and plots), each
-    only when given: the run's own record is never changed."""
-    from pdekit.eval.evaluate import evaluate
-    from pdekit.eval.report import write_report
+    """Evaluate a trained run on its own test split or (operator runs) on another file in any layout
+    pdekit reads. Writes nothing but ``json_out`` (the metrics) and ``report_dir`` (report.md and
+    plots), each only when given: the run's own record is never changed."""
     from pdekit.recipes import load_recipe
-    from pdekit.train.trainer import load_trained, resolve_device
+    from pdekit.train.checkpoint import load_checkpoint
 
     if json_out:
         check_writable_file(json_out)
@@ -136,26 +237,8 @@ def evaluate_run(run_dir: str, data: str | None = None, json_out: str | None = N
         if os.path.realpath(report_dir) == os.path.realpath(run_dir):
             raise PdekitError("--report must name another folder than the run's: the run's own record is never changed")
         check_writable_dir(report_dir)
-    from pdekit.pinn.recipe import evaluate_pinn_run, is_pinn_run
-
-    if is_pinn_run(run_dir):
-        if data is not None:
-            raise PdekitError("--data applies to operator runs; a PINN run is scored against its reference solution")
-        return evaluate_pinn_run(run_dir, json_out, report_dir)
-    trained, state = load_trained(run_dir)
-    recipe = load_recipe(json.loads(state["recipe"]))
-    if data is None:
-        files = prepare_data(recipe, quiet=True, device=resolve_device(recipe.train.device).type)
-        test, transfer = files["test"], files["transfer"]
-    else:
-        _check_foreign_data(recipe, state, trained, data)
-        test, transfer = data, {}
-    results, arrays = evaluate(trained, recipe, test, transfer)
-    if json_out:
-        write_json(json_out, results)
-    if report_dir:
-        write_report(report_dir, recipe, trained, results, *arrays)
-    return results
+    recipe = load_recipe(json.loads(load_checkpoint(os.path.join(run_dir, "checkpoint.pt"))["recipe"]))
+    return RUNNERS[recipe.kind].evaluate(run_dir, recipe, data, json_out, report_dir)
 
 
 def _check_foreign_data(recipe, state: dict, trained, data: str) -> None:
@@ -166,7 +249,7 @@ def _check_foreign_data(recipe, state: dict, trained, data: str) -> None:
     if recipe.data.file:
         trained_at = load_task(recipe.data.file, recipe.data, limit=1)[2]["resolution"]
     else:
-        trained_at = recipe.problem().resolution
+        trained_at = recipe.data_problem().resolution
         if meta["problem"] is not None and meta["problem"] != recipe.data.problem:
             raise DataFileError(f"'{data}' holds {meta['problem']} data; the model was trained on {recipe.data.problem}")
     if x.shape[1] != state["in_channels"] or x.ndim - 2 != state["ndim"]:

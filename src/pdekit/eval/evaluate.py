@@ -291,11 +291,11 @@ def evaluate(trained, recipe, test_file, transfer_files: dict, rounds: int | Non
         xt, yt, _ = load_task(path, d)
         transfer[int(res)] = float(metrics.relative_l2(trained.predict(xt), yt).mean())
     weights_epoch = trained.epoch or len(trained.history)
-    val = trained.history[weights_epoch - 1].get("val_rel_l2") if trained.history else None  # None: an older run
+    val = trained.row(weights_epoch).get("val_rel_l2")  # None: an older run
     results.update({
         "params": count_parameters(trained.model),
         "train_seconds": trained.train_seconds,
-        "epochs": len(trained.history),
+        "epochs": int(trained.history[-1]["epoch"]) if trained.history else 0,
         "weights_epoch": weights_epoch,
         "val_rel_l2": val,
         **speed,

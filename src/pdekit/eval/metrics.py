@@ -14,9 +14,13 @@ def _flat(x: torch.Tensor) -> torch.Tensor:
     return x.reshape(x.shape[0], -1).double()
 
 
-def relative_l2(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
-    """Per sample ||pred - true||_2 / ||true||_2 over channels and grid (the FNO papers' metric)."""
-    return (_flat(pred) - _flat(true)).norm(dim=1) / _flat(true).norm(dim=1).clamp_min(1e-30)
+def relative_l2(pred: torch.Tensor, true: torch.Tensor, dtype: torch.dtype | None = torch.float64) -> torch.Tensor:
+    """Per sample ||pred - true||_2 / ||true||_2 over channels and grid (the FNO papers' metric),
+    computed in ``dtype`` (None: the inputs' own, as the training loss needs for its gradient)."""
+    pred, true = pred.reshape(pred.shape[0], -1), true.reshape(true.shape[0], -1)
+    if dtype is not None:
+        pred, true = pred.to(dtype), true.to(dtype)
+    return (pred - true).norm(dim=1) / true.norm(dim=1).clamp_min(1e-30)
 
 
 def rmse(pred, true) -> torch.Tensor:

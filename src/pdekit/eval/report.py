@@ -180,7 +180,7 @@ def _setup(recipe, results) -> list[str]:
              f"- model: {recipe.model['name']} ({', '.join(f'{k}={v}' for k, v in recipe.model.items() if k != 'name')}), "
              f"{results['params']:,} parameters",
              f"- training: {t.epochs} epochs, batch {t.batch_size}, lr {t.lr:g}, {t.scheduler} schedule"
-             + (", augmented by the problem's symmetries" if t.augment else "")
+             + (", augmented by the problem's symmetries" if recipe.task.augment else "")
              + (f", weights of the best validation epoch ({results['weights_epoch']})" if t.keep_best else "")
              + f"; {results['train_seconds']:.1f} s on {results['device']}"]
     return lines

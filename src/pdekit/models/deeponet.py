@@ -14,16 +14,7 @@ from torch import nn
 
 from pdekit.errors import ConfigError
 from pdekit.models.registry import register_model
-from pdekit.nn import activation
-
-
-def _mlp(sizes: list[int], act: str) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        if i:
-            layers.append(activation(act))
-        layers.append(nn.Linear(a, b))
-    return nn.Sequential(*layers)
+from pdekit.nn import activation, mlp
 
 
 @register_model("deeponet")
@@ -58,8 +49,8 @@ class DeepONet(nn.Module):
         if sensors < 2 or basis < 1:
             raise ConfigError(f"model.sensors must be >= 2 and model.basis >= 1, got {sensors}, {basis}")
         self.ndim, self.sensors, self.basis, self.out_channels = ndim, sensors, basis, out_channels
-        self.branch = _mlp([in_channels * sensors**ndim, *branch_layers, basis * out_channels], activation_fn)
-        self.trunk = _mlp([ndim, *trunk_layers, basis * out_channels], activation_fn)
+        self.branch = mlp([in_channels * sensors**ndim, *branch_layers, basis * out_channels], activation_fn)
+        self.trunk = mlp([ndim, *trunk_layers, basis * out_channels], activation_fn)
         self.trunk_act = activation(activation_fn)
         self.bias = nn.Parameter(torch.zeros(out_channels))
 

@@ -8,7 +8,7 @@ from torch import nn
 
 from pdekit.errors import ConfigError
 from pdekit.models.registry import register_model
-from pdekit.nn import SpectralConv, activation, channel_mlp, conv_nd, grid_channels
+from pdekit.nn import SpectralConv, activation, conv_nd, grid_channels, mlp
 
 
 @register_model("fno")
@@ -65,13 +65,13 @@ class FNO(nn.Module):
             raise ConfigError(f"FNO: padding must lie in [0, 1), got {padding}")
         self.ndim, self.use_grid, self.padding = ndim, use_grid, padding
         lift_in = in_channels + (ndim if use_grid else 0)
-        self.lift = channel_mlp(ndim, [lift_in, lifting_channels, width] if lifting_channels else [lift_in, width],
-                                activation_fn)
+        self.lift = mlp([lift_in, lifting_channels, width] if lifting_channels else [lift_in, width],
+                        activation_fn, ndim)
         factor = None if factorization in (None, "none", "dense") else factorization
         self.spectral = nn.ModuleList(SpectralConv(width, width, tuple(modes), factor, rank) for _ in range(depth))
         self.skips = nn.ModuleList(conv_nd(ndim, width, width, 1) for _ in range(depth))
         self.act = activation(activation_fn)
-        self.project = channel_mlp(ndim, [width, projection_channels, out_channels], activation_fn)
+        self.project = mlp([width, projection_channels, out_channels], activation_fn, ndim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.use_grid:

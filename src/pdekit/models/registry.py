@@ -54,10 +54,11 @@ def model_options(cls: type) -> dict[str, Any]:
     return {k: p.default for k, p in params.items() if k != "self"}
 
 
-def build_model(config: dict[str, Any], in_channels: int, out_channels: int, ndim: int,
+def build_model(config: dict[str, Any], in_channels: int, out_channels: int, ndim: int | None = None,
                 grid: str = "nodes") -> nn.Module:
     """``config`` holds ``name`` and the model's options; channels, ndim and the grid ("nodes":
-    x_j = j / (n - 1), "periodic": x_j = j / n) come from the data."""
+    x_j = j / (n - 1), "periodic": x_j = j / n) come from the data, each passed only to models
+    that take it (a pointwise network takes channels only)."""
     config = dict(config)
     name = config.pop("name", None)
     if name not in MODELS:
@@ -73,14 +74,23 @@ def build_model(config: dict[str, Any], in_channels: int, out_channels: int, ndi
             allowed = [k for k in options if k not in DATA_KEYS]
             raise ConfigError(f"unknown key model.{key} for model '{name}'; allowed: {', '.join(allowed)}")
         config[key] = _check_type(name, key, value, options[key])
+    data = {"in_channels": in_channels, "out_channels": out_channels, "ndim": ndim, "grid": grid}
     try:
-        if "grid" in options:
-            config["grid"] = grid
-        return cls(in_channels=in_channels, out_channels=out_channels, ndim=ndim, **config)
+        return cls(**{k: v for k, v in data.items() if k in options}, **config)
     except ConfigError:
         raise
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"model '{name}' rejected its config: {exc}") from None
+
+
+def build_network(config: dict[str, Any], in_channels: int, out_channels: int = 1) -> nn.Module:
+    """A pointwise network for a PINN (``name`` defaults to "mlp"): (n, in_channels) coordinates
+    to (n, out_channels) values."""
+    config = {"name": "mlp", **config}
+    if config["name"] in MODELS and not getattr(MODELS[config["name"]], "pointwise", False):
+        pointwise = ", ".join(sorted(n for n, c in MODELS.items() if getattr(c, "pointwise", False)))
+        raise ConfigError(f"model '{config['name']}' works on grids; a PINN needs a pointwise network: {pointwise}")
+    return build_model(config, in_channels, out_channels)
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -93,6 +103,9 @@ def describe_models() -> list[tuple[str, str, int, str]]:
     rows = []
     for name in sorted(MODELS):
         cls = MODELS[name]
+        if getattr(cls, "pointwise", False):
+            rows.append((name, cls.summary, count_parameters(build_model({"name": name}, 2, 1)), "points, 2 -> 1"))
+            continue
         ndim = model_options(cls).get("ndim") or 1  # None: the model infers it (FNO: from modes)
         model = build_model({"name": name}, 1, 1, ndim)
         rows.append((name, cls.summary, count_parameters(model), f"{ndim}D, 1 -> 1 channel"))

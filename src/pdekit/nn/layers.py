@@ -1,16 +1,88 @@
-"""Small building blocks shared by the models."""
+"""Small building blocks shared by the models: activations (each with its first and second
+derivatives, for the Taylor pass of physics-informed training), MLPs over features or over the
+channels of a grid, convolutions by dimension, grid coordinates."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
 
 from pdekit.errors import ConfigError
 
-ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU, "tanh": nn.Tanh, "silu": nn.SiLU}
+
+class Tanh(nn.Tanh):
+    def derivatives(self, z):
+        t = torch.tanh(z)
+        d1 = 1 - t * t
+        return t, d1, -2 * t * d1
+
+
+class Sin(nn.Module):
+    def forward(self, x):
+        return torch.sin(x)
+
+    def derivatives(self, z):
+        s = torch.sin(z)
+        return s, torch.cos(z), -s
+
+
+class Snake(nn.Module):
+    """x + sin^2(a x) / a ("Neural networks fail to learn periodic functions", a = 1 by default)."""
+
+    def __init__(self, a: float = 1.0):
+        super().__init__()
+        self.a = a
+
+    def forward(self, x):
+        return x + torch.sin(self.a * x) ** 2 / self.a
+
+    def derivatives(self, z):
+        s = torch.sin(self.a * z)
+        return z + s**2 / self.a, 1 + torch.sin(2 * self.a * z), 2 * self.a * torch.cos(2 * self.a * z)
+
+
+class Cauchy(nn.Module):
+    """The Cauchy activation of XNet: (l1 x + l2) / (x^2 + d^2), with trainable l1, l2, d."""
+
+    def __init__(self):
+        super().__init__()
+        self.l1, self.l2, self.d = (nn.Parameter(torch.tensor(v)) for v in (1.0, 0.0, 1.0))
+
+    def forward(self, x):
+        return (self.l1 * x + self.l2) / (x**2 + self.d**2)
+
+    def derivatives(self, z):
+        num, q = self.l1 * z + self.l2, z**2 + self.d**2
+        return num / q, self.l1 / q - 2 * z * num / q**2, (8 * z * z * num / q - 4 * self.l1 * z - 2 * num) / q**2
+
+
+class GELU(nn.GELU):
+    """x Phi(x) (the exact form)."""
+
+    def derivatives(self, z):
+        cdf = 0.5 * (1 + torch.erf(z / math.sqrt(2)))
+        pdf = torch.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+        return z * cdf, cdf + z * pdf, pdf * (2 - z * z)
+
+
+class SiLU(nn.SiLU):
+    def derivatives(self, z):
+        s = torch.sigmoid(z)
+        return z * s, s * (1 + z * (1 - s)), s * (1 - s) * (2 + z * (1 - 2 * s))
+
+
+class ReLU(nn.ReLU):
+    def derivatives(self, z):
+        return torch.relu(z), (z > 0).to(z.dtype), torch.zeros_like(z)
+
+
+ACTIVATIONS = {"gelu": GELU, "relu": ReLU, "tanh": Tanh, "silu": SiLU, "sin": Sin, "snake": Snake, "cauchy": Cauchy}
 
 
 def activation(name: str) -> nn.Module:
+    """A new activation module by name (one of ACTIVATIONS)."""
     if name not in ACTIVATIONS:
         raise ConfigError(f"unknown activation '{name}'; choose one of {', '.join(ACTIVATIONS)}")
     return ACTIVATIONS[name]()
@@ -21,13 +93,15 @@ def conv_nd(ndim: int, *args, **kwargs) -> nn.Module:
     return (nn.Conv1d, nn.Conv2d, nn.Conv3d)[ndim - 1](*args, **kwargs)
 
 
-def channel_mlp(ndim: int, sizes: list[int], act: str = "gelu") -> nn.Sequential:
-    """Pointwise MLP over channels (1x1 convolutions), activation between layers."""
+def mlp(sizes: list[int], act: str = "gelu", ndim: int = 0) -> nn.Sequential:
+    """Linear layers sizes[0] -> sizes[1] -> ... with the activation between them (none after the
+    last): over the features of (n, sizes[0]) inputs (``ndim`` 0), or pointwise over the channels of
+    a grid (batch, sizes[0], *space) with ``ndim`` spatial dimensions (1x1 convolutions)."""
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         if i:
             layers.append(activation(act))
-        layers.append(conv_nd(ndim, a, b, 1))
+        layers.append(conv_nd(ndim, a, b, 1) if ndim else nn.Linear(a, b))
     return nn.Sequential(*layers)
 
 

@@ -1,13 +1,16 @@
-"""Physics-informed learning: geometries, conditions, networks, the PINN trainer, reference solutions."""
+"""Physics-informed learning: geometries, conditions, differential operators, the PINN task of the
+one Trainer, benchmarks with reference solutions. Networks are pdekit.models' pointwise models."""
 
+from pdekit.models.pointwise import MLP, SIREN, FourierFeatureMLP
+from pdekit.models.registry import build_network
+from pdekit.pinn.benchmark import Benchmark, space_time_grid
 from pdekit.pinn.core import PINN, Dirichlet, Initial, Neumann, Observation, Periodic, Robin
 from pdekit.pinn.geometry import Box, Difference, Disk, Interval, Polygon, Rectangle, SpaceTime, TimeInterval, Union
-from pdekit.pinn.networks import MLP, SIREN, FourierFeatureMLP, build_network
 from pdekit.pinn.operators import divergence, grad, laplacian, partial, time_derivative
 from pdekit.pinn.reference import burgers_cole_hopf
-from pdekit.pinn.trainer import PinnTrainConfig, train_pinn
+from pdekit.pinn.task import PinnConfig, PinnTask
 
 __all__ = ["PINN", "Dirichlet", "Initial", "Neumann", "Observation", "Periodic", "Robin", "Box", "Difference",
            "Disk", "Interval", "Polygon", "Rectangle", "SpaceTime", "TimeInterval", "Union", "MLP", "SIREN",
            "FourierFeatureMLP", "build_network", "divergence", "grad", "laplacian", "partial", "time_derivative",
-           "burgers_cole_hopf", "PinnTrainConfig", "train_pinn"]
+           "burgers_cole_hopf", "Benchmark", "space_time_grid", "PinnConfig", "PinnTask"]

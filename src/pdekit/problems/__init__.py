@@ -1,12 +1,33 @@
-"""The PDE problems. Every module in this package registers its problems on import."""
+"""The PDE problems. Every module in this package registers its problems on import: grid problems
+with a solver (``Problem``) and physics-informed benchmarks (``PinnProblem``), in the module of the
+PDE they belong to."""
 
+import difflib
 import importlib
 import pkgutil
 
-from pdekit.problems.base import PROBLEMS, Problem, get_problem, register
+from pdekit.errors import ConfigError
+from pdekit.problems.base import PROBLEMS, PinnProblem, Problem, register
 
 for _module in pkgutil.iter_modules(__path__):
     if _module.name != "base":
         importlib.import_module(f"{__name__}.{_module.name}")
 
-__all__ = ["PROBLEMS", "Problem", "get_problem", "register"]
+
+def get_problem(name: str, kind: str | None = "grid"):
+    """The registered problem ``name``; ``kind``: "grid" (a Problem with a solver, the default),
+    "pinn" (a PinnProblem) or None (either)."""
+    known = sorted(n for n, c in PROBLEMS.items() if kind in (None, c.kind))
+    if name not in PROBLEMS:
+        hint = difflib.get_close_matches(name, known, n=1)
+        also = f" (did you mean '{hint[0]}'?)" if hint else ""
+        raise ConfigError(f"unknown problem '{name}'{also}; known problems: {', '.join(known)}")
+    cls = PROBLEMS[name]
+    if kind not in (None, cls.kind):
+        what = {"pinn": "a physics-informed benchmark (use it in a recipe of kind pinn)",
+                "grid": "a problem with a grid solver (use it in an operator recipe's data.problem)"}[cls.kind]
+        raise ConfigError(f"'{name}' is {what}; problems of the kind asked for: {', '.join(known)}")
+    return cls
+
+
+__all__ = ["PROBLEMS", "PinnProblem", "Problem", "get_problem", "register"]

@@ -10,7 +10,7 @@ import torch
 
 from pdekit.config import param, require
 from pdekit.numerics import random_fields
-from pdekit.problems.base import common_time_checks, register, require_even_grid
+from pdekit.problems.base import PinnProblem, common_time_checks, register, require_even_grid
 from pdekit.problems.semilinear import PeriodicSemilinear1D
 
 
@@ -60,3 +60,39 @@ class AllenCahn1D(PeriodicSemilinear1D):
 
     def nonlinear(self, u: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         return torch.fft.rfft(-self.config.reaction * u**3)
+
+
+@dataclass(frozen=True)
+class AllenCahnPinnConfig:
+    eps: float = param(1e-4, "diffusion coefficient")
+
+    def validate(self):
+        require(self.eps > 0, "eps must be positive")
+
+
+@register
+class AllenCahnPinn(PinnProblem):
+    """u_t = eps u_xx + 5 u - 5 u^3, u0 = x^2 cos(pi x), periodic on [-1, 1]; reference: the
+    allen_cahn_1d solver (spectral, ETDRK4) on the standard 512 x 201 grid."""
+
+    name = "allen_cahn"
+    summary = "PINN: Allen-Cahn on [-1, 1] x [0, 1] (hard periodic and initial conditions), spectral reference"
+    Config = AllenCahnPinnConfig
+
+    def build(self, network):
+        from pdekit.data.generate import solve_samples
+        from pdekit.models import build_network
+        from pdekit.pinn import PINN, Benchmark, Initial, Interval, Periodic, TimeInterval, partial, space_time_grid
+
+        c = self.config
+
+        def residual(u, x):
+            return partial(u, x, 1) - c.eps * partial(u, x, 0, 2) - 5 * u + 5 * u**3
+
+        conditions = [Initial(lambda x: x[:, :1] ** 2 * torch.cos(math.pi * x[:, :1]), hard=True),
+                      Periodic(0, hard=True)]
+        pinn = PINN(Interval(-1, 1) * TimeInterval(0, 1), residual, build_network(network, 3), conditions)
+        problem = AllenCahn1D.from_params(512, {"eps": c.eps})
+        ref = solve_samples(problem, 0, range(1))["fields/u"][0].astype(np.float64)
+        x, t = problem.coords()["x"], problem.coords()["t"]
+        return Benchmark(pinn, {"x": x, "t": t}, space_time_grid(x, t), ref)

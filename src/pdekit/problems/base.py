@@ -7,7 +7,6 @@ itself with ``@register``; nothing else in pdekit needs to change to add a probl
 
 from __future__ import annotations
 
-import difflib
 import math
 from typing import Any, ClassVar, Mapping
 
@@ -29,6 +28,7 @@ def register(cls: type["Problem"]) -> type["Problem"]:
 
 class Problem:
     name: ClassVar[str]
+    kind: ClassVar[str] = "grid"
     summary: ClassVar[str]
     Config: ClassVar[type]
     ndim: ClassVar[int]
@@ -142,14 +142,28 @@ class Problem:
         raise NotImplementedError
 
 
-def get_problem(name: str) -> type[Problem]:
-    import pdekit.problems  # noqa: F401  (importing the package registers every problem module)
+class PinnProblem:
+    """A physics-informed benchmark: a domain, residual and conditions around a network, and a
+    reference solution to score the trained PINN. Subclasses set ``name``, ``summary`` and
+    ``Config`` and implement ``build``; they live in the module of the PDE they solve (burgers.py
+    holds the Burgers solver and the Burgers PINN) and register with ``@register``."""
 
-    if name not in PROBLEMS:
-        hint = difflib.get_close_matches(name, list(PROBLEMS), n=1)
-        also = f" (did you mean '{hint[0]}'?)" if hint else ""
-        raise ConfigError(f"unknown problem '{name}'{also}; known problems: {', '.join(sorted(PROBLEMS))}")
-    return PROBLEMS[name]
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    Config: ClassVar[type]
+    kind: ClassVar[str] = "pinn"
+
+    def __init__(self, config: Any = None):
+        self.config = config if config is not None else make_config(self.Config, owner=self.name)
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any] | None = None) -> "PinnProblem":
+        return cls(make_config(cls.Config, params, owner=f"PINN problem '{cls.name}'"))
+
+    def build(self, network: dict):
+        """A pdekit.pinn.Benchmark: the PINN (around the network the ``model`` section describes)
+        and its reference solution."""
+        raise NotImplementedError
 
 
 def common_time_checks(config: Any) -> None:

@@ -12,7 +12,7 @@ from pdekit.config import param, require
 from pdekit.errors import UnstableError
 from pdekit.numerics import random_fields, spectral
 from pdekit.numerics.etdrk4 import ETDRK4, integrate
-from pdekit.problems.base import Problem, check_courant, common_time_checks, register, require_even_grid
+from pdekit.problems.base import PinnProblem, Problem, check_courant, common_time_checks, register, require_even_grid
 
 
 @dataclass(frozen=True)
@@ -78,3 +78,84 @@ class Burgers1D(Problem):
         t = torch.as_tensor(self.times(), dtype=torch.float64, device=u.device)
         u_t = torch.gradient(u, spacing=(t,), dim=1)[0]
         return u_t + u * spectral.derivative(u, 1, 0) - self.config.nu * spectral.derivative(u, 1, 0, order=2)
+
+
+# --- the PINN benchmark: nu = 0.01 / pi on [-1, 1], u0 = -sin(pi x), u(+-1, t) = 0 (Raissi et al. 2019) ---
+@dataclass(frozen=True)
+class BurgersPinnConfig:
+    nu: float = param(0.01 / math.pi, "viscosity")
+    hard: bool = param(True, "impose the initial and boundary conditions exactly (else as loss terms)")
+    nx: int = param(256, "evaluation grid: points in x")
+    nt: int = param(101, "evaluation grid: points in t")
+
+    def validate(self):
+        require(self.nu > 0 and self.nx >= 2 and self.nt >= 2, "nu must be positive, nx and nt >= 2")
+
+
+def _pinn_parts(nu_of, hard: bool):
+    """The Burgers residual (nu from the trainable coefficients) and the benchmark's conditions."""
+    from pdekit.pinn import Dirichlet, Initial, partial
+
+    def residual(u, x, c):
+        return partial(u, x, 1) + u * partial(u, x, 0) - nu_of(c) * partial(u, x, 0, 2)
+
+    return residual, [Initial(lambda x: -torch.sin(math.pi * x[:, :1]), hard=hard), Dirichlet(0.0, hard=hard)]
+
+
+@register
+class BurgersPinn(PinnProblem):
+    name = "burgers"
+    summary = "PINN: viscous Burgers on [-1, 1] x [0, 1], u0 = -sin(pi x), reference by Cole-Hopf"
+    Config = BurgersPinnConfig
+
+    def build(self, network):
+        from pdekit.models import build_network
+        from pdekit.pinn import PINN, Benchmark, Interval, TimeInterval, burgers_cole_hopf, space_time_grid
+
+        c = self.config
+        residual, conditions = _pinn_parts(lambda _: c.nu, c.hard)
+        pinn = PINN(Interval(-1, 1) * TimeInterval(0, 1), residual, build_network(network, 2), conditions)
+        x, t = np.linspace(-1, 1, c.nx), np.linspace(0, 1, c.nt)
+        return Benchmark(pinn, {"x": x, "t": t}, space_time_grid(x, t), burgers_cole_hopf(x, t, c.nu))
+
+
+@dataclass(frozen=True)
+class BurgersInverseConfig:
+    nu_true: float = param(0.01 / math.pi, "viscosity that made the observations")
+    nu_init: float = param(0.01, "initial guess of the trainable viscosity")
+    observations: int = param(2000, "observed points, uniform in [-1, 1] x [0, 1]")
+    noise: float = param(0.01, "observation noise: Gaussian, this fraction of the data's standard deviation")
+    seed: int = param(0, "seed of the observation points and noise")
+
+    def validate(self):
+        require(self.nu_true > 0 and self.nu_init > 0, "nu_true and nu_init must be positive")
+        require(self.observations >= 1 and self.noise >= 0, "observations must be >= 1 and noise >= 0")
+
+
+@register
+class BurgersInversePinn(PinnProblem):
+    """Recover nu from noisy observations; nu is trained as log(nu) so it stays positive."""
+
+    name = "burgers_inverse"
+    summary = "PINN inverse problem: Burgers' viscosity from 2000 noisy observations"
+    Config = BurgersInverseConfig
+
+    def build(self, network):
+        from pdekit.models import build_network
+        from pdekit.pinn import PINN, Benchmark, Interval, Observation, TimeInterval, burgers_cole_hopf, space_time_grid
+
+        c = self.config
+        rng = np.random.default_rng(c.seed)
+        pts = np.column_stack([rng.uniform(-1, 1, c.observations), rng.uniform(0, 1, c.observations)])
+        exact = np.array([burgers_cole_hopf(np.array([p[0]]), np.array([p[1]]), c.nu_true)[0, 0] for p in pts])
+        observed = exact + c.noise * exact.std() * rng.standard_normal(len(exact))
+        residual, conditions = _pinn_parts(lambda coeffs: torch.exp(coeffs["log_nu"]), True)
+        pinn = PINN(Interval(-1, 1) * TimeInterval(0, 1), residual, build_network(network, 2),
+                    conditions + [Observation(pts, observed)], coefficients={"log_nu": math.log(c.nu_init)})
+        x, t = np.linspace(-1, 1, 256), np.linspace(0, 1, 101)
+
+        def extra(p):
+            nu = math.exp(float(p.coefficients["log_nu"].detach()))
+            return {"nu": nu, "nu_true": c.nu_true, "nu_rel_error": abs(nu / c.nu_true - 1)}
+
+        return Benchmark(pinn, {"x": x, "t": t}, space_time_grid(x, t), burgers_cole_hopf(x, t, c.nu_true), extra)

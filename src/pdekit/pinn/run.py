@@ -1,66 +1,39 @@
-"""PINN recipes (``kind: pinn``): sections ``problem`` (a benchmark of pinn/problems.py and its
-parameters), ``network`` and ``train`` (PinnTrainConfig), plus ``quick``. ``pdekit run`` trains,
-evaluates against the reference and writes metrics.json, prediction.npz, metrics.csv, a checkpoint
-and report.md with plots; ``evaluate_pinn_run`` evaluates a run folder's checkpoint again."""
+"""Running a PINN recipe (``kind: pinn``, recipes/pinn.py): ``pdekit run`` trains with the one
+Trainer, evaluates against the reference and writes metrics.json, prediction.npz, metrics.csv, a
+checkpoint and report.md with plots; ``evaluate_pinn_run`` evaluates a run folder's checkpoint
+again."""
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import json
 import os
-from dataclasses import dataclass
 
 import numpy as np
+import torch
 
-from pdekit.errors import ConfigError, DataFileError
+from pdekit.errors import DataFileError
 from pdekit.paths import write_json
 
-TOP_KEYS = ("name", "description", "kind", "problem", "network", "train", "quick")
+def train_pinn_recipe(recipe, run_dir: str | None, quiet: bool = False) -> tuple[object, dict]:
+    """(the recipe's Benchmark with its PINN trained, the PinnTask's summary); with ``run_dir``, a
+    checkpoint there resumes (or, for a finished run, just restores the weights)."""
+    from pdekit.pinn.task import PinnTask
+    from pdekit.recipes.pinn import build_benchmark
+    from pdekit.train.trainer import Trainer
+
+    torch.manual_seed(recipe.train.seed)  # before the network is built: its initialization is part of the run
+    bench = build_benchmark(recipe.problem, recipe.model)
+    task = PinnTask(recipe.task)
+    trained = Trainer(bench.pinn, task, recipe.train, run_dir, recipe.to_json(), name=recipe.name, quiet=quiet).fit()
+    return bench, task.result(trained)
 
 
-@dataclass(frozen=True)
-class PinnRecipe:
-    name: str
-    description: str
-    problem: dict
-    network: dict
-    train: object  # PinnTrainConfig
-    raw: dict
-
-    def to_json(self) -> str:
-        return json.dumps(self.raw, sort_keys=True)
-
-
-def load_pinn_recipe(raw: dict, quick: bool = False, overrides: list[str] | None = None) -> PinnRecipe:
-    from pdekit.pinn.problems import build_benchmark
-    from pdekit.pinn.trainer import make_train_config
-    from pdekit.recipes import apply_quick_and_overrides
-
-    raw = copy.deepcopy(raw)
-    unknown = [k for k in raw if k not in TOP_KEYS]
-    if unknown:
-        raise ConfigError(f"unknown PINN recipe key '{unknown[0]}'; allowed: {', '.join(TOP_KEYS)}")
-    apply_quick_and_overrides(raw, quick, overrides, TOP_KEYS)
-    for section in ("problem", "network", "train"):
-        if not isinstance(raw.get(section) or {}, dict):
-            raise ConfigError(f"PINN recipe section '{section}' must be a mapping")
-    train = make_train_config(raw.get("train") or {})
-    build_benchmark(raw.get("problem") or {}, raw.get("network") or {})  # validates problem and network now
-    raw["train"] = dataclasses.asdict(train)
-    return PinnRecipe(str(raw["name"]), str(raw.get("description", "")), dict(raw.get("problem") or {}),
-                      dict(raw.get("network") or {}), train, raw)
-
-
-def run_pinn(recipe: PinnRecipe, run_dir: str, quiet: bool = False) -> dict:
-    from pdekit.pinn.problems import build_benchmark
-    from pdekit.pinn.trainer import train_pinn
-
-    bench = build_benchmark(recipe.problem, recipe.network)
+def run_pinn(recipe, run_dir: str, quiet: bool = False) -> dict:
+    """Train, evaluate against the reference, and write the run's record (``pdekit run``)."""
     os.makedirs(run_dir, exist_ok=True)
     with open(os.path.join(run_dir, "recipe.json"), "w") as fh:
         json.dump(recipe.raw, fh, indent=2, sort_keys=True)
-    result = train_pinn(bench.pinn, recipe.train, run_dir, quiet=quiet, identity=recipe.to_json())
+    bench, result = train_pinn_recipe(recipe, run_dir, quiet)
     metrics, u = _metrics(bench, recipe, result)
     write_json(os.path.join(run_dir, "metrics.json"), metrics)
     np.savez(os.path.join(run_dir, "prediction.npz"), **bench.grid, u=u, reference=bench.reference)
@@ -68,31 +41,33 @@ def run_pinn(recipe: PinnRecipe, run_dir: str, quiet: bool = False) -> dict:
     return metrics
 
 
-def is_pinn_run(run_dir: str) -> bool:
-    """Whether ``run_dir`` is the folder of a PINN run (its recipe.json says ``kind: pinn``)."""
-    try:
-        with open(os.path.join(run_dir, "recipe.json")) as fh:
-            return json.load(fh).get("kind") == "pinn"
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
 def evaluate_pinn_run(run_dir: str, json_out: str | None = None, report_dir: str | None = None) -> dict:
     """The metrics of a PINN run folder's checkpoint against the reference, as ``pdekit run`` wrote
     them, without training. Writes nothing but ``json_out`` (the metrics) and ``report_dir`` (report.md
     and plots), each only when given: the run folder is left as it is."""
-    from pdekit.pinn.problems import build_benchmark
-    from pdekit.pinn.trainer import checkpoint_setup, restore_pinn
+    from pdekit.pinn.task import summary
+    from pdekit.recipes import load_recipe
+    from pdekit.recipes.pinn import build_benchmark
     from pdekit.train.checkpoint import load_checkpoint
+    from pdekit.train.trainer import FORMAT, check_checkpoint_model
 
     path = os.path.join(run_dir, "checkpoint.pt")
     saved = load_checkpoint(path)
-    setup = checkpoint_setup(saved, path)
-    if setup.get("kind") != "pinn":
+    if saved.get("format") != FORMAT:
+        raise DataFileError(f"'{path}' is a checkpoint of an older pdekit, which this one cannot read; train the run "
+                            f"again (delete its folder or choose another --out)")
+    recipe = load_recipe(json.loads(saved["recipe"]))
+    if recipe.kind != "pinn":
         raise DataFileError(f"'{path}' is not the checkpoint of a PINN run")
-    recipe = load_pinn_recipe(setup)
-    bench = build_benchmark(recipe.problem, recipe.network)
-    result = restore_pinn(bench.pinn, saved, recipe.train)
+    bench = build_benchmark(recipe.problem, recipe.model)
+    if saved["phase"] == "lbfgs":  # the weights are in L-BFGS precision from then on
+        bench.pinn.to(torch.float64 if recipe.train.lbfgs_dtype == "float64" else torch.float32)
+    check_checkpoint_model(saved, bench.pinn, path)
+    bench.pinn.load_state_dict(saved["model"])
+    steps = int(saved["epoch"]) + int(saved["lbfgs_iterations"])
+    result = summary(bench.pinn, json.loads(saved["history"]), float(saved["seconds"]), steps,
+                     int(saved["epoch"]), json.loads(saved["phase_seconds"])["adam"],
+                     saved["stop_reason"] or "training was interrupted")
     metrics, u = _metrics(bench, recipe, result)
     if json_out:
         write_json(json_out, metrics)
@@ -101,8 +76,8 @@ def evaluate_pinn_run(run_dir: str, json_out: str | None = None, report_dir: str
     return metrics
 
 
-def _metrics(bench, recipe: PinnRecipe, result: dict) -> tuple[dict, np.ndarray]:
-    """(metrics, prediction on the reference grid) of the trained bench.pinn; ``result``: train_pinn's."""
+def _metrics(bench, recipe, result: dict) -> tuple[dict, np.ndarray]:
+    """(metrics, prediction on the reference grid) of the trained bench.pinn; ``result``: the PinnTask's summary."""
     metrics, u = bench.evaluate()
     metrics.update({
         "train_seconds": result["seconds"], "steps": result["steps"], "stop_reason": result["stop_reason"],
@@ -152,10 +127,11 @@ def _report(run_dir, recipe, metrics, bench, u, history):
     if history:
         fig, ax = plt.subplots(figsize=(5, 3.5))
         marker = "o" if len(history) <= 30 else None  # a few logged points are shown as points
-        ax.semilogy([r["step"] for r in history], [r["loss"] for r in history], marker=marker, ms=3, label="loss")
-        ax.semilogy([r["step"] for r in history], [r["residual"] for r in history], marker=marker, ms=3,
+        ax.semilogy([r["epoch"] for r in history], [r["train_loss"] for r in history], marker=marker, ms=3,
+                    label="loss")
+        ax.semilogy([r["epoch"] for r in history], [r["residual"] for r in history], marker=marker, ms=3,
                     label="PDE residual")
-        ax.set_xlabel("step (Adam, then L-BFGS)")
+        ax.set_xlabel("step (Adam epochs on all points, then L-BFGS iterations)")
         ax.set_ylabel("mean square (log scale)")
         ax.legend()
         fig.tight_layout()

@@ -1,0 +1,38 @@
+"""The ``data`` section of an operator recipe: what to generate (or read) and how to split it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pdekit.config import param, require
+
+
+@dataclass(frozen=True)
+class DataSection:
+    problem: str = param("burgers_1d", "problem that generates the data")
+    resolution: int = param(0, "stored grid (0: the problem's default)")
+    params: dict = field(default_factory=dict, metadata={"help": "problem parameters"})
+    n_train: int = param(1000, "training samples: indices 0 .. n_train - 1 of the seed's stream")
+    n_val: int = param(-1, "validation samples, the next indices after training's (-1: 10% of n_train, at "
+                           "least 1): they choose epochs and settings, and show the error per epoch")
+    n_test: int = param(200, "test samples: the indices after validation's, touched once, after training")
+    seed: int = param(0, "dataset seed")
+    input_time: int = param(0, "time index of the input (time-dependent problems)")
+    target_time: int = param(-1, "time index of the target (time-dependent problems)")
+    trajectory: bool = param(False, "predict the whole trajectory from the input_time slice (a space-time task "
+                                    "with one more dimension; PINO's Burgers setup)")
+    batch_size: int = param(32, "samples solved together while generating")
+    file: str = param("", "train on this file instead (pdekit, PDEBench or The Well layout): the first n_train "
+                          "samples train, the next n_val validate, the next n_test test; problem, params and seed "
+                          "are then unused")
+    test_file: str = param("", "with data.file: take the n_test test samples from the start of this file")
+
+    def validate(self):
+        require(self.n_train >= 1 and self.n_test >= 1, f"data.n_train and data.n_test must be >= 1, got "
+                f"{self.n_train} and {self.n_test}")
+        require(self.batch_size >= 1, f"data.batch_size must be >= 1, got {self.batch_size}")
+        require(self.n_val >= 1 or self.n_val == -1, f"data.n_val must be >= 1 (or -1: 10% of n_train), got {self.n_val}")
+
+    @property
+    def validation_count(self) -> int:
+        return self.n_val if self.n_val > 0 else max(1, round(0.1 * self.n_train))

@@ -1,0 +1,94 @@
+"""Operator recipes (``kind: operator``, the default): sections ``data`` (what to generate or read),
+``model`` (a registered model's name and options), ``train`` (the Trainer's keys and the supervised
+task's) and ``eval``; each section is validated by its own package's dataclass, and this module
+checks what spans sections (a model that fits the data, PINO and augmentation that the problem
+supports)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from pdekit.config import make_config, require
+from pdekit.data.config import DataSection
+from pdekit.errors import ConfigError
+from pdekit.eval.config import EvalSection
+from pdekit.recipes.base import register_kind
+from pdekit.train.config import make_train_config, train_section
+from pdekit.train.supervised import SupervisedTask
+
+
+@register_kind
+class OperatorKind:
+    name = "operator"
+    sections = ("data", "model", "train", "eval")
+    renamed: dict = {}
+
+    @staticmethod
+    def load(raw: dict) -> dict:
+        data = make_config(DataSection, raw.get("data") or {}, owner="section 'data'")
+        train, task = make_train_config(SupervisedTask, raw.get("train") or {}, owner="train")
+        evaluation = make_config(EvalSection, raw.get("eval") or {}, owner="section 'eval'")
+        model = raw.get("model")
+        if not isinstance(model, dict) or "name" not in model:
+            raise ConfigError("recipe section 'model' must be a mapping with a 'name' (see `pdekit list models`)")
+        _check(data, dict(model), train, task, evaluation)
+        raw["data"], raw["train"], raw["eval"] = dataclasses.asdict(data), train_section(train, task), \
+            dataclasses.asdict(evaluation)
+        return {"data": data, "model": dict(model), "train": train, "task": task, "eval": evaluation}
+
+
+def _check(data, model: dict, train, task, evaluation) -> None:
+    from pdekit.models import build_model
+    from pdekit.problems import get_problem
+
+    if data.file:
+        (in_channels, out_channels), ndim = _check_data_files(data, evaluation)
+        ndim += 1 if data.trajectory else 0
+    else:
+        cls = get_problem(data.problem)
+        cls.from_params(data.resolution or cls.default_resolution, data.params)
+        for r in evaluation.resolutions:
+            cls.from_params(r, data.params)
+        if data.trajectory and not cls.time_dependent:
+            raise ConfigError(f"data.trajectory=true needs a time-dependent problem; {cls.name} is steady")
+        (in_channels, out_channels), ndim = cls.channels(), cls.ndim + (1 if data.trajectory else 0)
+    net = build_model(model, in_channels, out_channels, ndim)  # validates the model section
+    if task.physics_weight > 0 and (data.file or (get_problem(data.problem).time_dependent and not data.trajectory)):
+        raise ConfigError("train.physics_weight (PINO) needs generated data of a steady problem (such as darcy_2d) "
+                          "or data.trajectory=true: the residual of a single predicted time slice has no time "
+                          "derivative")
+    if task.augment and (data.file or data.trajectory or not get_problem(data.problem).symmetries):
+        raise ConfigError("train.augment needs generated data of a problem that declares a symmetry (darcy_2d); "
+                          f"{'data.file' if data.file else data.problem} declares none")
+    if train.amp == "fp16" and any(p.is_complex() for p in net.parameters()):
+        raise ConfigError(f"train.amp=fp16 needs gradient scaling, which PyTorch does not do for complex weights "
+                          f"(model '{model['name']}' has spectral weights); use train.amp=bf16")
+
+
+def _check_data_files(data: DataSection, eval_section) -> tuple[tuple[int, int], int]:
+    """Open data.file (and data.test_file): layout, sample counts and time indices; returns the
+    task's (input, output) channels and the spatial dimension."""
+    from pdekit.data.formats import open_source
+
+    if eval_section.resolutions:
+        raise ConfigError("eval.resolutions needs generated data: with data.file set, leave it empty")
+    sources = []
+    n_val = data.validation_count
+    for path, needed in ((data.file, data.n_train + n_val + (0 if data.test_file else data.n_test)),
+                         (data.test_file, data.n_test)):
+        if not path:
+            continue
+        f, source = open_source(path)
+        f.close()
+        if source.n < needed:
+            raise ConfigError(f"'{path}' holds {source.n} samples; data.n_train = {data.n_train}, data.n_val = "
+                              f"{n_val} and data.n_test = {data.n_test} need {needed} from it")
+        if source.time_dependent:
+            for key in ("input_time", "target_time"):
+                t = getattr(data, key)
+                require(-source.nt <= t < source.nt, f"data.{key} = {t} is outside the {source.nt} stored times "
+                        f"of '{path}'")
+        sources.append(source)
+    if len(sources) == 2 and (sources[0].channels(), sources[0].ndim) != (sources[1].channels(), sources[1].ndim):
+        raise ConfigError("data.file and data.test_file hold different channels or dimensions")
+    return sources[0].channels(), sources[0].ndim

@@ -1,0 +1,56 @@
+"""``fit``: the Python entry point to the one Trainer, for a user's own module and data."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tempfile
+
+import torch
+
+from pdekit.errors import PdekitError
+from pdekit.train.config import make_train_config
+from pdekit.train.supervised import SupervisedTask
+from pdekit.train.task import Task
+from pdekit.train.trainer import Trainer
+
+
+def fit(model: torch.nn.Module, task, val_data=None, run_dir: str | None = None, quiet: bool = False,
+        **options) -> object:
+    """Train any ``nn.Module``, a user's own included (no registration), with pdekit's Trainer.
+
+    Parameters
+    ----------
+    model : the module; trained in place.
+    task : a Task (``SupervisedTask``, ``pdekit.pinn.PinnTask``, ...), or an ``(x, y)`` pair of
+        float tensors shaped ``(n, channels, *space)`` for supervised training (then ``val_data``
+        is the validation pair, scored after every epoch; per-channel normalizers are fitted on
+        the training pair).
+    run_dir : folder for ``checkpoint.pt`` and ``metrics.csv`` (a run killed there resumes when
+        called again); None trains in a temporary folder.
+    options : ``train`` keys (``epochs``, ``batch_size``, ``lr``, ``lbfgs_steps``, ``keep_best``,
+        ``device``, ..., and the task's own; docs/training.md), validated as in a recipe.
+
+    Returns
+    -------
+    The task's result: for supervised training a TrainedModel (``predict(x)`` gives de-normalized
+    outputs), for a PINN a summary dict; a TrainResult for tasks without their own.
+
+    Examples
+    --------
+    >>> trained = fit(my_module, (x_train, y_train), (x_val, y_val), epochs=20)  # doctest: +SKIP
+    """
+    if not isinstance(task, Task):
+        if val_data is None:
+            raise PdekitError("fit: give the validation pair too: fit(model, (x, y), (x_val, y_val), ...)")
+        cfg, task_cfg = make_train_config(SupervisedTask, options, owner="fit")
+        task = SupervisedTask(task, val_data, task_cfg, owner="fit")
+    else:
+        if val_data is not None:
+            raise PdekitError("fit: a task holds its own validation data; give val_data only with an (x, y) pair")
+        cfg, task.config = make_train_config(type(task), {**dataclasses.asdict(task.config), **options}, owner="fit")
+    setup = json.dumps({"fit": type(model).__name__, "task": task.name}, sort_keys=True)
+    if run_dir is not None:
+        return task.result(Trainer(model, task, cfg, run_dir, setup, name="fit", quiet=quiet).fit())
+    with tempfile.TemporaryDirectory() as folder:
+        return task.result(Trainer(model, task, cfg, folder, setup, name="fit", quiet=quiet).fit())

@@ -1,0 +1,186 @@
+"""Supervised operator learning as a task of the one Trainer: pairs (x, y) on a grid, per-channel
+normalizers fitted on the training split, a relative L2 or H1 loss on de-normalized outputs, PINO's
+physics loss where a problem supplies its residual, and symmetry augmentation; the validation
+pairs are scored after every logged epoch (``val_rel_l2``)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from pdekit.config import param, require
+from pdekit.data.dataset import Normalizer
+from pdekit.errors import ConfigError, PdekitError
+from pdekit.eval.metrics import relative_l2
+from pdekit.train.checkpoint import load_checkpoint
+from pdekit.train.losses import LOSSES
+from pdekit.train.task import Task, register_task
+
+
+@dataclass(frozen=True)
+class SupervisedConfig:
+    loss: str = param("rel_l2", "training loss", tuple(LOSSES))
+    data_weight: float = param(1.0, "weight of the data loss (0 with physics_weight > 0: data-free PINO)")
+    physics_weight: float = param(0.0, "weight of the physics loss: the problem's own residual on the output "
+                                       "grid (PINO)")
+    augment: bool = param(False, "transform each batch by a random symmetry the problem declares (darcy_2d: "
+                                 "rotations and reflections of the square)")
+
+    def validate(self):
+        require(self.data_weight >= 0 and self.physics_weight >= 0 and self.data_weight + self.physics_weight > 0,
+                "train.data_weight and train.physics_weight must be >= 0 and not both 0")
+
+
+@dataclass
+class TrainedModel:
+    """A trained operator with the normalizers it was trained with."""
+    model: torch.nn.Module
+    x_normalizer: Normalizer
+    y_normalizer: Normalizer
+    history: list[dict] = field(default_factory=list)
+    train_seconds: float = 0.0
+    device: torch.device = torch.device("cpu")
+    epoch: int = 0  # the epoch whose weights these are (the best on validation with train.keep_best)
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+        """De-normalized predictions for raw inputs x (n, c, *space), on the CPU."""
+        self.model.eval()
+        out = []
+        for i in range(0, len(x), batch_size):
+            xb = x[i : i + batch_size].to(self.device)
+            out.append(self.y_normalizer.decode(self.model(self.x_normalizer.encode(xb))).float().cpu())
+        return torch.cat(out)
+
+    def row(self, epoch: int | None = None) -> dict:
+        """The metrics row of ``epoch`` (default: the epoch of these weights); {} if not logged."""
+        epoch = self.epoch if epoch is None else epoch
+        return next((r for r in self.history if int(r["epoch"]) == epoch), {})
+
+
+def dihedral(x: torch.Tensor, y: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The k-th of the square's 8 symmetries (k mod 4 quarter turns, then a reflection for k >= 4),
+    applied to inputs and targets alike (the model adds its grid coordinates afterwards, so it sees
+    a new sample)."""
+    x, y = torch.rot90(x, k % 4, dims=(-2, -1)), torch.rot90(y, k % 4, dims=(-2, -1))
+    return (x.flip(-1), y.flip(-1)) if k >= 4 else (x, y)
+
+
+@register_task
+class SupervisedTask(Task):
+    """Operator learning from pairs.
+
+    Parameters
+    ----------
+    train_data, val_data : ``(x, y)`` float tensors shaped ``(n, channels, *space)``.
+    config : SupervisedConfig (the ``train`` keys loss, data_weight, physics_weight, augment).
+    physics : PINO's physics loss ``physics(prediction, x) -> scalar`` (the problem's residual on the
+        predicted grid), required when ``config.physics_weight > 0``.
+    """
+
+    name = "operator"
+    Config = SupervisedConfig
+    selection_metric = "val_rel_l2"
+
+    def __init__(self, train_data, val_data, config: SupervisedConfig | None = None,
+                 physics: Callable | None = None, owner: str = "train"):
+        for name, pair in (("train_data", train_data), ("val_data", val_data)):
+            if (not isinstance(pair, (tuple, list)) or len(pair) != 2 or not all(torch.is_tensor(t) for t in pair)
+                    or len(pair[0]) != len(pair[1]) or pair[0].ndim < 3):
+                raise PdekitError(f"{owner}: {name} must be (x, y) tensors shaped (n, channels, *space) with equal n")
+        self.config = config or SupervisedConfig()
+        if (self.config.physics_weight and physics is None) or (self.config.augment and train_data[0].ndim != 4):
+            raise ConfigError(f"{owner}: augment and physics_weight need a problem (its symmetry, its residual); use a "
+                              f"recipe (pdekit.pipeline) for them")
+        (self.x_train, self.y_train), (self.x_val, self.y_val) = train_data, val_data
+        self.physics = physics
+
+    def setup(self, model, cfg, device):
+        self.seed, self.batch = cfg.seed, cfg.batch_size
+        self.device = device
+        self.x_norm, self.y_norm = Normalizer.fit(self.x_train), Normalizer.fit(self.y_train)
+        if self.config.data_weight == 0:  # data-free: the targets must not leak in through their statistics
+            self.y_norm = Normalizer(torch.zeros(self.y_train.shape[1]), torch.ones(self.y_train.shape[1]))
+        self._to_device()
+        if device.type == "cuda":  # the datasets are small: copy them once rather than every step
+            self.x_train, self.y_train = self.x_train.to(device), self.y_train.to(device)
+        self.forward = torch.compile(model) if cfg.compile else model
+        self.loss_fn = LOSSES[self.config.loss]
+        self.model = model
+
+    def _to_device(self):
+        self.x_norm.to(self.device)
+        self.y_norm.to(self.device)
+
+    def batches(self, epoch, dtype):
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        order = torch.randperm(len(self.x_train), generator=generator)
+        for i in range(0, len(order), self.batch):
+            idx = order[i : i + self.batch]
+            xb, yb = self.x_train[idx].to(self.device), self.y_train[idx].to(self.device)
+            if self.config.augment:
+                xb, yb = dihedral(xb, yb, int(torch.randint(8, (1,), generator=generator)))
+            yield xb, yb
+
+    def batch_size(self, batch):
+        return len(batch[0])
+
+    def loss(self, model, batch, step):
+        xb, yb = batch
+        c = self.config
+        pred = self.y_norm.decode(self.forward(self.x_norm.encode(xb)).float())
+        loss = c.data_weight * self.loss_fn(pred, yb) if c.data_weight else 0.0
+        if self.physics is not None and c.physics_weight:
+            loss = loss + c.physics_weight * self.physics(pred, xb)
+        return loss, {}
+
+    def trained(self, model, history=(), seconds=0.0, epoch=0) -> TrainedModel:
+        return TrainedModel(model, self.x_norm, self.y_norm, list(history), seconds, self.device, epoch)
+
+    def validate(self, model):
+        return {"val_rel_l2": float(relative_l2(self.trained(model).predict(self.x_val), self.y_val).mean())}
+
+    def state_dict(self):
+        return {"x_mean": self.x_norm.mean.cpu(), "x_std": self.x_norm.std.cpu(), "y_mean": self.y_norm.mean.cpu(),
+                "y_std": self.y_norm.std.cpu(), "in_channels": self.x_train.shape[1],
+                "out_channels": self.y_train.shape[1], "ndim": self.x_train.ndim - 2}
+
+    def load_state_dict(self, state):
+        self.x_norm = Normalizer(state["x_mean"], state["x_std"])
+        self.y_norm = Normalizer(state["y_mean"], state["y_std"])
+        self._to_device()
+
+    def result(self, trained) -> TrainedModel:
+        return self.trained(trained.model, trained.history, trained.seconds, trained.epoch)
+
+
+def load_trained(run_dir: str, device: str = "cpu") -> tuple[TrainedModel, dict]:
+    """The trained model of an operator run folder and its checkpoint (for ``pdekit eval``)."""
+    from pdekit.models.registry import build_model
+    from pdekit.train.trainer import METRICS_CSV, check_checkpoint_model, read_history
+
+    path = os.path.join(run_dir, "checkpoint.pt")
+    state = load_checkpoint(path)
+    recipe_raw = json.loads(state["recipe"])
+    if "model" not in recipe_raw or "in_channels" not in state:
+        raise PdekitError(f"'{path}' is not the checkpoint of an operator run")
+    model = build_model(recipe_raw["model"], state["in_channels"], state["out_channels"], state["ndim"],
+                        state.get("grid", "nodes"))  # checkpoints before the grid was recorded used nodes
+    check_checkpoint_model(state, model, path)
+    keep_best = "best_model" in state  # written only by runs with train.keep_best
+    model.load_state_dict(state["best_model" if keep_best else "model"])
+    epoch = int(state["best_epoch" if keep_best else "epoch"])
+    dev = torch.device(device)
+    model.to(dev)
+    x_norm = Normalizer(state["x_mean"], state["x_std"]).to(dev)
+    y_norm = Normalizer(state["y_mean"], state["y_std"]).to(dev)
+    if "history" in state:
+        history = json.loads(state["history"])
+    else:  # an older pdekit kept the rows in metrics.csv only
+        history = read_history(os.path.join(run_dir, METRICS_CSV), int(state["epoch"]))
+    return TrainedModel(model, x_norm, y_norm, history, float(state.get("seconds", state.get("train_seconds", 0.0))),
+                        dev, epoch), state
