@@ -156,7 +156,7 @@ def test_deeponet_output_is_the_inner_product_of_branch_and_trunk(ndim):
 @pytest.mark.parametrize("config, fragment", [
     ({"name": "fnoo"}, "did you mean 'fno'"),
     ({"name": "fno", "widht": 3}, "unknown key model.widht"),
-    ({"name": "fno", "width": "wide"}, "model.width of fno must be an integer"),
+    ({"name": "fno", "hidden_channels": "wide"}, "model.hidden_channels of fno must be an integer"),
     ({"name": "fno", "modes": [8, 8]}, r"modes \(model.modes in a recipe\) must be"),
     ({"name": "fno", "factorization": "svd"}, "unknown factorization"),
     ({"name": "fno", "in_channels": 3}, "set from the data"),
@@ -252,3 +252,28 @@ def test_public_models_and_layers_document_every_argument():
         names = {n.strip() for entry in documented for n in entry.split(",")}
         missing = [a for a in inspect.signature(cls.__init__).parameters if a != "self" and a not in names]
         assert not missing, (cls.__name__, missing)
+
+
+def test_fno_takes_neuraloperators_names_and_keeps_its_modes():
+    """n_modes in neuraloperator's convention keeps exactly the frequencies neuraloperator 2.0 keeps
+    (after its fftshift: k = -n/2..n/2-1 on the other axes, k = 0..n/2 on the last); the earlier
+    names width and depth still build the same model."""
+    from pdekit.models import FNO
+
+    model = FNO(n_modes=(16, 16), hidden_channels=8, n_layers=2)
+    assert model.ndim == 2 and model.spectral[0].modes == (8, 9) and len(model.spectral) == 2
+    assert model.skips[0].in_channels == model.skips[0].out_channels == 8
+    assert FNO(n_modes=(32,)).spectral[0].modes == (17,) and FNO(n_modes=(7,)).spectral[0].modes == (4,)
+    torch.manual_seed(0)
+    new = build_model({"name": "fno", "modes": 6, "hidden_channels": 8, "n_layers": 2}, 1, 1, 1)
+    torch.manual_seed(0)
+    old = build_model({"name": "fno", "modes": 6, "width": 8, "depth": 2}, 1, 1, 1)
+    assert all(torch.equal(a, b) for a, b in zip(new.state_dict().values(), old.state_dict().values()))
+    with pytest.raises(ConfigError, match="modes .* or n_modes .*, not both"):
+        FNO(modes=8, n_modes=(16,))
+    with pytest.raises(ConfigError, match="n_modes must be even along all but the last axis"):
+        FNO(n_modes=(15, 16))
+    with pytest.raises(ConfigError, match="model.width is the old name of model.hidden_channels"):
+        build_model({"name": "fno", "width": 8, "hidden_channels": 8}, 1, 1, 1)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'widht'"):
+        FNO(widht=8)

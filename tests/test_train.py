@@ -145,7 +145,7 @@ def test_stray_arguments_after_options_are_refused(run_cli, capsys):
 @pytest.mark.parametrize("args, fragment", [
     (["run", "burgers_fnoo"], "did you mean 'burgers_fno'"),
     (["run", "burgers_fno", "model.widht=3"], "unknown key model.widht"),
-    (["run", "burgers_fno", "model.width=wide"], "model.width of fno must be an integer"),
+    (["run", "burgers_fno", "model.width=wide"], "model.hidden_channels of fno must be an integer"),
     (["run", "burgers_fno", "train.epochs=many"], "'epochs' must be an integer"),
     (["run", "burgers_fno", "train.optimizer=sgd"], "unknown parameter 'optimizer'"),
     (["run", "burgers_fno", "training.epochs=3"], "unknown override 'training.epochs'"),

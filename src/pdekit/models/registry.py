@@ -51,7 +51,37 @@ def _check_type(model: str, key: str, value: Any, default: Any) -> Any:
 def model_options(cls: type) -> dict[str, Any]:
     """The constructor's keyword arguments and their defaults (the model's config schema)."""
     params = inspect.signature(cls.__init__).parameters
-    return {k: p.default for k, p in params.items() if k != "self"}
+    return {k: p.default for k, p in params.items() if k != "self" and p.kind is not p.VAR_KEYWORD}
+
+
+def renamed_arguments(model, old: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+    """``current`` with the values given under earlier names (``type(model).renamed``: old -> new)
+    moved in, with a note; a name that never existed is refused as Python would."""
+    import sys
+
+    renamed = getattr(type(model), "renamed", {})
+    for key, value in old.items():
+        if key not in renamed:
+            raise TypeError(f"{type(model).__name__}() got an unexpected keyword argument '{key}'")
+        print(f"note: {type(model).__name__}'s {key} is now {renamed[key]}", file=sys.stderr)
+        current[renamed[key]] = value
+    return current
+
+
+def rename_options(name: str, config: dict[str, Any]) -> dict[str, Any]:
+    """A model section with its options' earlier names (the class's ``renamed``) replaced, with a note."""
+    import sys
+
+    renamed = getattr(MODELS.get(name), "renamed", {})
+    out = {}
+    for key, value in config.items():
+        if key in renamed:
+            if renamed[key] in config:
+                raise ConfigError(f"model.{key} is the old name of model.{renamed[key]}; give only {renamed[key]}")
+            print(f"note: model.{key} of {name} is now model.{renamed[key]}", file=sys.stderr)
+            key = renamed[key]
+        out[key] = value
+    return out
 
 
 def build_model(config: dict[str, Any], in_channels: int, out_channels: int, ndim: int | None = None,
@@ -67,6 +97,7 @@ def build_model(config: dict[str, Any], in_channels: int, out_channels: int, ndi
         raise ConfigError(f"unknown model '{name}'{also}; known models: {', '.join(sorted(MODELS))}")
     cls = MODELS[name]
     options = model_options(cls)
+    config = rename_options(name, config)
     for key, value in config.items():
         if key in DATA_KEYS:
             raise ConfigError(f"model.{key} is set from the data; remove it from the config")

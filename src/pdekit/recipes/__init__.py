@@ -72,6 +72,10 @@ def apply_override(raw: dict, dotted: str, value: Any, top_keys: tuple[str, ...]
     if len(keys) == 2 and keys[0] == "train" and keys[1] in RENAMED:
         print(f"note: train.{keys[1]} is now train.{RENAMED[keys[1]]}", file=sys.stderr)
         keys[1] = RENAMED[keys[1]]
+    if len(keys) == 2 and keys[0] == "model" and isinstance(raw.get("model"), dict):
+        from pdekit.models.registry import rename_options
+
+        keys[1] = next(iter(rename_options(raw["model"].get("name"), {keys[1]: None})))
     if keys[0] not in top_keys or keys[0] in ("quick", "kind"):
         allowed = ", ".join(k for k in top_keys if k not in ("quick", "kind", "description"))
         raise ConfigError(f"unknown override '{dotted}': it must start with one of {allowed}")

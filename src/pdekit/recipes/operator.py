@@ -12,6 +12,7 @@ from pdekit.config import make_config, require
 from pdekit.data.config import DataSection
 from pdekit.errors import ConfigError
 from pdekit.eval.config import EvalSection
+from pdekit.models.registry import rename_options
 from pdekit.recipes.base import register_kind
 from pdekit.train.config import make_train_config, train_section
 from pdekit.train.supervised import SupervisedTask
@@ -31,10 +32,11 @@ class OperatorKind:
         model = raw.get("model")
         if not isinstance(model, dict) or "name" not in model:
             raise ConfigError("recipe section 'model' must be a mapping with a 'name' (see `pdekit list models`)")
-        _check(data, dict(model), train, task, evaluation)
-        raw["data"], raw["train"], raw["eval"] = dataclasses.asdict(data), train_section(train, task), \
-            dataclasses.asdict(evaluation)
-        return {"data": data, "model": dict(model), "train": train, "task": task, "eval": evaluation}
+        model = {"name": model["name"], **rename_options(model["name"], {k: v for k, v in model.items() if k != "name"})}
+        _check(data, model, train, task, evaluation)
+        raw["data"], raw["model"], raw["train"], raw["eval"] = (dataclasses.asdict(data), model,
+                                                                train_section(train, task), dataclasses.asdict(evaluation))
+        return {"data": data, "model": model, "train": train, "task": task, "eval": evaluation}
 
 
 def _check(data, model: dict, train, task, evaluation) -> None:
