@@ -1,0 +1,74 @@
+"""Trajectories of time-dependent data and the windows autoregressive training learns from.
+
+A trajectory file (pdekit, PDEBench or The Well layout; see data/formats.py) holds fields shaped
+(n, nt, *space) per channel; ``load_trajectories`` stacks them as (n, nt, channels, *space) with
+the stored times, and ``windows`` cuts every trajectory into (k input steps, m target steps)
+pairs with a stride.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+
+from pdekit.data.dataset import Split
+from pdekit.data.formats import open_source
+from pdekit.errors import DataFileError
+
+
+def load_trajectories(path: "str | os.PathLike | Split") -> tuple[torch.Tensor, np.ndarray, dict]:
+    """All stored times of samples of a time-dependent file.
+
+    Parameters
+    ----------
+    path : a file in any layout pdekit reads, or a ``Split`` (a sample range of one).
+
+    Returns
+    -------
+    u : float32 tensor (n, nt, channels, *space), the fields in the file's order.
+    t : float64 array (nt,), the stored times (0, 1, ... where the file records none).
+    meta : ``problem`` (None for foreign files), ``layout``, ``fields`` (channel names), ``n``.
+    """
+    start, count = 0, None
+    if isinstance(path, Split):
+        path, start, count = path.path, path.start, path.count
+    f, source = open_source(path)
+    with f:
+        if not source.time_dependent:
+            raise DataFileError(f"'{path}' holds steady data; trajectories need time-dependent data")
+        available = source.n - start
+        count = available if count is None else min(count, available)
+        if start < 0 or count < 1:
+            raise DataFileError(f"'{path}' holds {source.n} samples; samples from index {start} were asked for")
+        u = np.stack([read(start, count, None) for read in source.fields.values()], axis=2)
+        t = np.asarray(source.coords.get("t", np.arange(source.nt)), dtype=np.float64)
+    meta = {"problem": source.problem, "layout": source.layout, "fields": list(source.fields), "n": source.n}
+    return torch.from_numpy(np.ascontiguousarray(u, dtype=np.float32)), t, meta
+
+
+def windows(u: torch.Tensor, k: int, m: int, stride: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every window of ``k`` consecutive input steps followed by ``m`` target steps.
+
+    Parameters
+    ----------
+    u : trajectories (n, nt, channels, *space).
+    k, m : input and target steps per window (k + m <= nt).
+    stride : steps between the starts of consecutive windows of one trajectory.
+
+    Returns
+    -------
+    x : (n * w, k, channels, *space) and y : (n * w, m, channels, *space), the windows of
+    trajectory 0 first; w = (nt - k - m) // stride + 1 windows per trajectory.
+    """
+    nt = u.shape[1]
+    if k < 1 or m < 1 or stride < 1:
+        raise DataFileError(f"windows need k >= 1 input steps, m >= 1 target steps and stride >= 1; got {k}, {m}, "
+                            f"{stride}")
+    if k + m > nt:
+        raise DataFileError(f"windows of {k} input and {m} target steps need {k + m} stored times; the data has {nt}")
+    starts = range(0, nt - k - m + 1, stride)
+    x = torch.stack([u[:, s : s + k] for s in starts], dim=1).flatten(0, 1)
+    y = torch.stack([u[:, s + k : s + k + m] for s in starts], dim=1).flatten(0, 1)
+    return x, y

@@ -1,0 +1,210 @@
+"""Autoregressive surrogates for time-dependent PDEs: a model that advances the last ``history``
+states by one step, and the rollout task of the one Trainer.
+
+``Autoregressive`` wraps any network mapping (batch, history * channels, *space) to (batch,
+channels, *space). Its target is the next state, or the time derivative, which the wrapper
+integrates by Euler, RK2 (Heun) or RK4 over its step ``dt``, so a trained model can be rolled out
+with another time step. Per-channel normalization statistics are buffers of the wrapper (set from
+the training windows, saved with its weights).
+
+``RolloutTask`` trains it on windows (k input steps, m target steps; data/trajectories.py) in one
+of three modes: ``one_step`` (teacher forcing), ``unrolled`` (backpropagation through
+``unroll`` steps), ``pushforward`` (``unroll - 1`` steps without gradient, the last one trained;
+Brandstetter et al., "Message passing neural PDE solvers", ICLR 2022), with optional input noise
+(relative to each channel's standard deviation) and a curriculum that grows the horizon from 1 to
+``unroll`` over the epochs. The validation metric is the mean relative L2 of full rollouts of the
+validation windows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from pdekit.config import param, require
+from pdekit.errors import ConfigError, PdekitError
+from pdekit.eval.metrics import relative_l2
+from pdekit.train.task import Task, register_task
+
+INTEGRATORS = ("euler", "rk2", "rk4")
+
+
+class Autoregressive(nn.Module):
+    """One step of a rollout around ``net``.
+
+    Parameters
+    ----------
+    net : a module mapping (batch, history * channels, *space) to (batch, channels, *space).
+    channels : fields per state.
+    history : states the step reads (k).
+    target : "state" (``net`` predicts the normalized next state) or "derivative" (``net``
+        predicts the normalized time derivative, integrated over ``dt``).
+    integrator : "euler", "rk2" or "rk4" (derivative target).
+    dt : the time step the model advances by (the data's step between stored times).
+    """
+
+    def __init__(self, net: nn.Module, channels: int, history: int = 1, target: str = "state",
+                 integrator: str = "rk4", dt: float = 1.0):
+        super().__init__()
+        if target not in ("state", "derivative") or integrator not in INTEGRATORS:
+            raise ConfigError(f"Autoregressive: target must be state or derivative and integrator one of "
+                              f"{', '.join(INTEGRATORS)}; got {target!r}, {integrator!r}")
+        if history < 1 or channels < 1 or dt <= 0:
+            raise ConfigError(f"Autoregressive: history and channels must be >= 1 and dt > 0; got {history}, "
+                              f"{channels}, {dt}")
+        self.net, self.channels, self.history, self.target, self.integrator = net, channels, history, target, integrator
+        self.dt = float(dt)
+        # normalization of states and of the time derivative, per channel (set by the task)
+        self.register_buffer("mean", torch.zeros(channels))
+        self.register_buffer("std", torch.ones(channels))
+        self.register_buffer("rate", torch.ones(channels))
+
+    def _shape(self, x: torch.Tensor) -> tuple:
+        return (1, 1, -1) + (1,) * (x.ndim - 3)
+
+    def _net(self, states: torch.Tensor) -> torch.Tensor:
+        """``net`` on normalized states (batch, history, channels, *space)."""
+        z = (states - self.mean.view(self._shape(states))) / self.std.view(self._shape(states))
+        return self.net(z.flatten(1, 2))
+
+    def derivative(self, states: torch.Tensor) -> torch.Tensor:
+        """du/dt at the last of ``states`` (batch, history, channels, *space), in physical units."""
+        return self._net(states) * self.rate.view(self._shape(states))[:, 0]
+
+    def step(self, states: torch.Tensor, dt: float | None = None) -> torch.Tensor:
+        """The state after the last of ``states`` (batch, history, channels, *space): (batch,
+        channels, *space). ``dt`` (derivative target only) may differ from the training step."""
+        if states.shape[1] != self.history or states.shape[2] != self.channels:
+            raise PdekitError(f"Autoregressive: states must be (batch, {self.history}, {self.channels}, *space), got "
+                              f"{tuple(states.shape)}")
+        if self.target == "state":
+            if dt is not None and dt != self.dt:
+                raise PdekitError("a model with target=state advances by the step it was trained on; train with "
+                                  "target=derivative to roll out with another dt")
+            z = self._net(states)
+            return z * self.std.view(self._shape(states))[:, 0] + self.mean.view(self._shape(states))[:, 0]
+        h = self.dt if dt is None else float(dt)
+        u, before = states[:, -1], states[:, :-1]
+
+        def f(v):
+            return self.derivative(torch.cat([before, v[:, None]], dim=1))
+
+        k1 = f(u)
+        if self.integrator == "euler":
+            return u + h * k1
+        if self.integrator == "rk2":
+            return u + h / 2 * (k1 + f(u + h * k1))
+        k2 = f(u + h / 2 * k1)
+        k3 = f(u + h / 2 * k2)
+        return u + h / 6 * (k1 + 2 * k2 + 2 * k3 + f(u + h * k3))
+
+    def forward(self, states: torch.Tensor) -> torch.Tensor:
+        return self.step(states)
+
+    def rollout(self, states: torch.Tensor, steps: int, dt: float | None = None) -> torch.Tensor:
+        """``steps`` states after ``states`` (batch, history, channels, *space), each predicted
+        from the model's own previous ones: (batch, steps, channels, *space)."""
+        out = []
+        for _ in range(steps):
+            nxt = self.step(states, dt)
+            out.append(nxt)
+            states = torch.cat([states[:, 1:], nxt[:, None]], dim=1)
+        return torch.stack(out, dim=1)
+
+
+@dataclass(frozen=True)
+class RolloutConfig:
+    mode: str = param("one_step", "one_step (teacher forcing), unrolled (gradient through every step) or "
+                                  "pushforward (only the last step trained)", ("one_step", "unrolled", "pushforward"))
+    unroll: int = param(1, "steps predicted per training window (unrolled, pushforward); at most the window's m")
+    noise: float = param(0.0, "Gaussian noise added to the input states, times each channel's standard deviation")
+    curriculum: bool = param(False, "grow the unroll horizon from 1 to unroll over the epochs")
+
+    def validate(self):
+        require(self.unroll >= 1 and self.noise >= 0, f"train.unroll must be >= 1 and train.noise >= 0, got "
+                f"{self.unroll} and {self.noise}")
+        require(self.mode != "one_step" or self.unroll == 1, "train.mode=one_step predicts one step: leave "
+                "train.unroll at 1 (or choose unrolled or pushforward)")
+
+
+def _rel(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
+    return relative_l2(pred, true, dtype=None).mean()
+
+
+@register_task
+class RolloutTask(Task):
+    """Train an ``Autoregressive`` model on trajectory windows.
+
+    Parameters
+    ----------
+    train_windows, val_windows : ``(x, y)`` with x (n, k, channels, *space), the input steps, and
+        y (n, m, channels, *space), the steps after them (data.trajectories.windows).
+    config : RolloutConfig (the ``train`` keys mode, unroll, noise, curriculum).
+    """
+
+    name = "rollout"
+    Config = RolloutConfig
+    selection_metric = "val_rollout_rel_l2"
+
+    def __init__(self, train_windows, val_windows, config: RolloutConfig | None = None):
+        self.config = config or RolloutConfig()
+        for name, pair in (("train_windows", train_windows), ("val_windows", val_windows)):
+            x, y = pair if isinstance(pair, (tuple, list)) and len(pair) == 2 else (torch.empty(0), None)
+            if x.ndim < 4 or y.ndim != x.ndim or len(x) != len(y) or x.shape[2:] != y.shape[2:]:
+                raise PdekitError(f"rollout: {name} must be (x, y) shaped (n, k, channels, *space) and "
+                                  f"(n, m, channels, *space)")
+        (self.x, self.y), (self.x_val, self.y_val) = train_windows, val_windows
+        if self.config.unroll > self.y.shape[1]:
+            raise ConfigError(f"train.unroll = {self.config.unroll} exceeds the {self.y.shape[1]} target steps of "
+                              f"each window")
+
+    def setup(self, model, cfg, device):
+        if not isinstance(model, Autoregressive):
+            raise PdekitError(f"the rollout task trains a pdekit.train.rollout.Autoregressive, got "
+                              f"{type(model).__name__}")
+        dims = [d for d in range(self.x.ndim) if d != 2]
+        frames = torch.cat([self.x, self.y], dim=1).double()
+        model.mean.copy_(frames.mean(dim=dims))
+        model.std.copy_(frames.std(dim=dims).clamp_min(1e-12))
+        rate = (self.y[:, 0] - self.x[:, -1]).double() / model.dt  # the one-step difference quotient
+        model.rate.copy_(rate.transpose(0, 1).flatten(1).std(dim=1).clamp_min(1e-12))
+        self.noise_scale = model.std.float().view(1, 1, -1, *[1] * (self.x.ndim - 3)).clone()
+        self.seed, self.batch, self.epochs, self.device = cfg.seed, cfg.batch_size, max(cfg.epochs, 1), device
+        self.horizon = self.config.unroll
+
+    def batches(self, epoch, dtype):
+        c = self.config
+        self.horizon = (min(c.unroll, 1 + (epoch - 1) * c.unroll // self.epochs) if c.curriculum else c.unroll)
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        order = torch.randperm(len(self.x), generator=generator)
+        for i in range(0, len(order), self.batch):
+            idx = order[i : i + self.batch]
+            xb, yb = self.x[idx], self.y[idx]
+            if c.noise:  # drawn from the epoch's generator, so a resumed run draws the same noise
+                xb = xb + torch.randn(xb.shape, generator=generator) * c.noise * self.noise_scale
+            yield xb.to(self.device), yb.to(self.device)
+
+    def batch_size(self, batch):
+        return len(batch[0])
+
+    def loss(self, model, batch, step):
+        xb, yb = batch
+        h = self.horizon
+        if self.config.mode == "one_step":
+            return _rel(model.step(xb), yb[:, 0]), {}
+        if self.config.mode == "unrolled":
+            pred = model.rollout(xb, h)
+            return sum(_rel(pred[:, s], yb[:, s]) for s in range(h)) / h, {}
+        with torch.no_grad():  # pushforward: the model's own inputs, no gradient through them
+            states = torch.cat([xb, model.rollout(xb, h - 1)], dim=1)[:, -xb.shape[1]:] if h > 1 else xb
+        return _rel(model.step(states), yb[:, h - 1]), {}
+
+    @torch.no_grad()
+    def validate(self, model):
+        model.eval()
+        pred = torch.cat([model.rollout(self.x_val[i : i + 64].to(self.device), self.y_val.shape[1]).cpu()
+                          for i in range(0, len(self.x_val), 64)])
+        error = relative_l2(pred.flatten(0, 1), self.y_val.flatten(0, 1)).mean()
+        return {"val_rollout_rel_l2": float(error)}

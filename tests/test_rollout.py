@@ -1,0 +1,168 @@
+"""Autoregressive surrogates: windows of trajectories, the integrators of a derivative target,
+the training modes of the rollout task, resume, and the rollout metrics."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from pdekit.data.trajectories import windows
+from pdekit.eval.rollout import correlation_time, geometric_mean, rollout_metrics, trajectory_rel_l2
+from pdekit.train import fit
+from pdekit.train.rollout import Autoregressive, RolloutConfig, RolloutTask
+
+N = 64
+X = torch.arange(N, dtype=torch.float64) / N
+
+
+class SpectralAdvection(nn.Module):
+    """The exact right-hand side of u_t + u_x = 0 on the periodic unit interval: -u_x, spectrally."""
+
+    def forward(self, u):
+        k = torch.fft.rfftfreq(u.shape[-1], 1.0 / u.shape[-1], dtype=u.dtype, device=u.device)
+        return -torch.fft.irfft(2j * math.pi * k * torch.fft.rfft(u), n=u.shape[-1])
+
+
+def _advected(u0, times):
+    """Exact solutions u0(x - t) of a band-limited u0 given on the grid, by Fourier shift."""
+    k = torch.fft.rfftfreq(N, 1.0 / N).double()
+    spectrum = torch.fft.rfft(u0)
+    return torch.stack([torch.fft.irfft(spectrum * torch.exp(-2j * math.pi * k * t), n=N) for t in times], dim=-2)
+
+
+def test_windows_cut_every_trajectory_with_a_stride():
+    u = torch.arange(2 * 7 * 1 * 3, dtype=torch.float32).view(2, 7, 1, 3)
+    x, y = windows(u, k=2, m=3, stride=2)  # starts 0 and 2 of each trajectory
+    assert x.shape == (4, 2, 1, 3) and y.shape == (4, 3, 1, 3)
+    assert torch.equal(x[1], u[0, 2:4]) and torch.equal(y[1], u[0, 4:7]) and torch.equal(x[2], u[1, 0:2])
+
+
+@pytest.mark.parametrize("integrator, order, dt", [("euler", 1, 0.002), ("rk2", 2, 0.004), ("rk4", 4, 0.01)])
+def test_a_derivative_target_integrates_with_its_order(integrator, order, dt):
+    """With the exact right-hand side as its network, the model's step is the integrator itself: the
+    error of a rollout to t = 0.5 falls as dt^order (steps inside each scheme's stability limit for
+    the grid's highest mode), and RK4's is small."""
+    model = Autoregressive(SpectralAdvection(), channels=1, target="derivative", integrator=integrator, dt=0.05).double()
+    u0 = torch.sin(2 * math.pi * X) + 0.1 * torch.cos(4 * math.pi * X)
+    errors = []
+    for h in (dt, dt / 2):
+        pred = model.rollout(u0.view(1, 1, 1, N), round(0.5 / h), dt=h)[0, -1, 0]
+        errors.append(float((pred - _advected(u0, [0.5])[0]).norm() / u0.norm()))
+    assert errors[0] / errors[1] == pytest.approx(2**order, rel=0.05), errors
+    if integrator == "rk4":
+        assert errors[0] < 2e-6  # measured 1.4e-6
+
+
+def _advection_windows(n, seed):
+    """Random band-limited fields advected by 0.05 per step: 1 input step, 4 target steps."""
+    g = torch.Generator().manual_seed(seed)
+    coeff = torch.randn(n, 2, 4, generator=g, dtype=torch.float64)
+    k = torch.arange(1, 5, dtype=torch.float64)
+    u0 = (coeff[:, 0, :, None] * torch.sin(2 * math.pi * k[:, None] * X)
+          + coeff[:, 1, :, None] * torch.cos(2 * math.pi * k[:, None] * X)).sum(1)
+    u = torch.stack([_advected(v, [0.05 * s for s in range(5)]) for v in u0])[:, :, None].float()
+    return windows(u, k=1, m=4)
+
+
+def _circular_net():
+    torch.manual_seed(0)
+    return nn.Conv1d(1, 1, 9, padding=4, padding_mode="circular", bias=False)
+
+
+def test_a_learned_derivative_rolls_out_with_another_time_step():
+    """A stencil trained (unrolled over 4 steps) as the time derivative of advection data follows
+    the exact solution when rolled out with half the training step too."""
+    train, val = _advection_windows(64, 0), _advection_windows(8, 1)
+    model = Autoregressive(_circular_net(), channels=1, target="derivative", integrator="rk4", dt=0.05)
+    fit(model, RolloutTask(train, val), quiet=True, epochs=150, lr=3e-2, batch_size=16, mode="unrolled", unroll=4)
+    x, y = val
+    with torch.no_grad():
+        half = model.rollout(x, 8, dt=0.025)[:, 1::2]  # every second half step lands on the stored times
+        full = model.rollout(x, 4)
+    # measured 0.013 and 0.031; a step that ignored dt would land at t = 0.4, an O(1) error
+    assert trajectory_rel_l2(full, y) < 0.02 and trajectory_rel_l2(half, y) < 0.05, (
+        trajectory_rel_l2(full, y), trajectory_rel_l2(half, y))
+    with pytest.raises(Exception, match="target=derivative"):
+        Autoregressive(_circular_net(), channels=1, dt=0.05).rollout(x, 2, dt=0.025)
+
+
+class Recorder(nn.Module):
+    """A network that notes whether each call builds a graph."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = _circular_net()
+        self.graphs = []
+
+    def forward(self, z):
+        self.graphs.append(torch.is_grad_enabled())
+        return self.conv(z)
+
+
+@pytest.mark.parametrize("mode, calls_with_graph", [("pushforward", [False, False, True]), ("unrolled", [True] * 3)])
+def test_pushforward_trains_only_the_last_step(mode, calls_with_graph):
+    train = _advection_windows(4, 0)
+    net = Recorder()
+    model = Autoregressive(net, channels=1, dt=0.05)
+    task = RolloutTask(train, train, RolloutConfig(mode=mode, unroll=3))
+    task.horizon = 3
+    loss, _ = task.loss(model, (train[0], train[1]), 0)
+    assert net.graphs == calls_with_graph
+    if mode == "pushforward":  # the loss is the error of the third step, from the model's own second
+        with torch.no_grad():
+            third = model.rollout(train[0], 3)[:, 2]
+        expected = (third - train[1][:, 2]).flatten(1).norm(dim=1) / train[1][:, 2].flatten(1).norm(dim=1)
+        assert float(loss) == pytest.approx(float(expected.mean()), rel=1e-6)
+    loss.backward()
+    assert net.conv.weight.grad.abs().sum() > 0
+
+
+def test_a_resumed_rollout_training_ends_with_the_same_weights(tmp_path):
+    """Noise and the curriculum come from the epoch's seeded generator: a run interrupted after its
+    third epoch and resumed ends bitwise equal to an uninterrupted one."""
+    from pdekit.train import Trainer, make_train_config
+
+    train, val = _advection_windows(16, 0), _advection_windows(4, 1)
+    options = {"epochs": 6, "lr": 1e-2, "batch_size": 8, "mode": "pushforward", "unroll": 3, "noise": 0.01,
+               "curriculum": True}
+
+    def run(folder, stop_after=None):
+        cfg, task_cfg = make_train_config(RolloutTask, options)
+        model = Autoregressive(_circular_net(), channels=1, dt=0.05)
+
+        def interrupt(trainer, row):
+            if row["epoch"] == stop_after:
+                raise KeyboardInterrupt
+
+        Trainer(model, RolloutTask(train, val, task_cfg), cfg, str(tmp_path / folder), quiet=True,
+                callbacks=[interrupt]).fit()
+        return model
+
+    full = run("full")
+    with pytest.raises(KeyboardInterrupt):
+        run("resumed", stop_after=3)
+    resumed = run("resumed")
+    assert all(torch.equal(a, b) for a, b in zip(full.state_dict().values(), resumed.state_dict().values()))
+
+
+def test_correlation_time_and_the_aggregates_are_exact_on_a_synthetic_signal():
+    """The prediction turns away from the truth by 0.1 rad per step: its Pearson correlation is
+    cos(0.1 s), below 0.8 first at s = 7 (cos 0.7 = 0.765), at time 0.25 * 8 = 2."""
+    x = 2 * math.pi * X
+    steps = 12
+    theta = 0.1 * torch.arange(steps, dtype=torch.float64)
+    true = torch.sin(x).expand(1, steps, 1, N)
+    pred = (torch.cos(theta)[:, None] * torch.sin(x) + torch.sin(theta)[:, None] * torch.cos(x)).view(1, steps, 1, N)
+    t = 0.25 * np.arange(1, steps + 1)
+    assert correlation_time(pred, true, t) == 2.0
+    assert correlation_time(true, true, t) is None
+    assert geometric_mean([1.0, math.e, math.e**2], first=3) == pytest.approx(math.e)
+    assert geometric_mean([1.0] * 99) is None
+    out = rollout_metrics(pred, true, t)
+    # |e^{i theta} - 1| = 2 sin(theta / 2) per step; over the whole trajectory the root mean square
+    expected = math.sqrt(sum((2 * math.sin(0.05 * s)) ** 2 for s in range(steps)) / steps)
+    assert out["trajectory_rel_l2"] == pytest.approx(expected, rel=1e-9)
+    assert out["rollout_rel_l2"][3] == pytest.approx(2 * math.sin(0.15), rel=1e-9)
+    assert len(out["rollout_nrmse"]) == steps and out["rollout_gmean100"] is None
