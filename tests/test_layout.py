@@ -83,3 +83,29 @@ def test_each_registry_and_shared_helper_is_defined_once():
     for what, pattern in patterns.items():
         where = [p.name for p in ROOT.rglob("*.py") if re.search(pattern, p.read_text(), re.M)]
         assert len(where) == 1, (what, where)
+
+
+def test_every_public_class_function_and_method_has_a_docstring():
+    import importlib
+    import inspect
+    import pkgutil
+
+    missing = []
+    for info in pkgutil.walk_packages(pdekit.__path__, "pdekit."):
+        if info.name == "pdekit.__main__":
+            continue
+        module = importlib.import_module(info.name)
+        for name, obj in vars(module).items():
+            if name.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
+                continue
+            if not (inspect.isclass(obj) or inspect.isfunction(obj)):
+                continue
+            if not inspect.getdoc(obj):
+                missing.append(f"{module.__name__}.{name}")
+            for attr, member in vars(obj).items() if inspect.isclass(obj) else ():
+                inherited = any((getattr(getattr(base, attr, None), "__doc__", None) or "").strip()
+                                for base in obj.__mro__[1:])
+                if not attr.startswith("_") and inspect.isfunction(member) and not (member.__doc__ or "").strip() \
+                        and not inherited:
+                    missing.append(f"{module.__name__}.{name}.{attr}")
+    assert missing == []

@@ -1,6 +1,7 @@
 """Autoregressive surrogates: windows of trajectories, the integrators of a derivative target,
 the training modes of the rollout task, resume, and the rollout metrics."""
 
+import json
 import math
 
 import numpy as np
@@ -166,3 +167,24 @@ def test_correlation_time_and_the_aggregates_are_exact_on_a_synthetic_signal():
     assert out["trajectory_rel_l2"] == pytest.approx(expected, rel=1e-9)
     assert out["rollout_rel_l2"][3] == pytest.approx(2 * math.sin(0.15), rel=1e-9)
     assert len(out["rollout_nrmse"]) == steps and out["rollout_gmean100"] is None
+
+
+def test_pdekit_run_ks_rollout_writes_the_output_contract_and_evaluates_again(run_cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    small = ["data.n_train=8", "data.n_test=4", "train.epochs=2", "model.hidden_channels=8"]
+    code, out, err = run_cli("run", "ks_rollout", "--quick", "--quiet", "--out", "run", *small)
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "run/metrics.json").read_text())
+    assert len(metrics["rollout_rel_l2"]) == len(metrics["rollout_nrmse"]) == 100
+    assert {"trajectory_rel_l2", "rollout_gmean100", "correlation_time", "stable"} <= set(metrics)
+    assert metrics["rollout_gmean100"] is not None and metrics["stability_steps"] == 1000
+    saved = np.load(tmp_path / "run/rollout.npz")
+    assert saved["pred"].shape == saved["true"].shape == (4, 100, 1, 64)
+    np.testing.assert_allclose(saved["t"], 0.2 * np.arange(1, 101), rtol=1e-12)
+    assert trajectory_rel_l2(torch.from_numpy(saved["pred"]), torch.from_numpy(saved["true"])) == pytest.approx(
+        metrics["trajectory_rel_l2"], rel=1e-6)
+    assert "trajectory relative L2" in out and (tmp_path / "run/plots/rollout.png").exists()
+    code, out, err = run_cli("eval", "run", "--json", "again.json")
+    assert code == 0, err
+    again = json.loads((tmp_path / "again.json").read_text())
+    assert again["rollout_rel_l2"] == metrics["rollout_rel_l2"]

@@ -21,6 +21,21 @@ def _parse_sets(pairs: list[str]) -> dict[str, str]:
 
 
 def cmd_generate(args) -> int:
+    """``pdekit generate``: solve a problem for ``args.n`` random inputs and store the samples in an HDF5 file.
+
+    Resumes an interrupted run of the same command and does nothing when the file already holds this
+    dataset (see ``pdekit.data.generate.generate``).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line of the subcommand (see ``build_parser``).
+
+    Returns
+    -------
+    int
+        The exit status, 0.
+    """
     from pdekit.data import generate
     from pdekit.problems import get_problem
 
@@ -43,6 +58,19 @@ def cmd_generate(args) -> int:
 
 
 def cmd_list(args) -> int:
+    """``pdekit list``: print the registered problems, models and shipped recipes (``args.what``: all,
+    problems, models or recipes).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line of the subcommand (see ``build_parser``).
+
+    Returns
+    -------
+    int
+        The exit status, 0.
+    """
     if args.what in ("all", "problems"):
         from pdekit.problems import PROBLEMS
 
@@ -66,44 +94,67 @@ def cmd_list(args) -> int:
     return 0
 
 
+def _table(title: str, rows: list[tuple[str, str]], run_dir: str | None, after: str = "") -> None:
+    """Print a run's summary: a title, aligned rows, an optional sentence, where the report is."""
+    width = max(len(k) for k, _ in rows)
+    print(f"\n{title}")
+    for key, value in rows:
+        print(f"  {key:<{width}}  {value}")
+    if after:
+        print(after)
+    if run_dir:
+        print(f"report: {os.path.join(run_dir, 'report.md')}")
+
+
 def _print_summary(results: dict, run_dir: str) -> None:
+    """Print the headline metrics of a run (operator, PINN or rollout) and where its report is."""
     from pdekit.eval.report import optional_figure
 
-    if "stop_reason" in results:  # a PINN run
+    if "trajectory_rel_l2" in results:  # a rollout run
+        corr = results["correlation_time"]
+        stable = "yes" if results.get("stable") else f"no (step {results.get('blow_up_step')})"
+        _table(f"{results['recipe']} ({results['device']})", [
+            ("trajectory relative L2", f"{results['trajectory_rel_l2']:.4g}"),
+            ("relative L2, first / last step", f"{results['rollout_rel_l2'][0]:.4g} / {results['final_rel_l2']:.4g}"),
+            ("steps rolled out", str(len(results["rollout_rel_l2"]))),
+            ("correlation time", "beyond the rollout" if corr is None else f"{corr:g}"),
+            ("stable at 10x the horizon", stable), ("train seconds", f"{results['train_seconds']:.1f}")], run_dir)
+    elif "stop_reason" in results:  # a PINN run
         rows = [("relative L2 vs reference", f"{results['test_rel_l2']:.4g}"),
                 ("max error", f"{results['max_error']:.4g}"),
                 ("train seconds", f"{results['train_seconds']:.1f}"), ("steps", str(results["steps"])),
                 ("stopped", results["stop_reason"])]
         rows += [(k, f"{v:.6g}") for k, v in results.items() if k in ("nu", "nu_rel_error")]
-        width = max(len(k) for k, _ in rows)
-        print(f"\n{results['recipe']}")
-        for key, value in rows:
-            print(f"  {key:<{width}}  {value}")
-        if run_dir:
-            print(f"report: {os.path.join(run_dir, 'report.md')}")
-        return
-
-    rows = [
-        ("test relative L2 (mean)", f"{results['test_rel_l2']:.4g}"),
-        ("test relative L2 (median)", f"{results['median_rel_l2']:.4g}"),
-        ("nRMSE", f"{results['nrmse']:.4g}"),
-        ("parameters", f"{results['params']:,}"),
-        ("train seconds", f"{results['train_seconds']:.1f}"),
-        ("model s/sample", f"{results['model_seconds_per_sample']:.3g}"),
-        ("solver s/sample (data setting)", optional_figure(results["solver_seconds_per_sample"], ".3g")),
-        ("speed-up at equal accuracy", optional_figure(results["speedup"], ".3g", "x")),
-    ]
-    rows += [(f"rel. L2 at resolution {r}", f"{e:.4g}") for r, e in results["resolution_transfer"].items()]
-    width = max(len(k) for k, _ in rows)
-    print(f"\n{results['recipe']} ({results['device']})")
-    for key, value in rows:
-        print(f"  {key:<{width}}  {value}")
-    print(results["speed_verdict"])
-    if run_dir:
-        print(f"report: {os.path.join(run_dir, 'report.md')}")
+        _table(results["recipe"], rows, run_dir)
+    else:
+        rows = [
+            ("test relative L2 (mean)", f"{results['test_rel_l2']:.4g}"),
+            ("test relative L2 (median)", f"{results['median_rel_l2']:.4g}"),
+            ("nRMSE", f"{results['nrmse']:.4g}"),
+            ("parameters", f"{results['params']:,}"),
+            ("train seconds", f"{results['train_seconds']:.1f}"),
+            ("model s/sample", f"{results['model_seconds_per_sample']:.3g}"),
+            ("solver s/sample (data setting)", optional_figure(results["solver_seconds_per_sample"], ".3g")),
+            ("speed-up at equal accuracy", optional_figure(results["speedup"], ".3g", "x")),
+        ]
+        rows += [(f"rel. L2 at resolution {r}", f"{e:.4g}") for r, e in results["resolution_transfer"].items()]
+        _table(f"{results['recipe']} ({results['device']})", rows, run_dir, results["speed_verdict"])
 
 
 def cmd_run(args) -> int:
+    """``pdekit run``: load a recipe (quick variant and overrides applied), generate its data, train,
+    evaluate and write the run folder (default runs/<name>), then print a summary.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line of the subcommand (see ``build_parser``).
+
+    Returns
+    -------
+    int
+        The exit status, 0.
+    """
     from pdekit.pipeline import default_run_dir, run_recipe
     from pdekit.recipes import load_recipe
 
@@ -115,6 +166,19 @@ def cmd_run(args) -> int:
 
 
 def cmd_train(args) -> int:
+    """``pdekit train``: generate a recipe's data and train it; an operator run prints where its
+    checkpoint is, a PINN run (trained and evaluated in one step) prints its summary.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line of the subcommand (see ``build_parser``).
+
+    Returns
+    -------
+    int
+        The exit status, 0.
+    """
     from pdekit.pipeline import RUNNERS, default_run_dir
     from pdekit.recipes import load_recipe
 
@@ -129,6 +193,19 @@ def cmd_train(args) -> int:
 
 
 def cmd_eval(args) -> int:
+    """``pdekit eval``: evaluate a run folder on its own test split or on ``args.data`` and print a
+    summary; writes only the ``--json`` file and the ``--report`` folder, when given.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line of the subcommand (see ``build_parser``).
+
+    Returns
+    -------
+    int
+        The exit status, 0.
+    """
     from pdekit.pipeline import evaluate_run
 
     results = evaluate_run(args.run_dir, args.data, args.json, args.report)
@@ -137,6 +214,19 @@ def cmd_eval(args) -> int:
 
 
 def cmd_convert(args) -> int:
+    """``pdekit convert``: copy an HDF5 file in any layout pdekit reads to pdekit's schema or a PDEBench
+    layout (``args.layout``), refusing an output that exists, and print what was converted.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line of the subcommand (see ``build_parser``).
+
+    Returns
+    -------
+    int
+        The exit status, 0.
+    """
     from pdekit.data.formats import convert
 
     if os.path.exists(args.output):
@@ -150,6 +240,19 @@ def cmd_convert(args) -> int:
 
 
 def cmd_show(args) -> int:
+    """``pdekit show``: print a problem's summary, its grid and stored arrays (problems with a solver),
+    and its parameters with their types, defaults and help.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line of the subcommand (see ``build_parser``).
+
+    Returns
+    -------
+    int
+        The exit status, 0.
+    """
     from pdekit.config import describe
     from pdekit.problems import get_problem
 
@@ -172,6 +275,14 @@ def cmd_show(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``pdekit`` command line.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        One subparser per command (generate, list, run, train, eval, convert, show), each with its
+        ``cmd_*`` function as the ``func`` default.
+    """
     parser = argparse.ArgumentParser(prog="pdekit", description="Verified PDE data and neural surrogates.")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -227,6 +338,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the ``pdekit`` command line (the console script's entry point).
+
+    ``key=value`` overrides of ``run`` and ``train`` may also follow the options.
+
+    Parameters
+    ----------
+    argv : list of str or None
+        The arguments after the program name (None: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status: the command's own (0), 2 for a user error (a PdekitError or a file system
+        refusal, printed as one line on stderr) or 130 when interrupted with Ctrl-C.
+    """
     parser = build_parser()
     # key=value overrides may also follow options (`run R --out D model.width=64`), which argparse
     # alone does not collect into the positional list

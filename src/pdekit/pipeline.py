@@ -112,7 +112,27 @@ def train_operator(recipe: Recipe, run_dir: str, x_train, y_train, x_val, y_val,
 
 
 def train_recipe(recipe: Recipe, run_dir: str, quiet: bool = False):
-    """Generate (or reuse) the data and train; returns (trained model, data files)."""
+    """Generate (or reuse) the data and train; returns (trained model, data files).
+
+    The run folder gets recipe.json, checkpoint.pt and metrics.csv; a run killed there resumes.
+
+    Parameters
+    ----------
+    recipe : Recipe
+        An operator recipe.
+    run_dir : str
+        The run folder (created; a folder of other files is refused).
+    quiet : bool
+        No progress bars.
+
+    Returns
+    -------
+    trained : TrainedModel
+        The trained model with its normalizers and metrics history.
+    files : dict
+        The data: ``"train"``, ``"val"`` and ``"test"`` (cached files or Splits of ``data.file``) and
+        ``"transfer"`` (``{resolution: file}``).
+    """
     from pdekit.data.dataset import load_task
 
     prepare_run_dir(run_dir)  # a bad --out fails before any data is generated
@@ -215,11 +235,131 @@ class PinnRunner:
         return evaluate_pinn_run(run_dir, json_out, report_dir)
 
 
-RUNNERS = {"operator": OperatorRunner, "pinn": PinnRunner}
+class RolloutRunner:
+    """Rollout recipes: trajectories, the rollout task, rollouts of the test trajectories, report."""
+
+    @staticmethod
+    def _model(recipe: Recipe, channels: int, ndim: int, dt: float):
+        from pdekit.models import build_model
+        from pdekit.train.rollout import Autoregressive
+
+        r = recipe.rollout
+        net = build_model(recipe.model, r.history * channels, channels, ndim, data_grid(recipe))
+        return Autoregressive(net, channels, r.history, r.target, r.integrator, dt)
+
+    @staticmethod
+    def _train(recipe: Recipe, run_dir: str, quiet: bool):
+        from pdekit.data.trajectories import load_trajectories, windows
+        from pdekit.train.rollout import RolloutTask
+
+        prepare_run_dir(run_dir)
+        files = prepare_data(recipe, quiet=quiet, device=resolve_device(recipe.train.device).type)
+        r = recipe.rollout
+        u_train, t, _ = load_trajectories(files["train"])
+        u_val, _, _ = load_trajectories(files["val"])
+        task = RolloutTask(windows(u_train, r.history, r.steps, r.stride), windows(u_val, r.history, r.steps, r.steps),
+                           recipe.task)
+        with open(os.path.join(run_dir, "recipe.json"), "w") as fh:
+            json.dump(recipe.raw, fh, indent=2, sort_keys=True)
+        torch.manual_seed(recipe.train.seed)  # before the model is built: its initialization is part of the run
+        channels, ndim, dt = u_train.shape[2], u_train.ndim - 3, float(t[1] - t[0])
+        model = RolloutRunner._model(recipe, channels, ndim, dt)
+        meta = {"channels": channels, "ndim": ndim, "dt": dt}
+        trained = Trainer(model, task, recipe.train, run_dir, recipe.to_json(), meta, name=recipe.name,
+                          quiet=quiet).fit()
+        return trained, files
+
+    @staticmethod
+    def train(recipe: Recipe, run_dir: str, quiet: bool = False) -> str:
+        trained, _ = RolloutRunner._train(recipe, run_dir, quiet)
+        row = next((h for h in trained.history if h["epoch"] == trained.epoch), {"val_rollout_rel_l2": float("nan")})
+        return (f"trained {recipe.name}: validation rollout relative L2 {row['val_rollout_rel_l2']:.4g} "
+                f"at epoch {trained.epoch}; checkpoint in {run_dir} (`pdekit eval {run_dir}` rolls out the test "
+                f"trajectories)")
+
+    @staticmethod
+    def _score(recipe: Recipe, model, test_file, history: list, seconds: float, device,
+               weights_epoch: int) -> tuple[dict, tuple]:
+        from pdekit.data.trajectories import load_trajectories
+        from pdekit.eval.rollout_report import evaluate_rollout
+        from pdekit.models.registry import count_parameters
+
+        r = recipe.rollout
+        u, t, meta = load_trajectories(test_file)
+        steps = r.test_steps or u.shape[1] - r.history
+        metrics, pred, true, times = evaluate_rollout(model, u, t, r.history, steps, stability_steps=10 * steps)
+        val = next((h["val_rollout_rel_l2"] for h in history if h["epoch"] == weights_epoch), None)
+        metrics.update({"final_rel_l2": metrics["rollout_rel_l2"][-1], "val_rollout_rel_l2": val, "weights_epoch": weights_epoch,
+                        "train_seconds": seconds, "params": count_parameters(model), "recipe": recipe.name,
+                        "device": torch.device(device).type, "test_samples": len(u), "dt": float(t[1] - t[0])})
+        return metrics, (pred, true, times)
+
+    @staticmethod
+    def _write(folder: str, recipe: Recipe, metrics: dict, arrays, history, npz: bool) -> None:
+        import numpy as np
+
+        from pdekit.eval.rollout_report import write_rollout_report
+
+        os.makedirs(folder, exist_ok=True)
+        pred, true, times = arrays
+        write_json(os.path.join(folder, "metrics.json"), metrics)
+        if npz:
+            np.savez(os.path.join(folder, "rollout.npz"), pred=pred.numpy(), true=true.numpy(), t=times)
+        write_rollout_report(folder, recipe, metrics, pred, true, times, history)
+
+    @staticmethod
+    def run(recipe: Recipe, run_dir: str, quiet: bool = False) -> dict:
+        trained, files = RolloutRunner._train(recipe, run_dir, quiet)
+        metrics, arrays = RolloutRunner._score(recipe, trained.model, files["test"], trained.history, trained.seconds,
+                                               trained.device, trained.epoch)
+        RolloutRunner._write(run_dir, recipe, metrics, arrays, trained.history, npz=True)
+        return metrics
+
+    @staticmethod
+    def evaluate(run_dir: str, recipe: Recipe, data: str | None, json_out: str | None, report_dir: str | None) -> dict:
+        from pdekit.train.checkpoint import load_checkpoint
+        from pdekit.train.trainer import check_checkpoint_model
+
+        if data is not None:
+            raise PdekitError("--data is not supported for rollout runs yet; they are scored on their own test split")
+        path = os.path.join(run_dir, "checkpoint.pt")
+        state = load_checkpoint(path)
+        model = RolloutRunner._model(recipe, state["channels"], state["ndim"], state["dt"])
+        check_checkpoint_model(state, model, path)
+        model.load_state_dict(state["best_model" if "best_model" in state else "model"])
+        files = prepare_data(recipe, quiet=True, device=resolve_device(recipe.train.device).type)
+        history = json.loads(state["history"])
+        epoch = int(state.get("best_epoch", int(state["epoch"]) + int(state["lbfgs_iterations"])))
+        metrics, arrays = RolloutRunner._score(recipe, model, files["test"], history, float(state["seconds"]), "cpu",
+                                               epoch)
+        if json_out:
+            write_json(json_out, metrics)
+        if report_dir:
+            RolloutRunner._write(report_dir, recipe, metrics, arrays, history, npz=False)
+        return metrics
+
+
+RUNNERS = {"operator": OperatorRunner, "pinn": PinnRunner, "rollout": RolloutRunner}
 
 
 def run_recipe(recipe: Recipe, run_dir: str, quiet: bool = False) -> dict:
-    """Data, training, evaluation and report: the whole of `pdekit run`."""
+    """Data, training, evaluation and report: the whole of `pdekit run`.
+
+    Parameters
+    ----------
+    recipe : Recipe
+        A validated recipe of any kind (``load_recipe``).
+    run_dir : str
+        The run folder: checkpoint, metrics.csv, metrics.json, report.md and plots.
+    quiet : bool
+        No progress bars.
+
+    Returns
+    -------
+    dict
+        The run's metrics, as written to metrics.json (``test_rel_l2`` and more; see
+        ``pdekit.eval.evaluate.evaluate`` and ``pdekit.pinn.run.run_pinn``).
+    """
     return RUNNERS[recipe.kind].run(recipe, run_dir, quiet)
 
 
@@ -227,7 +367,31 @@ def evaluate_run(run_dir: str, data: str | None = None, json_out: str | None = N
                  report_dir: str | None = None) -> dict:
     """Evaluate a trained run on its own test split or (operator runs) on another file in any layout
     pdekit reads. Writes nothing but ``json_out`` (the metrics) and ``report_dir`` (report.md and
-    plots), each only when given: the run's own record is never changed."""
+    plots), each only when given: the run's own record is never changed.
+
+    Parameters
+    ----------
+    run_dir : str
+        A run folder with its checkpoint.pt.
+    data : str or None
+        An HDF5 file to evaluate on (operator runs only; None: the run's own test split, regenerated
+        or read from the cache).
+    json_out : str or None
+        Write the metrics to this JSON file.
+    report_dir : str or None
+        Write report.md and plots to this folder (not the run folder).
+
+    Returns
+    -------
+    dict
+        The metrics.
+
+    Raises
+    ------
+    PdekitError
+        If ``report_dir`` is the run folder, an output is not writable, the checkpoint is missing or
+        unreadable, or ``data`` does not fit the model.
+    """
     from pdekit.recipes import load_recipe
     from pdekit.train.checkpoint import load_checkpoint
 

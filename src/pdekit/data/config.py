@@ -28,6 +28,7 @@ class DataSection:
     test_file: str = param("", "with data.file: take the n_test test samples from the start of this file")
 
     def validate(self):
+        """Check that n_train, n_test and batch_size are >= 1 and n_val is >= 1 or -1."""
         require(self.n_train >= 1 and self.n_test >= 1, f"data.n_train and data.n_test must be >= 1, got "
                 f"{self.n_train} and {self.n_test}")
         require(self.batch_size >= 1, f"data.batch_size must be >= 1, got {self.batch_size}")
@@ -35,4 +36,5 @@ class DataSection:
 
     @property
     def validation_count(self) -> int:
+        """The number of validation samples: n_val, or for -1 10% of n_train (at least 1)."""
         return self.n_val if self.n_val > 0 else max(1, round(0.1 * self.n_train))

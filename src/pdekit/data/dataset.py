@@ -18,7 +18,17 @@ from pdekit.errors import DataFileError
 
 
 class Split(NamedTuple):
-    """Samples start .. start + count - 1 of a file (count None: all after start)."""
+    """Samples start .. start + count - 1 of a file (count None: all after start).
+
+    Parameters
+    ----------
+    path : str
+        The HDF5 file, in any layout pdekit reads.
+    start : int
+        Index of the first sample.
+    count : int or None
+        Number of samples (None: all from ``start`` to the end of the file).
+    """
     path: str
     start: int = 0
     count: int | None = None
@@ -38,7 +48,43 @@ def load_pairs(path: "str | os.PathLike | Split", input_time: int = 0, target_ti
     ``layout``, ``n``, ``resolution`` and, for pdekit files, the generation ``config``.
 
     ``trajectory``: the target is the whole trajectory (n, c, nt, *space) and the input the slice
-    at ``input_time`` repeated along time, a space-time task (PINO's Burgers setup)."""
+    at ``input_time`` repeated along time, a space-time task (PINO's Burgers setup).
+
+    Parameters
+    ----------
+    path : str, os.PathLike or Split
+        The file; a Split also gives the first sample and the count, which replace ``start`` and
+        ``limit``.
+    input_time : int
+        Time index of the input slice (time-dependent data; negative indices count from the end).
+    target_time : int
+        Time index of the target slice (time-dependent data, unless ``trajectory``).
+    limit : int or None
+        At most this many samples (None: all after ``start``).
+    start : int
+        Index of the first sample.
+    trajectory : bool
+        Target the whole trajectory instead of one slice (time-dependent data only).
+
+    Returns
+    -------
+    x : torch.Tensor
+        Inputs, float32: a steady problem's stored inputs or the fields at ``input_time``,
+        (n, c_in, *space); with ``trajectory`` that slice repeated in time, (n, c, nt, *space).
+    y : torch.Tensor
+        Targets, float32: the fields (at ``target_time``), (n, c_out, *space); with
+        ``trajectory`` the whole trajectory, (n, c, nt, *space).
+    meta : dict
+        ``problem``, ``layout``, ``n`` (samples in the file), ``resolution`` (points along the first
+        spatial axis) and ``config`` (a pdekit file's stored config; else just ``n`` and
+        ``resolution``).
+
+    Raises
+    ------
+    DataFileError
+        If the file holds fewer samples, a time index is out of range, or a trajectory is asked of
+        steady data.
+    """
     if isinstance(path, Split):
         path, start, limit = path.path, path.start, path.count
     f, source = open_source(path)
@@ -85,6 +131,19 @@ class Normalizer(torch.nn.Module):
 
     @classmethod
     def fit(cls, data: torch.Tensor) -> "Normalizer":
+        """The normalizer of ``data``: per-channel mean and (unbiased) standard deviation over every
+        axis but the channel axis, computed in float64, the deviation clamped at 1e-12.
+
+        Parameters
+        ----------
+        data : torch.Tensor
+            Samples shaped (n, channels, *space).
+
+        Returns
+        -------
+        Normalizer
+            Its buffers ``mean`` and ``std`` are float32, shaped (channels,).
+        """
         dims = [d for d in range(data.ndim) if d != 1]
         mean = data.double().mean(dim=dims)
         std = data.double().std(dim=dims).clamp_min(1e-12)
@@ -94,7 +153,31 @@ class Normalizer(torch.nn.Module):
         return (1, -1) + (1,) * (x.ndim - 2)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalize: (x - mean) / std, channel by channel.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Raw values shaped (batch, channels, *space).
+
+        Returns
+        -------
+        torch.Tensor
+            Normalized values, shaped like ``x``.
+        """
         return (x - self.mean.view(self._shape(x))) / self.std.view(self._shape(x))
 
     def decode(self, x: torch.Tensor) -> torch.Tensor:
+        """De-normalize: x * std + mean, channel by channel (the inverse of ``encode``).
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Normalized values shaped (batch, channels, *space).
+
+        Returns
+        -------
+        torch.Tensor
+            Values in the data's units, shaped like ``x``.
+        """
         return x * self.std.view(self._shape(x)) + self.mean.view(self._shape(x))

@@ -40,6 +40,34 @@ Reader = Callable[[int, int, "int | None"], np.ndarray]
 
 @dataclass
 class Source:
+    """An open data file described in one way for every layout: named scalar channels read lazily.
+
+    Attributes
+    ----------
+    path : str
+        The file.
+    layout : str
+        One of LAYOUTS.
+    n : int
+        Number of samples (trajectories).
+    time_dependent : bool
+        Whether the fields have a time axis.
+    space : tuple of int
+        Grid points per spatial axis.
+    coords : dict
+        Coordinate arrays by axis name ("x", "y", "z", and "t" for time-dependent data).
+    fields : dict
+        Readers of the output channels by name: ``read(start, count, t)`` gives (count, nt, *space)
+        for ``t`` None, else (count, *space); steady fields (count, *space).
+    inputs : dict
+        Readers of the steady inputs by name, (count, *space).
+    problem : str or None
+        The registered pdekit problem that made the data, where the file says so.
+    attrs : dict
+        Layout-specific metadata: a pdekit file's ``config``, The Well's scalars and boundary
+        conditions.
+    """
+
     path: str
     layout: str
     n: int
@@ -65,7 +93,25 @@ class Source:
 
 
 def open_source(path: str | os.PathLike) -> tuple[h5py.File, Source]:
-    """Open ``path`` and describe it; the caller closes the returned file after reading."""
+    """Open ``path`` and describe it; the caller closes the returned file after reading.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An HDF5 file in any layout pdekit reads (see the module docstring).
+
+    Returns
+    -------
+    f : h5py.File
+        The file, open for reading; the readers of ``source`` read from it.
+    source : Source
+        Its layout, sample count, grid, coordinates and channel readers.
+
+    Raises
+    ------
+    DataFileError
+        If the file is missing, unreadable, in no known layout, or inconsistent with its layout.
+    """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise DataFileError(f"data file '{path}' does not exist")
@@ -82,6 +128,25 @@ def open_source(path: str | os.PathLike) -> tuple[h5py.File, Source]:
 
 
 def detect_layout(f: h5py.File, path: str = "") -> str:
+    """The layout of an open HDF5 file, recognised by its root attributes and top-level names.
+
+    Parameters
+    ----------
+    f : h5py.File
+        The open file.
+    path : str
+        Its name, for the error message.
+
+    Returns
+    -------
+    str
+        One of LAYOUTS.
+
+    Raises
+    ------
+    DataFileError
+        If the file matches no layout pdekit reads.
+    """
     if "pdekit_version" in f.attrs or "fields" in f:
         return "pdekit"
     if any(k in f for k in ("t0_fields", "t1_fields", "t2_fields", "dimensions")):
@@ -364,7 +429,30 @@ def write_pdebench(path: str, source: Source, layout: str = "pdebench-tensor") -
 
 def convert(src: str, dst: str, layout: str = "pdekit") -> Source:
     """Copy ``src`` (any layout) to ``dst`` in ``layout`` (pdekit or a PDEBench layout), arrays
-    kept bit for bit (float32). Returns the source's description."""
+    kept bit for bit (float32). Returns the source's description.
+
+    ``dst`` is written under a temporary name and then renamed; an existing ``dst`` is replaced
+    (the command line refuses one first).
+
+    Parameters
+    ----------
+    src : str
+        The file to read, in any layout pdekit reads.
+    dst : str
+        The file to write.
+    layout : str
+        "pdekit", "pdebench-tensor", "pdebench-variables" or "pdebench-seeds".
+
+    Returns
+    -------
+    Source
+        The description of ``src`` (its file closed).
+
+    Raises
+    ------
+    DataFileError
+        If ``src`` cannot be read, ``layout`` cannot be written, or the data do not fit it.
+    """
     f, source = open_source(src)
     with f:
         if layout == "pdekit":

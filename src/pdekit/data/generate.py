@@ -36,7 +36,28 @@ def draw_inputs(problem: Problem, seed: int, indices: range,
 
 
 def solve_samples(problem: Problem, seed: int, indices: range, device: str | torch.device = "cpu") -> dict[str, np.ndarray]:
-    """The stored arrays (float32, stored grid) of samples ``indices``: {"inputs/a": ..., "fields/u": ...}."""
+    """The stored arrays (float32, stored grid) of samples ``indices``: {"inputs/a": ..., "fields/u": ...}.
+
+    Each sample's inputs are drawn from its own generator (``sample_rng(seed, i)``) on the solve grid,
+    solved in one batch without gradients, and restricted to the stored grid.
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem, with its config and stored resolution.
+    seed : int
+        The dataset seed.
+    indices : range
+        Indices of the samples in the seed's stream.
+    device : str or torch.device
+        Where the solver runs.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``"inputs/<name>"`` shaped (count, *space) for each stored input, and ``"fields/<name>"``
+        shaped (count, nt, *space), or (count, *space) for a steady problem.
+    """
     inputs = draw_inputs(problem, seed, indices, device)
     count = len(indices)
     if count == 1 and problem.periodic:
@@ -143,7 +164,40 @@ def generate(
     """Generate samples first .. first + n - 1 of ``problem`` into ``out`` (HDF5), resuming an
     interrupted run.
 
-    Returns "written", "resumed" or "exists" (the file was already this dataset)."""
+    Returns "written", "resumed" or "exists" (the file was already this dataset).
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem, with its config and stored resolution.
+    n : int
+        Number of samples.
+    seed : int
+        The dataset seed: sample i is a function of (config, seed, i) only.
+    out : str or os.PathLike
+        The HDF5 file to write (its folder is created); finished batches wait in ``<out>.parts/``.
+    batch_size : int
+        Samples solved together (the result does not depend on it).
+    device : str
+        "cpu" or "cuda": where the solver runs (a resumed run must use the same device type).
+    quiet : bool
+        No progress bar.
+    first : int
+        Index of the first sample in the seed's stream (to add a later split).
+
+    Returns
+    -------
+    str
+        "written", "resumed" or "exists".
+
+    Raises
+    ------
+    PdekitError
+        For n or batch_size below 1, a negative ``first``, or CUDA asked for but unavailable.
+    DataFileError
+        If ``out`` exists with another config, or ``<out>.parts/`` holds an unfinished run of another
+        config or device type.
+    """
     out = os.fspath(out)
     if n < 1:
         raise PdekitError(f"--n must be at least 1, got {n}")

@@ -40,6 +40,19 @@ def dataset_identity(problem, n: int, seed: int, first: int = 0) -> dict[str, An
 
 
 def canonical(identity: dict[str, Any]) -> str:
+    """The identity as JSON with sorted keys: the ``config`` attribute a file stores, and the text
+    that cache names hash.
+
+    Parameters
+    ----------
+    identity : dict
+        A dataset's identity (see ``dataset_identity``).
+
+    Returns
+    -------
+    str
+        The same JSON text for equal identities.
+    """
     return json.dumps(identity, sort_keys=True)
 
 

@@ -16,6 +16,7 @@ class EvalSection:
     solver_ladder: bool = param(True, "time cheaper solver settings for the speed-accuracy plot")
 
     def validate(self):
+        """Check that timing_samples and timing_rounds are >= 1 and resolutions are positive integers."""
         require(self.timing_samples >= 1, f"eval.timing_samples must be >= 1, got {self.timing_samples}")
         require(self.timing_rounds >= 1, f"eval.timing_rounds must be >= 1, got {self.timing_rounds}")
         require(all(isinstance(r, int) and r > 0 for r in self.resolutions),

@@ -223,7 +223,14 @@ def compare_with_solver(trained, problem=None, seed: int = 0, first: int = 0, x:
     ----------
     trained : a TrainedModel (``fit``'s or a run's).
     problem : the pdekit Problem that made the data (None: time the surrogate alone).
+    seed : the dataset seed of the test samples (the solver redraws their inputs from it).
+    first : index of the first timed sample in the seed's stream.
+    x, y : the timed samples' stored inputs and targets, (k, channels, *space); required despite
+        the None defaults. For trajectories (``target_time`` None) ``x`` is (k, c, nt, *space),
+        its input slice repeated in time.
     target_time : the target's time index (None: whole trajectories, ``x`` their first slice).
+    input_time : time index of the stored input slice, non-negative; only at 0 (and without a
+        spin-up) are a time-dependent problem's redrawn initial fields checked against ``x``.
     ladder : also run the solver at cheaper settings (else only at the data's setting).
     rounds : alternating timing rounds of the surrogate and every solver setting; medians reported.
 
@@ -269,7 +276,35 @@ def compare_with_solver(trained, problem=None, seed: int = 0, first: int = 0, x:
 
 def evaluate(trained, recipe, test_file, transfer_files: dict, rounds: int | None = None) -> tuple[dict, tuple]:
     """Metrics of a trained model on ``test_file`` and the speed comparison; returns (results,
-    (x_test, y_test, pred)) and writes nothing."""
+    (x_test, y_test, pred)) and writes nothing.
+
+    The surrogate is timed first (so its first call is its first call), on the first
+    ``recipe.eval.timing_samples`` test samples, against the solver that made the data (pdekit
+    files only).
+
+    Parameters
+    ----------
+    trained : TrainedModel
+        The trained model with its normalizers.
+    recipe : Recipe
+        The operator recipe it was trained with (its ``data`` and ``eval`` sections are used).
+    test_file : str or Split
+        The test samples, in any layout pdekit reads.
+    transfer_files : dict
+        ``{resolution: file}``: the same test samples stored on finer grids.
+    rounds : int or None
+        Timing rounds (None: ``recipe.eval.timing_rounds``).
+
+    Returns
+    -------
+    results : dict
+        ``metrics.summary`` of the test split (``rel_l2`` renamed ``test_rel_l2``), the speed
+        comparison (see ``compare_with_solver``), ``params``, ``train_seconds``, ``epochs``,
+        ``weights_epoch``, ``val_rel_l2``, ``resolution``, ``resolution_transfer`` (the mean relative
+        L2 by resolution, keys as text), ``device``, ``recipe`` and ``data_layout``.
+    arrays : tuple of torch.Tensor
+        (x_test, y_test, pred), each (n, channels, *space).
+    """
     d = recipe.data
     x_test, y_test, meta = load_task(test_file, d)
     k = min(recipe.eval.timing_samples, len(x_test))

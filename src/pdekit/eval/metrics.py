@@ -16,7 +16,20 @@ def _flat(x: torch.Tensor) -> torch.Tensor:
 
 def relative_l2(pred: torch.Tensor, true: torch.Tensor, dtype: torch.dtype | None = torch.float64) -> torch.Tensor:
     """Per sample ||pred - true||_2 / ||true||_2 over channels and grid (the FNO papers' metric),
-    computed in ``dtype`` (None: the inputs' own, as the training loss needs for its gradient)."""
+    computed in ``dtype`` (None: the inputs' own, as the training loss needs for its gradient).
+
+    Parameters
+    ----------
+    pred, true : torch.Tensor
+        Prediction and truth shaped (batch, ...), usually (batch, channels, *space).
+    dtype : torch.dtype or None
+        Precision of the computation (None: keep the inputs' dtype and graph).
+
+    Returns
+    -------
+    torch.Tensor
+        Shape (batch,); the denominator is clamped at 1e-30.
+    """
     pred, true = pred.reshape(pred.shape[0], -1), true.reshape(true.shape[0], -1)
     if dtype is not None:
         pred, true = pred.to(dtype), true.to(dtype)
@@ -24,32 +37,89 @@ def relative_l2(pred: torch.Tensor, true: torch.Tensor, dtype: torch.dtype | Non
 
 
 def rmse(pred, true) -> torch.Tensor:
-    """Per sample sqrt(mean((pred - true)^2)) over channels and grid."""
+    """Per sample sqrt(mean((pred - true)^2)) over channels and grid.
+
+    Parameters
+    ----------
+    pred, true : torch.Tensor
+        Prediction and truth shaped (batch, channels, *space).
+
+    Returns
+    -------
+    torch.Tensor
+        Shape (batch,), float64.
+    """
     return ((_flat(pred) - _flat(true)) ** 2).mean(dim=1).sqrt()
 
 
 def pooled_rmse(pred, true) -> float:
     """sqrt of the mean square error over samples, channels and grid: the RMSE whose square the
-    fRMSE bands' squares add up to (a mean of per-sample RMSEs would not)."""
+    fRMSE bands' squares add up to (a mean of per-sample RMSEs would not).
+
+    Parameters
+    ----------
+    pred, true : torch.Tensor
+        Prediction and truth shaped (batch, channels, *space).
+
+    Returns
+    -------
+    float
+    """
     return float(rmse(pred, true).pow(2).mean().sqrt())
 
 
 def nrmse(pred, true) -> torch.Tensor:
-    """Per sample: per channel RMSE / RMS(true) over space, then the mean over channels (PDEBench)."""
+    """Per sample: per channel RMSE / RMS(true) over space, then the mean over channels (PDEBench).
+
+    Parameters
+    ----------
+    pred, true : torch.Tensor
+        Prediction and truth shaped (batch, channels, *space).
+
+    Returns
+    -------
+    torch.Tensor
+        Shape (batch,), float64; RMS(true) is clamped at 1e-30.
+    """
     err = (pred - true).double().flatten(2)
     norm = true.double().flatten(2).pow(2).mean(-1).sqrt().clamp_min(1e-30)
     return (err.pow(2).mean(-1).sqrt() / norm).mean(dim=1)
 
 
 def max_error(pred, true) -> torch.Tensor:
-    """Per sample max |pred - true| over channels and grid."""
+    """Per sample max |pred - true| over channels and grid.
+
+    Parameters
+    ----------
+    pred, true : torch.Tensor
+        Prediction and truth shaped (batch, channels, *space).
+
+    Returns
+    -------
+    torch.Tensor
+        Shape (batch,), float64.
+    """
     return (_flat(pred) - _flat(true)).abs().max(dim=1).values
 
 
 def frequency_rmse(pred: torch.Tensor, true: torch.Tensor) -> dict[str, float]:
     """RMSE of the error restricted to each wavenumber band: the error's Fourier coefficients
     (normalized so Parseval gives sum |e_k|^2 = mean e^2) summed over the band, averaged over
-    samples and channels, square-rooted. The bands' squares add up to pooled_rmse's square."""
+    samples and channels, square-rooted. The bands' squares add up to pooled_rmse's square.
+
+    Wavenumbers are integers per axis (k = -n/2 .. n/2 - 1), radial |k| on 2D and 3D grids; the bands
+    are BANDS (PDEBench's): low |k| < 4, mid 4 <= |k| < 12, high |k| >= 12.
+
+    Parameters
+    ----------
+    pred, true : torch.Tensor
+        Prediction and truth shaped (batch, channels, *space).
+
+    Returns
+    -------
+    dict of str to float
+        ``{"low": ..., "mid": ..., "high": ...}``.
+    """
     err = (pred - true).double()
     ndim = err.ndim - 2
     dims = tuple(range(2, err.ndim))
@@ -71,7 +141,19 @@ def frequency_rmse(pred: torch.Tensor, true: torch.Tensor) -> dict[str, float]:
 def summary(pred: torch.Tensor, true: torch.Tensor) -> dict[str, float]:
     """Every metric over the whole set: relative L2 and nRMSE as the mean over samples (relative
     L2 also as the median), rmse and the fRMSE bands pooled over samples (so that the bands'
-    squares add up to rmse^2), max_error as the maximum over samples."""
+    squares add up to rmse^2), max_error as the maximum over samples.
+
+    Parameters
+    ----------
+    pred, true : torch.Tensor
+        Prediction and truth shaped (batch, channels, *space).
+
+    Returns
+    -------
+    dict of str to float
+        ``rel_l2``, ``median_rel_l2``, ``rmse``, ``nrmse``, ``max_error``, ``frmse_low``,
+        ``frmse_mid`` and ``frmse_high``.
+    """
     rel = relative_l2(pred, true)
     out = {
         "rel_l2": float(rel.mean()),

@@ -12,7 +12,7 @@ from pdekit.eval import metrics
 
 # what each metric in the report means (formulas in docs/metrics.md)
 GLOSSARY = {
-    "test_rel_l2": ("relative L2 (mean)", "per sample ||prediction - truth|| / ||truth|| over the grid, averaged "
+    "test_rel_l2": ("relative L2 (mean)", "per sample ‖prediction - truth‖ / ‖truth‖ over the grid, averaged "
                                           "over test samples (the FNO papers' metric)"),
     "median_rel_l2": ("relative L2 (median)", "the median of the same per-sample errors"),
     "rmse": ("RMSE", "root mean square error over all test points and samples, in the field's units"),
@@ -187,6 +187,23 @@ def _setup(recipe, results) -> list[str]:
 
 
 def write_report(run_dir, recipe, trained, results, x_test, y_test, pred) -> None:
+    """Write report.md and plots/ (loss curves, predictions, error by frequency, error against
+    resolution, speed against accuracy) of an operator run.
+
+    Parameters
+    ----------
+    run_dir : str
+        The folder to write into (a run folder, or any folder for a later evaluation); created if
+        missing.
+    recipe : Recipe
+        The operator recipe of the run.
+    trained : TrainedModel
+        The trained model (its ``history`` gives the loss curves).
+    results : dict
+        The metrics ``pdekit.eval.evaluate.evaluate`` returned.
+    x_test, y_test, pred : torch.Tensor
+        Test inputs, targets and predictions, (n, channels, *space), on the CPU.
+    """
     plt = _pyplot()
     plots = os.path.join(run_dir, "plots")
     os.makedirs(plots, exist_ok=True)

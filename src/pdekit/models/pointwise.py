@@ -43,6 +43,16 @@ class MLP(nn.Module):
         return self.net(x)
 
     def taylor_layers(self):
+        """The layers for the Taylor pass (pinn/taylor.py): each Linear layer with the activation that
+        follows it.
+
+        Returns
+        -------
+        list of tuple
+            ``(weight (out, in), bias (out,), derivatives)`` per layer, where ``derivatives(z)`` gives
+            the activation after the layer and its first and second derivatives, None for the output
+            layer.
+        """
         mods = list(self.net)
         return [(m.weight, m.bias, mods[i + 1].derivatives if i + 1 < len(mods) else None)
                 for i, m in enumerate(mods) if isinstance(m, nn.Linear)]
@@ -82,6 +92,16 @@ class SIREN(nn.Module):
         return self.out(x)
 
     def taylor_layers(self):
+        """The layers for the Taylor pass (pinn/taylor.py): the sine layers with omega0 folded into their
+        weights and biases (so the activation is sin itself), then the linear output layer.
+
+        Returns
+        -------
+        list of tuple
+            ``(weight (out, in), bias (out,), derivatives)`` per layer, where ``derivatives(z)`` gives
+            the activation after the layer and its first and second derivatives, None for the output
+            layer.
+        """
         def sine(z):  # the factor omega0 is folded into the weights below
             s = torch.sin(z)
             return s, torch.cos(z), -s
@@ -119,6 +139,16 @@ class FourierFeatureMLP(nn.Module):
         return self.mlp(torch.cat([torch.cos(z), torch.sin(z)], dim=1))
 
     def taylor_layers(self):
+        """The layers for the Taylor pass (pinn/taylor.py): the Fourier features as a fixed first layer,
+        [cos z, sin z] = sin([z + pi/2, z]) with z = 2 pi x B, then the MLP's layers.
+
+        Returns
+        -------
+        list of tuple
+            ``(weight (out, in), bias (out,), derivatives)`` per layer, where ``derivatives(z)`` gives
+            the activation after the layer and its first and second derivatives, None for the output
+            layer.
+        """
         # [cos z, sin z] = sin([z + pi/2, z]): a fixed linear layer with a sine activation
         b = 2 * math.pi * self.b.T
         shift = torch.zeros(2 * b.shape[0], dtype=b.dtype, device=b.device)

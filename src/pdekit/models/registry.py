@@ -17,6 +17,18 @@ DATA_KEYS = ("in_channels", "out_channels", "ndim", "grid")
 
 
 def register_model(name: str):
+    """Class decorator: register a model class under ``name`` for ``build_model`` and recipes.
+
+    Parameters
+    ----------
+    name : str
+        The model's name in recipes (``model.name``); also set as ``cls.registry_name``.
+
+    Returns
+    -------
+    callable
+        The decorator, which returns the class unchanged.
+    """
     def wrap(cls):
         cls.registry_name = name
         MODELS[name] = cls
@@ -88,7 +100,33 @@ def build_model(config: dict[str, Any], in_channels: int, out_channels: int, ndi
                 grid: str = "nodes") -> nn.Module:
     """``config`` holds ``name`` and the model's options; channels, ndim and the grid ("nodes":
     x_j = j / (n - 1), "periodic": x_j = j / n) come from the data, each passed only to models
-    that take it (a pointwise network takes channels only)."""
+    that take it (a pointwise network takes channels only).
+
+    Options are checked against the constructor's signature and the types of its defaults; earlier
+    option names (the class's ``renamed``) are read with a note.
+
+    Parameters
+    ----------
+    config : dict
+        ``name`` (a registered model) and the model's options (``model`` section of a recipe).
+    in_channels, out_channels : int
+        Channels of the input (batch, in_channels, *space) and of the output.
+    ndim : int or None
+        Spatial dimensions of the data (None: a model that takes ``ndim`` uses its own default).
+    grid : str
+        "nodes" or "periodic": where the data's points lie.
+
+    Returns
+    -------
+    torch.nn.Module
+        The new, untrained model.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown model or option, an option set from the data, a value of the wrong type, or a
+        config the model's constructor rejects.
+    """
     config = dict(config)
     name = config.pop("name", None)
     if name not in MODELS:
@@ -116,7 +154,27 @@ def build_model(config: dict[str, Any], in_channels: int, out_channels: int, ndi
 
 def build_network(config: dict[str, Any], in_channels: int, out_channels: int = 1) -> nn.Module:
     """A pointwise network for a PINN (``name`` defaults to "mlp"): (n, in_channels) coordinates
-    to (n, out_channels) values."""
+    to (n, out_channels) values.
+
+    Parameters
+    ----------
+    config : dict
+        The ``model`` section: ``name`` (a pointwise model: mlp, siren, fourier) and its options.
+    in_channels : int
+        Columns of the points (space dimensions, plus one for time).
+    out_channels : int
+        Components of the output u.
+
+    Returns
+    -------
+    torch.nn.Module
+        The new, untrained network.
+
+    Raises
+    ------
+    ConfigError
+        For a grid model (FNO, U-Net, ...) or an invalid config (see ``build_model``).
+    """
     config = {"name": "mlp", **config}
     if config["name"] in MODELS and not getattr(MODELS[config["name"]], "pointwise", False):
         pointwise = ", ".join(sorted(n for n, c in MODELS.items() if getattr(c, "pointwise", False)))

@@ -13,17 +13,45 @@ from pdekit.errors import ConfigError
 
 
 class Tanh(nn.Tanh):
+    """tanh(x), with its derivatives for the Taylor pass."""
+
     def derivatives(self, z):
+        """tanh and its derivatives: f' = 1 - tanh^2, f'' = -2 tanh (1 - tanh^2).
+
+        Parameters
+        ----------
+        z : torch.Tensor
+            Pre-activations, any shape.
+
+        Returns
+        -------
+        tuple of torch.Tensor
+            (f(z), f'(z), f''(z)), each shaped like ``z``: what the Taylor pass (pinn/taylor.py) needs.
+        """
         t = torch.tanh(z)
         d1 = 1 - t * t
         return t, d1, -2 * t * d1
 
 
 class Sin(nn.Module):
+    """sin(x), with its derivatives for the Taylor pass."""
+
     def forward(self, x):
         return torch.sin(x)
 
     def derivatives(self, z):
+        """sin and its derivatives: f' = cos, f'' = -sin.
+
+        Parameters
+        ----------
+        z : torch.Tensor
+            Pre-activations, any shape.
+
+        Returns
+        -------
+        tuple of torch.Tensor
+            (f(z), f'(z), f''(z)), each shaped like ``z``: what the Taylor pass (pinn/taylor.py) needs.
+        """
         s = torch.sin(z)
         return s, torch.cos(z), -s
 
@@ -39,6 +67,18 @@ class Snake(nn.Module):
         return x + torch.sin(self.a * x) ** 2 / self.a
 
     def derivatives(self, z):
+        """Snake and its derivatives: f' = 1 + sin(2 a z), f'' = 2 a cos(2 a z).
+
+        Parameters
+        ----------
+        z : torch.Tensor
+            Pre-activations, any shape.
+
+        Returns
+        -------
+        tuple of torch.Tensor
+            (f(z), f'(z), f''(z)), each shaped like ``z``: what the Taylor pass (pinn/taylor.py) needs.
+        """
         s = torch.sin(self.a * z)
         return z + s**2 / self.a, 1 + torch.sin(2 * self.a * z), 2 * self.a * torch.cos(2 * self.a * z)
 
@@ -54,6 +94,18 @@ class Cauchy(nn.Module):
         return (self.l1 * x + self.l2) / (x**2 + self.d**2)
 
     def derivatives(self, z):
+        """The Cauchy activation and its derivatives (quotient rule, with q = z^2 + d^2).
+
+        Parameters
+        ----------
+        z : torch.Tensor
+            Pre-activations, any shape.
+
+        Returns
+        -------
+        tuple of torch.Tensor
+            (f(z), f'(z), f''(z)), each shaped like ``z``: what the Taylor pass (pinn/taylor.py) needs.
+        """
         num, q = self.l1 * z + self.l2, z**2 + self.d**2
         return num / q, self.l1 / q - 2 * z * num / q**2, (8 * z * z * num / q - 4 * self.l1 * z - 2 * num) / q**2
 
@@ -62,19 +114,59 @@ class GELU(nn.GELU):
     """x Phi(x) (the exact form)."""
 
     def derivatives(self, z):
+        """GELU and its derivatives: f' = Phi + z phi, f'' = phi (2 - z^2), phi the normal density.
+
+        Parameters
+        ----------
+        z : torch.Tensor
+            Pre-activations, any shape.
+
+        Returns
+        -------
+        tuple of torch.Tensor
+            (f(z), f'(z), f''(z)), each shaped like ``z``: what the Taylor pass (pinn/taylor.py) needs.
+        """
         cdf = 0.5 * (1 + torch.erf(z / math.sqrt(2)))
         pdf = torch.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
         return z * cdf, cdf + z * pdf, pdf * (2 - z * z)
 
 
 class SiLU(nn.SiLU):
+    """x sigmoid(x), with its derivatives for the Taylor pass."""
+
     def derivatives(self, z):
+        """SiLU and its derivatives: f' = s (1 + z (1 - s)), f'' = s (1 - s) (2 + z (1 - 2 s)), s = sigmoid(z).
+
+        Parameters
+        ----------
+        z : torch.Tensor
+            Pre-activations, any shape.
+
+        Returns
+        -------
+        tuple of torch.Tensor
+            (f(z), f'(z), f''(z)), each shaped like ``z``: what the Taylor pass (pinn/taylor.py) needs.
+        """
         s = torch.sigmoid(z)
         return z * s, s * (1 + z * (1 - s)), s * (1 - s) * (2 + z * (1 - 2 * s))
 
 
 class ReLU(nn.ReLU):
+    """max(x, 0), with its derivatives for the Taylor pass."""
+
     def derivatives(self, z):
+        """ReLU and its derivatives: f' is the step (0 at z = 0), f'' is zero.
+
+        Parameters
+        ----------
+        z : torch.Tensor
+            Pre-activations, any shape.
+
+        Returns
+        -------
+        tuple of torch.Tensor
+            (f(z), f'(z), f''(z)), each shaped like ``z``: what the Taylor pass (pinn/taylor.py) needs.
+        """
         return torch.relu(z), (z > 0).to(z.dtype), torch.zeros_like(z)
 
 

@@ -123,6 +123,15 @@ class SpectralConv(nn.Module):
         return super()._apply(convert, recurse)
 
     def full_weight(self) -> torch.Tensor:
+        """The dense complex weight of every kept mode.
+
+        Returns
+        -------
+        torch.Tensor
+            Shaped ``weight_shape``, (in_channels, out_channels, 2 m_1, ..., 2 m_(d-1), m_d): the
+            parameter itself, or rebuilt from the Tucker core and factors or the CP weights and
+            factors.
+        """
         if self.factorization is None:
             return self.weight
         letters = string.ascii_letters

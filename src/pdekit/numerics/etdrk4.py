@@ -33,7 +33,21 @@ def _coefficients(lin: torch.Tensor, h: float):
 
 
 class ETDRK4:
-    """Fourth-order exponential time differencing Runge-Kutta for a diagonal linear part."""
+    """Fourth-order exponential time differencing Runge-Kutta for a diagonal linear part.
+
+    Integrates v' = L v + N(v) (Cox and Matthews 2002): the linear part exactly, the nonlinear one by
+    a fourth-order Runge-Kutta scheme, with the phi-function coefficients evaluated by the contour
+    integral of Kassam and Trefethen (2005). The coefficients are computed once per step size and
+    cached.
+
+    Parameters
+    ----------
+    lin : torch.Tensor
+        The diagonal of L, in Fourier space (for example on the rfft wavenumbers, (n // 2 + 1,)),
+        real or complex; broadcast against the state.
+    nonlinear : callable
+        ``nonlinear(v) -> N(v)``: the nonlinear term in Fourier space, shaped like ``v``.
+    """
 
     def __init__(self, lin: torch.Tensor, nonlinear: Callable[[torch.Tensor], torch.Tensor]):
         self.lin = lin
@@ -41,6 +55,20 @@ class ETDRK4:
         self._cache: dict[float, tuple] = {}
 
     def step(self, v: torch.Tensor, h: float) -> torch.Tensor:
+        """One ETDRK4 step.
+
+        Parameters
+        ----------
+        v : torch.Tensor
+            The state in Fourier space, for example (batch, n // 2 + 1), broadcastable with ``lin``.
+        h : float
+            The step size.
+
+        Returns
+        -------
+        torch.Tensor
+            The state at t + h, shaped like ``v``.
+        """
         if h not in self._cache:
             self._cache[h] = _coefficients(self.lin, h)
         e, e2, q, f1, f2, f3 = self._cache[h]

@@ -13,7 +13,20 @@ import numpy as np
 
 
 def sample_rng(seed: int, index: int) -> np.random.Generator:
-    """The generator of sample ``index`` of a dataset with ``seed`` (PCG64, independent streams)."""
+    """The generator of sample ``index`` of a dataset with ``seed`` (PCG64, independent streams).
+
+    Parameters
+    ----------
+    seed : int
+        The dataset seed.
+    index : int
+        The sample's index in the dataset's stream.
+
+    Returns
+    -------
+    numpy.random.Generator
+        Seeded from ``SeedSequence(seed, spawn_key=(index,))``.
+    """
     return np.random.default_rng(np.random.SeedSequence(entropy=seed, spawn_key=(index,)))
 
 
@@ -25,6 +38,22 @@ def periodic_1d(rng: np.random.Generator, n: int, std: Callable[[np.ndarray], np
     The modes and their coefficients depend on ``rng`` and ``modes`` only, never on n: a sample is
     one function, seen at every resolution (modes above n / 2 alias on a coarse grid, which is
     exactly that function's values there).
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The sample's generator.
+    n : int
+        Grid points.
+    std : callable
+        ``std(k)``: standard deviation of the coefficients of wavenumber k (an integer array).
+    modes : int
+        Highest wavenumber.
+
+    Returns
+    -------
+    numpy.ndarray
+        The field at x_j = j / n, shaped (n,), float64.
     """
     k = np.arange(1, modes + 1)
     ab = rng.standard_normal((modes, 2))
@@ -42,7 +71,24 @@ def periodic_1d(rng: np.random.Generator, n: int, std: Callable[[np.ndarray], np
 def periodic_2d(rng: np.random.Generator, n: int, std: Callable[[np.ndarray], np.ndarray], modes: int) -> np.ndarray:
     """A real zero-mean field on the n x n periodic grid of [0, 1)^2 made of the Fourier modes with
     |k1|, |k2| <= ``modes`` (k integer wavenumbers); ``std(|k|^2)`` is the standard deviation of the
-    coefficient of each orthonormal mode. Independent of n, as ``periodic_1d``."""
+    coefficient of each orthonormal mode. Independent of n, as ``periodic_1d``.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The sample's generator.
+    n : int
+        Grid points per axis.
+    std : callable
+        ``std(k2)``: standard deviation as a function of |k|^2 (an integer array).
+    modes : int
+        Highest wavenumber per axis.
+
+    Returns
+    -------
+    numpy.ndarray
+        The field at (x_i, y_j) = (i / n, j / n), shaped (n, n), float64.
+    """
     k = np.arange(-modes, modes + 1)
     k1, k2 = np.meshgrid(k, k, indexing="ij")
     scale = std(k1**2 + k2**2)
@@ -59,7 +105,24 @@ def neumann_2d(rng: np.random.Generator, n: int, std: Callable[[np.ndarray], np.
     """A zero-mean field on the n x n node grid of [0, 1]^2 (boundary nodes included), expanded in
     cos(pi k1 x) cos(pi k2 y) with standard deviation ``std(k1^2 + k2^2)`` (k1, k2 < ``modes``), the
     eigenfunctions of the Laplacian with zero normal derivative, as in the FNO paper's Darcy data.
-    Independent of n, as ``periodic_1d``."""
+    Independent of n, as ``periodic_1d``.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The sample's generator.
+    n : int
+        Nodes per axis, boundary included (x_i = i / (n - 1)).
+    std : callable
+        ``std(k2)``: standard deviation as a function of k1^2 + k2^2 (an integer array).
+    modes : int
+        Cosine modes per axis (k = 0 .. modes - 1; the constant mode is left out).
+
+    Returns
+    -------
+    numpy.ndarray
+        The field on the nodes, shaped (n, n), float64.
+    """
     k = np.arange(modes)
     x = np.linspace(0.0, 1.0, n)
     basis = np.cos(math.pi * np.outer(x, k))
@@ -73,7 +136,28 @@ def sine_sum(rng: np.random.Generator, x: np.ndarray, waves: int, k_max: int, am
              length: float = 1.0) -> np.ndarray:
     """sum_i A_i sin(2 pi k_i x / length + phi_i) at the points ``x`` (PDEBench's and PDEArena's initial
     conditions): k_i uniform integers in 1..k_max, A_i uniform in ``amplitude``, phi_i uniform in
-    [0, 2 pi). Evaluated pointwise, so a sample is the same function at every resolution."""
+    [0, 2 pi). Evaluated pointwise, so a sample is the same function at every resolution.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The sample's generator.
+    x : numpy.ndarray
+        The points, shaped (m,).
+    waves : int
+        Number of sine waves summed.
+    k_max : int
+        Largest integer wavenumber.
+    amplitude : tuple of float
+        (low, high) of the uniform amplitudes.
+    length : float
+        The period (domain length).
+
+    Returns
+    -------
+    numpy.ndarray
+        The sum at ``x``, shaped (m,), float64.
+    """
     k = rng.integers(1, k_max + 1, size=waves)
     a = rng.uniform(*amplitude, size=waves)
     phi = rng.uniform(0.0, 2 * math.pi, size=waves)

@@ -10,13 +10,36 @@ import numpy as np
 from pdekit.pinn.core import PINN
 
 
+def _no_extra(pinn: PINN) -> dict:
+    """No problem-specific metrics: the default of ``Benchmark.extra``."""
+    return {}
+
+
 @dataclass
 class Benchmark:
+    """A PINN and the reference solution it is scored against on a grid.
+
+    Parameters
+    ----------
+    pinn : PINN
+        The physics-informed model.
+    grid : dict of str to numpy.ndarray
+        Axes of the evaluation grid, e.g. ``{"x": ..., "t": ...}`` (the report plots the first two).
+    points : numpy.ndarray
+        The evaluation points, (n, d), in the order of ``reference.ravel()``.
+    reference : numpy.ndarray
+        Reference values at the points, shaped like the grid (time first, e.g. (nt, nx)); NaN
+        outside the domain.
+    extra : callable
+        ``extra(pinn) -> dict`` of problem-specific metrics (a recovered coefficient, say); none by
+        default.
+    """
+
     pinn: PINN
     grid: dict[str, np.ndarray]  # axes of the evaluation grid, e.g. {"x": ..., "t": ...}
     points: np.ndarray  # (n, d) evaluation points
     reference: np.ndarray  # reference values at the points, shaped like the grid (time first); NaN outside
-    extra: Callable[[PINN], dict] = lambda pinn: {}  # noqa: E731  problem-specific metrics
+    extra: Callable[[PINN], dict] = _no_extra  # problem-specific metrics
 
     def evaluate(self) -> tuple[dict, np.ndarray]:
         """({"test_rel_l2", "max_error", ...extra}, the PINN's values on the grid)."""

@@ -35,7 +35,26 @@ def _value(value: Value, x: torch.Tensor) -> torch.Tensor:
 
 class Condition:
     """``on``: a predicate on (n, d) NumPy points selecting part of the boundary (default: all);
-    ``points``: explicit points instead (checked to lie where the condition applies)."""
+    ``points``: explicit points instead (checked to lie where the condition applies).
+
+    The base class of the PINN conditions. A soft condition adds the mean square of its violation at
+    its points, times ``weight``, to the loss; a hard one (where the subclass supports it) is built
+    into the PINN's output and has no points.
+
+    Parameters
+    ----------
+    value : float or callable
+        The prescribed value: a constant, or a function of the points (n, d) tensor returning (n,) or
+        (n, k).
+    on : callable or None
+        A predicate on (n, d) NumPy points that selects part of the boundary (None: all of it).
+    points : array-like or None
+        Explicit points (n, d) instead of sampled ones.
+    hard : bool
+        Impose the condition exactly through the output (Dirichlet, Initial, Periodic only).
+    weight : float
+        Weight of the condition's loss term (>= 0).
+    """
 
     kind = "boundary"
     hard_supported = False
@@ -51,6 +70,23 @@ class Condition:
         self.points = None if points is None else np.asarray(points, dtype=np.float64)
 
     def sample(self, domain, n: int, rng: np.random.Generator) -> np.ndarray:
+        """The condition's points: the given ``points`` (checked), else n boundary points of ``domain``
+        where ``on`` holds (rejection sampling).
+
+        Parameters
+        ----------
+        domain : Geometry or SpaceTime
+            The PINN's domain.
+        n : int
+            Number of points to draw (ignored when the points are given).
+        rng : numpy.random.Generator
+            The generator to draw from.
+
+        Returns
+        -------
+        numpy.ndarray
+            Points shaped (n, d), float64.
+        """
         if self.points is not None:
             self._check_points(domain, self.points)
             return self.points
@@ -72,40 +108,168 @@ class Condition:
                               f"{space!r}, for example {x[np.argmax(bad)].tolist()}")
 
     def residual(self, pinn: "PINN", x: torch.Tensor) -> torch.Tensor:
+        """The violation of the condition at the points x, evaluating ``pinn`` there.
+
+        Parameters
+        ----------
+        pinn : PINN
+            The model (its ``domain`` gives normals and the periodic ends).
+        x : torch.Tensor
+            The condition's points, (n, d).
+
+        Returns
+        -------
+        torch.Tensor
+            The violation, (n, k): zero where the condition holds.
+        """
         raise NotImplementedError
 
 
     def value_residual(self, u: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """The violation from the model's values at the points alone (conditions with ``on_values``),
+        so that their points can share the PDE residual's forward pass.
+
+        Parameters
+        ----------
+        u : torch.Tensor
+            The model's values at the points, (n, k).
+        x : torch.Tensor
+            The points, (n, d).
+
+        Returns
+        -------
+        torch.Tensor
+            The violation, (n, k).
+        """
         raise NotImplementedError
 
 
 class Dirichlet(Condition):
+    """u = value on the boundary (or the part ``on`` selects).
+
+    Hard: u = g + phi N, with g the value, phi the geometry's boundary factor and N the network's
+    output, so the whole boundary holds the value exactly (``on`` and ``points`` then play no part).
+
+    Parameters
+    ----------
+    value : float or callable
+        The boundary value g: a constant, or a function of the points (n, d) tensor.
+    on : callable or None
+        A predicate on (n, d) NumPy points that selects part of the boundary (None: all of it).
+    points : array-like or None
+        Explicit points (n, d) instead of sampled ones, checked to lie on the boundary.
+    hard : bool
+        Impose the condition exactly through the output.
+    weight : float
+        Weight of the condition's loss term (>= 0).
+    """
+
     hard_supported = True
     on_values = True
 
     def value_residual(self, u, x):
+        """u - value at the points.
+
+        Parameters
+        ----------
+        u : torch.Tensor
+            The model's values at the points, (n, k).
+        x : torch.Tensor
+            The points, (n, d).
+
+        Returns
+        -------
+        torch.Tensor
+            The violation, (n, k).
+        """
         return u - _value(self.value, x)
 
     def residual(self, pinn, x):
+        """u - value at the points, evaluating ``pinn`` there.
+
+        Parameters
+        ----------
+        pinn : PINN
+            The model (its ``domain`` gives normals and the periodic ends).
+        x : torch.Tensor
+            The condition's points, (n, d).
+
+        Returns
+        -------
+        torch.Tensor
+            The violation, (n, k): zero where the condition holds.
+        """
         return self.value_residual(pinn(x), x)
 
 
 class Neumann(Condition):
-    """du/dn = value on the boundary (outward normal)."""
+    """du/dn = value on the boundary (outward normal). Soft only.
+
+    Parameters
+    ----------
+    value : float or callable
+        The prescribed normal derivative: a constant, or a function of the points (n, d) tensor.
+    on : callable or None
+        A predicate on (n, d) NumPy points that selects part of the boundary (None: all of it).
+    points : array-like or None
+        Explicit points (n, d) instead of sampled ones, checked to lie on the boundary.
+    hard : bool
+        Must be False (a Neumann condition is a loss term only).
+    weight : float
+        Weight of the condition's loss term (>= 0).
+    """
 
     def residual(self, pinn, x):
+        """du/dn - value at the points (the geometry's outward normal, derivatives by reverse mode).
+
+        Parameters
+        ----------
+        pinn : PINN
+            The model (its ``domain`` gives normals and the periodic ends).
+        x : torch.Tensor
+            The condition's points, (n, d).
+
+        Returns
+        -------
+        torch.Tensor
+            The violation, (n, k): zero where the condition holds.
+        """
         x = x.requires_grad_(True)
         return _normal_derivative(pinn, x) - _value(self.value, x)
 
 
 class Robin(Condition):
-    """a u + b du/dn = value."""
+    """a u + b du/dn = value on the boundary (outward normal). Soft only.
+
+    Parameters
+    ----------
+    a, b : float
+        The coefficients of u and of du/dn.
+    value : float or callable
+        The right-hand side: a constant, or a function of the points (n, d) tensor.
+    **kw
+        ``on``, ``points`` and ``weight``, as for every condition.
+    """
 
     def __init__(self, a: float, b: float, value: Value = 0.0, **kw):
         super().__init__(value, **kw)
         self.a, self.b = float(a), float(b)
 
     def residual(self, pinn, x):
+        """a u + b du/dn - value at the points.
+
+        Parameters
+        ----------
+        pinn : PINN
+            The model (its ``domain`` gives normals and the periodic ends).
+        x : torch.Tensor
+            The condition's points, (n, d).
+
+        Returns
+        -------
+        torch.Tensor
+            The violation, (n, k): zero where the condition holds.
+        """
         x = x.requires_grad_(True)
         return self.a * pinn(x) + self.b * _normal_derivative(pinn, x) - _value(self.value, x)
 
@@ -118,7 +282,17 @@ def _normal_derivative(pinn, x):
 
 class Periodic(Condition):
     """u (and du/dx_axis) equal at the two ends of spatial ``axis`` (the domain must be an interval
-    or box along it). Hard: the network sees (cos, sin) of that coordinate."""
+    or box along it). Hard: the network sees (cos, sin) of that coordinate.
+
+    Parameters
+    ----------
+    axis : int
+        The periodic spatial axis (a column of the points).
+    hard : bool
+        Make u periodic by construction (an input embedding) instead of a loss term.
+    weight : float
+        Weight of the loss term (soft).
+    """
 
     hard_supported = True
 
@@ -127,12 +301,44 @@ class Periodic(Condition):
         self.axis = axis
 
     def sample(self, domain, n, rng):
+        """n points on the lower end of ``axis``: interior points (uniform) moved to that end.
+
+        Parameters
+        ----------
+        domain : Geometry or SpaceTime
+            The PINN's domain.
+        n : int
+            Number of points to draw.
+        rng : numpy.random.Generator
+            The generator to draw from.
+
+        Returns
+        -------
+        numpy.ndarray
+            Points shaped (n, d), float64.
+        """
         x = domain.sample_interior(n, "uniform", rng)
         space = domain.space if isinstance(domain, SpaceTime) else domain
         x[:, self.axis] = space.lo[self.axis]
         return x
 
     def residual(self, pinn, x):
+        """(u(lo) - u(hi), du/dx_axis(lo) - du/dx_axis(hi)) for the points x on the lower end and
+        their images on the upper end.
+
+        Parameters
+        ----------
+        pinn : PINN
+            The model (its ``domain`` gives normals and the periodic ends).
+        x : torch.Tensor
+            The condition's points, (n, d).
+
+        Returns
+        -------
+        torch.Tensor
+            The violation, (n, k + 1): zero where the condition holds (for k > 1 outputs the
+            derivative column is that of their sum).
+        """
         space = pinn.domain.space if isinstance(pinn.domain, SpaceTime) else pinn.domain
         other = x.detach().clone()
         other[:, self.axis] = float(space.hi[self.axis])
@@ -143,7 +349,21 @@ class Periodic(Condition):
 
 
 class Initial(Condition):
-    """u(x, t0) = value(x), or with ``derivative=1`` u_t(x, t0) = value(x) (second order in time)."""
+    """u(x, t0) = value(x), or with ``derivative=1`` u_t(x, t0) = value(x) (second order in time).
+
+    Needs a space-time domain. Hard (``derivative`` 0 only): u = h + (t - t0) N, with h the value
+    and N the network's output (with a hard Dirichlet condition too, see the module docstring).
+
+    Parameters
+    ----------
+    value : float or callable
+        The initial value h (or u_t): a constant, or a function of the points (n, d) tensor, time
+        last.
+    derivative : int
+        0: prescribe u, 1: prescribe u_t.
+    **kw
+        ``points`` (which must have t = t0), ``hard`` and ``weight``, as for every condition.
+    """
 
     kind = "initial"
     hard_supported = True
@@ -156,9 +376,40 @@ class Initial(Condition):
         self.on_values = derivative == 0
 
     def value_residual(self, u, x):
+        """u - value at the points (derivative 0).
+
+        Parameters
+        ----------
+        u : torch.Tensor
+            The model's values at the points, (n, k).
+        x : torch.Tensor
+            The points, (n, d).
+
+        Returns
+        -------
+        torch.Tensor
+            The violation, (n, k).
+        """
         return u - _value(self.value, x)
 
     def sample(self, domain, n, rng):
+        """The given ``points`` (checked to have t = t0), else n points of the spatial domain at t0
+        (scrambled Sobol).
+
+        Parameters
+        ----------
+        domain : Geometry or SpaceTime
+            The PINN's domain.
+        n : int
+            Number of points to draw (ignored when the points are given).
+        rng : numpy.random.Generator
+            The generator to draw from.
+
+        Returns
+        -------
+        numpy.ndarray
+            Points shaped (n, d), float64.
+        """
         if not isinstance(domain, SpaceTime):
             raise ConfigError("an Initial condition needs a space-time domain: geometry * TimeInterval(t0, t1)")
         if self.points is not None:
@@ -169,6 +420,20 @@ class Initial(Condition):
         return domain.sample_initial(n, "sobol", rng)
 
     def residual(self, pinn, x):
+        """u - value, or u_t - value with ``derivative=1``, at the points.
+
+        Parameters
+        ----------
+        pinn : PINN
+            The model (its ``domain`` gives normals and the periodic ends).
+        x : torch.Tensor
+            The condition's points, (n, d).
+
+        Returns
+        -------
+        torch.Tensor
+            The violation, (n, k): zero where the condition holds.
+        """
         if self.derivative:
             x = x.requires_grad_(True)
             return grad(pinn(x), x)[:, -1:] - _value(self.value, x)
@@ -176,7 +441,17 @@ class Initial(Condition):
 
 
 class Observation(Condition):
-    """Data: u(points) = values (n, k), for inverse problems and data-assisted training."""
+    """Data: u(points) = values (n, k), for inverse problems and data-assisted training.
+
+    Parameters
+    ----------
+    points : array-like
+        The observed points, (n, d), inside the domain.
+    values : array-like
+        The observed values, (n, k) or (n,).
+    weight : float
+        Weight of the data misfit in the loss.
+    """
 
     kind = "interior"
 
@@ -185,15 +460,59 @@ class Observation(Condition):
         self.values = torch.as_tensor(np.asarray(values, dtype=np.float64).reshape(len(self.points), -1))
 
     def sample(self, domain, n, rng):
+        """The observed points (checked to lie in the domain).
+
+        Parameters
+        ----------
+        domain : Geometry or SpaceTime
+            The PINN's domain.
+        n : int
+            Ignored: every observed point is returned.
+        rng : numpy.random.Generator
+            The generator to draw from.
+
+        Returns
+        -------
+        numpy.ndarray
+            Points shaped (n, d), float64.
+        """
         self._check_points(domain, self.points)
         return self.points
 
     on_values = True
 
     def value_residual(self, u, x):
+        """u - the observed values.
+
+        Parameters
+        ----------
+        u : torch.Tensor
+            The model's values at the points, (n, k).
+        x : torch.Tensor
+            The points, (n, d).
+
+        Returns
+        -------
+        torch.Tensor
+            The violation, (n, k).
+        """
         return u - self.values.to(dtype=x.dtype, device=x.device)
 
     def residual(self, pinn, x):
+        """u - the observed values, evaluating ``pinn`` at the points.
+
+        Parameters
+        ----------
+        pinn : PINN
+            The model (its ``domain`` gives normals and the periodic ends).
+        x : torch.Tensor
+            The condition's points, (n, d).
+
+        Returns
+        -------
+        torch.Tensor
+            The violation, (n, k): zero where the condition holds.
+        """
         return self.value_residual(pinn(x), x)
 
 
@@ -208,7 +527,33 @@ def _reverse_mode_on_taylor_points(err: RuntimeError) -> bool:
 
 class PINN(nn.Module):
     """u(x) = transform(network(embedding(x))); ``residual(u, x)`` or ``residual(u, x, coeffs)``
-    returns the PDE residual at the points x (n, d), shaped (n,) or (n, k)."""
+    returns the PDE residual at the points x (n, d), shaped (n,) or (n, k).
+
+    The embedding is the identity, or (cos, sin) of a hard periodic axis; the transform imposes hard
+    Dirichlet and initial conditions (see the module docstring). Where the network lists its layers
+    (``taylor_layers``) and has one output, the residual's derivatives come from a Taylor pass
+    (pinn/taylor.py), else from reverse mode.
+
+    Parameters
+    ----------
+    domain : Geometry or SpaceTime
+        Where the PDE holds; points are (n, d) with d = ``domain.dim``, time last.
+    residual : callable
+        ``residual(u, x)`` or ``residual(u, x, coeffs)``, built from pdekit.pinn.operators, where
+        ``coeffs`` maps each name of ``coefficients`` to its trainable scalar tensor.
+    network : torch.nn.Module
+        A pointwise network, (n, input_dim()) to (n, k).
+    conditions : list of Condition
+        Boundary, initial, periodic and data conditions; at most one hard condition of each kind.
+    coefficients : dict of str to float or None
+        Trainable PDE coefficients and their initial values (inverse problems).
+
+    Raises
+    ------
+    ConfigError
+        For two hard conditions of one kind, something that is not a Condition, or a hard initial
+        condition without a space-time domain.
+    """
 
     def __init__(self, domain: Geometry | SpaceTime, residual: Callable, network: nn.Module,
                  conditions: list[Condition] = (), coefficients: dict[str, float] | None = None):
@@ -241,6 +586,19 @@ class PINN(nn.Module):
         return self.domain.space if isinstance(self.domain, SpaceTime) else self.domain
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The network's input: the points themselves, or with a hard periodic axis a that column
+        replaced by (cos, sin) of 2 pi (x_a - lo) / (hi - lo).
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Points (n, d).
+
+        Returns
+        -------
+        torch.Tensor
+            (n, d), or (n, d + 1) with a hard periodic axis.
+        """
         periodic = self.hard.get("Periodic")
         if periodic is None:
             return x
@@ -253,6 +611,7 @@ class PINN(nn.Module):
         return self.domain.dim + (1 if "Periodic" in self.hard else 0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """u at the points x (n, d), hard conditions included: (n, k)."""
         return self._output(x, self.net(self.embed(x)))
 
     def _output(self, x: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
@@ -273,7 +632,30 @@ class PINN(nn.Module):
     def evaluate(self, x: torch.Tensor, compiled: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """(u, residual) at the points x (n, d) from one pass: a Taylor pass (pinn/taylor.py) where
         the network and the residual allow it, reverse mode otherwise. ``compiled``: run the Taylor
-        pass through torch.compile once the derivatives it needs are known."""
+        pass through torch.compile once the derivatives it needs are known.
+
+        When the residual takes a derivative the Taylor pass cannot carry, the PINN warns once and
+        uses reverse mode from then on.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Points (n, d), in the network's precision.
+        compiled : bool
+            Compile the Taylor pass.
+
+        Returns
+        -------
+        u : torch.Tensor
+            The values, (n, k).
+        residual : torch.Tensor
+            The PDE residual, (n, m) ((n,) residuals become (n, 1)).
+
+        Raises
+        ------
+        ConfigError
+            If the residual does not return one row per point.
+        """
         fell_back = False
         if self.taylor:
             result = self._evaluate_taylor(x, compiled)
@@ -312,6 +694,7 @@ class PINN(nn.Module):
         return None
 
     def pde_residual(self, x: torch.Tensor) -> torch.Tensor:
+        """The PDE residual alone at the points x (n, d): (n, m), as ``evaluate`` gives it."""
         return self.evaluate(x)[1]
 
     def _residual(self, u, x):
@@ -361,6 +744,17 @@ class PINN(nn.Module):
 
     @torch.no_grad()
     def predict(self, points) -> np.ndarray:
-        """u at (n, d) NumPy points, as a NumPy array (n, k)."""
+        """u at (n, d) NumPy points, as a NumPy array (n, k).
+
+        Parameters
+        ----------
+        points : array-like
+            Points (n, d), time last.
+
+        Returns
+        -------
+        numpy.ndarray
+            The values, (n, k), in the network's precision, computed without gradients.
+        """
         p = next(self.parameters())
         return self(torch.as_tensor(np.asarray(points), dtype=p.dtype, device=p.device)).cpu().numpy()

@@ -52,6 +52,14 @@ def collect(n: int, draw, failure: str, tries: int = 100) -> np.ndarray:
 
 
 class Geometry:
+    """A spatial domain known by its signed distance (positive inside, zero on the boundary).
+
+    Subclasses (primitives) set ``dim`` and the bounding box ``lo``, ``hi`` and implement
+    ``distance``, ``_boundary_points``, ``normal`` and ``factor``; membership, boundary tests and
+    sampling are shared. ``a | b`` is the union, ``a - b`` the difference and
+    ``g * TimeInterval(t0, t1)`` the space-time domain. Points are float64 NumPy arrays (n, dim).
+    """
+
     dim: int
     lo: np.ndarray
     hi: np.ndarray
@@ -76,9 +84,34 @@ class Geometry:
 
     # --- shared --------------------------------------------------------------------------------
     def contains(self, x: np.ndarray) -> np.ndarray:
+        """Whether each point lies inside or on the boundary (signed distance >= -1e-9).
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            Points (n, dim).
+
+        Returns
+        -------
+        numpy.ndarray
+            Booleans, (n,).
+        """
         return self.distance(x) >= -TOL
 
     def on_boundary(self, x: np.ndarray) -> np.ndarray:
+        """Whether each point lies on the boundary: |distance| <= 1e-7 max(1, largest side of the
+        bounding box).
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            Points (n, dim).
+
+        Returns
+        -------
+        numpy.ndarray
+            Booleans, (n,).
+        """
         return np.abs(self.distance(x)) <= 1e-7 * max(1.0, float(np.abs(self.hi - self.lo).max()))
 
     def measure(self, samples: int = 200_000) -> float:
@@ -88,12 +121,28 @@ class Geometry:
         return box * float(self.contains(x).mean())
 
     def check(self) -> None:
+        """Raise ConfigError if the shape is empty: a bounding box without extent or zero measure."""
         if not np.all(self.hi > self.lo) or self.measure() <= 0:
             raise ConfigError(f"{self!r} has zero {'length' if self.dim == 1 else 'area' if self.dim == 2 else 'volume'}"
                               f": nothing to sample")
 
     def sample_interior(self, n: int, sampler: str = "sobol", rng: np.random.Generator | None = None) -> np.ndarray:
-        """n points inside (rejection from the bounding box for shapes that do not fill it)."""
+        """n points inside (rejection from the bounding box for shapes that do not fill it).
+
+        Parameters
+        ----------
+        n : int
+            Number of points.
+        sampler : str
+            "uniform", "lhs" (Latin hypercube) or "sobol" (scrambled Sobol), over the bounding box.
+        rng : numpy.random.Generator or None
+            The generator (None: ``default_rng(0)``).
+
+        Returns
+        -------
+        numpy.ndarray
+            Points (n, dim) strictly inside (signed distance > 1e-9).
+        """
         rng = rng or np.random.default_rng(0)
 
         def draw(missing):
@@ -103,6 +152,20 @@ class Geometry:
         return collect(n, draw, f"{self!r}: could not place {n} points inside (is its area tiny?)")
 
     def sample_boundary(self, n: int, rng: np.random.Generator | None = None) -> np.ndarray:
+        """n points on the boundary, distributed as each shape describes.
+
+        Parameters
+        ----------
+        n : int
+            Number of points.
+        rng : numpy.random.Generator or None
+            The generator (None: ``default_rng(0)``).
+
+        Returns
+        -------
+        numpy.ndarray
+            Points (n, dim).
+        """
         rng = rng or np.random.default_rng(0)
         return self._boundary_points(n, rng)
 
@@ -119,6 +182,22 @@ class Geometry:
 
 
 class Interval(Geometry):
+    """The interval [a, b] (1D).
+
+    Boundary points alternate between a and b; the hard-condition factor is
+    4 (x - a) (b - x) / (b - a)^2.
+
+    Parameters
+    ----------
+    a, b : float
+        The ends, a < b.
+
+    Raises
+    ------
+    ConfigError
+        If the shape is empty (zero length, area or volume).
+    """
+
     def __init__(self, a: float, b: float):
         self.dim, self.lo, self.hi = 1, np.array([float(a)]), np.array([float(b)])
         self.check()
@@ -141,7 +220,21 @@ class Interval(Geometry):
 
 
 class Box(Geometry):
-    """An axis-aligned rectangle (2D) or box (3D), [lo_0, hi_0] x [lo_1, hi_1] (x ...)."""
+    """An axis-aligned rectangle (2D) or box (3D), [lo_0, hi_0] x [lo_1, hi_1] (x ...).
+
+    Boundary points: a face chosen with probability proportional to its area, then uniform on it.
+    The hard-condition factor is the product over axes of 4 (x - lo) (hi - x) / (hi - lo)^2.
+
+    Parameters
+    ----------
+    lo, hi : sequence of float
+        The lower and upper corners, 2 or 3 coordinates each.
+
+    Raises
+    ------
+    ConfigError
+        For corners of different or unsupported lengths, or an empty box.
+    """
 
     def __init__(self, lo, hi):
         self.lo, self.hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
@@ -183,10 +276,38 @@ class Box(Geometry):
 
 
 def Rectangle(lo, hi) -> Box:  # noqa: N802  (reads like a class)
+    """The rectangle [lo_0, hi_0] x [lo_1, hi_1]: another name for ``Box``.
+
+    Parameters
+    ----------
+    lo, hi : sequence of float
+        The lower-left and upper-right corners (3 coordinates give a 3D box).
+
+    Returns
+    -------
+    Box
+    """
     return Box(lo, hi)
 
 
 class Disk(Geometry):
+    """The disk of ``center`` and ``radius`` (2D).
+
+    Boundary points are uniform in angle; the hard-condition factor is 1 - |x - center|^2 / radius^2.
+
+    Parameters
+    ----------
+    center : sequence of float
+        The center, 2 coordinates.
+    radius : float
+        The radius (> 0).
+
+    Raises
+    ------
+    ConfigError
+        If the shape is empty (zero length, area or volume).
+    """
+
     def __init__(self, center, radius: float):
         self.center, self.radius = np.asarray(center, dtype=np.float64), float(radius)
         self.dim = 2
@@ -213,7 +334,21 @@ class Disk(Geometry):
 
 
 class Polygon(Geometry):
-    """A simple polygon from its vertices (either orientation)."""
+    """A simple polygon from its vertices (either orientation).
+
+    Boundary points: an edge chosen with probability proportional to its length, then uniform on it.
+    The hard-condition factor is a smooth approximate distance (see ``factor``).
+
+    Parameters
+    ----------
+    vertices : array-like
+        The vertices (m, 2), m >= 3, in order along the boundary.
+
+    Raises
+    ------
+    ConfigError
+        For fewer than 3 vertices, a wrong shape or zero area.
+    """
 
     def __init__(self, vertices):
         v = np.asarray(vertices, dtype=np.float64)
@@ -271,6 +406,21 @@ class Polygon(Geometry):
 
 
 class Union(Geometry):
+    """The union ``a | b``: signed distance max(d_a, d_b), hard-condition factor the max of the parts'.
+
+    Boundary points are those of the parts that lie on the union's boundary (rejection).
+
+    Parameters
+    ----------
+    a, b : Geometry
+        The parts, of equal dimension.
+
+    Raises
+    ------
+    ConfigError
+        For parts of different dimensions, or an empty union.
+    """
+
     def __init__(self, a: Geometry, b: Geometry):
         if a.dim != b.dim:
             raise ConfigError(f"cannot join a {a.dim}D and a {b.dim}D geometry")
@@ -296,6 +446,24 @@ class Union(Geometry):
 
 
 class Difference(Geometry):
+    """The difference ``a - b``: signed distance min(d_a, -d_b), hard-condition factor
+    min(phi_a, -phi_b).
+
+    Boundary points are those of the parts that lie on the difference's boundary (rejection).
+
+    Parameters
+    ----------
+    a : Geometry
+        The shape to cut from.
+    b : Geometry
+        The shape cut out, of the same dimension.
+
+    Raises
+    ------
+    ConfigError
+        For parts of different dimensions, or an empty difference.
+    """
+
     def __init__(self, a: Geometry, b: Geometry):
         if a.dim != b.dim:
             raise ConfigError(f"cannot subtract a {b.dim}D geometry from a {a.dim}D one")
@@ -329,6 +497,19 @@ def _keep_on_boundary(geom, parts, n, rng):
 
 
 class TimeInterval:
+    """The time interval [t0, t1]; ``geometry * TimeInterval(t0, t1)`` makes a space-time domain.
+
+    Parameters
+    ----------
+    t0, t1 : float
+        Start and end, t1 > t0.
+
+    Raises
+    ------
+    ConfigError
+        Unless t1 > t0.
+    """
+
     def __init__(self, t0: float, t1: float):
         if not t1 > t0:
             raise ConfigError(f"a time interval needs t1 > t0, got [{t0}, {t1}]")
@@ -336,16 +517,53 @@ class TimeInterval:
 
 
 class SpaceTime:
-    """geometry x [t0, t1]: points (x..., t)."""
+    """geometry x [t0, t1]: points (x..., t).
+
+    Parameters
+    ----------
+    space : Geometry
+        The spatial domain.
+    time : TimeInterval
+        The time interval.
+    """
 
     def __init__(self, space: Geometry, time: TimeInterval):
         self.space, self.time, self.dim = space, time, space.dim + 1
 
     def contains(self, x):
+        """Whether each point (x..., t) lies in the closed space-time domain (tolerance 1e-9).
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            Points (n, dim), time last.
+
+        Returns
+        -------
+        numpy.ndarray
+            Booleans, (n,).
+        """
         t = x[:, -1]
         return self.space.contains(x[:, :-1]) & (t >= self.time.t0 - TOL) & (t <= self.time.t1 + TOL)
 
     def sample_interior(self, n, sampler="sobol", rng=None):
+        """n points (x..., t) with x strictly inside the spatial domain and t in [t0, t1): ``sampler``
+        over the space-time bounding box, then rejection.
+
+        Parameters
+        ----------
+        n : int
+            Number of points.
+        sampler : str
+            "uniform", "lhs" or "sobol".
+        rng : numpy.random.Generator or None
+            The generator (None: ``default_rng(0)``).
+
+        Returns
+        -------
+        numpy.ndarray
+            Points (n, dim), time last.
+        """
         rng = rng or np.random.default_rng(0)
         lo, hi = np.append(self.space.lo, self.time.t0), np.append(self.space.hi, self.time.t1)
 
@@ -356,13 +574,44 @@ class SpaceTime:
         return collect(n, draw, f"{self.space!r}: could not place {n} points inside")
 
     def sample_boundary(self, n, rng=None):
+        """n points on the lateral boundary: spatial boundary points with uniform times in [t0, t1).
+
+        Parameters
+        ----------
+        n : int
+            Number of points.
+        rng : numpy.random.Generator or None
+            The generator (None: ``default_rng(0)``).
+
+        Returns
+        -------
+        numpy.ndarray
+            Points (n, dim), time last.
+        """
         rng = rng or np.random.default_rng(0)
         t = self.time.t0 + (self.time.t1 - self.time.t0) * rng.random((n, 1))
         return np.concatenate([self.space.sample_boundary(n, rng), t], axis=1)
 
     def sample_initial(self, n, sampler="sobol", rng=None):
+        """n points (x..., t0) with x inside the spatial domain.
+
+        Parameters
+        ----------
+        n : int
+            Number of points.
+        sampler : str
+            "uniform", "lhs" or "sobol".
+        rng : numpy.random.Generator or None
+            The generator (None: ``default_rng(0)``).
+
+        Returns
+        -------
+        numpy.ndarray
+            Points (n, dim), time last.
+        """
         x = self.space.sample_interior(n, sampler, rng)
         return np.concatenate([x, np.full((n, 1), self.time.t0)], axis=1)
 
     def normal(self, x):
+        """The spatial outward unit normals at lateral boundary points (n, dim): (n, dim - 1)."""
         return self.space.normal(x[:, :-1])

@@ -15,7 +15,20 @@ from pdekit.pinn.taylor import lookup
 
 
 def grad(u: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """(n, d): du/dx_j for every column j of x."""
+    """(n, d): du/dx_j for every column j of x.
+
+    Parameters
+    ----------
+    u : torch.Tensor
+        The network's output at ``x``, (n, 1) or (n,).
+    x : torch.Tensor
+        The points it was evaluated at, (n, d), space first and time last.
+
+    Returns
+    -------
+    torch.Tensor
+        The gradient, (n, d), with its graph (for a vector u, the gradient of the components' sum).
+    """
     carried = lookup(u, x, [(j, 1) for j in range(x.shape[1])])
     if carried is not None:
         return torch.cat(carried, dim=1)
@@ -23,7 +36,24 @@ def grad(u: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 
 def partial(u: torch.Tensor, x: torch.Tensor, axis: int, order: int = 1) -> torch.Tensor:
-    """(n, 1): the ``order``-th derivative of u along column ``axis``."""
+    """(n, 1): the ``order``-th derivative of u along column ``axis``.
+
+    Parameters
+    ----------
+    u : torch.Tensor
+        The network's output at ``x``, (n, 1) or (n,).
+    x : torch.Tensor
+        The points it was evaluated at, (n, d), space first and time last.
+    axis : int
+        The column to differentiate along.
+    order : int
+        The order of the derivative (the Taylor pass carries orders 1 and 2).
+
+    Returns
+    -------
+    torch.Tensor
+        The derivative, (n, 1).
+    """
     carried = lookup(u, x, [(axis, order)])
     if carried is not None:
         return carried[0]
@@ -34,7 +64,23 @@ def partial(u: torch.Tensor, x: torch.Tensor, axis: int, order: int = 1) -> torc
 
 
 def laplacian(u: torch.Tensor, x: torch.Tensor, space_dims: int | None = None) -> torch.Tensor:
-    """(n, 1): sum of second derivatives over the first ``space_dims`` columns (default: all)."""
+    """(n, 1): sum of second derivatives over the first ``space_dims`` columns (default: all).
+
+    Parameters
+    ----------
+    u : torch.Tensor
+        The network's output at ``x``, (n, 1) or (n,).
+    x : torch.Tensor
+        The points it was evaluated at, (n, d), space first and time last.
+    space_dims : int or None
+        How many leading columns are spatial (None: all columns; pass the spatial dimension when x
+        carries time).
+
+    Returns
+    -------
+    torch.Tensor
+        The Laplacian, (n, 1).
+    """
     dims = range(space_dims if space_dims is not None else x.shape[1])
     carried = lookup(u, x, [(j, 2) for j in dims])
     if carried is not None:
@@ -44,10 +90,40 @@ def laplacian(u: torch.Tensor, x: torch.Tensor, space_dims: int | None = None) -
 
 
 def divergence(v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """(n, 1): sum_j d v_j / d x_j for a vector field v (n, k) over the first k columns."""
+    """(n, 1): sum_j d v_j / d x_j for a vector field v (n, k) over the first k columns.
+
+    Always by reverse mode (the Taylor pass carries derivatives of a scalar u only).
+
+    Parameters
+    ----------
+    v : torch.Tensor
+        The vector field at ``x``, (n, k), k <= d.
+    x : torch.Tensor
+        The points it was evaluated at, (n, d).
+
+    Returns
+    -------
+    torch.Tensor
+        The divergence, (n, 1).
+    """
     return sum(grad(v[:, j : j + 1], x)[:, j : j + 1] for j in range(v.shape[1]))
 
 
 def time_derivative(u: torch.Tensor, x: torch.Tensor, order: int = 1) -> torch.Tensor:
-    """(n, 1): derivative along the last column (time)."""
+    """(n, 1): derivative along the last column (time).
+
+    Parameters
+    ----------
+    u : torch.Tensor
+        The network's output at ``x``, (n, 1) or (n,).
+    x : torch.Tensor
+        The points it was evaluated at, (n, d), space first and time last.
+    order : int
+        The order of the time derivative.
+
+    Returns
+    -------
+    torch.Tensor
+        The derivative, (n, 1).
+    """
     return partial(u, x, x.shape[1] - 1, order)

@@ -89,7 +89,7 @@ def _metrics(bench, recipe, result: dict) -> tuple[dict, np.ndarray]:
 
 
 PINN_GLOSSARY = {
-    "test_rel_l2": "||u_PINN - u_ref|| / ||u_ref|| over the reference grid",
+    "test_rel_l2": "‖u_PINN - u_ref‖ / ‖u_ref‖ over the reference grid",
     "max_error": "largest |u_PINN - u_ref| on the reference grid",
     "train_seconds": "training wall time",
     "steps": "optimizer steps, Adam then L-BFGS",

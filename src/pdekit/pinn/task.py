@@ -36,6 +36,7 @@ class PinnConfig:
     rad_c: float = param(1.0, "RAD: the constant c")
 
     def validate(self):
+        """Check that collocation, condition_points, resample_every and balance_every are >= 1."""
         require(self.collocation >= 1 and self.condition_points >= 1, "collocation and condition_points must be >= 1")
         require(self.resample_every >= 1 and self.balance_every >= 1, "resample_every and balance_every must be >= 1")
 
@@ -124,6 +125,11 @@ def _refine(pinn, points, cfg, rng, dtype):
 class PinnTask(Task):
     """Train a ``PINN`` (pdekit.pinn.core) on its residual and conditions.
 
+    The loss is the weighted sum of the mean square PDE residual at the collocation points and the
+    mean square violation of each soft condition. Options: residual-based refinement of the
+    collocation points, RAR or RAD (Wu et al. 2023), and learning-rate annealing of the loss weights
+    (Wang, Teng and Perdikaris 2021).
+
     Parameters
     ----------
     config : PinnConfig (the ``train`` keys collocation, condition_points, sampler, balancing,
@@ -182,6 +188,8 @@ class PinnTask(Task):
                 "weights": list(self.weights), "numpy_rng": json.dumps(self.rng.bit_generator.state)}
 
     def load_state_dict(self, state):
+        """Restore the collocation and condition points, loss weights and NumPy generator that
+        ``state_dict`` saved (``state``: the checkpoint's mapping)."""
         self.points.interior = state["interior"].numpy()
         self.points.conditions = [None if a.numel() == 0 else a.numpy() for a in state["condition_points"]]
         self.weights = list(state["weights"])

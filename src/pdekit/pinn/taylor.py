@@ -34,6 +34,22 @@ class Missing(Exception):
 
 
 def attach(u: torch.Tensor, x: torch.Tensor, derivatives: dict) -> torch.Tensor:
+    """Attach the carried derivatives to ``u`` for the points ``x``, where ``lookup`` finds them.
+
+    Parameters
+    ----------
+    u : torch.Tensor
+        The output, (n, 1).
+    x : torch.Tensor
+        The points they belong to, (n, d) (matched by identity).
+    derivatives : dict
+        ``{(axis, order): (n, 1) tensor}``.
+
+    Returns
+    -------
+    torch.Tensor
+        ``u`` itself.
+    """
     u.pdekit_taylor = (x, derivatives)
     return u
 

@@ -16,7 +16,25 @@ for _module in pkgutil.iter_modules(__path__):
 
 def get_problem(name: str, kind: str | None = "grid"):
     """The registered problem ``name``; ``kind``: "grid" (a Problem with a solver, the default),
-    "pinn" (a PinnProblem) or None (either)."""
+    "pinn" (a PinnProblem) or None (either).
+
+    Parameters
+    ----------
+    name : str
+        The problem's registered name (``pdekit list problems``).
+    kind : str or None
+        "grid", "pinn" or None.
+
+    Returns
+    -------
+    type
+        The problem class (build an instance with its ``from_params``).
+
+    Raises
+    ------
+    ConfigError
+        For an unknown name (with a suggestion) or a problem of the other kind.
+    """
     known = sorted(n for n, c in PROBLEMS.items() if kind in (None, c.kind))
     if name not in PROBLEMS:
         hint = difflib.get_close_matches(name, known, n=1)

@@ -27,6 +27,8 @@ class AdvectionConfig:
         return self.t_final
 
     def validate(self) -> None:
+        """Check the time settings (common_time_checks), an even solve_resolution >= 8, ic_waves and ic_k_max >= 1, and
+        2 ic_k_max < solve_resolution."""
         common_time_checks(self)
         require_even_grid(self.solve_resolution, 8)
         require(self.ic_waves >= 1 and self.ic_k_max >= 1, "ic_waves and ic_k_max must be >= 1")
@@ -36,6 +38,10 @@ class AdvectionConfig:
 
 @register
 class Advection1D(PeriodicSemilinear1D):
+    """u_t + beta u_x = 0 on the periodic interval [0, 1) (PDEBench); input u0, a sum of sines.
+    Solved by the exact Fourier shift (one ETDRK4 step per stored interval with a zero nonlinear
+    term); stores u (nt, x)."""
+
     name = "advection_1d"
     summary = "u_t + beta u_x = 0, periodic [0, 1); sum-of-sines IC (PDEBench); exact Fourier shift"
     Config = AdvectionConfig

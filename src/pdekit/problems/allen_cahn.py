@@ -28,6 +28,7 @@ class AllenCahnConfig:
     ic_modes: float = param(4.0, "random initial condition: its correlation wavenumber")
 
     def validate(self) -> None:
+        """Check the time settings (common_time_checks), eps > 0, reaction >= 0 and an even solve_resolution >= 16."""
         common_time_checks(self)
         require(self.eps > 0 and self.reaction >= 0, "eps must be positive and reaction >= 0")
         require_even_grid(self.solve_resolution, 16)
@@ -35,6 +36,10 @@ class AllenCahnConfig:
 
 @register
 class AllenCahn1D(PeriodicSemilinear1D):
+    """u_t = eps u_xx + r (u - u^3) on the periodic interval [-1, 1); input u0 = x^2 cos(pi x) (the
+    same for every sample) or a random field. Pseudo-spectral in space, ETDRK4 in time; stores
+    u (nt, x)."""
+
     name = "allen_cahn_1d"
     summary = "u_t = 1e-4 u_xx + 5 u - 5 u^3, periodic [-1, 1); u0 = x^2 cos(pi x) or random; ETDRK4"
     Config = AllenCahnConfig
@@ -67,6 +72,7 @@ class AllenCahnPinnConfig:
     eps: float = param(1e-4, "diffusion coefficient")
 
     def validate(self):
+        """Check eps > 0."""
         require(self.eps > 0, "eps must be positive")
 
 

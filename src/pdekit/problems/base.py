@@ -27,6 +27,27 @@ def register(cls: type["Problem"]) -> type["Problem"]:
 
 
 class Problem:
+    """A PDE with a batched solver on a grid: the base class of the problems that generate data.
+
+    A subclass sets the class attributes (``name``, ``summary``, ``Config``, ``ndim``,
+    ``time_dependent``, ``periodic``, ``fields``, ``inputs``, resolutions, ``input_modes``, ...) and
+    implements ``sample_inputs``, ``solve`` and ``residual``. The solver runs on the solve grid
+    (``config.solve_resolution``, where the config has one) and the data are stored on the
+    ``resolution`` grid, the same or a coarser one whose points are solve-grid points.
+
+    Parameters
+    ----------
+    resolution : int
+        Points per dimension of the stored grid.
+    config : dataclass instance or None
+        The problem's ``Config`` (None: the defaults).
+
+    Raises
+    ------
+    ConfigError
+        For a resolution below ``min_resolution`` or one that does not divide the solve grid.
+    """
+
     name: ClassVar[str]
     kind: ClassVar[str] = "grid"
     summary: ClassVar[str]
@@ -54,6 +75,25 @@ class Problem:
 
     @classmethod
     def from_params(cls, resolution: int, params: Mapping[str, Any] | None = None) -> "Problem":
+        """The problem at ``resolution`` with its parameters from ``params`` (defaults elsewhere).
+
+        Parameters
+        ----------
+        resolution : int
+            Points per dimension of the stored grid.
+        params : mapping or None
+            Parameter overrides by name; values may be strings (``--set key=value``).
+
+        Returns
+        -------
+        Problem
+
+        Raises
+        ------
+        ConfigError
+            For an unknown parameter, a value of the wrong type or out of range, or an unsupported
+            resolution.
+        """
         return cls(resolution, make_config(cls.Config, params, owner=cls.name))
 
     # --- grids -------------------------------------------------------------------------------
@@ -64,10 +104,12 @@ class Problem:
 
     @property
     def solve_resolution(self) -> int:
+        """Points per dimension of the grid the solver runs on (the config's, else the stored one)."""
         return getattr(self.config, "solve_resolution", 0) or self.resolution
 
     @property
     def stride(self) -> int:
+        """Solve-grid points per stored-grid point along each axis."""
         if self.periodic:
             return self.solve_resolution // self.resolution
         return (self.solve_resolution - 1) // (self.resolution - 1)
@@ -101,6 +143,7 @@ class Problem:
         return out
 
     def times(self) -> list[float]:
+        """The stored times t_i = t_final i / (nt - 1), i = 0 .. nt - 1 (time-dependent problems)."""
         c = self.config
         return [c.t_final * i / (c.nt - 1) for i in range(c.nt)]
 
@@ -158,6 +201,8 @@ class PinnProblem:
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any] | None = None) -> "PinnProblem":
+        """The benchmark with its parameters from ``params`` (a pinn recipe's ``problem`` section
+        without ``name``), validated; defaults elsewhere."""
         return cls(make_config(cls.Config, params, owner=f"PINN problem '{cls.name}'"))
 
     def build(self, network: dict):

@@ -27,6 +27,8 @@ class BurgersConfig:
     ic_alpha: float = param(2.0, "initial condition: smoothness exponent alpha")
 
     def validate(self) -> None:
+        """Check the time settings (common_time_checks), an even solve_resolution >= 8, ic_alpha > 0.5
+        and ic_tau > 0."""
         common_time_checks(self)
         require_even_grid(self.solve_resolution, 8)
         require(self.ic_alpha > 0.5 and self.ic_tau > 0, "ic_alpha must exceed 0.5 and ic_tau be positive")
@@ -34,6 +36,10 @@ class BurgersConfig:
 
 @register
 class Burgers1D(Problem):
+    """u_t + u u_x = nu u_xx on the periodic interval [0, 1) (the FNO setup); input u0, a Gaussian
+    random field. Pseudo-spectral in space with 2/3 dealiasing, ETDRK4 in time (Cox and Matthews
+    2002), on an 8192-point solve grid by default; stores u (nt, x)."""
+
     name = "burgers_1d"
     summary = "u_t + u u_x = nu u_xx, periodic [0, 1); GRF initial condition; pseudo-spectral + ETDRK4"
     Config = BurgersConfig
@@ -89,6 +95,7 @@ class BurgersPinnConfig:
     nt: int = param(101, "evaluation grid: points in t")
 
     def validate(self):
+        """Check nu > 0 and nx, nt >= 2."""
         require(self.nu > 0 and self.nx >= 2 and self.nt >= 2, "nu must be positive, nx and nt >= 2")
 
 
@@ -104,6 +111,10 @@ def _pinn_parts(nu_of, hard: bool):
 
 @register
 class BurgersPinn(PinnProblem):
+    """PINN benchmark (Raissi et al. 2019): u_t + u u_x = nu u_xx on [-1, 1] x [0, 1],
+    u0 = -sin(pi x), u(+-1, t) = 0 (hard or soft); scored against the Cole-Hopf solution on an
+    nx x nt grid."""
+
     name = "burgers"
     summary = "PINN: viscous Burgers on [-1, 1] x [0, 1], u0 = -sin(pi x), reference by Cole-Hopf"
     Config = BurgersPinnConfig
@@ -128,6 +139,7 @@ class BurgersInverseConfig:
     seed: int = param(0, "seed of the observation points and noise")
 
     def validate(self):
+        """Check nu_true > 0, nu_init > 0, observations >= 1 and noise >= 0."""
         require(self.nu_true > 0 and self.nu_init > 0, "nu_true and nu_init must be positive")
         require(self.observations >= 1 and self.noise >= 0, "observations must be >= 1 and noise >= 0")
 

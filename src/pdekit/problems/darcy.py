@@ -31,6 +31,8 @@ class DarcyConfig:
     cg_max_iter: int = param(0, "CG iteration limit (0: 50 x solve_resolution)")
 
     def validate(self) -> None:
+        """Check a_low > 0, contrast in [1, 1e6], solve_resolution >= 5, grf_tau > 0, grf_alpha > 1,
+        cg_tol in (0, 1) and cg_max_iter >= 0."""
         require(self.a_low > 0, f"a_low must be positive, got {self.a_low}")
         require(1 <= self.contrast <= 1e6, f"contrast must lie in [1, 1e6], got {self.contrast:g}")
         require(self.solve_resolution >= 5, f"solve_resolution must be at least 5, got {self.solve_resolution}")
@@ -41,6 +43,10 @@ class DarcyConfig:
 
 @register
 class Darcy2D(Problem):
+    """-div(a grad u) = f (constant) on [0, 1]^2 with u = 0 on the boundary (the FNO setup); input
+    the coefficient a, a thresholded or log-normal random field. Second-order finite volumes, solved
+    by sparse LU (CPU) or batched CG (GPU); stores a and u on the node grid (x, y)."""
+
     name = "darcy_2d"
     summary = "-div(a grad u) = f on [0, 1]^2, u = 0 on the boundary; random a; finite volumes + sparse solve"
     Config = DarcyConfig

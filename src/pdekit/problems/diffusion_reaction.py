@@ -26,6 +26,8 @@ class DiffusionReactionConfig:
     ic_k_max: int = param(8, "initial condition: largest integer wavenumber of a wave")
 
     def validate(self) -> None:
+        """Check the time settings (common_time_checks), rho >= 0, an even solve_resolution >= 8, and ic_waves and
+        ic_k_max >= 1."""
         common_time_checks(self)
         require(self.rho >= 0, f"rho must be >= 0, got {self.rho}")
         require_even_grid(self.solve_resolution, 8)
@@ -37,6 +39,10 @@ FINE_POINTS = 8192
 
 @register
 class DiffusionReaction1D(PeriodicSemilinear1D):
+    """u_t = nu u_xx + rho u (1 - u) on the periodic interval [0, 1) (PDEBench); input u0, the
+    absolute value of a sum of sines scaled to a maximum of 1. Pseudo-spectral in space, ETDRK4 in
+    time; stores u (nt, x)."""
+
     name = "diffusion_reaction_1d"
     summary = "u_t = nu u_xx + rho u (1 - u), periodic [0, 1); IC in [0, 1] (PDEBench); ETDRK4"
     Config = DiffusionReactionConfig

@@ -28,6 +28,7 @@ class HeatConfig:
     ic_alpha: float = param(2.0, "initial condition: smoothness exponent alpha")
 
     def validate(self) -> None:
+        """Check the time settings (common_time_checks), solve_resolution >= 0, ic_alpha > 0.5 and ic_tau > 0."""
         common_time_checks(self)
         require(self.solve_resolution >= 0, f"solve_resolution must be >= 0, got {self.solve_resolution}")
         require(self.ic_alpha > 0.5 and self.ic_tau > 0, "ic_alpha must exceed 0.5 and ic_tau be positive")
@@ -60,6 +61,10 @@ class _Heat(Problem):
 
 @register
 class Heat1D(_Heat):
+    """u_t = nu u_xx on the periodic interval [0, 1); input u0, a Gaussian random field
+    N(0, ic_scale^2 (-Laplacian + ic_tau^2 I)^-ic_alpha). Solved exactly in time (each Fourier mode
+    decays by exp(-nu k^2 t)) and spectrally in space; stores u (nt, x)."""
+
     name = "heat_1d"
     summary = "u_t = nu u_xx, periodic [0, 1); GRF initial condition; exact in time, spectral in space"
     ndim = 1
@@ -72,6 +77,9 @@ class Heat1D(_Heat):
 
 @register
 class Heat2D(_Heat):
+    """u_t = nu (u_xx + u_yy) on the periodic unit square [0, 1)^2; input u0, a Gaussian random field
+    as for heat_1d. Solved exactly in time and spectrally in space; stores u (nt, x, y)."""
+
     name = "heat_2d"
     summary = "u_t = nu (u_xx + u_yy), periodic [0, 1)^2; GRF initial condition; exact in time, spectral in space"
     ndim = 2

@@ -26,6 +26,8 @@ class KdVConfig:
     ic_amplitude: float = param(0.5, "initial condition: amplitudes uniform in [-ic_amplitude, ic_amplitude]")
 
     def validate(self) -> None:
+        """Check the time settings (common_time_checks), length > 0, an even solve_resolution >= 16, ic_waves and
+        ic_k_max >= 1 and ic_amplitude > 0."""
         common_time_checks(self)
         require(self.length > 0, f"length must be positive, got {self.length}")
         require_even_grid(self.solve_resolution, 16)
@@ -35,6 +37,10 @@ class KdVConfig:
 
 @register
 class KdV1D(PeriodicSemilinear1D):
+    """u_t + u u_x + u_xxx = 0 on the periodic interval [0, length) (PDEArena); input u0, a sum of
+    sines. Pseudo-spectral in space, ETDRK4 in time (the stiff dispersion exactly); stores
+    u (nt, x)."""
+
     name = "kdv_1d"
     summary = "u_t + u u_x + u_xxx = 0, periodic [0, L); sum-of-sines IC (PDEArena); ETDRK4"
     Config = KdVConfig

@@ -25,6 +25,8 @@ class KuramotoSivashinskyConfig:
     ic_scale: float = param(1.0, "initial condition: standard deviation of each mode's coefficient")
 
     def validate(self) -> None:
+        """Check the time settings (common_time_checks), length > 0, spinup >= 0, an even solve_resolution >= 16,
+        ic_modes >= 1 and ic_scale > 0."""
         common_time_checks(self)
         require(self.length > 0, f"length must be positive, got {self.length}")
         require(self.spinup >= 0, f"spinup must be >= 0, got {self.spinup}")
@@ -34,6 +36,10 @@ class KuramotoSivashinskyConfig:
 
 @register
 class KuramotoSivashinsky1D(PeriodicSemilinear1D):
+    """u_t + u u_x + u_xx + u_xxxx = 0 on the periodic interval [0, length); input u0, random
+    coefficients on wavenumbers 1 .. ic_modes, integrated for ``spinup`` before t = 0. Pseudo-spectral
+    in space, ETDRK4 in time; stores u (nt, x)."""
+
     name = "kuramoto_sivashinsky_1d"
     summary = "u_t + u u_x + u_xx + u_xxxx = 0, periodic [0, L); random IC, spin-up discarded; ETDRK4"
     Config = KuramotoSivashinskyConfig

@@ -33,6 +33,8 @@ class NavierStokesConfig:
     ic_alpha: float = param(2.5, "initial vorticity: smoothness exponent alpha")
 
     def validate(self) -> None:
+        """Check the time settings (common_time_checks), an even solve_resolution >= 8, ic_alpha > 1, ic_tau > 0 and
+        ic_scale > 0."""
         common_time_checks(self)
         require_even_grid(self.solve_resolution, 8)
         require(self.ic_alpha > 1 and self.ic_tau > 0, "ic_alpha must exceed 1 and ic_tau be positive")
@@ -41,6 +43,10 @@ class NavierStokesConfig:
 
 @register
 class NavierStokes2D(Problem):
+    """Incompressible Navier-Stokes in vorticity form, w_t + u . grad(w) = nu Laplacian(w) + f, on the
+    unit torus (the FNO setup); input w0, a Gaussian random field, with the fixed forcing f.
+    Pseudo-spectral with 2/3 dealiasing, ETDRK4 in time; stores the vorticity (nt, x, y)."""
+
     name = "navier_stokes_2d"
     summary = "vorticity form on the unit torus, FNO forcing and GRF initial vorticity; pseudo-spectral + ETDRK4"
     Config = NavierStokesConfig
@@ -58,6 +64,20 @@ class NavierStokes2D(Problem):
         return {"w0": random_fields.periodic_2d(rng, self.solve_resolution, std, self.input_modes)}
 
     def forcing(self, n: int, device=None) -> torch.Tensor:
+        """The forcing A (sin(2 pi (x + y)) + cos(2 pi (x + y))) on the periodic grid x_j = j / n.
+
+        Parameters
+        ----------
+        n : int
+            Grid points per axis.
+        device : torch.device or None
+            Where to build it.
+
+        Returns
+        -------
+        torch.Tensor
+            (n, n), float64.
+        """
         x = torch.arange(n, dtype=torch.float64, device=device) / n
         s = 2 * math.pi * (x[:, None] + x[None, :])
         return self.config.forcing_amplitude * (torch.sin(s) + torch.cos(s))

@@ -17,6 +17,7 @@ class PoissonLConfig:
     hard: bool = param(True, "impose u = 0 exactly through the polygon's distance")
 
     def validate(self):
+        """Check that reference_n is even and >= 8."""
         require(self.reference_n >= 8 and self.reference_n % 2 == 0, "reference_n must be even and >= 8")
 
 
@@ -46,6 +47,10 @@ def poisson_l_reference(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 @register
 class PoissonLShapePinn(PinnProblem):
+    """PINN benchmark: -Laplacian u = 1 on the L-shaped domain [-1, 1]^2 minus [0, 1]^2, u = 0 on its
+    boundary (hard through the polygon's approximate distance, or soft); scored against the
+    5-point finite-difference reference."""
+
     name = "poisson_lshape"
     summary = "PINN: Poisson on the L-shaped domain (hard Dirichlet through the polygon's distance), FD reference"
     Config = PoissonLConfig

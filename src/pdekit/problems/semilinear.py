@@ -21,6 +21,11 @@ from pdekit.problems.base import Problem
 
 
 class PeriodicSemilinear1D(Problem):
+    """Base class of the 1D periodic problems u_t = L u + N(u) on [x_min, x_min + length): subclasses
+    give the Fourier symbol of L (``linear``) and N (``nonlinear``). Pseudo-spectral in space with
+    2/3 dealiasing of N, ETDRK4 in time after an optional spin-up (``config.spinup``); input u0,
+    stores u (nt, x)."""
+
     ndim = 1
     time_dependent = True
     periodic = True
@@ -28,6 +33,7 @@ class PeriodicSemilinear1D(Problem):
     growth_limit: ClassVar[float] = 10.0
 
     def solve_points(self) -> np.ndarray:
+        """The solve grid's points x_j = x_min + length j / n, j = 0 .. n - 1 (n = solve_resolution), (n,)."""
         n = self.solve_resolution
         return self.x_min + self.length * np.arange(n) / n
 

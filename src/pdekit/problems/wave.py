@@ -33,6 +33,7 @@ class WaveConfig:
     initial_velocity: bool = param(False, "draw the initial velocity as an independent field too (else v0 = 0)")
 
     def validate(self) -> None:
+        """Check the time settings (common_time_checks), c > 0, solve_resolution >= 0, ic_alpha > 1 and ic_tau > 0."""
         common_time_checks(self)
         require(self.c > 0, f"c must be positive, got {self.c}")
         require(self.solve_resolution >= 0, f"solve_resolution must be >= 0, got {self.solve_resolution}")
@@ -58,6 +59,10 @@ class _Verlet:
 
 @register
 class Wave2D(Problem):
+    """u_tt = c^2 (u_xx + u_yy) on the periodic unit square [0, 1)^2, as u_t = v, v_t = c^2
+    Laplacian(u); inputs u0, a Gaussian random field, and v0 (zero, or an independent field).
+    Spectral in space, Stormer-Verlet in time; stores u and v (nt, x, y)."""
+
     name = "wave_2d"
     summary = "u_tt = c^2 (u_xx + u_yy), periodic [0, 1)^2; GRF displacement; spectral + Stormer-Verlet"
     Config = WaveConfig

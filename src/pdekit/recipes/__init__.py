@@ -23,6 +23,13 @@ from pdekit.recipes.base import COMMON_KEYS, KINDS, Recipe, register_kind  # noq
 from pdekit.train.config import RENAMED
 
 def list_recipes() -> list[tuple[str, str]]:
+    """The shipped recipes (the YAML files of this package), sorted by name.
+
+    Returns
+    -------
+    list of tuple of str
+        ``(name, description)`` per recipe.
+    """
     rows = []
     for entry in sorted(resources.files(__package__).iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".yaml"):
@@ -68,6 +75,25 @@ def parse_value(text: str) -> Any:
 
 
 def apply_override(raw: dict, dotted: str, value: Any, top_keys: tuple[str, ...]) -> None:
+    """Set one dotted key of a recipe mapping in place, creating sections on the way; earlier names
+    (of train keys and of the model's options) are replaced by the current ones, with a note.
+
+    Parameters
+    ----------
+    raw : dict
+        The recipe mapping, changed in place.
+    dotted : str
+        The key, e.g. ``"model.width"`` or ``"data.params.nu"``.
+    value : any
+        The value to set.
+    top_keys : tuple of str
+        The recipe's allowed top-level keys (``quick`` and ``kind`` cannot be overridden).
+
+    Raises
+    ------
+    ConfigError
+        If the key starts with no allowed section, or a step on its path is not a section.
+    """
     keys = dotted.split(".")
     if len(keys) == 2 and keys[0] == "train" and keys[1] in RENAMED:
         print(f"note: train.{keys[1]} is now train.{RENAMED[keys[1]]}", file=sys.stderr)
@@ -104,7 +130,32 @@ def apply_quick_and_overrides(raw: dict, quick: bool, overrides: list[str] | Non
 
 
 def load_recipe(source: str | dict, quick: bool = False, overrides: list[str] | None = None) -> Recipe:
-    """``source``: a shipped recipe's name, a YAML file, or an already-read recipe mapping."""
+    """``source``: a shipped recipe's name, a YAML file, or an already-read recipe mapping.
+
+    Old section and key names are read with a note; the quick overrides (when asked) and then the
+    command line's are applied, and every section is validated by its kind before any work starts.
+
+    Parameters
+    ----------
+    source : str or dict
+        A shipped recipe's name (``pdekit list recipes``), the path of a YAML file, or a recipe
+        mapping (not changed: it is copied).
+    quick : bool
+        Apply the recipe's ``quick`` overrides and append "-quick" to its name.
+    overrides : list of str or None
+        Dotted ``key=value`` overrides, e.g. ``["model.width=64", "train.epochs=10"]``.
+
+    Returns
+    -------
+    Recipe
+        The validated recipe; ``recipe.raw`` holds the resolved mapping.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown recipe or kind, invalid YAML, an unknown key, a bad override or an invalid
+        value in any section.
+    """
     raw = copy.deepcopy(source if isinstance(source, dict) else _read(source))
     kind_name = raw.setdefault("kind", "operator")
     if kind_name not in KINDS:
@@ -134,4 +185,4 @@ def load_recipe(source: str | dict, quick: bool = False, overrides: list[str] | 
                   sections=sections, raw=raw)
 
 
-from pdekit.recipes import operator, pinn  # noqa: E402,F401  (the kinds register themselves)
+from pdekit.recipes import operator, pinn, rollout  # noqa: E402,F401  (the kinds register themselves)

@@ -33,6 +33,7 @@ class Recipe:
         raise AttributeError(f"a {self.__dict__.get('kind')} recipe has no section '{key}'")
 
     def to_json(self) -> str:
+        """The resolved recipe as JSON with sorted keys: what a checkpoint stores to recognise its run."""
         return json.dumps(self.raw, sort_keys=True)
 
     def data_problem(self, resolution: int | None = None):

@@ -20,12 +20,16 @@ from pdekit.train.supervised import SupervisedTask
 
 @register_kind
 class OperatorKind:
+    """The operator recipe kind: sections data, model, train and eval (see the module docstring)."""
+
     name = "operator"
     sections = ("data", "model", "train", "eval")
     renamed: dict = {}
 
     @staticmethod
     def load(raw: dict) -> dict:
+        """Validate the sections of ``raw`` and the checks across them, writing the resolved sections
+        back into ``raw``; returns ``{"data", "model", "train", "task", "eval"}``."""
         data = make_config(DataSection, raw.get("data") or {}, owner="section 'data'")
         train, task = make_train_config(SupervisedTask, raw.get("train") or {}, owner="train")
         evaluation = make_config(EvalSection, raw.get("eval") or {}, owner="section 'eval'")

@@ -13,12 +13,16 @@ from pdekit.train.config import make_train_config, train_section
 
 @register_kind
 class PinnKind:
+    """The PINN recipe kind: sections problem, model and train (see the module docstring)."""
+
     name = "pinn"
     sections = ("problem", "model", "train")
     renamed = {"network": "model"}
 
     @staticmethod
     def load(raw: dict) -> dict:
+        """Validate the sections of ``raw`` (building the benchmark once), writing the resolved train
+        section back into ``raw``; returns ``{"problem", "model", "train", "task"}``."""
         train, task = make_train_config(PinnTask, raw.get("train") or {}, owner="train")
         problem = dict(raw.get("problem") or {})
         if "name" not in problem:

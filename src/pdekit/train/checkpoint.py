@@ -46,6 +46,24 @@ def save_checkpoint(path: str, state: dict[str, Any]) -> None:
 
 
 def load_checkpoint(path: str) -> dict[str, Any]:
+    """Load a pdekit checkpoint on the CPU, safely (``weights_only=True``).
+
+    Parameters
+    ----------
+    path : str
+        The checkpoint file (a run folder's checkpoint.pt).
+
+    Returns
+    -------
+    dict
+        Its mapping: ``model`` (the state dict), ``recipe`` (the setup's JSON) and what the Trainer
+        and the task stored.
+
+    Raises
+    ------
+    DataFileError
+        If the file is missing, unreadable, holds arbitrary Python objects, or is no pdekit checkpoint.
+    """
     if not os.path.exists(path):
         raise DataFileError(f"no checkpoint at '{path}'")
     try:

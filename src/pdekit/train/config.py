@@ -47,6 +47,9 @@ class TrainConfig:
     tensorboard: bool = param(False, "also log metrics for TensorBoard (extra: pip install 'pdekit[tensorboard]')")
 
     def validate(self):
+        """Check epochs and lbfgs_steps >= 0 and not both 0, batch_size >= 1, lr > 0, weight_decay and
+        grad_clip >= 0, step_size >= 1, gamma in (0, 1], log_every and lbfgs_history >= 1, threads and
+        max_seconds >= 0, and that tensorboard is installed when asked for."""
         require(self.epochs >= 0 and self.lbfgs_steps >= 0 and self.epochs + self.lbfgs_steps > 0,
                 f"train.epochs and train.lbfgs_steps must be >= 0 and not both 0, got {self.epochs} and "
                 f"{self.lbfgs_steps}")
@@ -63,7 +66,30 @@ class TrainConfig:
 
 def make_train_config(task_cls: type, options: dict | None = None, owner: str = "train") -> tuple[TrainConfig, object]:
     """(TrainConfig, the task's Config) from one mapping of ``train`` keys: the task's defaults for
-    the trainer's keys apply where the mapping is silent; old key names are read with a note."""
+    the trainer's keys apply where the mapping is silent; old key names are read with a note.
+
+    Parameters
+    ----------
+    task_cls : type
+        A Task subclass: its ``Config``, ``train_defaults`` and ``check_train_config`` are used.
+    options : dict or None
+        The ``train`` keys, the Trainer's and the task's mixed (values may be strings).
+    owner : str
+        Where the keys come from, for messages ("train", "fit").
+
+    Returns
+    -------
+    cfg : TrainConfig
+        The Trainer's settings.
+    task_cfg : dataclass instance
+        The task's settings (``task_cls.Config``).
+
+    Raises
+    ------
+    ConfigError
+        For an unknown key, an old and a new name given together, an invalid value, or settings the
+        task cannot honour.
+    """
     options = dict(options or {})
     for old, new in RENAMED.items():
         if old in options:

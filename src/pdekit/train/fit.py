@@ -26,8 +26,11 @@ def fit(model: torch.nn.Module, task, val_data=None, run_dir: str | None = None,
         float tensors shaped ``(n, channels, *space)`` for supervised training (then ``val_data``
         is the validation pair, scored after every epoch; per-channel normalizers are fitted on
         the training pair).
+    val_data : the validation pair ``(x_val, y_val)`` with an ``(x, y)`` task; None with a Task,
+        which holds its own validation data.
     run_dir : folder for ``checkpoint.pt`` and ``metrics.csv`` (a run killed there resumes when
         called again); None trains in a temporary folder.
+    quiet : no progress bar.
     options : ``train`` keys (``epochs``, ``batch_size``, ``lr``, ``lbfgs_steps``, ``keep_best``,
         ``device``, ..., and the task's own; docs/training.md), validated as in a recipe.
 
@@ -35,6 +38,12 @@ def fit(model: torch.nn.Module, task, val_data=None, run_dir: str | None = None,
     -------
     The task's result: for supervised training a TrainedModel (``predict(x)`` gives de-normalized
     outputs), for a PINN a summary dict; a TrainResult for tasks without their own.
+
+    Raises
+    ------
+    PdekitError
+        If an ``(x, y)`` pair comes without ``val_data`` or a Task with it, an option is unknown or
+        invalid (ConfigError), or training diverges (TrainingDiverged).
 
     Examples
     --------

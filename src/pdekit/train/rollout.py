@@ -123,6 +123,7 @@ class RolloutConfig:
     curriculum: bool = param(False, "grow the unroll horizon from 1 to unroll over the epochs")
 
     def validate(self):
+        """Check unroll >= 1 and noise >= 0, and unroll == 1 with mode one_step."""
         require(self.unroll >= 1 and self.noise >= 0, f"train.unroll must be >= 1 and train.noise >= 0, got "
                 f"{self.unroll} and {self.noise}")
         require(self.mode != "one_step" or self.unroll == 1, "train.mode=one_step predicts one step: leave "
@@ -208,3 +209,21 @@ class RolloutTask(Task):
                           for i in range(0, len(self.x_val), 64)])
         error = relative_l2(pred.flatten(0, 1), self.y_val.flatten(0, 1)).mean()
         return {"val_rollout_rel_l2": float(error)}
+
+
+@dataclass(frozen=True)
+class RolloutSection:
+    """The ``rollout`` section of a rollout recipe: the windows trained on and the model's step."""
+
+    history: int = param(1, "states the model reads (k): the first k stored times start every test rollout")
+    steps: int = param(4, "target steps per training window (m); train.unroll is at most this")
+    stride: int = param(1, "stored times between the starts of consecutive training windows")
+    target: str = param("state", "what the network predicts: the next state, or the time derivative",
+                        ("state", "derivative"))
+    integrator: str = param("rk4", "integrator of a derivative target", INTEGRATORS)
+    test_steps: int = param(0, "steps of each test rollout (0: every stored time after the first k)")
+
+    def validate(self):
+        """Check that history, steps and stride are >= 1 and test_steps >= 0."""
+        require(self.history >= 1 and self.steps >= 1 and self.stride >= 1 and self.test_steps >= 0,
+                "rollout.history, rollout.steps and rollout.stride must be >= 1 and rollout.test_steps >= 0")

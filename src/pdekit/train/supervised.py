@@ -31,13 +31,30 @@ class SupervisedConfig:
                                  "rotations and reflections of the square)")
 
     def validate(self):
+        """Check that data_weight and physics_weight are >= 0 and not both 0."""
         require(self.data_weight >= 0 and self.physics_weight >= 0 and self.data_weight + self.physics_weight > 0,
                 "train.data_weight and train.physics_weight must be >= 0 and not both 0")
 
 
 @dataclass
 class TrainedModel:
-    """A trained operator with the normalizers it was trained with."""
+    """A trained operator with the normalizers it was trained with.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The trained module, mapping normalized inputs to normalized outputs.
+    x_normalizer, y_normalizer : Normalizer
+        The per-channel normalizers of the inputs and targets (fitted on the training split).
+    history : list of dict
+        One metrics row per logged epoch (metrics.csv).
+    train_seconds : float
+        Training wall time.
+    device : torch.device
+        Where the model and normalizers live.
+    epoch : int
+        The epoch whose weights these are.
+    """
     model: torch.nn.Module
     x_normalizer: Normalizer
     y_normalizer: Normalizer
@@ -48,7 +65,20 @@ class TrainedModel:
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
-        """De-normalized predictions for raw inputs x (n, c, *space), on the CPU."""
+        """De-normalized predictions for raw inputs x (n, c, *space), on the CPU.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Raw inputs, (n, in_channels, *space), on any device.
+        batch_size : int
+            Samples per forward pass.
+
+        Returns
+        -------
+        torch.Tensor
+            Predictions in the data's units, (n, out_channels, *space), float32, on the CPU.
+        """
         self.model.eval()
         out = []
         for i in range(0, len(x), batch_size):
@@ -80,6 +110,7 @@ class SupervisedTask(Task):
     config : SupervisedConfig (the ``train`` keys loss, data_weight, physics_weight, augment).
     physics : PINO's physics loss ``physics(prediction, x) -> scalar`` (the problem's residual on the
         predicted grid), required when ``config.physics_weight > 0``.
+    owner : who builds the task ("train", "fit"), for error messages.
     """
 
     name = "operator"
@@ -139,6 +170,23 @@ class SupervisedTask(Task):
         return loss, {}
 
     def trained(self, model, history=(), seconds=0.0, epoch=0) -> TrainedModel:
+        """``model`` with this task's normalizers and device as a TrainedModel.
+
+        Parameters
+        ----------
+        model : torch.nn.Module
+            The module (trained or in training).
+        history : sequence of dict
+            Metrics rows.
+        seconds : float
+            Training wall time.
+        epoch : int
+            The epoch whose weights these are.
+
+        Returns
+        -------
+        TrainedModel
+        """
         return TrainedModel(model, self.x_norm, self.y_norm, list(history), seconds, self.device, epoch)
 
     def validate(self, model):
@@ -150,6 +198,7 @@ class SupervisedTask(Task):
                 "out_channels": self.y_train.shape[1], "ndim": self.x_train.ndim - 2}
 
     def load_state_dict(self, state):
+        """Restore the normalizers from a checkpoint (those the run was trained with)."""
         self.x_norm = Normalizer(state["x_mean"], state["x_std"])
         self.y_norm = Normalizer(state["y_mean"], state["y_std"])
         self._to_device()
@@ -159,7 +208,31 @@ class SupervisedTask(Task):
 
 
 def load_trained(run_dir: str, device: str = "cpu") -> tuple[TrainedModel, dict]:
-    """The trained model of an operator run folder and its checkpoint (for ``pdekit eval``)."""
+    """The trained model of an operator run folder and its checkpoint (for ``pdekit eval``).
+
+    The model is rebuilt from the recipe stored in the checkpoint, with the best validation epoch's
+    weights where the run kept them (train.keep_best), else the last.
+
+    Parameters
+    ----------
+    run_dir : str
+        The run folder holding checkpoint.pt.
+    device : str
+        Where to put the model and normalizers.
+
+    Returns
+    -------
+    trained : TrainedModel
+        The model, normalizers, metrics history, training time and epoch of the weights.
+    state : dict
+        The checkpoint's mapping.
+
+    Raises
+    ------
+    PdekitError
+        If there is no readable checkpoint, it is not an operator run's, or its weights do not fit the
+        model its recipe builds.
+    """
     from pdekit.models.registry import build_model
     from pdekit.train.trainer import METRICS_CSV, check_checkpoint_model, read_history
 

@@ -24,6 +24,23 @@ def register_task(cls: type["Task"]) -> type["Task"]:
 
 
 def get_task(name: str) -> type["Task"]:
+    """The registered task class ``name``.
+
+    Parameters
+    ----------
+    name : str
+        The task's ``name`` ("operator", "pinn", ...).
+
+    Returns
+    -------
+    type
+        The Task subclass.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown name.
+    """
     if name not in TASKS:
         raise ConfigError(f"unknown task '{name}'; known tasks: {', '.join(sorted(TASKS))}")
     return TASKS[name]
@@ -87,6 +104,8 @@ class Task:
         return {}
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore what ``state_dict`` returned when resuming; ``state`` is the whole checkpoint
+        mapping, which holds those keys among others."""
         pass
 
     def result(self, trained):

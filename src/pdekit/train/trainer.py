@@ -56,6 +56,22 @@ class TrainResult:
 
 
 def resolve_device(name: str) -> torch.device:
+    """The device of a ``train.device`` setting.
+
+    Parameters
+    ----------
+    name : str
+        "auto" (CUDA where available, else the CPU), "cpu" or "cuda".
+
+    Returns
+    -------
+    torch.device
+
+    Raises
+    ------
+    PdekitError
+        If "cuda" is asked for and no CUDA device is available.
+    """
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
@@ -118,6 +134,7 @@ class Trainer:
         refused. Stored as the checkpoint's "recipe".
     meta : plain data stored in the checkpoint (channels, grid, ...) for whoever loads it.
     name : the progress bar's label.
+    quiet : no progress bar (and no note about train.amp off CUDA).
     callbacks : functions ``callback(trainer, row)`` called after every logged epoch (where
         distributed training and online data will plug in).
     """
@@ -130,12 +147,29 @@ class Trainer:
         self.device = resolve_device(cfg.device)
         self.config_json = json.dumps({"trainer": dataclasses.asdict(cfg),
                                        "task": dataclasses.asdict(task.config)}, sort_keys=True)
-        self.state = {"phase": "adam", "epoch": 0, "lbfgs_iterations": 0, "seconds": 0.0,
+        self.state = {"phase": "adam", "epoch": 0, "optimizer_steps": 0, "lbfgs_iterations": 0, "seconds": 0.0,
                       "phase_seconds": {"adam": 0.0, "lbfgs": 0.0}, "history": [], "stop_reason": ""}
         self.best: dict = {}
 
     # --- the run -----------------------------------------------------------------------------
     def fit(self) -> TrainResult:
+        """Train: seed torch, set up the task, resume from ``run_dir``'s checkpoint where there is one,
+        run the Adam(W) epochs and then the L-BFGS iterations within the time budget, and save the
+        final checkpoint.
+
+        Returns
+        -------
+        TrainResult
+            The trained module (with train.keep_best, the weights of the logged epoch of lowest
+            validation error), the metrics rows, timings, steps done and why training stopped.
+
+        Raises
+        ------
+        TrainingDiverged
+            If the loss or a validation metric stops being finite (the last good checkpoint is kept).
+        PdekitError
+            If ``run_dir`` holds a checkpoint of an older pdekit, or of another setup, config or model.
+        """
         cfg, model, task = self.cfg, self.model, self.task
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
@@ -185,7 +219,7 @@ class Trainer:
             total, count, parts = 0.0, 0, {}
             for i, batch in enumerate(task.batches(epoch, self._dtype())):
                 with torch.autocast(self.device.type, dtype=amp_dtype) if use_amp else nullcontext():
-                    loss, named = task.loss(model, batch, st["epoch"])
+                    loss, named = task.loss(model, batch, st["optimizer_steps"])
                 self._check_finite(float(loss.detach()), f"epoch {epoch}, step {i + 1}")
                 self.adam.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward(inputs=self.params)  # not into the inputs (a PINN's points)
@@ -194,6 +228,7 @@ class Trainer:
                     torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip)
                 scaler.step(self.adam)
                 scaler.update()
+                st["optimizer_steps"] += 1
                 weight = task.batch_size(batch)
                 total += float(loss.detach()) * weight
                 count += weight
@@ -292,7 +327,7 @@ class Trainer:
             "format": FORMAT, "recipe": self.setup, "config": self.config_json,
             "model": self.model.state_dict(), "optimizer": optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(), "phase": st["phase"], "epoch": st["epoch"],
-            "lbfgs_iterations": st["lbfgs_iterations"], "seconds": st["seconds"],
+            "lbfgs_iterations": st["lbfgs_iterations"], "optimizer_steps": st["optimizer_steps"], "seconds": st["seconds"],
             "phase_seconds": json.dumps(st["phase_seconds"]), "stop_reason": st["stop_reason"],
             "history": json.dumps(st["history"]), "rng": torch.get_rng_state(),
             "params": count_parameters(self.model),
@@ -321,6 +356,7 @@ class Trainer:
         self.task.load_state_dict(saved)
         torch.set_rng_state(saved["rng"])
         self.state.update(phase=saved["phase"], epoch=int(saved["epoch"]), lbfgs_iterations=int(saved["lbfgs_iterations"]),
+                          optimizer_steps=int(saved["optimizer_steps"]),
                           seconds=float(saved["seconds"]), phase_seconds=json.loads(saved["phase_seconds"]),
                           history=json.loads(saved["history"]), stop_reason="")
         self.best = {k: saved[k] for k in ("best_model", "best_epoch", "best_value") if k in saved}

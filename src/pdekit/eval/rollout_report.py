@@ -1,0 +1,149 @@
+"""Evaluation of an autoregressive model on test trajectories, and the run's report: per-step
+errors, the aggregates of eval/rollout.py, a stability check far past the training horizon, and
+plots (error against time, prediction, truth and error in space-time or as frames)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+
+from pdekit.eval.report import _label, _pyplot, _save
+from pdekit.eval.rollout import rollout_metrics
+
+BLOW_UP = 10.0  # a rollout has blown up once |u| exceeds this many times the largest |u| of the truth
+
+
+@torch.no_grad()
+def evaluate_rollout(model, u: torch.Tensor, t, history: int, steps: int, stability_steps: int = 0,
+                     batch_size: int = 32) -> tuple[dict, torch.Tensor, torch.Tensor, np.ndarray]:
+    """Roll ``model`` (an Autoregressive) out from the first ``history`` states of each test
+    trajectory.
+
+    Parameters
+    ----------
+    model : the trained Autoregressive model.
+    u : test trajectories (n, nt, channels, *space).
+    t : the stored times (nt,).
+    history, steps : states the model reads, and steps predicted and scored (history + steps <= nt).
+    stability_steps : also roll out this many steps (no truth needed) and report where, if
+        anywhere, the rollout stops being finite or exceeds 10 times the truth's largest value.
+
+    Returns
+    -------
+    (metrics, pred (n, steps, channels, *space), true (same), times of the predicted steps (steps,)).
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    start, true = u[:, :history], u[:, history : history + steps]
+    pred = torch.cat([model.rollout(start[i : i + batch_size].to(device), steps).float().cpu()
+                      for i in range(0, len(u), batch_size)])
+    times = np.asarray(t, dtype=np.float64)[history : history + steps]
+    metrics = rollout_metrics(pred, true, times)
+    if stability_steps:
+        limit = BLOW_UP * float(u.abs().max())
+        states, first_bad = start.to(device), None
+        for s in range(stability_steps):
+            nxt = model.step(states)
+            if not torch.isfinite(nxt).all() or float(nxt.abs().max()) > limit:
+                first_bad = s + 1
+                break
+            states = torch.cat([states[:, 1:], nxt[:, None]], dim=1)
+        metrics.update({"stability_steps": stability_steps, "stable": first_bad is None,
+                        "blow_up_step": first_bad})
+    return metrics, pred, true, times
+
+
+ROLLOUT_GLOSSARY = {
+    "trajectory_rel_l2": "per test trajectory ‖prediction - truth‖ / ‖truth‖ over every predicted step, "
+                         "averaged (the FNO paper's Navier-Stokes metric)",
+    "rollout_gmean100": "geometric mean of the per-step nRMSE over the first 100 steps (APEBench); none with "
+                        "fewer steps",
+    "correlation_time": "first time at which the mean Pearson correlation with the truth falls below 0.8 "
+                        "(PDE-Refiner); none if it never does within the rollout",
+    "final_rel_l2": "relative L2 at the last predicted step",
+    "stable": "whether a rollout of stability_steps stayed finite and within 10x the truth's largest value",
+    "blow_up_step": "the step at which it did not (none if stable)",
+    "val_rollout_rel_l2": "relative L2 of full rollouts of the validation windows, which chose the weights",
+    "train_seconds": "training wall time",
+    "params": "trainable parameters (a complex weight counts twice)",
+}
+
+
+def write_rollout_report(run_dir: str, recipe, metrics: dict, pred, true, times, history) -> None:
+    """report.md and plots/ (error against time, prediction against truth, training curves)."""
+    plt = _pyplot()
+    plots = os.path.join(run_dir, "plots")
+    os.makedirs(plots, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    ax.semilogy(times, metrics["rollout_rel_l2"], label="relative L2")
+    ax.semilogy(times, metrics["rollout_nrmse"], "--", label="nRMSE")
+    _label(ax, "time t of the predicted state", "error (mean over test trajectories, log scale)",
+           "rollout error against time")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, which="both")
+    _save(fig, os.path.join(plots, "error_vs_time.png"))
+    plt.close(fig)
+    _prediction_plot(plt, pred[0, :, 0].numpy(), true[0, :, 0].numpy(), times, os.path.join(plots, "rollout.png"))
+    if history:
+        fig, ax = plt.subplots(figsize=(5.5, 3.6))
+        epochs = [h["epoch"] for h in history]
+        ax.semilogy(epochs, [h["train_loss"] for h in history], label="training loss")
+        ax.semilogy(epochs, [h["val_rollout_rel_l2"] for h in history], label="validation rollout relative L2")
+        _label(ax, "epoch", "loss / error (log scale)", "training curves")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3, which="both")
+        _save(fig, os.path.join(plots, "loss.png"))
+        plt.close(fig)
+    corr = metrics["correlation_time"]
+    verdict = (f"Rolled out {len(times)} steps from the first {recipe.rollout.history} stored state(s) of each test "
+               f"trajectory, the surrogate's relative L2 grows from {metrics['rollout_rel_l2'][0]:.3g} at t = "
+               f"{times[0]:g} to {metrics['rollout_rel_l2'][-1]:.3g} at t = {times[-1]:g} (whole trajectory: "
+               f"{metrics['trajectory_rel_l2']:.3g}); its correlation with the truth "
+               + (f"falls below 0.8 at t = {corr:g}." if corr is not None else "stays above 0.8 throughout."))
+    if "stable" in metrics:
+        verdict += (f" A rollout of {metrics['stability_steps']} steps "
+                    + ("stayed bounded." if metrics["stable"] else f"blew up at step {metrics['blow_up_step']}."))
+    rows = [f"| {k} | {_fmt(metrics[k])} | {meaning} |" for k, meaning in ROLLOUT_GLOSSARY.items() if k in metrics]
+    text = "\n".join([f"# {recipe.name}", "", verdict, "", recipe.description, "",
+                      "| metric | value | meaning |", "|---|---|---|", *rows, "",
+                      "Per-step errors are in metrics.json (`rollout_rel_l2`, `rollout_nrmse`) and the rollouts "
+                      "in rollout.npz (`pred`, `true`: samples x steps x channels x space; `t`).", "",
+                      "![error against time](plots/error_vs_time.png) ![rollout](plots/rollout.png)"
+                      + (" ![training](plots/loss.png)" if history else ""), ""])
+    with open(os.path.join(run_dir, "report.md"), "w") as fh:
+        fh.write(text)
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "none" if value is None else str(value)
+
+
+def _prediction_plot(plt, pred: np.ndarray, true: np.ndarray, times, path: str) -> None:
+    """1D: space-time images of truth, prediction and error; 2D: frames at three times."""
+    if pred.ndim == 2:  # (steps, x)
+        fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), sharey=True)
+        extent = [0, 1, times[0], times[-1]]
+        vmax = float(np.abs(true).max())
+        for ax, field, title in zip(axes, (true, pred, np.abs(pred - true)), ("truth", "prediction", "|error|")):
+            im = ax.imshow(field, origin="lower", aspect="auto", extent=extent,
+                           cmap="magma" if title == "|error|" else "RdBu_r",
+                           **({} if title == "|error|" else {"vmin": -vmax, "vmax": vmax}))
+            _label(ax, "x (fraction of the domain)", "t", f"{title}, first test trajectory")
+            fig.colorbar(im, ax=ax)
+    else:  # (steps, x, y): frames
+        picks = sorted({0, len(times) // 2, len(times) - 1})
+        fig, axes = plt.subplots(3, len(picks), figsize=(3.4 * len(picks), 9.5), squeeze=False)
+        for j, s in enumerate(picks):
+            for i, (field, title) in enumerate(((true[s], "truth"), (pred[s], "prediction"),
+                                                (np.abs(pred[s] - true[s]), "|error|"))):
+                im = axes[i, j].imshow(field.T, origin="lower", extent=[0, 1, 0, 1],
+                                       cmap="magma" if title == "|error|" else "RdBu_r")
+                _label(axes[i, j], "x", "y", f"{title}, t = {times[s]:g}")
+                fig.colorbar(im, ax=axes[i, j])
+    _save(fig, path)
+    plt.close(fig)
+
