@@ -102,13 +102,14 @@ class Recorder(nn.Module):
         return self.conv(z)
 
 
-@pytest.mark.parametrize("mode, calls_with_graph", [("pushforward", [False, False, True]), ("unrolled", [True] * 3)])
+@pytest.mark.parametrize("mode, calls_with_graph", [("pushforward", [False, False, True]), ("unrolled", [True] * 3),
+                                                    ("one_step", [True])])
 def test_pushforward_trains_only_the_last_step(mode, calls_with_graph):
     train = _advection_windows(4, 0)
     net = Recorder()
     model = Autoregressive(net, channels=1, dt=0.05)
-    task = RolloutTask(train, train, RolloutConfig(mode=mode, unroll=3))
-    task.horizon = 3
+    task = RolloutTask(train, train, RolloutConfig(mode=mode, unroll=1 if mode == "one_step" else 3))
+    task.horizon = task.config.unroll
     loss, _ = task.loss(model, (train[0], train[1]), 0)
     assert net.graphs == calls_with_graph
     if mode == "pushforward":  # the loss is the error of the third step, from the model's own second

@@ -257,8 +257,10 @@ class RolloutRunner:
         r = recipe.rollout
         u_train, t, _ = load_trajectories(files["train"])
         u_val, _, _ = load_trajectories(files["val"])
-        task = RolloutTask(windows(u_train, r.history, r.steps, r.stride), windows(u_val, r.history, r.steps, r.steps),
-                           recipe.task)
+        u_train, u_val = u_train[:, r.start :], u_val[:, r.start :]
+        horizon = r.test_steps or u_val.shape[1] - r.history  # validation rolls out as far as the test does
+        task = RolloutTask(windows(u_train, r.history, r.steps, r.stride),
+                           windows(u_val[:, : r.history + horizon], r.history, horizon), recipe.task)
         with open(os.path.join(run_dir, "recipe.json"), "w") as fh:
             json.dump(recipe.raw, fh, indent=2, sort_keys=True)
         torch.manual_seed(recipe.train.seed)  # before the model is built: its initialization is part of the run
@@ -286,6 +288,7 @@ class RolloutRunner:
 
         r = recipe.rollout
         u, t, meta = load_trajectories(test_file)
+        u, t = u[:, r.start :], t[r.start :]
         steps = r.test_steps or u.shape[1] - r.history
         metrics, pred, true, times = evaluate_rollout(model, u, t, r.history, steps, stability_steps=10 * steps)
         val = next((h["val_rollout_rel_l2"] for h in history if h["epoch"] == weights_epoch), None)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from pdekit.config import make_config, require
-from pdekit.errors import ConfigError, UnstableError
+from pdekit.errors import ConfigError, PdekitError, UnstableError
 from pdekit.numerics.etdrk4 import STABLE_COURANT, advective_courant
 
 PROBLEMS: dict[str, type["Problem"]] = {}
@@ -179,6 +179,27 @@ class Problem:
         """Batched solve on the solve grid: inputs ``(batch, *space)`` -> fields ``(batch, nt, *space)``
         (or ``(batch, *space)`` for steady problems), float64, on the inputs' device."""
         raise NotImplementedError
+
+    def advance(self, fields: dict[str, torch.Tensor], times: list[float]) -> dict[str, list[torch.Tensor]]:
+        """Each field at ``times`` (times[0] is the fields' own time), integrated by the problem's own
+        solver on the grid the fields are given on.
+
+        Parameters
+        ----------
+        fields : every field of ``fields`` (the stored ones), each (batch, *space), on any grid the
+            problem's solver accepts (the solve grid reproduces the data exactly).
+        times : ascending times, the first the fields' own.
+
+        Returns
+        -------
+        dict of lists: for each field its values at ``times``, each (batch, *space), float64.
+        """
+        raise PdekitError(f"{self.name} is steady: it has no time stepping")
+
+    def step(self, state: dict[str, torch.Tensor], dt: float) -> dict[str, torch.Tensor]:
+        """The state ``dt`` later: each field (batch, *space) advanced by the problem's own solver
+        (``advance`` over [0, dt]), on the device and grid it is given on."""
+        return {name: values[-1] for name, values in self.advance(state, [0.0, float(dt)]).items()}
 
     def residual(self, fields: dict[str, torch.Tensor], inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """The PDE residual of grid fields on this problem's stored grid (zero for an exact solution)."""

@@ -87,9 +87,12 @@ class NavierStokes2D(Problem):
         return 1j * ky * psi_hat, -1j * kx * psi_hat
 
     def solve(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        c, n = self.config, self.solve_resolution
-        w0 = inputs["w0"].to(torch.float64)
-        device = w0.device
+        return {"vorticity": torch.stack(self.advance({"vorticity": inputs["w0"]}, self.times())["vorticity"], dim=1)}
+
+    def advance(self, fields: dict[str, torch.Tensor], times: list[float]) -> dict[str, list[torch.Tensor]]:
+        c = self.config
+        w0 = fields["vorticity"].to(torch.float64)
+        n, device = w0.shape[-1], w0.device
         kx, ky = spectral.wavenumber_grid(n, 2, device=device)
         k2 = kx**2 + ky**2
         dealias = spectral.dealias_mask(n, 2, device=device)
@@ -111,8 +114,8 @@ class NavierStokes2D(Problem):
         def check(w_hat, t):
             check_courant(self.name, c.dt, speed(w_hat), c.nu, n, f"at t = {t:g}")
 
-        states = integrate(ETDRK4(-c.nu * k2, nonlinear), w0_hat, self.times(), c.dt, check)
-        return {"vorticity": torch.stack([irfft(w) for w in states], dim=1)}
+        states = integrate(ETDRK4(-c.nu * k2, nonlinear), w0_hat, times, c.dt, check)
+        return {"vorticity": [irfft(w) for w in states]}
 
     def residual(self, fields, inputs=None):
         """w_t + u . grad(w) - nu Laplacian(w) - f of a stored trajectory (batch, nt, x, y):

@@ -52,11 +52,12 @@ class PeriodicSemilinear1D(Problem):
         mask = spectral.dealias_mask(n, 1, device=device)
         return ETDRK4(self.linear(k), lambda v: mask * self.nonlinear(torch.fft.irfft(v, n=n), k))
 
-    def solve(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        c, n = self.config, self.solve_resolution
-        u0 = inputs["u0"].to(torch.float64)
-        stepper = self._stepper(n, u0.device)
-        bound = self.growth_limit * (float(u0.abs().max()) + 1.0)
+    def _integrate(self, v: torch.Tensor, n: int, times: list[float], u_max: float) -> list[torch.Tensor]:
+        """rfft coefficients ``v`` (batch, n // 2 + 1) of a state on n points, integrated to
+        ``times``, with a check that u stays within growth_limit * (u_max + 1)."""
+        c = self.config
+        stepper = self._stepper(n, v.device)
+        bound = self.growth_limit * (u_max + 1.0)
 
         def check(v, t):
             u_max = float(torch.fft.irfft(v, n=n).abs().max())
@@ -66,12 +67,21 @@ class PeriodicSemilinear1D(Problem):
                     f"or raise solve_resolution = {n}"
                 )
 
+        return integrate(stepper, v, times, c.dt, check)
+
+    def solve(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        u0 = inputs["u0"].to(torch.float64)
+        n, u_max = u0.shape[-1], float(u0.abs().max())
         v = torch.fft.rfft(u0)
-        spinup = float(getattr(c, "spinup", 0.0))
+        spinup = float(getattr(self.config, "spinup", 0.0))
         if spinup > 0:  # a transient discarded before t = 0
-            v = integrate(stepper, v, [0.0, spinup], c.dt, check)[-1]
-        states = integrate(stepper, v, self.times(), c.dt, check)
-        return {"u": torch.stack([torch.fft.irfft(s, n=n) for s in states], dim=1)}
+            v = self._integrate(v, n, [0.0, spinup], u_max)[-1]
+        return {"u": torch.stack([torch.fft.irfft(s, n=n) for s in self._integrate(v, n, self.times(), u_max)], dim=1)}
+
+    def advance(self, fields: dict[str, torch.Tensor], times: list[float]) -> dict[str, list[torch.Tensor]]:
+        u = fields["u"].to(torch.float64)
+        n = u.shape[-1]
+        return {"u": [torch.fft.irfft(s, n=n) for s in self._integrate(torch.fft.rfft(u), n, times, float(u.abs().max()))]}
 
     def residual(self, fields, inputs=None):
         """u_t - L u - N(u) of a stored trajectory (batch, nt, x): spectral in x, second-order

@@ -88,13 +88,16 @@ class Wave2D(Problem):
         return {"u0": u0, "v0": v0}
 
     def solve(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        fields = {"u": inputs["u0"], "v": inputs["v0"] if "v0" in inputs else torch.zeros_like(inputs["u0"])}
+        return {k: torch.stack(v, dim=1) for k, v in self.advance(fields, self.times()).items()}
+
+    def advance(self, fields: dict[str, torch.Tensor], times: list[float]) -> dict[str, list[torch.Tensor]]:
         c = self.config
-        u = torch.fft.rfft2(inputs["u0"].to(torch.float64))
-        v = torch.fft.rfft2(inputs["v0"].to(torch.float64)) if "v0" in inputs else torch.zeros_like(u)
-        n = inputs["u0"].shape[-1]
-        states = integrate(_Verlet(-c.c**2 * _k2(n, u.device)), (u, v), self.times(), c.dt)
-        real = lambda k: torch.stack([torch.fft.irfft2(s[k], s=(n, n)) for s in states], dim=1)  # noqa: E731
-        return {"u": real(0), "v": real(1)}
+        u = torch.fft.rfft2(fields["u"].to(torch.float64))
+        v = torch.fft.rfft2(fields["v"].to(torch.float64))
+        n = fields["u"].shape[-1]
+        states = integrate(_Verlet(-c.c**2 * _k2(n, u.device)), (u, v), times, c.dt)
+        return {name: [torch.fft.irfft2(s[k], s=(n, n)) for s in states] for k, name in enumerate(("u", "v"))}
 
     def energy(self, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """1/2 mean(v^2 + c^2 |grad u|^2) over the unit square, per leading index."""

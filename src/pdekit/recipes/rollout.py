@@ -50,10 +50,11 @@ class RolloutKind:
         if not cls.time_dependent:
             raise ConfigError(f"a rollout recipe needs a time-dependent problem; {cls.name} is steady")
         problem = cls.from_params(data.resolution or cls.default_resolution, data.params)
-        nt = len(problem.times())
+        nt = len(problem.times()) - rollout.start
         test_steps = rollout.test_steps or nt - rollout.history
         if rollout.history + max(rollout.steps, test_steps) > nt:
-            raise ConfigError(f"{cls.name} stores {nt} times (data.params.nt); rollout.history = {rollout.history} "
+            raise ConfigError(f"{cls.name} stores {nt} times after rollout.start (data.params.nt); rollout.history = "
+                              f"{rollout.history} "
                               f"with rollout.steps = {rollout.steps} and test_steps = {test_steps} need more")
         if task.unroll > rollout.steps:
             raise ConfigError(f"train.unroll = {task.unroll} exceeds rollout.steps = {rollout.steps}")

@@ -215,7 +215,9 @@ class RolloutTask(Task):
 class RolloutSection:
     """The ``rollout`` section of a rollout recipe: the windows trained on and the model's step."""
 
-    history: int = param(1, "states the model reads (k): the first k stored times start every test rollout")
+    start: int = param(0, "stored times before this index are not used, in training or testing (the FNO paper's "
+                          "Navier-Stokes inputs begin at t = 1)")
+    history: int = param(1, "states the model reads (k): the first k used times start every test rollout")
     steps: int = param(4, "target steps per training window (m); train.unroll is at most this")
     stride: int = param(1, "stored times between the starts of consecutive training windows")
     target: str = param("state", "what the network predicts: the next state, or the time derivative",
@@ -224,6 +226,7 @@ class RolloutSection:
     test_steps: int = param(0, "steps of each test rollout (0: every stored time after the first k)")
 
     def validate(self):
-        """Check that history, steps and stride are >= 1 and test_steps >= 0."""
-        require(self.history >= 1 and self.steps >= 1 and self.stride >= 1 and self.test_steps >= 0,
-                "rollout.history, rollout.steps and rollout.stride must be >= 1 and rollout.test_steps >= 0")
+        """Check that history, steps and stride are >= 1 and test_steps and start >= 0."""
+        require(self.history >= 1 and self.steps >= 1 and self.stride >= 1 and self.test_steps >= 0 and self.start >= 0,
+                "rollout.history, rollout.steps and rollout.stride must be >= 1, rollout.test_steps and rollout.start "
+                ">= 0")
