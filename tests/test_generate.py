@@ -9,7 +9,6 @@ import time
 import h5py
 import numpy as np
 import pytest
-import torch
 
 from pdekit.data import generate, read_meta
 from pdekit.problems import get_problem
