@@ -1,0 +1,66 @@
+"""Rollout training modes and targets on one recipe, chosen on validation and reported on test.
+
+    python benchmarks/rollout.py [--full] [RECIPE]     (default ks_rollout, its quick variant)
+
+Each variant (target: state or derivative; mode: one_step, unrolled or pushforward) trains the
+recipe from scratch; the table gives the validation rollout error (what a choice is made on), the
+test rollout errors at 10, 50 and 100 steps, the whole-trajectory error, the correlation time and
+the training time, and marks the variant the validation error chooses. It replaces the section
+`rollout-modes-RECIPE` of docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _report import git_commit, machine, replace_section  # noqa: E402
+
+VARIANTS = [
+    ("state", "one_step", 1), ("state", "unrolled", 2), ("state", "pushforward", 2),
+    ("derivative", "one_step", 1), ("derivative", "unrolled", 2), ("derivative", "pushforward", 2),
+]
+
+
+def run_variant(recipe_name: str, quick: bool, target: str, mode: str, unroll: int) -> dict:
+    from pdekit.pipeline import run_recipe
+    from pdekit.recipes import load_recipe
+
+    overrides = [f"rollout.target={target}", "rollout.integrator=euler", f"train.mode={mode}",
+                 f"train.unroll={unroll}"]
+    recipe = load_recipe(recipe_name, quick=quick, overrides=overrides)
+    folder = os.path.join("runs", "bench-rollout", f"{recipe.name}-{target}-{mode}")
+    shutil.rmtree(folder, ignore_errors=True)
+    return run_recipe(recipe, folder, quiet=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("recipe", nargs="?", default="ks_rollout")
+    parser.add_argument("--full", action="store_true", help="the recipe as shipped (default: its quick variant)")
+    args = parser.parse_args()
+    rows = []
+    for target, mode, unroll in VARIANTS:
+        m = run_variant(args.recipe, not args.full, target, mode, unroll)
+        rel = m["rollout_rel_l2"]
+        at = " / ".join(f"{rel[s - 1]:.3g}" if s <= len(rel) else "-" for s in (10, 50, 100))
+        corr = "beyond" if m["correlation_time"] is None else f"{m['correlation_time']:g}"
+        rows.append((m["val_rollout_rel_l2"], f"| {target} | {mode}{'' if unroll == 1 else f' ({unroll})'} | "
+                     f"{m['val_rollout_rel_l2']:.4f} | {m['trajectory_rel_l2']:.4f} | {at} | {corr} | "
+                     f"{m['train_seconds']:.0f} |"))
+        print(rows[-1][1], flush=True)
+    best = min(range(len(rows)), key=lambda i: rows[i][0])
+    lines = ["| target | mode (unroll) | validation rollout rel. L2 | test trajectory rel. L2 | test rel. L2 at step "
+             "10 / 50 / 100 | correlation time | train s |", "|---|---|---|---|---|---|---|"]
+    lines += [row.replace("| ", "| **chosen** ", 1) if i == best else row for i, (_, row) in enumerate(rows)]
+    name = f"{args.recipe}{'' if args.full else '-quick'}"
+    lines += ["", f"{name}, Euler for the derivative target; machine: {machine()}, commit {git_commit()}."]
+    replace_section("docs/benchmarks.md", f"rollout-modes-{name}", "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
