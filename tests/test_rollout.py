@@ -172,7 +172,7 @@ def test_correlation_time_and_the_aggregates_are_exact_on_a_synthetic_signal():
 
 def test_pdekit_run_ks_rollout_writes_the_output_contract_and_evaluates_again(run_cli, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    small = ["data.n_train=8", "data.n_test=4", "train.epochs=2", "model.hidden_channels=8"]
+    small = ["data.n_train=8", "data.n_test=4", "train.epochs=2", "model.hidden_channels=8", "eval.timing_rounds=1"]
     code, out, err = run_cli("run", "ks_rollout", "--quick", "--quiet", "--out", "run", *small)
     assert code == 0, err
     metrics = json.loads((tmp_path / "run/metrics.json").read_text())
@@ -185,6 +185,9 @@ def test_pdekit_run_ks_rollout_writes_the_output_contract_and_evaluates_again(ru
     assert trajectory_rel_l2(torch.from_numpy(saved["pred"]), torch.from_numpy(saved["true"])) == pytest.approx(
         metrics["trajectory_rel_l2"], rel=1e-6)
     assert "trajectory relative L2" in out and (tmp_path / "run/plots/rollout.png").exists()
+    # the solver, started from the same stored states, at the data's setting reproduces the truth
+    ladder = metrics["solver_ladder"]
+    assert ladder[0]["solve_resolution"] == 128 and ladder[0]["rel_l2"] < 1e-5 and "speed_verdict" in metrics
     code, out, err = run_cli("eval", "run", "--json", "again.json")
     assert code == 0, err
     again = json.loads((tmp_path / "again.json").read_text())

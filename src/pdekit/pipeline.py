@@ -291,6 +291,13 @@ class RolloutRunner:
         u, t = u[:, r.start :], t[r.start :]
         steps = r.test_steps or u.shape[1] - r.history
         metrics, pred, true, times = evaluate_rollout(model, u, t, r.history, steps, stability_steps=10 * steps)
+        if recipe.eval.solver_ladder:  # the solver from the same stored states, at matched accuracy
+            from pdekit.eval.rollout_solver import compare_rollout_with_solver
+
+            k = min(recipe.eval.timing_samples, len(u))
+            metrics.update(compare_rollout_with_solver(model, recipe.data_problem(), u[:k, : r.history],
+                                                       t[r.history - 1 : r.history + steps],
+                                                       u[:k, r.history : r.history + steps], recipe.eval.timing_rounds))
         val = next((h["val_rollout_rel_l2"] for h in history if h["epoch"] == weights_epoch), None)
         metrics.update({"final_rel_l2": metrics["rollout_rel_l2"][-1], "val_rollout_rel_l2": val, "weights_epoch": weights_epoch,
                         "train_seconds": seconds, "params": count_parameters(model), "recipe": recipe.name,

@@ -68,7 +68,13 @@ def _restrict(problem, field: torch.Tensor, fine: int, coarse: int) -> torch.Ten
 def _to_stored_grid(problem, field: torch.Tensor, g: int) -> torch.Tensor:
     """A solution on grid g (trailing ``ndim`` axes) on the stored grid: restriction when g is
     finer, interpolation when coarser (Fourier on periodic grids, multilinear on node grids)."""
-    r, nd = problem.resolution, problem.ndim
+    return regrid(problem, field, g, problem.resolution)
+
+
+def regrid(problem, field: torch.Tensor, g: int, r: int) -> torch.Tensor:
+    """``field`` on grid g (trailing ``ndim`` axes) on the nested grid r: restriction when g is
+    finer, interpolation when coarser (Fourier on periodic grids, multilinear on node grids)."""
+    nd = problem.ndim
     if g >= r:
         return _restrict(problem, field, g, r)
     if problem.periodic:

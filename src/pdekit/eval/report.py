@@ -125,7 +125,9 @@ def _resolution(plt, results, path):
     return fig
 
 
-def _speed(plt, results, path):
+def _speed(plt, results, path, unit: str = "sample"):
+    from matplotlib.ticker import NullFormatter
+
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     ladder = results["solver_ladder"]
     if ladder:
@@ -139,8 +141,9 @@ def _speed(plt, results, path):
     ax.loglog([results["model_seconds_per_sample"]], [results["timed_rel_l2"]], "o", color="tab:blue", ms=9,
               label="surrogate")
     ax.axhline(results["timed_rel_l2"], color="tab:blue", ls=":", lw=1)
-    _label(ax, f"seconds per sample ({results['device']})", "relative L2 against the stored data",
+    _label(ax, f"seconds per {unit} ({results['device']})", "relative L2 against the stored data",
            "speed and accuracy: lower left is better")
+    ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels of a short log axis overlap
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3, which="both")
     _save(fig, path)

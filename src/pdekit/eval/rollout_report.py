@@ -66,6 +66,10 @@ ROLLOUT_GLOSSARY = {
     "stable": "whether a rollout of stability_steps stayed finite and within 10x the truth's largest value",
     "blow_up_step": "the step at which it did not (none if stable)",
     "val_rollout_rel_l2": "relative L2 of full rollouts of the validation windows, which chose the weights",
+    "speedup": "the cheapest solver setting as accurate as the surrogate over the same steps, its time over the "
+               "surrogate's (below 1: the solver is faster)",
+    "model_seconds_per_sample": "the surrogate's rollout time per test trajectory (median of alternating rounds)",
+    "solver_seconds_per_sample": "the solver's time per trajectory at the data's setting, from the same state",
     "train_seconds": "training wall time",
     "params": "trainable parameters (a complex weight counts twice)",
 }
@@ -102,6 +106,12 @@ def write_rollout_report(run_dir: str, recipe, metrics: dict, pred, true, times,
                f"{times[0]:g} to {metrics['rollout_rel_l2'][-1]:.3g} at t = {times[-1]:g} (whole trajectory: "
                f"{metrics['trajectory_rel_l2']:.3g}); its correlation with the truth "
                + (f"falls below 0.8 at t = {corr:g}." if corr is not None else "stays above 0.8 throughout."))
+    if metrics.get("speed_verdict"):
+        verdict += " " + metrics["speed_verdict"].replace("per sample", "per trajectory")
+        from pdekit.eval.report import _speed
+
+        plt.close(_speed(plt, {**metrics, "device": metrics.get("device", "cpu")}, os.path.join(plots, "speed.png"),
+                         unit="trajectory"))
     if "stable" in metrics:
         verdict += (f" A rollout of {metrics['stability_steps']} steps "
                     + ("stayed bounded." if metrics["stable"] else f"blew up at step {metrics['blow_up_step']}."))
@@ -111,6 +121,7 @@ def write_rollout_report(run_dir: str, recipe, metrics: dict, pred, true, times,
                       "Per-step errors are in metrics.json (`rollout_rel_l2`, `rollout_nrmse`) and the rollouts "
                       "in rollout.npz (`pred`, `true`: samples x steps x channels x space; `t`).", "",
                       "![error against time](plots/error_vs_time.png) ![rollout](plots/rollout.png)"
+                      + (" ![speed](plots/speed.png)" if metrics.get("speed_verdict") else "")
                       + (" ![training](plots/loss.png)" if history else ""), ""])
     with open(os.path.join(run_dir, "report.md"), "w") as fh:
         fh.write(text)
