@@ -109,8 +109,7 @@ def test_pushforward_trains_only_the_last_step(mode, calls_with_graph):
     net = Recorder()
     model = Autoregressive(net, channels=1, dt=0.05)
     task = RolloutTask(train, train, RolloutConfig(mode=mode, unroll=1 if mode == "one_step" else 3))
-    task.horizon = task.config.unroll
-    loss, _ = task.loss(model, (train[0], train[1]), 0)
+    loss, _ = task.loss(model, (train[0], train[1], task.config.unroll), 0)
     assert net.graphs == calls_with_graph
     if mode == "pushforward":  # the loss is the error of the third step, from the model's own second
         with torch.no_grad():
@@ -192,3 +191,16 @@ def test_pdekit_run_ks_rollout_writes_the_output_contract_and_evaluates_again(ru
     assert code == 0, err
     again = json.loads((tmp_path / "again.json").read_text())
     assert again["rollout_rel_l2"] == metrics["rollout_rel_l2"]
+
+
+def test_pushforward_draws_its_horizon_per_batch_from_one_to_unroll():
+    """The pushforward trick trains the last of 1..unroll steps, drawn per batch from the epoch's
+    seeded generator (so the model also learns the first step from true states)."""
+    from pdekit.train import make_train_config
+
+    train = _advection_windows(32, 0)
+    cfg, task_cfg = make_train_config(RolloutTask, {"batch_size": 1, "mode": "pushforward", "unroll": 3})
+    task = RolloutTask(train, train, task_cfg)
+    task.setup(Autoregressive(_circular_net(), channels=1, dt=0.05), cfg, torch.device("cpu"))
+    drawn = [batch[2] for batch in task.batches(1, torch.float32)]
+    assert set(drawn) == {1, 2, 3} and drawn == [batch[2] for batch in task.batches(1, torch.float32)]

@@ -9,8 +9,9 @@ the training windows, saved with its weights).
 
 ``RolloutTask`` trains it on windows (k input steps, m target steps; data/trajectories.py) in one
 of three modes: ``one_step`` (teacher forcing), ``unrolled`` (backpropagation through
-``unroll`` steps), ``pushforward`` (``unroll - 1`` steps without gradient, the last one trained;
-Brandstetter et al., "Message passing neural PDE solvers", ICLR 2022), with optional input noise
+``unroll`` steps), ``pushforward`` (per batch a number of steps drawn from 1..``unroll``, all but
+the last without gradient, the last one trained; Brandstetter et al., "Message passing neural PDE
+solvers", ICLR 2022), with optional input noise
 (relative to each channel's standard deviation) and a curriculum that grows the horizon from 1 to
 ``unroll`` over the epochs. The validation metric is the mean relative L2 of full rollouts of the
 validation windows.
@@ -117,7 +118,7 @@ class Autoregressive(nn.Module):
 @dataclass(frozen=True)
 class RolloutConfig:
     mode: str = param("one_step", "one_step (teacher forcing), unrolled (gradient through every step) or "
-                                  "pushforward (only the last step trained)", ("one_step", "unrolled", "pushforward"))
+                                  "pushforward (1..unroll steps drawn per batch, only the last trained)", ("one_step", "unrolled", "pushforward"))
     unroll: int = param(1, "steps predicted per training window (unrolled, pushforward); at most the window's m")
     noise: float = param(0.0, "Gaussian noise added to the input states, times each channel's standard deviation")
     curriculum: bool = param(False, "grow the unroll horizon from 1 to unroll over the epochs")
@@ -185,14 +186,16 @@ class RolloutTask(Task):
             xb, yb = self.x[idx], self.y[idx]
             if c.noise:  # drawn from the epoch's generator, so a resumed run draws the same noise
                 xb = xb + torch.randn(xb.shape, generator=generator) * c.noise * self.noise_scale
-            yield xb.to(self.device), yb.to(self.device)
+            # pushforward trains the last of 1..horizon steps, drawn per batch (Brandstetter et al.)
+            h = int(torch.randint(1, self.horizon + 1, (1,), generator=generator)) if c.mode == "pushforward" \
+                else self.horizon
+            yield xb.to(self.device), yb.to(self.device), h
 
     def batch_size(self, batch):
         return len(batch[0])
 
     def loss(self, model, batch, step):
-        xb, yb = batch
-        h = self.horizon
+        xb, yb, h = batch
         if self.config.mode == "one_step":
             return _rel(model.step(xb), yb[:, 0]), {}
         if self.config.mode == "unrolled":
