@@ -178,6 +178,7 @@ def test_pdekit_run_ks_rollout_writes_the_output_contract_and_evaluates_again(ru
     assert len(metrics["rollout_rel_l2"]) == len(metrics["rollout_nrmse"]) == 100
     assert {"trajectory_rel_l2", "rollout_gmean100", "correlation_time", "stable"} <= set(metrics)
     assert metrics["rollout_gmean100"] is not None and metrics["stability_steps"] == 1000
+    assert metrics["mass_drift_truth"] < 1e-6 < metrics["mass_drift"]  # KS conserves the mean; a 2-epoch model not
     saved = np.load(tmp_path / "run/rollout.npz")
     assert saved["pred"].shape == saved["true"].shape == (4, 100, 1, 64)
     np.testing.assert_allclose(saved["t"], 0.2 * np.arange(1, 101), rtol=1e-12)

@@ -290,12 +290,14 @@ class RolloutRunner:
         u, t, meta = load_trajectories(test_file)
         u, t = u[:, r.start :], t[r.start :]
         steps = r.test_steps or u.shape[1] - r.history
-        metrics, pred, true, times = evaluate_rollout(model, u, t, r.history, steps, stability_steps=10 * steps)
+        problem = recipe.data_problem()
+        metrics, pred, true, times = evaluate_rollout(model, u, t, r.history, steps, stability_steps=10 * steps,
+                                                      problem=problem)
         if recipe.eval.solver_ladder:  # the solver from the same stored states, at matched accuracy
             from pdekit.eval.rollout_solver import compare_rollout_with_solver
 
             k = min(recipe.eval.timing_samples, len(u))
-            metrics.update(compare_rollout_with_solver(model, recipe.data_problem(), u[:k, : r.history],
+            metrics.update(compare_rollout_with_solver(model, problem, u[:k, : r.history],
                                                        t[r.history - 1 : r.history + steps],
                                                        u[:k, r.history : r.history + steps], recipe.eval.timing_rounds))
         val = next((h["val_rollout_rel_l2"] for h in history if h["epoch"] == weights_epoch), None)

@@ -17,7 +17,7 @@ BLOW_UP = 10.0  # a rollout has blown up once |u| exceeds this many times the la
 
 @torch.no_grad()
 def evaluate_rollout(model, u: torch.Tensor, t, history: int, steps: int, stability_steps: int = 0,
-                     batch_size: int = 32) -> tuple[dict, torch.Tensor, torch.Tensor, np.ndarray]:
+                     batch_size: int = 32, problem=None) -> tuple[dict, torch.Tensor, torch.Tensor, np.ndarray]:
     """Roll ``model`` (an Autoregressive) out from the first ``history`` states of each test
     trajectory.
 
@@ -29,6 +29,10 @@ def evaluate_rollout(model, u: torch.Tensor, t, history: int, steps: int, stabil
     history, steps : states the model reads, and steps predicted and scored (history + steps <= nt).
     stability_steps : also roll out this many steps (no truth needed) and report where, if
         anywhere, the rollout stops being finite or exceeds 10 times the truth's largest value.
+    batch_size : trajectories rolled out together.
+    problem : the Problem that made the data: the drift of what it declares conserved is reported
+        (``<name>_drift`` for the rollout, ``<name>_drift_truth`` for the stored data), the mean over
+        trajectories of the largest change from the rollout's start state.
 
     Returns
     -------
@@ -41,6 +45,9 @@ def evaluate_rollout(model, u: torch.Tensor, t, history: int, steps: int, stabil
                       for i in range(0, len(u), batch_size)])
     times = np.asarray(t, dtype=np.float64)[history : history + steps]
     metrics = rollout_metrics(pred, true, times)
+    if problem is not None and problem.conserved:
+        metrics.update(conserved_drift(problem, start[:, -1], pred, "_drift"))
+        metrics.update(conserved_drift(problem, start[:, -1], true, "_drift_truth"))
     if stability_steps:
         limit = BLOW_UP * float(u.abs().max())
         states, first_bad = start.to(device), None
@@ -55,6 +62,18 @@ def evaluate_rollout(model, u: torch.Tensor, t, history: int, steps: int, stabil
     return metrics, pred, true, times
 
 
+def conserved_drift(problem, start: torch.Tensor, states: torch.Tensor, suffix: str) -> dict[str, float]:
+    """Mean over trajectories of max over steps |Q(state) - Q(start)| for each quantity Q the
+    problem conserves; ``start`` (n, channels, *space), ``states`` (n, steps, channels, *space)."""
+    def quantities(x):
+        return problem.conserved_quantities({name: x[:, i] for i, name in enumerate(problem.fields)})
+
+    q0 = quantities(start)
+    per_step = [quantities(states[:, s]) for s in range(states.shape[1])]
+    return {f"{key}{suffix}": float(torch.stack([(q[key] - q0[key]).abs() for q in per_step]).max(dim=0).values.mean())
+            for key in q0}
+
+
 ROLLOUT_GLOSSARY = {
     "trajectory_rel_l2": "per test trajectory ‖prediction - truth‖ / ‖truth‖ over every predicted step, "
                          "averaged (the FNO paper's Navier-Stokes metric)",
@@ -63,6 +82,11 @@ ROLLOUT_GLOSSARY = {
     "correlation_time": "first time at which the mean Pearson correlation with the truth falls below 0.8 "
                         "(PDE-Refiner); none if it never does within the rollout",
     "final_rel_l2": "relative L2 at the last predicted step",
+    "mass_drift": "largest change of the spatial mean (conserved by the PDE) along the rollout, averaged over "
+                  "trajectories",
+    "mass_drift_truth": "the same for the stored data (the solver's conservation, round-off)",
+    "energy_drift": "largest change of the energy (conserved by the PDE) along the rollout, averaged",
+    "energy_drift_truth": "the same for the stored data",
     "stable": "whether a rollout of stability_steps stayed finite and within 10x the truth's largest value",
     "blow_up_step": "the step at which it did not (none if stable)",
     "val_rollout_rel_l2": "relative L2 of full rollouts of the validation windows, which chose the weights",

@@ -43,6 +43,7 @@ class Advection1D(PeriodicSemilinear1D):
     term); stores u (nt, x)."""
 
     name = "advection_1d"
+    conserved = ("mass",)  # the equation is in conservation form on a periodic domain
     summary = "u_t + beta u_x = 0, periodic [0, 1); sum-of-sines IC (PDEBench); exact Fourier shift"
     Config = AdvectionConfig
     min_resolution = 8

@@ -63,6 +63,9 @@ class Problem:
     # "dihedral": rotating or reflecting the square maps input samples to equally likely ones and
     # solutions to solutions (what train.augment uses)
     symmetries: ClassVar[tuple[str, ...]] = ()
+    # quantities the PDE conserves ("mass": the spatial mean of the first field; others computed by
+    # the subclass's conserved_quantities), whose drift rollout evaluations report
+    conserved: ClassVar[tuple[str, ...]] = ()
     # modes per axis of the random inputs: fixed here, never taken from the grid, so a sample is one
     # function at every resolution (the solver ladder re-solves stored inputs on other grids)
     input_modes: ClassVar[int] = 0
@@ -195,6 +198,13 @@ class Problem:
         dict of lists: for each field its values at ``times``, each (batch, *space), float64.
         """
         raise PdekitError(f"{self.name} is steady: it has no time stepping")
+
+    def conserved_quantities(self, fields: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The quantities ``conserved`` names, per sample, of fields (batch, *space) (float64):
+        "mass" is the spatial mean of the first field; subclasses compute the others."""
+        if "mass" in self.conserved:
+            return {"mass": fields[self.fields[0]].double().mean(dim=tuple(range(-self.ndim, 0)))}
+        return {}
 
     def step(self, state: dict[str, torch.Tensor], dt: float) -> dict[str, torch.Tensor]:
         """The state ``dt`` later: each field (batch, *space) advanced by the problem's own solver

@@ -41,6 +41,7 @@ class Burgers1D(Problem):
     2002), on an 8192-point solve grid by default; stores u (nt, x)."""
 
     name = "burgers_1d"
+    conserved = ("mass",)  # the equation is in conservation form on a periodic domain
     summary = "u_t + u u_x = nu u_xx, periodic [0, 1); GRF initial condition; pseudo-spectral + ETDRK4"
     Config = BurgersConfig
     ndim = 1

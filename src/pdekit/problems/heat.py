@@ -38,6 +38,8 @@ class _Heat(Problem):
     Config = HeatConfig
     time_dependent = True
 
+    conserved = ("mass",)  # periodic diffusion keeps the mean
+
     def _std(self, k2):
         c = self.config
         return c.ic_scale * (4 * math.pi**2 * k2 + c.ic_tau**2) ** (-c.ic_alpha / 2)

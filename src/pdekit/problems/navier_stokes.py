@@ -48,6 +48,7 @@ class NavierStokes2D(Problem):
     Pseudo-spectral with 2/3 dealiasing, ETDRK4 in time; stores the vorticity (nt, x, y)."""
 
     name = "navier_stokes_2d"
+    conserved = ("mass",)  # the equation is in conservation form on a periodic domain
     summary = "vorticity form on the unit torus, FNO forcing and GRF initial vorticity; pseudo-spectral + ETDRK4"
     Config = NavierStokesConfig
     ndim = 2

@@ -64,6 +64,7 @@ class Wave2D(Problem):
     Spectral in space, Stormer-Verlet in time; stores u and v (nt, x, y)."""
 
     name = "wave_2d"
+    conserved = ("energy",)  # Stormer-Verlet keeps it up to an O(dt^2) oscillation
     summary = "u_tt = c^2 (u_xx + u_yy), periodic [0, 1)^2; GRF displacement; spectral + Stormer-Verlet"
     Config = WaveConfig
     ndim = 2
@@ -98,6 +99,10 @@ class Wave2D(Problem):
         n = fields["u"].shape[-1]
         states = integrate(_Verlet(-c.c**2 * _k2(n, u.device)), (u, v), times, c.dt)
         return {name: [torch.fft.irfft2(s[k], s=(n, n)) for s in states] for k, name in enumerate(("u", "v"))}
+
+    def conserved_quantities(self, fields: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The energy of each sample's (u, v), (batch,)."""
+        return {"energy": self.energy(fields["u"], fields["v"])}
 
     def energy(self, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """1/2 mean(v^2 + c^2 |grad u|^2) over the unit square, per leading index."""
