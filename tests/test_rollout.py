@@ -205,3 +205,27 @@ def test_pushforward_draws_its_horizon_per_batch_from_one_to_unroll():
     task.setup(Autoregressive(_circular_net(), channels=1, dt=0.05), cfg, torch.device("cpu"))
     drawn = [batch[2] for batch in task.batches(1, torch.float32)]
     assert set(drawn) == {1, 2, 3} and drawn == [batch[2] for batch in task.batches(1, torch.float32)]
+
+
+def test_a_rollout_recipe_trains_on_a_pdebench_file(tmp_path):
+    """Trajectories of a foreign file (here a PDEBench tensor file converted from pdekit data) train
+    and test a rollout recipe: its times set the model's step, and there is no solver to compare."""
+    from pdekit.data.formats import convert
+    from pdekit.data.generate import generate
+    from pdekit.pipeline import run_recipe
+    from pdekit.problems import get_problem
+    from pdekit.recipes import load_recipe
+
+    params = {"solve_resolution": 32, "nt": 11, "t_final": 2.0, "spinup": 5.0, "dt": 0.1}
+    problem = get_problem("kuramoto_sivashinsky_1d").from_params(16, params)
+    generate(problem, 14, 0, str(tmp_path / "ks.h5"), quiet=True)
+    convert(str(tmp_path / "ks.h5"), str(tmp_path / "ks_pdebench.h5"), "pdebench-tensor")
+    recipe = load_recipe({"name": "file_rollout", "kind": "rollout",
+                          "data": {"file": str(tmp_path / "ks_pdebench.h5"), "n_train": 8, "n_val": 2, "n_test": 4},
+                          "model": {"name": "fno", "modes": 4, "hidden_channels": 8, "n_layers": 2},
+                          "rollout": {"history": 1, "steps": 2}, "train": {"epochs": 2, "batch_size": 16}})
+    metrics = run_recipe(recipe, str(tmp_path / "run"), quiet=True)
+    saved = np.load(tmp_path / "run/rollout.npz")
+    assert saved["pred"].shape == (4, 10, 1, 16) and metrics["dt"] == pytest.approx(0.2)
+    np.testing.assert_allclose(saved["t"], 0.2 * np.arange(1, 11), rtol=1e-6)
+    assert "solver_ladder" not in metrics and "mass_drift" not in metrics and len(metrics["rollout_rel_l2"]) == 10

@@ -290,10 +290,10 @@ class RolloutRunner:
         u, t, meta = load_trajectories(test_file)
         u, t = u[:, r.start :], t[r.start :]
         steps = r.test_steps or u.shape[1] - r.history
-        problem = recipe.data_problem()
+        problem = None if recipe.data.file else recipe.data_problem()  # no solver for a user's file
         metrics, pred, true, times = evaluate_rollout(model, u, t, r.history, steps, stability_steps=10 * steps,
                                                       problem=problem)
-        if recipe.eval.solver_ladder:  # the solver from the same stored states, at matched accuracy
+        if recipe.eval.solver_ladder and problem is not None:  # the solver from the same states, matched accuracy
             from pdekit.eval.rollout_solver import compare_rollout_with_solver
 
             k = min(recipe.eval.timing_samples, len(u))

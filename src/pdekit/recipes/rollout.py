@@ -39,27 +39,50 @@ class RolloutKind:
         if not isinstance(model, dict) or "name" not in model:
             raise ConfigError("recipe section 'model' must be a mapping with a 'name' (see `pdekit list models`)")
         model = {"name": model["name"], **rename_options(model["name"], {k: v for k, v in model.items() if k != "name"})}
-        if data.file or data.test_file:
-            raise ConfigError("rollout recipes generate their trajectories: data.file is not supported yet")
         if data.trajectory or data.input_time != 0 or data.target_time != -1:
             raise ConfigError("data.input_time, data.target_time and data.trajectory do not apply to rollout recipes: "
                               "rollout.history and rollout.steps say which stored times are inputs and targets")
         if evaluation.resolutions:
             raise ConfigError("eval.resolutions is not supported by rollout recipes yet")
-        cls = get_problem(data.problem)
-        if not cls.time_dependent:
-            raise ConfigError(f"a rollout recipe needs a time-dependent problem; {cls.name} is steady")
-        problem = cls.from_params(data.resolution or cls.default_resolution, data.params)
-        nt = len(problem.times()) - rollout.start
+        if data.file:  # trajectories of a user's file, in any layout pdekit reads
+            nt, channels, ndim = _file_shape(data)
+            where = f"'{data.file}'"
+        else:
+            cls = get_problem(data.problem)
+            if not cls.time_dependent:
+                raise ConfigError(f"a rollout recipe needs a time-dependent problem; {cls.name} is steady")
+            problem = cls.from_params(data.resolution or cls.default_resolution, data.params)
+            nt, channels, ndim, where = len(problem.times()), len(cls.fields), cls.ndim, f"{cls.name} (data.params.nt)"
+        nt -= rollout.start
         test_steps = rollout.test_steps or nt - rollout.history
         if rollout.history + max(rollout.steps, test_steps) > nt:
-            raise ConfigError(f"{cls.name} stores {nt} times after rollout.start (data.params.nt); rollout.history = "
-                              f"{rollout.history} "
+            raise ConfigError(f"{where} stores {nt} times after rollout.start; rollout.history = {rollout.history} "
                               f"with rollout.steps = {rollout.steps} and test_steps = {test_steps} need more")
         if task.unroll > rollout.steps:
             raise ConfigError(f"train.unroll = {task.unroll} exceeds rollout.steps = {rollout.steps}")
-        channels = len(cls.fields)
-        build_model(model, rollout.history * channels, channels, cls.ndim)  # validates the model section
+        build_model(model, rollout.history * channels, channels, ndim)  # validates the model section
         raw["data"], raw["model"], raw["rollout"] = dataclasses.asdict(data), model, dataclasses.asdict(rollout)
         raw["train"], raw["eval"] = train_section(train, task), dataclasses.asdict(evaluation)
         return {"data": data, "model": model, "rollout": rollout, "train": train, "task": task, "eval": evaluation}
+
+
+def _file_shape(data) -> tuple[int, int, int]:
+    """(stored times, channels, spatial dimensions) of data.file (and data.test_file), checked to
+    hold time-dependent data and enough samples for the splits."""
+    from pdekit.data.formats import open_source
+
+    shapes = []
+    needed = data.n_train + data.validation_count + (0 if data.test_file else data.n_test)
+    for path, count in ((data.file, needed), (data.test_file, data.n_test)):
+        if not path:
+            continue
+        f, source = open_source(path)
+        f.close()
+        if not source.time_dependent:
+            raise ConfigError(f"'{path}' holds steady data; a rollout recipe needs trajectories")
+        if source.n < count:
+            raise ConfigError(f"'{path}' holds {source.n} trajectories; the splits need {count}")
+        shapes.append((source.nt, len(source.fields), source.ndim))
+    if len(shapes) == 2 and shapes[0] != shapes[1]:
+        raise ConfigError("data.file and data.test_file hold different times, channels or dimensions")
+    return shapes[0]
