@@ -1,6 +1,10 @@
-"""Rollout training modes and targets on one recipe, chosen on validation and reported on test.
+"""Rollout training modes and targets (or models) on one recipe, chosen on validation and reported
+on test.
 
-    python benchmarks/rollout.py [--full] [RECIPE]     (default ks_rollout, its quick variant)
+    python benchmarks/rollout.py [--full] [--models] [RECIPE]     (default ks_rollout, its quick variant)
+
+With --models the recipe's own settings train an FNO and a U-Net instead (section
+`rollout-models-RECIPE`).
 
 Each variant (target: state or derivative; mode: one_step, unrolled or pushforward) trains the
 recipe from scratch; the table gives the validation rollout error (what a choice is made on), the
@@ -26,14 +30,15 @@ VARIANTS = [
 ]
 
 
-def run_variant(recipe_name: str, quick: bool, target: str, mode: str, unroll: int) -> dict:
+MODELS = [("fno", []), ("unet", ["model={name: unet, hidden: 32}"])]
+
+
+def run_variant(recipe_name: str, quick: bool, overrides: list[str], label: str) -> dict:
     from pdekit.pipeline import run_recipe
     from pdekit.recipes import load_recipe
 
-    overrides = [f"rollout.target={target}", "rollout.integrator=euler", f"train.mode={mode}",
-                 f"train.unroll={unroll}"]
     recipe = load_recipe(recipe_name, quick=quick, overrides=overrides)
-    folder = os.path.join("runs", "bench-rollout", f"{recipe.name}-{target}-{mode}")
+    folder = os.path.join("runs", "bench-rollout", f"{recipe.name}-{label}")
     shutil.rmtree(folder, ignore_errors=True)
     return run_recipe(recipe, folder, quiet=True)
 
@@ -42,10 +47,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("recipe", nargs="?", default="ks_rollout")
     parser.add_argument("--full", action="store_true", help="the recipe as shipped (default: its quick variant)")
+    parser.add_argument("--models", action="store_true", help="compare models at the recipe's own settings")
     args = parser.parse_args()
+    if args.models:
+        compare_models(args)
+        return
     rows = []
     for target, mode, unroll in VARIANTS:
-        m = run_variant(args.recipe, not args.full, target, mode, unroll)
+        overrides = [f"rollout.target={target}", "rollout.integrator=euler", f"train.mode={mode}",
+                     f"train.unroll={unroll}"]
+        m = run_variant(args.recipe, not args.full, overrides, f"{target}-{mode}")
         rel = m["rollout_rel_l2"]
         at = " / ".join(f"{rel[s - 1]:.3g}" if s <= len(rel) else "-" for s in (10, 50, 100))
         corr = "beyond" if m["correlation_time"] is None else f"{m['correlation_time']:g}"
@@ -60,6 +71,28 @@ def main() -> None:
     name = f"{args.recipe}{'' if args.full else '-quick'}"
     lines += ["", f"{name}, Euler for the derivative target; machine: {machine()}, commit {git_commit()}."]
     replace_section("docs/benchmarks.md", f"rollout-modes-{name}", "\n".join(lines))
+
+
+def compare_models(args) -> None:
+    """The recipe's settings with each model of MODELS: validation, test and the solver verdict."""
+    rows = []
+    for name, overrides in MODELS:
+        m = run_variant(args.recipe, not args.full, overrides, name)
+        rel = m["rollout_rel_l2"]
+        at = " / ".join(f"{rel[s - 1]:.3g}" if s <= len(rel) else "-" for s in (10, 50, 100))
+        speed = "-" if m.get("speedup") is None else f"{m['speedup']:.3g}x"
+        rows.append((m["val_rollout_rel_l2"], f"| {name} | {m['params']:,} | {m['val_rollout_rel_l2']:.4f} | "
+                     f"{m['trajectory_rel_l2']:.4f} | {at} | {m['train_seconds']:.0f} | "
+                     f"{1e3 * m['model_seconds_per_sample']:.1f} | {speed} |"))
+        print(rows[-1][1], flush=True)
+    best = min(range(len(rows)), key=lambda i: rows[i][0])
+    lines = ["| model | parameters | validation rollout rel. L2 | test trajectory rel. L2 | test rel. L2 at step "
+             "10 / 50 / 100 | train s | ms per rollout | surrogate speed-up at equal accuracy |",
+             "|---|---|---|---|---|---|---|---|"]
+    lines += [row.replace("| ", "| **chosen** ", 1) if i == best else row for i, (_, row) in enumerate(rows)]
+    name = f"{args.recipe}{'' if args.full else '-quick'}"
+    lines += ["", f"{name} as shipped (target, mode) with each model; machine: {machine()}, commit {git_commit()}."]
+    replace_section("docs/benchmarks.md", f"rollout-models-{name}", "\n".join(lines))
 
 
 if __name__ == "__main__":
