@@ -46,15 +46,28 @@ def cmd_generate(args) -> int:
     problem = cls.from_params(resolution, _parse_sets(args.set))
     check_writable_file(args.out)
     start = time.perf_counter()
+    shard = _shard(args.shard)
     status = generate(problem, args.n, args.seed, args.out, batch_size=args.batch_size,
-                      device=args.device, quiet=args.quiet, first=args.first)
-    if status == "exists":
+                      device=args.device, quiet=args.quiet, first=args.first, shard=shard)
+    if status == "shard done":
+        print(f"shard {shard[0]}/{shard[1]} of {args.out} finished; the last shard to finish writes the file")
+    elif status == "exists":
         print(f"{args.out} already holds this dataset; nothing to do")
     elif not args.quiet:
         verb = "finished (resumed)" if status == "resumed" else "wrote"
         print(f"{verb} {args.out}: {args.n} samples of {problem.name} at resolution {resolution} "
               f"in {time.perf_counter() - start:.1f} s")
     return 0
+
+
+def _shard(text: str | None) -> tuple[int, int]:
+    """--shard K/N, or under torchrun its rank and world size, or (0, 1)."""
+    if text is None:
+        return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    k, sep, n = text.partition("/")
+    if not (sep and k.strip().isdigit() and n.strip().isdigit()):
+        raise PdekitError(f"--shard must be K/N (this process's shard K of N, counted from 0), got '{text}'")
+    return int(k), int(n)
 
 
 def cmd_list(args) -> int:
@@ -295,6 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where the solver runs")
     g.add_argument("--seed", type=int, required=True, help="dataset seed (sample i depends on seed and i)")
     g.add_argument("--first", type=int, default=0, help="index of the first sample (to add a test split)")
+    g.add_argument("--shard", default=None, metavar="K/N", help="solve only shard K of N (N processes make one file; "
+                   "the last to finish writes it); under torchrun: its rank and world size")
     g.add_argument("--out", required=True, help="output HDF5 file")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.set_defaults(func=cmd_generate)

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import sys
 from typing import Any
 
@@ -114,11 +115,7 @@ def _open_parts(parts: str, identity: dict[str, Any], device_type: str) -> int:
         with open(tmp, "w") as fh:
             json.dump(expected, fh, sort_keys=True)
         os.replace(tmp, meta_path)
-    done = 0
-    for start, end in sorted(_part_ranges(parts)):
-        if start == done:
-            done = end
-    return done
+    return _covered(parts)
 
 
 def _part_ranges(parts: str) -> list[tuple[int, int]]:
@@ -160,6 +157,7 @@ def generate(
     device: str = "cpu",
     quiet: bool = False,
     first: int = 0,
+    shard: tuple[int, int] = (0, 1),
 ) -> str:
     """Generate samples first .. first + n - 1 of ``problem`` into ``out`` (HDF5), resuming an
     interrupted run.
@@ -184,11 +182,18 @@ def generate(
         No progress bar.
     first : int
         Index of the first sample in the seed's stream (to add a later split).
+    shard : (k, N)
+        Solve only the k-th of N contiguous runs of batches (0 <= k < N), for N processes (or
+        machines sharing the folder) generating one file: each writes its batches to the shared
+        ``<out>.parts/``, and the one that finds every part there assembles the file, bit for bit
+        the file one process would write (every sample is a function of (config, seed, index)).
+        All shards must use the same ``batch_size``.
 
     Returns
     -------
     str
-        "written", "resumed" or "exists".
+        "written", "resumed", "exists" or, for a shard whose file another shard assembles,
+        "shard done".
 
     Raises
     ------
@@ -208,6 +213,9 @@ def generate(
         raise PdekitError("--device cuda was asked for but no CUDA device is available; use --device cpu")
     if first < 0:
         raise PdekitError(f"the first sample index must be >= 0, got {first}")
+    k, shards = shard
+    if not (shards >= 1 and 0 <= k < shards):
+        raise PdekitError(f"--shard must be K/N with 0 <= K < N, got {k}/{shards}")
     identity = dataset_identity(problem, n, seed, first)
     parts = out + ".parts"
     if os.path.exists(out) and _check_existing(out, identity):
@@ -216,14 +224,62 @@ def generate(
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     done = _open_parts(parts, identity, device_type)
     status = "resumed" if done else "written"
-    bar = tqdm(total=n, initial=done, unit="sample", desc=problem.name, disable=quiet,
+    batches = list(range(0, n, batch_size))
+    mine = batches[len(batches) * k // shards : len(batches) * (k + 1) // shards]  # this shard's contiguous run
+    existing = set(_part_ranges(parts))
+    todo = [s for s in mine if s >= done and (s, min(s + batch_size, n)) not in existing]
+    total = sum(min(s + batch_size, n) - s for s in mine)
+    bar = tqdm(total=total, initial=total - sum(min(s + batch_size, n) - s for s in todo), unit="sample",
+               desc=problem.name if shards == 1 else f"{problem.name} shard {k}/{shards}", disable=quiet,
                file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
     with bar:
-        for start in range(done, n, batch_size):
+        for start in todo:
             indices = range(first + start, first + min(start + batch_size, n))
             _save_part(parts, start, solve_samples(problem, seed, indices, device))
             bar.update(len(indices))
+    if _covered(parts) < n or not _claim(parts):
+        return "shard done"  # another shard is still solving, or already assembling
     write_file(out, identity, problem.coords(), problem.field_shapes(), _load_parts(parts, n),
                extra_attrs={"device_type": device_type})
     shutil.rmtree(parts)
     return status
+
+
+def _covered(parts: str) -> int:
+    """How many leading samples the parts in ``parts`` cover without a gap."""
+    done = 0
+    for start, end in sorted(_part_ranges(parts)):
+        if start == done:
+            done = end
+    return done
+
+
+def _claim(parts: str) -> bool:
+    """Whether this process may assemble the file: the first to create the claim does, or whoever
+    finds the claim of a process of this machine that is no longer running (a killed assembler)."""
+    path, me = os.path.join(parts, "assembling"), f"{socket.gethostname()} {os.getpid()}"
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        with open(path) as fh:
+            host, _, pid = fh.read().partition(" ")
+        if host != socket.gethostname() or not pid.isdigit() or _running(int(pid)):
+            return False
+        tmp = f"{path}.{os.getpid()}"
+        with open(tmp, "w") as fh:
+            fh.write(me)
+        os.replace(tmp, path)
+        return True
+    os.write(fd, me.encode())
+    os.close(fd)
+    return True
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
