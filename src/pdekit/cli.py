@@ -174,7 +174,8 @@ def cmd_run(args) -> int:
     recipe = load_recipe(args.recipe, quick=args.quick, overrides=args.overrides)
     run_dir = args.out or default_run_dir(recipe, args.overrides)
     results = run_recipe(recipe, run_dir, quiet=args.quiet)
-    _print_summary(results, run_dir)
+    if results:  # under torchrun only the first process has them
+        _print_summary(results, run_dir)
     return 0
 
 

@@ -17,7 +17,7 @@ from pdekit.data.storage import canonical, dataset_identity
 from pdekit.errors import PdekitError
 from pdekit.paths import check_writable_dir, check_writable_file, write_json
 from pdekit.recipes import Recipe
-from pdekit.train.trainer import Trainer, resolve_device
+from pdekit.train.trainer import Trainer, distributed, resolve_device
 
 
 def data_dir() -> str:
@@ -53,16 +53,22 @@ def prepare_data(recipe: Recipe, quiet: bool = False, device: str = "cpu") -> di
         return {**files, "transfer": {}}
     files = {}
     problem = recipe.data_problem()
+    shard = distributed()  # under torchrun each process solves its share; all wait for the files below
     for split, (first, n) in ranges.items():
         files[split] = dataset_file(problem, n, d.seed, first, device)
-        generate(problem, n, d.seed, files[split], batch_size=d.batch_size, device=device, quiet=quiet, first=first)
+        generate(problem, n, d.seed, files[split], batch_size=d.batch_size, device=device, quiet=quiet, first=first,
+                 shard=shard)
     files["transfer"] = {}
     first, n = ranges["test"]
     for r in recipe.eval.resolutions:
         p = recipe.data_problem(r)
         path = dataset_file(p, n, d.seed, first, device)
-        generate(p, n, d.seed, path, batch_size=d.batch_size, device=device, quiet=quiet, first=first)
+        generate(p, n, d.seed, path, batch_size=d.batch_size, device=device, quiet=quiet, first=first, shard=shard)
         files["transfer"][r] = path
+    if shard[1] > 1:
+        import torch.distributed as dist
+
+        dist.barrier()  # the last shard of each file has assembled it
     return files
 
 
@@ -187,6 +193,8 @@ class OperatorRunner:
         from pdekit.eval.evaluate import evaluate
 
         trained, files = train_recipe(recipe, run_dir, quiet=quiet)
+        if distributed()[0] > 0:  # under torchrun the first process evaluates and writes the record
+            return {}
         results, arrays = evaluate(trained, recipe, files["test"], files["transfer"])
         write_record(run_dir, recipe, trained, results, arrays)
         return results
@@ -322,6 +330,8 @@ class RolloutRunner:
     @staticmethod
     def run(recipe: Recipe, run_dir: str, quiet: bool = False) -> dict:
         trained, files = RolloutRunner._train(recipe, run_dir, quiet)
+        if distributed()[0] > 0:  # under torchrun the first process evaluates and writes the record
+            return {}
         metrics, arrays = RolloutRunner._score(recipe, trained.model, files["test"], trained.history, trained.seconds,
                                                trained.device, trained.epoch)
         RolloutRunner._write(run_dir, recipe, metrics, arrays, trained.history, npz=True)

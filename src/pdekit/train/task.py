@@ -88,6 +88,13 @@ class Task:
         before this one."""
         raise NotImplementedError
 
+    def shard(self, batch: Any, rank: int, world: int) -> Any:
+        """This process's share of a batch in distributed training: every tensor of a tuple batch
+        (or the batch itself) split along its first axis, rank::world; other items kept."""
+        if isinstance(batch, (tuple, list)):
+            return type(batch)(b[rank::world] if torch.is_tensor(b) else b for b in batch)
+        return batch[rank::world]
+
     def batch_size(self, batch: Any) -> int:
         """The weight of the batch in the epoch's mean loss."""
         return 1

@@ -79,6 +79,28 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def distributed() -> tuple[int, int]:
+    """(rank, world size) of this process: under torchrun (WORLD_SIZE > 1) the process group is
+    initialized here if it is not yet (gloo on CPU, NCCL with CUDA); (0, 1) otherwise."""
+    import torch.distributed as dist
+
+    world = int(os.environ.get("WORLD_SIZE", 1))
+    if world <= 1 or not dist.is_available():
+        return 0, 1
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), dist.get_world_size()
+
+
+def _all_reduce(values: list[float], op: str = "sum") -> list[float]:
+    """The sum (or max, min) of each value over all processes."""
+    import torch.distributed as dist
+
+    t = torch.tensor(values, dtype=torch.float64)
+    dist.all_reduce(t, op={"sum": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX, "min": dist.ReduceOp.MIN}[op])
+    return t.tolist()
+
+
 def check_checkpoint_model(state: dict, model: torch.nn.Module, path: str) -> None:
     """Refuse a checkpoint whose weights do not fit ``model`` with a clear message."""
     own = model.state_dict()
@@ -144,7 +166,13 @@ class Trainer:
                  callbacks=()):
         self.model, self.task, self.cfg, self.run_dir = model, task, cfg, run_dir
         self.setup, self.meta, self.name, self.quiet, self.callbacks = setup, meta or {}, name, quiet, list(callbacks)
+        self.rank, self.world = distributed()
         self.device = resolve_device(cfg.device)
+        if self.world > 1 and self.device.type == "cuda":  # one GPU per process
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        if self.world > 1 and (task.full_batch or cfg.lbfgs_steps):
+            raise PdekitError(f"distributed training of full-batch tasks and L-BFGS is not supported yet (the "
+                              f"{task.name} task); run it in one process")
         self.config_json = json.dumps({"trainer": dataclasses.asdict(cfg),
                                        "task": dataclasses.asdict(task.config)}, sort_keys=True)
         self.state = {"phase": "adam", "epoch": 0, "optimizer_steps": 0, "lbfgs_iterations": 0, "seconds": 0.0,
@@ -184,9 +212,9 @@ class Trainer:
             os.makedirs(self.run_dir, exist_ok=True)
             if os.path.exists(self._path(CHECKPOINT)):
                 self._resume()
-        self.writer = _tensorboard_writer(self.run_dir) if cfg.tensorboard and self.run_dir else None
+        self.writer = _tensorboard_writer(self.run_dir) if cfg.tensorboard and self.run_dir and self.rank == 0 else None
         self.bar = tqdm(total=cfg.epochs + cfg.lbfgs_steps, initial=self._steps(), unit="epoch", desc=self.name,
-                        disable=self.quiet, file=sys.stderr, dynamic_ncols=True)
+                        disable=self.quiet or self.rank > 0, file=sys.stderr, dynamic_ncols=True)
         with self.bar:
             self._adam_phase()
             self._lbfgs_phase()
@@ -218,11 +246,15 @@ class Trainer:
             model.train()
             total, count, parts = 0.0, 0, {}
             for i, batch in enumerate(task.batches(epoch, self._dtype())):
+                if self.world > 1:  # each process takes its share of the global batch
+                    batch = task.shard(batch, self.rank, self.world)
                 with torch.autocast(self.device.type, dtype=amp_dtype) if use_amp else nullcontext():
                     loss, named = task.loss(model, batch, st["optimizer_steps"])
                 self._check_finite(float(loss.detach()), f"epoch {epoch}, step {i + 1}")
                 self.adam.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward(inputs=self.params)  # not into the inputs (a PINN's points)
+                if self.world > 1:
+                    self._average_gradients()
                 if cfg.grad_clip:
                     scaler.unscale_(self.adam)
                     torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip)
@@ -239,6 +271,10 @@ class Trainer:
             task.after_step(model, epoch)
             st["epoch"] = epoch
             elapsed = time.perf_counter() - started
+            if self.world > 1:  # one row for the whole batch, and one time (the slowest) for the budget
+                total, count, *values = _all_reduce([total, count, *parts.values()])
+                parts = dict(zip(parts, values))
+                elapsed = _all_reduce([elapsed], "max")[0]
             st["seconds"] += elapsed
             st["phase_seconds"]["adam"] += elapsed  # kept apart for the Adam speed, also across a resume
             self.bar.update(1)
@@ -317,8 +353,19 @@ class Trainer:
             raise TrainingDiverged(f"the validation metric {bad[0]} became {metrics[bad[0]]} at epoch {row['epoch']}; "
                                    f"lower train.lr")
 
+    def _average_gradients(self) -> None:
+        """The mean of the processes' gradients, in every process (what DistributedDataParallel
+        computes; done here so that any task's way of calling the model works)."""
+        import torch.distributed as dist
+
+        for p in self.params:
+            if p.grad is not None:
+                grad = torch.view_as_real(p.grad) if p.grad.is_complex() else p.grad
+                dist.all_reduce(grad)
+                grad.div_(self.world)
+
     def _save(self) -> None:
-        if not self.run_dir:
+        if not self.run_dir or self.rank > 0:  # one process writes
             return
         st = self.state
         optimizer = self.lbfgs if st["phase"] == "lbfgs" else self.adam
@@ -383,6 +430,8 @@ class Trainer:
         return bool(self.cfg.max_seconds) and self.state["seconds"] >= self.cfg.max_seconds
 
     def _check_finite(self, loss: float, where: str) -> None:
+        if self.world > 1:  # every process stops together, or none
+            loss = loss if _all_reduce([float(math.isfinite(loss))], "min")[0] else math.nan
         if not math.isfinite(loss):
             kept = f" in {self.run_dir}" if self.run_dir else ""
             raise TrainingDiverged(f"the loss became {loss} at {where}; the last good checkpoint (epoch "
