@@ -49,3 +49,54 @@ def test_fit_refuses_bad_data_and_options_in_api_terms():
         fit(SpectralFilter(3), (x, x[:3]), (x, x), quiet=True)
     with pytest.raises(ConfigError, match="epochs"):
         fit(SpectralFilter(3), (x, x), (x, x), quiet=True, epochs=0)
+
+
+def _pairs(seed, n=16):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 1, 16, generator=g)
+    return x, 0.5 * x
+
+
+def test_a_run_folder_refuses_other_data_and_a_task_checks_options_given_to_fit(tmp_path):
+    import pytest
+
+    from pdekit.errors import ConfigError, PdekitError
+    from pdekit.train import SupervisedTask
+
+    fit(SpectralFilter(9), _pairs(0), _pairs(1), run_dir=str(tmp_path / "run"), quiet=True, epochs=2)
+    with pytest.raises(PdekitError, match="another recipe or config"):  # not the first run's weights, silently
+        fit(SpectralFilter(9), _pairs(2), _pairs(1), run_dir=str(tmp_path / "run"), quiet=True, epochs=2)
+    with pytest.raises(ConfigError, match="physics_weight need a problem"):
+        fit(SpectralFilter(9), SupervisedTask(_pairs(0), _pairs(1)), quiet=True, epochs=2, physics_weight=1.0)
+
+
+def test_a_nan_validation_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    import math
+
+    import pytest
+
+    from pdekit.train import SupervisedTask
+    from pdekit.train.trainer import TrainingDiverged
+
+    real, calls = SupervisedTask.validate, {"n": 0}
+
+    def poisoned(self, model):
+        calls["n"] += 1
+        return {"val_rel_l2": math.nan} if calls["n"] == 3 else real(self, model)
+
+    monkeypatch.setattr(SupervisedTask, "validate", poisoned)
+    with pytest.raises(TrainingDiverged, match="at epoch 3; the last good checkpoint \\(epoch 2\\) is kept"):
+        fit(SpectralFilter(9), _pairs(0), _pairs(1), run_dir=str(tmp_path / "run"), quiet=True, epochs=5)
+    saved = torch.load(tmp_path / "run/checkpoint.pt", weights_only=True)
+    assert saved["epoch"] == 2 and all(torch.isfinite(v).all() for v in saved["model"].values())
+
+
+def test_a_time_budget_between_rows_still_scores_the_final_weights(monkeypatch):
+    """With rows every 5 epochs and a budget that ends after epoch 2, the run ends with a row for
+    epoch 2 (what the weights it returns score), not the last logged one."""
+    from pdekit.train import trainer
+
+    clock = iter(float(i) for i in range(10_000))
+    monkeypatch.setattr(trainer.time, "perf_counter", lambda: next(clock))  # every epoch takes one second
+    trained = fit(SpectralFilter(9), _pairs(0), _pairs(1), quiet=True, epochs=20, log_every=5, max_seconds=2)
+    assert [row["epoch"] for row in trained.history] == [2] and trained.epoch == 2

@@ -272,11 +272,16 @@ def test_a_runtime_error_of_the_residual_reaches_the_user_and_keeps_the_taylor_p
     assert raised.value is boom and pinn.taylor
 
 
-def test_lbfgs_reports_why_it_stopped():
+def test_lbfgs_reports_why_it_stopped(tmp_path):
     """A problem the network solves exactly (u = 0, approached only slowly: the network's last layer must
-    vanish): L-BFGS does every chunk in full until the loss stops changing, and says so."""
+    vanish): L-BFGS does every chunk in full until the loss stops changing, and says so; run again in
+    its folder, the finished run is restored, not trained further."""
     pinn = PINN(Interval(0, 1), lambda u, x: grad(u, x), _net(), [Dirichlet(0.0, hard=True)])
-    result = train_pinn(pinn, {**FAST, "epochs": 10, "lbfgs_steps": 5000}, quiet=True)
+    result = train_pinn(pinn, {**FAST, "epochs": 10, "lbfgs_steps": 5000}, str(tmp_path / "run"))
+    again = train_pinn(PINN(Interval(0, 1), lambda u, x: grad(u, x), _net(), [Dirichlet(0.0, hard=True)]),
+                       {**FAST, "epochs": 10, "lbfgs_steps": 5000}, str(tmp_path / "run"))
+    assert again["steps"] == result["steps"] and again["history"] == result["history"]
+    assert again["stop_reason"] == result["stop_reason"]
     reason = result["stop_reason"]
     assert reason.startswith("L-BFGS made no further progress (change below 1e-16"), reason
     chunk_ends = [row["epoch"] for row in result["history"] if row["phase"] == "lbfgs"]

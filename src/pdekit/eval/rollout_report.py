@@ -44,7 +44,7 @@ def evaluate_rollout(model, u: torch.Tensor, t, history: int, steps: int, stabil
     pred = torch.cat([model.rollout(start[i : i + batch_size].to(device), steps).float().cpu()
                       for i in range(0, len(u), batch_size)])
     times = np.asarray(t, dtype=np.float64)[history : history + steps]
-    metrics = rollout_metrics(pred, true, times)
+    metrics = rollout_metrics(pred, true, times - float(t[history - 1]))  # times since the rollout's start
     if problem is not None and problem.conserved:
         metrics.update(conserved_drift(problem, start[:, -1], pred, "_drift"))
         metrics.update(conserved_drift(problem, start[:, -1], true, "_drift_truth"))
@@ -79,7 +79,8 @@ ROLLOUT_GLOSSARY = {
                          "averaged (the FNO paper's Navier-Stokes metric)",
     "rollout_gmean100": "geometric mean of the per-step nRMSE over the first 100 steps (APEBench); none with "
                         "fewer steps",
-    "correlation_time": "first time at which the mean Pearson correlation with the truth falls below 0.8 "
+    "correlation_time": "time since the rollout's start state at which the mean Pearson correlation with the truth "
+                        "first falls below 0.8 "
                         "(PDE-Refiner); none if it never does within the rollout",
     "final_rel_l2": "relative L2 at the last predicted step",
     "mass_drift": "largest change of the spatial mean (conserved by the PDE) along the rollout, averaged over "
@@ -89,7 +90,8 @@ ROLLOUT_GLOSSARY = {
     "energy_drift_truth": "the same for the stored data",
     "stable": "whether a rollout of stability_steps stayed finite and within 10x the truth's largest value",
     "blow_up_step": "the step at which it did not (none if stable)",
-    "val_rollout_rel_l2": "relative L2 of full rollouts of the validation windows, which chose the weights",
+    "val_rollout_rel_l2": "per-step relative L2 of the validation rollouts (as far as the test ones), averaged over "
+                          "steps and trajectories: what chose the weights",
     "speedup": "the cheapest solver setting as accurate as the surrogate over the same steps, its time over the "
                "surrogate's (below 1: the solver is faster)",
     "model_seconds_per_sample": "the surrogate's rollout time per test trajectory (median of alternating rounds)",
@@ -129,7 +131,7 @@ def write_rollout_report(run_dir: str, recipe, metrics: dict, pred, true, times,
                f"trajectory, the surrogate's relative L2 grows from {metrics['rollout_rel_l2'][0]:.3g} at t = "
                f"{times[0]:g} to {metrics['rollout_rel_l2'][-1]:.3g} at t = {times[-1]:g} (whole trajectory: "
                f"{metrics['trajectory_rel_l2']:.3g}); its correlation with the truth "
-               + (f"falls below 0.8 at t = {corr:g}." if corr is not None else "stays above 0.8 throughout."))
+               + (f"falls below 0.8 after {corr:g} time units." if corr is not None else "stays above 0.8 throughout."))
     if metrics.get("speed_verdict"):
         verdict += " " + metrics["speed_verdict"].replace("per sample", "per trajectory")
         from pdekit.eval.report import _speed

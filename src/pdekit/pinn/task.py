@@ -36,9 +36,12 @@ class PinnConfig:
     rad_c: float = param(1.0, "RAD: the constant c")
 
     def validate(self):
-        """Check that collocation, condition_points, resample_every and balance_every are >= 1."""
+        """Check the counts (>= 1), lra_alpha in (0, 1] and RAD's k and c (>= 0)."""
         require(self.collocation >= 1 and self.condition_points >= 1, "collocation and condition_points must be >= 1")
-        require(self.resample_every >= 1 and self.balance_every >= 1, "resample_every and balance_every must be >= 1")
+        require(self.resample_every >= 1 and self.balance_every >= 1 and self.rar_points >= 1,
+                "resample_every, balance_every and rar_points must be >= 1")
+        require(0 < self.lra_alpha <= 1, f"lra_alpha must lie in (0, 1], got {self.lra_alpha}")
+        require(self.rad_k >= 0 and self.rad_c >= 0, f"rad_k and rad_c must be >= 0, got {self.rad_k} and {self.rad_c}")
 
 
 class _Points:

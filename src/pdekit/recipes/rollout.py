@@ -60,7 +60,10 @@ class RolloutKind:
                               f"with rollout.steps = {rollout.steps} and test_steps = {test_steps} need more")
         if task.unroll > rollout.steps:
             raise ConfigError(f"train.unroll = {task.unroll} exceeds rollout.steps = {rollout.steps}")
-        build_model(model, rollout.history * channels, channels, ndim)  # validates the model section
+        net = build_model(model, rollout.history * channels, channels, ndim)  # validates the model section
+        if train.amp == "fp16" and any(p.is_complex() for p in net.parameters()):
+            raise ConfigError(f"train.amp=fp16 needs gradient scaling, which PyTorch does not do for complex weights "
+                              f"(model '{model['name']}' has spectral weights); use train.amp=bf16")
         raw["data"], raw["model"], raw["rollout"] = dataclasses.asdict(data), model, dataclasses.asdict(rollout)
         raw["train"], raw["eval"] = train_section(train, task), dataclasses.asdict(evaluation)
         return {"data": data, "model": model, "rollout": rollout, "train": train, "task": task, "eval": evaluation}
@@ -82,7 +85,7 @@ def _file_shape(data) -> tuple[int, int, int]:
             raise ConfigError(f"'{path}' holds steady data; a rollout recipe needs trajectories")
         if source.n < count:
             raise ConfigError(f"'{path}' holds {source.n} trajectories; the splits need {count}")
-        shapes.append((source.nt, len(source.fields), source.ndim))
+        shapes.append((source.nt, len(source.fields), source.ndim, tuple(source.coords.get("t", ()))))
     if len(shapes) == 2 and shapes[0] != shapes[1]:
         raise ConfigError("data.file and data.test_file hold different times, channels or dimensions")
-    return shapes[0]
+    return shapes[0][:3]

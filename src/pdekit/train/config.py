@@ -36,7 +36,8 @@ class TrainConfig:
     lbfgs_dtype: str = param("float64", "precision of the L-BFGS phase", ("float64", "float32"))
     lbfgs_history: int = param(50, "L-BFGS history size")
     log_every: int = param(1, "epochs (or L-BFGS iterations) between metrics rows and checkpoints")
-    max_seconds: float = param(0.0, "stop after this many seconds of training (0: no limit)")
+    max_seconds: float = param(0.0, "stop after this many seconds of training epochs (0: no limit; validation and "
+                                     "checkpoints are not counted)")
     amp: str = param("none", "mixed precision on CUDA", ("none", "bf16", "fp16"))
     compile: bool = param(False, "torch.compile the model (a PINN: its Taylor pass); pays on long runs")
     keep_best: bool = param(False, "end with the weights of the logged epoch of lowest validation error (else the "

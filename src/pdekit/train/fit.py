@@ -57,8 +57,9 @@ def fit(model: torch.nn.Module, task, val_data=None, run_dir: str | None = None,
     else:
         if val_data is not None:
             raise PdekitError("fit: a task holds its own validation data; give val_data only with an (x, y) pair")
-        cfg, task.config = make_train_config(type(task), {**dataclasses.asdict(task.config), **options}, owner="fit")
-    setup = json.dumps({"fit": type(model).__name__, "task": task.name}, sort_keys=True)
+        cfg, task_cfg = make_train_config(type(task), {**dataclasses.asdict(task.config), **options}, owner="fit")
+        task.configure(task_cfg)  # the task's own checks, as its constructor makes them
+    setup = json.dumps({"fit": type(model).__name__, "task": task.name, "data": task.fingerprint()}, sort_keys=True)
     if run_dir is not None:
         return task.result(Trainer(model, task, cfg, run_dir, setup, name="fit", quiet=quiet).fit())
     with tempfile.TemporaryDirectory() as folder:

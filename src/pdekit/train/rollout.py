@@ -158,9 +158,26 @@ class RolloutTask(Task):
                 raise PdekitError(f"rollout: {name} must be (x, y) shaped (n, k, channels, *space) and "
                                   f"(n, m, channels, *space)")
         (self.x, self.y), (self.x_val, self.y_val) = train_windows, val_windows
-        if self.config.unroll > self.y.shape[1]:
-            raise ConfigError(f"train.unroll = {self.config.unroll} exceeds the {self.y.shape[1]} target steps of "
-                              f"each window")
+        self.configure(self.config)
+
+    def configure(self, config: RolloutConfig) -> None:
+        """Take ``config``, refusing an unroll longer than the windows' target steps."""
+        if config.unroll > self.y.shape[1]:
+            raise ConfigError(f"train.unroll = {config.unroll} exceeds the {self.y.shape[1]} target steps of each window")
+        self.config = config
+
+    @classmethod
+    def check_train_config(cls, cfg, task_cfg):
+        """The Trainer's general checks, and no torch.compile (the step calls the network itself)."""
+        super().check_train_config(cfg, task_cfg)
+        if cfg.compile:
+            raise ConfigError("train.compile is not supported by the rollout task yet; set it to false")
+
+    def fingerprint(self) -> str:
+        """sha256 of the training and validation windows."""
+        from pdekit.train.supervised import _digest
+
+        return _digest(self.x, self.y, self.x_val, self.y_val)
 
     def setup(self, model, cfg, device):
         if not isinstance(model, Autoregressive):

@@ -92,6 +92,17 @@ class TrainedModel:
         return next((r for r in self.history if int(r["epoch"]) == epoch), {})
 
 
+def _digest(*tensors: torch.Tensor) -> str:
+    """A short sha256 of tensors' shapes and bytes."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for t in tensors:
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
 def dihedral(x: torch.Tensor, y: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The k-th of the square's 8 symmetries (k mod 4 quarter turns, then a reflection for k >= 4),
     applied to inputs and targets alike (the model adds its grid coordinates afterwards, so it sees
@@ -123,12 +134,20 @@ class SupervisedTask(Task):
             if (not isinstance(pair, (tuple, list)) or len(pair) != 2 or not all(torch.is_tensor(t) for t in pair)
                     or len(pair[0]) != len(pair[1]) or pair[0].ndim < 3):
                 raise PdekitError(f"{owner}: {name} must be (x, y) tensors shaped (n, channels, *space) with equal n")
-        self.config = config or SupervisedConfig()
-        if (self.config.physics_weight and physics is None) or (self.config.augment and train_data[0].ndim != 4):
-            raise ConfigError(f"{owner}: augment and physics_weight need a problem (its symmetry, its residual); use a "
-                              f"recipe (pdekit.pipeline) for them")
         (self.x_train, self.y_train), (self.x_val, self.y_val) = train_data, val_data
-        self.physics = physics
+        self.physics, self.owner = physics, owner
+        self.configure(config or SupervisedConfig())
+
+    def configure(self, config: SupervisedConfig) -> None:
+        """Take ``config``, refusing PINO without a residual and augmentation of data that is not 2D."""
+        if (config.physics_weight and self.physics is None) or (config.augment and self.x_train.ndim != 4):
+            raise ConfigError(f"{self.owner}: augment and physics_weight need a problem (its symmetry, its residual); "
+                              f"use a recipe (pdekit.pipeline) for them")
+        self.config = config
+
+    def fingerprint(self) -> str:
+        """sha256 of the training and validation tensors (shapes and bytes)."""
+        return _digest(self.x_train, self.y_train, self.x_val, self.y_val)
 
     def setup(self, model, cfg, device):
         self.seed, self.batch = cfg.seed, cfg.batch_size

@@ -76,6 +76,16 @@ class Task:
         if cfg.keep_best and cls.selection_metric is None:
             raise ConfigError(f"train.keep_best needs a validation metric; the {cls.name} task has none")
 
+    def configure(self, config) -> None:
+        """Take ``config`` (the task's Config), refusing what this task's data cannot honour; the
+        constructor and ``fit`` (with options) both come through here."""
+        self.config = config
+
+    def fingerprint(self) -> str:
+        """A digest of the task's data, part of a checkpoint's identity: a run folder refuses to
+        resume on other data."""
+        return ""
+
     def setup(self, model: torch.nn.Module, cfg, device: torch.device) -> None:
         """Before training and before a checkpoint is loaded: draw points, fit normalizers, ..."""
 

@@ -178,6 +178,7 @@ class Trainer:
         self.state = {"phase": "adam", "epoch": 0, "optimizer_steps": 0, "lbfgs_iterations": 0, "seconds": 0.0,
                       "phase_seconds": {"adam": 0.0, "lbfgs": 0.0}, "history": [], "stop_reason": ""}
         self.best: dict = {}
+        self.saved_at = 0  # the epoch (Adam epochs + L-BFGS iterations) of the checkpoint on disk
 
     # --- the run -----------------------------------------------------------------------------
     def fit(self) -> TrainResult:
@@ -240,6 +241,7 @@ class Trainer:
                   file=sys.stderr)
         amp_dtype = torch.bfloat16 if cfg.amp == "bf16" else torch.float16
         scaler = torch.amp.GradScaler("cuda", enabled=use_amp and cfg.amp == "fp16")
+        last_row = None
         while st["phase"] == "adam" and st["epoch"] < cfg.epochs and not self._out_of_time():
             started = time.perf_counter()
             epoch = st["epoch"] + 1
@@ -278,14 +280,17 @@ class Trainer:
             st["seconds"] += elapsed
             st["phase_seconds"]["adam"] += elapsed  # kept apart for the Adam speed, also across a resume
             self.bar.update(1)
+            last_row = (total / count, {k: v / count for k, v in parts.items()}, lr)
             if epoch % cfg.log_every == 0 or epoch == cfg.epochs:
-                self._log(total / count, {k: v / count for k, v in parts.items()}, lr)
+                self._log(*last_row)
+        if last_row and st["phase"] == "adam" and (not st["history"] or st["history"][-1]["epoch"] != st["epoch"]):
+            self._log(*last_row)  # stopped by the time budget between rows: score the weights it ends with
         if st["phase"] == "adam" and st["epoch"] >= cfg.epochs and cfg.lbfgs_steps:
             st["phase"] = "lbfgs"
 
     def _lbfgs_phase(self) -> None:
         cfg, st, task, model = self.cfg, self.state, self.task, self.model
-        if st["phase"] != "lbfgs":
+        if st["phase"] != "lbfgs" or st["stop_reason"]:  # not there yet, or already stopped (a finished run)
             return
         dtype = torch.float64 if cfg.lbfgs_dtype == "float64" else torch.float32
         model.to(dtype)
@@ -330,7 +335,13 @@ class Trainer:
     def _log(self, train_loss: float, parts: dict, lr: float) -> None:
         """One metrics row (validation included), TensorBoard, the best weights, a checkpoint."""
         st = self.state
+        was_training = self.model.training
         metrics = self.task.validate(self.model)
+        self.model.train(was_training)
+        bad = [k for k, v in metrics.items() if not math.isfinite(v)]
+        if bad:  # before anything is written: the last good checkpoint stays
+            raise TrainingDiverged(f"the validation metric {bad[0]} became {metrics[bad[0]]} at epoch {self._steps()}; "
+                                   f"the last good checkpoint (epoch {self.saved_at}) is kept: lower train.lr")
         row = {"phase": st["phase"], "epoch": self._steps(), "train_loss": train_loss, **parts, **metrics, "lr": lr,
                "seconds": round(st["seconds"], 3)}
         st["history"].append(row)
@@ -348,10 +359,6 @@ class Trainer:
         self.bar.set_postfix(shown)
         for callback in self.callbacks:
             callback(self, row)
-        bad = [k for k, v in metrics.items() if not math.isfinite(v)]
-        if bad:
-            raise TrainingDiverged(f"the validation metric {bad[0]} became {metrics[bad[0]]} at epoch {row['epoch']}; "
-                                   f"lower train.lr")
 
     def _average_gradients(self) -> None:
         """The mean of the processes' gradients, in every process (what DistributedDataParallel
@@ -367,6 +374,7 @@ class Trainer:
     def _save(self) -> None:
         if not self.run_dir or self.rank > 0:  # one process writes
             return
+        self.saved_at = self._steps()
         st = self.state
         optimizer = self.lbfgs if st["phase"] == "lbfgs" else self.adam
         save_checkpoint(self._path(CHECKPOINT), {
@@ -405,7 +413,8 @@ class Trainer:
         self.state.update(phase=saved["phase"], epoch=int(saved["epoch"]), lbfgs_iterations=int(saved["lbfgs_iterations"]),
                           optimizer_steps=int(saved["optimizer_steps"]),
                           seconds=float(saved["seconds"]), phase_seconds=json.loads(saved["phase_seconds"]),
-                          history=json.loads(saved["history"]), stop_reason="")
+                          history=json.loads(saved["history"]), stop_reason=saved["stop_reason"])
+        self.saved_at = self._steps()
         self.best = {k: saved[k] for k in ("best_model", "best_epoch", "best_value") if k in saved}
 
     # --- helpers -----------------------------------------------------------------------------
@@ -435,6 +444,6 @@ class Trainer:
         if not math.isfinite(loss):
             kept = f" in {self.run_dir}" if self.run_dir else ""
             raise TrainingDiverged(f"the loss became {loss} at {where}; the last good checkpoint (epoch "
-                                   f"{self.state['epoch']}) is kept{kept}: lower train.lr (now {self.cfg.lr:g}) or "
+                                   f"{self.saved_at}) is kept{kept}: lower train.lr (now {self.cfg.lr:g}) or "
                                    f"set train.grad_clip")
 
