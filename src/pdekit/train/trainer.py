@@ -250,6 +250,8 @@ class Trainer:
             for i, batch in enumerate(task.batches(epoch, self._dtype())):
                 if self.world > 1:  # each process takes its share of the global batch
                     batch = task.shard(batch, self.rank, self.world)
+                    if _all_reduce([task.batch_size(batch)], "min")[0] == 0:
+                        continue  # a last batch smaller than the number of processes is skipped by all
                 with torch.autocast(self.device.type, dtype=amp_dtype) if use_amp else nullcontext():
                     loss, named = task.loss(model, batch, st["optimizer_steps"])
                 self._check_finite(float(loss.detach()), f"epoch {epoch}, step {i + 1}")
