@@ -199,6 +199,8 @@ def cmd_train(args) -> int:
     recipe = load_recipe(args.config, quick=args.quick, overrides=args.overrides)
     run_dir = args.out or default_run_dir(recipe, args.overrides)
     done = RUNNERS[recipe.kind].train(recipe, run_dir, quiet=args.quiet)
+    if int(os.environ.get("RANK", 0)) > 0:  # under torchrun the first process reports
+        return 0
     if isinstance(done, dict):  # a PINN run: training and evaluation are one step
         _print_summary(done, run_dir)
     else:
@@ -329,6 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
         r.add_argument("--quick", action="store_true", help="the recipe's quick variant")
         r.add_argument("--out", default=None, help="run folder (default runs/<name>)")
         r.add_argument("--quiet", action="store_true", help="no progress bars")
+        r.add_argument("--nproc", type=int, default=1, metavar="N", help="train with N processes on this machine "
+                       "(starts torchrun; one GPU each where there are GPUs)")
         r.set_defaults(func=func)
 
     e = sub.add_parser("eval", help="evaluate a trained run")
@@ -351,6 +355,31 @@ def build_parser() -> argparse.ArgumentParser:
     sh.add_argument("problem")
     sh.set_defaults(func=cmd_show)
     return parser
+
+
+def _torchrun(nproc: int, argv: list[str]) -> int:
+    """Run this same command under ``torchrun --standalone --nproc_per_node nproc``; its exit status."""
+    import subprocess
+
+    if nproc < 1:
+        print(f"pdekit: error: --nproc must be >= 1, got {nproc}", file=sys.stderr)
+        return 2
+    rest, skip = [], False  # the command without --nproc (each process is one of them already)
+    for arg in argv:
+        if skip or arg.startswith("--nproc="):
+            skip = False
+            continue
+        if arg == "--nproc":
+            skip = True
+            continue
+        rest.append(arg)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+               "-m", "pdekit", *rest]
+    try:
+        return subprocess.run(command).returncode
+    except KeyboardInterrupt:
+        print("pdekit: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -377,6 +406,8 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "overrides", None) is None or any(e.startswith("-") or "=" not in e for e in extra):
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         args.overrides += extra
+    if getattr(args, "nproc", 1) != 1 and "WORLD_SIZE" not in os.environ:
+        return _torchrun(args.nproc, sys.argv[1:] if argv is None else argv)
     try:
         return args.func(args)
     except PdekitError as exc:

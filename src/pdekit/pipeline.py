@@ -146,8 +146,7 @@ def train_recipe(recipe: Recipe, run_dir: str, quiet: bool = False):
     d = recipe.data
     x_train, y_train, _ = load_task(files["train"], d)
     x_val, y_val, _ = load_task(files["val"], d)
-    with open(os.path.join(run_dir, "recipe.json"), "w") as fh:
-        json.dump(recipe.raw, fh, indent=2, sort_keys=True)
+    write_recipe(run_dir, recipe)
     return train_operator(recipe, run_dir, x_train, y_train, x_val, y_val, quiet=quiet), files
 
 
@@ -162,12 +161,27 @@ def default_run_dir(recipe, overrides: list[str] | None = None) -> str:
 
 def prepare_run_dir(run_dir: str) -> None:
     """Create the run folder, refusing one that is neither new, empty nor a run folder (so a
-    mistyped --out never fills, or is suggested for deletion, a folder of the user's)."""
-    if os.path.isdir(run_dir) and os.listdir(run_dir):
-        markers = ("recipe.json", "checkpoint.pt", "metrics.csv", "metrics.json")
-        if not any(os.path.exists(os.path.join(run_dir, m)) for m in markers):
-            raise PdekitError(f"'{run_dir}' is a folder that holds other files and no pdekit run; choose another --out")
-    check_writable_dir(run_dir)
+    mistyped --out never fills, or is suggested for deletion, a folder of the user's). Under
+    torchrun the first process checks and writes; the others wait for it."""
+    rank, world = distributed()
+    if rank == 0:
+        if os.path.isdir(run_dir) and os.listdir(run_dir):
+            markers = ("recipe.json", "checkpoint.pt", "metrics.csv", "metrics.json")
+            if not any(os.path.exists(os.path.join(run_dir, m)) for m in markers):
+                raise PdekitError(f"'{run_dir}' is a folder that holds other files and no pdekit run; choose another "
+                                  f"--out")
+        check_writable_dir(run_dir)
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+
+
+def write_recipe(run_dir: str, recipe: Recipe) -> None:
+    """recipe.json, the resolved recipe of the run (by the first process only, under torchrun)."""
+    if distributed()[0] == 0:
+        with open(os.path.join(run_dir, "recipe.json"), "w") as fh:
+            json.dump(recipe.raw, fh, indent=2, sort_keys=True)
 
 
 def write_record(run_dir: str, recipe, trained, results: dict, arrays) -> None:
@@ -269,8 +283,7 @@ class RolloutRunner:
         horizon = r.test_steps or u_val.shape[1] - r.history  # validation rolls out as far as the test does
         task = RolloutTask(windows(u_train, r.history, r.steps, r.stride),
                            windows(u_val[:, : r.history + horizon], r.history, horizon), recipe.task)
-        with open(os.path.join(run_dir, "recipe.json"), "w") as fh:
-            json.dump(recipe.raw, fh, indent=2, sort_keys=True)
+        write_recipe(run_dir, recipe)
         torch.manual_seed(recipe.train.seed)  # before the model is built: its initialization is part of the run
         channels, ndim, dt = u_train.shape[2], u_train.ndim - 3, float(t[1] - t[0])
         model = RolloutRunner._model(recipe, channels, ndim, dt)

@@ -111,7 +111,7 @@ def _open_parts(parts: str, identity: dict[str, Any], device_type: str) -> int:
             )
     else:
         os.makedirs(parts, exist_ok=True)
-        tmp = meta_path + ".tmp"
+        tmp = f"{meta_path}.{os.getpid()}.tmp"  # shards may write it at once
         with open(tmp, "w") as fh:
             json.dump(expected, fh, sort_keys=True)
         os.replace(tmp, meta_path)
