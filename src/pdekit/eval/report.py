@@ -126,7 +126,7 @@ def _resolution(plt, results, path):
 
 
 def _speed(plt, results, path, unit: str = "sample"):
-    from matplotlib.ticker import NullFormatter
+    from matplotlib.ticker import LogLocator
 
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     ladder = results["solver_ladder"]
@@ -143,7 +143,7 @@ def _speed(plt, results, path, unit: str = "sample"):
     ax.axhline(results["timed_rel_l2"], color="tab:blue", ls=":", lw=1)
     _label(ax, f"seconds per {unit} ({results['device']})", "relative L2 against the stored data",
            "speed and accuracy: lower left is better")
-    ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels of a short log axis overlap
+    ax.xaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))  # labelled at 2 and 5 of each decade: no overlap
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3, which="both")
     _save(fig, path)
