@@ -30,7 +30,8 @@ VARIANTS = [
 ]
 
 
-MODELS = [("fno", []), ("unet", ["model={name: unet, hidden: 32}"])]
+MODELS = [("fno", []), ("unet", ["model={name: unet, hidden: 32}"]),
+          ("unet, circular padding", ["model={name: unet, hidden: 32, padding_mode: circular}"])]
 
 
 def run_variant(recipe_name: str, quick: bool, overrides: list[str], label: str) -> dict:
@@ -77,7 +78,7 @@ def compare_models(args) -> None:
     """The recipe's settings with each model of MODELS: validation, test and the solver verdict."""
     rows = []
     for name, overrides in MODELS:
-        m = run_variant(args.recipe, not args.full, overrides, name)
+        m = run_variant(args.recipe, not args.full, overrides, name.replace(", ", "-").replace(" ", "-"))
         rel = m["rollout_rel_l2"]
         at = " / ".join(f"{rel[s - 1]:.3g}" if s <= len(rel) else "-" for s in (10, 50, 100))
         speed = "-" if m.get("speedup") is None else f"{m['speedup']:.3g}x"

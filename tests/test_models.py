@@ -277,3 +277,17 @@ def test_fno_takes_neuraloperators_names_and_keeps_its_modes():
         build_model({"name": "fno", "width": 8, "hidden_channels": 8}, 1, 1, 1)
     with pytest.raises(TypeError, match="unexpected keyword argument 'widht'"):
         FNO(widht=8)
+
+
+def test_a_circular_unet_commutes_with_periodic_shifts():
+    """With padding_mode circular (and no coordinate channels) the U-Net commutes with shifts by a
+    multiple of its coarsest stride, as a periodic problem's operator does; zero padding does not."""
+    from pdekit.models import UNet
+
+    x = torch.randn(2, 1, 32, generator=torch.Generator().manual_seed(0))
+    for mode, equivariant in (("circular", True), ("zeros", False)):
+        torch.manual_seed(0)
+        net = UNet(1, 1, ndim=1, hidden=8, channel_mults=(1, 2), use_grid=False, padding_mode=mode).eval()
+        with torch.no_grad():
+            gap = float((net(torch.roll(x, 4, -1)) - torch.roll(net(x), 4, -1)).abs().max())
+        assert (gap < 1e-5) == equivariant, (mode, gap)

@@ -19,12 +19,12 @@ def _norm(channels: int) -> nn.GroupNorm:
 
 
 class ResidualBlock(nn.Module):
-    def __init__(self, ndim: int, cin: int, cout: int, act: str, norm: bool):
+    def __init__(self, ndim: int, cin: int, cout: int, act: str, norm: bool, padding_mode: str = "zeros"):
         super().__init__()
         self.norm1 = _norm(cin) if norm else nn.Identity()
-        self.conv1 = conv_nd(ndim, cin, cout, 3, padding=1)
+        self.conv1 = conv_nd(ndim, cin, cout, 3, padding=1, padding_mode=padding_mode)
         self.norm2 = _norm(cout) if norm else nn.Identity()
-        self.conv2 = conv_nd(ndim, cout, cout, 3, padding=1)
+        self.conv2 = conv_nd(ndim, cout, cout, 3, padding=1, padding_mode=padding_mode)
         self.act = activation(act)
         self.shortcut = conv_nd(ndim, cin, cout, 1) if cin != cout else nn.Identity()
 
@@ -55,6 +55,7 @@ class UNet(nn.Module):
     use_grid : append the coordinates as input channels.
     norm : group normalization in the residual blocks.
     activation_fn : "gelu", "relu", "tanh" or "silu".
+    padding_mode : "zeros", or "circular" for periodic data (the 3 x 3 convolutions wrap around).
     """
 
     summary = "U-Net (PDEArena-style residual blocks, group norm), 1D/2D"
@@ -62,30 +63,33 @@ class UNet(nn.Module):
 
     def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int = 2, grid: str = "nodes", hidden: int = 32,
                  channel_mults: list = (1, 2, 2, 4), blocks_per_level: int = 1, use_grid: bool = True,
-                 norm: bool = True, activation_fn: str = "gelu"):
+                 norm: bool = True, activation_fn: str = "gelu", padding_mode: str = "zeros"):
         super().__init__()
         self.grid = grid  # "nodes" or "periodic": where the data's points lie (set from the data)
         if ndim not in (1, 2):
             raise ConfigError(f"UNet supports 1 or 2 spatial dimensions, got {ndim}")
         if hidden < 1 or blocks_per_level < 1 or not channel_mults:
             raise ConfigError("model.hidden and model.blocks_per_level must be positive, channel_mults non-empty")
+        if padding_mode not in ("zeros", "circular"):
+            raise ConfigError(f"UNet: padding_mode must be zeros or circular, got {padding_mode!r}")
         self.ndim, self.use_grid = ndim, use_grid
-        self.inp = conv_nd(ndim, in_channels + (ndim if use_grid else 0), hidden, 3, padding=1)
+        pm = padding_mode
+        self.inp = conv_nd(ndim, in_channels + (ndim if use_grid else 0), hidden, 3, padding=1, padding_mode=pm)
         chans = [hidden * m for m in channel_mults]
         self.down_blocks, self.downsample = nn.ModuleList(), nn.ModuleList()
         c = hidden
         for i, ch in enumerate(chans):
-            self.down_blocks.append(nn.Sequential(*[ResidualBlock(ndim, c if j == 0 else ch, ch, activation_fn, norm)
+            self.down_blocks.append(nn.Sequential(*[ResidualBlock(ndim, c if j == 0 else ch, ch, activation_fn, norm, pm)
                                                     for j in range(blocks_per_level)]))
             c = ch
             if i < len(chans) - 1:
-                self.downsample.append(conv_nd(ndim, ch, ch, 3, stride=2, padding=1))
-        self.middle = ResidualBlock(ndim, c, c, activation_fn, norm)
+                self.downsample.append(conv_nd(ndim, ch, ch, 3, stride=2, padding=1, padding_mode=pm))
+        self.middle = ResidualBlock(ndim, c, c, activation_fn, norm, pm)
         self.up_blocks = nn.ModuleList()
         for ch in reversed(chans[:-1]):
             self.up_blocks.append(nn.Sequential(
-                ResidualBlock(ndim, c + ch, ch, activation_fn, norm),
-                *[ResidualBlock(ndim, ch, ch, activation_fn, norm) for _ in range(blocks_per_level - 1)]))
+                ResidualBlock(ndim, c + ch, ch, activation_fn, norm, pm),
+                *[ResidualBlock(ndim, ch, ch, activation_fn, norm, pm) for _ in range(blocks_per_level - 1)]))
             c = ch
         self.out = nn.Sequential(_norm(c) if norm else nn.Identity(), activation(activation_fn),
                                  conv_nd(ndim, c, out_channels, 1))
