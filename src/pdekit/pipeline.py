@@ -17,7 +17,7 @@ from pdekit.data.storage import canonical, dataset_identity
 from pdekit.errors import PdekitError
 from pdekit.paths import check_writable_dir, check_writable_file, write_json
 from pdekit.recipes import Recipe
-from pdekit.train.trainer import Trainer, distributed, resolve_device
+from pdekit.train.trainer import Trainer, distributed, history_row, resolve_device
 
 
 def data_dir() -> str:
@@ -295,8 +295,8 @@ class RolloutRunner:
     @staticmethod
     def train(recipe: Recipe, run_dir: str, quiet: bool = False) -> str:
         trained, _ = RolloutRunner._train(recipe, run_dir, quiet)
-        row = next((h for h in trained.history if h["epoch"] == trained.epoch), {"val_rollout_rel_l2": float("nan")})
-        return (f"trained {recipe.name}: validation rollout relative L2 {row['val_rollout_rel_l2']:.4g} "
+        val = history_row(trained.history, trained.epoch).get("val_rollout_rel_l2", float("nan"))
+        return (f"trained {recipe.name}: validation rollout relative L2 {val:.4g} "
                 f"at epoch {trained.epoch}; checkpoint in {run_dir} (`pdekit eval {run_dir}` rolls out the test "
                 f"trajectories)")
 
@@ -321,7 +321,7 @@ class RolloutRunner:
             metrics.update(compare_rollout_with_solver(model, problem, u[:k, : r.history],
                                                        t[r.history - 1 : r.history + steps],
                                                        u[:k, r.history : r.history + steps], recipe.eval.timing_rounds))
-        val = next((h["val_rollout_rel_l2"] for h in history if h["epoch"] == weights_epoch), None)
+        val = history_row(history, weights_epoch).get("val_rollout_rel_l2")
         metrics.update({"final_rel_l2": metrics["rollout_rel_l2"][-1], "val_rollout_rel_l2": val, "weights_epoch": weights_epoch,
                         "train_seconds": seconds, "params": count_parameters(model), "recipe": recipe.name,
                         "device": torch.device(device).type, "test_samples": len(u), "dt": float(t[1] - t[0])})

@@ -136,6 +136,43 @@ def _check_inputs(problem, setting: _Setting, x_true: torch.Tensor, initial: boo
         raise PdekitError(f"its inputs differ from the stored ones by {gap:.3g}")
 
 
+def ladder(problem, interval: float, surrogate_error: float, attempt, full: bool = True):
+    """Solver settings from the data's down: the grids of ``_grids`` and, on each, the time step
+    doubled, until a setting is less accurate than ``surrogate_error``. ``attempt(params)`` runs
+    one setting and returns (setting, mean relative L2, first-call seconds per sample), raising
+    PdekitError when it cannot run; ``interval`` is the stored interval, which no step exceeds
+    (a larger dt would be the same setting again). Returns (rows, skipped, settings)."""
+    base = dataclasses.asdict(problem.config)
+    rows, skipped, settings = [], [], []
+    has_dt = hasattr(problem.config, "dt")
+    largest = 0  # a coarser grid starts at the largest step accurate enough on the finer one: smaller ones cost more
+    for grid_index, g in enumerate(_grids(problem) if full else [problem.solve_resolution]):
+        factors = [2**j for j in range(largest, MAX_DT_DOUBLINGS + 1)] if (has_dt and full) else [1]
+        factors = [f for f in factors if f == factors[0] or problem.config.dt * f / 2 < interval]
+        for j, factor in enumerate(factors):
+            params = {**base, "solve_resolution": g}
+            if has_dt:
+                params["dt"] = min(problem.config.dt * factor, max(interval, problem.config.dt))
+            described = _describe(params)
+            try:
+                setting, error, seconds = attempt(params)
+                if not math.isfinite(error):
+                    raise PdekitError("the solution is not finite")
+            except PdekitError as exc:  # ConfigError, UnstableError: a too-large step or too-coarse grid
+                skipped.append({**described, "reason": str(exc).split("; ")[0]})
+                break
+            rows.append({**described, "rel_l2": error, "first_call_seconds": seconds})
+            settings.append(setting)
+            if error > surrogate_error:
+                break
+            largest = max(largest, int(math.log2(factor)))
+        if rows and rows[-1]["solve_resolution"] == g and j == 0 and rows[-1]["rel_l2"] > surrogate_error:
+            break  # even the smallest step on this grid is less accurate: coarser grids only lose
+        if not rows and grid_index == 0:
+            break  # the data's own setting failed: nothing to compare
+    return rows, skipped, settings
+
+
 def solver_ladder(problem, seed: int, first: int, x_true: torch.Tensor, y_true: torch.Tensor,
                   target_time: int | None, device: str, surrogate_error: float, full: bool = True,
                   input_time: int = 0):
@@ -147,40 +184,16 @@ def solver_ladder(problem, seed: int, first: int, x_true: torch.Tensor, y_true: 
     initial = input_time == 0 and not getattr(problem.config, "spinup", 0)
     count = len(y_true)
     indices = range(first, first + count)
-    base = dataclasses.asdict(problem.config)
-    rows, skipped, settings = [], [], []
-    has_dt = hasattr(problem.config, "dt")
-    # integrate() never steps past a stored interval: a larger dt would be the same setting again
-    interval = problem.config.t_final / (problem.config.nt - 1) if has_dt else math.inf
-    largest = 0  # a coarser grid starts at the largest step accurate enough on the finer one: smaller ones cost more
-    for grid_index, g in enumerate(_grids(problem) if full else [problem.solve_resolution]):
-        factors = [2**j for j in range(largest, MAX_DT_DOUBLINGS + 1)] if (has_dt and full) else [1]
-        factors = [f for f in factors if f == factors[0] or problem.config.dt * f / 2 < interval]
-        for j, factor in enumerate(factors):
-            params = {**base, "solve_resolution": g}
-            if has_dt:
-                params["dt"] = min(problem.config.dt * factor, max(interval, problem.config.dt))
-            described = _describe(params)
-            try:
-                setting = _Setting(problem, params, seed, indices, device)
-                _check_inputs(problem, setting, x_true, initial)
-                solution, seconds = _timed(setting.solve)
-                error = float(metrics.relative_l2(setting.on_stored_grid(solution, target_time), y_true).mean())
-                if not math.isfinite(error):
-                    raise PdekitError("the solution is not finite")
-            except PdekitError as exc:  # ConfigError, UnstableError: a too-large step or too-coarse grid
-                skipped.append({**described, "reason": str(exc).split("; ")[0]})
-                break
-            rows.append({**described, "rel_l2": error, "first_call_seconds": seconds / count})
-            settings.append(setting)
-            if error > surrogate_error:
-                break
-            largest = max(largest, int(math.log2(factor)))
-        if rows and rows[-1]["solve_resolution"] == g and j == 0 and rows[-1]["rel_l2"] > surrogate_error:
-            break  # even the smallest step on this grid is less accurate: coarser grids only lose
-        if not rows and grid_index == 0:
-            break  # the data's own setting failed: nothing to compare
-    return rows, skipped, settings
+
+    def attempt(params):
+        setting = _Setting(problem, params, seed, indices, device)
+        _check_inputs(problem, setting, x_true, initial)
+        solution, seconds = _timed(setting.solve)
+        error = float(metrics.relative_l2(setting.on_stored_grid(solution, target_time), y_true).mean())
+        return setting, error, seconds / count
+
+    interval = problem.config.t_final / (problem.config.nt - 1) if hasattr(problem.config, "dt") else math.inf
+    return ladder(problem, interval, surrogate_error, attempt, full)
 
 
 def _time_rounds(calls: list, rounds: int) -> list[float]:

@@ -5,15 +5,11 @@ surrogate over the same predicted steps. Surrogate and settings are timed in alt
 
 from __future__ import annotations
 
-import dataclasses
-import math
-
 import numpy as np
 import torch
 
-from pdekit.errors import PdekitError
 from pdekit.eval import metrics
-from pdekit.eval.evaluate import MAX_DT_DOUBLINGS, _grids, _time_rounds, _timed, regrid, speed_verdict
+from pdekit.eval.evaluate import _time_rounds, _timed, ladder, regrid, speed_verdict
 from pdekit.problems import get_problem
 
 
@@ -42,38 +38,15 @@ def rollout_solver_ladder(problem, start: torch.Tensor, times, truth: torch.Tens
     *space; the stored state the surrogate's rollout starts from) to ``times`` (the start's time
     first), scored by the trajectory relative L2 against ``truth`` (samples, steps, channels,
     *space). Returns (rows, skipped, settings) as pdekit.eval.evaluate.solver_ladder does."""
-    base = dataclasses.asdict(problem.config)
     rel_times = [float(t - times[0]) for t in times]
+
+    def attempt(params):
+        setting = _RolloutSetting(problem, params, start, rel_times, device)
+        states, seconds = _timed(setting.run)
+        return setting, float(metrics.relative_l2(setting.on_stored_grid(states), truth).mean()), seconds / len(start)
+
     interval = min(b - a for a, b in zip(rel_times[:-1], rel_times[1:]))
-    has_dt = hasattr(problem.config, "dt")
-    rows, skipped, settings, largest = [], [], [], 0
-    for grid_index, g in enumerate(_grids(problem)):
-        factors = [2**j for j in range(largest, MAX_DT_DOUBLINGS + 1)] if has_dt else [1]
-        factors = [f for f in factors if f == factors[0] or problem.config.dt * f / 2 < interval]
-        for j, factor in enumerate(factors):
-            params = {**base, "solve_resolution": g}
-            if has_dt:
-                params["dt"] = min(problem.config.dt * factor, max(interval, problem.config.dt))
-            described = {k: v for k, v in params.items() if k in ("solve_resolution", "dt")}
-            try:
-                setting = _RolloutSetting(problem, params, start, rel_times, device)
-                states, seconds = _timed(setting.run)
-                error = float(metrics.relative_l2(setting.on_stored_grid(states), truth).mean())
-                if not math.isfinite(error):
-                    raise PdekitError("the solution is not finite")
-            except PdekitError as exc:  # an unstable step or a grid too coarse for the problem
-                skipped.append({**described, "reason": str(exc).split("; ")[0]})
-                break
-            rows.append({**described, "rel_l2": error, "first_call_seconds": seconds / len(start)})
-            settings.append(setting)
-            if error > surrogate_error:
-                break
-            largest = max(largest, int(math.log2(factor)))
-        if rows and rows[-1]["solve_resolution"] == g and j == 0 and rows[-1]["rel_l2"] > surrogate_error:
-            break  # even the smallest step on this grid is less accurate: coarser grids only lose
-        if not rows and grid_index == 0:
-            break
-    return rows, skipped, settings
+    return ladder(problem, interval, surrogate_error, attempt)
 
 
 def compare_rollout_with_solver(model, problem, states: torch.Tensor, times, truth: torch.Tensor,

@@ -61,7 +61,7 @@ def evaluate_pinn_run(run_dir: str, json_out: str | None = None, report_dir: str
         raise DataFileError(f"'{path}' is not the checkpoint of a PINN run")
     bench = build_benchmark(recipe.problem, recipe.model)
     if saved["phase"] == "lbfgs":  # the weights are in L-BFGS precision from then on
-        bench.pinn.to(torch.float64 if recipe.train.lbfgs_dtype == "float64" else torch.float32)
+        bench.pinn.to(recipe.train.lbfgs_torch_dtype)
     check_checkpoint_model(saved, bench.pinn, path)
     bench.pinn.load_state_dict(saved["model"])
     steps = int(saved["epoch"]) + int(saved["lbfgs_iterations"])

@@ -42,3 +42,23 @@ class Recipe:
 
         cls = get_problem(self.data.problem)
         return cls.from_params(resolution or self.data.resolution or cls.default_resolution, self.data.params)
+
+
+def model_section(raw: dict) -> dict:
+    """The recipe's ``model`` section, checked to name a model, its options' earlier names replaced."""
+    from pdekit.errors import ConfigError
+    from pdekit.models.registry import rename_options
+
+    model = raw.get("model")
+    if not isinstance(model, dict) or "name" not in model:
+        raise ConfigError("recipe section 'model' must be a mapping with a 'name' (see `pdekit list models`)")
+    return {"name": model["name"], **rename_options(model["name"], {k: v for k, v in model.items() if k != "name"})}
+
+
+def check_amp(train, net, name: str) -> None:
+    """Refuse fp16 for a model with complex (spectral) weights: PyTorch's gradient scaling skips them."""
+    from pdekit.errors import ConfigError
+
+    if train.amp == "fp16" and any(p.is_complex() for p in net.parameters()):
+        raise ConfigError(f"train.amp=fp16 needs gradient scaling, which PyTorch does not do for complex weights "
+                          f"(model '{name}' has spectral weights); use train.amp=bf16")

@@ -12,8 +12,7 @@ from pdekit.config import make_config, require
 from pdekit.data.config import DataSection
 from pdekit.errors import ConfigError
 from pdekit.eval.config import EvalSection
-from pdekit.models.registry import rename_options
-from pdekit.recipes.base import register_kind
+from pdekit.recipes.base import check_amp, model_section, register_kind
 from pdekit.train.config import make_train_config, train_section
 from pdekit.train.supervised import SupervisedTask
 
@@ -33,10 +32,7 @@ class OperatorKind:
         data = make_config(DataSection, raw.get("data") or {}, owner="section 'data'")
         train, task = make_train_config(SupervisedTask, raw.get("train") or {}, owner="train")
         evaluation = make_config(EvalSection, raw.get("eval") or {}, owner="section 'eval'")
-        model = raw.get("model")
-        if not isinstance(model, dict) or "name" not in model:
-            raise ConfigError("recipe section 'model' must be a mapping with a 'name' (see `pdekit list models`)")
-        model = {"name": model["name"], **rename_options(model["name"], {k: v for k, v in model.items() if k != "name"})}
+        model = model_section(raw)
         _check(data, model, train, task, evaluation)
         raw["data"], raw["model"], raw["train"], raw["eval"] = (dataclasses.asdict(data), model,
                                                                 train_section(train, task), dataclasses.asdict(evaluation))
@@ -66,9 +62,7 @@ def _check(data, model: dict, train, task, evaluation) -> None:
     if task.augment and (data.file or data.trajectory or not get_problem(data.problem).symmetries):
         raise ConfigError("train.augment needs generated data of a problem that declares a symmetry (darcy_2d); "
                           f"{'data.file' if data.file else data.problem} declares none")
-    if train.amp == "fp16" and any(p.is_complex() for p in net.parameters()):
-        raise ConfigError(f"train.amp=fp16 needs gradient scaling, which PyTorch does not do for complex weights "
-                          f"(model '{model['name']}' has spectral weights); use train.amp=bf16")
+    check_amp(train, net, model["name"])
 
 
 def _check_data_files(data: DataSection, eval_section) -> tuple[tuple[int, int], int]:

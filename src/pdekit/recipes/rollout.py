@@ -12,8 +12,7 @@ from pdekit.config import make_config
 from pdekit.data.config import DataSection
 from pdekit.errors import ConfigError
 from pdekit.eval.config import EvalSection
-from pdekit.models.registry import rename_options
-from pdekit.recipes.base import register_kind
+from pdekit.recipes.base import check_amp, model_section, register_kind
 from pdekit.train.config import make_train_config, train_section
 from pdekit.train.rollout import RolloutSection, RolloutTask
 
@@ -35,10 +34,7 @@ class RolloutKind:
         rollout = make_config(RolloutSection, raw.get("rollout") or {}, owner="section 'rollout'")
         train, task = make_train_config(RolloutTask, raw.get("train") or {}, owner="train")
         evaluation = make_config(EvalSection, raw.get("eval") or {}, owner="section 'eval'")
-        model = raw.get("model")
-        if not isinstance(model, dict) or "name" not in model:
-            raise ConfigError("recipe section 'model' must be a mapping with a 'name' (see `pdekit list models`)")
-        model = {"name": model["name"], **rename_options(model["name"], {k: v for k, v in model.items() if k != "name"})}
+        model = model_section(raw)
         if data.trajectory or data.input_time != 0 or data.target_time != -1:
             raise ConfigError("data.input_time, data.target_time and data.trajectory do not apply to rollout recipes: "
                               "rollout.history and rollout.steps say which stored times are inputs and targets")
@@ -61,9 +57,7 @@ class RolloutKind:
         if task.unroll > rollout.steps:
             raise ConfigError(f"train.unroll = {task.unroll} exceeds rollout.steps = {rollout.steps}")
         net = build_model(model, rollout.history * channels, channels, ndim)  # validates the model section
-        if train.amp == "fp16" and any(p.is_complex() for p in net.parameters()):
-            raise ConfigError(f"train.amp=fp16 needs gradient scaling, which PyTorch does not do for complex weights "
-                              f"(model '{model['name']}' has spectral weights); use train.amp=bf16")
+        check_amp(train, net, model["name"])
         raw["data"], raw["model"], raw["rollout"] = dataclasses.asdict(data), model, dataclasses.asdict(rollout)
         raw["train"], raw["eval"] = train_section(train, task), dataclasses.asdict(evaluation)
         return {"data": data, "model": model, "rollout": rollout, "train": train, "task": task, "eval": evaluation}

@@ -47,6 +47,13 @@ class TrainConfig:
     threads: int = param(0, "CPU threads for torch (0: torch's default)")
     tensorboard: bool = param(False, "also log metrics for TensorBoard (extra: pip install 'pdekit[tensorboard]')")
 
+    @property
+    def lbfgs_torch_dtype(self):
+        """The torch dtype of the L-BFGS phase."""
+        import torch
+
+        return torch.float64 if self.lbfgs_dtype == "float64" else torch.float32
+
     def validate(self):
         """Check epochs and lbfgs_steps >= 0 and not both 0, batch_size >= 1, lr > 0, weight_decay and
         grad_clip >= 0, step_size >= 1, gamma in (0, 1], log_every and lbfgs_history >= 1, threads and

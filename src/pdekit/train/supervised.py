@@ -89,7 +89,9 @@ class TrainedModel:
     def row(self, epoch: int | None = None) -> dict:
         """The metrics row of ``epoch`` (default: the epoch of these weights); {} if not logged."""
         epoch = self.epoch if epoch is None else epoch
-        return next((r for r in self.history if int(r["epoch"]) == epoch), {})
+        from pdekit.train.trainer import history_row
+
+        return history_row(self.history, epoch)
 
 
 def _digest(*tensors: torch.Tensor) -> str:

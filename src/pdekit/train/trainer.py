@@ -55,6 +55,11 @@ class TrainResult:
     device: torch.device = torch.device("cpu")
 
 
+def history_row(history: list[dict], epoch: int) -> dict:
+    """The metrics row of ``epoch`` ({} if that epoch was not logged)."""
+    return next((row for row in history if int(row["epoch"]) == epoch), {})
+
+
 def resolve_device(name: str) -> torch.device:
     """The device of a ``train.device`` setting.
 
@@ -294,7 +299,7 @@ class Trainer:
         cfg, st, task, model = self.cfg, self.state, self.task, self.model
         if st["phase"] != "lbfgs" or st["stop_reason"]:  # not there yet, or already stopped (a finished run)
             return
-        dtype = torch.float64 if cfg.lbfgs_dtype == "float64" else torch.float32
+        dtype = cfg.lbfgs_torch_dtype
         model.to(dtype)
         if self.lbfgs is None:
             self.lbfgs = make_lbfgs(self.params, cfg.lbfgs_history)
@@ -402,7 +407,7 @@ class Trainer:
                               f"delete the folder to start afresh")
         check_checkpoint_model(saved, self.model, path)
         if saved["phase"] == "lbfgs":  # the weights are in L-BFGS precision from then on
-            self.model.to(torch.float64 if self.cfg.lbfgs_dtype == "float64" else torch.float32)
+            self.model.to(self.cfg.lbfgs_torch_dtype)
             self.model.load_state_dict(saved["model"])
             self.lbfgs = make_lbfgs(self.params, self.cfg.lbfgs_history)
             self.lbfgs.load_state_dict(saved["optimizer"])
