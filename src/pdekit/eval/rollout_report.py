@@ -127,7 +127,8 @@ def write_rollout_report(run_dir: str, recipe, metrics: dict, pred, true, times,
         _save(fig, os.path.join(plots, "loss.png"))
         plt.close(fig)
     corr = metrics["correlation_time"]
-    verdict = (f"Rolled out {len(times)} steps from the first {recipe.rollout.history} stored state(s) of each test "
+    states = "state" if recipe.rollout.history == 1 else f"{recipe.rollout.history} states"
+    verdict = (f"Rolled out {len(times)} steps from the stored {states} before t = {times[0]:g} of each test "
                f"trajectory, the surrogate's relative L2 grows from {metrics['rollout_rel_l2'][0]:.3g} at t = "
                f"{times[0]:g} to {metrics['rollout_rel_l2'][-1]:.3g} at t = {times[-1]:g} (whole trajectory: "
                f"{metrics['trajectory_rel_l2']:.3g}); its correlation with the truth "
@@ -175,10 +176,13 @@ def _prediction_plot(plt, pred: np.ndarray, true: np.ndarray, times, path: str) 
         picks = sorted({0, len(times) // 2, len(times) - 1})
         fig, axes = plt.subplots(3, len(picks), figsize=(3.4 * len(picks), 9.5), squeeze=False)
         for j, s in enumerate(picks):
+            vmax = float(np.abs(true[s]).max())  # truth and prediction on one colour scale
             for i, (field, title) in enumerate(((true[s], "truth"), (pred[s], "prediction"),
                                                 (np.abs(pred[s] - true[s]), "|error|"))):
+                scale = {} if title == "|error|" else {"vmin": -vmax, "vmax": vmax}
                 im = axes[i, j].imshow(field.T, origin="lower", extent=[0, 1, 0, 1],
-                                       cmap="magma" if title == "|error|" else "RdBu_r")
+                                       cmap="magma" if title == "|error|" else "RdBu_r", **scale)
+                axes[i, j].set_xticks([0, 0.5, 1])
                 _label(axes[i, j], "x", "y", f"{title}, t = {times[s]:g}")
                 fig.colorbar(im, ax=axes[i, j])
     _save(fig, path)
