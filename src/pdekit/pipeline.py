@@ -55,6 +55,8 @@ def prepare_data(recipe: Recipe, quiet: bool = False, device: str = "cpu") -> di
     problem = recipe.data_problem()
     shard = distributed()  # under torchrun each process solves its share; all wait for the files below
     for split, (first, n) in ranges.items():
+        if split == "train" and d.source == "online":
+            continue  # solved while training, never stored
         files[split] = dataset_file(problem, n, d.seed, first, device)
         generate(problem, n, d.seed, files[split], batch_size=d.batch_size, device=device, quiet=quiet, first=first,
                  shard=shard)
@@ -100,21 +102,42 @@ def physics_loss(recipe: Recipe):
     return loss
 
 
-def train_operator(recipe: Recipe, run_dir: str, x_train, y_train, x_val, y_val, quiet: bool = False):
-    """Train the recipe's model on (x_train, y_train) with the supervised task; the validation pairs
-    are scored after every epoch (metrics.csv) and, with train.keep_best, choose the weights kept.
-    The test split is never seen here."""
+def train_source(recipe: Recipe, files: dict):
+    """The training pairs as the recipe's ``data.source`` asks: loaded, streamed or solved online."""
+    from pdekit.data.dataset import load_task
+    from pdekit.data.sources import MemoryPairs, StreamedPairs
+
+    d = recipe.data
+    if d.source == "memory":
+        return MemoryPairs(*load_task(files["train"], d)[:2])
+    if d.source == "stream":
+        return StreamedPairs(files["train"], d.input_time, d.target_time, d.trajectory, d.buffer)
+    from pdekit.data.online import OnlinePairs
+
+    rank, world = distributed()
+    return OnlinePairs(recipe.data_problem(), d.seed, d.n_train, d.validation_count + d.n_test, recipe.train.batch_size,
+                       (d.input_time, d.target_time, d.trajectory), d.buffer, d.buffer_policy, d.watermark,
+                       d.workers, d.reuse, d.batch_size, rank=rank, world=world)
+
+
+def train_operator(recipe: Recipe, run_dir: str, train, x_val, y_val, quiet: bool = False):
+    """Train the recipe's model on the pairs of ``train`` (a PairSource) with the supervised task;
+    the validation pairs are scored after every epoch (metrics.csv) and, with train.keep_best,
+    choose the weights kept. The test split is never seen here."""
     from pdekit.models import build_model
     from pdekit.train.supervised import SupervisedTask
 
     torch.manual_seed(recipe.train.seed)  # before the model is built: its initialization is part of the run
     grid = data_grid(recipe)
-    model = build_model(recipe.model, x_train.shape[1], y_train.shape[1], x_train.ndim - 2, grid)
+    model = build_model(recipe.model, *train.channels, train.ndim, grid)
     physics = physics_loss(recipe) if recipe.task.physics_weight > 0 else None
-    task = SupervisedTask((x_train, y_train), (x_val, y_val), recipe.task, physics)
+    task = SupervisedTask(train, (x_val, y_val), recipe.task, physics)
     meta = {"model_name": recipe.model["name"], "grid": grid}
     trainer = Trainer(model, task, recipe.train, run_dir, recipe.to_json(), meta, name=recipe.name, quiet=quiet)
-    return task.result(trainer.fit())
+    try:
+        return task.result(trainer.fit())
+    finally:
+        train.close()
 
 
 def train_recipe(recipe: Recipe, run_dir: str, quiet: bool = False):
@@ -136,18 +159,17 @@ def train_recipe(recipe: Recipe, run_dir: str, quiet: bool = False):
     trained : TrainedModel
         The trained model with its normalizers and metrics history.
     files : dict
-        The data: ``"train"``, ``"val"`` and ``"test"`` (cached files or Splits of ``data.file``) and
-        ``"transfer"`` (``{resolution: file}``).
+        The data: ``"train"`` (absent with data.source=online), ``"val"`` and ``"test"`` (cached
+        files or Splits of ``data.file``) and ``"transfer"`` (``{resolution: file}``).
     """
     from pdekit.data.dataset import load_task
 
     prepare_run_dir(run_dir)  # a bad --out fails before any data is generated
     files = prepare_data(recipe, quiet=quiet, device=resolve_device(recipe.train.device).type)
-    d = recipe.data
-    x_train, y_train, _ = load_task(files["train"], d)
-    x_val, y_val, _ = load_task(files["val"], d)
+    x_val, y_val, _ = load_task(files["val"], recipe.data)
+    train = train_source(recipe, files)
     write_recipe(run_dir, recipe)
-    return train_operator(recipe, run_dir, x_train, y_train, x_val, y_val, quiet=quiet), files
+    return train_operator(recipe, run_dir, train, x_val, y_val, quiet=quiet), files
 
 
 def default_run_dir(recipe, overrides: list[str] | None = None) -> str:

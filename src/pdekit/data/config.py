@@ -26,13 +26,31 @@ class DataSection:
                           "samples train, the next n_val validate, the next n_test test; problem, params and seed "
                           "are then unused")
     test_file: str = param("", "with data.file: take the n_test test samples from the start of this file")
+    source: str = param("memory", "where training pairs come from: memory (the whole split loaded), stream (read "
+                                  "in chunks, memory bounded by data.buffer), online (solver workers feed a buffer; "
+                                  "nothing on disk; docs/scaling.md)", ("memory", "stream", "online"))
+    buffer: int = param(1024, "samples held: the shuffle buffer of a streamed file, the sample buffer of online "
+                              "training")
+    buffer_policy: str = param("firo", "online: fifo (each sample drawn once, oldest first), firo (once, at random), "
+                                       "reservoir (drawn at random, kept until replaced: see data.reuse)",
+                               ("fifo", "firo", "reservoir"))
+    watermark: int = param(-1, "online: samples in the buffer before the first step (-1: data.buffer, less one "
+                               "batch for fifo and firo)")
+    workers: int = param(2, "online: solver processes (each of a torchrun process's own)")
+    reuse: float = param(1.0, "online, reservoir: draws per fresh sample; each step adds batch_size / reuse new "
+                              "samples")
 
     def validate(self):
-        """Check that n_train, n_test and batch_size are >= 1 and n_val is >= 1 or -1."""
+        """Check the counts, the buffer settings, and that online data is generated, not read."""
         require(self.n_train >= 1 and self.n_test >= 1, f"data.n_train and data.n_test must be >= 1, got "
                 f"{self.n_train} and {self.n_test}")
         require(self.batch_size >= 1, f"data.batch_size must be >= 1, got {self.batch_size}")
         require(self.n_val >= 1 or self.n_val == -1, f"data.n_val must be >= 1 (or -1: 10% of n_train), got {self.n_val}")
+        require(self.buffer >= 1 and self.workers >= 1 and self.reuse > 0,
+                f"data.buffer and data.workers must be >= 1 and data.reuse > 0, got {self.buffer}, {self.workers} and "
+                f"{self.reuse}")
+        require(self.source != "online" or not self.file, "data.source=online solves its training samples; it cannot "
+                "be combined with data.file (use data.source=stream to read a large file)")
 
     @property
     def validation_count(self) -> int:

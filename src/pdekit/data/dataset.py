@@ -93,25 +93,36 @@ def load_pairs(path: "str | os.PathLike | Split", input_time: int = 0, target_ti
         count = available if limit is None else min(limit, available)
         if start < 0 or count < 1:
             raise DataFileError(f"'{path}' holds {source.n} samples; samples from index {start} were asked for")
-        if source.time_dependent:
-            nt = source.nt
-            for t in (input_time, target_time):
-                if not -nt <= t < nt:
-                    raise DataFileError(f"time index {t} is outside the {nt} stored times of '{path}'")
-            x = np.stack([read(start, count, input_time % nt) for read in source.fields.values()], axis=1)
-            if trajectory:
-                y = np.stack([read(start, count, None) for read in source.fields.values()], axis=1)
-                x = np.ascontiguousarray(np.broadcast_to(x[:, :, None], y.shape))
-            else:
-                y = np.stack([read(start, count, target_time % nt) for read in source.fields.values()], axis=1)
-        else:
-            if trajectory:
-                raise DataFileError(f"'{path}' holds steady data: a trajectory target needs time-dependent data")
-            x = np.stack([read(start, count, None) for read in source.inputs.values()], axis=1)
-            y = np.stack([read(start, count, None) for read in source.fields.values()], axis=1)
+        check_times(source, input_time, target_time, trajectory)
+        x, y = read_pairs(source, start, count, input_time, target_time, trajectory)
     meta = {"problem": source.problem, "layout": source.layout, "n": source.n, "resolution": source.space[0],
             "config": source.attrs.get("config", {"n": source.n, "resolution": source.space[0]})}
     return torch.from_numpy(x), torch.from_numpy(y), meta
+
+
+def check_times(source, input_time: int, target_time: int, trajectory: bool) -> None:
+    """Refuse time indices outside a source's stored times, and a trajectory of steady data."""
+    if source.time_dependent:
+        for t in (input_time, target_time):
+            if not -source.nt <= t < source.nt:
+                raise DataFileError(f"time index {t} is outside the {source.nt} stored times of '{source.path}'")
+    elif trajectory:
+        raise DataFileError(f"'{source.path}' holds steady data: a trajectory target needs time-dependent data")
+
+
+def read_pairs(source, start: int, count: int, input_time: int = 0, target_time: int = -1,
+               trajectory: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The (inputs, targets) arrays of samples start .. start + count - 1 of an open source, as
+    ``load_pairs`` describes them (times already checked by ``check_times``)."""
+    if not source.time_dependent:
+        x = np.stack([read(start, count, None) for read in source.inputs.values()], axis=1)
+        return x, np.stack([read(start, count, None) for read in source.fields.values()], axis=1)
+    nt = source.nt
+    x = np.stack([read(start, count, input_time % nt) for read in source.fields.values()], axis=1)
+    if trajectory:
+        y = np.stack([read(start, count, None) for read in source.fields.values()], axis=1)
+        return np.ascontiguousarray(np.broadcast_to(x[:, :, None], y.shape)), y
+    return x, np.stack([read(start, count, target_time % nt) for read in source.fields.values()], axis=1)
 
 
 class Normalizer(torch.nn.Module):

@@ -63,6 +63,12 @@ def _check(data, model: dict, train, task, evaluation) -> None:
         raise ConfigError("train.augment needs generated data of a problem that declares a symmetry (darcy_2d); "
                           f"{'data.file' if data.file else data.problem} declares none")
     check_amp(train, net, model["name"])
+    if data.source == "stream" and data.buffer < train.batch_size:
+        raise ConfigError(f"data.buffer = {data.buffer} must hold a batch (train.batch_size = {train.batch_size})")
+    if data.source == "online":
+        from pdekit.data.online import resolve_watermark
+
+        resolve_watermark(data.buffer, data.buffer_policy, data.watermark, train.batch_size, data.reuse)
 
 
 def _check_data_files(data: DataSection, eval_section) -> tuple[tuple[int, int], int]:

@@ -40,6 +40,9 @@ class RolloutKind:
                               "rollout.history and rollout.steps say which stored times are inputs and targets")
         if evaluation.resolutions:
             raise ConfigError("eval.resolutions is not supported by rollout recipes yet")
+        if data.source != "memory":
+            raise ConfigError(f"data.source={data.source} is supported by operator recipes only (rollout recipes load "
+                              f"their trajectories into memory)")
         if data.file:  # trajectories of a user's file, in any layout pdekit reads
             nt, channels, ndim = _file_shape(data)
             where = f"'{data.file}'"

@@ -175,7 +175,7 @@ class RolloutTask(Task):
 
     def fingerprint(self) -> str:
         """sha256 of the training and validation windows."""
-        from pdekit.train.supervised import _digest
+        from pdekit.data.sources import _digest
 
         return _digest(self.x, self.y, self.x_val, self.y_val)
 

@@ -14,6 +14,7 @@ import torch
 
 from pdekit.config import param, require
 from pdekit.data.dataset import Normalizer
+from pdekit.data.sources import MemoryPairs, PairSource, _digest
 from pdekit.errors import ConfigError, PdekitError
 from pdekit.eval.metrics import relative_l2
 from pdekit.train.checkpoint import load_checkpoint
@@ -94,17 +95,6 @@ class TrainedModel:
         return history_row(self.history, epoch)
 
 
-def _digest(*tensors: torch.Tensor) -> str:
-    """A short sha256 of tensors' shapes and bytes."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for t in tensors:
-        h.update(str(tuple(t.shape)).encode())
-        h.update(t.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
-
-
 def dihedral(x: torch.Tensor, y: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The k-th of the square's 8 symmetries (k mod 4 quarter turns, then a reflection for k >= 4),
     applied to inputs and targets alike (the model adds its grid coordinates afterwards, so it sees
@@ -119,7 +109,9 @@ class SupervisedTask(Task):
 
     Parameters
     ----------
-    train_data, val_data : ``(x, y)`` float tensors shaped ``(n, channels, *space)``.
+    train_data : ``(x, y)`` float tensors shaped ``(n, channels, *space)``, or a PairSource
+        (pdekit.data.sources: a file streamed in chunks; pdekit.data.online: solver workers).
+    val_data : ``(x, y)`` float tensors shaped ``(n, channels, *space)``.
     config : SupervisedConfig (the ``train`` keys loss, data_weight, physics_weight, augment).
     physics : PINO's physics loss ``physics(prediction, x) -> scalar`` (the problem's residual on the
         predicted grid), required when ``config.physics_weight > 0``.
@@ -132,34 +124,42 @@ class SupervisedTask(Task):
 
     def __init__(self, train_data, val_data, config: SupervisedConfig | None = None,
                  physics: Callable | None = None, owner: str = "train"):
-        for name, pair in (("train_data", train_data), ("val_data", val_data)):
+        pairs = {"val_data": val_data}
+        if not isinstance(train_data, PairSource):
+            pairs["train_data"] = train_data
+        for name, pair in pairs.items():
             if (not isinstance(pair, (tuple, list)) or len(pair) != 2 or not all(torch.is_tensor(t) for t in pair)
                     or len(pair[0]) != len(pair[1]) or pair[0].ndim < 3):
                 raise PdekitError(f"{owner}: {name} must be (x, y) tensors shaped (n, channels, *space) with equal n")
-        (self.x_train, self.y_train), (self.x_val, self.y_val) = train_data, val_data
+        self.source = train_data if isinstance(train_data, PairSource) else MemoryPairs(*train_data)
+        self.x_val, self.y_val = val_data
+        if self.source.channels != (self.x_val.shape[1], self.y_val.shape[1]) or self.source.ndim != self.x_val.ndim - 2:
+            raise PdekitError(f"{owner}: the training and validation pairs differ in channels or dimensions")
         self.physics, self.owner = physics, owner
         self.configure(config or SupervisedConfig())
 
     def configure(self, config: SupervisedConfig) -> None:
         """Take ``config``, refusing PINO without a residual and augmentation of data that is not 2D."""
-        if (config.physics_weight and self.physics is None) or (config.augment and self.x_train.ndim != 4):
+        if (config.physics_weight and self.physics is None) or (config.augment and self.source.ndim != 2):
             raise ConfigError(f"{self.owner}: augment and physics_weight need a problem (its symmetry, its residual); "
                               f"use a recipe (pdekit.pipeline) for them")
         self.config = config
 
     def fingerprint(self) -> str:
-        """sha256 of the training and validation tensors (shapes and bytes)."""
-        return _digest(self.x_train, self.y_train, self.x_val, self.y_val)
+        """sha256 of the training data (its bytes, or a streamed file's identity) and the validation
+        tensors."""
+        return _digest(self.x_val, self.y_val) + self.source.fingerprint()
 
     def setup(self, model, cfg, device):
         self.seed, self.batch = cfg.seed, cfg.batch_size
         self.device = device
-        self.x_norm, self.y_norm = Normalizer.fit(self.x_train), Normalizer.fit(self.y_train)
+        self.x_norm, self.y_norm = self.source.normalizers()
         if self.config.data_weight == 0:  # data-free: the targets must not leak in through their statistics
-            self.y_norm = Normalizer(torch.zeros(self.y_train.shape[1]), torch.ones(self.y_train.shape[1]))
+            c = self.source.channels[1]
+            self.y_norm = Normalizer(torch.zeros(c), torch.ones(c))
         self._to_device()
-        if device.type == "cuda":  # the datasets are small: copy them once rather than every step
-            self.x_train, self.y_train = self.x_train.to(device), self.y_train.to(device)
+        if device.type == "cuda" and isinstance(self.source, MemoryPairs):
+            self.source.to(device)  # the datasets are small: copy them once rather than every step
         self.forward = torch.compile(model) if cfg.compile else model
         self.loss_fn = LOSSES[self.config.loss]
         self.model = model
@@ -170,13 +170,18 @@ class SupervisedTask(Task):
 
     def batches(self, epoch, dtype):
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-        order = torch.randperm(len(self.x_train), generator=generator)
-        for i in range(0, len(order), self.batch):
-            idx = order[i : i + self.batch]
-            xb, yb = self.x_train[idx].to(self.device), self.y_train[idx].to(self.device)
+        for xb, yb in self.source.batches(self.batch, generator):
+            xb, yb = xb.to(self.device), yb.to(self.device)
             if self.config.augment:
                 xb, yb = dihedral(xb, yb, int(torch.randint(8, (1,), generator=generator)))
             yield xb, yb
+
+    def attach_progress(self, show):
+        self.source.show = show
+
+    def shard(self, batch, rank, world):
+        """This process's share of a batch (a source that streams per process yields it already)."""
+        return batch if self.source.sharded else super().shard(batch, rank, world)
 
     def batch_size(self, batch):
         return len(batch[0])
@@ -211,18 +216,20 @@ class SupervisedTask(Task):
         return TrainedModel(model, self.x_norm, self.y_norm, list(history), seconds, self.device, epoch)
 
     def validate(self, model):
-        return {"val_rel_l2": float(relative_l2(self.trained(model).predict(self.x_val), self.y_val).mean())}
+        val = float(relative_l2(self.trained(model).predict(self.x_val), self.y_val).mean())
+        return {"val_rel_l2": val, **self.source.stats()}
 
     def state_dict(self):
         return {"x_mean": self.x_norm.mean.cpu(), "x_std": self.x_norm.std.cpu(), "y_mean": self.y_norm.mean.cpu(),
-                "y_std": self.y_norm.std.cpu(), "in_channels": self.x_train.shape[1],
-                "out_channels": self.y_train.shape[1], "ndim": self.x_train.ndim - 2}
+                "y_std": self.y_norm.std.cpu(), "in_channels": self.source.channels[0],
+                "out_channels": self.source.channels[1], "ndim": self.source.ndim, **self.source.state_dict()}
 
     def load_state_dict(self, state):
         """Restore the normalizers from a checkpoint (those the run was trained with)."""
         self.x_norm = Normalizer(state["x_mean"], state["x_std"])
         self.y_norm = Normalizer(state["y_mean"], state["y_std"])
         self._to_device()
+        self.source.load_state_dict(state)
 
     def result(self, trained) -> TrainedModel:
         return self.trained(trained.model, trained.history, trained.seconds, trained.epoch)

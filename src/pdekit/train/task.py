@@ -89,6 +89,10 @@ class Task:
     def setup(self, model: torch.nn.Module, cfg, device: torch.device) -> None:
         """Before training and before a checkpoint is loaded: draw points, fit normalizers, ..."""
 
+    def attach_progress(self, show) -> None:
+        """Receive ``show(text)``, which writes ``text`` in the progress bar (for a task whose data
+        can keep the trainer waiting)."""
+
     def batches(self, epoch: int, dtype: torch.dtype) -> Iterable[Any]:
         """The batches of ``epoch`` (1-based), a pure function of the task's state and the epoch."""
         raise NotImplementedError

@@ -221,6 +221,7 @@ class Trainer:
         self.writer = _tensorboard_writer(self.run_dir) if cfg.tensorboard and self.run_dir and self.rank == 0 else None
         self.bar = tqdm(total=cfg.epochs + cfg.lbfgs_steps, initial=self._steps(), unit="epoch", desc=self.name,
                         disable=self.quiet or self.rank > 0, file=sys.stderr, dynamic_ncols=True)
+        task.attach_progress(lambda text: self.bar.set_postfix_str(text, refresh=True))
         with self.bar:
             self._adam_phase()
             self._lbfgs_phase()
@@ -379,13 +380,16 @@ class Trainer:
                 grad.div_(self.world)
 
     def _save(self) -> None:
-        if not self.run_dir or self.rank > 0:  # one process writes
+        if not self.run_dir:
+            return
+        task_state = self.task.state_dict()  # in every process: a task may gather the processes' states
+        if self.rank > 0:  # one process writes
             return
         self.saved_at = self._steps()
         st = self.state
         optimizer = self.lbfgs if st["phase"] == "lbfgs" else self.adam
         save_checkpoint(self._path(CHECKPOINT), {
-            **self.meta, **self.task.state_dict(), **self.best,
+            **self.meta, **task_state, **self.best,
             "format": FORMAT, "recipe": self.setup, "config": self.config_json,
             "model": self.model.state_dict(), "optimizer": optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(), "phase": st["phase"], "epoch": st["epoch"],
