@@ -68,6 +68,7 @@ def test_buffer_policies_draw_what_they_promise(policy):
         assert all(p < 16 + 8 * (i // 8 + 1) for i, p in enumerate(flat))
     else:  # a full reservoir takes 2 fresh samples per step of 8 draws: each drawn 4 times on average
         assert source.next == 16 + 6 * 2 and len(set(flat)) < len(flat)
+    assert source.requested % source.chunk == 0  # workers solve whole chunks, not a sample per call
 
 
 def test_watermark_checks():
@@ -162,7 +163,8 @@ def test_pdekit_run_online_writes_no_training_data(run_cli, tmp_path, monkeypatc
 
 @pytest.mark.parametrize("change, message", [
     ({"file": "x.h5"}, "cannot be combined with data.file"),
-    ({"buffer": 4}, "must hold data.watermark"),
+    ({"buffer": 4}, "watermark must be >= 1"),
+    ({"buffer": 12, "watermark": 8}, "must hold data.watermark"),
 ])
 def test_bad_online_recipes_are_refused(tmp_path, change, message):
     from pdekit.recipes import load_recipe

@@ -131,7 +131,10 @@ class SolverPool:
         w = min(range(len(self.procs)), key=lambda i: sum(len(v) for v in self.jobs[i].values()))
         job_id, self.next_job = self.next_job, self.next_job + 1
         self.jobs[w][job_id] = indices
-        self.inboxes[w].send((job_id, indices))
+        try:
+            self.inboxes[w].send((job_id, indices))
+        except OSError:  # the worker died: collect() restarts it and sends its jobs again
+            pass
         return job_id
 
     def collect(self, timeout: float) -> list[tuple[int, np.ndarray, np.ndarray]]:
@@ -207,6 +210,9 @@ def resolve_watermark(buffer: int, policy: str, watermark: int, batch: int, reus
         raise ConfigError(f"unknown buffer policy '{policy}'; known: {', '.join(POLICIES)}")
     if watermark < 0:
         watermark = max(0, buffer - batch) if policy != "reservoir" else buffer
+    if watermark < 1:
+        raise ConfigError(f"data.watermark must be >= 1: the normalizers are fitted on the buffer's first fill "
+                          f"(data.buffer = {buffer}, batch {batch})")
     if policy != "reservoir" and watermark + batch > buffer:
         raise ConfigError(f"data.buffer = {buffer} must hold data.watermark ({watermark}) plus a batch ({batch})")
     if policy == "reservoir" and (watermark > buffer or min(watermark + new, buffer) < batch):
@@ -311,9 +317,9 @@ class OnlinePairs(PairSource):
     def _insert(self, k: int, generator: torch.Generator | None) -> None:
         """The next k fresh samples enter the buffer (the reservoir evicts random ones once full)."""
         new = list(range(self.next, self.next + k))
-        ahead = self.next + k + 2 * self.chunk * self.workers  # keep every worker busy, memory bounded
-        self._submit(range(self.requested, ahead))
-        self.requested = max(self.requested, ahead)
+        while self.requested < self.next + k + 2 * self.chunk * self.workers:  # every worker busy, memory bounded
+            self._submit(range(self.requested, self.requested + self.chunk))  # whole chunks: a job of one sample
+            self.requested += self.chunk  # costs a solver call as a whole batch does
         self._wait_for(new)
         for p in new:
             if self.policy == "reservoir" and len(self.buffer) >= self.capacity:

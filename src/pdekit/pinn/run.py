@@ -30,10 +30,16 @@ def train_pinn_recipe(recipe, run_dir: str | None, quiet: bool = False) -> tuple
 
 def run_pinn(recipe, run_dir: str, quiet: bool = False) -> dict:
     """Train, evaluate against the reference, and write the run's record (``pdekit run``)."""
+    from pdekit.train.trainer import distributed
+
+    rank = distributed()[0]
     os.makedirs(run_dir, exist_ok=True)
-    with open(os.path.join(run_dir, "recipe.json"), "w") as fh:
-        json.dump(recipe.raw, fh, indent=2, sort_keys=True)
+    if rank == 0:
+        with open(os.path.join(run_dir, "recipe.json"), "w") as fh:
+            json.dump(recipe.raw, fh, indent=2, sort_keys=True)
     bench, result = train_pinn_recipe(recipe, run_dir, quiet)
+    if rank > 0:  # under torchrun the first process evaluates and writes the record
+        return {}
     metrics, u = _metrics(bench, recipe, result)
     write_json(os.path.join(run_dir, "metrics.json"), metrics)
     np.savez(os.path.join(run_dir, "prediction.npz"), **bench.grid, u=u, reference=bench.reference)

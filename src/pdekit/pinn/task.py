@@ -84,27 +84,62 @@ class _Points:
 
 
 def loss_terms(pinn: PINN, batch: tuple, compiled: bool = False) -> list[torch.Tensor]:
-    """[mean squared residual, mean squared violation of each soft condition] (see _Points.batch)."""
-    xs, rows, others = batch
+    """[mean squared residual, mean squared violation of each soft condition] (see _Points.batch);
+    a process's share of the points (``shard_points``) scales each term by its ``scales`` entry."""
+    xs, rows, others = batch[:3]
+    scales = batch[3] if len(batch) > 3 else {}
     n = xs.shape[0] - sum(r.stop - r.start for r in rows.values())
     u, r = pinn.evaluate(xs, compiled)
-    terms = [r[:n].pow(2).mean()]
+    terms = [r[:n].pow(2).mean() * scales.get("interior", 1.0)]
     for i, c in enumerate(pinn.conditions):
         if i in rows:
-            terms.append(c.value_residual(u[rows[i]], xs[rows[i]]).pow(2).mean())
+            terms.append(c.value_residual(u[rows[i]], xs[rows[i]]).pow(2).mean() * scales.get(i, 1.0))
         elif i in others:
-            terms.append(c.residual(pinn, others[i].clone()).pow(2).mean())
+            terms.append(c.residual(pinn, others[i].clone()).pow(2).mean() * scales.get(i, 1.0))
     return terms
 
 
-def _lra_update(pinn, terms, weights, alpha):
-    """Wang, Teng and Perdikaris (2021): lambda_i <- (1 - a) lambda_i + a max|grad L_r| / mean|grad L_i|."""
+def shard_points(batch: tuple, rank: int, world: int) -> tuple:
+    """Process ``rank``'s share of a batch of points: every world-th interior point and point of
+    each condition, from the rank-th. Each term is scaled by world x (its share of the points), so
+    that the mean of the processes' gradients is the one-process gradient of the mean square terms."""
+    xs, rows, others = batch
+    n = xs.shape[0] - sum(r.stop - r.start for r in rows.values())
+    groups = {"interior": xs[:n], **{i: xs[r] for i, r in rows.items()}}
+    if min([len(g) for g in groups.values()] + [len(o) for o in others.values()]) < world:
+        raise ConfigError(f"every set of points must hold at least one point per process ({world}); raise "
+                          f"train.collocation or train.condition_points")
+    parts, new_rows, scales, start = [], {}, {}, 0
+    for key, points in groups.items():
+        share = points[rank::world]
+        parts.append(share)
+        scales[key] = world * len(share) / len(points)
+        if key != "interior":
+            new_rows[key] = slice(start, start + len(share))
+        start += len(share)
+    new_others = {i: o[rank::world] for i, o in others.items()}
+    scales.update({i: world * len(new_others[i]) / len(o) for i, o in others.items()})
+    return torch.cat(parts), new_rows, new_others, scales
+
+
+def _lra_update(pinn, terms, weights, alpha, world: int = 1):
+    """Wang, Teng and Perdikaris (2021): lambda_i <- (1 - a) lambda_i + a max|grad L_r| / mean|grad L_i|,
+    with each term's gradient averaged over the processes first (so they keep equal weights)."""
     params = [p for p in pinn.parameters() if p.requires_grad]
-    g_r = torch.autograd.grad(terms[0], params, retain_graph=True, allow_unused=True)
-    top = max(float(g.abs().max()) for g in g_r if g is not None)
+
+    def grad(term):
+        g = [x for x in torch.autograd.grad(term, params, retain_graph=True, allow_unused=True) if x is not None]
+        if world > 1:
+            import torch.distributed as dist
+
+            flat = torch.cat([x.flatten() for x in g])
+            dist.all_reduce(flat)
+            return [flat / world]
+        return g
+
+    top = max(float(g.abs().max()) for g in grad(terms[0]))
     for i, term in enumerate(terms[1:], start=1):
-        g_i = torch.autograd.grad(term, params, retain_graph=True, allow_unused=True)
-        mean = torch.cat([g.abs().flatten() for g in g_i if g is not None]).mean()
+        mean = torch.cat([g.abs().flatten() for g in grad(term)]).mean()
         if float(mean) > 0:
             weights[i] = (1 - alpha) * weights[i] + alpha * top / float(mean)
 
@@ -149,8 +184,11 @@ class PinnTask(Task):
     train_defaults = {"epochs": 2000, "lr": 1e-3, "weight_decay": 0.0, "scheduler": "none", "lbfgs_steps": 5000,
                       "log_every": 100, "device": "cpu"}
 
+    world = 1  # processes sharing the points (set by ``shard`` under torchrun)
+
     def __init__(self, config: PinnConfig | None = None):
         self.config = config or PinnConfig()
+        self._shard = None  # (the batch, this process's share of it)
 
     @classmethod
     def check_train_config(cls, cfg, task_cfg):
@@ -170,11 +208,18 @@ class PinnTask(Task):
     def batches(self, epoch, dtype):
         yield self.points.batch(self.pinn, dtype)
 
+    def shard(self, batch, rank, world):
+        """This process's share of the points (``shard_points``), kept while the points stay the same."""
+        if self._shard is None or self._shard[0] is not batch:
+            self._shard = (batch, shard_points(batch, rank, world))
+            self.world = world
+        return self._shard[1]
+
     def loss(self, model, batch, step):
         terms = loss_terms(model, batch, self.compile)
         c = self.config
         if step is not None and c.balancing == "lra" and step % c.balance_every == 0 and len(terms) > 1:
-            _lra_update(model, terms, self.weights, c.lra_alpha)
+            _lra_update(model, terms, self.weights, c.lra_alpha, self.world)
         loss = sum(w * t for w, t in zip(self.weights, terms))
         return loss, {"residual": float(terms[0].detach()), "conditions": sum(float(t.detach()) for t in terms[1:])}
 

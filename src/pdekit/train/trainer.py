@@ -175,9 +175,6 @@ class Trainer:
         self.device = resolve_device(cfg.device)
         if self.world > 1 and self.device.type == "cuda":  # one GPU per process
             self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-        if self.world > 1 and (task.full_batch or cfg.lbfgs_steps):
-            raise PdekitError(f"distributed training of full-batch tasks and L-BFGS is not supported yet (the "
-                              f"{task.name} task); run it in one process")
         self.config_json = json.dumps({"trainer": dataclasses.asdict(cfg),
                                        "task": dataclasses.asdict(task.config)}, sort_keys=True)
         self.state = {"phase": "adam", "epoch": 0, "optimizer_steps": 0, "lbfgs_iterations": 0, "seconds": 0.0,
@@ -305,12 +302,19 @@ class Trainer:
         if self.lbfgs is None:
             self.lbfgs = make_lbfgs(self.params, cfg.lbfgs_history)
         batch = next(iter(task.batches(cfg.epochs + 1, dtype)))
+        if self.world > 1:
+            batch = task.shard(batch, self.rank, self.world)
         last = {}
 
         def closure():
             self.lbfgs.zero_grad(set_to_none=True)
             loss, named = task.loss(model, batch, None)
             loss.backward(inputs=self.params)
+            if self.world > 1:  # every process takes the same L-BFGS step: the mean loss and gradient
+                self._average_gradients()
+                value, *parts = _all_reduce([float(loss.detach()), *named.values()])
+                named = {k: v / self.world for k, v in zip(named, parts)}
+                loss = torch.as_tensor(value / self.world, dtype=loss.dtype)
             last["loss"], last["parts"] = float(loss.detach()), named
             return loss
 
