@@ -13,7 +13,7 @@ import pytest
 import torch
 import yaml
 
-from pdekit.errors import ConfigError, PdekitError
+from pdekit.errors import ConfigError, DataFileError, PdekitError
 
 TINY = {
     "name": "tiny",
@@ -300,6 +300,41 @@ def test_trajectory_physics_loss_anchors_the_given_slice(tmp_path):
         x, y, _ = load_pairs(tmp_path / "b.h5", input_time=t, trajectory=True)
         losses[t] = float(_physics_loss(recipe)(y, x))  # the true trajectory: only the residual remains
     assert losses[3] == pytest.approx(losses[0], rel=1e-12)
+
+
+def test_several_input_steps_predict_the_times_after_them(tmp_path, monkeypatch):
+    """data.input_steps = k (FNO-3D): the input is the k slices from input_time as channels, repeated
+    along time, and the target the times after them; the solver comparison scores the solver on
+    exactly those times (at the data's own setting it reproduces them to rounding)."""
+    from pdekit.data.dataset import load_pairs
+    from pdekit.data.generate import generate
+    from pdekit.pipeline import run_recipe
+    from pdekit.recipes import load_recipe
+
+    problem_params = {"nt": 7, "nu": 0.02, "t_final": 0.3}
+    from pdekit.problems import get_problem
+
+    generate(get_problem("heat_1d").from_params(16, problem_params), 3, 0, tmp_path / "h.h5", quiet=True)
+    x, y, _ = load_pairs(tmp_path / "h.h5", input_time=1, trajectory=True, input_steps=3)
+    u = load_pairs(tmp_path / "h.h5", trajectory=True)[1]  # (3, 1, 7, 16)
+    assert x.shape == (3, 3, 3, 16) and y.shape == (3, 1, 3, 16)
+    assert torch.equal(y, u[:, :, 4:]) and all(torch.equal(x[:, j, s], u[:, 0, 1 + j]) for j in range(3) for s in range(3))
+    with pytest.raises(DataFileError, match="leave none to predict"):
+        load_pairs(tmp_path / "h.h5", input_time=4, trajectory=True, input_steps=3)
+
+    monkeypatch.setenv("PDEKIT_DATA", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    raw = {"name": "fno3d", "data": {"problem": "heat_1d", "resolution": 16, "params": problem_params, "n_train": 16,
+                                     "n_test": 4, "trajectory": True, "input_time": 1, "input_steps": 3},
+           "model": {"name": "fno", "modes": [2, 4], "hidden_channels": 8, "n_layers": 2},
+           "train": {"epochs": 2, "batch_size": 8, "threads": 1},
+           "eval": {"timing_samples": 2, "plot_samples": 1, "timing_rounds": 1}}
+    results = run_recipe(load_recipe(raw), "runs/fno3d", quiet=True)
+    assert results["solver_ladder"][0]["rel_l2"] < 1e-6  # the solver at the data's setting, on the target's times
+    with pytest.raises(ConfigError, match="leave none to predict"):
+        load_recipe({**raw, "data": {**raw["data"], "input_steps": 6}})
+    with pytest.raises(ConfigError, match="only with data.trajectory"):
+        load_recipe({**raw, "data": {**raw["data"], "trajectory": False}})
 
 
 def test_ctrl_c_while_a_checkpoint_is_written_finishes_the_write_then_stops(tmp_path, monkeypatch):

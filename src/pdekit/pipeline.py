@@ -104,19 +104,19 @@ def physics_loss(recipe: Recipe):
 
 def train_source(recipe: Recipe, files: dict):
     """The training pairs as the recipe's ``data.source`` asks: loaded, streamed or solved online."""
-    from pdekit.data.dataset import load_task
+    from pdekit.data.dataset import PairTask, load_task
     from pdekit.data.sources import MemoryPairs, StreamedPairs
 
     d = recipe.data
     if d.source == "memory":
         return MemoryPairs(*load_task(files["train"], d)[:2])
     if d.source == "stream":
-        return StreamedPairs(files["train"], d.input_time, d.target_time, d.trajectory, d.buffer)
+        return StreamedPairs(files["train"], PairTask.of(d), d.buffer)
     from pdekit.data.online import OnlinePairs
 
     rank, world = distributed()
     return OnlinePairs(recipe.data_problem(), d.seed, d.n_train, d.validation_count + d.n_test, recipe.train.batch_size,
-                       (d.input_time, d.target_time, d.trajectory), d.buffer, d.buffer_policy, d.watermark,
+                       PairTask.of(d), d.buffer, d.buffer_policy, d.watermark,
                        d.workers, d.reuse, d.batch_size, rank=rank, world=world)
 
 

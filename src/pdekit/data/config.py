@@ -21,6 +21,9 @@ class DataSection:
     target_time: int = param(-1, "time index of the target (time-dependent problems)")
     trajectory: bool = param(False, "predict the whole trajectory from the input_time slice (a space-time task "
                                     "with one more dimension; PINO's Burgers setup)")
+    input_steps: int = param(1, "with data.trajectory: the input is this many stored times from input_time (as "
+                                "channels, repeated along time) and the target the times after them (the FNO "
+                                "paper's FNO-3D: 10 in, 40 out); 1: the whole trajectory from one slice")
     batch_size: int = param(32, "samples solved together while generating")
     file: str = param("", "train on this file instead (pdekit, PDEBench or The Well layout): the first n_train "
                           "samples train, the next n_val validate, the next n_test test; problem, params and seed "
@@ -46,6 +49,8 @@ class DataSection:
                 f"{self.n_train} and {self.n_test}")
         require(self.batch_size >= 1, f"data.batch_size must be >= 1, got {self.batch_size}")
         require(self.n_val >= 1 or self.n_val == -1, f"data.n_val must be >= 1 (or -1: 10% of n_train), got {self.n_val}")
+        require(self.input_steps >= 1 and (self.input_steps == 1 or self.trajectory),
+                f"data.input_steps must be >= 1, and above 1 only with data.trajectory=true, got {self.input_steps}")
         require(self.buffer >= 1 and self.workers >= 1 and self.reuse > 0,
                 f"data.buffer and data.workers must be >= 1 and data.reuse > 0, got {self.buffer}, {self.workers} and "
                 f"{self.reuse}")

@@ -34,21 +34,52 @@ class Split(NamedTuple):
     count: int | None = None
 
 
+class PairTask(NamedTuple):
+    """Which (input, target) pairs a time-dependent file gives (see ``load_pairs``); steady data
+    ignores it.
+
+    Parameters
+    ----------
+    input_time : int
+        Time index of the input slice (negative: from the end).
+    target_time : int
+        Time index of the target slice (unless ``trajectory``).
+    trajectory : bool
+        Target a whole trajectory instead of one slice.
+    input_steps : int
+        With ``trajectory``: the input is this many slices from ``input_time`` (as channels) and the
+        target the times after them (the FNO paper's FNO-3D: 10 in, 40 out); 1: the whole
+        trajectory from one slice (PINO's setup).
+    """
+    input_time: int = 0
+    target_time: int = -1
+    trajectory: bool = False
+    input_steps: int = 1
+
+    @classmethod
+    def of(cls, data) -> "PairTask":
+        """The task a recipe's data section describes."""
+        return cls(data.input_time, data.target_time, data.trajectory, data.input_steps)
+
+
 def load_task(path: "str | os.PathLike | Split", data, limit: int | None = None):
     """load_pairs with the task a recipe's data section describes (time indices, trajectory)."""
-    return load_pairs(path, data.input_time, data.target_time, limit=limit, trajectory=data.trajectory)
+    return load_pairs(path, data.input_time, data.target_time, limit=limit, trajectory=data.trajectory,
+                      input_steps=data.input_steps)
 
 
 def load_pairs(path: "str | os.PathLike | Split", input_time: int = 0, target_time: int = -1,
                limit: int | None = None, start: int = 0,
-               trajectory: bool = False) -> tuple[torch.Tensor, torch.Tensor, dict]:
+               trajectory: bool = False, input_steps: int = 1) -> tuple[torch.Tensor, torch.Tensor, dict]:
     """(x, y, meta) for samples start .. start + limit - 1 (all after ``start`` by default) of a
     file in any layout pdekit reads (pdekit, PDEBench, The Well; see data/formats.py): inputs and
     targets as float32 tensors, and a description with ``problem`` (None for foreign data),
     ``layout``, ``n``, ``resolution`` and, for pdekit files, the generation ``config``.
 
     ``trajectory``: the target is the whole trajectory (n, c, nt, *space) and the input the slice
-    at ``input_time`` repeated along time, a space-time task (PINO's Burgers setup).
+    at ``input_time`` repeated along time, a space-time task (PINO's Burgers setup); with
+    ``input_steps`` k > 1 the input is the k slices from ``input_time`` as channels (n, c k, nt', *space)
+    and the target the nt' times after them (the FNO paper's FNO-3D).
 
     Parameters
     ----------
@@ -65,6 +96,8 @@ def load_pairs(path: "str | os.PathLike | Split", input_time: int = 0, target_ti
         Index of the first sample.
     trajectory : bool
         Target the whole trajectory instead of one slice (time-dependent data only).
+    input_steps : int
+        With ``trajectory``: input slices (see above).
 
     Returns
     -------
@@ -93,36 +126,42 @@ def load_pairs(path: "str | os.PathLike | Split", input_time: int = 0, target_ti
         count = available if limit is None else min(limit, available)
         if start < 0 or count < 1:
             raise DataFileError(f"'{path}' holds {source.n} samples; samples from index {start} were asked for")
-        check_times(source, input_time, target_time, trajectory)
-        x, y = read_pairs(source, start, count, input_time, target_time, trajectory)
+        task = PairTask(input_time, target_time, trajectory, input_steps)
+        check_times(source, task)
+        x, y = read_pairs(source, start, count, task)
     meta = {"problem": source.problem, "layout": source.layout, "n": source.n, "resolution": source.space[0],
             "config": source.attrs.get("config", {"n": source.n, "resolution": source.space[0]})}
     return torch.from_numpy(x), torch.from_numpy(y), meta
 
 
-def check_times(source, input_time: int, target_time: int, trajectory: bool) -> None:
+def check_times(source, task: PairTask) -> None:
     """Refuse time indices outside a source's stored times, and a trajectory of steady data."""
     if source.time_dependent:
-        for t in (input_time, target_time):
+        for t in task[:2]:
             if not -source.nt <= t < source.nt:
                 raise DataFileError(f"time index {t} is outside the {source.nt} stored times of '{source.path}'")
-    elif trajectory:
+        if task.trajectory and task.input_steps > 1 and task.input_time % source.nt + task.input_steps >= source.nt:
+            raise DataFileError(f"'{source.path}' stores {source.nt} times: {task.input_steps} input steps from time "
+                                f"index {task.input_time % source.nt} leave none to predict")
+    elif task.trajectory:
         raise DataFileError(f"'{source.path}' holds steady data: a trajectory target needs time-dependent data")
 
 
-def read_pairs(source, start: int, count: int, input_time: int = 0, target_time: int = -1,
-               trajectory: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def read_pairs(source, start: int, count: int, task: PairTask = PairTask()) -> tuple[np.ndarray, np.ndarray]:
     """The (inputs, targets) arrays of samples start .. start + count - 1 of an open source, as
     ``load_pairs`` describes them (times already checked by ``check_times``)."""
+    task = PairTask(*task)  # a plain tuple too
     if not source.time_dependent:
         x = np.stack([read(start, count, None) for read in source.inputs.values()], axis=1)
         return x, np.stack([read(start, count, None) for read in source.fields.values()], axis=1)
-    nt = source.nt
-    x = np.stack([read(start, count, input_time % nt) for read in source.fields.values()], axis=1)
-    if trajectory:
-        y = np.stack([read(start, count, None) for read in source.fields.values()], axis=1)
-        return np.ascontiguousarray(np.broadcast_to(x[:, :, None], y.shape)), y
-    return x, np.stack([read(start, count, target_time % nt) for read in source.fields.values()], axis=1)
+    nt, t0, k = source.nt, task.input_time % source.nt, task.input_steps
+    if task.trajectory:
+        y = np.stack([read(start, count, None) for read in source.fields.values()], axis=1)  # (n, c, nt, *space)
+        x = y[:, :, t0 : t0 + 1] if k == 1 else y[:, :, t0 : t0 + k].reshape(count, -1, 1, *y.shape[3:])
+        y = y if k == 1 else np.ascontiguousarray(y[:, :, t0 + k :])
+        return np.ascontiguousarray(np.broadcast_to(x, (count, x.shape[1], *y.shape[2:]))), y
+    x = np.stack([read(start, count, t0) for read in source.fields.values()], axis=1)
+    return x, np.stack([read(start, count, task.target_time % nt) for read in source.fields.values()], axis=1)
 
 
 class Normalizer(torch.nn.Module):

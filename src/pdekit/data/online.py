@@ -37,7 +37,7 @@ from multiprocessing.connection import Connection, wait
 import numpy as np
 import torch
 
-from pdekit.data.dataset import Normalizer, read_pairs
+from pdekit.data.dataset import Normalizer, PairTask, read_pairs
 from pdekit.data.formats import Source
 from pdekit.data.generate import solve_samples
 from pdekit.data.sources import PairSource
@@ -47,7 +47,7 @@ POLICIES = ("fifo", "firo", "reservoir")
 STALL_SECONDS = 600  # no sample for this long: the workers are failing, not slow
 
 
-def solved_pairs(problem, seed: int, indices: list[int], task=(0, -1, False)) -> tuple[np.ndarray, np.ndarray]:
+def solved_pairs(problem, seed: int, indices: list[int], task: PairTask = PairTask()) -> tuple[np.ndarray, np.ndarray]:
     """The (x, y) pairs of samples ``indices``, solved now, exactly as ``read_pairs`` reads them from
     a generated file (the stored grid, float32)."""
     arrays = solve_samples(problem, seed, indices)
@@ -59,7 +59,7 @@ def solved_pairs(problem, seed: int, indices: list[int], task=(0, -1, False)) ->
     source = Source("online", "pdekit", len(indices), problem.time_dependent, (), {"t": np.arange(nt)},
                     {k: reader(arrays[f"fields/{k}"]) for k in problem.fields},
                     {k: reader(arrays[f"inputs/{k}"]) for k in problem.inputs})
-    return read_pairs(source, 0, len(indices), *task)
+    return read_pairs(source, 0, len(indices), task)
 
 
 def _solve_forever(read_fd: int, write_fd: int) -> None:
@@ -78,7 +78,10 @@ def _solve_forever(read_fd: int, write_fd: int) -> None:
         job_id, indices = job
         started = time.perf_counter()
         x, y = solved_pairs(problem, seed, indices, task)
-        outbox.send((job_id, x, y, time.perf_counter() - started))
+        try:
+            outbox.send((job_id, x, y, time.perf_counter() - started))
+        except BrokenPipeError:  # the trainer is gone
+            return
 
 
 class SolverPool:
@@ -95,7 +98,7 @@ class SolverPool:
         The problem whose samples are solved.
     seed : int
         The dataset seed.
-    task : (input_time, target_time, trajectory)
+    task : PairTask
         Which pairs each solved sample gives.
     workers : int
         Processes.
@@ -187,12 +190,18 @@ class SolverPool:
                 inbox.send(None)
             except (OSError, ConnectionError):
                 pass  # already gone
+        deadline = time.perf_counter() + 2
+        while time.perf_counter() < deadline and any(p.poll() is None for p in self.procs):
+            running = [o for o, p in zip(self.outboxes, self.procs) if p.poll() is None]
+            for conn in wait(running, 0.1):  # a worker may be sending a last result
+                try:
+                    conn.recv()
+                except (EOFError, OSError):
+                    pass
         for proc, inbox, outbox in zip(self.procs, self.inboxes, self.outboxes):
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            if proc.poll() is None:  # solving a job nobody needs any more
+                proc.terminate()
+            proc.wait()
             inbox.close()
             outbox.close()
 
@@ -236,7 +245,7 @@ class OnlinePairs(PairSource):
         the indices an offline run trains on, later ones skip the validation and test indices.
     skip : int
         Number of validation and test indices, which follow index n_train - 1 and are never trained on.
-    task : (input_time, target_time, trajectory)
+    task : PairTask
         Which pairs a solved sample gives, as for ``load_pairs``.
     batch_size : int
         The global batch (each step draws this process's share).
@@ -253,7 +262,7 @@ class OnlinePairs(PairSource):
 
     sharded = True
 
-    def __init__(self, problem, seed: int, n_train: int, skip: int, batch_size: int, task=(0, -1, False),
+    def __init__(self, problem, seed: int, n_train: int, skip: int, batch_size: int, task: PairTask = PairTask(),
                  buffer: int = 1024, policy: str = "firo", watermark: int = -1, workers: int = 2, reuse: float = 1.0,
                  chunk: int = 32, threads: int = 1, rank: int = 0, world: int = 1):
         self.problem, self.seed, self.n_train, self.skip, self.task = problem, seed, n_train, skip, task
@@ -262,7 +271,8 @@ class OnlinePairs(PairSource):
         self.capacity, self.policy, self.reuse = buffer, policy, reuse
         self.workers, self.threads, self.chunk, self.rank, self.world = workers, threads, chunk, rank, world
         self.channels = problem.channels()
-        self.ndim = problem.ndim + (1 if task[2] else 0)
+        self.ndim = problem.ndim + (1 if task.trajectory else 0)
+        self.channels = (self.channels[0] * (task.input_steps if task.trajectory else 1), self.channels[1])
         self.pool = None
         self.buffer: list[int] = []  # fresh positions (this process's numbering) in buffer order
         self.samples: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # received: in the buffer or next
@@ -271,7 +281,7 @@ class OnlinePairs(PairSource):
         self.next = 0  # the next fresh position to enter the buffer
         self.requested = 0  # positions below this were asked for in stream order
         self.inserted: list[int] = []  # every position that entered the buffer, in order (a run's audit trail)
-        self.wait_seconds, self.messages, self.show, self.drawn = 0.0, [], None, []
+        self.wait_seconds, self.messages, self.show, self.drawn, self.drawn_total = 0.0, [], None, [], 0
 
     def index(self, position: int) -> int:
         """The sample index (in the seed's stream) of this process's fresh ``position``."""
@@ -337,6 +347,7 @@ class OnlinePairs(PairSource):
         else:
             chosen = torch.randperm(len(self.buffer), generator=generator)[:b].tolist()
         self.drawn = [self.buffer[i] for i in chosen]  # the positions of this batch (for tests and audits)
+        self.drawn_total += b
         x = torch.stack([self.samples[self.buffer[i]][0] for i in chosen])
         y = torch.stack([self.samples[self.buffer[i]][1] for i in chosen])
         if self.policy != "reservoir":  # drawn once: out of the buffer
@@ -370,7 +381,7 @@ class OnlinePairs(PairSource):
 
         from pdekit.data.storage import canonical, dataset_identity
 
-        key = {**dataset_identity(self.problem, self.n_train, self.seed, 0), "skip": self.skip, "task": self.task}
+        key = {**dataset_identity(self.problem, self.n_train, self.seed, 0), "skip": self.skip, "task": list(self.task)}
         return hashlib.sha256(canonical(key).encode()).hexdigest()[:16]
 
     def state_dict(self):
@@ -405,11 +416,14 @@ class OnlinePairs(PairSource):
 
     def stats(self):
         """Fresh samples so far, buffer fill, the workers' throughput (samples per second of wall
-        time since they started), the trainer's cumulative wait and worker restarts."""
+        time since they started), the trainer's (samples drawn per second it did not wait), its
+        cumulative wait and worker restarts."""
         pool = self.pool
         elapsed = time.perf_counter() - pool.started if pool else 0.0
+        busy = elapsed - self.wait_seconds
         return {"fresh_samples": float(self.next), "buffer_fill": float(len(self.buffer)),
                 "solver_samples_per_s": pool.solved / elapsed if pool and elapsed > 0 else 0.0,
+                "trainer_samples_per_s": self.drawn_total / busy if busy > 0 else 0.0,
                 "trainer_wait_s": self.wait_seconds, "worker_restarts": float(pool.restarts if pool else 0)}
 
     def close(self):

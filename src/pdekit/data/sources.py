@@ -14,7 +14,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from pdekit.data.dataset import Normalizer, Split, check_times, read_pairs
+from pdekit.data.dataset import Normalizer, PairTask, Split, check_times, read_pairs
 from pdekit.data.formats import open_source
 from pdekit.errors import DataFileError
 
@@ -111,14 +111,13 @@ class StreamedPairs(PairSource):
     ----------
     split : Split or str
         The file (any layout pdekit reads) and its sample range.
-    input_time, target_time, trajectory :
-        The task, as for ``load_pairs``.
+    task : PairTask
+        Which pairs a time-dependent file gives, as for ``load_pairs``.
     buffer : int
         Samples held in the shuffle buffer (at least the batch size).
     """
 
-    def __init__(self, split: "Split | str | os.PathLike", input_time: int = 0, target_time: int = -1,
-                 trajectory: bool = False, buffer: int = 1024):
+    def __init__(self, split: "Split | str | os.PathLike", task: PairTask = PairTask(), buffer: int = 1024):
         split = split if isinstance(split, Split) else Split(os.fspath(split))
         f, source = open_source(split.path)
         with f:
@@ -126,13 +125,13 @@ class StreamedPairs(PairSource):
             if split.start < 0 or count < 1:
                 raise DataFileError(f"'{split.path}' holds {source.n} samples; samples from index {split.start} "
                                     f"were asked for")
-            check_times(source, input_time, target_time, trajectory)
-            x, y = read_pairs(source, split.start, 1, input_time, target_time, trajectory)
+            check_times(source, task)
+            x, y = read_pairs(source, split.start, 1, task)
             identity = f"{source.layout} {source.n} {source.attrs.get('config')} {os.path.getsize(split.path)}"
         if buffer < 1:
             raise DataFileError(f"the shuffle buffer must hold at least one sample, got {buffer}")
         self.path, self.start, self.n = split.path, split.start, count
-        self.task = (input_time, target_time, trajectory)
+        self.task = task
         self.buffer, self.chunk = buffer, max(1, buffer // 4)
         self.sample_shapes = (x.shape[1:], y.shape[1:])
         self.channels, self.ndim = (x.shape[1], y.shape[1]), x.ndim - 2
@@ -146,7 +145,7 @@ class StreamedPairs(PairSource):
         with f:
             for c in order:
                 start = self.start + int(c) * self.chunk
-                yield read_pairs(source, start, min(self.chunk, self.start + self.n - start), *self.task)
+                yield read_pairs(source, start, min(self.chunk, self.start + self.n - start), self.task)
 
     def normalizers(self):
         """Per-channel mean and unbiased deviation in float64, merged chunk by chunk (Chan et al.),

@@ -114,7 +114,7 @@ class _Setting:
             fields = self.solver.solve(self.inputs)
         return torch.stack([fields[k] for k in self.problem.fields], dim=1)
 
-    def on_stored_grid(self, solution: torch.Tensor, target_time: int | None) -> torch.Tensor:
+    def on_stored_grid(self, solution: torch.Tensor, target_time: int | slice | None) -> torch.Tensor:
         out = _to_stored_grid(self.problem, solution.cpu().double(), self.grid)
         if self.problem.time_dependent and target_time is not None:
             out = out[:, :, target_time]
@@ -174,7 +174,7 @@ def ladder(problem, interval: float, surrogate_error: float, attempt, full: bool
 
 
 def solver_ladder(problem, seed: int, first: int, x_true: torch.Tensor, y_true: torch.Tensor,
-                  target_time: int | None, device: str, surrogate_error: float, full: bool = True,
+                  target_time: int | slice | None, device: str, surrogate_error: float, full: bool = True,
                   input_time: int = 0):
     """The solver on the test samples ``first ..`` at the data's setting and (``full``) at cheaper
     ones until one is less accurate than ``surrogate_error``. Returns (rows, skipped, settings):
@@ -236,8 +236,8 @@ def speed_verdict(rows: list[dict], model_seconds: float, surrogate_error: float
 
 
 def compare_with_solver(trained, problem=None, seed: int = 0, first: int = 0, x: torch.Tensor | None = None,
-                        y: torch.Tensor | None = None, target_time: int | None = -1, input_time: int = 0,
-                        ladder: bool = True, rounds: int = 5) -> dict:
+                        y: torch.Tensor | None = None, target_time: int | slice | None = -1, input_time: int = 0,
+                        ladder: bool = True, rounds: int = 5, input_steps: int = 1) -> dict:
     """The surrogate's speed against the solver at matched accuracy, on test samples ``first ..``
     of ``seed`` (``x``, ``y``: their stored inputs and targets, the samples to time).
 
@@ -250,11 +250,13 @@ def compare_with_solver(trained, problem=None, seed: int = 0, first: int = 0, x:
     x, y : the timed samples' stored inputs and targets, (k, channels, *space); required despite
         the None defaults. For trajectories (``target_time`` None) ``x`` is (k, c, nt, *space),
         its input slice repeated in time.
-    target_time : the target's time index (None: whole trajectories, ``x`` their first slice).
+    target_time : the target's time index (None: whole trajectories, ``x`` their first slice; a
+        slice: those stored times, ``x`` the ``input_steps`` slices before them as channels).
     input_time : time index of the stored input slice, non-negative; only at 0 (and without a
         spin-up) are a time-dependent problem's redrawn initial fields checked against ``x``.
     ladder : also run the solver at cheaper settings (else only at the data's setting).
     rounds : alternating timing rounds of the surrogate and every solver setting; medians reported.
+    input_steps : input slices per field in ``x`` (trajectory targets; data.input_steps).
 
     Returns
     -------
@@ -275,7 +277,8 @@ def compare_with_solver(trained, problem=None, seed: int = 0, first: int = 0, x:
     surrogate_error = float(metrics.relative_l2(trained.predict(x), y).mean())
     rows, skipped, settings = [], [], []
     if problem is not None:
-        x_stored = x[:, :, 0] if target_time is None else x  # a trajectory's input is repeated in time
+        # a trajectory's input is repeated in time; with several input steps, each field's first is its slice
+        x_stored = x if isinstance(target_time, int) else x[:, ::input_steps, 0]
         rows, skipped, settings = solver_ladder(problem, seed, first, x_stored, y, target_time, trained.device.type,
                                                 surrogate_error, full=ladder, input_time=input_time)
     medians = _time_rounds([predict] + [s.solve for s in settings], rounds)
@@ -334,12 +337,13 @@ def evaluate(trained, recipe, test_file, transfer_files: dict, rounds: int | Non
     problem = None
     if meta["problem"] is not None:  # pdekit's own data: run the solver that made it
         problem = get_problem(cfg["problem"]).from_params(cfg["resolution"], cfg["params"])
+    input_time = d.input_time % problem.config.nt if problem is not None and problem.time_dependent else 0
+    target = d.target_time if not d.trajectory else None if d.input_steps == 1 else slice(input_time + d.input_steps, None)
     # first, so that the surrogate's first call is its first call
     speed = compare_with_solver(
         trained, problem, cfg.get("seed", 0), cfg.get("first", 0) + getattr(test_file, "start", 0), x_test[:k],
-        y_test[:k], None if d.trajectory else d.target_time,
-        d.input_time % problem.config.nt if problem is not None and problem.time_dependent else 0,
-        ladder=recipe.eval.solver_ladder, rounds=rounds or recipe.eval.timing_rounds)
+        y_test[:k], target, input_time, ladder=recipe.eval.solver_ladder, rounds=rounds or recipe.eval.timing_rounds,
+        input_steps=d.input_steps)
     pred = trained.predict(x_test)
     results = metrics.summary(pred, y_test)
     results["test_rel_l2"] = results.pop("rel_l2")

@@ -46,6 +46,7 @@ def _check(data, model: dict, train, task, evaluation) -> None:
     if data.file:
         (in_channels, out_channels), ndim = _check_data_files(data, evaluation)
         ndim += 1 if data.trajectory else 0
+        in_channels *= data.input_steps
     else:
         cls = get_problem(data.problem)
         cls.from_params(data.resolution or cls.default_resolution, data.params)
@@ -54,7 +55,14 @@ def _check(data, model: dict, train, task, evaluation) -> None:
         if data.trajectory and not cls.time_dependent:
             raise ConfigError(f"data.trajectory=true needs a time-dependent problem; {cls.name} is steady")
         (in_channels, out_channels), ndim = cls.channels(), cls.ndim + (1 if data.trajectory else 0)
+        in_channels *= data.input_steps
+        times = cls.from_params(data.resolution or cls.default_resolution, data.params).times() if data.trajectory else []
+        if data.input_steps > 1 and data.input_time % len(times) + data.input_steps >= len(times):
+            raise ConfigError(f"{cls.name} stores {len(times)} times (data.params.nt): data.input_steps = "
+                              f"{data.input_steps} from data.input_time = {data.input_time} leave none to predict")
     net = build_model(model, in_channels, out_channels, ndim)  # validates the model section
+    if task.physics_weight > 0 and data.input_steps > 1:
+        raise ConfigError("train.physics_weight (PINO) needs the whole trajectory as the target: data.input_steps = 1")
     if task.physics_weight > 0 and (data.file or (get_problem(data.problem).time_dependent and not data.trajectory)):
         raise ConfigError("train.physics_weight (PINO) needs generated data of a steady problem (such as darcy_2d) "
                           "or data.trajectory=true: the residual of a single predicted time slice has no time "
