@@ -62,8 +62,9 @@ def _loss_curves(plt, history, path):
     return fig
 
 
-def _predictions(plt, x, y, pred, count, path):
-    """Per sample: the input, truth and prediction (overlaid in 1D, side by side in 2D), the error."""
+def _predictions(plt, x, y, pred, count, path, trajectory: bool = False):
+    """Per sample: the input, truth and prediction (overlaid in 1D, side by side in 2D), the error;
+    a trajectory (t, x[, y]) is shown as time across and x up (at the middle y in 2D)."""
     count = min(count, len(y))
     ndim = y.ndim - 2
     columns = 3 if ndim == 1 else 4
@@ -85,14 +86,14 @@ def _predictions(plt, x, y, pred, count, path):
             panels = (inp, truth, guess, guess - truth)
             titles = ("input", "truth", "prediction", "error (prediction - truth)")
             for j, data in enumerate(panels):
-                data = data if ndim == 2 else data[..., data.shape[-1] // 2]
-                image = axes[i, j].imshow(data.T, origin="lower", extent=(0, 1, 0, 1),
+                data = data if ndim == 2 else data[..., data.shape[-1] // 2]  # 3D: the middle of the last axis
+                image = axes[i, j].imshow(data.T, origin="lower", extent=(0, 1, 0, 1), aspect="auto",
                                           cmap="RdBu_r" if j == 3 else "viridis")
                 fig.colorbar(image, ax=axes[i, j], fraction=0.046)
                 axes[i, j].set_xticks([0, 0.5, 1])
                 axes[i, j].set_yticks([0, 0.5, 1])
-                axes[i, j].set_xlabel("x")
-                axes[i, j].set_ylabel("y" if ndim == 2 else "y (t for a trajectory)")
+                axes[i, j].set_xlabel("t (fraction of the predicted times)" if trajectory else "x")
+                axes[i, j].set_ylabel(("x" + (" (at the middle y)" if ndim == 3 else "")) if trajectory else "y")
         for j, title in enumerate(titles):
             axes[i, j].set_title(f"test sample {i}: {title}", fontsize=9)
     _save(fig, path)
@@ -212,7 +213,8 @@ def write_report(run_dir, recipe, trained, results, x_test, y_test, pred) -> Non
     os.makedirs(plots, exist_ok=True)
     if trained.history:
         _loss_curves(plt, trained.history, os.path.join(plots, "loss.png"))
-    _predictions(plt, x_test, y_test, pred, recipe.eval.plot_samples, os.path.join(plots, "predictions.png"))
+    _predictions(plt, x_test, y_test, pred, recipe.eval.plot_samples, os.path.join(plots, "predictions.png"),
+                 trajectory=getattr(recipe.data, "trajectory", False))
     _frequency(plt, results, os.path.join(plots, "frequency.png"))
     _resolution(plt, results, os.path.join(plots, "resolution.png"))
     _speed(plt, results, os.path.join(plots, "speed_accuracy.png"))
