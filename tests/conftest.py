@@ -3,7 +3,16 @@ import os
 import pytest
 import torch
 
-torch.set_num_threads(int(os.environ.get("PDEKIT_TEST_THREADS", "2")))
+THREADS = int(os.environ.get("PDEKIT_TEST_THREADS", "2"))
+torch.set_num_threads(THREADS)
+
+
+@pytest.fixture(autouse=True)
+def _same_threads_for_every_test():
+    """A training run with train.threads leaves torch with that many threads; every test starts with
+    the suite's count, so no result depends on which tests ran before it."""
+    torch.set_num_threads(THREADS)
+    yield
 
 
 @pytest.fixture
