@@ -117,10 +117,10 @@ PINN_SCRIPT = textwrap.dedent('''
 
 
 def test_pinn_with_lbfgs_on_two_processes_matches_one_process(tmp_path):
-    """Collocation and condition points split across two processes (uneven shares: 301 and 41
-    points), learning-rate annealing, RAR and L-BFGS in float64: both processes end with the same
-    weights, those of one process up to the rounding of the all-reduce (float32 in the Adam phase:
-    measured loss differences of at most 5e-7 relative; unscaled shares would differ by ~3e-3)."""
+    """Collocation points split across two processes (uneven shares of 301 points; the conditions'
+    points stay whole), learning-rate annealing, RAR and L-BFGS in float64: both processes end with
+    the same weights, those of one process up to the rounding of the all-reduce (float32 in the Adam
+    phase: measured loss differences of at most 5e-7 relative; unscaled shares would differ by ~3e-3)."""
     script = tmp_path / "pinn.py"
     script.write_text(PINN_SCRIPT)
     (tmp_path / "one").mkdir()

@@ -26,6 +26,7 @@ so the streams are disjoint; each yields its share of the global batch.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -40,11 +41,12 @@ import torch
 from pdekit.data.dataset import Normalizer, PairTask, read_pairs
 from pdekit.data.formats import Source
 from pdekit.data.generate import solve_samples
-from pdekit.data.sources import PairSource
+from pdekit.data.sources import PairSource, _merge, _moments
 from pdekit.errors import ConfigError, PdekitError
 
 POLICIES = ("fifo", "firo", "reservoir")
-STALL_SECONDS = 600  # no sample for this long: the workers are failing, not slow
+STALL_SECONDS = None  # seconds without a delivery after which waiting is an error (None: a slow solver is not a
+# stuck one; dead workers are restarted, and the progress bar shows how long the trainer waits)
 
 
 def solved_pairs(problem, seed: int, indices: list[int], task: PairTask = PairTask()) -> tuple[np.ndarray, np.ndarray]:
@@ -127,17 +129,20 @@ class SolverPool:
         os.close(results_write)
         self.inboxes[w] = Connection(jobs_write, readable=False)  # the worker's inbox: we write to it
         self.outboxes[w] = Connection(results_read, writable=False)
-        self.inboxes[w].send(self.setup)
+        self._send(w, self.setup)
+
+    def _send(self, w: int, message) -> None:
+        try:
+            self.inboxes[w].send(message)
+        except OSError:  # the worker died: collect() restarts it and sends its jobs again
+            pass
 
     def submit(self, indices: list[int]) -> int:
         """Queue ``indices`` on the least busy worker; returns the job's id."""
         w = min(range(len(self.procs)), key=lambda i: sum(len(v) for v in self.jobs[i].values()))
         job_id, self.next_job = self.next_job, self.next_job + 1
         self.jobs[w][job_id] = indices
-        try:
-            self.inboxes[w].send((job_id, indices))
-        except OSError:  # the worker died: collect() restarts it and sends its jobs again
-            pass
+        self._send(w, (job_id, indices))
         return job_id
 
     def collect(self, timeout: float) -> list[tuple[int, np.ndarray, np.ndarray]]:
@@ -178,7 +183,7 @@ class SolverPool:
         self._start(w)
         self.restarts += 1
         for job_id, indices in lost.items():
-            self.inboxes[w].send((job_id, indices))
+            self._send(w, (job_id, indices))
         self.notify(f"solver worker {w} (pid {proc.pid}) died (exit code {proc.returncode}); restarted it as pid "
                     f"{self.procs[w].pid}, and its {sum(len(v) for v in lost.values())} unfinished samples are "
                     f"solved again")
@@ -267,6 +272,8 @@ class OnlinePairs(PairSource):
                  chunk: int = 32, threads: int = 1, rank: int = 0, world: int = 1):
         self.problem, self.seed, self.n_train, self.skip, self.task = problem, seed, n_train, skip, task
         self.batch_size, self.share = batch_size, len(range(rank, batch_size, world))  # this process's share
+        if self.share == 0:
+            raise PdekitError(f"train.batch_size = {batch_size} gives no sample to some of the {world} processes")
         self.watermark = resolve_watermark(buffer, policy, watermark, self.share, reuse)
         self.capacity, self.policy, self.reuse = buffer, policy, reuse
         self.workers, self.threads, self.chunk, self.rank, self.world = workers, threads, chunk, rank, world
@@ -313,10 +320,10 @@ class OnlinePairs(PairSource):
                 for p, xi, yi in zip(self.jobs.pop(job_id), torch.from_numpy(x), torch.from_numpy(y)):
                     if p in self.wanted:  # a job sent again after a worker died may arrive twice
                         self.wanted.discard(p)
-                        self.samples[p] = (xi, yi)
+                        self.samples[p] = (xi.clone(), yi.clone())  # not views: a chunk is freed sample by sample
             missing = [p for p in missing if p not in self.samples]
             waited = time.perf_counter() - started
-            if missing and time.perf_counter() - last > STALL_SECONDS:
+            if missing and STALL_SECONDS and time.perf_counter() - last > STALL_SECONDS:
                 raise PdekitError(f"the solver workers delivered nothing in {STALL_SECONDS} s while {len(missing)} "
                                   f"samples are awaited; is a worker stuck?")
             if missing and waited > 1 and self.show is not None:
@@ -357,13 +364,19 @@ class OnlinePairs(PairSource):
 
     # --- PairSource ------------------------------------------------------------------------
     def normalizers(self):
-        """The normalizers of the first fill of the buffer (the watermark's samples), which are
-        solved here: training starts once they are in."""
+        """The normalizers of the first fill of the buffer (the watermark's samples; under torchrun,
+        of every process's first fill), which are solved here: training starts once they are in."""
         if not self.buffer:
             self._insert(self.watermark, None)
-        x = torch.stack([self.samples[p][0] for p in self.buffer])
-        y = torch.stack([self.samples[p][1] for p in self.buffer])
-        return Normalizer.fit(x), Normalizer.fit(y)
+        first = [torch.stack([self.samples[p][i] for p in self.buffer]) for i in (0, 1)]
+        if self.world == 1:
+            return Normalizer.fit(first[0]), Normalizer.fit(first[1])
+        import torch.distributed as dist  # every process fits the same normalizers: those of all first fills
+
+        every = [None] * self.world
+        dist.all_gather_object(every, [_moments(a) for a in first])
+        moments = [functools.reduce(_merge, [m[i] for m in every]) for i in (0, 1)]
+        return tuple(Normalizer(mean, (m2 / (count - 1)).sqrt().clamp_min(1e-12)) for count, mean, m2 in moments)
 
     def batches(self, batch_size, generator):
         if batch_size != self.batch_size:

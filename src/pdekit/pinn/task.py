@@ -100,26 +100,19 @@ def loss_terms(pinn: PINN, batch: tuple, compiled: bool = False) -> list[torch.T
 
 
 def shard_points(batch: tuple, rank: int, world: int) -> tuple:
-    """Process ``rank``'s share of a batch of points: every world-th interior point and point of
-    each condition, from the rank-th. Each term is scaled by world x (its share of the points), so
-    that the mean of the processes' gradients is the one-process gradient of the mean square terms."""
+    """Process ``rank``'s share of a batch of points: every world-th interior collocation point, from
+    the rank-th, with the residual term scaled by world x (its share of the points), so that the
+    mean of the processes' gradients is the one-process gradient of the mean square residual. The
+    conditions' points (fewer, and some carry observed values point by point) stay whole in every
+    process, unscaled: their gradients are equal everywhere, so their mean is exact too."""
     xs, rows, others = batch
     n = xs.shape[0] - sum(r.stop - r.start for r in rows.values())
-    groups = {"interior": xs[:n], **{i: xs[r] for i, r in rows.items()}}
-    if min([len(g) for g in groups.values()] + [len(o) for o in others.values()]) < world:
-        raise ConfigError(f"every set of points must hold at least one point per process ({world}); raise "
-                          f"train.collocation or train.condition_points")
-    parts, new_rows, scales, start = [], {}, {}, 0
-    for key, points in groups.items():
-        share = points[rank::world]
-        parts.append(share)
-        scales[key] = world * len(share) / len(points)
-        if key != "interior":
-            new_rows[key] = slice(start, start + len(share))
-        start += len(share)
-    new_others = {i: o[rank::world] for i, o in others.items()}
-    scales.update({i: world * len(new_others[i]) / len(o) for i, o in others.items()})
-    return torch.cat(parts), new_rows, new_others, scales
+    if n < world:
+        raise ConfigError(f"train.collocation ({n} points) must give every process ({world}) at least one point")
+    share = xs[:n][rank::world]
+    shift = len(share) - n
+    moved = {i: slice(r.start + shift, r.stop + shift) for i, r in rows.items()}
+    return torch.cat([share, xs[n:]]), moved, others, {"interior": world * len(share) / n}
 
 
 def _lra_update(pinn, terms, weights, alpha, world: int = 1):

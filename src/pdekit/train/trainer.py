@@ -93,6 +93,8 @@ def distributed() -> tuple[int, int]:
     if world <= 1 or not dist.is_available():
         return 0, 1
     if not dist.is_initialized():
+        if torch.cuda.is_available():  # one GPU per process, before NCCL picks one for every process
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     return dist.get_rank(), dist.get_world_size()
 
@@ -332,6 +334,8 @@ class Trainer:
             started = time.perf_counter()
             ran, reason = lbfgs_chunk(self.lbfgs, closure, chunk)
             elapsed = time.perf_counter() - started
+            if self.world > 1:  # one time (the slowest) for the budget, so every process stops together
+                elapsed = _all_reduce([elapsed], "max")[0]
             st["seconds"] += elapsed
             st["phase_seconds"]["lbfgs"] += elapsed
             last["per_iteration"] = elapsed / max(ran, 1)
