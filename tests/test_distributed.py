@@ -158,11 +158,13 @@ ONLINE_SCRIPT = textwrap.dedent('''
     model = torch.nn.Conv1d(1, 1, 5, padding=2, padding_mode="circular")
     cfg, task_cfg = make_train_config(SupervisedTask, dict(epochs=3, batch_size=8, lr=3e-3, device="cpu", threads=1))
     source = OnlinePairs(problem, 0, 24, 6, 8, buffer=12, workers=1, chunk=4, rank=rank, world=world)
+    task = SupervisedTask(source, (x_val, y_val), task_cfg)
     try:
-        Trainer(model, SupervisedTask(source, (x_val, y_val), task_cfg), cfg, sys.argv[2], quiet=True).fit()
+        Trainer(model, task, cfg, sys.argv[2], quiet=True).fit()
     finally:
         source.close()
-    torch.save({"weights": model.state_dict(), "indices": [source.index(p) for p in source.inserted]},
+    torch.save({"weights": model.state_dict(), "indices": [source.index(p) for p in source.inserted],
+                "normalizer": torch.stack([task.x_norm.mean, task.x_norm.std, task.y_norm.mean, task.y_norm.std])},
                os.path.join(sys.argv[1], f"rank{rank}.pt"))
 ''')
 
@@ -179,6 +181,7 @@ def test_online_training_on_two_processes(tmp_path):
     r0, r1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
     for k in r0["weights"]:
         assert torch.equal(r0["weights"][k], r1["weights"][k]), k
+    assert torch.equal(r0["normalizer"], r1["normalizer"])  # fitted on both first fills, in both processes
     # 8 first-fill samples and 4 per step (half of each batch of 8), 3 steps per epoch, 3 epochs
     assert len(r0["indices"]) == len(r1["indices"]) == 8 + 3 * 3 * 4
     assert not set(r0["indices"]) & set(r1["indices"]) and not (set(r0["indices"]) | set(r1["indices"])) & set(range(24, 30))
