@@ -291,3 +291,34 @@ def test_a_circular_unet_commutes_with_periodic_shifts():
         with torch.no_grad():
             gap = float((net(torch.roll(x, 4, -1)) - torch.roll(net(x), 4, -1)).abs().max())
         assert (gap < 1e-5) == equivariant, (mode, gap)
+
+
+def test_a_conditioned_unet_learns_what_the_condition_says():
+    """y = c x for c in {0.5, 2}, the same inputs for both: the U-Net conditioned on c fits it, the
+    one without conditioning cannot do better than predicting the mean factor (1.25 x)."""
+    from pdekit.errors import ConfigError
+    from pdekit.models.unet import UNet
+
+    torch.manual_seed(0)
+    x = torch.randn(8, 1, 32).repeat(2, 1, 1)
+    c = torch.cat([torch.full((8, 1), 0.5), torch.full((8, 1), 2.0)])
+    y = c[:, :, None] * x
+    errors = {}
+    for cond in (0, 1):
+        torch.manual_seed(0)
+        model = UNet(1, 1, ndim=1, hidden=8, channel_mults=[1, 2], cond_channels=cond)
+        opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+        for _ in range(300):
+            opt.zero_grad()
+            loss = (model(x, c if cond else None) - y).pow(2).mean()
+            loss.backward()
+            opt.step()
+        errors[cond] = float(((model(x, c if cond else None) - y).norm() / y.norm()).detach())
+    # unconditioned, the best fit of both factors is 1.25 x: relative error 0.75 sqrt(2) / sqrt(4.25) = 0.514
+    assert errors[0] > 0.5 and errors[1] < 0.05, errors  # measured 0.515 and 0.025
+    with pytest.raises(ConfigError, match="model\\(x, cond\\)"):
+        UNet(1, 1, ndim=1, hidden=8, channel_mults=[1, 2], cond_channels=1)(x)
+    from pdekit.recipes import load_recipe
+
+    with pytest.raises(ConfigError, match="cond_channels"):
+        load_recipe("burgers_fno", overrides=["model={name: unet, cond_channels: 1}"])

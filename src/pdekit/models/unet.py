@@ -19,7 +19,12 @@ def _norm(channels: int) -> nn.GroupNorm:
 
 
 class ResidualBlock(nn.Module):
-    def __init__(self, ndim: int, cin: int, cout: int, act: str, norm: bool, padding_mode: str = "zeros"):
+    """Two 3-point (3 x 3) convolutions with pre-activation group norm and a shortcut; with an
+    embedding (``emb_dim`` > 0), the second norm's output is scaled and shifted by a linear map of
+    it (FiLM, PDEArena's scale-shift conditioning)."""
+
+    def __init__(self, ndim: int, cin: int, cout: int, act: str, norm: bool, padding_mode: str = "zeros",
+                 emb_dim: int = 0):
         super().__init__()
         self.norm1 = _norm(cin) if norm else nn.Identity()
         self.conv1 = conv_nd(ndim, cin, cout, 3, padding=1, padding_mode=padding_mode)
@@ -27,10 +32,16 @@ class ResidualBlock(nn.Module):
         self.conv2 = conv_nd(ndim, cout, cout, 3, padding=1, padding_mode=padding_mode)
         self.act = activation(act)
         self.shortcut = conv_nd(ndim, cin, cout, 1) if cin != cout else nn.Identity()
+        if emb_dim:
+            self.film = nn.Linear(emb_dim, 2 * cout)
 
-    def forward(self, x):
-        h = self.conv1(self.act(self.norm1(x)))
-        h = self.conv2(self.act(self.norm2(h)))
+    def forward(self, x, emb=None):
+        """``x`` (batch, cin, *space), ``emb`` (batch, emb_dim) or None."""
+        h = self.norm2(self.conv1(self.act(self.norm1(x))))
+        if emb is not None:
+            scale, shift = self.film(emb)[(...,) + (None,) * (h.ndim - 2)].chunk(2, dim=1)
+            h = h * (1 + scale) + shift
+        h = self.conv2(self.act(h))
         return h + self.shortcut(x)
 
 
@@ -56,6 +67,10 @@ class UNet(nn.Module):
     norm : group normalization in the residual blocks.
     activation_fn : "gelu", "relu", "tanh" or "silu".
     padding_mode : "zeros", or "circular" for periodic data (the 3 x 3 convolutions wrap around).
+    cond_channels : scalars the model is conditioned on (PDE parameters, the time step), passed as
+        ``model(x, cond)`` with ``cond`` (batch, cond_channels); an MLP embeds them and every residual
+        block scales and shifts its features by a linear map of the embedding (PDEArena's
+        conditioning). Scale them to order one. 0: no conditioning.
     """
 
     summary = "U-Net (PDEArena-style residual blocks, group norm), 1D/2D"
@@ -63,7 +78,7 @@ class UNet(nn.Module):
 
     def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int = 2, grid: str = "nodes", hidden: int = 32,
                  channel_mults: list = (1, 2, 2, 4), blocks_per_level: int = 1, use_grid: bool = True,
-                 norm: bool = True, activation_fn: str = "gelu", padding_mode: str = "zeros"):
+                 norm: bool = True, activation_fn: str = "gelu", padding_mode: str = "zeros", cond_channels: int = 0):
         super().__init__()
         self.grid = grid  # "nodes" or "periodic": where the data's points lie (set from the data)
         if ndim not in (1, 2):
@@ -72,41 +87,54 @@ class UNet(nn.Module):
             raise ConfigError("model.hidden and model.blocks_per_level must be positive, channel_mults non-empty")
         if padding_mode not in ("zeros", "circular"):
             raise ConfigError(f"UNet: padding_mode must be zeros or circular, got {padding_mode!r}")
-        self.ndim, self.use_grid = ndim, use_grid
+        if cond_channels < 0:
+            raise ConfigError(f"UNet: cond_channels must be >= 0, got {cond_channels}")
+        self.ndim, self.use_grid, self.cond_channels = ndim, use_grid, cond_channels
         pm = padding_mode
+        emb = 4 * hidden if cond_channels else 0
+        if cond_channels:
+            self.embed = nn.Sequential(nn.Linear(cond_channels, emb), activation(activation_fn), nn.Linear(emb, emb))
         self.inp = conv_nd(ndim, in_channels + (ndim if use_grid else 0), hidden, 3, padding=1, padding_mode=pm)
         chans = [hidden * m for m in channel_mults]
         self.down_blocks, self.downsample = nn.ModuleList(), nn.ModuleList()
         c = hidden
         for i, ch in enumerate(chans):
-            self.down_blocks.append(nn.Sequential(*[ResidualBlock(ndim, c if j == 0 else ch, ch, activation_fn, norm, pm)
-                                                    for j in range(blocks_per_level)]))
+            self.down_blocks.append(nn.Sequential(*[
+                ResidualBlock(ndim, c if j == 0 else ch, ch, activation_fn, norm, pm, emb) for j in range(blocks_per_level)]))
             c = ch
             if i < len(chans) - 1:
                 self.downsample.append(conv_nd(ndim, ch, ch, 3, stride=2, padding=1, padding_mode=pm))
-        self.middle = ResidualBlock(ndim, c, c, activation_fn, norm, pm)
+        self.middle = ResidualBlock(ndim, c, c, activation_fn, norm, pm, emb)
         self.up_blocks = nn.ModuleList()
         for ch in reversed(chans[:-1]):
             self.up_blocks.append(nn.Sequential(
-                ResidualBlock(ndim, c + ch, ch, activation_fn, norm, pm),
-                *[ResidualBlock(ndim, ch, ch, activation_fn, norm, pm) for _ in range(blocks_per_level - 1)]))
+                ResidualBlock(ndim, c + ch, ch, activation_fn, norm, pm, emb),
+                *[ResidualBlock(ndim, ch, ch, activation_fn, norm, pm, emb) for _ in range(blocks_per_level - 1)]))
             c = ch
         self.out = nn.Sequential(_norm(c) if norm else nn.Identity(), activation(activation_fn),
                                  conv_nd(ndim, c, out_channels, 1))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """``x`` (batch, in_channels, *space); ``cond`` (batch, cond_channels) where the model is
+        conditioned."""
+        if (cond is None) != (self.cond_channels == 0):
+            raise ConfigError(f"UNet: built with cond_channels = {self.cond_channels}; call it as "
+                              f"{'model(x, cond)' if self.cond_channels else 'model(x)'}")
+        emb = None if cond is None else self.embed(cond.to(x.dtype).reshape(len(x), self.cond_channels))
         if self.use_grid:
             x = grid_channels(x, self.ndim, self.grid == "periodic")
         h = self.inp(x)
         skips = []
-        for i, block in enumerate(self.down_blocks):
-            h = block(h)
+        for i, level in enumerate(self.down_blocks):
+            for block in level:
+                h = block(h, emb)
             if i < len(self.downsample):
                 skips.append(h)
                 h = self.downsample[i](h)
-        h = self.middle(h)
-        for block in self.up_blocks:
+        h = self.middle(h, emb)
+        for level in self.up_blocks:
             skip = skips.pop()
-            h = F.interpolate(h, size=skip.shape[2:], mode="nearest")
-            h = block(torch.cat([h, skip], dim=1))
+            h = torch.cat([F.interpolate(h, size=skip.shape[2:], mode="nearest"), skip], dim=1)
+            for block in level:
+                h = block(h, emb)
         return self.out(h)

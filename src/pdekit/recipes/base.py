@@ -52,6 +52,9 @@ def model_section(raw: dict) -> dict:
     model = raw.get("model")
     if not isinstance(model, dict) or "name" not in model:
         raise ConfigError("recipe section 'model' must be a mapping with a 'name' (see `pdekit list models`)")
+    if model.get("cond_channels"):
+        raise ConfigError("model.cond_channels: recipes do not feed conditioning scalars to models yet; use the "
+                          "conditioned model from Python, model(x, cond)")
     return {"name": model["name"], **rename_options(model["name"], {k: v for k, v in model.items() if k != "name"})}
 
 
