@@ -58,20 +58,32 @@ def main() -> None:
         overrides = [f"rollout.target={target}", "rollout.integrator=euler", f"train.mode={mode}",
                      f"train.unroll={unroll}"]
         m = run_variant(args.recipe, not args.full, overrides, f"{target}-{mode}")
-        rel = m["rollout_rel_l2"]
-        at = " / ".join(f"{rel[s - 1]:.3g}" if s <= len(rel) else "-" for s in (10, 50, 100))
         corr = "beyond" if m["correlation_time"] is None else f"{m['correlation_time']:g}"
         rows.append((m["val_rollout_rel_l2"], f"| {target} | {mode}{'' if unroll == 1 else f' ({unroll})'} | "
-                     f"{m['val_rollout_rel_l2']:.4f} | {m['trajectory_rel_l2']:.4f} | {at} | {corr} | "
+                     f"{m['val_rollout_rel_l2']:.4f} | {m['trajectory_rel_l2']:.4f} | {_at_steps(m)} | {corr} | "
                      f"{m['train_seconds']:.0f} |"))
         print(rows[-1][1], flush=True)
+    _write_table(args, "rollout-modes", rows,
+                 ["target", "mode (unroll)", "validation rollout rel. L2", "test trajectory rel. L2",
+                  "test rel. L2 at step 10 / 50 / 100", "correlation time", "train s"],
+                 ", Euler for the derivative target")
+
+
+def _at_steps(m: dict) -> str:
+    """The test relative L2 at steps 10, 50 and 100 ("-" past the horizon)."""
+    rel = m["rollout_rel_l2"]
+    return " / ".join(f"{rel[s - 1]:.3g}" if s <= len(rel) else "-" for s in (10, 50, 100))
+
+
+def _write_table(args, section: str, rows: list, columns: list, caption: str) -> None:
+    """A table of (validation error, row) with the row of lowest validation error marked chosen, as
+    the section SECTION-RECIPE of docs/benchmarks.md."""
     best = min(range(len(rows)), key=lambda i: rows[i][0])
-    lines = ["| target | mode (unroll) | validation rollout rel. L2 | test trajectory rel. L2 | test rel. L2 at step "
-             "10 / 50 / 100 | correlation time | train s |", "|---|---|---|---|---|---|---|"]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += [row.replace("| ", "| **chosen** ", 1) if i == best else row for i, (_, row) in enumerate(rows)]
     name = f"{args.recipe}{'' if args.full else '-quick'}"
-    lines += ["", f"{name}, Euler for the derivative target; machine: {machine()}, commit {git_commit()}."]
-    replace_section("docs/benchmarks.md", f"rollout-modes-{name}", "\n".join(lines))
+    lines += ["", f"{name}{caption}; machine: {machine()}, commit {git_commit()}."]
+    replace_section("docs/benchmarks.md", f"{section}-{name}", "\n".join(lines))
 
 
 def compare_models(args) -> None:
@@ -79,21 +91,16 @@ def compare_models(args) -> None:
     rows = []
     for name, overrides in MODELS:
         m = run_variant(args.recipe, not args.full, overrides, name.replace(", ", "-").replace(" ", "-"))
-        rel = m["rollout_rel_l2"]
-        at = " / ".join(f"{rel[s - 1]:.3g}" if s <= len(rel) else "-" for s in (10, 50, 100))
         speed = "-" if m.get("speedup") is None else f"{m['speedup']:.3g}x"
         rows.append((m["val_rollout_rel_l2"], f"| {name} | {m['params']:,} | {m['val_rollout_rel_l2']:.4f} | "
-                     f"{m['trajectory_rel_l2']:.4f} | {at} | {m['train_seconds']:.0f} | "
+                     f"{m['trajectory_rel_l2']:.4f} | {_at_steps(m)} | {m['train_seconds']:.0f} | "
                      f"{1e3 * m['model_seconds_per_sample']:.1f} | {speed} |"))
         print(rows[-1][1], flush=True)
-    best = min(range(len(rows)), key=lambda i: rows[i][0])
-    lines = ["| model | parameters | validation rollout rel. L2 | test trajectory rel. L2 | test rel. L2 at step "
-             "10 / 50 / 100 | train s | ms per rollout | surrogate speed-up at equal accuracy |",
-             "|---|---|---|---|---|---|---|---|"]
-    lines += [row.replace("| ", "| **chosen** ", 1) if i == best else row for i, (_, row) in enumerate(rows)]
-    name = f"{args.recipe}{'' if args.full else '-quick'}"
-    lines += ["", f"{name} as shipped (target, mode) with each model; machine: {machine()}, commit {git_commit()}."]
-    replace_section("docs/benchmarks.md", f"rollout-models-{name}", "\n".join(lines))
+    _write_table(args, "rollout-models", rows,
+                 ["model", "parameters", "validation rollout rel. L2", "test trajectory rel. L2",
+                  "test rel. L2 at step 10 / 50 / 100", "train s", "ms per rollout",
+                  "surrogate speed-up at equal accuracy"],
+                 " as shipped (target, mode) with each model")
 
 
 if __name__ == "__main__":

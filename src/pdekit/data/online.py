@@ -41,7 +41,7 @@ import torch
 from pdekit.data.dataset import Normalizer, PairTask, read_pairs
 from pdekit.data.formats import Source
 from pdekit.data.generate import solve_samples
-from pdekit.data.sources import PairSource, _merge, _moments
+from pdekit.data.sources import PairSource, _merge, _moments, _normalizer
 from pdekit.errors import ConfigError, PdekitError
 
 POLICIES = ("fifo", "firo", "reservoir")
@@ -66,7 +66,7 @@ def solved_pairs(problem, seed: int, indices: list[int], task: PairTask = PairTa
 
 def _solve_forever(read_fd: int, write_fd: int) -> None:
     """A worker: receive (problem, seed, task, threads), then solve each job (job id, indices) and
-    send back (job id, x, y, seconds), until told None."""
+    send back (job id, x, y), until told None."""
     inbox, outbox = Connection(read_fd, writable=False), Connection(write_fd, readable=False)
     problem, seed, task, threads = inbox.recv()
     torch.set_num_threads(threads)
@@ -78,10 +78,9 @@ def _solve_forever(read_fd: int, write_fd: int) -> None:
         if job is None:
             return
         job_id, indices = job
-        started = time.perf_counter()
         x, y = solved_pairs(problem, seed, indices, task)
         try:
-            outbox.send((job_id, x, y, time.perf_counter() - started))
+            outbox.send((job_id, x, y))
         except BrokenPipeError:  # the trainer is gone
             return
 
@@ -115,7 +114,7 @@ class SolverPool:
         self.procs, self.inboxes, self.outboxes = [None] * workers, [None] * workers, [None] * workers
         self.jobs: list[dict[int, list[int]]] = [{} for _ in range(workers)]  # unfinished jobs per worker
         self.deaths: dict[int, int] = {}  # job id -> workers that died holding it
-        self.next_job, self.restarts, self.solved, self.solve_seconds = 0, 0, 0, 0.0
+        self.next_job, self.restarts, self.solved = 0, 0, 0
         self.started = time.perf_counter()
         for w in range(workers):
             self._start(w)
@@ -152,13 +151,12 @@ class SolverPool:
         for conn in wait(list(self.outboxes), timeout):
             w = self.outboxes.index(conn)
             try:
-                job_id, x, y, seconds = conn.recv()
+                job_id, x, y = conn.recv()
             except (EOFError, OSError, ConnectionError):
                 self._restart(w)
                 continue
             if self.jobs[w].pop(job_id, None) is not None:
                 self.solved += len(x)
-                self.solve_seconds += seconds
                 done.append((job_id, x, y))
         for w, proc in enumerate(self.procs):
             if proc.poll() is not None:
@@ -277,9 +275,7 @@ class OnlinePairs(PairSource):
         self.watermark = resolve_watermark(buffer, policy, watermark, self.share, reuse)
         self.capacity, self.policy, self.reuse = buffer, policy, reuse
         self.workers, self.threads, self.chunk, self.rank, self.world = workers, threads, chunk, rank, world
-        self.channels = problem.channels()
-        self.ndim = problem.ndim + (1 if task.trajectory else 0)
-        self.channels = (self.channels[0] * (task.input_steps if task.trajectory else 1), self.channels[1])
+        self.channels, self.ndim = task.shape(problem.channels(), problem.ndim)
         self.pool = None
         self.buffer: list[int] = []  # fresh positions (this process's numbering) in buffer order
         self.samples: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # received: in the buffer or next
@@ -348,6 +344,11 @@ class OnlinePairs(PairSource):
         self.inserted.extend(new)
         self.next += k
 
+    def _fill(self) -> None:
+        """The first fill: the watermark's samples, before the first step (not again on resume)."""
+        if not self.buffer:
+            self._insert(self.watermark, None)
+
     def _draw(self, b: int, generator: torch.Generator):
         if self.policy == "fifo":
             chosen = list(range(b))
@@ -366,8 +367,7 @@ class OnlinePairs(PairSource):
     def normalizers(self):
         """The normalizers of the first fill of the buffer (the watermark's samples; under torchrun,
         of every process's first fill), which are solved here: training starts once they are in."""
-        if not self.buffer:
-            self._insert(self.watermark, None)
+        self._fill()
         first = [torch.stack([self.samples[p][i] for p in self.buffer]) for i in (0, 1)]
         if self.world == 1:
             return Normalizer.fit(first[0]), Normalizer.fit(first[1])
@@ -376,15 +376,14 @@ class OnlinePairs(PairSource):
         every = [None] * self.world
         dist.all_gather_object(every, [_moments(a) for a in first])
         moments = [functools.reduce(_merge, [m[i] for m in every]) for i in (0, 1)]
-        return tuple(Normalizer(mean, (m2 / (count - 1)).sqrt().clamp_min(1e-12)) for count, mean, m2 in moments)
+        return tuple(_normalizer(m) for m in moments)
 
     def batches(self, batch_size, generator):
         if batch_size != self.batch_size:
             raise PdekitError(f"this online source was built for batches of {self.batch_size}, not {batch_size}")
         b = self.share
         k = b if self.policy != "reservoir" else max(1, round(b / self.reuse))
-        if not self.buffer:
-            self._insert(self.watermark, None)
+        self._fill()
         for _ in range(math.ceil(self.n_train / batch_size)):
             self._insert(k, generator)
             yield self._draw(b, generator)

@@ -133,6 +133,7 @@ class StreamedPairs(PairSource):
         self.path, self.start, self.n = split.path, split.start, count
         self.task = task
         self.buffer, self.chunk = buffer, max(1, buffer // 4)
+        self.n_chunks = -(-count // self.chunk)
         self.sample_shapes = (x.shape[1:], y.shape[1:])
         self.channels, self.ndim = (x.shape[1], y.shape[1]), x.ndim - 2
         self.identity = f"{identity} {split.start} {count} {self.task}"
@@ -151,10 +152,10 @@ class StreamedPairs(PairSource):
         """Per-channel mean and unbiased deviation in float64, merged chunk by chunk (Chan et al.),
         equal to ``Normalizer.fit`` on the whole data up to rounding."""
         moments = [None, None]
-        for arrays in self._chunks(range(-(-self.n // self.chunk))):
+        for arrays in self._chunks(range(self.n_chunks)):
             for i, a in enumerate(arrays):
                 moments[i] = _merge(moments[i], _moments(torch.from_numpy(a)))
-        return tuple(Normalizer(mean, (m2 / (count - 1)).sqrt().clamp_min(1e-12)) for count, mean, m2 in moments)
+        return tuple(_normalizer(m) for m in moments)
 
     def batches(self, batch_size, generator):
         if batch_size > self.buffer:
@@ -162,7 +163,7 @@ class StreamedPairs(PairSource):
         xs = torch.empty((self.buffer, *self.sample_shapes[0]))
         ys = torch.empty((self.buffer, *self.sample_shapes[1]))
         fill = 0
-        for x, y in self._chunks(torch.randperm(-(-self.n // self.chunk), generator=generator)):
+        for x, y in self._chunks(torch.randperm(self.n_chunks, generator=generator)):
             x, y = torch.from_numpy(x), torch.from_numpy(y)
             while len(x):
                 if fill == self.buffer:
@@ -200,6 +201,12 @@ def _moments(a: torch.Tensor):
     mean = a.mean(dim=dims)
     shape = (1, -1) + (1,) * (a.ndim - 2)
     return a.numel() // a.shape[1], mean, (a - mean.view(shape)).pow(2).sum(dim=dims)
+
+
+def _normalizer(moments) -> Normalizer:
+    """The Normalizer of merged (count, mean, M2): the unbiased deviation, clamped as Normalizer.fit does."""
+    count, mean, m2 = moments
+    return Normalizer(mean, (m2 / (count - 1)).sqrt().clamp_min(1e-12))
 
 
 def _merge(a, b):

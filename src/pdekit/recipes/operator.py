@@ -10,6 +10,7 @@ import dataclasses
 
 from pdekit.config import make_config, require
 from pdekit.data.config import DataSection
+from pdekit.data.dataset import PairTask
 from pdekit.errors import ConfigError
 from pdekit.eval.config import EvalSection
 from pdekit.recipes.base import check_amp, model_section, register_kind
@@ -44,19 +45,16 @@ def _check(data, model: dict, train, task, evaluation) -> None:
     from pdekit.problems import get_problem
 
     if data.file:
-        (in_channels, out_channels), ndim = _check_data_files(data, evaluation)
-        ndim += 1 if data.trajectory else 0
-        in_channels *= data.input_steps
+        (in_channels, out_channels), ndim = PairTask.of(data).shape(*_check_data_files(data, evaluation))
     else:
         cls = get_problem(data.problem)
-        cls.from_params(data.resolution or cls.default_resolution, data.params)
+        problem = cls.from_params(data.resolution or cls.default_resolution, data.params)
         for r in evaluation.resolutions:
             cls.from_params(r, data.params)
         if data.trajectory and not cls.time_dependent:
             raise ConfigError(f"data.trajectory=true needs a time-dependent problem; {cls.name} is steady")
-        (in_channels, out_channels), ndim = cls.channels(), cls.ndim + (1 if data.trajectory else 0)
-        in_channels *= data.input_steps
-        times = cls.from_params(data.resolution or cls.default_resolution, data.params).times() if data.trajectory else []
+        (in_channels, out_channels), ndim = PairTask.of(data).shape(cls.channels(), cls.ndim)
+        times = problem.times() if data.trajectory else []
         if data.input_steps > 1 and data.input_time % len(times) + data.input_steps >= len(times):
             raise ConfigError(f"{cls.name} stores {len(times)} times (data.params.nt): data.input_steps = "
                               f"{data.input_steps} from data.input_time = {data.input_time} leave none to predict")
