@@ -4,7 +4,9 @@ on test.
     python benchmarks/rollout.py [--full] [--models] [RECIPE]     (default ks_rollout, its quick variant)
 
 With --models the recipe's own settings train an FNO and a U-Net instead (section
-`rollout-models-RECIPE`).
+`rollout-models-RECIPE`); with --conditioning (a recipe whose data draw parameters per sample,
+burgers_rollout) the FNO and the U-Net each with the parameters as input channels, through the
+U-Net's embedding, and without them (section `rollout-conditioning-RECIPE`).
 
 Each variant (target: state or derivative; mode: one_step, unrolled or pushforward) trains the
 recipe from scratch; the table gives the validation rollout error (what a choice is made on), the
@@ -33,6 +35,10 @@ VARIANTS = [
 MODELS = [("fno", []), ("unet", ["model={name: unet, hidden: 32}"]),
           ("unet, circular padding", ["model={name: unet, hidden: 32, padding_mode: circular}"])]
 
+UNET = "model={name: unet, hidden: 32, padding_mode: circular}"
+CONDITIONING = [("fno", "channels", []), ("fno", "none", []), ("unet", "embedding", [UNET]),
+                ("unet", "channels", [UNET]), ("unet", "none", [UNET])]
+
 
 def run_variant(recipe_name: str, quick: bool, overrides: list[str], label: str) -> dict:
     from pdekit.pipeline import run_recipe
@@ -49,24 +55,36 @@ def main() -> None:
     parser.add_argument("recipe", nargs="?", default="ks_rollout")
     parser.add_argument("--full", action="store_true", help="the recipe as shipped (default: its quick variant)")
     parser.add_argument("--models", action="store_true", help="compare models at the recipe's own settings")
+    parser.add_argument("--conditioning", action="store_true", help="compare ways of feeding per-sample parameters")
     args = parser.parse_args()
     if args.models:
         compare_models(args)
         return
-    rows = []
+    if args.conditioning:
+        compare_conditioning(args)
+        return
+    variants = []
     for target, mode, unroll in VARIANTS:
         overrides = [f"rollout.target={target}", "rollout.integrator=euler", f"train.mode={mode}",
                      f"train.unroll={unroll}"]
-        m = run_variant(args.recipe, not args.full, overrides, f"{target}-{mode}")
-        corr = "beyond" if m["correlation_time"] is None else f"{m['correlation_time']:g}"
-        rows.append((m["val_rollout_rel_l2"], f"| {target} | {mode}{'' if unroll == 1 else f' ({unroll})'} | "
-                     f"{m['val_rollout_rel_l2']:.4f} | {m['trajectory_rel_l2']:.4f} | {_at_steps(m)} | {corr} | "
-                     f"{m['train_seconds']:.0f} |"))
+        variants.append((f"{target}-{mode}", overrides, lambda m, target=target, mode=mode, unroll=unroll: [
+            target, f"{mode}{'' if unroll == 1 else f' ({unroll})'}", f"{m['val_rollout_rel_l2']:.4f}",
+            f"{m['trajectory_rel_l2']:.4f}", _at_steps(m),
+            "beyond" if m["correlation_time"] is None else f"{m['correlation_time']:g}", f"{m['train_seconds']:.0f}"]))
+    _run_table(args, "rollout-modes", variants,
+               ["target", "mode (unroll)", "validation rollout rel. L2", "test trajectory rel. L2",
+                "test rel. L2 at step 10 / 50 / 100", "correlation time", "train s"],
+               ", Euler for the derivative target")
+
+
+def _run_table(args, section: str, variants: list, columns: list, caption: str) -> None:
+    """Train each (label, overrides, cells) variant; cells(metrics) gives its row's cells."""
+    rows = []
+    for label, overrides, cells in variants:
+        m = run_variant(args.recipe, not args.full, overrides, label)
+        rows.append((m["val_rollout_rel_l2"], "| " + " | ".join(cells(m)) + " |"))
         print(rows[-1][1], flush=True)
-    _write_table(args, "rollout-modes", rows,
-                 ["target", "mode (unroll)", "validation rollout rel. L2", "test trajectory rel. L2",
-                  "test rel. L2 at step 10 / 50 / 100", "correlation time", "train s"],
-                 ", Euler for the derivative target")
+    _write_table(args, section, rows, columns, caption)
 
 
 def _at_steps(m: dict) -> str:
@@ -88,19 +106,26 @@ def _write_table(args, section: str, rows: list, columns: list, caption: str) ->
 
 def compare_models(args) -> None:
     """The recipe's settings with each model of MODELS: validation, test and the solver verdict."""
-    rows = []
-    for name, overrides in MODELS:
-        m = run_variant(args.recipe, not args.full, overrides, name.replace(", ", "-").replace(" ", "-"))
-        speed = "-" if m.get("speedup") is None else f"{m['speedup']:.3g}x"
-        rows.append((m["val_rollout_rel_l2"], f"| {name} | {m['params']:,} | {m['val_rollout_rel_l2']:.4f} | "
-                     f"{m['trajectory_rel_l2']:.4f} | {_at_steps(m)} | {m['train_seconds']:.0f} | "
-                     f"{1e3 * m['model_seconds_per_sample']:.1f} | {speed} |"))
-        print(rows[-1][1], flush=True)
-    _write_table(args, "rollout-models", rows,
-                 ["model", "parameters", "validation rollout rel. L2", "test trajectory rel. L2",
-                  "test rel. L2 at step 10 / 50 / 100", "train s", "ms per rollout",
-                  "surrogate speed-up at equal accuracy"],
-                 " as shipped (target, mode) with each model")
+    variants = [(name.replace(", ", "-").replace(" ", "-"), overrides, lambda m, name=name: [
+        name, f"{m['params']:,}", f"{m['val_rollout_rel_l2']:.4f}", f"{m['trajectory_rel_l2']:.4f}", _at_steps(m),
+        f"{m['train_seconds']:.0f}", f"{1e3 * m['model_seconds_per_sample']:.1f}",
+        "-" if m.get("speedup") is None else f"{m['speedup']:.3g}x"]) for name, overrides in MODELS]
+    _run_table(args, "rollout-models", variants,
+               ["model", "parameters", "validation rollout rel. L2", "test trajectory rel. L2",
+                "test rel. L2 at step 10 / 50 / 100", "train s", "ms per rollout",
+                "surrogate speed-up at equal accuracy"],
+               " as shipped (target, mode) with each model")
+
+
+def compare_conditioning(args) -> None:
+    """The recipe's settings with each (model, conditioning) of CONDITIONING."""
+    variants = [(f"{name}-{how}", [f"rollout.conditioning={how}", *overrides], lambda m, name=name, how=how: [
+        name, how, f"{m['params']:,}", f"{m['val_rollout_rel_l2']:.4f}", f"{m['trajectory_rel_l2']:.4f}",
+        _at_steps(m), f"{m['train_seconds']:.0f}"]) for name, how, overrides in CONDITIONING]
+    _run_table(args, "rollout-conditioning", variants,
+               ["model", "per-sample parameters as", "parameters", "validation rollout rel. L2",
+                "test trajectory rel. L2", "test rel. L2 at step 10 / 50 / 100", "train s"],
+               " as shipped (target, mode), the viscosity fed to the model in each way")
 
 
 if __name__ == "__main__":

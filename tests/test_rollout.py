@@ -109,7 +109,7 @@ def test_pushforward_trains_only_the_last_step(mode, calls_with_graph):
     net = Recorder()
     model = Autoregressive(net, channels=1, dt=0.05)
     task = RolloutTask(train, train, RolloutConfig(mode=mode, unroll=1 if mode == "one_step" else 3))
-    loss, _ = task.loss(model, (train[0], train[1], task.config.unroll), 0)
+    loss, _ = task.loss(model, (train[0], train[1], task.config.unroll, None), 0)
     assert net.graphs == calls_with_graph
     if mode == "pushforward":  # the loss is the error of the third step, from the model's own second
         with torch.no_grad():
@@ -229,3 +229,76 @@ def test_a_rollout_recipe_trains_on_a_pdebench_file(tmp_path):
     assert saved["pred"].shape == (4, 10, 1, 16) and metrics["dt"] == pytest.approx(0.2)
     np.testing.assert_allclose(saved["t"], 0.2 * np.arange(1, 11), rtol=1e-6)
     assert "solver_ladder" not in metrics and "mass_drift" not in metrics and len(metrics["rollout_rel_l2"]) == 10
+
+
+def _decay_windows(n, seed):
+    """Band-limited fields decaying as exp(-a t) with each trajectory's own rate a, log-uniform in
+    [0.5, 5], stored every 0.1: windows of 1 input and 2 target steps, with a as the condition."""
+    g = torch.Generator().manual_seed(seed)
+    rate = 0.5 * 10 ** torch.rand(n, generator=g, dtype=torch.float64)
+    u0 = (torch.randn(n, 3, 1, generator=g, dtype=torch.float64)
+          * torch.sin(2 * math.pi * torch.arange(1, 4, dtype=torch.float64)[:, None] * X)).sum(1)
+    t = 0.1 * torch.arange(3, dtype=torch.float64)
+    u = (torch.exp(-rate[:, None, None] * t[:, None]) * u0[:, None])[:, :, None].float()
+    x, y = windows(u, k=1, m=2)
+    return x, y, rate[:, None]
+
+
+class Probe(nn.Module):
+    """Records what the model hands its network; returns the first input channel."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(()))
+        self.seen = []
+
+    def forward(self, z, cond=None):
+        self.seen.append((z.detach(), None if cond is None else cond.detach()))
+        return z[:, :1] + self.weight
+
+
+@pytest.mark.parametrize("conditioning", ["channels", "embedding"])
+def test_the_condition_reaches_the_network_normalized(conditioning):
+    """The task sets the condition's normalization from the training windows (of log a, the model
+    taking logarithms); the network sees (log a - mean) / std as constant channels or as its
+    embedding's input, and a model without conditioning refuses a cond and vice versa."""
+    from pdekit.train import make_train_config
+
+    train, val = _decay_windows(16, 0), _decay_windows(4, 1)
+    probe = Probe()
+    model = Autoregressive(probe, channels=1, dt=0.1, cond_log=(True,), conditioning=conditioning)
+    cfg, task_cfg = make_train_config(RolloutTask, {"batch_size": 4})
+    RolloutTask(train, val, task_cfg).setup(model, cfg, torch.device("cpu"))
+    logs = train[2].log()
+    assert float(model.cond_mean) == pytest.approx(float(logs.mean()), rel=1e-6)  # float32 buffers
+    assert float(model.cond_std) == pytest.approx(float(logs.std()), rel=1e-6)
+    model.step(val[0], cond=val[2])
+    z, cond = probe.seen[-1]
+    expected = ((val[2].log() - logs.mean()) / logs.std()).float()
+    if conditioning == "channels":
+        assert z.shape == (4, 2, N) and cond is None
+        torch.testing.assert_close(z[:, 1], expected.expand(4, N), rtol=1e-6, atol=1e-6)
+    else:
+        assert z.shape == (4, 1, N)
+        torch.testing.assert_close(cond, expected, rtol=1e-6, atol=1e-6)
+    with pytest.raises(Exception, match="pass cond shaped"):
+        model.step(val[0])
+    with pytest.raises(Exception, match="without conditioning"):
+        Autoregressive(Probe(), channels=1, dt=0.1).step(val[0], cond=val[2])
+    with pytest.raises(Exception, match="windows carry 1"):
+        RolloutTask(train, val, task_cfg).setup(Autoregressive(Probe(), channels=1, dt=0.1), cfg, torch.device("cpu"))
+
+
+def test_a_conditioned_model_learns_what_the_unconditioned_one_cannot():
+    """Each trajectory decays at its own rate: a pointwise network that sees log a learns the step
+    (measured 0.0056), one that does not is left with the spread of the rates (measured 0.11)."""
+    train, val = _decay_windows(64, 0), _decay_windows(16, 1)
+    errors = {}
+    for conditioned in (True, False):
+        torch.manual_seed(0)
+        net = nn.Sequential(nn.Conv1d(2 if conditioned else 1, 64, 1), nn.GELU(), nn.Conv1d(64, 1, 1))
+        model = Autoregressive(net, channels=1, dt=0.1, cond_log=(True,) if conditioned else ())
+        data = (train, val) if conditioned else (train[:2], val[:2])
+        history = fit(model, RolloutTask(*data), quiet=True, epochs=300, lr=1e-2, batch_size=64).history
+        errors[conditioned] = history[-1]["val_rollout_rel_l2"]
+    assert errors[True] < 0.01 and errors[False] > 0.07, errors

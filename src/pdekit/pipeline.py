@@ -283,13 +283,21 @@ class RolloutRunner:
     """Rollout recipes: trajectories, the rollout task, rollouts of the test trajectories, report."""
 
     @staticmethod
-    def _model(recipe: Recipe, channels: int, ndim: int, dt: float):
-        from pdekit.models import build_model
-        from pdekit.train.rollout import Autoregressive
+    def _model(recipe: Recipe, channels: int, ndim: int, dt: float, cond_log=()):
+        from pdekit.recipes.rollout import rollout_model
 
-        r = recipe.rollout
-        net = build_model(recipe.model, r.history * channels, channels, ndim, data_grid(recipe))
-        return Autoregressive(net, channels, r.history, r.target, r.integrator, dt)
+        return rollout_model(recipe.model, recipe.rollout, channels, ndim, dt, tuple(cond_log), data_grid(recipe))
+
+    @staticmethod
+    def _cond(recipe: Recipe, meta: dict):
+        """The per-sample parameters of loaded trajectories (n, p), sorted by name, as the model is
+        conditioned on them (None without conditioning), and the model's ``cond_log``."""
+        from pdekit.recipes.rollout import conditioning_scalars
+
+        cond_log = conditioning_scalars(recipe.rollout, meta["problem"], meta["params"])
+        if not cond_log:
+            return None, ()
+        return torch.stack([torch.from_numpy(meta["params"][k]) for k in sorted(meta["params"])], dim=1), cond_log
 
     @staticmethod
     def _train(recipe: Recipe, run_dir: str, quiet: bool):
@@ -299,17 +307,22 @@ class RolloutRunner:
         prepare_run_dir(run_dir)
         files = prepare_data(recipe, quiet=quiet, device=resolve_device(recipe.train.device).type)
         r = recipe.rollout
-        u_train, t, _ = load_trajectories(files["train"])
-        u_val, _, _ = load_trajectories(files["val"])
+        u_train, t, meta_train = load_trajectories(files["train"])
+        u_val, _, meta_val = load_trajectories(files["val"])
         u_train, u_val = u_train[:, r.start :], u_val[:, r.start :]
         horizon = r.test_steps or u_val.shape[1] - r.history  # validation rolls out as far as the test does
-        task = RolloutTask(windows(u_train, r.history, r.steps, r.stride),
-                           windows(u_val[:, : r.history + horizon], r.history, horizon), recipe.task)
+        groups = []
+        for u, meta, steps, stride in ((u_train, meta_train, r.steps, r.stride), (u_val[:, : r.history + horizon],
+                                                                                  meta_val, horizon, 1)):
+            x, y = windows(u, r.history, steps, stride)
+            cond, cond_log = RolloutRunner._cond(recipe, meta)  # each trajectory's parameters for its windows
+            groups.append((x, y) if cond is None else (x, y, cond.repeat_interleave(len(x) // len(u), dim=0)))
+        task = RolloutTask(*groups, recipe.task)
         write_recipe(run_dir, recipe)
         torch.manual_seed(recipe.train.seed)  # before the model is built: its initialization is part of the run
         channels, ndim, dt = u_train.shape[2], u_train.ndim - 3, float(t[1] - t[0])
-        model = RolloutRunner._model(recipe, channels, ndim, dt)
-        meta = {"channels": channels, "ndim": ndim, "dt": dt}
+        model = RolloutRunner._model(recipe, channels, ndim, dt, cond_log)
+        meta = {"channels": channels, "ndim": ndim, "dt": dt, "cond_log": list(cond_log)}
         trained = Trainer(model, task, recipe.train, run_dir, recipe.to_json(), meta, name=recipe.name,
                           quiet=quiet).fit()
         return trained, files
@@ -332,17 +345,20 @@ class RolloutRunner:
         r = recipe.rollout
         u, t, meta = load_trajectories(test_file)
         u, t = u[:, r.start :], t[r.start :]
+        cond, _ = RolloutRunner._cond(recipe, meta)
         steps = r.test_steps or u.shape[1] - r.history
         problem = None if recipe.data.file else recipe.data_problem()  # no solver for a user's file
         metrics, pred, true, times = evaluate_rollout(model, u, t, r.history, steps, stability_steps=10 * steps,
-                                                      problem=problem)
+                                                      problem=problem, cond=cond)
         if recipe.eval.solver_ladder and problem is not None:  # the solver from the same states, matched accuracy
             from pdekit.eval.rollout_solver import compare_rollout_with_solver
 
             k = min(recipe.eval.timing_samples, len(u))
             metrics.update(compare_rollout_with_solver(model, problem, u[:k, : r.history],
                                                        t[r.history - 1 : r.history + steps],
-                                                       u[:k, r.history : r.history + steps], recipe.eval.timing_rounds))
+                                                       u[:k, r.history : r.history + steps], recipe.eval.timing_rounds,
+                                                       params={k_: v[:k] for k_, v in meta["params"].items()},
+                                                       cond=None if cond is None else cond[:k]))
         val = history_row(history, weights_epoch).get("val_rollout_rel_l2")
         metrics.update({"final_rel_l2": metrics["rollout_rel_l2"][-1], "val_rollout_rel_l2": val, "weights_epoch": weights_epoch,
                         "train_seconds": seconds, "params": count_parameters(model), "recipe": recipe.name,
@@ -381,7 +397,7 @@ class RolloutRunner:
             raise PdekitError("--data is not supported for rollout runs yet; they are scored on their own test split")
         path = os.path.join(run_dir, "checkpoint.pt")
         state = load_checkpoint(path)
-        model = RolloutRunner._model(recipe, state["channels"], state["ndim"], state["dt"])
+        model = RolloutRunner._model(recipe, state["channels"], state["ndim"], state["dt"], state.get("cond_log", ()))
         check_checkpoint_model(state, model, path)
         model.load_state_dict(state["best_model" if "best_model" in state else "model"])
         files = prepare_data(recipe, quiet=True, device=resolve_device(recipe.train.device).type)

@@ -61,6 +61,8 @@ class Source:
         for ``t`` None, else (count, *space); steady fields (count, *space).
     inputs : dict
         Readers of the steady inputs by name, (count, *space).
+    params : dict
+        Readers of parameters that vary per sample (a pdekit file's ``/params``), (count,) float64.
     problem : str or None
         The registered pdekit problem that made the data, where the file says so.
     attrs : dict
@@ -76,6 +78,7 @@ class Source:
     coords: dict[str, np.ndarray]
     fields: dict[str, Reader]
     inputs: dict[str, Reader] = field(default_factory=dict)
+    params: dict[str, Reader] = field(default_factory=dict)
     problem: str | None = None  # a registered pdekit problem, where the file says so
     attrs: dict = field(default_factory=dict)  # scalars, boundary conditions, source metadata
 
@@ -186,6 +189,12 @@ def _steady_reader(ds, squeeze_axis: int | None = None) -> Reader:
     def read(start, count, t):
         out = ds[start : start + count]
         return np.asarray(out if squeeze_axis is None else out[:, 0], dtype=np.float32)
+    return read
+
+
+def _param_reader(ds) -> Reader:
+    def read(start, count, t):
+        return np.asarray(ds[start : start + count], dtype=np.float64)
     return read
 
 
@@ -346,9 +355,10 @@ def _read_pdekit(f, path) -> Source:
     first = arrays[f"fields/{field_names[0]}"]
     space = tuple(first.shape[2:] if time_dependent else first.shape[1:])
     coords = {k: f[f"coords/{k}"][()] for k in f.get("coords", {})}
+    params = {k: _param_reader(ds) for k, ds in f.get("params", {}).items()}
     return Source(path, "pdekit", cfg["n"], time_dependent, space, coords,
                   {k: (_time_reader if time_dependent else _steady_reader)(arrays[f"fields/{k}"]) for k in field_names},
-                  {k: _steady_reader(arrays[f"inputs/{k}"]) for k in input_names},
+                  {k: _steady_reader(arrays[f"inputs/{k}"]) for k in input_names}, params,
                   problem=meta["problem"] if cls is not None else None, attrs={"config": cfg})
 
 
@@ -370,11 +380,12 @@ _READERS = {
 
 # --- writing -----------------------------------------------------------------------------------
 def read_all(source: Source, batch: int = 64):
-    """Yield (start, {"fields/<name>" or "inputs/<name>": array}) over the whole source."""
+    """Yield (start, {"fields/<name>", "inputs/<name>" or "params/<name>": array}) over the whole source."""
     for start in range(0, source.n, batch):
         count = min(batch, source.n - start)
         arrays = {f"fields/{k}": r(start, count, None) for k, r in source.fields.items()}
         arrays.update({f"inputs/{k}": r(start, count, None) for k, r in source.inputs.items()})
+        arrays.update({f"params/{k}": r(start, count, None) for k, r in source.params.items()})
         yield start, arrays
 
 
@@ -383,6 +394,9 @@ def write_pdebench(path: str, source: Source, layout: str = "pdebench-tensor") -
     field (and, for steady problems, one input as ``nu``); the variables layout takes fields
     named like PDEBench's variables; the seeds layout stores every field as a channel of ``data``."""
     names = list(source.fields)
+    if source.params:
+        raise DataFileError(f"PDEBench's layouts have no per-sample parameters; this data varies "
+                            f"{', '.join(source.params)} from sample to sample: keep it in the pdekit layout")
     if layout == "pdebench-tensor" and (len(names) != 1 or len(source.inputs) > (0 if source.time_dependent else 1)):
         raise DataFileError(f"PDEBench's tensor layout holds one field{'' if source.time_dependent else ' and one input'}"
                             f"; this data has fields {names} and inputs {list(source.inputs)}: use "
@@ -458,6 +472,7 @@ def convert(src: str, dst: str, layout: str = "pdekit") -> Source:
         if layout == "pdekit":
             shapes = {f"fields/{k}": ((source.nt,) if source.time_dependent else ()) + source.space for k in source.fields}
             shapes.update({f"inputs/{k}": source.space for k in source.inputs})
+            shapes.update({f"params/{k}": () for k in source.params})
             if source.layout == "pdekit":
                 identity = source.attrs["config"]
             else:

@@ -31,8 +31,14 @@ _PART = re.compile(r"^(\d{9})-(\d{9})\.npz$")
 
 def draw_inputs(problem: Problem, seed: int, indices: range,
                 device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
-    """The inputs of samples ``indices`` on the solve grid, stacked: {name: (count, *space)}, float64."""
-    drawn = [problem.sample_inputs(sample_rng(seed, i)) for i in indices]
+    """The inputs of samples ``indices`` on the solve grid, stacked: {name: (count, *space)}, float64,
+    and the parameters that vary per sample (``Problem.sample_params``), {name: (count,)}."""
+
+    def draw(rng):
+        inputs = problem.sample_inputs(rng)
+        return {**inputs, **problem.draw_params(rng)}  # after the inputs: they do not change them
+
+    drawn = [draw(sample_rng(seed, i)) for i in indices]
     return {k: torch.from_numpy(np.stack([d[k] for d in drawn])).to(device) for k in drawn[0]}
 
 
@@ -56,8 +62,9 @@ def solve_samples(problem: Problem, seed: int, indices: range, device: str | tor
     Returns
     -------
     dict of str to numpy.ndarray
-        ``"inputs/<name>"`` shaped (count, *space) for each stored input, and ``"fields/<name>"``
-        shaped (count, nt, *space), or (count, *space) for a steady problem.
+        ``"inputs/<name>"`` shaped (count, *space) for each stored input, ``"fields/<name>"``
+        shaped (count, nt, *space), or (count, *space) for a steady problem, and ``"params/<name>"``
+        (count,), float64, for each parameter drawn per sample.
     """
     inputs = draw_inputs(problem, seed, indices, device)
     count = len(indices)
@@ -69,7 +76,9 @@ def solve_samples(problem: Problem, seed: int, indices: range, device: str | tor
         fields = problem.solve(inputs)
     out = {f"inputs/{k}": problem.restrict(inputs[k][:count]) for k in problem.inputs}
     out.update({f"fields/{k}": problem.restrict(fields[k][:count]) for k in problem.fields})
-    return {k: v.to(torch.float32).cpu().numpy() for k, v in out.items()}
+    out = {k: v.to(torch.float32).cpu().numpy() for k, v in out.items()}
+    out.update({f"params/{k}": inputs[k][:count].cpu().numpy() for k in problem.sample_params})  # float64
+    return out
 
 
 def _check_existing(out: str, identity: dict[str, Any]) -> bool:

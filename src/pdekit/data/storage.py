@@ -2,7 +2,8 @@
 
 Root attributes ``pdekit_version``, ``problem``, ``config`` (JSON: problem, params, resolution,
 n, seed, first) and ``created``; ``/coords/{x,y,t}``; ``/inputs/<name>`` shaped (n, *space);
-``/fields/<name>`` shaped (n, nt, *space) or (n, *space) for steady problems; chunked by sample.
+``/fields/<name>`` shaped (n, nt, *space) or (n, *space) for steady problems; ``/params/<name>``
+shaped (n,) (float64) for parameters drawn per sample; chunked by sample.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def read_meta(path: str | os.PathLike) -> dict[str, Any]:
         raise DataFileError(f"'{path}' has a root attribute 'config' that is not valid JSON") from None
     n = meta["config"].get("n")
     for name, shape in meta["arrays"].items():
-        if name.startswith(("inputs/", "fields/")) and shape[0] != n:
+        if name.startswith(("inputs/", "fields/", "params/")) and shape[0] != n:
             raise DataFileError(f"'{path}': array '{name}' has {shape[0]} samples, the config says n = {n}")
     return meta
 
@@ -111,7 +112,8 @@ def write_file(path: str, identity: dict[str, Any], coords: dict[str, np.ndarray
         for name, axis in coords.items():
             f.create_dataset(f"coords/{name}", data=np.asarray(axis, dtype=np.float64))
         datasets = {
-            name: f.create_dataset(name, shape=(n, *shape), dtype=np.float32, chunks=(1, *shape))
+            name: f.create_dataset(name, shape=(n, *shape), dtype=np.float64 if name.startswith("params/") else np.float32,
+                                   chunks=(1, *shape))
             for name, shape in shapes.items()
         }
         for start, arrays in chunks:

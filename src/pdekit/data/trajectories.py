@@ -29,7 +29,8 @@ def load_trajectories(path: "str | os.PathLike | Split") -> tuple[torch.Tensor, 
     -------
     u : float32 tensor (n, nt, channels, *space), the fields in the file's order.
     t : float64 array (nt,), the stored times (0, 1, ... where the file records none).
-    meta : ``problem`` (None for foreign files), ``layout``, ``fields`` (channel names), ``n``.
+    meta : ``problem`` (None for foreign files), ``layout``, ``fields`` (channel names), ``n``, and
+        ``params``: {name: float64 array (n,)} of the parameters that vary per trajectory.
     """
     start, count = 0, None
     if isinstance(path, Split):
@@ -44,7 +45,9 @@ def load_trajectories(path: "str | os.PathLike | Split") -> tuple[torch.Tensor, 
             raise DataFileError(f"'{path}' holds {source.n} samples; samples from index {start} were asked for")
         u = np.stack([read(start, count, None) for read in source.fields.values()], axis=2)
         t = np.asarray(source.coords.get("t", np.arange(source.nt)), dtype=np.float64)
-    meta = {"problem": source.problem, "layout": source.layout, "fields": list(source.fields), "n": source.n}
+        params = {k: read(start, count, None) for k, read in source.params.items()}
+    meta = {"problem": source.problem, "layout": source.layout, "fields": list(source.fields), "n": source.n,
+            "params": params}
     return torch.from_numpy(np.ascontiguousarray(u, dtype=np.float32)), t, meta
 
 

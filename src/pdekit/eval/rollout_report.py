@@ -17,7 +17,8 @@ BLOW_UP = 10.0  # a rollout has blown up once |u| exceeds this many times the la
 
 @torch.no_grad()
 def evaluate_rollout(model, u: torch.Tensor, t, history: int, steps: int, stability_steps: int = 0,
-                     batch_size: int = 32, problem=None) -> tuple[dict, torch.Tensor, torch.Tensor, np.ndarray]:
+                     batch_size: int = 32, problem=None,
+                     cond: torch.Tensor | None = None) -> tuple[dict, torch.Tensor, torch.Tensor, np.ndarray]:
     """Roll ``model`` (an Autoregressive) out from the first ``history`` states of each test
     trajectory.
 
@@ -33,6 +34,7 @@ def evaluate_rollout(model, u: torch.Tensor, t, history: int, steps: int, stabil
     problem : the Problem that made the data: the drift of what it declares conserved is reported
         (``<name>_drift`` for the rollout, ``<name>_drift_truth`` for the stored data), the mean over
         trajectories of the largest change from the rollout's start state.
+    cond : each trajectory's parameters (n, p), for a model conditioned on them.
 
     Returns
     -------
@@ -41,8 +43,12 @@ def evaluate_rollout(model, u: torch.Tensor, t, history: int, steps: int, stabil
     model.eval()
     device = next(model.parameters()).device
     start, true = u[:, :history], u[:, history : history + steps]
-    pred = torch.cat([model.rollout(start[i : i + batch_size].to(device), steps).float().cpu()
-                      for i in range(0, len(u), batch_size)])
+
+    def cond_of(i, j):
+        return None if cond is None else cond[i:j].to(device)
+
+    pred = torch.cat([model.rollout(start[i : i + batch_size].to(device), steps, cond=cond_of(i, i + batch_size))
+                      .float().cpu() for i in range(0, len(u), batch_size)])
     times = np.asarray(t, dtype=np.float64)[history : history + steps]
     metrics = rollout_metrics(pred, true, times - float(t[history - 1]))  # times since the rollout's start
     if problem is not None and problem.conserved:
@@ -52,7 +58,7 @@ def evaluate_rollout(model, u: torch.Tensor, t, history: int, steps: int, stabil
         limit = BLOW_UP * float(u.abs().max())
         states, first_bad = start.to(device), None
         for s in range(stability_steps):
-            nxt = model.step(states)
+            nxt = model.step(states, cond=cond_of(0, len(u)))
             if not torch.isfinite(nxt).all() or float(nxt.abs().max()) > limit:
                 first_bad = s + 1
                 break

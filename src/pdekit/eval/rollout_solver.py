@@ -16,11 +16,12 @@ from pdekit.problems import get_problem
 class _RolloutSetting:
     """The stepper of one solver setting, ready to advance the timed start states."""
 
-    def __init__(self, problem, params: dict, start: torch.Tensor, times: list[float], device):
+    def __init__(self, problem, params: dict, start: torch.Tensor, times: list[float], device, per_sample: dict):
         self.problem, self.grid, self.times = problem, params["solve_resolution"], times
         self.solver = get_problem(problem.name).from_params(min(self.grid, problem.resolution), params)
         on_grid = regrid(problem, start.double(), problem.resolution, self.grid).to(device)
         self.fields = {name: on_grid[:, i] for i, name in enumerate(problem.fields)}
+        self.fields.update({name: torch.as_tensor(v, dtype=torch.float64, device=device) for name, v in per_sample.items()})
 
     def run(self) -> dict:
         with torch.no_grad():
@@ -33,15 +34,16 @@ class _RolloutSetting:
 
 
 def rollout_solver_ladder(problem, start: torch.Tensor, times, truth: torch.Tensor, surrogate_error: float,
-                          device: str = "cpu"):
+                          device: str = "cpu", per_sample: dict | None = None):
     """Settings of the solver from the data's down, each advancing ``start`` (samples, channels,
     *space; the stored state the surrogate's rollout starts from) to ``times`` (the start's time
     first), scored by the trajectory relative L2 against ``truth`` (samples, steps, channels,
-    *space). Returns (rows, skipped, settings) as pdekit.eval.evaluate.solver_ladder does."""
+    *space); ``per_sample``: the samples' own values of parameters that vary, {name: (samples,)}.
+    Returns (rows, skipped, settings) as pdekit.eval.evaluate.solver_ladder does."""
     rel_times = [float(t - times[0]) for t in times]
 
     def attempt(params):
-        setting = _RolloutSetting(problem, params, start, rel_times, device)
+        setting = _RolloutSetting(problem, params, start, rel_times, device, per_sample or {})
         states, seconds = _timed(setting.run)
         return setting, float(metrics.relative_l2(setting.on_stored_grid(states), truth).mean()), seconds / len(start)
 
@@ -50,7 +52,7 @@ def rollout_solver_ladder(problem, start: torch.Tensor, times, truth: torch.Tens
 
 
 def compare_rollout_with_solver(model, problem, states: torch.Tensor, times, truth: torch.Tensor,
-                                rounds: int = 5) -> dict:
+                                rounds: int = 5, params: dict | None = None, cond: torch.Tensor | None = None) -> dict:
     """The rollout surrogate's speed against the solver at matched accuracy.
 
     Parameters
@@ -62,6 +64,8 @@ def compare_rollout_with_solver(model, problem, states: torch.Tensor, times, tru
     times : the stored times of that last state and of every predicted step (steps + 1,).
     truth : the stored states of the predicted steps (samples, steps, channels, *space).
     rounds : alternating timing rounds; medians are reported.
+    params : the samples' values of parameters that vary per sample, {name: (samples,)}, for the solver.
+    cond : the same as the model is conditioned on (samples, p), where it is.
 
     Returns
     -------
@@ -70,16 +74,16 @@ def compare_rollout_with_solver(model, problem, states: torch.Tensor, times, tru
     """
     device = next(model.parameters()).device
     steps, count = truth.shape[1], len(states)
-    x = states.to(device)
+    x, c = states.to(device), None if cond is None else cond.to(device)
 
     def rollout():
         with torch.no_grad():
-            return model.rollout(x, steps)
+            return model.rollout(x, steps, cond=c)
 
     first = _timed(rollout)[1] / count
     surrogate_error = float(metrics.relative_l2(rollout().float().cpu(), truth).mean())
     rows, skipped, settings = rollout_solver_ladder(problem, states[:, -1], np.asarray(times), truth,
-                                                    surrogate_error, device.type)
+                                                    surrogate_error, device.type, params)
     medians = _time_rounds([rollout] + [s.run for s in settings], rounds)
     for row, seconds in zip(rows, medians[1:]):
         row["seconds_per_sample"] = seconds / count

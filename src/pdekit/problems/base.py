@@ -69,11 +69,21 @@ class Problem:
     # modes per axis of the random inputs: fixed here, never taken from the grid, so a sample is one
     # function at every resolution (the solver ladder re-solves stored inputs on other grids)
     input_modes: ClassVar[int] = 0
+    # parameters that may vary from sample to sample, and how they are drawn: "log" (log-uniform, for
+    # a scale such as a viscosity; models are conditioned on its logarithm) or "uniform". A config
+    # turns it on by setting <name>_max above <name>: each sample then draws its own value from
+    # [<name>, <name>_max], stored under /params/<name>; advance() and solve() take it per sample.
+    varying: ClassVar[dict[str, str]] = {}
 
     def __init__(self, resolution: int, config: Any = None):
         self.config = config if config is not None else make_config(self.Config, owner=self.name)
         self.resolution = int(resolution)
         self._check_resolution()
+        for name in self.varying:
+            low, high = getattr(self.config, name), getattr(self.config, f"{name}_max")
+            if high and not high > low:
+                raise ConfigError(f"{self.name}: {name}_max = {high:g} must exceed {name} = {low:g} (the samples' "
+                                  f"{name} is drawn from [{name}, {name}_max]), or be 0 for one {name} for all")
         self.check()
 
     @classmethod
@@ -98,6 +108,32 @@ class Problem:
             resolution.
         """
         return cls(resolution, make_config(cls.Config, params, owner=cls.name))
+
+    # --- parameters drawn per sample ----------------------------------------------------------
+    @property
+    def sample_params(self) -> dict[str, tuple[float, float]]:
+        """{name: (low, high)} of the parameters each sample draws under this config (see ``varying``)."""
+        ranges = {name: (getattr(self.config, name), getattr(self.config, f"{name}_max")) for name in self.varying}
+        return {name: bounds for name, bounds in ranges.items() if bounds[1]}
+
+    def draw_params(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """One sample's values of ``sample_params`` (float64 scalars); drawn after its inputs from
+        the same generator, so the inputs of sample i are the same whether parameters vary or not."""
+        out = {}
+        for name, (low, high) in self.sample_params.items():
+            u = rng.random()
+            out[name] = np.float64(low * (high / low) ** u if self.varying[name] == "log" else low + (high - low) * u)
+        return out
+
+    def param(self, values: Mapping[str, torch.Tensor], name: str, like: torch.Tensor) -> "float | torch.Tensor":
+        """Parameter ``name`` for a batch: the per-sample values in ``values`` (batch,), shaped to
+        broadcast against ``like`` (batch, ...), where given; else the config's one value."""
+        if name not in values:
+            return float(getattr(self.config, name))
+        v = torch.as_tensor(values[name], dtype=torch.float64, device=like.device)
+        if v.shape != like.shape[:1]:
+            raise PdekitError(f"{self.name}: per-sample '{name}' must be shaped ({like.shape[0]},), got {tuple(v.shape)}")
+        return v.view(-1, *[1] * (like.ndim - 1))
 
     # --- grids -------------------------------------------------------------------------------
     @property
@@ -162,6 +198,7 @@ class Problem:
         time = (self.config.nt,) if self.time_dependent else ()
         shapes = {f"inputs/{k}": space for k in self.inputs}
         shapes.update({f"fields/{k}": time + space for k in self.fields})
+        shapes.update({f"params/{k}": () for k in self.sample_params})
         return shapes
 
     @classmethod
@@ -180,7 +217,8 @@ class Problem:
 
     def solve(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Batched solve on the solve grid: inputs ``(batch, *space)`` -> fields ``(batch, nt, *space)``
-        (or ``(batch, *space)`` for steady problems), float64, on the inputs' device."""
+        (or ``(batch, *space)`` for steady problems), float64, on the inputs' device. Parameters that
+        vary per sample come with the inputs, each (batch,)."""
         raise NotImplementedError
 
     def advance(self, fields: dict[str, torch.Tensor], times: list[float]) -> dict[str, list[torch.Tensor]]:
@@ -190,7 +228,8 @@ class Problem:
         Parameters
         ----------
         fields : every field of ``fields`` (the stored ones), each (batch, *space), on any grid the
-            problem's solver accepts (the solve grid reproduces the data exactly).
+            problem's solver accepts (the solve grid reproduces the data exactly); and each parameter
+            that varies per sample, (batch,) (else the config's value holds for all).
         times : ascending times, the first the fields' own.
 
         Returns
@@ -208,7 +247,8 @@ class Problem:
 
     def step(self, state: dict[str, torch.Tensor], dt: float) -> dict[str, torch.Tensor]:
         """The state ``dt`` later: each field (batch, *space) advanced by the problem's own solver
-        (``advance`` over [0, dt]), on the device and grid it is given on."""
+        (``advance`` over [0, dt]), on the device and grid it is given on; per-sample parameters in
+        ``state`` (batch,) are used and not returned."""
         return {name: values[-1] for name, values in self.advance(state, [0.0, float(dt)]).items()}
 
     def residual(self, fields: dict[str, torch.Tensor], inputs: dict[str, torch.Tensor]) -> torch.Tensor:

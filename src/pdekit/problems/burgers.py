@@ -17,7 +17,8 @@ from pdekit.problems.base import PinnProblem, Problem, check_courant, common_tim
 
 @dataclass(frozen=True)
 class BurgersConfig:
-    nu: float = param(0.1, "viscosity")
+    nu: float = param(0.1, "viscosity (with nu_max: the smallest of the samples' viscosities)")
+    nu_max: float = param(0.0, "draw each sample's viscosity log-uniformly from [nu, nu_max] (0: nu for every sample)")
     t_final: float = param(1.0, "final time")
     nt: int = param(2, "stored time points, t = 0 and t = t_final included")
     dt: float = param(1e-3, "largest time step of the ETDRK4 integrator")
@@ -42,6 +43,7 @@ class Burgers1D(Problem):
 
     name = "burgers_1d"
     conserved = ("mass",)  # the equation is in conservation form on a periodic domain
+    varying = {"nu": "log"}
     summary = "u_t + u u_x = nu u_xx, periodic [0, 1); GRF initial condition; pseudo-spectral + ETDRK4"
     Config = BurgersConfig
     ndim = 1
@@ -56,13 +58,15 @@ class Burgers1D(Problem):
         return {"u0": random_fields.periodic_1d(rng, self.solve_resolution, std, self.input_modes)}
 
     def solve(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        return {"u": torch.stack(self.advance({"u": inputs["u0"]}, self.times())["u"], dim=1)}
+        fields = {"u": inputs["u0"], **{k: v for k, v in inputs.items() if k in self.varying}}
+        return {"u": torch.stack(self.advance(fields, self.times())["u"], dim=1)}
 
     def advance(self, fields: dict[str, torch.Tensor], times: list[float]) -> dict[str, list[torch.Tensor]]:
         c = self.config
         u0 = fields["u"].to(torch.float64)
+        nu = self.param(fields, "nu", u0)  # (batch, 1) where it varies per sample
         n, u_max0 = u0.shape[-1], float(u0.abs().max())
-        check_courant(self.name, c.dt, u_max0, c.nu, n, "for this initial condition")
+        check_courant(self.name, c.dt, u_max0, float(torch.as_tensor(nu).min()), n, "for this initial condition")
         k = spectral.wavenumbers(n, real=True, device=u0.device)
         half_ik = -0.5j * k * spectral.dealias_mask(n, 1, device=u0.device)
 
@@ -78,16 +82,17 @@ class Burgers1D(Problem):
                     f"obeys a maximum principle): reduce dt = {c.dt:g} or raise solve_resolution = {n}"
                 )
 
-        states = integrate(ETDRK4(-c.nu * k**2, nonlinear), torch.fft.rfft(u0), times, c.dt, check)
+        states = integrate(ETDRK4(-nu * k**2, nonlinear), torch.fft.rfft(u0), times, c.dt, check)
         return {"u": [torch.fft.irfft(v, n=n) for v in states]}
 
     def residual(self, fields, inputs=None):
         """u_t + u u_x - nu u_xx of a stored trajectory (batch, nt, x): spectral in x, second-order
-        differences in t."""
+        differences in t; nu per sample where ``inputs`` holds it (batch,)."""
         u = fields["u"].to(torch.float64)
+        nu = self.param(inputs or {}, "nu", u)
         t = torch.as_tensor(self.times(), dtype=torch.float64, device=u.device)
         u_t = torch.gradient(u, spacing=(t,), dim=1)[0]
-        return u_t + u * spectral.derivative(u, 1, 0) - self.config.nu * spectral.derivative(u, 1, 0, order=2)
+        return u_t + u * spectral.derivative(u, 1, 0) - nu * spectral.derivative(u, 1, 0, order=2)
 
 
 # --- the PINN benchmark: nu = 0.01 / pi on [-1, 1], u0 = -sin(pi x), u(+-1, t) = 0 (Raissi et al. 2019) ---

@@ -53,8 +53,9 @@ def model_section(raw: dict) -> dict:
     if not isinstance(model, dict) or "name" not in model:
         raise ConfigError("recipe section 'model' must be a mapping with a 'name' (see `pdekit list models`)")
     if model.get("cond_channels"):
-        raise ConfigError("model.cond_channels: recipes do not feed conditioning scalars to models yet; use the "
-                          "conditioned model from Python, model(x, cond)")
+        raise ConfigError("model.cond_channels is set from the data: in a rollout recipe, parameters drawn per "
+                          "sample (data.params.<name>_max) reach a unet's embedding with rollout.conditioning="
+                          "embedding; operator recipes do not feed conditioning scalars yet")
     return {"name": model["name"], **rename_options(model["name"], {k: v for k, v in model.items() if k != "name"})}
 
 

@@ -51,6 +51,10 @@ def _check(data, model: dict, train, task, evaluation) -> None:
         problem = cls.from_params(data.resolution or cls.default_resolution, data.params)
         for r in evaluation.resolutions:
             cls.from_params(r, data.params)
+        if problem.sample_params:
+            raise ConfigError(f"data.params: {', '.join(f'{k}_max' for k in problem.sample_params)} draws "
+                              f"{', '.join(problem.sample_params)} per sample, which operator recipes do not feed "
+                              f"to models yet; use a rollout recipe (kind: rollout), which conditions on them")
         if data.trajectory and not cls.time_dependent:
             raise ConfigError(f"data.trajectory=true needs a time-dependent problem; {cls.name} is steady")
         (in_channels, out_channels), ndim = PairTask.of(data).shape(cls.channels(), cls.ndim)

@@ -7,6 +7,7 @@ every stored time is used), ``model`` (the network inside the Autoregressive ste
 from __future__ import annotations
 
 import dataclasses
+import inspect
 
 from pdekit.config import make_config
 from pdekit.data.config import DataSection
@@ -27,7 +28,6 @@ class RolloutKind:
 
     @staticmethod
     def load(raw: dict) -> dict:
-        from pdekit.models import build_model
         from pdekit.problems import get_problem
 
         data = make_config(DataSection, raw.get("data") or {}, owner="section 'data'")
@@ -44,7 +44,7 @@ class RolloutKind:
             raise ConfigError(f"data.source={data.source} is supported by operator recipes only (rollout recipes load "
                               f"their trajectories into memory)")
         if data.file:  # trajectories of a user's file, in any layout pdekit reads
-            nt, channels, ndim = _file_shape(data)
+            nt, channels, ndim, problem_name, params = _file_shape(data)
             where = f"'{data.file}'"
         else:
             cls = get_problem(data.problem)
@@ -52,6 +52,7 @@ class RolloutKind:
                 raise ConfigError(f"a rollout recipe needs a time-dependent problem; {cls.name} is steady")
             problem = cls.from_params(data.resolution or cls.default_resolution, data.params)
             nt, channels, ndim, where = len(problem.times()), len(cls.fields), cls.ndim, f"{cls.name} (data.params.nt)"
+            problem_name, params = cls.name, list(problem.sample_params)
         nt -= rollout.start
         test_steps = rollout.test_steps or nt - rollout.history
         if rollout.history + max(rollout.steps, test_steps) > nt:
@@ -59,16 +60,51 @@ class RolloutKind:
                               f"with rollout.steps = {rollout.steps} and test_steps = {test_steps} need more")
         if task.unroll > rollout.steps:
             raise ConfigError(f"train.unroll = {task.unroll} exceeds rollout.steps = {rollout.steps}")
-        net = build_model(model, rollout.history * channels, channels, ndim)  # validates the model section
+        cond_log = conditioning_scalars(rollout, problem_name, params)
+        net = rollout_model(model, rollout, channels, ndim, 1.0, cond_log).net  # validates the model section
         check_amp(train, net, model["name"])
         raw["data"], raw["model"], raw["rollout"] = dataclasses.asdict(data), model, dataclasses.asdict(rollout)
         raw["train"], raw["eval"] = train_section(train, task), dataclasses.asdict(evaluation)
         return {"data": data, "model": model, "rollout": rollout, "train": train, "task": task, "eval": evaluation}
 
 
-def _file_shape(data) -> tuple[int, int, int]:
-    """(stored times, channels, spatial dimensions) of data.file (and data.test_file), checked to
-    hold time-dependent data and enough samples for the splits."""
+def conditioning_scalars(rollout, problem: str | None, params) -> tuple[bool, ...]:
+    """The ``cond_log`` of the rollout model: one entry per parameter that varies per sample (sorted
+    by name, the order of a file's /params), True where the problem draws it on a log scale; empty
+    with rollout.conditioning=none."""
+    from pdekit.problems import PROBLEMS
+
+    if rollout.conditioning == "none":
+        return ()
+    scales = getattr(PROBLEMS.get(problem), "varying", {})
+    return tuple(scales.get(name) == "log" for name in sorted(params))
+
+
+def rollout_model(model: dict, rollout, channels: int, ndim: int, dt: float, cond_log: tuple[bool, ...],
+                  grid=None):
+    """The Autoregressive model of a rollout recipe: the ``model`` section's network reading
+    ``history`` states (and the conditioning scalars as channels or through its embedding)."""
+    from pdekit.models import build_model
+    from pdekit.models.registry import MODELS
+    from pdekit.train.rollout import Autoregressive
+
+    in_channels, section = rollout.history * channels, dict(model)
+    if cond_log and rollout.conditioning == "embedding":
+        if "cond_channels" not in inspect.signature(MODELS[model["name"]]).parameters:
+            raise ConfigError(f"rollout.conditioning=embedding needs a model with an embedding of the parameters "
+                              f"(unet); {model['name']} has none: set rollout.conditioning=channels")
+        section["cond_channels"] = len(cond_log)
+    elif cond_log:
+        in_channels += len(cond_log)
+    net = build_model(section, in_channels, channels, ndim, grid)
+    conditioning = "embedding" if rollout.conditioning == "embedding" else "channels"
+    return Autoregressive(net, channels, rollout.history, rollout.target, rollout.integrator, dt, cond_log, conditioning)
+
+
+def _file_shape(data) -> tuple[int, int, int, str | None, list[str]]:
+    """(stored times, channels, spatial dimensions, problem or None, per-sample parameters) of
+    data.file (and data.test_file), checked to hold time-dependent data and enough samples for
+    the splits."""
     from pdekit.data.formats import open_source
 
     shapes = []
@@ -82,7 +118,9 @@ def _file_shape(data) -> tuple[int, int, int]:
             raise ConfigError(f"'{path}' holds steady data; a rollout recipe needs trajectories")
         if source.n < count:
             raise ConfigError(f"'{path}' holds {source.n} trajectories; the splits need {count}")
-        shapes.append((source.nt, len(source.fields), source.ndim, tuple(source.coords.get("t", ()))))
-    if len(shapes) == 2 and shapes[0] != shapes[1]:
-        raise ConfigError("data.file and data.test_file hold different times, channels or dimensions")
-    return shapes[0][:3]
+        shapes.append((source.nt, len(source.fields), source.ndim, source.problem, sorted(source.params),
+                       tuple(source.coords.get("t", ()))))
+    if len(shapes) == 2 and shapes[0][:3] + shapes[0][4:] != shapes[1][:3] + shapes[1][4:]:
+        raise ConfigError("data.file and data.test_file hold different times, channels, dimensions or per-sample "
+                          "parameters")
+    return shapes[0][:5]

@@ -30,6 +30,7 @@ from pdekit.eval.metrics import relative_l2
 from pdekit.train.task import Task, register_task
 
 INTEGRATORS = ("euler", "rk2", "rk4")
+CONDITIONING = ("channels", "embedding")
 
 
 class Autoregressive(nn.Module):
@@ -44,10 +45,17 @@ class Autoregressive(nn.Module):
         predicts the normalized time derivative, integrated over ``dt``).
     integrator : "euler", "rk2" or "rk4" (derivative target).
     dt : the time step the model advances by (the data's step between stored times).
+    cond_log : one entry per scalar the model is conditioned on (PDE parameters varying per
+        sample, passed as ``cond`` (batch, len(cond_log)) in physical units): True where the model
+        sees its logarithm (a scale such as a viscosity). Empty: no conditioning.
+    conditioning : how the normalized scalars reach ``net``: "channels" (appended as constant input
+        channels: ``net`` takes history * channels + len(cond_log) channels) or "embedding"
+        (``net(x, cond)``, as the U-Net built with ``cond_channels`` takes them).
     """
 
     def __init__(self, net: nn.Module, channels: int, history: int = 1, target: str = "state",
-                 integrator: str = "rk4", dt: float = 1.0):
+                 integrator: str = "rk4", dt: float = 1.0, cond_log: tuple[bool, ...] = (),
+                 conditioning: str = "channels"):
         super().__init__()
         if target not in ("state", "derivative") or integrator not in INTEGRATORS:
             raise ConfigError(f"Autoregressive: target must be state or derivative and integrator one of "
@@ -55,42 +63,76 @@ class Autoregressive(nn.Module):
         if history < 1 or channels < 1 or dt <= 0:
             raise ConfigError(f"Autoregressive: history and channels must be >= 1 and dt > 0; got {history}, "
                               f"{channels}, {dt}")
+        if conditioning not in CONDITIONING:
+            raise ConfigError(f"Autoregressive: conditioning must be one of {', '.join(CONDITIONING)}, got "
+                              f"{conditioning!r}")
         self.net, self.channels, self.history, self.target, self.integrator = net, channels, history, target, integrator
-        self.dt = float(dt)
+        self.dt, self.cond_dim, self.conditioning = float(dt), len(cond_log), conditioning
         # normalization of states and of the time derivative, per channel (set by the task)
         self.register_buffer("mean", torch.zeros(channels))
         self.register_buffer("std", torch.ones(channels))
         self.register_buffer("rate", torch.ones(channels))
+        # conditioning scalars: which are taken as logarithms, and their normalization (set by the task)
+        self.register_buffer("cond_log", torch.tensor(cond_log, dtype=torch.bool))
+        self.register_buffer("cond_mean", torch.zeros(self.cond_dim))
+        self.register_buffer("cond_std", torch.ones(self.cond_dim))
 
     def _shape(self, x: torch.Tensor) -> tuple:
         return (1, 1, -1) + (1,) * (x.ndim - 3)
 
-    def _net(self, states: torch.Tensor) -> torch.Tensor:
-        """``net`` on normalized states (batch, history, channels, *space)."""
-        z = (states - self.mean.view(self._shape(states))) / self.std.view(self._shape(states))
-        return self.net(z.flatten(1, 2))
+    def features(self, cond: torch.Tensor) -> torch.Tensor:
+        """The conditioning scalars (batch, cond_dim) as the network sees them before normalization:
+        logarithms where ``cond_log`` says so, float64."""
+        c = cond.to(torch.float64)
+        return torch.where(self.cond_log, c.clamp_min(1e-300).log(), c)
 
-    def derivative(self, states: torch.Tensor) -> torch.Tensor:
+    def _condition(self, cond: torch.Tensor | None, batch: int) -> torch.Tensor | None:
+        """``cond`` checked and normalized, in the model's dtype; None for an unconditioned model."""
+        if self.cond_dim == 0:
+            if cond is not None:
+                raise PdekitError("Autoregressive: this model was built without conditioning (cond_log empty); "
+                                  "call it without cond")
+            return None
+        if cond is None or tuple(cond.shape) != (batch, self.cond_dim):
+            raise PdekitError(f"Autoregressive: this model is conditioned on {self.cond_dim} scalar(s) per sample; "
+                              f"pass cond shaped ({batch}, {self.cond_dim}), got "
+                              f"{None if cond is None else tuple(cond.shape)}")
+        c = (self.features(cond.to(self.cond_mean.device)) - self.cond_mean.double()) / self.cond_std.double()
+        return c.to(self.mean.dtype)
+
+    def _net(self, states: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """``net`` on normalized states (batch, history, channels, *space) and normalized ``cond``."""
+        z = ((states - self.mean.view(self._shape(states))) / self.std.view(self._shape(states))).flatten(1, 2)
+        if cond is None:
+            return self.net(z)
+        if self.conditioning == "embedding":
+            return self.net(z, cond)
+        planes = cond.to(z.dtype).view(*cond.shape, *[1] * (z.ndim - 2)).expand(-1, -1, *z.shape[2:])
+        return self.net(torch.cat([z, planes], dim=1))
+
+    def derivative(self, states: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         """du/dt at the last of ``states`` (batch, history, channels, *space), in physical units."""
-        return self._net(states) * self.rate.view(self._shape(states))[:, 0]
+        return self._net(states, self._condition(cond, len(states))) * self.rate.view(self._shape(states))[:, 0]
 
-    def step(self, states: torch.Tensor, dt: float | None = None) -> torch.Tensor:
+    def step(self, states: torch.Tensor, dt: float | None = None, cond: torch.Tensor | None = None) -> torch.Tensor:
         """The state after the last of ``states`` (batch, history, channels, *space): (batch,
-        channels, *space). ``dt`` (derivative target only) may differ from the training step."""
+        channels, *space). ``dt`` (derivative target only) may differ from the training step;
+        ``cond`` (batch, cond_dim): the per-sample parameters, for a conditioned model."""
         if states.shape[1] != self.history or states.shape[2] != self.channels:
             raise PdekitError(f"Autoregressive: states must be (batch, {self.history}, {self.channels}, *space), got "
                               f"{tuple(states.shape)}")
+        c = self._condition(cond, len(states))
         if self.target == "state":
             if dt is not None and dt != self.dt:
                 raise PdekitError("a model with target=state advances by the step it was trained on; train with "
                                   "target=derivative to roll out with another dt")
-            z = self._net(states)
+            z = self._net(states, c)
             return z * self.std.view(self._shape(states))[:, 0] + self.mean.view(self._shape(states))[:, 0]
         h = self.dt if dt is None else float(dt)
         u, before = states[:, -1], states[:, :-1]
 
         def f(v):
-            return self.derivative(torch.cat([before, v[:, None]], dim=1))
+            return self._net(torch.cat([before, v[:, None]], dim=1), c) * self.rate.view(self._shape(states))[:, 0]
 
         k1 = f(u)
         if self.integrator == "euler":
@@ -101,15 +143,16 @@ class Autoregressive(nn.Module):
         k3 = f(u + h / 2 * k2)
         return u + h / 6 * (k1 + 2 * k2 + 2 * k3 + f(u + h * k3))
 
-    def forward(self, states: torch.Tensor) -> torch.Tensor:
-        return self.step(states)
+    def forward(self, states: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        return self.step(states, cond=cond)
 
-    def rollout(self, states: torch.Tensor, steps: int, dt: float | None = None) -> torch.Tensor:
+    def rollout(self, states: torch.Tensor, steps: int, dt: float | None = None,
+                cond: torch.Tensor | None = None) -> torch.Tensor:
         """``steps`` states after ``states`` (batch, history, channels, *space), each predicted
         from the model's own previous ones: (batch, steps, channels, *space)."""
         out = []
         for _ in range(steps):
-            nxt = self.step(states, dt)
+            nxt = self.step(states, dt, cond)
             out.append(nxt)
             states = torch.cat([states[:, 1:], nxt[:, None]], dim=1)
         return torch.stack(out, dim=1)
@@ -142,7 +185,9 @@ class RolloutTask(Task):
     Parameters
     ----------
     train_windows, val_windows : ``(x, y)`` with x (n, k, channels, *space), the input steps, and
-        y (n, m, channels, *space), the steps after them (data.trajectories.windows).
+        y (n, m, channels, *space), the steps after them (data.trajectories.windows); or
+        ``(x, y, cond)`` with cond (n, p), each window's per-sample parameters, for a model
+        conditioned on them.
     config : RolloutConfig (the ``train`` keys mode, unroll, noise, curriculum).
     """
 
@@ -152,12 +197,19 @@ class RolloutTask(Task):
 
     def __init__(self, train_windows, val_windows, config: RolloutConfig | None = None):
         self.config = config or RolloutConfig()
-        for name, pair in (("train_windows", train_windows), ("val_windows", val_windows)):
-            x, y = pair if isinstance(pair, (tuple, list)) and len(pair) == 2 else (torch.empty(0), None)
+        checked = []
+        for name, group in (("train_windows", train_windows), ("val_windows", val_windows)):
+            x, y, cond = (tuple(group) + (None,))[:3] if isinstance(group, (tuple, list)) and len(group) in (2, 3) \
+                else (torch.empty(0), None, None)
             if x.ndim < 4 or y.ndim != x.ndim or len(x) != len(y) or x.shape[2:] != y.shape[2:]:
                 raise PdekitError(f"rollout: {name} must be (x, y) shaped (n, k, channels, *space) and "
-                                  f"(n, m, channels, *space)")
-        (self.x, self.y), (self.x_val, self.y_val) = train_windows, val_windows
+                                  f"(n, m, channels, *space), or (x, y, cond) with cond (n, p)")
+            if cond is not None and (cond.ndim != 2 or len(cond) != len(x)):
+                raise PdekitError(f"rollout: the cond of {name} must be shaped ({len(x)}, p), got {tuple(cond.shape)}")
+            checked.append((x, y, cond))
+        (self.x, self.y, self.c), (self.x_val, self.y_val, self.c_val) = checked
+        if (self.c is None) != (self.c_val is None):
+            raise PdekitError("rollout: give cond with both the training and the validation windows, or with neither")
         self.configure(self.config)
 
     def configure(self, config: RolloutConfig) -> None:
@@ -177,12 +229,21 @@ class RolloutTask(Task):
         """sha256 of the training and validation windows."""
         from pdekit.data.sources import _digest
 
-        return _digest(self.x, self.y, self.x_val, self.y_val)
+        extra = () if self.c is None else (self.c, self.c_val)
+        return _digest(self.x, self.y, self.x_val, self.y_val, *extra)
 
     def setup(self, model, cfg, device):
         if not isinstance(model, Autoregressive):
             raise PdekitError(f"the rollout task trains a pdekit.train.rollout.Autoregressive, got "
                               f"{type(model).__name__}")
+        given = 0 if self.c is None else self.c.shape[1]
+        if model.cond_dim != given:
+            raise PdekitError(f"the model is conditioned on {model.cond_dim} scalar(s) per sample, the windows carry "
+                              f"{given}")
+        if given:
+            features = model.features(self.c.to(model.cond_log.device))
+            model.cond_mean.copy_(features.mean(dim=0))
+            model.cond_std.copy_(features.std(dim=0).nan_to_num(0.0).clamp_min(1e-12))
         dims = [d for d in range(self.x.ndim) if d != 2]
         frames = torch.cat([self.x, self.y], dim=1).double()
         model.mean.copy_(frames.mean(dim=dims))
@@ -201,31 +262,36 @@ class RolloutTask(Task):
         for i in range(0, len(order), self.batch):
             idx = order[i : i + self.batch]
             xb, yb = self.x[idx], self.y[idx]
+            cb = None if self.c is None else self.c[idx].to(self.device)
             if c.noise:  # drawn from the epoch's generator, so a resumed run draws the same noise
                 xb = xb + torch.randn(xb.shape, generator=generator) * c.noise * self.noise_scale
             # pushforward trains the last of 1..horizon steps, drawn per batch (Brandstetter et al.)
             h = int(torch.randint(1, self.horizon + 1, (1,), generator=generator)) if c.mode == "pushforward" \
                 else self.horizon
-            yield xb.to(self.device), yb.to(self.device), h
+            yield xb.to(self.device), yb.to(self.device), h, cb
 
     def batch_size(self, batch):
         return len(batch[0])
 
     def loss(self, model, batch, step):
-        xb, yb, h = batch
+        xb, yb, h, cb = batch
         if self.config.mode == "one_step":
-            return _rel(model.step(xb), yb[:, 0]), {}
+            return _rel(model.step(xb, cond=cb), yb[:, 0]), {}
         if self.config.mode == "unrolled":
-            pred = model.rollout(xb, h)
+            pred = model.rollout(xb, h, cond=cb)
             return sum(_rel(pred[:, s], yb[:, s]) for s in range(h)) / h, {}
         with torch.no_grad():  # pushforward: the model's own inputs, no gradient through them
-            states = torch.cat([xb, model.rollout(xb, h - 1)], dim=1)[:, -xb.shape[1]:] if h > 1 else xb
-        return _rel(model.step(states), yb[:, h - 1]), {}
+            states = torch.cat([xb, model.rollout(xb, h - 1, cond=cb)], dim=1)[:, -xb.shape[1]:] if h > 1 else xb
+        return _rel(model.step(states, cond=cb), yb[:, h - 1]), {}
 
     @torch.no_grad()
     def validate(self, model):
         model.eval()
-        pred = torch.cat([model.rollout(self.x_val[i : i + 64].to(self.device), self.y_val.shape[1]).cpu()
+
+        def cond(i):
+            return None if self.c_val is None else self.c_val[i : i + 64].to(self.device)
+
+        pred = torch.cat([model.rollout(self.x_val[i : i + 64].to(self.device), self.y_val.shape[1], cond=cond(i)).cpu()
                           for i in range(0, len(self.x_val), 64)])
         error = relative_l2(pred.flatten(0, 1), self.y_val.flatten(0, 1)).mean()
         return {"val_rollout_rel_l2": float(error)}
@@ -244,6 +310,9 @@ class RolloutSection:
                         ("state", "derivative"))
     integrator: str = param("rk4", "integrator of a derivative target", INTEGRATORS)
     test_steps: int = param(0, "steps of each test rollout (0: every stored time after the first k)")
+    conditioning: str = param("channels", "how parameters that vary per sample (data.params.<name>_max) reach the "
+                                          "network: constant input channels, the model's embedding (unet), or not "
+                                          "at all (none)", ("channels", "embedding", "none"))
 
     def validate(self):
         """Check that history, steps and stride are >= 1 and test_steps and start >= 0."""
