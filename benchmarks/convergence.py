@@ -39,6 +39,9 @@ def main() -> None:
         ("kdv_1d: soliton, c = 1, L = 128, dt = 0.01", v.kdv_space),
         ("wave_2d: two Fourier modes, exact solution, n = 16, steps to t = 1", v.wave_time),
         ("wave_2d: same case, largest relative energy deviation over the run", v.wave_energy),
+        ("cavity_2d: manufactured steady flow, Re = 50, cells per side, velocity (max norm)",
+         v.cavity_manufactured),
+        ("cavity_2d: same flow, pressure (root mean square)", lambda: v.cavity_manufactured(quantity="pressure")),
     ]
     rows = ["| study | refined in | sizes | max error | observed order |", "|---|---|---|---|---|"]
     for label, study in studies:

@@ -25,6 +25,7 @@ SMALL = {
     "diffusion_reaction_1d": (16, {"solve_resolution": 64, "nt": 3, "t_final": 0.1, "dt": 0.01}),
     "kdv_1d": (16, {"solve_resolution": 64, "nt": 3, "t_final": 1.0, "dt": 0.1}),
     "wave_2d": (8, {"solve_resolution": 16, "nt": 3, "t_final": 0.1, "dt": 0.01}),
+    "cavity_2d": (5, {"solve_resolution": 9, "re_max": 200.0}),
 }
 
 
@@ -129,7 +130,7 @@ def test_killed_generation_resumes_bitwise(tmp_path):
     assert not os.path.exists(parts)
 
 
-@pytest.mark.parametrize("name", sorted(n for n in SMALL if n != "darcy_2d"))
+@pytest.mark.parametrize("name", sorted(n for n in SMALL if get_problem(n).time_dependent))
 def test_the_stepper_reproduces_the_solvers_trajectory(name):
     """Problem.step, applied stored interval after stored interval from the state at t = 0 on the
     solve grid, gives the trajectory solve() computed, to round-off (measured at most 2e-15 of the

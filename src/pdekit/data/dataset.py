@@ -134,15 +134,19 @@ def load_pairs(path: "str | os.PathLike | Split", input_time: int = 0, target_ti
         if start < 0 or count < 1:
             raise DataFileError(f"'{path}' holds {source.n} samples; samples from index {start} were asked for")
         task = PairTask(input_time, target_time, trajectory, input_steps)
-        check_times(source, task)
+        check_pairs(source, task)
         x, y = read_pairs(source, start, count, task)
     meta = {"problem": source.problem, "layout": source.layout, "n": source.n, "resolution": source.space[0],
             "config": source.attrs.get("config", {"n": source.n, "resolution": source.space[0]})}
     return torch.from_numpy(x), torch.from_numpy(y), meta
 
 
-def check_times(source, task: PairTask) -> None:
-    """Refuse time indices outside a source's stored times, and a trajectory of steady data."""
+def check_pairs(source, task: PairTask) -> None:
+    """Refuse time indices outside a source's stored times, a trajectory of steady data, and data
+    whose parameters vary per sample (operator tasks do not feed them to models)."""
+    if source.params:
+        raise DataFileError(f"'{source.path}' varies {', '.join(source.params)} from sample to sample, which "
+                            f"operator tasks do not feed to models yet; train on it with a rollout recipe")
     if source.time_dependent:
         for t in task[:2]:
             if not -source.nt <= t < source.nt:
@@ -156,7 +160,7 @@ def check_times(source, task: PairTask) -> None:
 
 def read_pairs(source, start: int, count: int, task: PairTask = PairTask()) -> tuple[np.ndarray, np.ndarray]:
     """The (inputs, targets) arrays of samples start .. start + count - 1 of an open source, as
-    ``load_pairs`` describes them (times already checked by ``check_times``)."""
+    ``load_pairs`` describes them (times already checked by ``check_pairs``)."""
     task = PairTask(*task)  # a plain tuple too
     if not source.time_dependent:
         x = np.stack([read(start, count, None) for read in source.inputs.values()], axis=1)

@@ -443,7 +443,7 @@ def write_pdebench(path: str, source: Source, layout: str = "pdebench-tensor") -
 
 def convert(src: str, dst: str, layout: str = "pdekit") -> Source:
     """Copy ``src`` (any layout) to ``dst`` in ``layout`` (pdekit or a PDEBench layout), arrays
-    kept bit for bit (float32). Returns the source's description.
+    kept bit for bit (float32; per-sample parameters float64). Returns the source's description.
 
     ``dst`` is written under a temporary name and then renamed; an existing ``dst`` is replaced
     (the command line refuses one first).

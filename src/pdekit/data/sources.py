@@ -14,7 +14,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from pdekit.data.dataset import Normalizer, PairTask, Split, check_times, read_pairs
+from pdekit.data.dataset import Normalizer, PairTask, Split, check_pairs, read_pairs
 from pdekit.data.formats import open_source
 from pdekit.errors import DataFileError
 
@@ -125,7 +125,7 @@ class StreamedPairs(PairSource):
             if split.start < 0 or count < 1:
                 raise DataFileError(f"'{split.path}' holds {source.n} samples; samples from index {split.start} "
                                     f"were asked for")
-            check_times(source, task)
+            check_pairs(source, task)
             x, y = read_pairs(source, split.start, 1, task)
             identity = f"{source.layout} {source.n} {source.attrs.get('config')} {os.path.getsize(split.path)}"
         if buffer < 1:

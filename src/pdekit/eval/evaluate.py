@@ -104,7 +104,8 @@ class _Setting:
         (``initial``: the stored input is the first time slice) a time-dependent problem's initial
         fields, in the order of its fields."""
         p = self.problem
-        names = list(p.inputs) if not p.time_dependent else (list(self.inputs) if initial else [])
+        drawn = [k for k in self.inputs if k not in p.sample_params]  # the parameters drawn per sample are no input
+        names = list(p.inputs) if not p.time_dependent else (drawn if initial else [])
         if not names or (p.time_dependent and len(names) != len(p.fields)):
             return None
         return torch.stack([self.inputs[k] for k in names], dim=1).float().cpu()

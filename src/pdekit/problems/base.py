@@ -84,6 +84,9 @@ class Problem:
             if high and not high > low:
                 raise ConfigError(f"{self.name}: {name}_max = {high:g} must exceed {name} = {low:g} (the samples' "
                                   f"{name} is drawn from [{name}, {name}_max]), or be 0 for one {name} for all")
+            if high and self.varying[name] == "log" and not low > 0:
+                raise ConfigError(f"{self.name}: {name} is drawn log-uniformly from [{name}, {name}_max]: {name} "
+                                  f"must be positive, got {low:g}")
         self.check()
 
     @classmethod
@@ -193,7 +196,7 @@ class Problem:
         return x[index]
 
     def field_shapes(self) -> dict[str, tuple[int, ...]]:
-        """Per-sample shapes of what is stored: /inputs/<name> and /fields/<name>."""
+        """Per-sample shapes of what is stored: /inputs/<name>, /fields/<name> and /params/<name>."""
         space = (self.resolution,) * self.ndim
         time = (self.config.nt,) if self.time_dependent else ()
         shapes = {f"inputs/{k}": space for k in self.inputs}

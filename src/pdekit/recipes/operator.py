@@ -99,6 +99,9 @@ def _check_data_files(data: DataSection, eval_section) -> tuple[tuple[int, int],
         if source.n < needed:
             raise ConfigError(f"'{path}' holds {source.n} samples; data.n_train = {data.n_train}, data.n_val = "
                               f"{n_val} and data.n_test = {data.n_test} need {needed} from it")
+        if source.params:
+            raise ConfigError(f"'{path}' varies {', '.join(source.params)} from sample to sample, which operator "
+                              f"recipes do not feed to models yet; use a rollout recipe (kind: rollout)")
         if source.time_dependent:
             for key in ("input_time", "target_time"):
                 t = getattr(data, key)

@@ -72,10 +72,10 @@ class Autoregressive(nn.Module):
         self.register_buffer("mean", torch.zeros(channels))
         self.register_buffer("std", torch.ones(channels))
         self.register_buffer("rate", torch.ones(channels))
-        # conditioning scalars: which are taken as logarithms, and their normalization (set by the task)
-        self.register_buffer("cond_log", torch.tensor(cond_log, dtype=torch.bool))
-        self.register_buffer("cond_mean", torch.zeros(self.cond_dim))
-        self.register_buffer("cond_std", torch.ones(self.cond_dim))
+        if self.cond_dim:  # which scalars are taken as logarithms, and their normalization (set by the task)
+            self.register_buffer("cond_log", torch.tensor(cond_log, dtype=torch.bool))
+            self.register_buffer("cond_mean", torch.zeros(self.cond_dim))
+            self.register_buffer("cond_std", torch.ones(self.cond_dim))
 
     def _shape(self, x: torch.Tensor) -> tuple:
         return (1, 1, -1) + (1,) * (x.ndim - 3)
@@ -84,6 +84,9 @@ class Autoregressive(nn.Module):
         """The conditioning scalars (batch, cond_dim) as the network sees them before normalization:
         logarithms where ``cond_log`` says so, float64."""
         c = cond.to(torch.float64)
+        if not torch.isfinite(c).all() or (c[:, self.cond_log] <= 0).any():
+            raise PdekitError("Autoregressive: the conditioning scalars must be finite, and positive where the model "
+                              "takes their logarithm")
         return torch.where(self.cond_log, c.clamp_min(1e-300).log(), c)
 
     def _condition(self, cond: torch.Tensor | None, batch: int) -> torch.Tensor | None:
@@ -204,6 +207,7 @@ class RolloutTask(Task):
             if x.ndim < 4 or y.ndim != x.ndim or len(x) != len(y) or x.shape[2:] != y.shape[2:]:
                 raise PdekitError(f"rollout: {name} must be (x, y) shaped (n, k, channels, *space) and "
                                   f"(n, m, channels, *space), or (x, y, cond) with cond (n, p)")
+            cond = None if cond is None else torch.as_tensor(cond, dtype=torch.float64)
             if cond is not None and (cond.ndim != 2 or len(cond) != len(x)):
                 raise PdekitError(f"rollout: the cond of {name} must be shaped ({len(x)}, p), got {tuple(cond.shape)}")
             checked.append((x, y, cond))
