@@ -142,11 +142,11 @@ def load_pairs(path: "str | os.PathLike | Split", input_time: int = 0, target_ti
 
 
 def check_pairs(source, task: PairTask) -> None:
-    """Refuse time indices outside a source's stored times, a trajectory of steady data, and data
-    whose parameters vary per sample (operator tasks do not feed them to models)."""
-    if source.params:
-        raise DataFileError(f"'{source.path}' varies {', '.join(source.params)} from sample to sample, which "
-                            f"operator tasks do not feed to models yet; train on it with a rollout recipe")
+    """Refuse time indices outside a source's stored times, a trajectory of steady data, and
+    steady data with nothing to read as input."""
+    if not source.time_dependent and not source.inputs and not source.params:
+        raise DataFileError(f"'{source.path}' holds steady fields with no input and no per-sample parameter: "
+                            f"there is nothing to map from")
     if source.time_dependent:
         for t in task[:2]:
             if not -source.nt <= t < source.nt:
@@ -163,16 +163,33 @@ def read_pairs(source, start: int, count: int, task: PairTask = PairTask()) -> t
     ``load_pairs`` describes them (times already checked by ``check_pairs``)."""
     task = PairTask(*task)  # a plain tuple too
     if not source.time_dependent:
-        x = np.stack([read(start, count, None) for read in source.inputs.values()], axis=1)
-        return x, np.stack([read(start, count, None) for read in source.fields.values()], axis=1)
+        y = np.stack([read(start, count, None) for read in source.fields.values()], axis=1)
+        inputs = [read(start, count, None) for read in source.inputs.values()]
+        x = np.stack(inputs, axis=1) if inputs else np.empty((count, 0, *y.shape[2:]), np.float32)
+        return _with_params(x, source, start, count), y
     nt, t0, k = source.nt, task.input_time % source.nt, task.input_steps
     if task.trajectory:
         y = np.stack([read(start, count, None) for read in source.fields.values()], axis=1)  # (n, c, nt, *space)
         x = y[:, :, t0 : t0 + 1] if k == 1 else y[:, :, t0 : t0 + k].reshape(count, -1, 1, *y.shape[3:])
         y = y if k == 1 else np.ascontiguousarray(y[:, :, t0 + k :])
-        return np.ascontiguousarray(np.broadcast_to(x, (count, x.shape[1], *y.shape[2:]))), y
+        return _with_params(np.broadcast_to(x, (count, x.shape[1], *y.shape[2:])), source, start, count), y
     x = np.stack([read(start, count, t0) for read in source.fields.values()], axis=1)
-    return x, np.stack([read(start, count, task.target_time % nt) for read in source.fields.values()], axis=1)
+    return (_with_params(x, source, start, count),
+            np.stack([read(start, count, task.target_time % nt) for read in source.fields.values()], axis=1))
+
+
+def _with_params(x: np.ndarray, source, start: int, count: int) -> np.ndarray:
+    """``x`` with one constant channel per parameter that varies per sample (sorted by name; the
+    logarithm where the problem draws it on a log scale), float32, contiguous."""
+    from pdekit.problems import PROBLEMS
+
+    scales = getattr(PROBLEMS.get(source.problem), "varying", {})
+    planes = []
+    for name in sorted(source.params):
+        values = source.params[name](start, count, None)
+        values = np.log(values) if scales.get(name) == "log" else values
+        planes.append(np.broadcast_to(values.reshape(count, 1, *[1] * (x.ndim - 2)), (count, 1, *x.shape[2:])))
+    return np.ascontiguousarray(np.concatenate([x, *planes], axis=1), dtype=np.float32)
 
 
 class Normalizer(torch.nn.Module):

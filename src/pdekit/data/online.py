@@ -60,7 +60,8 @@ def solved_pairs(problem, seed: int, indices: list[int], task: PairTask = PairTa
     nt = arrays[f"fields/{problem.fields[0]}"].shape[1] if problem.time_dependent else 1
     source = Source("online", "pdekit", len(indices), problem.time_dependent, (), {"t": np.arange(nt)},
                     {k: reader(arrays[f"fields/{k}"]) for k in problem.fields},
-                    {k: reader(arrays[f"inputs/{k}"]) for k in problem.inputs})
+                    {k: reader(arrays[f"inputs/{k}"]) for k in problem.inputs},
+                    {k: reader(arrays[f"params/{k}"]) for k in problem.sample_params}, problem=problem.name)
     return read_pairs(source, 0, len(indices), task)
 
 
@@ -275,7 +276,7 @@ class OnlinePairs(PairSource):
         self.watermark = resolve_watermark(buffer, policy, watermark, self.share, reuse)
         self.capacity, self.policy, self.reuse = buffer, policy, reuse
         self.workers, self.threads, self.chunk, self.rank, self.world = workers, threads, chunk, rank, world
-        self.channels, self.ndim = task.shape(problem.channels(), problem.ndim)
+        self.channels, self.ndim = task.shape(problem.pair_channels(), problem.ndim)
         self.pool = None
         self.buffer: list[int] = []  # fresh positions (this process's numbering) in buffer order
         self.samples: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # received: in the buffer or next

@@ -210,6 +210,11 @@ class Problem:
         later one, or the stored inputs to the fields (see pdekit.data.dataset)."""
         return (len(cls.fields) if cls.time_dependent else len(cls.inputs)), len(cls.fields)
 
+    def pair_channels(self) -> tuple[int, int]:
+        """``channels()`` under this config: each parameter drawn per sample adds an input channel."""
+        c_in, c_out = self.channels()
+        return c_in + len(self.sample_params), c_out
+
     # --- to implement ------------------------------------------------------------------------
     def check(self) -> None:
         """Cross-parameter checks that need the resolution (override where useful)."""

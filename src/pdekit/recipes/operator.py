@@ -51,13 +51,15 @@ def _check(data, model: dict, train, task, evaluation) -> None:
         problem = cls.from_params(data.resolution or cls.default_resolution, data.params)
         for r in evaluation.resolutions:
             cls.from_params(r, data.params)
-        if problem.sample_params:
-            raise ConfigError(f"data.params: {', '.join(f'{k}_max' for k in problem.sample_params)} draws "
-                              f"{', '.join(problem.sample_params)} per sample, which operator recipes do not feed "
-                              f"to models yet; use a rollout recipe (kind: rollout), which conditions on them")
         if data.trajectory and not cls.time_dependent:
             raise ConfigError(f"data.trajectory=true needs a time-dependent problem; {cls.name} is steady")
-        (in_channels, out_channels), ndim = PairTask.of(data).shape(cls.channels(), cls.ndim)
+        if problem.sample_params and task.physics_weight > 0:
+            raise ConfigError("train.physics_weight (PINO) does not take parameters drawn per sample yet; set "
+                              f"data.params.{next(iter(problem.sample_params))}_max=0 or train.physics_weight=0")
+        if problem.pair_channels()[0] == 0:
+            raise ConfigError(f"{cls.name} has no input: set data.params.<name>_max to draw "
+                              f"{' or '.join(cls.varying) or 'a parameter'} per sample, the map's input")
+        (in_channels, out_channels), ndim = PairTask.of(data).shape(problem.pair_channels(), cls.ndim)
         times = problem.times() if data.trajectory else []
         if data.input_steps > 1 and data.input_time % len(times) + data.input_steps >= len(times):
             raise ConfigError(f"{cls.name} stores {len(times)} times (data.params.nt): data.input_steps = "
@@ -99,9 +101,6 @@ def _check_data_files(data: DataSection, eval_section) -> tuple[tuple[int, int],
         if source.n < needed:
             raise ConfigError(f"'{path}' holds {source.n} samples; data.n_train = {data.n_train}, data.n_val = "
                               f"{n_val} and data.n_test = {data.n_test} need {needed} from it")
-        if source.params:
-            raise ConfigError(f"'{path}' varies {', '.join(source.params)} from sample to sample, which operator "
-                              f"recipes do not feed to models yet; use a rollout recipe (kind: rollout)")
         if source.time_dependent:
             for key in ("input_time", "target_time"):
                 t = getattr(data, key)
