@@ -62,6 +62,11 @@ def prepare_data(recipe: Recipe, quiet: bool = False, device: str = "cpu") -> di
                  shard=shard)
     files["transfer"] = {}
     first, n = ranges["test"]
+    if recipe.eval.held_out:  # the test samples' indices under other parameters
+        p = recipe.data_problem(params=recipe.eval.held_out)
+        files["held_out"] = dataset_file(p, n, d.seed, first, device)
+        generate(p, n, d.seed, files["held_out"], batch_size=d.batch_size, device=device, quiet=quiet, first=first,
+                 shard=shard)
     for r in recipe.eval.resolutions:
         p = recipe.data_problem(r)
         path = dataset_file(p, n, d.seed, first, device)
@@ -231,7 +236,7 @@ class OperatorRunner:
         trained, files = train_recipe(recipe, run_dir, quiet=quiet)
         if distributed()[0] > 0:  # under torchrun the first process evaluates and writes the record
             return {}
-        results, arrays = evaluate(trained, recipe, files["test"], files["transfer"])
+        results, arrays = evaluate(trained, recipe, files["test"], files["transfer"], held_out_file=files.get("held_out"))
         write_record(run_dir, recipe, trained, results, arrays)
         return results
 
@@ -244,11 +249,11 @@ class OperatorRunner:
         trained, state = load_trained(run_dir)
         if data is None:
             files = prepare_data(recipe, quiet=True, device=resolve_device(recipe.train.device).type)
-            test, transfer = files["test"], files["transfer"]
+            test, transfer, held_out = files["test"], files["transfer"], files.get("held_out")
         else:
             _check_foreign_data(recipe, state, trained, data)
-            test, transfer = data, {}
-        results, arrays = evaluate(trained, recipe, test, transfer)
+            test, transfer, held_out = data, {}, None
+        results, arrays = evaluate(trained, recipe, test, transfer, held_out_file=held_out)
         if json_out:
             write_json(json_out, results)
         if report_dir:

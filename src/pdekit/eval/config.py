@@ -14,6 +14,9 @@ class EvalSection:
     timing_rounds: int = param(5, "alternating timing rounds of the model and each solver setting (medians reported)")
     plot_samples: int = param(3, "test samples shown in the prediction plot")
     solver_ladder: bool = param(True, "time cheaper solver settings for the speed-accuracy plot")
+    held_out: dict = field(default_factory=dict, metadata={"help": "problem parameters of a second test set the "
+                                                                   "training never saw, e.g. {re: 1000, re_max: 2000} "
+                                                                   "(the test samples' inputs, other parameters)"})
 
     def validate(self):
         """Check that timing_samples and timing_rounds are >= 1 and resolutions are positive integers."""
@@ -21,3 +24,5 @@ class EvalSection:
         require(self.timing_rounds >= 1, f"eval.timing_rounds must be >= 1, got {self.timing_rounds}")
         require(all(isinstance(r, int) and r > 0 for r in self.resolutions),
                 f"eval.resolutions must be a list of positive integers, got {self.resolutions}")
+        require(isinstance(self.held_out, dict), f"eval.held_out must be a mapping of problem parameters, got "
+                f"{self.held_out!r}")

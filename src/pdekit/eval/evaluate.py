@@ -300,7 +300,8 @@ def compare_with_solver(trained, problem=None, seed: int = 0, first: int = 0, x:
     }
 
 
-def evaluate(trained, recipe, test_file, transfer_files: dict, rounds: int | None = None) -> tuple[dict, tuple]:
+def evaluate(trained, recipe, test_file, transfer_files: dict, rounds: int | None = None,
+             held_out_file=None) -> tuple[dict, tuple]:
     """Metrics of a trained model on ``test_file`` and the speed comparison; returns (results,
     (x_test, y_test, pred)) and writes nothing.
 
@@ -320,6 +321,8 @@ def evaluate(trained, recipe, test_file, transfer_files: dict, rounds: int | Non
         ``{resolution: file}``: the same test samples stored on finer grids.
     rounds : int or None
         Timing rounds (None: ``recipe.eval.timing_rounds``).
+    held_out_file : str or None
+        Test samples made with ``recipe.eval.held_out``'s parameters, scored as ``held_out``.
 
     Returns
     -------
@@ -327,7 +330,8 @@ def evaluate(trained, recipe, test_file, transfer_files: dict, rounds: int | Non
         ``metrics.summary`` of the test split (``rel_l2`` renamed ``test_rel_l2``), the speed
         comparison (see ``compare_with_solver``), ``params``, ``train_seconds``, ``epochs``,
         ``weights_epoch``, ``val_rel_l2``, ``resolution``, ``resolution_transfer`` (the mean relative
-        L2 by resolution, keys as text), ``device``, ``recipe`` and ``data_layout``.
+        L2 by resolution, keys as text), ``held_out`` (with eval.held_out: its parameters and the
+        mean and median relative L2 and nRMSE there), ``device``, ``recipe`` and ``data_layout``.
     arrays : tuple of torch.Tensor
         (x_test, y_test, pred), each (n, channels, *space).
     """
@@ -352,6 +356,11 @@ def evaluate(trained, recipe, test_file, transfer_files: dict, rounds: int | Non
     for res, path in sorted(transfer_files.items()):
         xt, yt, _ = load_task(path, d)
         transfer[int(res)] = float(metrics.relative_l2(trained.predict(xt), yt).mean())
+    if held_out_file is not None:
+        xh, yh, _ = load_task(held_out_file, d)
+        scores = metrics.summary(trained.predict(xh), yh)
+        results["held_out"] = {"params": dict(recipe.eval.held_out), "rel_l2": scores["rel_l2"],
+                               "median_rel_l2": scores["median_rel_l2"], "nrmse": scores["nrmse"]}
     weights_epoch = trained.epoch or len(trained.history)
     val = trained.row(weights_epoch).get("val_rel_l2")  # None: an older run
     results.update({

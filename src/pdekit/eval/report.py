@@ -237,6 +237,13 @@ def write_report(run_dir, recipe, trained, results, x_test, y_test, pred) -> Non
               "| resolution | mean relative L2 |", "|---|---|",
               f"| {results['resolution']} (trained) | {results['test_rel_l2']:.4g} |"]
     lines += [f"| {r} | {e:.4g} |" for r, e in results["resolution_transfer"].items()]
+    if results.get("held_out"):
+        held = results["held_out"]
+        setting = ", ".join(f"{k} = {v}" for k, v in held["params"].items())
+        lines += ["", "## Held-out parameters", "",
+                  f"Test samples made with {setting} (eval.held_out), which training never saw: mean relative L2 "
+                  f"{held['rel_l2']:.4g} (median {held['median_rel_l2']:.4g}, nRMSE {held['nrmse']:.4g}), against "
+                  f"{results['test_rel_l2']:.4g} on the test split."]
     lines += ["", "![resolution](plots/resolution.png) ![frequency](plots/frequency.png)", "",
               "## Speed against the solver", "", results["speed_verdict"], "",
               f"The solver ran on exactly the {results['timed_samples']} timed test inputs, at the data's setting"

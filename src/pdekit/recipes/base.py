@@ -36,12 +36,14 @@ class Recipe:
         """The resolved recipe as JSON with sorted keys: what a checkpoint stores to recognise its run."""
         return json.dumps(self.raw, sort_keys=True)
 
-    def data_problem(self, resolution: int | None = None):
-        """The data's pdekit Problem at ``resolution`` (default: the recipe's stored resolution)."""
+    def data_problem(self, resolution: int | None = None, params: dict | None = None):
+        """The data's pdekit Problem at ``resolution`` (default: the recipe's stored resolution),
+        with ``params`` over the recipe's own problem parameters."""
         from pdekit.problems import get_problem
 
         cls = get_problem(self.data.problem)
-        return cls.from_params(resolution or self.data.resolution or cls.default_resolution, self.data.params)
+        return cls.from_params(resolution or self.data.resolution or cls.default_resolution,
+                               {**self.data.params, **(params or {})})
 
 
 def model_section(raw: dict) -> dict:

@@ -59,6 +59,11 @@ def _check(data, model: dict, train, task, evaluation) -> None:
         if problem.pair_channels()[0] == 0:
             raise ConfigError(f"{cls.name} has no input: set data.params.<name>_max to draw "
                               f"{' or '.join(cls.varying) or 'a parameter'} per sample, the map's input")
+        if evaluation.held_out:
+            held = cls.from_params(problem.resolution, {**data.params, **evaluation.held_out})
+            if held.pair_channels() != problem.pair_channels():
+                raise ConfigError("eval.held_out must keep the inputs the model reads: the same parameters drawn per "
+                                  "sample as data.params")
         (in_channels, out_channels), ndim = PairTask.of(data).shape(problem.pair_channels(), cls.ndim)
         times = problem.times() if data.trajectory else []
         if data.input_steps > 1 and data.input_time % len(times) + data.input_steps >= len(times):
@@ -90,6 +95,9 @@ def _check_data_files(data: DataSection, eval_section) -> tuple[tuple[int, int],
 
     if eval_section.resolutions:
         raise ConfigError("eval.resolutions needs generated data: with data.file set, leave it empty")
+    if eval_section.held_out:
+        raise ConfigError("eval.held_out needs generated data: with data.file set, give the held-out samples as "
+                          "their own file to `pdekit eval RUN --data FILE`")
     sources = []
     n_val = data.validation_count
     for path, needed in ((data.file, data.n_train + n_val + (0 if data.test_file else data.n_test)),
