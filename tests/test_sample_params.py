@@ -116,6 +116,25 @@ def test_operator_pairs_carry_the_parameters_as_channels(tmp_path):
     np.testing.assert_allclose(x[:, 1], np.log(nu)[:, None].repeat(64, 1).astype(np.float32), rtol=0, atol=0)
     online = solved_pairs(problem, 0, [1, 3], PairTask(0, -1))
     assert np.array_equal(online[0], x[[1, 3]].numpy()) and np.array_equal(online[1], y[[1, 3]].numpy())
+    for task in (PairTask(0, -1), PairTask(0, -1, True), PairTask(0, -1, True, 2)):  # the model is built from shape
+        pairs = solved_pairs(problem, 0, [0, 1], task)
+        (c_in, c_out), ndim = task.shape(problem.channels(), problem.ndim, len(problem.sample_params))
+        assert (pairs[0].shape[1], pairs[1].shape[1], pairs[0].ndim - 2) == (c_in, c_out, ndim), task
+
+
+def test_the_solver_comparison_solves_each_sample_at_its_own_parameter(tmp_path):
+    """An operator recipe on Burgers with nu per sample: the input carries log nu, and the solver at
+    the data's setting, given each test sample's nu, reproduces the stored targets (the comparison
+    strips the parameter channel before checking it solves the stored inputs)."""
+    from pdekit.pipeline import run_recipe
+    from pdekit.recipes import load_recipe
+
+    recipe = load_recipe("burgers_fno", quick=True, overrides=[
+        "data.resolution=64", "data.params={nu: 0.01, nu_max: 0.1, t_final: 0.25, dt: 2.0e-3, solve_resolution: 256}",
+        "data.n_train=8", "data.n_val=2", "data.n_test=4", "train.epochs=1", "eval.timing_rounds=1",
+        "model.hidden_channels=8", "eval.resolutions=[]"])
+    metrics = run_recipe(recipe, str(tmp_path / "run"), quiet=True)
+    assert metrics["solver_ladder"] and metrics["solver_ladder"][0]["rel_l2"] < 1e-6, metrics["solver_ladder_skipped"]
 
 
 def test_cavity_unet_learns_the_flow_from_the_reynolds_number(tmp_path):

@@ -61,12 +61,13 @@ class PairTask(NamedTuple):
         """The task a recipe's data section describes."""
         return cls(data.input_time, data.target_time, data.trajectory, data.input_steps)
 
-    def shape(self, channels: tuple[int, int], ndim: int) -> tuple[tuple[int, int], int]:
+    def shape(self, channels: tuple[int, int], ndim: int, params: int = 0) -> tuple[tuple[int, int], int]:
         """The pairs' ((input, output) channels, dimensions) given the data's channels (Problem.channels,
-        Source.channels) and spatial dimensions: a trajectory adds time, and its input steps are channels."""
+        Source.channels), spatial dimensions and parameters drawn per sample: a trajectory adds time,
+        its input steps are channels, and each parameter adds one input channel after them."""
         if not self.trajectory:
-            return channels, ndim
-        return (channels[0] * self.input_steps, channels[1]), ndim + 1
+            return (channels[0] + params, channels[1]), ndim
+        return (channels[0] * self.input_steps + params, channels[1]), ndim + 1
 
 
 def load_task(path: "str | os.PathLike | Split", data, limit: int | None = None):

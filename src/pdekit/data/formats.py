@@ -91,9 +91,9 @@ class Source:
         return len(self.coords.get("t", [])) if self.time_dependent else 1
 
     def channels(self) -> tuple[int, int]:
-        """(input, output) channels of the operator-learning task (see dataset.load_pairs): each
-        parameter that varies per sample adds an input channel."""
-        return (len(self.fields) if self.time_dependent else len(self.inputs)) + len(self.params), len(self.fields)
+        """(input, output) channels of the operator-learning task (see dataset.load_pairs), before the
+        one input channel each parameter that varies per sample adds (dataset.PairTask.shape)."""
+        return (len(self.fields) if self.time_dependent else len(self.inputs)), len(self.fields)
 
 
 def open_source(path: str | os.PathLike) -> tuple[h5py.File, Source]:

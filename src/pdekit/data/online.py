@@ -276,7 +276,7 @@ class OnlinePairs(PairSource):
         self.watermark = resolve_watermark(buffer, policy, watermark, self.share, reuse)
         self.capacity, self.policy, self.reuse = buffer, policy, reuse
         self.workers, self.threads, self.chunk, self.rank, self.world = workers, threads, chunk, rank, world
-        self.channels, self.ndim = task.shape(problem.pair_channels(), problem.ndim)
+        self.channels, self.ndim = task.shape(problem.channels(), problem.ndim, len(problem.sample_params))
         self.pool = None
         self.buffer: list[int] = []  # fresh positions (this process's numbering) in buffer order
         self.samples: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # received: in the buffer or next

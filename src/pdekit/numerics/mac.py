@@ -17,7 +17,6 @@ continuation from Re = 100.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -69,7 +68,8 @@ class FlowSolution:
     def nodes(self, g: Field) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """u, v and p on the (N + 1) x (N + 1) cell corners, indexed [x, y]: velocities as the
         mean of the two neighbouring face values (the wall data g on the boundary), the pressure
-        as the mean of the four neighbouring cells (extrapolated linearly past the walls)."""
+        as the mean of the four neighbouring cells (extrapolated linearly past the walls), shifted
+        to zero mean over the nodes."""
         n = self.p.shape[0]
         x = np.linspace(0.0, 1.0, n + 1)
         u = np.empty((n + 1, n + 1))
@@ -80,7 +80,7 @@ class FlowSolution:
         v[0], v[-1] = g(np.zeros_like(x), x)[1], g(np.ones_like(x), x)[1]
         q = np.pad(self.p, 1, mode="reflect", reflect_type="odd")  # 2 p_0 - p_1 past each wall
         p = 0.25 * (q[1:, 1:] + q[:-1, 1:] + q[1:, :-1] + q[:-1, :-1])
-        return u, v, p
+        return u, v, p - p.mean()
 
 
 class StaggeredNavierStokes:
@@ -183,13 +183,13 @@ class StaggeredNavierStokes:
         for step in range(1, max_steps + 1):
             dx = spla.spsolve(r.jac.tocsc(), -r.val)
             t = 1.0
-            while True:  # backtrack until the residual falls
+            while True:  # backtrack until the residual falls, down to steps of 1/1024
                 trial = self.residual(x + t * dx, re)
                 trial_norm = float(np.abs(trial.val).max())
                 if trial_norm < norm or t < 1e-3:
                     break
                 t /= 2
-            if not math.isfinite(trial_norm) or t < 1e-3:
+            if not trial_norm < norm:  # no step of the Newton direction lowers the residual (or it is not finite)
                 break
             x, r, norm = x + t * dx, trial, trial_norm
             if norm < tol:

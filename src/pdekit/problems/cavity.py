@@ -50,7 +50,9 @@ class Cavity2D(Problem):
 
     def flow(self, re: float) -> FlowSolution:
         """The converged flow at ``re`` on the solve grid (faces and cell centres)."""
-        return StaggeredNavierStokes(self.solve_resolution - 1, lid_driven).solve(re, self.config.tol)
+        if getattr(self, "_solver", None) is None:  # its boundary maps are built once per problem
+            self._solver = StaggeredNavierStokes(self.solve_resolution - 1, lid_driven)
+        return self._solver.solve(re, self.config.tol)
 
     def solve(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         re = inputs.get("re")

@@ -64,7 +64,7 @@ def _check(data, model: dict, train, task, evaluation) -> None:
             if held.pair_channels() != problem.pair_channels():
                 raise ConfigError("eval.held_out must keep the inputs the model reads: the same parameters drawn per "
                                   "sample as data.params")
-        (in_channels, out_channels), ndim = PairTask.of(data).shape(problem.pair_channels(), cls.ndim)
+        (in_channels, out_channels), ndim = PairTask.of(data).shape(cls.channels(), cls.ndim, len(problem.sample_params))
         times = problem.times() if data.trajectory else []
         if data.input_steps > 1 and data.input_time % len(times) + data.input_steps >= len(times):
             raise ConfigError(f"{cls.name} stores {len(times)} times (data.params.nt): data.input_steps = "
@@ -115,6 +115,7 @@ def _check_data_files(data: DataSection, eval_section) -> tuple[tuple[int, int],
                 require(-source.nt <= t < source.nt, f"data.{key} = {t} is outside the {source.nt} stored times "
                         f"of '{path}'")
         sources.append(source)
-    if len(sources) == 2 and (sources[0].channels(), sources[0].ndim) != (sources[1].channels(), sources[1].ndim):
+    if len(sources) == 2 and ((sources[0].channels(), sources[0].ndim, sorted(sources[0].params))
+                              != (sources[1].channels(), sources[1].ndim, sorted(sources[1].params))):
         raise ConfigError("data.file and data.test_file hold different channels or dimensions")
-    return sources[0].channels(), sources[0].ndim
+    return sources[0].channels(), sources[0].ndim, len(sources[0].params)
