@@ -29,6 +29,7 @@ def test_list_and_show(run_cli):
     assert code == 0 and "burgers_1d" in out and "darcy_2d" in out and "navier_stokes_2d" in out
     code, out, _ = run_cli("show", "burgers_1d")
     assert code == 0 and "nu" in out and "0.1" in out and "solve_resolution" in out and "8192" in out
+    assert "per sample: nu, drawn log-uniformly from [nu, nu_max]" in out
 
 
 @pytest.mark.parametrize(

@@ -282,6 +282,9 @@ def cmd_show(args) -> int:
         print(f"  {cls.ndim}D, {kind}, grid: {grid}; default --resolution {cls.default_resolution}")
         stored = [f"/inputs/{k}" for k in cls.inputs] + [f"/fields/{k}" for k in cls.fields]
         print(f"  stores: {', '.join(stored)}")
+        for name, scale in cls.varying.items():
+            print(f"  per sample: {name}, drawn {'log-' if scale == 'log' else ''}uniformly from [{name}, {name}_max] "
+                  f"when {name}_max is set (stored as /params/{name})")
         print("parameters (--set key=value):")
     rows = describe(cls.Config)
     width = max(len(r[0]) for r in rows)
