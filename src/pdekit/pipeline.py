@@ -42,8 +42,9 @@ def split_ranges(data) -> dict[str, tuple[int, int]]:
 
 
 def prepare_data(recipe: Recipe, quiet: bool = False, device: str = "cpu") -> dict:
-    """Files (or splits of a user's file) for train, val and test, and one test file per transfer
-    resolution (the same test samples, stored finer)."""
+    """Files (or splits of a user's file) for train, val and test, one test file per transfer
+    resolution (the same test samples, stored finer) and, with eval.held_out, the test samples under
+    those parameters."""
     d = recipe.data
     ranges = split_ranges(d)
     if d.file:  # a file given by the user, in any layout: nothing to generate
@@ -51,27 +52,21 @@ def prepare_data(recipe: Recipe, quiet: bool = False, device: str = "cpu") -> di
         if d.test_file:
             files["test"] = Split(d.test_file, 0, d.n_test)
         return {**files, "transfer": {}}
-    files = {}
-    problem = recipe.data_problem()
     shard = distributed()  # under torchrun each process solves its share; all wait for the files below
-    for split, (first, n) in ranges.items():
-        if split == "train" and d.source == "online":
-            continue  # solved while training, never stored
-        files[split] = dataset_file(problem, n, d.seed, first, device)
-        generate(problem, n, d.seed, files[split], batch_size=d.batch_size, device=device, quiet=quiet, first=first,
+
+    def generated(problem, first: int, n: int) -> str:
+        path = dataset_file(problem, n, d.seed, first, device)
+        generate(problem, n, d.seed, path, batch_size=d.batch_size, device=device, quiet=quiet, first=first,
                  shard=shard)
-    files["transfer"] = {}
-    first, n = ranges["test"]
+        return path
+
+    problem = recipe.data_problem()
+    files = {split: generated(problem, first, n) for split, (first, n) in ranges.items()
+             if not (split == "train" and d.source == "online")}  # online: solved while training, never stored
+    test = ranges["test"]
     if recipe.eval.held_out:  # the test samples' indices under other parameters
-        p = recipe.data_problem(params=recipe.eval.held_out)
-        files["held_out"] = dataset_file(p, n, d.seed, first, device)
-        generate(p, n, d.seed, files["held_out"], batch_size=d.batch_size, device=device, quiet=quiet, first=first,
-                 shard=shard)
-    for r in recipe.eval.resolutions:
-        p = recipe.data_problem(r)
-        path = dataset_file(p, n, d.seed, first, device)
-        generate(p, n, d.seed, path, batch_size=d.batch_size, device=device, quiet=quiet, first=first, shard=shard)
-        files["transfer"][r] = path
+        files["held_out"] = generated(recipe.data_problem(params=recipe.eval.held_out), *test)
+    files["transfer"] = {r: generated(recipe.data_problem(r), *test) for r in recipe.eval.resolutions}
     if shard[1] > 1:
         import torch.distributed as dist
 

@@ -182,13 +182,13 @@ def read_pairs(source, start: int, count: int, task: PairTask = PairTask()) -> t
 def _with_params(x: np.ndarray, source, start: int, count: int) -> np.ndarray:
     """``x`` with one constant channel per parameter that varies per sample (sorted by name; the
     logarithm where the problem draws it on a log scale), float32, contiguous."""
-    from pdekit.problems import PROBLEMS
+    from pdekit.problems import log_scaled
 
-    scales = getattr(PROBLEMS.get(source.problem), "varying", {})
+    names = sorted(source.params)
     planes = []
-    for name in sorted(source.params):
+    for name, log in zip(names, log_scaled(source.problem, names)):
         values = source.params[name](start, count, None)
-        values = np.log(values) if scales.get(name) == "log" else values
+        values = np.log(values) if log else values
         planes.append(np.broadcast_to(values.reshape(count, 1, *[1] * (x.ndim - 2)), (count, 1, *x.shape[2:])))
     return np.ascontiguousarray(np.concatenate([x, *planes], axis=1), dtype=np.float32)
 

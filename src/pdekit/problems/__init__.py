@@ -7,7 +7,7 @@ import importlib
 import pkgutil
 
 from pdekit.errors import ConfigError
-from pdekit.problems.base import PROBLEMS, PinnProblem, Problem, register
+from pdekit.problems.base import PROBLEMS, PinnProblem, Problem, log_scaled, register
 
 for _module in pkgutil.iter_modules(__path__):
     if _module.name != "base":
@@ -48,4 +48,4 @@ def get_problem(name: str, kind: str | None = "grid"):
     return cls
 
 
-__all__ = ["PROBLEMS", "PinnProblem", "Problem", "get_problem", "register"]
+__all__ = ["PROBLEMS", "PinnProblem", "Problem", "get_problem", "log_scaled", "register"]

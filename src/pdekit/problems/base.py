@@ -26,6 +26,13 @@ def register(cls: type["Problem"]) -> type["Problem"]:
     return cls
 
 
+def log_scaled(problem: str | None, names) -> tuple[bool, ...]:
+    """For each parameter in ``names``: whether ``problem`` draws it per sample on a log scale, so
+    models see its logarithm (``Problem.varying``); False for data of no registered problem."""
+    scales = getattr(PROBLEMS.get(problem), "varying", {})
+    return tuple(scales.get(name) == "log" for name in names)
+
+
 class Problem:
     """A PDE with a batched solver on a grid: the base class of the problems that generate data.
 

@@ -72,12 +72,9 @@ def conditioning_scalars(rollout, problem: str | None, params) -> tuple[bool, ..
     """The ``cond_log`` of the rollout model: one entry per parameter that varies per sample (sorted
     by name, the order of a file's /params), True where the problem draws it on a log scale; empty
     with rollout.conditioning=none."""
-    from pdekit.problems import PROBLEMS
+    from pdekit.problems import log_scaled
 
-    if rollout.conditioning == "none":
-        return ()
-    scales = getattr(PROBLEMS.get(problem), "varying", {})
-    return tuple(scales.get(name) == "log" for name in sorted(params))
+    return () if rollout.conditioning == "none" else log_scaled(problem, sorted(params))
 
 
 def rollout_model(model: dict, rollout, channels: int, ndim: int, dt: float, cond_log: tuple[bool, ...],

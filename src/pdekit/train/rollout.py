@@ -115,16 +115,25 @@ class Autoregressive(nn.Module):
 
     def derivative(self, states: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         """du/dt at the last of ``states`` (batch, history, channels, *space), in physical units."""
-        return self._net(states, self._condition(cond, len(states))) * self.rate.view(self._shape(states))[:, 0]
+        return self._derivative(states, self._condition(cond, len(states)))
+
+    def _derivative(self, states: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
+        return self._net(states, c) * self.rate.view(self._shape(states))[:, 0]
+
+    def _check(self, states: torch.Tensor) -> None:
+        if states.shape[1] != self.history or states.shape[2] != self.channels:
+            raise PdekitError(f"Autoregressive: states must be (batch, {self.history}, {self.channels}, *space), got "
+                              f"{tuple(states.shape)}")
 
     def step(self, states: torch.Tensor, dt: float | None = None, cond: torch.Tensor | None = None) -> torch.Tensor:
         """The state after the last of ``states`` (batch, history, channels, *space): (batch,
         channels, *space). ``dt`` (derivative target only) may differ from the training step;
         ``cond`` (batch, cond_dim): the per-sample parameters, for a conditioned model."""
-        if states.shape[1] != self.history or states.shape[2] != self.channels:
-            raise PdekitError(f"Autoregressive: states must be (batch, {self.history}, {self.channels}, *space), got "
-                              f"{tuple(states.shape)}")
-        c = self._condition(cond, len(states))
+        self._check(states)
+        return self._step(states, dt, self._condition(cond, len(states)))
+
+    def _step(self, states: torch.Tensor, dt: float | None, c: torch.Tensor | None) -> torch.Tensor:
+        """``step`` with the condition already normalized (a rollout normalizes it once)."""
         if self.target == "state":
             if dt is not None and dt != self.dt:
                 raise PdekitError("a model with target=state advances by the step it was trained on; train with "
@@ -135,7 +144,7 @@ class Autoregressive(nn.Module):
         u, before = states[:, -1], states[:, :-1]
 
         def f(v):
-            return self._net(torch.cat([before, v[:, None]], dim=1), c) * self.rate.view(self._shape(states))[:, 0]
+            return self._derivative(torch.cat([before, v[:, None]], dim=1), c)
 
         k1 = f(u)
         if self.integrator == "euler":
@@ -153,9 +162,10 @@ class Autoregressive(nn.Module):
                 cond: torch.Tensor | None = None) -> torch.Tensor:
         """``steps`` states after ``states`` (batch, history, channels, *space), each predicted
         from the model's own previous ones: (batch, steps, channels, *space)."""
-        out = []
+        self._check(states)
+        c, out = self._condition(cond, len(states)), []
         for _ in range(steps):
-            nxt = self.step(states, dt, cond)
+            nxt = self._step(states, dt, c)
             out.append(nxt)
             states = torch.cat([states[:, 1:], nxt[:, None]], dim=1)
         return torch.stack(out, dim=1)
