@@ -26,6 +26,7 @@ from pdekit.models.registry import count_parameters
 from pdekit.problems import get_problem
 
 MAX_DT_DOUBLINGS = 10  # time steps tried: dt, 2 dt, 4 dt, ... up to 1024 dt
+SETTING_KEYS = ("solve_resolution", "mesh_size", "dt")  # the config entries a solver setting differs in
 
 
 def _timed(fn):
@@ -56,6 +57,14 @@ def _grids(problem) -> list[int]:
         c //= 2
         cells.append(c)
     return [c + 1 for c in cells]
+
+
+def _settings(problem) -> list[dict]:
+    """Solver settings from the data's to cheaper ones, as config overrides: the problem's own
+    (``cheaper_settings()``, such as coarser meshes of a finite-element problem, sampled on the
+    stored grid) or the nested grids of ``_grids``."""
+    own = getattr(problem, "cheaper_settings", None)
+    return own() if own else [{"solve_resolution": g} for g in _grids(problem)]
 
 
 def _restrict(problem, field: torch.Tensor, fine: int, coarse: int) -> torch.Tensor:
@@ -95,7 +104,7 @@ class _Setting:
     """One solver setting, ready to solve the timed test samples."""
 
     def __init__(self, problem, params: dict, seed: int, indices: range, device: str):
-        self.problem, self.grid = problem, params["solve_resolution"]
+        self.problem, self.grid = problem, params.get("solve_resolution", problem.resolution)
         self.solver = get_problem(problem.name).from_params(min(self.grid, problem.resolution), params)
         self.inputs = draw_inputs(self.solver, seed, indices, device)
 
@@ -123,7 +132,7 @@ class _Setting:
 
 
 def _describe(params: dict) -> dict:
-    return {k: v for k, v in params.items() if k in ("solve_resolution", "dt")}
+    return {k: v for k, v in params.items() if k in SETTING_KEYS}
 
 
 def _check_inputs(problem, setting: _Setting, x_true: torch.Tensor, initial: bool) -> None:
@@ -138,7 +147,7 @@ def _check_inputs(problem, setting: _Setting, x_true: torch.Tensor, initial: boo
 
 
 def ladder(problem, interval: float, surrogate_error: float, attempt, full: bool = True):
-    """Solver settings from the data's down: the grids of ``_grids`` and, on each, the time step
+    """Solver settings from the data's down: those of ``_settings`` (grids) and, on each, the time step
     doubled, until a setting is less accurate than ``surrogate_error``. ``attempt(params)`` runs
     one setting and returns (setting, mean relative L2, first-call seconds per sample), raising
     PdekitError when it cannot run; ``interval`` is the stored interval, which no step exceeds
@@ -147,11 +156,13 @@ def ladder(problem, interval: float, surrogate_error: float, attempt, full: bool
     rows, skipped, settings = [], [], []
     has_dt = hasattr(problem.config, "dt")
     largest = 0  # a coarser grid starts at the largest step accurate enough on the finer one: smaller ones cost more
-    for grid_index, g in enumerate(_grids(problem) if full else [problem.solve_resolution]):
+    settings_tried = _settings(problem)
+    for grid_index, override in enumerate(settings_tried if full else settings_tried[:1]):
+        rows_before = len(rows)
         factors = [2**j for j in range(largest, MAX_DT_DOUBLINGS + 1)] if (has_dt and full) else [1]
         factors = [f for f in factors if f == factors[0] or problem.config.dt * f / 2 < interval]
         for j, factor in enumerate(factors):
-            params = {**base, "solve_resolution": g}
+            params = {**base, **override}
             if has_dt:
                 params["dt"] = min(problem.config.dt * factor, max(interval, problem.config.dt))
             described = _describe(params)
@@ -167,7 +178,7 @@ def ladder(problem, interval: float, surrogate_error: float, attempt, full: bool
             if error > surrogate_error:
                 break
             largest = max(largest, int(math.log2(factor)))
-        if rows and rows[-1]["solve_resolution"] == g and j == 0 and rows[-1]["rel_l2"] > surrogate_error:
+        if len(rows) > rows_before and j == 0 and rows[-1]["rel_l2"] > surrogate_error:
             break  # even the smallest step on this grid is less accurate: coarser grids only lose
         if not rows and grid_index == 0:
             break  # the data's own setting failed: nothing to compare
@@ -220,7 +231,7 @@ def speed_verdict(rows: list[dict], model_seconds: float, surrogate_error: float
         return out
     best = min(matched, key=lambda r: r["seconds_per_sample"])
     ratio = best["seconds_per_sample"] / model_seconds
-    name = ", ".join(f"{k} = {v:g}" for k, v in best.items() if k in ("solve_resolution", "dt"))
+    name = ", ".join(f"{k} = {v:g}" for k, v in best.items() if k in SETTING_KEYS)
     out["speedup"], out["matched_setting"] = ratio, best
     timing = (f"({name}, relative L2 {best['rel_l2']:.3g} against {surrogate_error:.3g}) takes "
               f"{best['seconds_per_sample']:.3g} s per sample, the surrogate {model_seconds:.3g} s.")

@@ -9,6 +9,7 @@ import os
 import numpy as np
 
 from pdekit.eval import metrics
+from pdekit.eval.evaluate import SETTING_KEYS
 
 # what each metric in the report means (formulas in docs/metrics.md)
 GLOSSARY = {
@@ -62,13 +63,21 @@ def _loss_curves(plt, history, path):
     return fig
 
 
-def _predictions(plt, x, y, pred, count, path, trajectory: bool = False):
+def _predictions(plt, x, y, pred, count, path, trajectory: bool = False, extent=None):
     """Per sample: the input, truth and prediction (overlaid in 1D, side by side in 2D), the error;
-    a trajectory (t, x[, y]) is shown as time across and x up (at the middle y in 2D)."""
+    a trajectory (t, x[, y]) is shown as time across and x up (at the middle y in 2D). ``extent``
+    (x0, x1, y0, y1): a 2D domain's physical bounds (default the unit square); a domain more than
+    twice as long as high gets its panels stacked, drawn to scale."""
     count = min(count, len(y))
     ndim = y.ndim - 2
     columns = 3 if ndim == 1 else 4
-    fig, axes = plt.subplots(count, columns, figsize=(3.8 * columns, 2.9 * count), squeeze=False)
+    wide = extent is not None and ndim == 2 and (extent[1] - extent[0]) > 2 * (extent[3] - extent[2])
+    if wide:
+        ratio = (extent[1] - extent[0]) / (extent[3] - extent[2])
+        fig, stacked = plt.subplots(count * columns, 1, figsize=(10, (8.5 / ratio + 0.9) * count * columns))
+        axes = np.asarray(stacked).reshape(count, columns)
+    else:
+        fig, axes = plt.subplots(count, columns, figsize=(3.8 * columns, 2.9 * count), squeeze=False)
     for i in range(count):
         inp, truth, guess = x[i, 0].numpy(), y[i, 0].numpy(), pred[i, 0].numpy()
         if ndim == 1:
@@ -87,17 +96,32 @@ def _predictions(plt, x, y, pred, count, path, trajectory: bool = False):
             titles = ("input", "truth", "prediction", "error (prediction - truth)")
             for j, data in enumerate(panels):
                 data = data if ndim == 2 else data[..., data.shape[-1] // 2]  # 3D: the middle of the last axis
-                image = axes[i, j].imshow(data.T, origin="lower", extent=(0, 1, 0, 1), aspect="auto",
-                                          cmap="RdBu_r" if j == 3 else "viridis")
-                fig.colorbar(image, ax=axes[i, j], fraction=0.046)
-                axes[i, j].set_xticks([0, 0.5, 1])
-                axes[i, j].set_yticks([0, 0.5, 1])
+                image = axes[i, j].imshow(data.T, origin="lower", extent=extent if wide else (0, 1, 0, 1),
+                                          aspect="equal" if wide else "auto", cmap="RdBu_r" if j == 3 else "viridis")
+                fig.colorbar(image, ax=axes[i, j], fraction=0.046 if not wide else 0.015, pad=0.01)
+                if not wide:
+                    axes[i, j].set_xticks([0, 0.5, 1])
+                    axes[i, j].set_yticks([0, 0.5, 1])
                 axes[i, j].set_xlabel("t (fraction of the predicted times)" if trajectory else "x")
                 axes[i, j].set_ylabel(("x" + (" (at the middle y)" if ndim == 3 else "")) if trajectory else "y")
         for j, title in enumerate(titles):
             axes[i, j].set_title(f"test sample {i}: {title}", fontsize=9)
     _save(fig, path)
     return fig
+
+
+def _extent(recipe):
+    """(x0, x1, y0, y1) of a generated 2D problem's stored grid, or None (files, other dimensions)."""
+    from pdekit.problems import get_problem
+
+    data = recipe.data
+    if getattr(data, "file", None) or not getattr(data, "problem", None):
+        return None
+    problem = get_problem(data.problem).from_params(data.resolution, data.params)
+    c = problem.coords()
+    if problem.ndim != 2 or "y" not in c:
+        return None
+    return float(c["x"][0]), float(c["x"][-1]), float(c["y"][0]), float(c["y"][-1])
 
 
 def _frequency(plt, results, path):
@@ -214,7 +238,7 @@ def write_report(run_dir, recipe, trained, results, x_test, y_test, pred) -> Non
     if trained.history:
         _loss_curves(plt, trained.history, os.path.join(plots, "loss.png"))
     _predictions(plt, x_test, y_test, pred, recipe.eval.plot_samples, os.path.join(plots, "predictions.png"),
-                 trajectory=getattr(recipe.data, "trajectory", False))
+                 trajectory=getattr(recipe.data, "trajectory", False), extent=_extent(recipe))
     _frequency(plt, results, os.path.join(plots, "frequency.png"))
     _resolution(plt, results, os.path.join(plots, "resolution.png"))
     _speed(plt, results, os.path.join(plots, "speed_accuracy.png"))
@@ -256,13 +280,13 @@ def write_report(run_dir, recipe, trained, results, x_test, y_test, pred) -> Non
               "is its error on the same samples.", "",
               "| setting | seconds per sample | first call | relative L2 |", "|---|---|---|---|"]
     for r in results["solver_ladder"]:
-        setting = ", ".join(f"{k} = {r[k]:g}" for k in ("solve_resolution", "dt") if k in r)
+        setting = ", ".join(f"{k} = {r[k]:g}" for k in SETTING_KEYS if k in r)
         lines.append(f"| solver {setting} | {r['seconds_per_sample']:.4g} | {r['first_call_seconds']:.4g} | "
                      f"{r['rel_l2']:.3g} |")
     lines.append(f"| surrogate | {results['model_seconds_per_sample']:.4g} | "
                  f"{results['model_first_call_seconds_per_sample']:.4g} | {results['timed_rel_l2']:.3g} |")
     for s in results.get("solver_ladder_skipped", []):
-        setting = ", ".join(f"{k} = {s[k]:g}" for k in ("solve_resolution", "dt") if k in s)
+        setting = ", ".join(f"{k} = {s[k]:g}" for k in SETTING_KEYS if k in s)
         lines.append(f"\nSkipped: solver {setting}: {s['reason']}.")
     if results.get("speedup_at_data_setting"):
         lines += ["", f"At the data's own setting (not matched in accuracy) the solver takes "

@@ -49,8 +49,8 @@ class MLP(nn.Module):
         Returns
         -------
         list of tuple
-            ``(weight (out, in), bias (out,), derivatives)`` per layer, where ``derivatives(z)`` gives
-            the activation after the layer and its first and second derivatives, None for the output
+            ``(weight (out, in), bias (out,), derivatives)`` per layer, where ``derivatives(z, order)`` gives
+            the activation after the layer and its derivatives up to ``order``, None for the output
             layer.
         """
         mods = list(self.net)
@@ -98,16 +98,12 @@ class SIREN(nn.Module):
         Returns
         -------
         list of tuple
-            ``(weight (out, in), bias (out,), derivatives)`` per layer, where ``derivatives(z)`` gives
-            the activation after the layer and its first and second derivatives, None for the output
+            ``(weight (out, in), bias (out,), derivatives)`` per layer, where ``derivatives(z, order)`` gives
+            the activation after the layer and its derivatives up to ``order``, None for the output
             layer.
         """
-        def sine(z):  # the factor omega0 is folded into the weights below
-            s = torch.sin(z)
-            return s, torch.cos(z), -s
-
-        w = self.omega0
-        return [(w * m.weight, w * m.bias, sine) for m in self.hidden] + [(self.out.weight, self.out.bias, None)]
+        w = self.omega0  # folded into the weights, so the activation is sin itself
+        return [(w * m.weight, w * m.bias, Sin().derivatives) for m in self.hidden] + [(self.out.weight, self.out.bias, None)]
 
 
 @register_model("fourier")
@@ -145,8 +141,8 @@ class FourierFeatureMLP(nn.Module):
         Returns
         -------
         list of tuple
-            ``(weight (out, in), bias (out,), derivatives)`` per layer, where ``derivatives(z)`` gives
-            the activation after the layer and its first and second derivatives, None for the output
+            ``(weight (out, in), bias (out,), derivatives)`` per layer, where ``derivatives(z, order)`` gives
+            the activation after the layer and its derivatives up to ``order``, None for the output
             layer.
         """
         # [cos z, sin z] = sin([z + pi/2, z]): a fixed linear layer with a sine activation

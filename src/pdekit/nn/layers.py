@@ -1,5 +1,5 @@
-"""Small building blocks shared by the models: activations (each with its first and second
-derivatives, for the Taylor pass of physics-informed training), MLPs over features or over the
+"""Small building blocks shared by the models: activations (each with its derivatives up to the
+third, for the Taylor pass of physics-informed training), MLPs over features or over the
 channels of a grid, convolutions by dimension, grid coordinates."""
 
 from __future__ import annotations
@@ -12,25 +12,35 @@ from torch import nn
 from pdekit.errors import ConfigError
 
 
+def _upto(order: int, f, d1, d2, d3):
+    """(f, f', ..., f^(order)) from the closed forms; ``d3`` computes the third derivative on demand."""
+    if order not in (1, 2, 3):
+        raise ConfigError(f"activation derivatives are available up to the third, not order {order}")
+    return (f, d1, d2, d3())[: order + 1] if order == 3 else (f, d1, d2)[: order + 1]
+
+
 class Tanh(nn.Tanh):
     """tanh(x), with its derivatives for the Taylor pass."""
 
-    def derivatives(self, z):
+    def derivatives(self, z, order: int = 2):
         """tanh and its derivatives: f' = 1 - tanh^2, f'' = -2 tanh (1 - tanh^2).
 
         Parameters
         ----------
         z : torch.Tensor
             Pre-activations, any shape.
+        order : int
+            The highest derivative wanted, 2 or 3.
 
         Returns
         -------
         tuple of torch.Tensor
-            (f(z), f'(z), f''(z)), each shaped like ``z``: what the Taylor pass (pinn/taylor.py) needs.
+            (f(z), f'(z), ..., f^(order)(z)), each shaped like ``z``: what the Taylor pass
+            (pinn/taylor.py) needs.
         """
         t = torch.tanh(z)
         d1 = 1 - t * t
-        return t, d1, -2 * t * d1
+        return _upto(order, t, d1, -2 * t * d1, lambda: -2 * d1 * (1 - 3 * t * t))
 
 
 class Sin(nn.Module):
@@ -39,21 +49,24 @@ class Sin(nn.Module):
     def forward(self, x):
         return torch.sin(x)
 
-    def derivatives(self, z):
+    def derivatives(self, z, order: int = 2):
         """sin and its derivatives: f' = cos, f'' = -sin.
 
         Parameters
         ----------
         z : torch.Tensor
             Pre-activations, any shape.
+        order : int
+            The highest derivative wanted, 2 or 3.
 
         Returns
         -------
         tuple of torch.Tensor
-            (f(z), f'(z), f''(z)), each shaped like ``z``: what the Taylor pass (pinn/taylor.py) needs.
+            (f(z), f'(z), ..., f^(order)(z)), each shaped like ``z``: what the Taylor pass
+            (pinn/taylor.py) needs.
         """
-        s = torch.sin(z)
-        return s, torch.cos(z), -s
+        s, c = torch.sin(z), torch.cos(z)
+        return _upto(order, s, c, -s, lambda: -c)
 
 
 class Snake(nn.Module):
@@ -66,21 +79,25 @@ class Snake(nn.Module):
     def forward(self, x):
         return x + torch.sin(self.a * x) ** 2 / self.a
 
-    def derivatives(self, z):
+    def derivatives(self, z, order: int = 2):
         """Snake and its derivatives: f' = 1 + sin(2 a z), f'' = 2 a cos(2 a z).
 
         Parameters
         ----------
         z : torch.Tensor
             Pre-activations, any shape.
+        order : int
+            The highest derivative wanted, 2 or 3.
 
         Returns
         -------
         tuple of torch.Tensor
-            (f(z), f'(z), f''(z)), each shaped like ``z``: what the Taylor pass (pinn/taylor.py) needs.
+            (f(z), f'(z), ..., f^(order)(z)), each shaped like ``z``: what the Taylor pass
+            (pinn/taylor.py) needs.
         """
-        s = torch.sin(self.a * z)
-        return z + s**2 / self.a, 1 + torch.sin(2 * self.a * z), 2 * self.a * torch.cos(2 * self.a * z)
+        s, a = torch.sin(self.a * z), self.a
+        return _upto(order, z + s**2 / a, 1 + torch.sin(2 * a * z), 2 * a * torch.cos(2 * a * z),
+                     lambda: -4 * a * a * torch.sin(2 * a * z))
 
 
 class Cauchy(nn.Module):
@@ -93,81 +110,97 @@ class Cauchy(nn.Module):
     def forward(self, x):
         return (self.l1 * x + self.l2) / (x**2 + self.d**2)
 
-    def derivatives(self, z):
+    def derivatives(self, z, order: int = 2):
         """The Cauchy activation and its derivatives (quotient rule, with q = z^2 + d^2).
 
         Parameters
         ----------
         z : torch.Tensor
             Pre-activations, any shape.
+        order : int
+            The highest derivative wanted, 2 or 3.
 
         Returns
         -------
         tuple of torch.Tensor
-            (f(z), f'(z), f''(z)), each shaped like ``z``: what the Taylor pass (pinn/taylor.py) needs.
+            (f(z), f'(z), ..., f^(order)(z)), each shaped like ``z``: what the Taylor pass
+            (pinn/taylor.py) needs.
         """
         num, q = self.l1 * z + self.l2, z**2 + self.d**2
-        return num / q, self.l1 / q - 2 * z * num / q**2, (8 * z * z * num / q - 4 * self.l1 * z - 2 * num) / q**2
+        l1, l2, d2 = self.l1, self.l2, self.d**2
+        return _upto(order, num / q, self.l1 / q - 2 * z * num / q**2, (8 * z * z * num / q - 4 * self.l1 * z - 2 * num) / q**2,
+                     lambda: -6 * (d2 * d2 * l1 - 6 * d2 * l1 * z**2 - 4 * d2 * l2 * z + l1 * z**4 + 4 * l2 * z**3) / q**4)
 
 
 class GELU(nn.GELU):
     """x Phi(x) (the exact form)."""
 
-    def derivatives(self, z):
+    def derivatives(self, z, order: int = 2):
         """GELU and its derivatives: f' = Phi + z phi, f'' = phi (2 - z^2), phi the normal density.
 
         Parameters
         ----------
         z : torch.Tensor
             Pre-activations, any shape.
+        order : int
+            The highest derivative wanted, 2 or 3.
 
         Returns
         -------
         tuple of torch.Tensor
-            (f(z), f'(z), f''(z)), each shaped like ``z``: what the Taylor pass (pinn/taylor.py) needs.
+            (f(z), f'(z), ..., f^(order)(z)), each shaped like ``z``: what the Taylor pass
+            (pinn/taylor.py) needs.
         """
         cdf = 0.5 * (1 + torch.erf(z / math.sqrt(2)))
         pdf = torch.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
-        return z * cdf, cdf + z * pdf, pdf * (2 - z * z)
+        return _upto(order, z * cdf, cdf + z * pdf, pdf * (2 - z * z), lambda: pdf * z * (z * z - 4))
 
 
 class SiLU(nn.SiLU):
     """x sigmoid(x), with its derivatives for the Taylor pass."""
 
-    def derivatives(self, z):
+    def derivatives(self, z, order: int = 2):
         """SiLU and its derivatives: f' = s (1 + z (1 - s)), f'' = s (1 - s) (2 + z (1 - 2 s)), s = sigmoid(z).
 
         Parameters
         ----------
         z : torch.Tensor
             Pre-activations, any shape.
+        order : int
+            The highest derivative wanted, 2 or 3.
 
         Returns
         -------
         tuple of torch.Tensor
-            (f(z), f'(z), f''(z)), each shaped like ``z``: what the Taylor pass (pinn/taylor.py) needs.
+            (f(z), f'(z), ..., f^(order)(z)), each shaped like ``z``: what the Taylor pass
+            (pinn/taylor.py) needs.
         """
         s = torch.sigmoid(z)
-        return z * s, s * (1 + z * (1 - s)), s * (1 - s) * (2 + z * (1 - 2 * s))
+        return _upto(order, z * s, s * (1 + z * (1 - s)), s * (1 - s) * (2 + z * (1 - 2 * s)),
+                     lambda: s * (1 - s) * (6 * s * s * z - 6 * s * z - 6 * s + z + 3))
 
 
 class ReLU(nn.ReLU):
     """max(x, 0), with its derivatives for the Taylor pass."""
 
-    def derivatives(self, z):
+    def derivatives(self, z, order: int = 2):
         """ReLU and its derivatives: f' is the step (0 at z = 0), f'' is zero.
 
         Parameters
         ----------
         z : torch.Tensor
             Pre-activations, any shape.
+        order : int
+            The highest derivative wanted, 2 or 3.
 
         Returns
         -------
         tuple of torch.Tensor
-            (f(z), f'(z), f''(z)), each shaped like ``z``: what the Taylor pass (pinn/taylor.py) needs.
+            (f(z), f'(z), ..., f^(order)(z)), each shaped like ``z``: what the Taylor pass
+            (pinn/taylor.py) needs.
         """
-        return torch.relu(z), (z > 0).to(z.dtype), torch.zeros_like(z)
+        zero = torch.zeros_like(z)
+        return _upto(order, torch.relu(z), (z > 0).to(z.dtype), zero, lambda: zero)
 
 
 ACTIVATIONS = {"gelu": GELU, "relu": ReLU, "tanh": Tanh, "silu": SiLU, "sin": Sin, "snake": Snake, "cauchy": Cauchy}

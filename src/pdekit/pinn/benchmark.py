@@ -33,6 +33,10 @@ class Benchmark:
     extra : callable
         ``extra(pinn) -> dict`` of problem-specific metrics (a recovered coefficient, say); none by
         default.
+    observe : callable or None
+        ``observe(pinn, points) -> (n,) or (n, c)``: what is compared with the reference (then
+        shaped like the grid with c last), such as the velocity of a stream function; None: the
+        first output column.
     """
 
     pinn: PINN
@@ -40,6 +44,7 @@ class Benchmark:
     points: np.ndarray  # (n, d) evaluation points
     reference: np.ndarray  # reference values at the points, shaped like the grid (time first); NaN outside
     extra: Callable[[PINN], dict] = _no_extra  # problem-specific metrics
+    observe: Callable[[PINN, np.ndarray], np.ndarray] | None = None  # default: the first output column
 
     def evaluate(self) -> tuple[dict, np.ndarray]:
         """({"test_rel_l2", "max_error", ...extra}, the PINN's values on the grid)."""
@@ -47,7 +52,8 @@ class Benchmark:
 
         from pdekit.eval.metrics import relative_l2
 
-        u = self.pinn.predict(self.points)[:, 0].reshape(self.reference.shape)
+        values = self.observe(self.pinn, self.points) if self.observe else self.pinn.predict(self.points)[:, 0]
+        u = np.asarray(values).reshape(self.reference.shape)
         mask = np.isfinite(self.reference)
         err = relative_l2(torch.from_numpy(u[mask])[None], torch.from_numpy(self.reference[mask])[None])
         return {"test_rel_l2": float(err[0]), "max_error": float(np.abs(u - self.reference)[mask].max()),

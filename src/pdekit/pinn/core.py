@@ -3,7 +3,8 @@
 Conditions are soft (a weighted mean-squared term of the loss) or hard (built into the output):
 hard Dirichlet u = g + phi N with phi the geometry's boundary factor, hard initial u = h + (t - t0) N,
 both u = h + g - g(t0) + (t - t0) phi N (h must equal g on the boundary at t0), hard periodic an
-input embedding (cos, sin) of the periodic coordinate.
+input embedding (cos, sin) of the periodic coordinate, and any other affine transform
+u = shift + scale N through a Transform (hard Neumann walls, a stream function's no-slip walls).
 """
 
 from __future__ import annotations
@@ -516,6 +517,29 @@ class Observation(Condition):
         return self.value_residual(pinn(x), x)
 
 
+class Transform(Condition):
+    """A hard output transform u = shift(x) + scale(x) N(x), N the network's output: for what the
+    other hard forms do not cover. A scale vanishing to second order on a wall imposes a zero
+    normal derivative there (hard Neumann), a scale of 1 on some columns leaves them free (a
+    pressure next to a stream function), and the shift carries the boundary data: a stream
+    function psi = psi_0 + (x (1 - x) y (1 - y))^2 N has no-slip walls wherever psi_0 has.
+
+    Parameters
+    ----------
+    shift, scale : float or callable
+        Functions of the points (n, d) tensor returning (n, k) or (n, 1) (one column for every
+        output), differentiable by torch (the Taylor pass differentiates them once per set of
+        points), or constants.
+    """
+
+    kind = "transform"
+    hard_supported = True
+
+    def __init__(self, shift: Value = 0.0, scale: Value = 1.0):
+        super().__init__(0.0, hard=True)
+        self.shift, self.scale = shift, scale
+
+
 def _reverse_mode_on_taylor_points(err: RuntimeError) -> bool:
     """Whether ``err`` is autograd refusing to differentiate with respect to the Taylor pass's points
     (they do not require grad): what reverse mode asked of a carried derivative (a slice of a carried
@@ -531,8 +555,8 @@ class PINN(nn.Module):
 
     The embedding is the identity, or (cos, sin) of a hard periodic axis; the transform imposes hard
     Dirichlet and initial conditions (see the module docstring). Where the network lists its layers
-    (``taylor_layers``) and has one output, the residual's derivatives come from a Taylor pass
-    (pinn/taylor.py), else from reverse mode.
+    (``taylor_layers``), the residual's derivatives (mixed and up to the third order, of any
+    output column) come from a Taylor pass (pinn/taylor.py), else from reverse mode.
 
     Parameters
     ----------
@@ -570,14 +594,17 @@ class PINN(nn.Module):
         for c in self.conditions:
             if not isinstance(c, Condition):
                 raise ConfigError(f"conditions must be pdekit.pinn conditions, got {type(c).__name__}")
+        if "Transform" in self.hard and self.hard.keys() & {"Dirichlet", "Initial"}:
+            raise ConfigError("a Transform replaces hard Dirichlet and Initial conditions: fold them into its shift "
+                              "and scale")
         if "Initial" in self.hard and not isinstance(domain, SpaceTime):
             raise ConfigError("a hard Initial condition needs a space-time domain")
-        # the Taylor pass needs a network that lists its layers, and one output column
+        # the Taylor pass needs a network that lists its layers
         p = next(network.parameters())
         with torch.no_grad():
             self.out_dim = network(torch.zeros(1, self.input_dim(), dtype=p.dtype, device=p.device)).shape[1]
-        self.taylor = hasattr(network, "taylor_layers") and self.out_dim == 1
-        self._taylor_keys: set[tuple[int, int]] = set()
+        self.taylor = hasattr(network, "taylor_layers")
+        self._taylor_keys: set[tuple[int, ...]] = set()
         self._taylor_settled = False  # the keys above served the last residual
         self._fixed_cache = None
 
@@ -615,7 +642,11 @@ class PINN(nn.Module):
         return self._output(x, self.net(self.embed(x)))
 
     def _output(self, x: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
-        """The hard conditions' output transform, affine in the network output n: A(x) + B(x) n."""
+        """The hard conditions' output transform, affine in the network output n: A(x) + B(x) n
+        (a Transform's own, or that of hard Dirichlet and initial conditions)."""
+        transform = self.hard.get("Transform")
+        if transform is not None:
+            return _value(transform.shift, x) + _value(transform.scale, x) * n
         dirichlet, initial = self.hard.get("Dirichlet"), self.hard.get("Initial")
         if dirichlet is None and initial is None:
             return n
@@ -667,22 +698,22 @@ class PINN(nn.Module):
         r = self._residual(u, xr)
         if fell_back:
             warnings.warn("the residual takes derivatives that the Taylor pass does not carry (it carries "
-                          "partial, grad, laplacian and time_derivative of u itself, up to second order); "
-                          "using reverse mode", stacklevel=2)
+                          "partial, derivative, grad, laplacian, divergence and time_derivative of the output "
+                          "or of its columns, up to the third order); using reverse mode", stacklevel=2)
         return u, r
 
     def _evaluate_taylor(self, x, compiled):
         """(u, residual) by the Taylor pass, learning on the first calls which derivatives the residual
         takes; None where it takes one the pass cannot carry."""
         xt = x.detach()
-        for _ in range(2 * x.shape[1] + 2):
+        for _ in range(4 * x.shape[1] ** taylor.MAX_ORDER + 2):
             u = self._taylor_output(x, xt, compiled and self._taylor_settled)
             try:
                 r = self._residual(u, xt)
             except taylor.Missing as miss:
-                if any(order not in (1, 2) for _, order in miss.keys) or miss.keys <= self._taylor_keys:
+                if any(len(k) > taylor.MAX_ORDER for k in miss.keys) or miss.keys <= self._taylor_keys:
                     return None
-                self._taylor_keys |= miss.keys | {(axis, 1) for axis, _ in miss.keys}
+                self._taylor_keys |= set(taylor.closure(miss.keys))
                 self._taylor_settled = False
                 continue
             except RuntimeError as err:
@@ -709,37 +740,35 @@ class PINN(nn.Module):
     # --- Taylor pass -----------------------------------------------------------------------------
     def _taylor_output(self, x: torch.Tensor, xt: torch.Tensor, compiled: bool) -> torch.Tensor:
         """u at x with its carried derivatives, attached for the points xt (x detached)."""
-        axes = sorted({axis for axis, _ in self._taylor_keys})
-        seconds = tuple(i for i, axis in enumerate(axes) if (axis, 2) in self._taylor_keys)
-        fixed = self._fixed_series(x, tuple(axes))
-        e, e1, e2 = fixed["embed"]
+        keys = taylor.closure(self._taylor_keys)
+        fixed = self._fixed_series(x, keys)
+        e, e_k = fixed["embed"]
         run = taylor.propagate_compiled if compiled else taylor.propagate
-        n, n1, n2 = run(self.net.taylor_layers(), e, e1, [e2[i] for i in seconds], seconds)
-        if "a" in fixed:  # u = A + B n
-            (a, a1, a2), (b, b1, b2) = fixed["a"], fixed["b"]
+        n, n_k = run(self.net.taylor_layers(), e, [e_k[k] for k in keys], keys)
+        carried = dict(zip(keys, n_k))
+        if "a" in fixed:  # u = A + B n: the product rule over the positions of each key
+            (a, a_k), (b, b_k) = fixed["a"], fixed["b"]
+            b_k, n_k = {(): b, **b_k}, {(): n, **carried}
             u = a + b * n
-            u1 = [a1[i] + b1[i] * n + b * n1[i] for i in range(len(axes))]
-            u2 = [a2[i] + b2[i] * n + 2 * b1[i] * n1[i] + b * n2[j] for j, i in enumerate(seconds)]
+            carried = {k: a_k[k] + sum(b_k[kb] * n_k[kn] for kb, kn in taylor.leibniz(k)) for k in keys}
         else:
-            u, u1, u2 = n, n1, n2
-        carried = {(axis, 1): d for axis, d in zip(axes, u1)}
-        carried.update({(axes[i], 2): d for i, d in zip(seconds, u2)})
+            u = n if n._base is None else n.clone()  # a fresh tensor, so that column slices find it
         return taylor.attach(u, xt, carried)
 
-    def _fixed_series(self, x: torch.Tensor, axes: tuple[int, ...]) -> dict:
-        """Value, first and second derivatives along ``axes`` of the parameter-free parts: the input
-        embedding and the output transform's A and B. Kept while the points stay the same."""
-        points, key = x, (x._version, x.dtype, axes)
-        if self._fixed_cache is not None and self._fixed_cache[0] is points and self._fixed_cache[1] == key:
+    def _fixed_series(self, x: torch.Tensor, keys: tuple) -> dict:
+        """Value and derivatives along ``keys`` of the parameter-free parts: the input embedding and
+        the output transform's A and B. Kept while the points stay the same."""
+        points, cache_key = x, (x._version, x.dtype, keys)
+        if self._fixed_cache is not None and self._fixed_cache[0] is points and self._fixed_cache[1] == cache_key:
             return self._fixed_cache[2]
         x = x.detach()
         parts = {"embed": self.embed}
-        if self.hard.keys() & {"Dirichlet", "Initial"}:
+        if self.hard.keys() & {"Dirichlet", "Initial", "Transform"}:
             zeros = torch.zeros(len(x), self.out_dim, dtype=x.dtype, device=x.device)
             parts["a"] = lambda y: self._output(y, zeros)
             parts["b"] = lambda y: self._output(y, zeros + 1) - self._output(y, zeros)
-        fixed = {name: taylor.series(f, x, axes) for name, f in parts.items()}
-        self._fixed_cache = (points, key, fixed)
+        fixed = {name: taylor.series(f, x, keys) for name, f in parts.items()}
+        self._fixed_cache = (points, cache_key, fixed)
         return fixed
 
     @torch.no_grad()

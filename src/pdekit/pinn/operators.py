@@ -1,17 +1,18 @@
 """Derivatives of a network's output with respect to its input points (graph kept, so they can be
 differentiated again and trained through). When the PINN computed the output by a Taylor pass
-(pinn/taylor.py), ``grad``, ``partial``, ``laplacian`` and ``time_derivative`` of it read the
-derivatives that pass carried; otherwise they use reverse-mode autograd.
+(pinn/taylor.py), every operator here reads the derivatives that pass carried, of the output or
+of a column of it (``out[:, 1:2]``); otherwise they use reverse-mode autograd.
 
 ``x`` is the (n, d) tensor of points the network was evaluated on (with ``requires_grad``), ``u``
-an (n, 1) or (n,) output. Axes follow the points' columns: space first, time last.
+an (n, 1) or (n,) output, or a column of a vector output. Axes follow the points' columns: space
+first, time last.
 """
 
 from __future__ import annotations
 
 import torch
 
-from pdekit.pinn.taylor import lookup
+from pdekit.pinn.taylor import key, lookup
 
 
 def grad(u: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -29,7 +30,7 @@ def grad(u: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     torch.Tensor
         The gradient, (n, d), with its graph (for a vector u, the gradient of the components' sum).
     """
-    carried = lookup(u, x, [(j, 1) for j in range(x.shape[1])])
+    carried = lookup(u, x, [(j,) for j in range(x.shape[1])])
     if carried is not None:
         return torch.cat(carried, dim=1)
     return torch.autograd.grad(u, x, grad_outputs=torch.ones_like(u), create_graph=True)[0]
@@ -47,18 +48,41 @@ def partial(u: torch.Tensor, x: torch.Tensor, axis: int, order: int = 1) -> torc
     axis : int
         The column to differentiate along.
     order : int
-        The order of the derivative (the Taylor pass carries orders 1 and 2).
+        The order of the derivative (the Taylor pass carries up to the third).
 
     Returns
     -------
     torch.Tensor
         The derivative, (n, 1).
     """
-    carried = lookup(u, x, [(axis, order)])
+    return derivative(u, x, *([axis] * order))
+
+
+def derivative(u: torch.Tensor, x: torch.Tensor, *axes: int) -> torch.Tensor:
+    """(n, 1): the derivative of u along each of ``axes`` in turn, mixed or not:
+    ``derivative(psi, x, 0, 1, 1)`` is psi_xyy.
+
+    Parameters
+    ----------
+    u : torch.Tensor
+        The network's output at ``x``, (n, 1) or (n,), or a column of it.
+    x : torch.Tensor
+        The points it was evaluated at, (n, d), space first and time last.
+    *axes : int
+        The columns to differentiate along, one per order (the Taylor pass carries up to three).
+
+    Returns
+    -------
+    torch.Tensor
+        The derivative, (n, 1).
+    """
+    if not axes:
+        return u if u.ndim == 2 else u[:, None]
+    carried = lookup(u, x, [key(*axes)])
     if carried is not None:
         return carried[0]
     out = u if u.ndim == 2 else u[:, None]
-    for _ in range(order):
+    for axis in axes:
         out = grad(out, x)[:, axis : axis + 1]
     return out
 
@@ -82,7 +106,7 @@ def laplacian(u: torch.Tensor, x: torch.Tensor, space_dims: int | None = None) -
         The Laplacian, (n, 1).
     """
     dims = range(space_dims if space_dims is not None else x.shape[1])
-    carried = lookup(u, x, [(j, 2) for j in dims])
+    carried = lookup(u, x, [(j, j) for j in dims])
     if carried is not None:
         return sum(carried)
     g = grad(u, x)
@@ -91,8 +115,6 @@ def laplacian(u: torch.Tensor, x: torch.Tensor, space_dims: int | None = None) -
 
 def divergence(v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """(n, 1): sum_j d v_j / d x_j for a vector field v (n, k) over the first k columns.
-
-    Always by reverse mode (the Taylor pass carries derivatives of a scalar u only).
 
     Parameters
     ----------
@@ -106,7 +128,7 @@ def divergence(v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     torch.Tensor
         The divergence, (n, 1).
     """
-    return sum(grad(v[:, j : j + 1], x)[:, j : j + 1] for j in range(v.shape[1]))
+    return sum(derivative(v[:, j : j + 1], x, j) for j in range(v.shape[1]))
 
 
 def time_derivative(u: torch.Tensor, x: torch.Tensor, order: int = 1) -> torch.Tensor:

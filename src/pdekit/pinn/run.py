@@ -120,7 +120,11 @@ def _report(run_dir, recipe, metrics, bench, u, history):
     names = list(bench.grid)[:2]  # the image's columns and rows: x and t (or y)
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     extent = [a.min(), a.max(), b.min(), b.max()]
-    for ax, field, title in zip(axes, (u, ref, np.abs(u - ref)), ("PINN", "reference", "|error|")):
+    fields, titles = (u, ref, np.abs(u - ref)), ("PINN", "reference", "|error|")
+    if ref.ndim > len(bench.grid):  # a vector quantity (a velocity): its length, and that of the error
+        norm = lambda f: np.sqrt((f**2).sum(-1))  # noqa: E731
+        fields, titles = (norm(u), norm(ref), norm(u - ref)), ("PINN: length", "reference: length", "|error|")
+    for ax, field, title in zip(axes, fields, titles):
         im = ax.imshow(field if "t" in bench.grid else field.T, origin="lower", aspect="auto",  # rows: t or y
                        extent=extent, cmap="RdBu_r" if title != "|error|" else "magma")
         ax.set_title(title)

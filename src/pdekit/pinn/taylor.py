@@ -1,36 +1,83 @@
 """Forward-mode (Taylor) derivatives of a PINN's output.
 
 A residual such as u_t + u u_x - nu u_xx needs u, u_x, u_t and u_xx at every point. Nested
-reverse-mode passes build a graph of graphs; here the value and the pure first and second
-derivatives along the needed axes travel through the network together, one matrix product per
-layer for all of them (for z = W h + b, s = act(z): s_a = act'(z) z_a, s_aa = act''(z) z_a^2 +
-act'(z) z_aa). The result is a plain forward graph, so one backward pass trains through it and
-``torch.compile`` can fuse it.
+reverse-mode passes build a graph of graphs; here the value and every derivative the residual
+takes travel through the network together, one matrix product per layer for all of them. A
+derivative is named by its key, the sorted tuple of the axes it differentiates along: (0,) is
+u_x, (0, 1) u_xy, (1, 1, 1) u_yyy. For z = W h + b each derivative of z is W times that of h; for
+s = act(z), Faa di Bruno's formula sums over the partitions of the key: s_a = act' z_a,
+s_ab = act'' z_a z_b + act' z_ab, s_abc = act''' z_a z_b z_c + act'' (z_ab z_c + z_ac z_b + z_bc z_a)
++ act' z_abc. The result is a plain forward graph, so one backward pass trains through it and
+``torch.compile`` can fuse it. Keys up to the third order are carried (the activations give their
+derivatives up to the third).
 
-The derivatives are attached to the output tensor; ``partial``, ``grad``, ``laplacian`` and
-``time_derivative`` of pinn/operators.py read them from there. A request for one not computed
-raises ``Missing``, and the PINN adds it to what it computes; anything else (a mixed derivative, a
-derivative of a sliced gradient) makes the PINN fall back to reverse mode.
+The derivatives are attached to the output tensor; the operators of pinn/operators.py read them
+from there, also through a column slice of a vector output (``out[:, 1:2]``, ``out[:, 1]``,
+``out.split(1, dim=1)``: views of it). A request for one not computed raises ``Missing``, and the
+PINN adds it, with every lower derivative it needs, to what it computes; anything else (a
+derivative of a sliced gradient, say) makes the PINN fall back to reverse mode.
 """
 
 from __future__ import annotations
 
+import functools
 import warnings
 from typing import Callable
 
 import torch
 
-# (weight, bias, activation derivatives or None) per layer; the activation's callable maps z to
-# (act(z), act'(z), act''(z)).
+# (weight, bias, activation derivatives or None) per layer; the activation's callable maps
+# (z, order) to (act(z), act'(z), ..., act^(order)(z)).
 Layers = list[tuple[torch.Tensor, torch.Tensor | None, Callable | None]]
+Key = tuple[int, ...]
+MAX_ORDER = 3
 
 
 class Missing(Exception):
-    """A derivative the Taylor pass did not compute: ``keys`` are (axis, order) pairs."""
+    """Derivatives the Taylor pass did not compute: ``keys`` are sorted tuples of axes."""
 
     def __init__(self, keys):
         super().__init__(f"derivatives {sorted(keys)} were not computed")
         self.keys = set(keys)
+
+
+def key(*axes: int) -> Key:
+    """The key of the derivative along ``axes`` (in any order): key(1, 0) == (0, 1)."""
+    return tuple(sorted(int(a) for a in axes))
+
+
+def closure(keys) -> tuple[Key, ...]:
+    """The keys and every lower derivative they are built from (all sub-multisets), by order."""
+    out = set()
+    for k in keys:
+        for mask in range(1, 2 ** len(k)):
+            out.add(tuple(a for i, a in enumerate(k) if mask >> i & 1))
+    return tuple(sorted(out, key=lambda k: (len(k), k)))
+
+
+@functools.lru_cache(maxsize=None)
+def partitions(k: Key) -> tuple[tuple[Key, ...], ...]:
+    """The set partitions of the positions of ``k``, each block as its key: Faa di Bruno's terms."""
+    def split(items):
+        if not items:
+            yield []
+            return
+        first, rest = items[0], items[1:]
+        for part in split(rest):
+            for i in range(len(part)):
+                yield part[:i] + [[first] + part[i]] + part[i + 1 :]
+            yield [[first]] + part
+
+    return tuple(tuple(key(*(k[i] for i in block)) for block in part) for part in split(list(range(len(k)))))
+
+
+@functools.lru_cache(maxsize=None)
+def leibniz(k: Key) -> tuple[tuple[Key, Key], ...]:
+    """The (key of a, key of b) pairs of the product rule for d^k (a b), over subsets of positions
+    (the empty key is the value)."""
+    n = len(k)
+    return tuple((tuple(k[i] for i in range(n) if mask >> i & 1), tuple(k[i] for i in range(n) if not mask >> i & 1))
+                 for mask in range(2 ** n))
 
 
 def attach(u: torch.Tensor, x: torch.Tensor, derivatives: dict) -> torch.Tensor:
@@ -39,11 +86,11 @@ def attach(u: torch.Tensor, x: torch.Tensor, derivatives: dict) -> torch.Tensor:
     Parameters
     ----------
     u : torch.Tensor
-        The output, (n, 1).
+        The output, (n, k), not a view of another tensor.
     x : torch.Tensor
         The points they belong to, (n, d) (matched by identity).
     derivatives : dict
-        ``{(axis, order): (n, 1) tensor}``.
+        ``{key: (n, k) tensor}``.
 
     Returns
     -------
@@ -54,34 +101,61 @@ def attach(u: torch.Tensor, x: torch.Tensor, derivatives: dict) -> torch.Tensor:
     return u
 
 
-def lookup(u: torch.Tensor, x: torch.Tensor, keys: list[tuple[int, int]]) -> list[torch.Tensor] | None:
-    """The attached derivatives of u along ``keys``, or None when u carries none for these points."""
+def _columns(u: torch.Tensor):
+    """(attached, column slice) where u is the carrying output or a slice of its columns, else None."""
     attached = getattr(u, "pdekit_taylor", None)
-    if attached is None or attached[0] is not x:
+    if attached is not None:
+        return attached, slice(None)
+    base = u._base
+    attached = getattr(base, "pdekit_taylor", None) if base is not None else None
+    if attached is None or base.ndim != 2 or not base.is_contiguous() or u.shape[:1] != base.shape[:1]:
         return None
-    missing = [k for k in keys if k not in attached[1]]
+    start, width = u.storage_offset() - base.storage_offset(), (u.shape[1] if u.ndim == 2 else 1)
+    rows_match = u.stride(0) == base.stride(0) and (u.ndim == 1 or width == 1 or u.stride(1) == 1)
+    if u.ndim not in (1, 2) or not rows_match or not 0 <= start <= base.shape[1] - width:
+        return None
+    return attached, slice(start, start + width)
+
+
+def lookup(u: torch.Tensor, x: torch.Tensor, keys: list[Key]) -> list[torch.Tensor] | None:
+    """The attached derivatives of u along ``keys``, each (n, 1) (the sum over u's columns where it
+    has several, as reverse mode's gradient of a vector output is), or None when u carries none
+    for these points."""
+    found = _columns(u)
+    if found is None or found[0][0] is not x:
+        return None
+    (_, carried), columns = found
+    missing = [k for k in keys if k not in carried]
     if missing:
         raise Missing(missing)
-    return [attached[1][k] for k in keys]
+    return [carried[k][:, columns].sum(1, keepdim=True) for k in keys]
 
 
-def propagate(layers: Layers, h: torch.Tensor, first: list[torch.Tensor], second: list[torch.Tensor],
-              pairs: tuple[int, ...]):
-    """Push the value h (n, d), its first derivatives ``first`` (one (n, d) per axis) and second
-    derivatives ``second`` (second[j] along the axis of first[pairs[j]]) through the layers."""
+def propagate(layers: Layers, h: torch.Tensor, derivatives: list[torch.Tensor], keys: tuple[Key, ...]):
+    """Push the value h (n, d) and its derivatives (``derivatives[i]`` along ``keys[i]``, a
+    ``closure``) through the layers; returns the output's value and derivatives alike."""
     n = h.shape[0]
+    order = max([len(k) for k in keys] + [1])  # (torch.compile does not take max's default)
     for weight, bias, act in layers:
-        z = torch.cat([h, *first, *second]) @ weight.T
+        z = torch.cat([h, *derivatives]) @ weight.T
         parts = z.split(n)
         z0 = parts[0] if bias is None else parts[0] + bias
-        z1, z2 = parts[1 : 1 + len(first)], parts[1 + len(first) :]
         if act is None:
-            h, first, second = z0, list(z1), list(z2)
+            h, derivatives = z0, list(parts[1:])
             continue
-        h, d1, d2 = act(z0)
-        second = [d2 * z1[p] * z1[p] + d1 * z2[j] for j, p in enumerate(pairs)]
-        first = [d1 * z for z in z1]
-    return h, first, second
+        zk = dict(zip(keys, parts[1:]))
+        f = act(z0, order)
+        h = f[0]
+        derivatives = []
+        for k in keys:
+            total = None
+            for blocks in partitions(k):
+                term = f[len(blocks)]
+                for b in blocks:
+                    term = term * zk[b]
+                total = term if total is None else total + term
+            derivatives.append(total)
+    return h, derivatives
 
 
 _compiled: dict[str, Callable] = {}
@@ -106,23 +180,22 @@ def propagate_compiled(*args):
         return propagate(*args)
 
 
-def series(f: Callable, x: torch.Tensor, axes: tuple[int, ...]) -> tuple:
-    """f(x), [df/dx_a] and [d2f/dx_a^2] for a in ``axes``, detached, of a parameter-free map f that
-    acts point by point (row i of f(x) depends on row i of x only), by reverse mode: computed once
-    per set of points, so its cost does not matter, and it allows f to use NumPy for masks."""
+def series(f: Callable, x: torch.Tensor, keys: tuple[Key, ...]) -> tuple[torch.Tensor, dict]:
+    """f(x) and its derivatives {key: (n, k)} along ``keys`` (a ``closure``), detached, of a
+    parameter-free map f that acts point by point (row i of f(x) depends on row i of x only), by
+    nested reverse mode: computed once per set of points, so its cost does not matter, and it
+    allows f to use NumPy for masks."""
     x = x.detach().requires_grad_(True)
     with torch.enable_grad():
         y = f(x)
-        zero = torch.zeros_like(y)
-        first, second = [zero.clone() for _ in axes], [zero.clone() for _ in axes]
-        for j in range(y.shape[1]):
-            if not y.requires_grad:
-                break
-            (g,) = torch.autograd.grad(y[:, j].sum(), x, create_graph=True, allow_unused=True)
-            for i, a in enumerate(axes if g is not None else ()):
-                first[i][:, j] = g[:, a].detach()
-                if g.requires_grad:
-                    (h,) = torch.autograd.grad(g[:, a].sum(), x, retain_graph=True, allow_unused=True)
-                    if h is not None:
-                        second[i][:, j] = h[:, a]
-    return y.detach(), first, second
+        graphs = {(): y}
+        for k in keys:  # by order: the key without its last axis is already there
+            prev = graphs.get(k[:-1])
+            columns = []
+            for j in range(y.shape[1]):
+                g = None
+                if prev is not None and prev.requires_grad:
+                    (g,) = torch.autograd.grad(prev[:, j].sum(), x, create_graph=True, allow_unused=True)
+                columns.append(torch.zeros_like(y[:, 0]) if g is None else g[:, k[-1]])
+            graphs[k] = torch.stack(columns, 1)
+    return y.detach(), {k: graphs[k].detach() for k in keys}

@@ -10,7 +10,7 @@ import torch
 from pdekit.config import param, require
 from pdekit.errors import PdekitError
 from pdekit.numerics.mac import FlowSolution, StaggeredNavierStokes, lid_driven
-from pdekit.problems.base import Problem, register
+from pdekit.problems.base import PinnProblem, Problem, register
 
 
 @dataclass(frozen=True)
@@ -133,3 +133,89 @@ def ghia_deviation(re: int, cells: int = 128) -> dict:
         out["max_u_deviation_botella"] = float(np.abs(u - BOTELLA_U_1000).max())
         out["max_v_deviation_botella"] = float(np.abs(v - BOTELLA_V_1000).max())
     return out
+
+
+def regularized_lid(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Wall velocity of the regularized cavity: u = 16 x^2 (1 - x)^2 on the lid y = 1 (1 at its
+    middle, vanishing with its slope at the corners), zero elsewhere."""
+    return np.where(np.isclose(y, 1.0), 16 * x**2 * (1 - x) ** 2, 0.0) * np.ones_like(x), np.zeros_like(x)
+
+
+@dataclass(frozen=True)
+class CavityPinnConfig:
+    re: float = param(100.0, "Reynolds number (lid velocity 1 at its middle, side 1)")
+    reference_cells: int = param(64, "cells per side of the staggered-grid reference (the cavity_2d solver)")
+
+    def validate(self) -> None:
+        """Check 0 < re <= 1000 and an even reference_cells >= 8."""
+        require(0 < self.re <= 1000, f"re must lie in (0, 1000], got {self.re:g}")
+        require(self.reference_cells >= 8 and self.reference_cells % 2 == 0,
+                f"reference_cells must be even and at least 8, got {self.reference_cells}")
+
+
+def stream_function_residual(re: float):
+    """The steady Navier-Stokes residual (both momentum equations) of an output (psi, p):
+    u = psi_y, v = -psi_x, so the flow is divergence-free by construction; the viscous terms take
+    third derivatives of psi."""
+    from pdekit.pinn import derivative, partial
+
+    def residual(out, x):
+        psi, p = out[:, 0:1], out[:, 1]  # a column and a 1D column view: both read the Taylor pass
+        u, v = derivative(psi, x, 1), -derivative(psi, x, 0)
+        u_x, u_y, v_x = derivative(psi, x, 0, 1), derivative(psi, x, 1, 1), -derivative(psi, x, 0, 0)
+        lap_u = derivative(psi, x, 0, 0, 1) + derivative(psi, x, 1, 1, 1)
+        lap_v = -derivative(psi, x, 0, 0, 0) - derivative(psi, x, 0, 1, 1)
+        return torch.cat([u * u_x + v * u_y + partial(p, x, 0) - lap_u / re,
+                          u * v_x - v * u_x + partial(p, x, 1) - lap_v / re], dim=1)
+
+    return residual
+
+
+def no_slip_cavity():
+    """The hard walls of the regularized cavity as a pinn Transform: psi = 16 x^2 (1 - x)^2 y^2 (y - 1)
+    + 16 (x (1 - x) y (1 - y))^2 N_psi, p = N_p. psi and its gradient vanish on the walls except
+    psi_y = 16 x^2 (1 - x)^2 on the lid, whatever the network."""
+    from pdekit.pinn import Transform
+
+    def shift(x):
+        a, b = x[:, :1], x[:, 1:2]
+        return torch.cat([16 * a**2 * (1 - a) ** 2 * b**2 * (b - 1), torch.zeros_like(a)], 1)
+
+    def scale(x):
+        a, b = x[:, :1], x[:, 1:2]
+        return torch.cat([16 * (a * (1 - a) * b * (1 - b)) ** 2, torch.ones_like(a)], 1)
+
+    return Transform(shift, scale)
+
+
+def velocity(pinn, points: np.ndarray) -> np.ndarray:
+    """(n, 2) velocity (psi_y, -psi_x) of a stream-function PINN at NumPy points."""
+    p = next(pinn.parameters())
+    x = torch.as_tensor(np.asarray(points), dtype=p.dtype, device=p.device).requires_grad_(True)
+    g = torch.autograd.grad(pinn(x)[:, 0].sum(), x)[0].detach().cpu().numpy()
+    return np.stack([g[:, 1], -g[:, 0]], axis=1)
+
+
+@register
+class CavityPinn(PinnProblem):
+    """PINN benchmark: the steady lid-driven cavity with the regularized lid u = 16 x^2 (1 - x)^2
+    (smooth, so a network can represent it; the uniform lid's corner singularity cannot be), in
+    stream function and pressure with hard no-slip walls; scored by the velocity's relative L2 on
+    the nodes of the cavity_2d solver's solution of the same problem."""
+
+    name = "cavity"
+    summary = "PINN: lid-driven cavity (regularized lid), stream function + pressure, hard walls; staggered-grid reference"
+    Config = CavityPinnConfig
+
+    def build(self, network):
+        from pdekit.models import build_network
+        from pdekit.pinn import PINN, Benchmark, Rectangle
+
+        c = self.config
+        pinn = PINN(Rectangle((0, 0), (1, 1)), stream_function_residual(c.re), build_network(network, 2, 2),
+                    [no_slip_cavity()])
+        u, v, _ = StaggeredNavierStokes(c.reference_cells, regularized_lid).solve(c.re).nodes(regularized_lid)
+        axis = np.linspace(0.0, 1.0, c.reference_cells + 1)
+        X, Y = np.meshgrid(axis, axis, indexing="ij")
+        return Benchmark(pinn, {"x": axis, "y": axis}, np.stack([X.ravel(), Y.ravel()], axis=1),
+                         np.stack([u, v], axis=-1), observe=velocity)
