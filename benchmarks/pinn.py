@@ -146,7 +146,9 @@ def problems(only: str | None = None) -> str:
 
 def _problem_rows(rows, only):
     for name, what in (("poisson_lshape_pinn", "-Laplacian u = 1 on the L-shape, u = 0, against 5-point FD at h = 1/256"),
-                       ("allen_cahn_pinn", "the standard case, against pdekit's spectral solver (512 x 201)")):
+                       ("allen_cahn_pinn", "the standard case, against pdekit's spectral solver (512 x 201)"),
+                       ("cavity_pinn", "lid-driven cavity, Re = 100, regularized lid, (psi, p) with hard walls; velocity "
+                                       "against the staggered-grid solver on 128 x 128 cells")):
         if only not in (None, name):
             continue
         m = run_recipe(name)

@@ -744,7 +744,8 @@ class PINN(nn.Module):
         fixed = self._fixed_series(x, keys)
         e, e_k = fixed["embed"]
         run = taylor.propagate_compiled if compiled else taylor.propagate
-        n, n_k = run(self.net.taylor_layers(), e, [e_k[k] for k in keys], keys)
+        plan = tuple(taylor.partitions(k) for k in keys)
+        n, n_k = run(self.net.taylor_layers(), e, [e_k[k] for k in keys], keys, plan)
         carried = dict(zip(keys, n_k))
         if "a" in fixed:  # u = A + B n: the product rule over the positions of each key
             (a, a_k), (b, b_k) = fixed["a"], fixed["b"]

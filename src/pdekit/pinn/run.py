@@ -123,7 +123,7 @@ def _report(run_dir, recipe, metrics, bench, u, history):
     fields, titles = (u, ref, np.abs(u - ref)), ("PINN", "reference", "|error|")
     if ref.ndim > len(bench.grid):  # a vector quantity (a velocity): its length, and that of the error
         norm = lambda f: np.sqrt((f**2).sum(-1))  # noqa: E731
-        fields, titles = (norm(u), norm(ref), norm(u - ref)), ("PINN: length", "reference: length", "|error|")
+        fields, titles = (norm(u), norm(ref), norm(u - ref)), ("PINN: |(u, v)|", "reference: |(u, v)|", "|error|")
     for ax, field, title in zip(axes, fields, titles):
         im = ax.imshow(field if "t" in bench.grid else field.T, origin="lower", aspect="auto",  # rows: t or y
                        extent=extent, cmap="RdBu_r" if title != "|error|" else "magma")

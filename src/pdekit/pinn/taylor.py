@@ -131,9 +131,13 @@ def lookup(u: torch.Tensor, x: torch.Tensor, keys: list[Key]) -> list[torch.Tens
     return [carried[k][:, columns].sum(1, keepdim=True) for k in keys]
 
 
-def propagate(layers: Layers, h: torch.Tensor, derivatives: list[torch.Tensor], keys: tuple[Key, ...]):
+def propagate(layers: Layers, h: torch.Tensor, derivatives: list[torch.Tensor], keys: tuple[Key, ...],
+              plan: tuple | None = None):
     """Push the value h (n, d) and its derivatives (``derivatives[i]`` along ``keys[i]``, a
-    ``closure``) through the layers; returns the output's value and derivatives alike."""
+    ``closure``) through the layers; returns the output's value and derivatives alike. ``plan``:
+    ``partitions`` of every key, made by the caller where the pass is compiled (outside the traced
+    code)."""
+    plan = plan if plan is not None else tuple(partitions(k) for k in keys)
     n = h.shape[0]
     order = max([len(k) for k in keys] + [1])  # (torch.compile does not take max's default)
     for weight, bias, act in layers:
@@ -147,9 +151,9 @@ def propagate(layers: Layers, h: torch.Tensor, derivatives: list[torch.Tensor], 
         f = act(z0, order)
         h = f[0]
         derivatives = []
-        for k in keys:
+        for terms in plan:
             total = None
-            for blocks in partitions(k):
+            for blocks in terms:
                 term = f[len(blocks)]
                 for b in blocks:
                     term = term * zk[b]
