@@ -42,6 +42,7 @@ def main() -> None:
         ("cavity_2d: manufactured steady flow, Re = 50, cells per side, velocity (max norm)",
          v.cavity_manufactured),
         ("cavity_2d: same flow, pressure (root mean square)", lambda: v.cavity_manufactured(quantity="pressure")),
+        ("combined_1d: alpha = 1, beta = 0.1, forced, t = 1, WENO5, against n = 800 (same dt)", v.combined_space),
     ]
     rows = ["| study | refined in | sizes | max error | observed order |", "|---|---|---|---|---|"]
     for label, study in studies:

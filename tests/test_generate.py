@@ -28,6 +28,7 @@ SMALL = {
     "cavity_2d": (5, {"solve_resolution": 9, "re_max": 200.0}),
     "cylinder_2d": (5, {"mesh_size": 0.1, "re_max": 40.0}),
     "obstacle_2d": (5, {"mesh_size": 0.1, "shapes": "circle,polygon"}),
+    "combined_1d": (10, {"solve_resolution": 40, "nt": 3, "t_final": 0.5, "beta_max": 0.2, "gamma": 0.1}),
 }
 
 
@@ -134,7 +135,8 @@ def test_killed_generation_resumes_bitwise(tmp_path):
     assert not os.path.exists(parts)
 
 
-@pytest.mark.parametrize("name", sorted(n for n in SMALL if get_problem(n).time_dependent))
+@pytest.mark.parametrize("name", sorted(n for n in SMALL if get_problem(n).time_dependent
+                                         and getattr(get_problem(n), "autonomous", True)))
 def test_the_stepper_reproduces_the_solvers_trajectory(name):
     """Problem.step, applied stored interval after stored interval from the state at t = 0 on the
     solve grid, gives the trajectory solve() computed, to round-off (measured at most 2e-15 of the

@@ -542,3 +542,22 @@ def cavity_manufactured(sizes=(16, 32, 64), quantity: str = "velocity", re: floa
             p = _cavity_exact(*np.meshgrid(centres, centres, indexing="ij"))[2]
             errors.append(np.sqrt(((s.p - (p - p.mean())) ** 2).mean()))
     return _result("cavity_2d", "space", sizes, errors)
+
+
+# --- combined_1d (MP-PDE): self-convergence of WENO5 + fourth-order differences -------------------
+def combined_space(sizes=(50, 100, 200), fine: int = 800, params: dict | None = None) -> dict:
+    """Max error at t_final on the coarsest grid's points against the ``fine``-grid solution of the
+    same sample (seed 0, index 0: one forcing drawn once, the same function on every grid), all
+    with the fine grid's stable step. Default: alpha = 1, beta = 0.1 (viscous, smooth), t = 1."""
+    from pdekit.data.generate import draw_inputs
+
+    base = {"nt": 2, **(params or {"alpha": 1.0, "beta": 0.1, "t_final": 1.0})}
+    dt = get_problem("combined_1d").from_params(fine, {**base, "solve_resolution": fine}).time_step(fine)
+
+    def final(n):
+        p = get_problem("combined_1d").from_params(n, {**base, "solve_resolution": n, "dt": dt})
+        return p.solve(draw_inputs(p, 0, range(1)))["u"][0, -1]
+
+    ref = final(fine)
+    errors = [float((final(n)[:: n // sizes[0]] - ref[:: fine // sizes[0]]).abs().max()) for n in sizes]
+    return _result("combined_1d", "space", sizes, errors)

@@ -113,7 +113,8 @@ class _Setting:
         (``initial``: the stored input is the first time slice) a time-dependent problem's initial
         fields, in the order of its fields."""
         p = self.problem
-        drawn = [k for k in self.inputs if k not in p.sample_params]  # the parameters drawn per sample are no input
+        # the parameters drawn per sample are no input, nor what is not a grid (a forcing's coefficients)
+        drawn = [k for k in self.inputs if k not in p.sample_params and self.inputs[k].dim() == 1 + p.ndim]
         names = list(p.inputs) if not p.time_dependent else (drawn if initial else [])
         if not names or (p.time_dependent and len(names) != len(p.fields)):
             return None
@@ -154,7 +155,7 @@ def ladder(problem, interval: float, surrogate_error: float, attempt, full: bool
     (a larger dt would be the same setting again). Returns (rows, skipped, settings)."""
     base = dataclasses.asdict(problem.config)
     rows, skipped, settings = [], [], []
-    has_dt = hasattr(problem.config, "dt")
+    has_dt = bool(getattr(problem.config, "dt", 0))  # dt = 0: the problem picks its own stable step
     largest = 0  # a coarser grid starts at the largest step accurate enough on the finer one: smaller ones cost more
     settings_tried = _settings(problem)
     for grid_index, override in enumerate(settings_tried if full else settings_tried[:1]):
