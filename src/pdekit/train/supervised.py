@@ -18,13 +18,15 @@ from pdekit.data.sources import MemoryPairs, PairSource, _digest
 from pdekit.errors import ConfigError, PdekitError
 from pdekit.eval.metrics import relative_l2
 from pdekit.train.checkpoint import load_checkpoint
-from pdekit.train.losses import LOSSES
+from pdekit.train.losses import LOSSES, make_loss
 from pdekit.train.task import Task, register_task
 
 
 @dataclass(frozen=True)
 class SupervisedConfig:
-    loss: str = param("rel_l2", "training loss", tuple(LOSSES))
+    loss: str = param("rel_l2", "training loss (sobolev: the relative H^s norm in Fourier space, s = sobolev_s)",
+                      tuple(LOSSES))
+    sobolev_s: float = param(1.0, "exponent of the sobolev loss: > 0 weighs high frequencies up, < 0 down (H^-s)")
     data_weight: float = param(1.0, "weight of the data loss (0 with physics_weight > 0: data-free PINO)")
     physics_weight: float = param(0.0, "weight of the physics loss: the problem's own residual on the output "
                                        "grid (PINO)")
@@ -161,7 +163,7 @@ class SupervisedTask(Task):
         if device.type == "cuda" and isinstance(self.source, MemoryPairs):
             self.source.to(device)  # the datasets are small: copy them once rather than every step
         self.forward = torch.compile(model) if cfg.compile else model
-        self.loss_fn = LOSSES[self.config.loss]
+        self.loss_fn = make_loss(self.config.loss, self.config.sobolev_s)
         self.model = model
 
     def _to_device(self):
