@@ -238,12 +238,24 @@ class ChannelFlow:
         x[self.free] += splu(system[self.free][:, self.free].tocsc()).solve(r[self.free])
         return x
 
-    def momentum_residual(self, state: FlowState, dudt: np.ndarray | None = None) -> np.ndarray:
+    def momentum_residual(self, state: FlowState, dudt: np.ndarray | None = None,
+                          advection: sp.spmatrix | None = None) -> np.ndarray:
         """nu (grad u, grad v) + ((u . grad) u, v) - (p, div v) (+ (u_t, v)) for every velocity test
-        function v: zero on the free dofs at a solution."""
+        function v: zero on the free dofs at a solution. ``advection``: the state's own advection
+        matrix where the caller has it already."""
         u = state.velocity
-        r = state.nu * (self._laplace @ u) + self.advection(u) @ u - self.div.T @ state.pressure
+        advection = self.advection(u) if advection is None else advection
+        r = state.nu * (self._laplace @ u) + advection @ u - self.div.T @ state.pressure
         return r if dudt is None else r + self.mass @ dudt
+
+    def _boundary(self, u_max: float) -> np.ndarray:
+        """The Dirichlet data of every unknown: the inflow profile, zero elsewhere."""
+        return np.concatenate([u_max * self.inflow, np.zeros(self.n_p)])
+
+    def stokes(self, nu: float, u_max: float) -> FlowState:
+        """The Stokes flow (no advection) for the same boundary data: Newton's and time stepping's start."""
+        x = self._solve(nu * self._laplace, np.zeros(self.dofs), self._boundary(u_max))
+        return FlowState(x[: self.n_u], x[self.n_u :], nu, u_max)
 
     def steady(self, nu: float, u_max: float, tol: float = 1e-10, max_steps: int = 30) -> FlowState:
         """The steady flow for viscosity ``nu`` and peak inflow ``u_max``: Newton's method from the
@@ -255,15 +267,16 @@ class ChannelFlow:
             When Newton does not converge in ``max_steps`` (Re too high for a steady solution to be
             reached from Stokes).
         """
-        boundary = np.concatenate([u_max * self.inflow, np.zeros(self.n_p)])
-        x = self._solve(nu * self._laplace, np.zeros(self.dofs), boundary)
+        start = self.stokes(nu, u_max)
+        x = np.concatenate([start.velocity, start.pressure])
         for step in range(max_steps + 1):
             state = FlowState(x[: self.n_u], x[self.n_u :], nu, u_max, step)
-            r = np.concatenate([self.momentum_residual(state), -self.div @ state.velocity])
+            w = self.ub.interpolate(state.velocity)
+            advection = self._advect.assemble(self.ub, w=w)  # in the residual and the Jacobian both
+            r = np.concatenate([self.momentum_residual(state, advection=advection), -self.div @ state.velocity])
             if np.abs(r[self.free]).max() < tol:
                 return state
-            jac = nu * self._laplace + self.advection(state.velocity) \
-                + self._advect_jac.assemble(self.ub, w=self.ub.interpolate(state.velocity))
+            jac = nu * self._laplace + advection + self._advect_jac.assemble(self.ub, w=w)
             x = x + self._solve(jac, -r, np.zeros(self.dofs))
         raise PdekitError(f"Newton did not converge in {max_steps} steps (nu = {nu:g}, u_max = {u_max:g}); "
                           f"residual {np.abs(r[self.free]).max():.2e}")
@@ -291,10 +304,8 @@ class ChannelFlow:
         """Time-dependent flow from ``start`` (default: the Stokes flow) to ``t_final``: BDF2 (first
         step implicit Euler) with the convecting velocity extrapolated, 2 u^n - u^(n-1); returns
         the times and c_D, c_L after each step, and the final state."""
-        boundary = np.concatenate([u_max * self.inflow, np.zeros(self.n_p)])
-        if start is None:
-            start = FlowState(*np.split(self._solve(nu * self._laplace, np.zeros(self.dofs), boundary), [self.n_u]),
-                              nu, u_max)
+        boundary = self._boundary(u_max)
+        start = self.stokes(nu, u_max) if start is None else start
         u_prev, u, p = start.velocity, start.velocity, start.pressure
         steps = int(round(t_final / dt))
         times, drag, lift = np.arange(1, steps + 1) * dt, np.zeros(steps), np.zeros(steps)

@@ -202,9 +202,15 @@ class Problem:
         index = (slice(None),) * (x.ndim - self.ndim) + (slice(None, None, s),) * self.ndim
         return x[index]
 
+    @property
+    def grid_shape(self) -> tuple[int, ...]:
+        """Points of the stored grid per axis: ``resolution`` along each (a problem on a longer
+        domain may give more along its long axis)."""
+        return (self.resolution,) * self.ndim
+
     def field_shapes(self) -> dict[str, tuple[int, ...]]:
         """Per-sample shapes of what is stored: /inputs/<name>, /fields/<name> and /params/<name>."""
-        space = (self.resolution,) * self.ndim
+        space = self.grid_shape
         time = (self.config.nt,) if self.time_dependent else ()
         shapes = {f"inputs/{k}": space for k in self.inputs}
         shapes.update({f"fields/{k}": time + space for k in self.fields})

@@ -68,12 +68,6 @@ class _ChannelProblem(Problem):
         nx, ny = self.grid_shape
         return {"x": np.linspace(0.0, CHANNEL[0], nx), "y": np.linspace(0.0, CHANNEL[1], ny)}
 
-    def field_shapes(self) -> dict[str, tuple[int, ...]]:
-        shapes = {f"inputs/{k}": self.grid_shape for k in self.inputs}
-        shapes.update({f"fields/{k}": self.grid_shape for k in self.fields})
-        shapes.update({f"params/{k}": () for k in self.sample_params})
-        return shapes
-
     def mesh_grid(self) -> tuple[np.ndarray, np.ndarray]:
         c = self.coords()
         return np.meshgrid(c["x"], c["y"], indexing="ij")
@@ -96,7 +90,9 @@ class _ChannelProblem(Problem):
         return ChannelFlow(obstacle, h / 6, h)
 
     def solve(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        count = self._count(inputs)
+        if not inputs:
+            raise PdekitError(f"{self.name}.solve needs its inputs (draw them with pdekit.data.generate.draw_inputs)")
+        count = len(next(iter(inputs.values())))
         re = inputs["re"].tolist() if "re" in inputs else [self.config.re] * count
         x, y = self.mesh_grid()
         out = {name: [] for name in self.fields}
@@ -105,13 +101,8 @@ class _ChannelProblem(Problem):
             state = flow.steady(viscosity(re[i]), U_MAX, self.config.tol)
             for name, values in zip(self.fields, flow.on_grid(state, x, y)):
                 out[name].append(torch.from_numpy(values))
-        device = next(iter(inputs.values())).device if inputs else "cpu"
+        device = next(iter(inputs.values())).device
         return {name: torch.stack(values).to(device) for name, values in out.items()}
-
-    def _count(self, inputs) -> int:
-        if not inputs:
-            raise PdekitError(f"{self.name}.solve needs its inputs (draw them with pdekit.data.generate.draw_inputs)")
-        return len(next(iter(inputs.values())))
 
     def residual(self, fields, inputs=None):
         raise PdekitError(f"{self.name} lives on a finite-element mesh: no grid residual for a physics loss")
