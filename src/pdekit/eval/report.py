@@ -110,16 +110,28 @@ def _predictions(plt, x, y, pred, count, path, trajectory: bool = False, extent=
     return fig
 
 
-def _extent(recipe):
-    """(x0, x1, y0, y1) of a generated 2D problem's stored grid, or None (files, other dimensions)."""
+def cell(text) -> str:
+    """``text`` for a markdown table cell: its pipes escaped (|k|, |u - u_ref|)."""
+    return str(text).replace("|", "\\|")
+
+
+def _problem(recipe):
+    """The problem that generated the recipe's data, at its stored resolution; None for a file."""
     from pdekit.problems import get_problem
 
     data = recipe.data
     if getattr(data, "file", None) or not getattr(data, "problem", None):
         return None
-    problem = get_problem(data.problem).from_params(data.resolution, data.params)
+    return get_problem(data.problem).from_params(data.resolution, data.params)
+
+
+def _extent(recipe):
+    """(x0, x1, y0, y1) of a generated 2D problem's stored grid, or None (files, other dimensions)."""
+    problem = _problem(recipe)
+    if problem is None or problem.ndim != 2:
+        return None
     c = problem.coords()
-    if problem.ndim != 2 or "y" not in c:
+    if "y" not in c:
         return None
     return float(c["x"][0]), float(c["x"][-1]), float(c["y"][0]), float(c["y"][-1])
 
@@ -201,7 +213,10 @@ def verdict(results: dict) -> str:
 
 def _setup(recipe, results) -> list[str]:
     d, t = recipe.data, recipe.train
-    source = f"`{d.file}`" if d.file else f"{d.problem}, {results['resolution']} points per axis" + (
+    problem = _problem(recipe)
+    shape = (f"{' x '.join(map(str, problem.grid_shape))} points" if problem is not None and problem.ndim > 1
+             and len(set(problem.grid_shape)) > 1 else f"{results['resolution']} points per axis")
+    source = f"`{d.file}`" if d.file else f"{d.problem}, {shape}" + (
         f" (solved on {d.params['solve_resolution']})" if "solve_resolution" in d.params else "")
     lines = [f"- data: {source}; samples {d.n_train} train / {d.validation_count} validation / {d.n_test} test "
              f"(disjoint index ranges of seed {d.seed})",
@@ -253,7 +268,7 @@ def write_report(run_dir, recipe, trained, results, x_test, y_test, pred) -> Non
                 "frmse_high", "val_rel_l2"):
         if results.get(key) is not None:
             name, meaning = GLOSSARY[key]
-            lines.append(f"| {name} | {results[key]:.4g} | {meaning} |")
+            lines.append(f"| {name} | {results[key]:.4g} | {cell(meaning)} |")
     lines += ["", "Formulas: docs/metrics.md in the pdekit repository.", "",
               "![loss](plots/loss.png) ![predictions](plots/predictions.png)", "",
               "## Resolution transfer", "",
@@ -271,8 +286,8 @@ def write_report(run_dir, recipe, trained, results, x_test, y_test, pred) -> Non
     lines += ["", "![resolution](plots/resolution.png) ![frequency](plots/frequency.png)", "",
               "## Speed against the solver", "", results["speed_verdict"], "",
               f"The solver ran on exactly the {results['timed_samples']} timed test inputs, at the data's setting"
-              + (" and at cheaper ones (larger time steps, coarser grids; grids coarser than the stored one are "
-                 "interpolated to it), until one was less accurate than the surrogate." if recipe.eval.solver_ladder
+              + (" and at cheaper ones (larger time steps, coarser grids or meshes; grids coarser than the stored one "
+                 "are interpolated to it), until one was less accurate than the surrogate." if recipe.eval.solver_ladder
                  else " only (eval.solver_ladder is off).")
               + " Seconds per sample are the "
               f"median of {recipe.eval.timing_rounds} rounds that alternate the surrogate and every setting on "

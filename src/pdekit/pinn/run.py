@@ -112,7 +112,7 @@ PINN_GLOSSARY = {
 
 def _report(run_dir, recipe, metrics, bench, u, history):
     """report.md and plots/ in ``run_dir`` (the run folder, or any folder for a later evaluation)."""
-    from pdekit.eval.report import _pyplot
+    from pdekit.eval.report import _pyplot, cell
 
     plt = _pyplot()
     os.makedirs(os.path.join(run_dir, "plots"), exist_ok=True)
@@ -147,8 +147,8 @@ def _report(run_dir, recipe, metrics, bench, u, history):
         fig.tight_layout()
         fig.savefig(os.path.join(run_dir, "plots", "loss.png"), dpi=100)
         plt.close(fig)
-    rows = [f"| {k} | {v:.4g} | {PINN_GLOSSARY.get(k, '')} |" if isinstance(v, float) else
-            f"| {k} | {v} | {PINN_GLOSSARY.get(k, '')} |" for k, v in metrics.items() if not isinstance(v, dict)]
+    rows = [f"| {k} | {v:.4g} | {cell(PINN_GLOSSARY.get(k, ''))} |" if isinstance(v, float) else
+            f"| {k} | {cell(v)} | {cell(PINN_GLOSSARY.get(k, ''))} |" for k, v in metrics.items() if not isinstance(v, dict)]
     rows += [f"| {k} | {v:.6g} | a trained coefficient of the PDE |" for k, v in metrics["coefficients"].items()]
     verdict = (f"The PINN's relative L2 error against the reference solution is {metrics['test_rel_l2']:.3g} after "
                f"{metrics['steps']} steps ({metrics['train_seconds']:.0f} s); training stopped: {metrics['stop_reason']}.")
