@@ -38,6 +38,14 @@ def test_geometry_measure_membership_and_boundary(geometry, area):
     if geometry.dim <= 2:
         factor = geometry.factor(torch.as_tensor(np.concatenate([inside, edge])))[:, 0].numpy()
         assert (factor[:500] > 0).all() and np.abs(factor[500:]).max() < 1e-9
+    # the normalized distance of hard Neumann and Robin conditions: zero on the boundary, positive
+    # inside, negative just outside, and its gradient there the inward unit normal
+    x = torch.as_tensor(np.concatenate([inside, edge, edge + 1e-4 * normals])).requires_grad_(True)
+    phi = geometry.distance_field(x)
+    (gradient,) = torch.autograd.grad(phi.sum(), x)
+    phi = phi[:, 0].detach().numpy()
+    assert (phi[:500] > 0).all() and np.abs(phi[500:800]).max() < 1e-12 and (phi[800:] < 0).all()
+    assert np.abs(gradient[500:800].numpy() + normals).max() < 1e-9
 
 
 @pytest.mark.parametrize("sampler", ["uniform", "lhs", "sobol"])

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from pdekit.pinn import (MLP, PINN, SIREN, Dirichlet, Disk, FourierFeatureMLP, Initial, Interval, Periodic, Polygon,
-                         Rectangle, TimeInterval, derivative, divergence, grad, laplacian, partial,
+from pdekit.pinn import (MLP, PINN, SIREN, Dirichlet, Disk, FourierFeatureMLP, Initial, Interval, Neumann, Periodic,
+                         Polygon, Rectangle, Robin, TimeInterval, derivative, divergence, grad, laplacian, partial,
                          time_derivative)
 from pdekit.nn import ACTIVATIONS
 from pdekit.problems.cavity import no_slip_cavity, stream_function_residual
@@ -67,6 +67,40 @@ def test_taylor_laplacian_with_a_hard_boundary(domain):
                 [Dirichlet(lambda x: x[:, :1] * x[:, 1:2], hard=True)])
     x = torch.as_tensor(domain.sample_interior(64, "uniform", np.random.default_rng(0)))
     _assert_same(pinn, x)
+
+
+@pytest.mark.parametrize("domain", [Rectangle((0, 0), (1, 2)) - Disk((0.5, 1), 0.2),
+                                    Polygon([(-1, -1), (1, -1), (1, 0), (0, 0), (0, 1), (-1, 1)])])
+@pytest.mark.parametrize("condition", [Neumann(lambda x: x[:, :1] * x[:, 1:2], hard=True),
+                                       Robin(2.0, 0.5, lambda x: torch.sin(x[:, :1]), hard=True)])
+def test_taylor_with_a_hard_neumann_or_robin_condition(domain, condition):
+    """The flux transform takes the network's gradient: second derivatives of u (a Laplacian and a
+    mixed one, of a two-column output) need third ones of the network, still forward mode, to 1e-10."""
+    torch.manual_seed(0)
+
+    def residual(u, x):
+        return torch.cat([laplacian(u[:, :1], x) + u[:, 1:], partial(u[:, 1:], x, 0) * derivative(u[:, :1], x, 0, 1)], 1)
+
+    pinn = PINN(domain, residual, MLP(2, 2, 16, 3).double(), [condition])
+    x = torch.as_tensor(domain.sample_interior(64, "uniform", np.random.default_rng(0)))
+    _assert_same(pinn, x)
+    assert pinn.taylor and pinn._taylor_keys == {(0,), (1,), (0, 0), (0, 1), (1, 1)}
+
+
+def test_a_third_derivative_with_a_hard_neumann_condition_falls_back_to_reverse_mode():
+    """u_xxx would need the network's fourth derivatives: reverse mode, with a warning, same numbers."""
+    torch.manual_seed(0)
+    pinn = PINN(Interval(0, 1), lambda u, x: partial(u, x, 0, 3) + u, MLP(1, 1, 16, 3).double(), [Neumann(1.0, hard=True)])
+    x = torch.linspace(0.05, 0.95, 16, dtype=torch.float64)[:, None]
+    with pytest.warns(UserWarning, match="the second with a hard Neumann or Robin condition"):
+        _, r = pinn.evaluate(x)
+    assert not pinn.taylor
+    xr = x.clone().requires_grad_(True)
+    u = pinn(xr)
+    d = u
+    for _ in range(3):
+        (d,) = torch.autograd.grad(d.sum(), xr, create_graph=True)
+    assert float((r - d - u).detach().abs().max()) < 1e-12
 
 
 def test_taylor_with_a_hard_periodic_axis_and_second_time_derivative():

@@ -3,8 +3,10 @@
 Conditions are soft (a weighted mean-squared term of the loss) or hard (built into the output):
 hard Dirichlet u = g + phi N with phi the geometry's boundary factor, hard initial u = h + (t - t0) N,
 both u = h + g - g(t0) + (t - t0) phi N (h must equal g on the boundary at t0), hard periodic an
-input embedding (cos, sin) of the periodic coordinate, and any other affine transform
-u = shift + scale N through a Transform (hard Neumann walls, a stream function's no-slip walls).
+input embedding (cos, sin) of the periodic coordinate, hard Neumann and Robin conditions
+u = N + phi (c N - grad phi . grad N - h) with phi the geometry's normalized distance (on the whole
+boundary), and any other affine transform u = shift + scale N through a Transform (a stream
+function's no-slip walls).
 """
 
 from __future__ import annotations
@@ -52,13 +54,14 @@ class Condition:
     points : array-like or None
         Explicit points (n, d) instead of sampled ones.
     hard : bool
-        Impose the condition exactly through the output (Dirichlet, Initial, Periodic only).
+        Impose the condition exactly through the output (Dirichlet, Neumann, Robin, Initial, Periodic).
     weight : float
         Weight of the condition's loss term (>= 0).
     """
 
     kind = "boundary"
     hard_supported = False
+    flux = False  # a condition on du/dn (Neumann, Robin)
     on_values = False  # the violation depends on u at the points only (see value_residual)
 
     def __init__(self, value: Value = 0.0, on: Callable | None = None, points=None, hard: bool = False,
@@ -67,6 +70,9 @@ class Condition:
             raise ConfigError(f"{type(self).__name__} conditions are soft only (a loss term); use hard=False")
         if weight < 0:
             raise ConfigError(f"a condition's weight must be >= 0, got {weight}")
+        if hard and self.flux and (on is not None or points is not None):
+            raise ConfigError(f"a hard {type(self).__name__} condition holds on the whole boundary: drop `on` and "
+                              "`points`, or make it soft (hard=False) for part of the boundary")
         self.value, self.on, self.hard, self.weight = value, on, hard, float(weight)
         self.points = None if points is None else np.asarray(points, dtype=np.float64)
 
@@ -204,21 +210,31 @@ class Dirichlet(Condition):
 
 
 class Neumann(Condition):
-    """du/dn = value on the boundary (outward normal). Soft only.
+    """du/dn = value on the boundary (outward normal).
+
+    Hard (on the whole boundary): u = N - phi (grad phi . grad N + value), with phi the geometry's
+    ``distance_field`` (grad phi = -n on the boundary), so du/dn = value there for any network
+    output N (Sukumar and Srivastava 2022); the PINN differentiates N inside its output, so a
+    second-order residual takes third derivatives of the network.
 
     Parameters
     ----------
     value : float or callable
         The prescribed normal derivative: a constant, or a function of the points (n, d) tensor.
     on : callable or None
-        A predicate on (n, d) NumPy points that selects part of the boundary (None: all of it).
+        A predicate on (n, d) NumPy points that selects part of the boundary (None: all of it;
+        a hard condition holds on all of it).
     points : array-like or None
-        Explicit points (n, d) instead of sampled ones, checked to lie on the boundary.
+        Explicit points (n, d) instead of sampled ones, checked to lie on the boundary (soft only).
     hard : bool
-        Must be False (a Neumann condition is a loss term only).
+        Impose the condition exactly through the output.
     weight : float
         Weight of the condition's loss term (>= 0).
     """
+
+    hard_supported = True
+    flux = True  # a hard condition on the normal derivative: (a / b, value / b) of a u + b du/dn = value
+    robin = (0.0, 1.0)
 
     def residual(self, pinn, x):
         """du/dn - value at the points (the geometry's outward normal, derivatives by reverse mode).
@@ -240,7 +256,11 @@ class Neumann(Condition):
 
 
 class Robin(Condition):
-    """a u + b du/dn = value on the boundary (outward normal). Soft only.
+    """a u + b du/dn = value on the boundary (outward normal).
+
+    Hard (on the whole boundary, b != 0): with c = a / b and h = value / b,
+    u = N + phi (c N - grad phi . grad N - h), phi the geometry's ``distance_field``, so that
+    du/dn + c u = h there for any network output N (Sukumar and Srivastava 2022).
 
     Parameters
     ----------
@@ -249,12 +269,23 @@ class Robin(Condition):
     value : float or callable
         The right-hand side: a constant, or a function of the points (n, d) tensor.
     **kw
-        ``on``, ``points`` and ``weight``, as for every condition.
+        ``on``, ``points``, ``hard`` and ``weight``, as for every condition.
+
+    Raises
+    ------
+    ConfigError
+        For a hard condition with b = 0 (that is a Dirichlet condition).
     """
+
+    hard_supported = True
+    flux = True
 
     def __init__(self, a: float, b: float, value: Value = 0.0, **kw):
         super().__init__(value, **kw)
         self.a, self.b = float(a), float(b)
+        if self.hard and self.b == 0:
+            raise ConfigError("a hard Robin condition needs b != 0 (with b = 0 it is a Dirichlet condition)")
+        self.robin = (self.a, self.b)
 
     def residual(self, pinn, x):
         """a u + b du/dn - value at the points.
@@ -599,6 +630,11 @@ class PINN(nn.Module):
                               "and scale")
         if "Initial" in self.hard and not isinstance(domain, SpaceTime):
             raise ConfigError("a hard Initial condition needs a space-time domain")
+        self.flux = next((c for c in self.hard.values() if c.flux), None)  # a hard Neumann or Robin condition
+        if self.flux is not None and len(self.hard) > 1:
+            raise ConfigError(f"a hard {type(self.flux).__name__} condition holds on the whole boundary and takes no "
+                              f"other hard condition (here also {', '.join(k for k in self.hard if k != type(self.flux).__name__)}); "
+                              "make the others soft")
         # the Taylor pass needs a network that lists its layers
         p = next(network.parameters())
         with torch.no_grad():
@@ -639,11 +675,26 @@ class PINN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """u at the points x (n, d), hard conditions included: (n, k)."""
-        return self._output(x, self.net(self.embed(x)))
+        if self.flux is None:
+            return self._output(x, self.net(self.embed(x)))
+        with torch.enable_grad():  # a hard Neumann or Robin condition differentiates the network's output
+            xg = x if x.requires_grad else x.detach().requires_grad_(True)
+            n = self.net(self.embed(xg))
+            columns = [torch.autograd.grad(n[:, j].sum(), xg, create_graph=True)[0] for j in range(n.shape[1])]
+            dn = [torch.stack([g[:, axis] for g in columns], dim=1) for axis in range(self.space.dim)]
+            u = self._output(xg, n, dn)
+        return u if torch.is_grad_enabled() else u.detach()
 
-    def _output(self, x: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
-        """The hard conditions' output transform, affine in the network output n: A(x) + B(x) n
-        (a Transform's own, or that of hard Dirichlet and initial conditions)."""
+    def _output(self, x: torch.Tensor, n: torch.Tensor, dn: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """The hard conditions' output transform, affine in the network output n and, with a hard
+        Neumann or Robin condition, its spatial derivatives dn (one (n, k) tensor per axis):
+        A(x) + B(x) n + sum_j C_j(x) dn_j (a Transform's own, or that of the hard conditions)."""
+        if self.flux is not None:  # u = n + phi (c n - grad phi . grad n - h), see Robin
+            phi = self.space.distance_field(x[:, : self.space.dim])
+            (grad_phi,) = torch.autograd.grad(phi.sum(), x, create_graph=True)
+            a, b = self.flux.robin
+            along = sum(grad_phi[:, j : j + 1] * dn[j] for j in range(self.space.dim))
+            return n + phi * ((a / b) * n - along - _value(self.flux.value, x) / b)
         transform = self.hard.get("Transform")
         if transform is not None:
             return _value(transform.shift, x) + _value(transform.scale, x) * n
@@ -699,19 +750,21 @@ class PINN(nn.Module):
         if fell_back:
             warnings.warn("the residual takes derivatives that the Taylor pass does not carry (it carries "
                           "partial, derivative, grad, laplacian, divergence and time_derivative of the output "
-                          "or of its columns, up to the third order); using reverse mode", stacklevel=2)
+                          "or of its columns, up to the third order, the second with a hard Neumann or Robin "
+                          "condition); using reverse mode", stacklevel=2)
         return u, r
 
     def _evaluate_taylor(self, x, compiled):
         """(u, residual) by the Taylor pass, learning on the first calls which derivatives the residual
         takes; None where it takes one the pass cannot carry."""
         xt = x.detach()
+        max_order = taylor.MAX_ORDER - (self.flux is not None)  # the flux transform differentiates once more
         for _ in range(4 * x.shape[1] ** taylor.MAX_ORDER + 2):
             u = self._taylor_output(x, xt, compiled and self._taylor_settled)
             try:
                 r = self._residual(u, xt)
             except taylor.Missing as miss:
-                if any(len(k) > taylor.MAX_ORDER for k in miss.keys) or miss.keys <= self._taylor_keys:
+                if any(len(k) > max_order for k in miss.keys) or miss.keys <= self._taylor_keys:
                     return None
                 self._taylor_keys |= set(taylor.closure(miss.keys))
                 self._taylor_settled = False
@@ -741,34 +794,56 @@ class PINN(nn.Module):
     def _taylor_output(self, x: torch.Tensor, xt: torch.Tensor, compiled: bool) -> torch.Tensor:
         """u at x with its carried derivatives, attached for the points xt (x detached)."""
         keys = taylor.closure(self._taylor_keys)
+        net_keys = self._network_keys(keys)
         fixed = self._fixed_series(x, keys)
         e, e_k = fixed["embed"]
         run = taylor.propagate_compiled if compiled else taylor.propagate
-        plan = tuple(taylor.partitions(k) for k in keys)
-        n, n_k = run(self.net.taylor_layers(), e, [e_k[k] for k in keys], keys, plan)
-        carried = dict(zip(keys, n_k))
-        if "a" in fixed:  # u = A + B n: the product rule over the positions of each key
-            (a, a_k), (b, b_k) = fixed["a"], fixed["b"]
-            b_k, n_k = {(): b, **b_k}, {(): n, **carried}
-            u = a + b * n
-            carried = {k: a_k[k] + sum(b_k[kb] * n_k[kn] for kb, kn in taylor.leibniz(k)) for k in keys}
+        plan = tuple(taylor.partitions(k) for k in net_keys)
+        n, n_k = run(self.net.taylor_layers(), e, [e_k[k] for k in net_keys], net_keys, plan)
+        carried = dict(zip(net_keys, n_k))
+        if "a" in fixed:  # u = A + B n + sum_j C_j n_j: the product rule over the positions of each key
+            n_k = {(): n, **carried}
+            u, carried = fixed["a"][0], dict(fixed["a"][1])
+            for axis, (c, c_k) in [(None, fixed["b"])] + list(enumerate(fixed.get("c", []))):
+                c_k = {(): c, **c_k}
+                along = () if axis is None else (axis,)
+                u = u + c * n_k[along]
+                for k in keys:
+                    carried[k] = carried[k] + sum(c_k[kc] * n_k[taylor.key(*kn, *along)]
+                                                  for kc, kn in taylor.leibniz(k))
         else:
             u = n if n._base is None else n.clone()  # a fresh tensor, so that column slices find it
         return taylor.attach(u, xt, carried)
 
+    def _network_keys(self, keys: tuple) -> tuple:
+        """The network's derivatives that u's ``keys`` need: the same, and with a hard Neumann or
+        Robin condition each of them (and the value) once more along every spatial axis."""
+        if self.flux is None:
+            return keys
+        return taylor.closure(set(keys) | {taylor.key(*k, j) for k in ((),) + keys for j in range(self.space.dim)})
+
     def _fixed_series(self, x: torch.Tensor, keys: tuple) -> dict:
-        """Value and derivatives along ``keys`` of the parameter-free parts: the input embedding and
-        the output transform's A and B. Kept while the points stay the same."""
+        """Value and derivatives of the parameter-free parts: the input embedding (along the
+        network's keys) and the output transform's A, B and C_j (along ``keys``). Kept while the
+        points stay the same."""
         points, cache_key = x, (x._version, x.dtype, keys)
         if self._fixed_cache is not None and self._fixed_cache[0] is points and self._fixed_cache[1] == cache_key:
             return self._fixed_cache[2]
         x = x.detach()
-        parts = {"embed": self.embed}
-        if self.hard.keys() & {"Dirichlet", "Initial", "Transform"}:
+        fixed = {"embed": taylor.series(self.embed, x, self._network_keys(keys))}
+        if self.hard.keys() & {"Dirichlet", "Initial", "Transform"} or self.flux is not None:
             zeros = torch.zeros(len(x), self.out_dim, dtype=x.dtype, device=x.device)
-            parts["a"] = lambda y: self._output(y, zeros)
-            parts["b"] = lambda y: self._output(y, zeros + 1) - self._output(y, zeros)
-        fixed = {name: taylor.series(f, x, keys) for name, f in parts.items()}
+            no_dn = [zeros] * self.space.dim if self.flux is not None else None
+
+            def part(n, dn=no_dn):
+                return lambda y: self._output(y, n, dn) - (0 if n is zeros and dn is no_dn else
+                                                           self._output(y, zeros, no_dn))
+
+            fixed["a"] = taylor.series(part(zeros), x, keys)
+            fixed["b"] = taylor.series(part(zeros + 1), x, keys)
+            if self.flux is not None:
+                fixed["c"] = [taylor.series(part(zeros, [zeros + (j == axis) for j in range(self.space.dim)]), x, keys)
+                              for axis in range(self.space.dim)]
         self._fixed_cache = (points, cache_key, fixed)
         return fixed
 

@@ -82,6 +82,13 @@ class Geometry:
         the multiplier of hard boundary conditions (smooth for intervals, boxes and disks)."""
         raise NotImplementedError
 
+    def distance_field(self, x: torch.Tensor) -> torch.Tensor:
+        """(n, 1) torch function phi, zero on the boundary, positive inside, negative outside, whose
+        gradient on the boundary is the inward unit normal (a distance normalized to first order,
+        Sukumar and Srivastava 2022): what hard Neumann and Robin conditions need, since they read
+        the normal derivative as -grad phi . grad u. Smooth except at corners, where it stays finite."""
+        raise NotImplementedError
+
     # --- shared --------------------------------------------------------------------------------
     def contains(self, x: np.ndarray) -> np.ndarray:
         """Whether each point lies inside or on the boundary (signed distance >= -1e-9).
@@ -218,6 +225,10 @@ class Interval(Geometry):
         a, b = float(self.lo[0]), float(self.hi[0])
         return (x[:, :1] - a) * (b - x[:, :1]) * (4 / (b - a) ** 2)
 
+    def distance_field(self, x):
+        a, b = float(self.lo[0]), float(self.hi[0])
+        return (x[:, :1] - a) * (b - x[:, :1]) / (b - a)
+
 
 class Box(Geometry):
     """An axis-aligned rectangle (2D) or box (3D), [lo_0, hi_0] x [lo_1, hi_1] (x ...).
@@ -273,6 +284,16 @@ class Box(Geometry):
         worst = per_axis.min(dim=1, keepdim=True).values
         # the product is smooth inside; outside (where it may be positive again) the worst axis keeps the sign
         return torch.where(worst >= 0, per_axis.prod(dim=1, keepdim=True), worst)
+
+    def distance_field(self, x):
+        """The per-axis 1D fields (z - lo) (hi - z) / (hi - lo) joined by the R-conjunction."""
+        lo, hi = (torch.as_tensor(v, dtype=x.dtype, device=x.device) for v in (self.lo, self.hi))
+        z = x[:, : self.dim]
+        per_axis = ((z - lo) * (hi - z) / (hi - lo)).split(1, dim=1)
+        phi = per_axis[0]
+        for other in per_axis[1:]:
+            phi = r_and(phi, other)
+        return phi
 
 
 def Rectangle(lo, hi) -> Box:  # noqa: N802  (reads like a class)
@@ -332,6 +353,9 @@ class Disk(Geometry):
         c = torch.as_tensor(self.center, dtype=x.dtype, device=x.device)
         return (1 - ((x[:, :2] - c) ** 2).sum(1, keepdim=True) / self.radius**2)
 
+    def distance_field(self, x):
+        return self.factor(x) * (self.radius / 2)
+
 
 class Polygon(Geometry):
     """A simple polygon from its vertices (either orientation).
@@ -389,7 +413,7 @@ class Polygon(Geometry):
         e = self.edge[k]
         return np.stack([e[:, 1], -e[:, 0]], axis=1) / np.linalg.norm(e, axis=1, keepdims=True)
 
-    def factor(self, x):
+    def distance_field(self, x):
         """A smooth approximate distance (Sukumar and Srivastava 2022): per edge, the distance to its
         line trimmed to the segment, sqrt(f^2 + ((sqrt(t^2 + f^4) - t) / 2)^2), joined by
         1 / sum(1 / phi_i), which is zero on every edge and smooth away from the vertices (the
@@ -399,10 +423,22 @@ class Polygon(Geometry):
         length = edge.norm(dim=-1)
         f = (edge[:, 0] * rel[..., 1] - edge[:, 1] * rel[..., 0]) / length  # positive on the inner side
         t = (length**2 / 4 - (rel - edge / 2).pow(2).sum(-1)) / length
-        phi = torch.sqrt(f**2 + ((torch.sqrt(t**2 + f**4) - t) / 2) ** 2)
-        d = 1 / (1 / phi).sum(dim=1, keepdim=True)
+        q = (torch.sqrt(t**2 + f**4 + torch.finfo(x.dtype).tiny) - t) / 2
+        # on an edge (f = q = 0, to round-off) the square root is |f|, whose gradient flips with the
+        # rounding of f: there phi = f + q, equal to round-off, with the inner side's gradient
+        square = f**2 + q**2
+        on_edge = square <= (8 * torch.finfo(x.dtype).eps * length) ** 2
+        phi = torch.where(on_edge, f + q, torch.sqrt(torch.where(on_edge, 1.0, square)))
+        d = 1 / (1 / torch.where(on_edge, 1.0, phi)).sum(dim=1, keepdim=True)
+        first = on_edge.to(torch.int8).argmax(dim=1, keepdim=True)
+        on_boundary = on_edge.any(dim=1, keepdim=True)
         inside = torch.as_tensor(self._inside(x[:, :2].detach().cpu().numpy()), device=x.device)[:, None]
-        return torch.where(inside, d, -d) / float(np.abs(self.hi - self.lo).max())
+        # on the boundary d = phi of that edge (to first order), already signed; elsewhere the side's sign
+        return torch.where(on_boundary, phi.gather(1, first), torch.where(inside, d, -d))
+
+    def factor(self, x):
+        """The distance field of ``distance_field`` over the largest side of the bounding box."""
+        return self.distance_field(x) / float(np.abs(self.hi - self.lo).max())
 
 
 class Union(Geometry):
@@ -443,6 +479,9 @@ class Union(Geometry):
 
     def factor(self, x):
         return torch.maximum(self.a.factor(x), self.b.factor(x))
+
+    def distance_field(self, x):
+        return r_or(self.a.distance_field(x), self.b.distance_field(x))
 
 
 class Difference(Geometry):
@@ -485,6 +524,25 @@ class Difference(Geometry):
 
     def factor(self, x):
         return torch.minimum(self.a.factor(x), -self.b.factor(x))
+
+    def distance_field(self, x):
+        return r_and(self.a.distance_field(x), -self.b.distance_field(x))
+
+
+def _hypot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    # the smallest normal number keeps the gradient finite (zero) where both vanish, at a corner
+    return torch.sqrt(a * a + b * b + torch.finfo(a.dtype).tiny)
+
+
+def r_and(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Rvachev's conjunction a + b - sqrt(a^2 + b^2): positive where both are, and equal to a to first
+    order where a vanishes and b > 0, so a normalized distance stays normalized (intersections)."""
+    return a + b - _hypot(a, b)
+
+
+def r_or(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Rvachev's disjunction a + b + sqrt(a^2 + b^2): positive where either is (unions)."""
+    return a + b + _hypot(a, b)
 
 
 def _keep_on_boundary(geom, parts, n, rng):
