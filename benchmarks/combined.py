@@ -89,5 +89,86 @@ def main() -> None:
     print(text)
 
 
+LEARNED = {"E1": {"n_train": 256}, "E2": {"n_train": 256}, "E3": {"n_train": 128}}
+
+
+def learned(args) -> None:
+    """MP-PDE and FNO (the combined_mppde and combined_fno recipes, smaller) against WENO5 and FD2 on
+    the same test trajectories and the same 225 predicted steps, per scenario and n_x."""
+    import json
+
+    import numpy as np
+
+    from pdekit.data.generate import draw_inputs
+    from pdekit.pipeline import run_recipe, split_ranges
+    from pdekit.problems import get_problem
+    from pdekit.recipes import load_recipe
+
+    rows = ["| scenario | n_x | solver | accumulated error | mean per-step nRMSE | s per trajectory | train s |",
+            "|---|---|---|---|---|---|---|"]
+    for name in args.scenarios:
+        params = {**SCENARIOS[name], "nt": 250, "solve_resolution": 200}
+        for n in (100, 50, 40):
+            truth = None
+            for model in ("mppde", "fno"):
+                overrides = [f"data.resolution={n}", f"data.params={json.dumps(params)}",
+                             f"data.n_train={LEARNED[name]['n_train']}", f"data.n_test={args.test}",
+                             f"train.epochs={args.epochs}", "model.hidden=64" if model == "mppde" else
+                             "model.hidden_channels=64"]
+                recipe = load_recipe(f"combined_{model}", overrides=overrides)
+                run_dir = os.path.join(args.out, f"{name}-{n}-{model}")
+                metrics = run_recipe(recipe, run_dir, quiet=True)
+                truth = torch.from_numpy(np.load(os.path.join(run_dir, "rollout.npz"))["true"])[:, :, 0]
+                rows.append(f"| {name} | {n} | {'MP-PDE' if model == 'mppde' else 'FNO'} | "
+                            f"{metrics['accumulated_error']:.3g} | {float(np.mean(metrics['rollout_nrmse'])):.3g} | "
+                            f"{metrics['rollout_seconds_per_trajectory']:.3g} | {metrics['train_seconds']:.0f} |")
+                print(rows[-1], flush=True)
+            first, count = split_ranges(recipe.data)["test"]
+            history = recipe.rollout.history
+            for scheme in ("weno5", "fd2"):
+                problem = get_problem("combined_1d").from_params(n, {**params, "solve_resolution": n, "scheme": scheme})
+                inputs = draw_inputs(problem, recipe.data.seed, range(first, first + count))
+                try:
+                    seconds = []
+                    for _ in range(args.rounds):
+                        begin = time.perf_counter()
+                        u = problem.solve(inputs)["u"][:, history:]
+                        seconds.append(time.perf_counter() - begin)
+                except PdekitError:
+                    rows.append(f"| {name} | {n} | {scheme.upper()} | blew up | - | - | - |")
+                    print(rows[-1], flush=True)
+                    continue
+                err = u.float() - truth
+                accumulated = float(err.double().pow(2).mean(-1).sum(-1).mean())
+                nrmse = float((err.norm(dim=-1) / truth.norm(dim=-1)).mean())
+                rows.append(f"| {name} | {n} | {scheme.upper()} | {accumulated:.3g} | {nrmse:.3g} | "
+                            f"{statistics.median(seconds) / count:.3g} | - |")
+                print(rows[-1], flush=True)
+    sizes = ", ".join(f"{k}: {v['n_train']}" for k, v in LEARNED.items() if k in args.scenarios)
+    text = "\n".join(rows) + (
+        f"\n\nScenarios {', '.join(args.scenarios)}; per scenario and n_x, {args.test} test trajectories "
+        f"(the recipes' test split), errors over the 225 steps after the first 25 stored ones (the learned "
+        f"solvers read those 25; the classical ones start from t = 0 with the same forcing and initial "
+        f"condition, so their time covers all 249 steps). MP-PDE: `combined_mppde` with hidden 64; FNO: "
+        f"`combined_fno` with hidden 64; {sizes} "
+        f"training trajectories, {args.epochs} epochs, the epoch kept by the validation rollout error. "
+        f"Seconds: the median of 3 (learned, batches of 32) or {args.rounds} (classical, one batch) rounds over "
+        f"the trajectories. Measured with `python benchmarks/combined.py --learned` on {machine()}, "
+        f"commit {git_commit()}.")
+    replace_section("docs/benchmarks.md", "combined-rollout", text)
+    print(text)
+
+
 if __name__ == "__main__":
-    main()
+    if "--learned" in sys.argv:
+        parser = argparse.ArgumentParser(description="learned solvers against WENO5 and FD2 (see learned())")
+        parser.add_argument("--learned", action="store_true")
+        parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS))
+        parser.add_argument("--epochs", type=int, default=20)
+        parser.add_argument("--test", type=int, default=32)
+        parser.add_argument("--rounds", type=int, default=3)
+        parser.add_argument("--out", default="runs/bench-combined")
+        torch.set_num_threads(2)
+        learned(parser.parse_args())
+    else:
+        main()

@@ -64,6 +64,7 @@ def test_wave_refuses_an_unstable_step_before_any_work():
     ("kuramoto_sivashinsky_1d", 64, {"t_final": 1.0, "spinup": 10.0, "nt": 201}, 5e-4, 0.5),  # 1.5e-4, 1.16
     ("allen_cahn_1d", 256, {"t_final": 0.2, "eps": 1e-2, "nt": 801}, 2e-3, 0.3),  # 7.6e-4, 0.65
     ("advection_1d", 64, {"t_final": 0.1, "nt": 201, "beta": 1.0}, 3e-4, 1e-2),  # 9.8e-5, 2.1e-2
+    ("advection_1d", 64, {"t_final": 0.1, "nt": 201, "beta": 1.0, "diffusivity": 0.01}, 3e-4, 1e-2),  # 1.3e-4, 2.0e-2
     ("diffusion_reaction_1d", 64, {"t_final": 0.1, "nt": 201}, 2e-3, 7e-2),  # 7.9e-4, 0.14
     ("kdv_1d", 128, {"t_final": 1.0, "nt": 201, "length": 32.0}, 5e-5, 0.15),  # 1.7e-5, 0.30
 ])

@@ -348,6 +348,8 @@ class RolloutRunner:
         cond, _ = RolloutRunner._cond(recipe, meta)
         steps = r.test_steps or u.shape[1] - r.history
         problem = None if recipe.data.file else recipe.data_problem()  # no solver for a user's file
+        if callable(getattr(model.net, "reset", None)):  # counters (a neural ODE's evaluations) cover the test only
+            model.net.reset()
         metrics, pred, true, times = evaluate_rollout(model, u, t, r.history, steps, stability_steps=10 * steps,
                                                       problem=problem, cond=cond)
         if recipe.eval.solver_ladder and problem is not None:  # the solver from the same states, matched accuracy
@@ -359,6 +361,8 @@ class RolloutRunner:
                                                        u[:k, r.history : r.history + steps], recipe.eval.timing_rounds,
                                                        params={k_: v[:k] for k_, v in meta["params"].items()},
                                                        cond=None if cond is None else cond[:k]))
+        if callable(getattr(model.net, "report", None)):  # what a network says about itself (a learned stencil)
+            metrics.update(model.net.report(model))
         val = history_row(history, weights_epoch).get("val_rollout_rel_l2")
         metrics.update({"final_rel_l2": metrics["rollout_rel_l2"][-1], "val_rollout_rel_l2": val, "weights_epoch": weights_epoch,
                         "train_seconds": seconds, "params": count_parameters(model), "recipe": recipe.name,

@@ -1,6 +1,7 @@
 """Metrics of autoregressive rollouts, shaped (samples, steps, channels, *space): the error of
 every predicted step, the FNO paper's relative L2 over the whole predicted trajectory, APEBench's
-geometric mean of nRMSE over the first 100 steps, and PDE-Refiner's high-correlation time."""
+geometric mean of nRMSE over the first 100 steps, PDE-Refiner's high-correlation time and MP-PDE's
+accumulated error."""
 
 from __future__ import annotations
 
@@ -61,9 +62,17 @@ def correlation_time(pred: torch.Tensor, true: torch.Tensor, t, threshold: float
     return float(np.asarray(t)[below[0]]) if len(below) else None
 
 
+def accumulated_error(pred: torch.Tensor, true: torch.Tensor) -> float:
+    """Per sample the squared error summed over the predicted steps and averaged over channels and
+    grid, sum_t mean_x (pred - true)^2, averaged over samples: MP-PDE's accumulated error
+    (Brandstetter et al. 2022), which grows with the horizon and the field's scale."""
+    err = (pred.double() - true.double()).pow(2).flatten(2).mean(-1)  # (samples, steps)
+    return float(err.sum(1).mean())
+
+
 def rollout_metrics(pred: torch.Tensor, true: torch.Tensor, t) -> dict:
     """The output contract of a rollout run: per-step lists and the aggregates."""
     rel, nr = rollout_rel_l2(pred, true), rollout_nrmse(pred, true)
     return {"rollout_rel_l2": [float(v) for v in rel], "rollout_nrmse": [float(v) for v in nr],
             "trajectory_rel_l2": trajectory_rel_l2(pred, true), "rollout_gmean100": geometric_mean(nr, 100),
-            "correlation_time": correlation_time(pred, true, t)}
+            "correlation_time": correlation_time(pred, true, t), "accumulated_error": accumulated_error(pred, true)}

@@ -5,6 +5,8 @@ plots (error against time, prediction, truth and error in space-time or as frame
 from __future__ import annotations
 
 import os
+import statistics
+import time
 
 import numpy as np
 import torch
@@ -39,30 +41,41 @@ def evaluate_rollout(model, u: torch.Tensor, t, history: int, steps: int, stabil
     Returns
     -------
     (metrics, pred (n, steps, channels, *space), true (same), times of the predicted steps (steps,)).
+    The metrics include ``rollout_seconds_per_trajectory``: the median of three rollouts of all
+    test trajectories (in batches of ``batch_size``), divided by their number.
     """
     model.eval()
-    device = next(model.parameters()).device
-    start, true = u[:, :history], u[:, history : history + steps]
+    device, dtype = next(model.parameters()).device, model.mean.dtype  # float64 after an L-BFGS phase
+    start, true = u[:, :history].to(dtype), u[:, history : history + steps]
 
     def cond_of(i, j):
         return None if cond is None else cond[i:j].to(device)
 
-    pred = torch.cat([model.rollout(start[i : i + batch_size].to(device), steps, cond=cond_of(i, i + batch_size))
-                      .float().cpu() for i in range(0, len(u), batch_size)])
+    def predict():
+        return torch.cat([model.rollout(start[i : i + batch_size].to(device), steps, cond=cond_of(i, i + batch_size))
+                          .float().cpu() for i in range(0, len(u), batch_size)])
+
+    seconds = []
+    for _ in range(3):  # the first round warms up; the median of the three is reported
+        begin = time.perf_counter()
+        pred = predict()
+        seconds.append(time.perf_counter() - begin)
     times = np.asarray(t, dtype=np.float64)[history : history + steps]
     metrics = rollout_metrics(pred, true, times - float(t[history - 1]))  # times since the rollout's start
+    metrics["rollout_seconds_per_trajectory"] = statistics.median(seconds) / len(u)
     if problem is not None and problem.conserved:
         metrics.update(conserved_drift(problem, start[:, -1], pred, "_drift"))
         metrics.update(conserved_drift(problem, start[:, -1], true, "_drift_truth"))
     if stability_steps:
         limit = BLOW_UP * float(u.abs().max())
-        states, first_bad = start.to(device), None
-        for s in range(stability_steps):
-            nxt = model.step(states, cond=cond_of(0, len(u)))
-            if not torch.isfinite(nxt).all() or float(nxt.abs().max()) > limit:
-                first_bad = s + 1
-                break
-            states = torch.cat([states[:, 1:], nxt[:, None]], dim=1)
+        states, first_bad, done = start.to(device), None, 0
+        while done < stability_steps and first_bad is None:
+            nxt = model.advance(states, cond=cond_of(0, len(u)))  # (n, bundle, ...): one call of the network
+            bad = [k for k in range(nxt.shape[1]) if not torch.isfinite(nxt[:, k]).all()
+                   or float(nxt[:, k].abs().max()) > limit]
+            if bad and done + bad[0] < stability_steps:
+                first_bad = done + bad[0] + 1
+            states, done = torch.cat([states, nxt], dim=1)[:, -history:], done + nxt.shape[1]
         metrics.update({"stability_steps": stability_steps, "stable": first_bad is None,
                         "blow_up_step": first_bad})
     return metrics, pred, true, times

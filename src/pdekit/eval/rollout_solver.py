@@ -74,7 +74,7 @@ def compare_rollout_with_solver(model, problem, states: torch.Tensor, times, tru
     """
     device = next(model.parameters()).device
     steps, count = truth.shape[1], len(states)
-    x, c = states.to(device), None if cond is None else cond.to(device)
+    x, c = states.to(device, model.mean.dtype), None if cond is None else cond.to(device)
 
     def rollout():
         with torch.no_grad():

@@ -58,8 +58,9 @@ class RolloutKind:
         if rollout.history + max(rollout.steps, test_steps) > nt:
             raise ConfigError(f"{where} stores {nt} times after rollout.start; rollout.history = {rollout.history} "
                               f"with rollout.steps = {rollout.steps} and test_steps = {test_steps} need more")
-        if task.unroll > rollout.steps:
-            raise ConfigError(f"train.unroll = {task.unroll} exceeds rollout.steps = {rollout.steps}")
+        if task.unroll * rollout.bundle > rollout.steps:
+            raise ConfigError(f"train.unroll = {task.unroll} calls of rollout.bundle = {rollout.bundle} step(s) exceed "
+                              f"rollout.steps = {rollout.steps}")
         cond_log = conditioning_scalars(rollout, problem_name, params)
         net = rollout_model(model, rollout, channels, ndim, 1.0, cond_log).net  # validates the model section
         check_amp(train, net, model["name"])
@@ -93,9 +94,10 @@ def rollout_model(model: dict, rollout, channels: int, ndim: int, dt: float, con
         section["cond_channels"] = len(cond_log)
     elif cond_log:
         in_channels += len(cond_log)
-    net = build_model(section, in_channels, channels, ndim, grid)
+    net = build_model(section, in_channels, rollout.bundle * channels, ndim, grid)
     conditioning = "embedding" if rollout.conditioning == "embedding" else "channels"
-    return Autoregressive(net, channels, rollout.history, rollout.target, rollout.integrator, dt, cond_log, conditioning)
+    return Autoregressive(net, channels, rollout.history, rollout.target, rollout.integrator, dt, cond_log, conditioning,
+                          rollout.bundle)
 
 
 def _file_shape(data) -> tuple[int, int, int, str | None, list[str]]:

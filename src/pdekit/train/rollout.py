@@ -7,6 +7,11 @@ integrates by Euler, RK2 (Heun) or RK4 over its step ``dt``, so a trained model 
 with another time step. Per-channel normalization statistics are buffers of the wrapper (set from
 the training windows, saved with its weights).
 
+With temporal bundling (``bundle`` K > 1, Brandstetter et al. 2022) the network predicts K
+states per call, (batch, K * channels, *space): the next K states, or K mean rates d_k from the
+last state, u(t + k dt) = u(t) + k dt d_k (the paper's update; Euler only). A rollout then takes
+one network call per K steps.
+
 ``RolloutTask`` trains it on windows (k input steps, m target steps; data/trajectories.py) in one
 of three modes: ``one_step`` (teacher forcing), ``unrolled`` (backpropagation through
 ``unroll`` steps), ``pushforward`` (per batch a number of steps drawn from 1..``unroll``, all but
@@ -38,7 +43,7 @@ class Autoregressive(nn.Module):
 
     Parameters
     ----------
-    net : a module mapping (batch, history * channels, *space) to (batch, channels, *space).
+    net : a module mapping (batch, history * channels, *space) to (batch, bundle * channels, *space).
     channels : fields per state.
     history : states the step reads (k).
     target : "state" (``net`` predicts the normalized next state) or "derivative" (``net``
@@ -51,12 +56,18 @@ class Autoregressive(nn.Module):
     conditioning : how the normalized scalars reach ``net``: "channels" (appended as constant input
         channels: ``net`` takes history * channels + len(cond_log) channels) or "embedding"
         (``net(x, cond)``, as the U-Net built with ``cond_channels`` takes them).
+    bundle : states predicted per call (temporal bundling); > 1 takes a state target or Euler.
     """
 
     def __init__(self, net: nn.Module, channels: int, history: int = 1, target: str = "state",
                  integrator: str = "rk4", dt: float = 1.0, cond_log: tuple[bool, ...] = (),
-                 conditioning: str = "channels"):
+                 conditioning: str = "channels", bundle: int = 1):
         super().__init__()
+        if bundle < 1 or (bundle > 1 and target == "derivative" and integrator != "euler"):
+            raise ConfigError(f"Autoregressive: bundle must be >= 1, and a bundled derivative target integrates each "
+                              f"bundled step from the last state by Euler (integrator: euler); got bundle={bundle}, "
+                              f"integrator={integrator!r}")
+        self.bundle = int(bundle)
         if target not in ("state", "derivative") or integrator not in INTEGRATORS:
             raise ConfigError(f"Autoregressive: target must be state or derivative and integrator one of "
                               f"{', '.join(INTEGRATORS)}; got {target!r}, {integrator!r}")
@@ -104,21 +115,26 @@ class Autoregressive(nn.Module):
         return c.to(self.mean.dtype)
 
     def _net(self, states: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        """``net`` on normalized states (batch, history, channels, *space) and normalized ``cond``."""
+        """``net`` on normalized states (batch, history, channels, *space) and normalized ``cond``:
+        (batch, bundle, channels, *space)."""
         z = ((states - self.mean.view(self._shape(states))) / self.std.view(self._shape(states))).flatten(1, 2)
         if cond is None:
-            return self.net(z)
-        if self.conditioning == "embedding":
-            return self.net(z, cond)
-        planes = cond.to(z.dtype).view(*cond.shape, *[1] * (z.ndim - 2)).expand(-1, -1, *z.shape[2:])
-        return self.net(torch.cat([z, planes], dim=1))
+            out = self.net(z)
+        elif self.conditioning == "embedding":
+            out = self.net(z, cond)
+        else:
+            planes = cond.to(z.dtype).view(*cond.shape, *[1] * (z.ndim - 2)).expand(-1, -1, *z.shape[2:])
+            out = self.net(torch.cat([z, planes], dim=1))
+        return out.view(len(out), self.bundle, self.channels, *out.shape[2:])
 
     def derivative(self, states: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        """du/dt at the last of ``states`` (batch, history, channels, *space), in physical units."""
-        return self._derivative(states, self._condition(cond, len(states)))
+        """du/dt at the last of ``states`` (batch, history, channels, *space), in physical units;
+        bundled: the K mean rates (batch, K, channels, *space)."""
+        d = self._derivative(states, self._condition(cond, len(states)))
+        return d[:, 0] if self.bundle == 1 else d
 
     def _derivative(self, states: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
-        return self._net(states, c) * self.rate.view(self._shape(states))[:, 0]
+        return self._net(states, c) * self.rate.view(self._shape(states))
 
     def _check(self, states: torch.Tensor) -> None:
         if states.shape[1] != self.history or states.shape[2] != self.channels:
@@ -128,23 +144,36 @@ class Autoregressive(nn.Module):
     def step(self, states: torch.Tensor, dt: float | None = None, cond: torch.Tensor | None = None) -> torch.Tensor:
         """The state after the last of ``states`` (batch, history, channels, *space): (batch,
         channels, *space). ``dt`` (derivative target only) may differ from the training step;
-        ``cond`` (batch, cond_dim): the per-sample parameters, for a conditioned model."""
-        self._check(states)
-        return self._step(states, dt, self._condition(cond, len(states)))
+        ``cond`` (batch, cond_dim): the per-sample parameters, for a conditioned model. A bundled
+        model predicts K states per call: use ``advance``."""
+        if self.bundle != 1:
+            raise PdekitError(f"this model predicts {self.bundle} states per call (bundle); use advance or rollout")
+        return self.advance(states, dt, cond)[:, 0]
 
-    def _step(self, states: torch.Tensor, dt: float | None, c: torch.Tensor | None) -> torch.Tensor:
-        """``step`` with the condition already normalized (a rollout normalizes it once)."""
+    def advance(self, states: torch.Tensor, dt: float | None = None, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """The ``bundle`` states after the last of ``states``, from one call of the network:
+        (batch, bundle, channels, *space); ``dt`` and ``cond`` as for ``step``."""
+        self._check(states)
+        return self._advance(states, dt, self._condition(cond, len(states)))
+
+    def _advance(self, states: torch.Tensor, dt: float | None, c: torch.Tensor | None) -> torch.Tensor:
+        """``advance`` with the condition already normalized (a rollout normalizes it once)."""
         if self.target == "state":
             if dt is not None and dt != self.dt:
                 raise PdekitError("a model with target=state advances by the step it was trained on; train with "
                                   "target=derivative to roll out with another dt")
-            z = self._net(states, c)
-            return z * self.std.view(self._shape(states))[:, 0] + self.mean.view(self._shape(states))[:, 0]
+            return self._net(states, c) * self.std.view(self._shape(states)) + self.mean.view(self._shape(states))
         h = self.dt if dt is None else float(dt)
         u, before = states[:, -1], states[:, :-1]
+        if self.bundle > 1:  # u(t + k h) = u(t) + k h d_k
+            k = torch.arange(1, self.bundle + 1, dtype=u.dtype, device=u.device).view(1, -1, *[1] * (u.ndim - 1))
+            return u[:, None] + k * h * self._derivative(states, c)
+        return self._step_derivative(u, before, h, c)[:, None]
 
+    def _step_derivative(self, u, before, h, c):
+        """One step of a derivative target by the integrator, from u after the states ``before``."""
         def f(v):
-            return self._derivative(torch.cat([before, v[:, None]], dim=1), c)
+            return self._derivative(torch.cat([before, v[:, None]], dim=1), c)[:, 0]
 
         k1 = f(u)
         if self.integrator == "euler":
@@ -156,7 +185,8 @@ class Autoregressive(nn.Module):
         return u + h / 6 * (k1 + 2 * k2 + 2 * k3 + f(u + h * k3))
 
     def forward(self, states: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        return self.step(states, cond=cond)
+        """``step``, or for a bundled model ``advance``."""
+        return self.step(states, cond=cond) if self.bundle == 1 else self.advance(states, cond=cond)
 
     def rollout(self, states: torch.Tensor, steps: int, dt: float | None = None,
                 cond: torch.Tensor | None = None) -> torch.Tensor:
@@ -164,18 +194,19 @@ class Autoregressive(nn.Module):
         from the model's own previous ones: (batch, steps, channels, *space)."""
         self._check(states)
         c, out = self._condition(cond, len(states)), []
-        for _ in range(steps):
-            nxt = self._step(states, dt, c)
+        for _ in range(-(-steps // self.bundle)):
+            nxt = self._advance(states, dt, c)
             out.append(nxt)
-            states = torch.cat([states[:, 1:], nxt[:, None]], dim=1)
-        return torch.stack(out, dim=1)
+            states = torch.cat([states, nxt], dim=1)[:, -self.history :]
+        return torch.cat(out, dim=1)[:, :steps]
 
 
 @dataclass(frozen=True)
 class RolloutConfig:
     mode: str = param("one_step", "one_step (teacher forcing), unrolled (gradient through every step) or "
                                   "pushforward (1..unroll steps drawn per batch, only the last trained)", ("one_step", "unrolled", "pushforward"))
-    unroll: int = param(1, "steps predicted per training window (unrolled, pushforward); at most the window's m")
+    unroll: int = param(1, "calls of the model per training window (unrolled, pushforward), each predicting "
+                           "rollout.bundle steps; unroll * bundle is at most the window's m")
     noise: float = param(0.0, "Gaussian noise added to the input states, times each channel's standard deviation")
     curriculum: bool = param(False, "grow the unroll horizon from 1 to unroll over the epochs")
 
@@ -234,8 +265,11 @@ class RolloutTask(Task):
 
     @classmethod
     def check_train_config(cls, cfg, task_cfg):
-        """The Trainer's general checks, and no torch.compile (the step calls the network itself)."""
-        super().check_train_config(cfg, task_cfg)
+        """The Trainer's general checks, and no torch.compile (the step calls the network itself);
+        L-BFGS (train.lbfgs_steps) where one batch holds every window, checked in ``setup``."""
+        import dataclasses
+
+        super().check_train_config(dataclasses.replace(cfg, lbfgs_steps=0), task_cfg)
         if cfg.compile:
             raise ConfigError("train.compile is not supported by the rollout task yet; set it to false")
 
@@ -250,6 +284,12 @@ class RolloutTask(Task):
         if not isinstance(model, Autoregressive):
             raise PdekitError(f"the rollout task trains a pdekit.train.rollout.Autoregressive, got "
                               f"{type(model).__name__}")
+        if self.config.unroll * model.bundle > self.y.shape[1]:
+            raise ConfigError(f"train.unroll = {self.config.unroll} calls of {model.bundle} bundled step(s) need "
+                              f"{self.config.unroll * model.bundle} target steps; the windows have {self.y.shape[1]}")
+        if cfg.lbfgs_steps and cfg.batch_size < len(self.x):
+            raise ConfigError(f"train.lbfgs_steps runs L-BFGS on one batch of all the training windows: set "
+                              f"train.batch_size >= {len(self.x)} (it is {cfg.batch_size})")
         given = 0 if self.c is None else self.c.shape[1]
         if model.cond_dim != given:
             raise PdekitError(f"the model is conditioned on {model.cond_dim} scalar(s) per sample, the windows carry "
@@ -282,21 +322,22 @@ class RolloutTask(Task):
             # pushforward trains the last of 1..horizon steps, drawn per batch (Brandstetter et al.)
             h = int(torch.randint(1, self.horizon + 1, (1,), generator=generator)) if c.mode == "pushforward" \
                 else self.horizon
-            yield xb.to(self.device), yb.to(self.device), h, cb
+            yield xb.to(self.device, dtype), yb.to(self.device, dtype), h, cb  # dtype: L-BFGS may run in float64
 
     def batch_size(self, batch):
         return len(batch[0])
 
     def loss(self, model, batch, step):
         xb, yb, h, cb = batch
+        k = model.bundle  # h counts calls of the network, k steps each
         if self.config.mode == "one_step":
-            return _rel(model.step(xb, cond=cb), yb[:, 0]), {}
+            return _rel(model.advance(xb, cond=cb), yb[:, :k]), {}
         if self.config.mode == "unrolled":
-            pred = model.rollout(xb, h, cond=cb)
-            return sum(_rel(pred[:, s], yb[:, s]) for s in range(h)) / h, {}
+            pred = model.rollout(xb, h * k, cond=cb)
+            return sum(_rel(pred[:, s * k : (s + 1) * k], yb[:, s * k : (s + 1) * k]) for s in range(h)) / h, {}
         with torch.no_grad():  # pushforward: the model's own inputs, no gradient through them
-            states = torch.cat([xb, model.rollout(xb, h - 1, cond=cb)], dim=1)[:, -xb.shape[1]:] if h > 1 else xb
-        return _rel(model.step(states, cond=cb), yb[:, h - 1]), {}
+            states = torch.cat([xb, model.rollout(xb, (h - 1) * k, cond=cb)], dim=1)[:, -xb.shape[1]:] if h > 1 else xb
+        return _rel(model.advance(states, cond=cb), yb[:, (h - 1) * k : h * k]), {}
 
     @torch.no_grad()
     def validate(self, model):
@@ -305,8 +346,9 @@ class RolloutTask(Task):
         def cond(i):
             return None if self.c_val is None else self.c_val[i : i + 64].to(self.device)
 
-        pred = torch.cat([model.rollout(self.x_val[i : i + 64].to(self.device), self.y_val.shape[1], cond=cond(i)).cpu()
-                          for i in range(0, len(self.x_val), 64)])
+        dtype = model.mean.dtype  # float64 after an L-BFGS phase
+        pred = torch.cat([model.rollout(self.x_val[i : i + 64].to(self.device, dtype), self.y_val.shape[1],
+                                        cond=cond(i)).float().cpu() for i in range(0, len(self.x_val), 64)])
         error = relative_l2(pred.flatten(0, 1), self.y_val.flatten(0, 1)).mean()
         return {"val_rollout_rel_l2": float(error)}
 
@@ -324,12 +366,16 @@ class RolloutSection:
                         ("state", "derivative"))
     integrator: str = param("rk4", "integrator of a derivative target", INTEGRATORS)
     test_steps: int = param(0, "steps of each test rollout (0: every stored time after the first k)")
+    bundle: int = param(1, "steps predicted per call of the network (temporal bundling, MP-PDE); a derivative "
+                           "target then needs integrator: euler")
     conditioning: str = param("channels", "how parameters that vary per sample (data.params.<name>_max) reach the "
                                           "network: constant input channels, the model's embedding (unet), or not "
                                           "at all (none)", ("channels", "embedding", "none"))
 
     def validate(self):
         """Check that history, steps and stride are >= 1 and test_steps and start >= 0."""
-        require(self.history >= 1 and self.steps >= 1 and self.stride >= 1 and self.test_steps >= 0 and self.start >= 0,
-                "rollout.history, rollout.steps and rollout.stride must be >= 1, rollout.test_steps and rollout.start "
-                ">= 0")
+        require(self.history >= 1 and self.steps >= 1 and self.stride >= 1 and self.test_steps >= 0 and self.start >= 0
+                and self.bundle >= 1, "rollout.history, rollout.steps, rollout.stride and rollout.bundle must be >= 1, "
+                "rollout.test_steps and rollout.start >= 0")
+        require(self.bundle == 1 or self.target == "state" or self.integrator == "euler",
+                "rollout.bundle > 1 with target: derivative integrates each bundled step by Euler: set integrator: euler")

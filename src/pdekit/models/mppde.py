@@ -1,0 +1,134 @@
+"""The message-passing PDE solver of Brandstetter, Worrall and Welling ("Message passing neural PDE
+solvers", ICLR 2022) on the points of a grid or on scattered points.
+
+Every point is a node; edges join the points within ``neighbors`` grid spacings of each other
+(periodic distance on a periodic grid), or each scattered point to its ``neighbors`` nearest.
+The encoder lifts each node's input channels (a rollout's history and the PDE's parameters as
+constant channels) to ``hidden`` features; each of ``layers`` processor steps computes a message
+per edge from both ends' features, the difference of their inputs and their relative position,
+averages the messages at each node and updates its features with the node's own inputs (the
+paper's parameters in every update), with a residual connection and layer norm; the decoder maps
+the features to the output channels (with temporal bundling, K future steps at once).
+
+The message passing is plain torch: a gather of the edges' ends and ``index_add_`` onto the
+nodes (benchmarks/message_passing.py times it against PyTorch Geometric's layer).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from pdekit.errors import ConfigError
+from pdekit.models.registry import register_model
+
+
+def _mlp(a: int, hidden: int, b: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(a, hidden), nn.SiLU(), nn.Linear(hidden, b), nn.SiLU())
+
+
+class _Layer(nn.Module):
+    """One processor step: messages phi(h_i, h_j, u_i - u_j, x_i - x_j), their mean at node i, and
+    h_i + psi(h_i, mean, u_i) normalized."""
+
+    def __init__(self, hidden: int, inputs: int, ndim: int):
+        super().__init__()
+        self.message = _mlp(2 * hidden + inputs + ndim, hidden, hidden)
+        self.update = _mlp(2 * hidden + inputs, hidden, hidden)
+        self.norm = nn.LayerNorm(hidden)
+
+    def forward(self, h, u, src, dst, rel, degree):
+        m = self.message(torch.cat([h[:, dst], h[:, src], u[:, dst] - u[:, src], rel.expand(len(h), -1, -1)], dim=-1))
+        total = torch.zeros_like(h).index_add_(1, dst, m)
+        return self.norm(h + self.update(torch.cat([h, total / degree, u], dim=-1)))
+
+
+@register_model("mppde")
+class MPPDE(nn.Module):
+    """Message-passing PDE solver (encoder, processor, decoder over a graph of the points).
+    Maps ``(batch, in_channels, *space)`` to ``(batch, out_channels, *space)`` on a 1D or 2D grid,
+    or ``(batch, in_channels, n)`` on n scattered points once ``set_points`` has given them.
+
+    Parameters
+    ----------
+    in_channels, out_channels : channels of the input and the output (set from the data; with
+        temporal bundling the output holds K steps).
+    ndim : spatial dimensions of a grid, 1 or 2.
+    grid : where a grid's points lie: "periodic" (x_j = j / n, distances wrap) or "nodes".
+    hidden : features per node.
+    layers : processor steps.
+    neighbors : on a grid, edges join points at most this many grid spacings apart (the first
+        axis's spacing); on scattered points, each point's number of nearest neighbours.
+    """
+
+    summary = "message-passing PDE solver (MP-PDE) on grid or scattered points, 1D/2D"
+    resolution_invariant = False
+
+    def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int = 1, grid: str = "nodes",
+                 hidden: int = 128, layers: int = 6, neighbors: int = 3):
+        super().__init__()
+        if ndim not in (1, 2):
+            raise ConfigError(f"model mppde works on 1D or 2D data (or scattered points), got ndim = {ndim}")
+        if hidden < 1 or layers < 1 or neighbors < 1:
+            raise ConfigError(f"model mppde: hidden, layers and neighbors must be >= 1, got {hidden}, {layers}, "
+                              f"{neighbors}")
+        self.ndim, self.periodic, self.neighbors = ndim, grid == "periodic", neighbors
+        self.encoder = _mlp(in_channels, hidden, hidden)
+        self.processor = nn.ModuleList(_Layer(hidden, in_channels, ndim) for _ in range(layers))
+        self.decoder = nn.Sequential(nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, out_channels))
+        self.points: torch.Tensor | None = None  # scattered points (n, ndim), see set_points
+        self._graphs: dict = {}
+
+    def set_points(self, points, periodic: bool = False) -> "MPPDE":
+        """Work on scattered points from now on: ``points`` (n, ndim) in [0, 1]^ndim (``periodic``:
+        distances wrap around the unit cell); inputs are then (batch, channels, n)."""
+        points = torch.as_tensor(points, dtype=torch.float64)
+        if points.ndim != 2 or points.shape[1] != self.ndim or len(points) <= self.neighbors:
+            raise ConfigError(f"mppde.set_points: points must be (n, {self.ndim}) with n > neighbors = "
+                              f"{self.neighbors}, got {tuple(points.shape)}")
+        self.points, self.periodic, self._graphs = points, periodic, {}
+        return self
+
+    def _offsets(self, p: torch.Tensor) -> torch.Tensor:
+        """x_i - x_j for every pair (n, n, ndim), the shortest way round on a periodic domain."""
+        d = p[:, None] - p[None]
+        return d - torch.round(d) if self.periodic else d
+
+    def graph(self, shape: tuple[int, ...], device) -> tuple:
+        """(src, dst, relative positions (1, E, ndim) in units of the neighbour distance, degree
+        (1, n, 1)) of the grid ``shape`` or of the scattered points; built once per shape. The
+        neighbour distance: ``neighbors`` spacings on a grid, the largest k-nearest distance on points."""
+        key = (shape, str(device))
+        if key not in self._graphs:
+            if self.points is not None:
+                if shape != (len(self.points),):
+                    raise ConfigError(f"mppde: the input has {shape} points; set_points gave {len(self.points)}")
+                offsets = self._offsets(self.points)
+                distance = offsets.norm(dim=-1).fill_diagonal_(math.inf)
+                near = distance.topk(self.neighbors, dim=1, largest=False)
+                dst = torch.arange(len(self.points)).repeat_interleave(self.neighbors)
+                src, scale = near.indices.flatten(), float(near.values.max())
+            else:
+                if len(shape) != self.ndim:
+                    raise ConfigError(f"mppde was built for {self.ndim}D data, got a grid of shape {shape}")
+                axes = [torch.arange(n, dtype=torch.float64) / (n if self.periodic else n - 1) for n in shape]
+                points = torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, self.ndim)
+                offsets = self._offsets(points)
+                scale = self.neighbors / (shape[0] if self.periodic else shape[0] - 1)
+                dst, src = torch.nonzero((offsets.norm(dim=-1) <= scale * (1 + 1e-9)).fill_diagonal_(False),
+                                         as_tuple=True)
+            rel = (offsets[dst, src] / scale).float()[None]
+            degree = torch.zeros(len(offsets)).index_add_(0, dst, torch.ones(len(dst)))[None, :, None]
+            self._graphs[key] = tuple(t.to(device) for t in (src, dst, rel, degree))
+        return self._graphs[key]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = tuple(x.shape[2:])
+        src, dst, rel, degree = self.graph(shape, x.device)
+        u = x.flatten(2).transpose(1, 2)  # (batch, nodes, channels)
+        h = self.encoder(u)
+        for layer in self.processor:
+            h = layer(h, u, src, dst, rel.to(h.dtype), degree.to(h.dtype))
+        return self.decoder(h).transpose(1, 2).reshape(len(x), -1, *shape)

@@ -1,0 +1,57 @@
+"""A learned finite-difference stencil: the right-hand side of a method of lines.
+
+u_t = sum_j w_j u_{i+j}: one periodic convolution without bias over ``width`` neighbouring points
+(in the spirit of data-driven discretizations, Bar-Sinai et al. 2019, and PDE-Net, Long et al.
+2018). Trained inside the rollout wrapper with a derivative target, the wrapper's integrator
+(RK4, say) rolls it out, and the weights, read back in physical units by ``report``, are an
+equation discovered from data: on advection-diffusion data they approach the central
+differences of -beta u_x + nu u_xx (tests/test_stencil.py).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from pdekit.errors import ConfigError
+from pdekit.models.registry import register_model
+
+
+@register_model("stencil")
+class Stencil(nn.Module):
+    """A linear, translation-invariant right-hand side on a periodic 1D grid: (batch, in_channels,
+    x) to (batch, out_channels, x) by a ``width``-point stencil per pair of channels, started at zero.
+
+    Parameters
+    ----------
+    in_channels, out_channels : channels of the input and the output (set from the data).
+    ndim : spatial dimensions; 1 only.
+    width : points of the stencil (odd, centred).
+    """
+
+    summary = "learned finite-difference stencil (method of lines), 1D periodic"
+    resolution_invariant = False
+
+    def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int = 1, width: int = 3):
+        super().__init__()
+        if ndim != 1:
+            raise ConfigError(f"model stencil works on 1D periodic data, got ndim = {ndim}")
+        if width < 1 or width % 2 == 0:
+            raise ConfigError(f"model.width of stencil must be odd and >= 1, got {width}")
+        self.conv = nn.Conv1d(in_channels, out_channels, width, padding=width // 2, padding_mode="circular",
+                              bias=False)
+        nn.init.zeros_(self.conv.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+    def report(self, wrapper) -> dict:
+        """The stencil in physical units, as the rollout wrapper applies it: the weight from input
+        channel i (a state's channel i mod channels) to output channel o, times rate_o / std_i
+        (the wrapper's normalization), so that u_t = sum_j w_j u_{x + j h}; a list per (output,
+        input) channel pair, the offsets -width // 2 .. width // 2 in order."""
+        w = self.conv.weight.detach().double().cpu()
+        rate, std = wrapper.rate.double().cpu(), wrapper.std.double().cpu()
+        inputs = torch.arange(w.shape[1]) % len(std)
+        physical = w * (rate[: w.shape[0], None, None] / std[inputs][None, :, None])
+        return {"learned_stencil": physical.tolist()}
