@@ -32,6 +32,22 @@ def test_a_periodic_grid_graph_is_translation_equivariant():
     assert float(rel.abs().max()) == pytest.approx(1.0)
 
 
+@pytest.mark.parametrize("grid, shape, neighbors", [("nodes", (9, 7), 2), ("periodic", (16, 12), 2), ("nodes", (20,), 3)])
+def test_grid_graphs_hold_every_pair_within_the_radius(grid, shape, neighbors):
+    """The shifts-of-the-index graph against all pairs by brute force (periodic distance where the
+    grid is periodic): the same edges, relative positions x_dst - x_src."""
+    model = MPPDE(1, 1, len(shape), grid, hidden=4, layers=1, neighbors=neighbors)
+    src, dst, rel, _ = model.graph(shape, "cpu")
+    axes = [torch.arange(n, dtype=torch.float64) / (n if grid == "periodic" else n - 1) for n in shape]
+    points = torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, len(shape))
+    d = points[:, None] - points[None]
+    d = d - torch.round(d) if grid == "periodic" else d
+    radius = neighbors / (shape[0] if grid == "periodic" else shape[0] - 1)
+    pairs = torch.nonzero((d.norm(dim=-1) <= radius * (1 + 1e-9)).fill_diagonal_(False))
+    assert sorted(zip(dst.tolist(), src.tolist())) == sorted(map(tuple, pairs.tolist()))
+    assert torch.allclose(rel[0].double(), (d[dst, src] / radius), atol=1e-6)
+
+
 def test_the_grid_points_given_as_scattered_points_give_the_same_output():
     """The k-nearest graph of the grid's own points (k = 6) is the grid's graph: same numbers."""
     grid, x = _model(), torch.randn(2, 3, 40)

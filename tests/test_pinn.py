@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from pdekit.errors import ConfigError
-from pdekit.pinn import (MLP, PINN, Dirichlet, Disk, Initial, Interval, Neumann, Observation, Periodic, PinnTask,
-                         Robin, TimeInterval, grad, laplacian, partial)
+from pdekit.pinn import (MLP, PINN, Box, Dirichlet, Disk, Initial, Interval, Neumann, Observation, Periodic,
+                         PinnTask, Polygon, Robin, TimeInterval, grad, laplacian, partial)
 from pdekit.train import fit
 from pdekit.train.trainer import TrainingDiverged
 
@@ -72,6 +72,30 @@ def test_neumann_and_robin_on_a_disk(kind, hard):
                           Disk([0, 0], 1.0).sample_boundary(200, np.random.default_rng(6))])
     error = _error(pinn, lambda p: np.exp(0.5 * p[:, 0]) * np.cos(p[:, 1]), pts)
     assert error < (2e-4 if hard else 5e-4), error
+
+
+@pytest.mark.parametrize("geometry", [Box([0, 0], [1, 2]), Disk([0.5, -1], 1.0), Box([0, 0], [1, 1]) - Disk([0.5, 0.5], 0.2),
+                                      Disk([0, 0], 1) | Box([0, -0.5], [2, 0.5]),
+                                      Polygon([(-1, -1), (1, -1), (1, 0), (0, 0), (0, 1), (-1, 1)]),
+                                      Polygon([(100, 100), (101, 100), (100.3, 101)])])
+def test_a_hard_flux_condition_holds_for_any_network(geometry):
+    """An untrained two-column network: a u + b du/dn = g at boundary points to round-off (the
+    geometry's own outward normals, reverse mode), for Neumann and Robin, on every kind of geometry
+    (a polygon far from the origin too)."""
+    rng = np.random.default_rng(0)
+    edge = geometry.sample_boundary(200, rng)
+    for condition in (Neumann(lambda x: x[:, :1] * x[:, 1:2], hard=True),
+                      Robin(2.0, 0.5, lambda x: torch.sin(x[:, :1]), hard=True)):
+        torch.manual_seed(0)
+        pinn = PINN(geometry, lambda u, x: laplacian(u, x), MLP(2, 2, width=16, depth=3).double(), [condition])
+        x = torch.as_tensor(edge).requires_grad_(True)
+        u = pinn(x)
+        normal = torch.as_tensor(geometry.normal(edge))
+        a, b = condition.robin
+        for j in range(2):
+            (g,) = torch.autograd.grad(u[:, j].sum(), x, retain_graph=True)
+            violation = a * u[:, j] + b * (g * normal).sum(1) - condition.value(x)[:, 0]
+            assert float(violation.abs().max()) < 1e-11, (type(condition).__name__, j)
 
 
 def test_neumann_and_robin_with_a_hard_dirichlet_end():

@@ -87,6 +87,20 @@ def test_taylor_with_a_hard_neumann_or_robin_condition(domain, condition):
     assert pinn.taylor and pinn._taylor_keys == {(0,), (1,), (0, 0), (0, 1), (1, 1)}
 
 
+def test_taylor_with_a_hard_neumann_condition_in_space_time():
+    """u_t - u_xx with du/dn given on the ends of [-1, 1] for all t: the flux transform's gradient is
+    spatial only, the time derivative mixes in."""
+    torch.manual_seed(0)
+    pinn = PINN(Interval(-1, 1) * TimeInterval(0, 1), lambda u, x: time_derivative(u, x) - partial(u, x, 0, 2),
+                MLP(2, 1, 16, 3).double(), [Neumann(lambda x: x[:, 1:2] * x[:, :1], hard=True)])
+    _assert_same(pinn, _space_time_points())
+    assert pinn.taylor and pinn._taylor_keys == {(0,), (0, 0), (1,)}
+    edge = torch.tensor([[-1.0, 0.3], [1.0, 0.7]], dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(pinn(edge).sum(), edge)
+    assert torch.allclose(g[:, 0] * torch.tensor([-1.0, 1.0], dtype=torch.float64),
+                          torch.tensor([-0.3, 0.7], dtype=torch.float64), atol=1e-12)
+
+
 def test_a_third_derivative_with_a_hard_neumann_condition_falls_back_to_reverse_mode():
     """u_xxx would need the network's fourth derivatives: reverse mode, with a warning, same numbers."""
     torch.manual_seed(0)

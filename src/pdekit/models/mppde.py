@@ -16,6 +16,7 @@ nodes (benchmarks/message_passing.py times it against PyTorch Geometric's layer)
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
@@ -110,19 +111,41 @@ class MPPDE(nn.Module):
                 near = distance.topk(self.neighbors, dim=1, largest=False)
                 dst = torch.arange(len(self.points)).repeat_interleave(self.neighbors)
                 src, scale = near.indices.flatten(), float(near.values.max())
+                rel, nodes = offsets[dst, src], len(self.points)  # O(n^2) memory: scattered sets are small
             else:
-                if len(shape) != self.ndim:
-                    raise ConfigError(f"mppde was built for {self.ndim}D data, got a grid of shape {shape}")
-                axes = [torch.arange(n, dtype=torch.float64) / (n if self.periodic else n - 1) for n in shape]
-                points = torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, self.ndim)
-                offsets = self._offsets(points)
-                scale = self.neighbors / (shape[0] if self.periodic else shape[0] - 1)
-                dst, src = torch.nonzero((offsets.norm(dim=-1) <= scale * (1 + 1e-9)).fill_diagonal_(False),
-                                         as_tuple=True)
-            rel = (offsets[dst, src] / scale).float()[None]
-            degree = torch.zeros(len(offsets)).index_add_(0, dst, torch.ones(len(dst)))[None, :, None]
+                src, dst, rel, scale = self._grid_edges(shape)
+                nodes = math.prod(shape)
+            rel = (rel / scale).float()[None]
+            degree = torch.zeros(nodes).index_add_(0, dst, torch.ones(len(dst)))[None, :, None]
             self._graphs[key] = tuple(t.to(device) for t in (src, dst, rel, degree))
         return self._graphs[key]
+
+    def _grid_edges(self, shape: tuple[int, ...]) -> tuple:
+        """(src, dst, x_dst - x_src, radius) of a grid: every integer shift of the index within the
+        radius (``neighbors`` spacings of the first axis), wrapped on a periodic grid and dropped
+        past a non-periodic one's edge; memory linear in the points."""
+        if len(shape) != self.ndim:
+            raise ConfigError(f"mppde was built for {self.ndim}D data, got a grid of shape {shape}")
+        spacing = [1 / (n if self.periodic else n - 1) for n in shape]
+        radius = self.neighbors * spacing[0]
+        index = torch.arange(math.prod(shape)).view(shape)
+        ranges = [range(-int(radius / h + 1e-9), int(radius / h + 1e-9) + 1) for h in spacing]
+        src, dst, rel = [], [], []
+        for shift in itertools.product(*ranges):
+            step = torch.tensor([k * h for k, h in zip(shift, spacing)], dtype=torch.float64)
+            if not any(shift) or float(step.norm()) > radius * (1 + 1e-9):
+                continue
+            source = index
+            keep = torch.ones(shape, dtype=torch.bool)
+            for axis, k in enumerate(shift):
+                source = torch.roll(source, -k, dims=axis)  # source[i] = index[i + k]
+                if not self.periodic:  # i + k must stay on the grid
+                    position = torch.arange(shape[axis]).view([-1 if a == axis else 1 for a in range(len(shape))])
+                    keep &= (position + k >= 0) & (position + k < shape[axis])
+            src.append(source[keep])
+            dst.append(index[keep])
+            rel.append((-step).expand(int(keep.sum()), -1))  # x_dst - x_src
+        return torch.cat(src), torch.cat(dst), torch.cat(rel), radius
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = tuple(x.shape[2:])

@@ -46,12 +46,18 @@ class Stencil(nn.Module):
         return self.conv(x)
 
     def report(self, wrapper) -> dict:
-        """The stencil in physical units, as the rollout wrapper applies it: the weight from input
-        channel i (a state's channel i mod channels) to output channel o, times rate_o / std_i
-        (the wrapper's normalization), so that u_t = sum_j w_j u_{x + j h}; a list per (output,
-        input) channel pair, the offsets -width // 2 .. width // 2 in order."""
-        w = self.conv.weight.detach().double().cpu()
-        rate, std = wrapper.rate.double().cpu(), wrapper.std.double().cpu()
-        inputs = torch.arange(w.shape[1]) % len(std)
-        physical = w * (rate[: w.shape[0], None, None] / std[inputs][None, :, None])
-        return {"learned_stencil": physical.tolist()}
+        """The stencil in physical units, as the rollout wrapper applies it to the states it reads
+        (z = (u - mean) / std in, du/dt = rate * out): ``learned_stencil``, the weight from state
+        input i (field i mod channels) to output o (a bundled step's field o mod channels) times
+        rate_o / std_i, a list per (output, input) pair over the offsets -width // 2 .. width // 2;
+        and ``learned_offset``, the constant it adds per output, -sum_i,j w_oij mean_i (zero when
+        every stencil sums to zero, as a derivative's does), so that
+        u_t = sum_i,j w_oij u_i(x + j h) + offset_o. Conditioning channels, constant per
+        trajectory, are left out."""
+        states = wrapper.history * wrapper.channels
+        w = self.conv.weight.detach().double().cpu()[:, :states]
+        rate, std, mean = (b.double().cpu() for b in (wrapper.rate, wrapper.std, wrapper.mean))
+        fields_in, fields_out = torch.arange(states) % len(std), torch.arange(w.shape[0]) % len(rate)
+        physical = w * (rate[fields_out, None, None] / std[fields_in][None, :, None])
+        offset = -(physical.sum(dim=2) * mean[fields_in][None]).sum(dim=1)
+        return {"learned_stencil": physical.tolist(), "learned_offset": offset.tolist()}

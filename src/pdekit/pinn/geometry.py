@@ -427,7 +427,8 @@ class Polygon(Geometry):
         # on an edge (f = q = 0, to round-off) the square root is |f|, whose gradient flips with the
         # rounding of f: there phi = f + q, equal to round-off, with the inner side's gradient
         square = f**2 + q**2
-        on_edge = square <= (8 * torch.finfo(x.dtype).eps * length) ** 2
+        scale = length + x[:, :2].detach().abs().max() + start.abs().max()  # the round-off of f grows with |x|
+        on_edge = square <= (8 * torch.finfo(x.dtype).eps * scale) ** 2
         phi = torch.where(on_edge, f + q, torch.sqrt(torch.where(on_edge, 1.0, square)))
         d = 1 / (1 / torch.where(on_edge, 1.0, phi)).sum(dim=1, keepdim=True)
         first = on_edge.to(torch.int8).argmax(dim=1, keepdim=True)

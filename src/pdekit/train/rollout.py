@@ -125,7 +125,7 @@ class Autoregressive(nn.Module):
         else:
             planes = cond.to(z.dtype).view(*cond.shape, *[1] * (z.ndim - 2)).expand(-1, -1, *z.shape[2:])
             out = self.net(torch.cat([z, planes], dim=1))
-        return out.view(len(out), self.bundle, self.channels, *out.shape[2:])
+        return out.reshape(len(out), self.bundle, self.channels, *out.shape[2:])
 
     def derivative(self, states: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         """du/dt at the last of ``states`` (batch, history, channels, *space), in physical units;
@@ -306,6 +306,7 @@ class RolloutTask(Task):
         model.rate.copy_(rate.transpose(0, 1).flatten(1).std(dim=1).clamp_min(1e-12))
         self.noise_scale = model.std.float().view(1, 1, -1, *[1] * (self.x.ndim - 3)).clone()
         self.seed, self.batch, self.epochs, self.device = cfg.seed, cfg.batch_size, max(cfg.epochs, 1), device
+        self.adam_epochs = cfg.epochs
         self.horizon = self.config.unroll
 
     def batches(self, epoch, dtype):
@@ -319,9 +320,10 @@ class RolloutTask(Task):
             cb = None if self.c is None else self.c[idx].to(self.device)
             if c.noise:  # drawn from the epoch's generator, so a resumed run draws the same noise
                 xb = xb + torch.randn(xb.shape, generator=generator) * c.noise * self.noise_scale
-            # pushforward trains the last of 1..horizon steps, drawn per batch (Brandstetter et al.)
-            h = int(torch.randint(1, self.horizon + 1, (1,), generator=generator)) if c.mode == "pushforward" \
-                else self.horizon
+            # pushforward trains the last of 1..horizon steps, drawn per batch (Brandstetter et al.);
+            # the L-BFGS phase's one batch (an epoch past the last) trains the whole horizon
+            h = int(torch.randint(1, self.horizon + 1, (1,), generator=generator)) \
+                if c.mode == "pushforward" and epoch <= self.adam_epochs else self.horizon
             yield xb.to(self.device, dtype), yb.to(self.device, dtype), h, cb  # dtype: L-BFGS may run in float64
 
     def batch_size(self, batch):
