@@ -121,13 +121,13 @@ def test_pushforward_trains_only_the_last_step(mode, calls_with_graph):
 
 
 def test_a_resumed_rollout_training_ends_with_the_same_weights(tmp_path):
-    """Noise and the curriculum come from the epoch's seeded generator: a run interrupted after its
-    third epoch and resumed ends bitwise equal to an uninterrupted one."""
+    """Noise, the curriculum and the symmetry augmentation come from the epoch's seeded generator: a
+    run interrupted after its third epoch and resumed ends bitwise equal to an uninterrupted one."""
     from pdekit.train import Trainer, make_train_config
 
     train, val = _advection_windows(16, 0), _advection_windows(4, 1)
     options = {"epochs": 6, "lr": 1e-2, "batch_size": 8, "mode": "pushforward", "unroll": 3, "noise": 0.01,
-               "curriculum": True}
+               "curriculum": True, "augment": True, "augment_boost": 0.1}
 
     def run(folder, stop_after=None):
         cfg, task_cfg = make_train_config(RolloutTask, options)
@@ -137,7 +137,7 @@ def test_a_resumed_rollout_training_ends_with_the_same_weights(tmp_path):
             if row["epoch"] == stop_after:
                 raise KeyboardInterrupt
 
-        Trainer(model, RolloutTask(train, val, task_cfg), cfg, str(tmp_path / folder), quiet=True,
+        Trainer(model, RolloutTask(train, val, task_cfg, period=1.0), cfg, str(tmp_path / folder), quiet=True,
                 callbacks=[interrupt]).fit()
         return model
 

@@ -156,7 +156,7 @@ def test_stray_arguments_after_options_are_refused(run_cli, capsys):
     (["run", "burgers_fno", "train.tensorboard=maybe"], "true or false"),
     (["run", "burgers_fno", "--quick", "--out", "runs/x", "model.widht=3"], "unknown key model.widht"),
     (["run", "burgers_fno", "train.amp=fp16"], "use train.amp=bf16"),
-    (["run", "burgers_fno", "train.augment=true"], "burgers_1d declares none"),
+    (["run", "burgers_fno", "train.augment=true"], "burgers_1d has none (rollout recipes augment"),
 ])
 def test_bad_recipe_input_is_refused_before_any_work(run_cli, tmp_path, monkeypatch, args, fragment):
     monkeypatch.chdir(tmp_path)

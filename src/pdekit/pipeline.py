@@ -317,7 +317,8 @@ class RolloutRunner:
             x, y = windows(u, r.history, steps, stride)
             cond, cond_log = RolloutRunner._cond(recipe, meta)  # each trajectory's parameters for its windows
             groups.append((x, y) if cond is None else (x, y, cond.repeat_interleave(len(x) // len(u), dim=0)))
-        task = RolloutTask(*groups, recipe.task)
+        period = None if recipe.data.file else recipe.data_problem().length  # for train.augment
+        task = RolloutTask(*groups, recipe.task, period=period)
         write_recipe(run_dir, recipe)
         torch.manual_seed(recipe.train.seed)  # before the model is built: its initialization is part of the run
         channels, ndim, dt = u_train.shape[2], u_train.ndim - 3, float(t[1] - t[0])

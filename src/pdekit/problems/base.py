@@ -68,7 +68,8 @@ class Problem:
     default_resolution: ClassVar[int] = 64
     x_min: ClassVar[float] = 0.0  # left end of the domain [x_min, x_min + length) (length: config or 1)
     # "dihedral": rotating or reflecting the square maps input samples to equally likely ones and
-    # solutions to solutions (what train.augment uses)
+    # solutions to solutions (what train.augment uses); "translation", "galilean": Lie point
+    # symmetries of a 1D periodic evolution equation (data/lie.py; rollout train.augment)
     symmetries: ClassVar[tuple[str, ...]] = ()
     # quantities the PDE conserves ("mass": the spatial mean of the first field; others computed by
     # the subclass's conserved_quantities), whose drift rollout evaluations report

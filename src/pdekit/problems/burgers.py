@@ -42,6 +42,7 @@ class Burgers1D(Problem):
     2002), on an 8192-point solve grid by default; stores u (nt, x)."""
 
     name = "burgers_1d"
+    symmetries = ("translation", "galilean")  # u(x - s - c t, t) + c solves it too (data/lie.py)
     conserved = ("mass",)  # the equation is in conservation form on a periodic domain
     varying = {"nu": "log"}
     summary = "u_t + u u_x = nu u_xx, periodic [0, 1); GRF initial condition; pseudo-spectral + ETDRK4"

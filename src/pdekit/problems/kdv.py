@@ -42,6 +42,7 @@ class KdV1D(PeriodicSemilinear1D):
     u (nt, x)."""
 
     name = "kdv_1d"
+    symmetries = ("translation", "galilean")  # u(x - s - c t, t) + c solves it too (data/lie.py)
     conserved = ("mass",)  # the equation is in conservation form on a periodic domain
     summary = "u_t + u u_x + u_xxx = 0, periodic [0, L); sum-of-sines IC (PDEArena); ETDRK4"
     Config = KdVConfig

@@ -41,6 +41,7 @@ class KuramotoSivashinsky1D(PeriodicSemilinear1D):
     in space, ETDRK4 in time; stores u (nt, x)."""
 
     name = "kuramoto_sivashinsky_1d"
+    symmetries = ("translation", "galilean")  # u(x - s - c t, t) + c solves it too (data/lie.py)
     conserved = ("mass",)  # the equation is in conservation form on a periodic domain
     summary = "u_t + u u_x + u_xx + u_xxxx = 0, periodic [0, L); random IC, spin-up discarded; ETDRK4"
     Config = KuramotoSivashinskyConfig

@@ -76,9 +76,10 @@ def _check(data, model: dict, train, task, evaluation) -> None:
         raise ConfigError("train.physics_weight (PINO) needs generated data of a steady problem (such as darcy_2d) "
                           "or data.trajectory=true: the residual of a single predicted time slice has no time "
                           "derivative")
-    if task.augment and (data.file or data.trajectory or not get_problem(data.problem).symmetries):
-        raise ConfigError("train.augment needs generated data of a problem that declares a symmetry (darcy_2d); "
-                          f"{'data.file' if data.file else data.problem} declares none")
+    if task.augment and (data.file or data.trajectory or "dihedral" not in get_problem(data.problem).symmetries):
+        raise ConfigError("train.augment of an operator recipe needs generated data of a problem with the square's "
+                          f"symmetries (darcy_2d); {'data.file' if data.file else data.problem} has none (rollout "
+                          "recipes augment burgers_1d, kdv_1d and kuramoto_sivashinsky_1d by shifts and boosts)")
     check_amp(train, net, model["name"])
     if data.source == "stream" and data.buffer < train.batch_size:
         raise ConfigError(f"data.buffer = {data.buffer} must hold a batch (train.batch_size = {train.batch_size})")

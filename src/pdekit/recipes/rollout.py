@@ -61,6 +61,12 @@ class RolloutKind:
         if task.unroll * rollout.bundle > rollout.steps:
             raise ConfigError(f"train.unroll = {task.unroll} calls of rollout.bundle = {rollout.bundle} step(s) exceed "
                               f"rollout.steps = {rollout.steps}")
+        if task.augment:
+            from pdekit.data.lie import check_symmetries
+
+            if data.file:
+                raise ConfigError("train.augment needs generated data (the problem declares its symmetries)")
+            check_symmetries(cls, task.augment_boost)
         cond_log = conditioning_scalars(rollout, problem_name, params)
         net = rollout_model(model, rollout, channels, ndim, 1.0, cond_log).net  # validates the model section
         check_amp(train, net, model["name"])

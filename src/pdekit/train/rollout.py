@@ -209,11 +209,15 @@ class RolloutConfig:
                            "rollout.bundle steps; unroll * bundle is at most the window's m")
     noise: float = param(0.0, "Gaussian noise added to the input states, times each channel's standard deviation")
     curriculum: bool = param(False, "grow the unroll horizon from 1 to unroll over the epochs")
+    augment: bool = param(False, "transform each training window by a random Lie point symmetry the problem declares "
+                                 "(a periodic shift, and a Galilean boost up to augment_boost; data/lie.py)")
+    augment_boost: float = param(0.0, "largest speed c of the Galilean boost u(x - c t, t) + c (0: shifts only)")
 
     def validate(self):
-        """Check unroll >= 1 and noise >= 0, and unroll == 1 with mode one_step."""
-        require(self.unroll >= 1 and self.noise >= 0, f"train.unroll must be >= 1 and train.noise >= 0, got "
-                f"{self.unroll} and {self.noise}")
+        """Check unroll >= 1, noise >= 0 and augment_boost >= 0, and unroll == 1 with mode one_step."""
+        require(self.unroll >= 1 and self.noise >= 0 and self.augment_boost >= 0, f"train.unroll must be >= 1 and "
+                f"train.noise and train.augment_boost >= 0, got {self.unroll}, {self.noise}, {self.augment_boost}")
+        require(self.augment or not self.augment_boost, "train.augment_boost needs train.augment: true")
         require(self.mode != "one_step" or self.unroll == 1, "train.mode=one_step predicts one step: leave "
                 "train.unroll at 1 (or choose unrolled or pushforward)")
 
@@ -232,15 +236,16 @@ class RolloutTask(Task):
         y (n, m, channels, *space), the steps after them (data.trajectories.windows); or
         ``(x, y, cond)`` with cond (n, p), each window's per-sample parameters, for a model
         conditioned on them.
-    config : RolloutConfig (the ``train`` keys mode, unroll, noise, curriculum).
+    config : RolloutConfig (the ``train`` keys mode, unroll, noise, curriculum, augment).
+    period : the spatial period of 1D data, for ``augment`` (the problem's length).
     """
 
     name = "rollout"
     Config = RolloutConfig
     selection_metric = "val_rollout_rel_l2"
 
-    def __init__(self, train_windows, val_windows, config: RolloutConfig | None = None):
-        self.config = config or RolloutConfig()
+    def __init__(self, train_windows, val_windows, config: RolloutConfig | None = None, period: float | None = None):
+        self.config, self.period = config or RolloutConfig(), period
         checked = []
         for name, group in (("train_windows", train_windows), ("val_windows", val_windows)):
             x, y, cond = (tuple(group) + (None,))[:3] if isinstance(group, (tuple, list)) and len(group) in (2, 3) \
@@ -261,6 +266,9 @@ class RolloutTask(Task):
         """Take ``config``, refusing an unroll longer than the windows' target steps."""
         if config.unroll > self.y.shape[1]:
             raise ConfigError(f"train.unroll = {config.unroll} exceeds the {self.y.shape[1]} target steps of each window")
+        if config.augment and (self.period is None or self.x.ndim != 4):
+            raise ConfigError("train.augment transforms 1D periodic windows: give the task the data's period (a "
+                              "rollout recipe does, for a problem that declares the symmetries)")
         self.config = config
 
     @classmethod
@@ -305,6 +313,7 @@ class RolloutTask(Task):
         rate = (self.y[:, 0] - self.x[:, -1]).double() / model.dt  # the one-step difference quotient
         model.rate.copy_(rate.transpose(0, 1).flatten(1).std(dim=1).clamp_min(1e-12))
         self.noise_scale = model.std.float().view(1, 1, -1, *[1] * (self.x.ndim - 3)).clone()
+        self.dt = model.dt
         self.seed, self.batch, self.epochs, self.device = cfg.seed, cfg.batch_size, max(cfg.epochs, 1), device
         self.adam_epochs = cfg.epochs
         self.horizon = self.config.unroll
@@ -318,6 +327,8 @@ class RolloutTask(Task):
             idx = order[i : i + self.batch]
             xb, yb = self.x[idx], self.y[idx]
             cb = None if self.c is None else self.c[idx].to(self.device)
+            if c.augment:  # a random shift and boost per window, from the epoch's generator
+                xb, yb = self._augment(xb, yb, generator)
             if c.noise:  # drawn from the epoch's generator, so a resumed run draws the same noise
                 xb = xb + torch.randn(xb.shape, generator=generator) * c.noise * self.noise_scale
             # pushforward trains the last of 1..horizon steps, drawn per batch (Brandstetter et al.);
@@ -325,6 +336,16 @@ class RolloutTask(Task):
             h = int(torch.randint(1, self.horizon + 1, (1,), generator=generator)) \
                 if c.mode == "pushforward" and epoch <= self.adam_epochs else self.horizon
             yield xb.to(self.device, dtype), yb.to(self.device, dtype), h, cb  # dtype: L-BFGS may run in float64
+
+    def _augment(self, xb, yb, generator):
+        from pdekit.data.lie import transform
+
+        n, k = len(xb), xb.shape[1]
+        s = torch.rand(n, generator=generator, dtype=torch.float64) * self.period
+        boost = (2 * torch.rand(n, generator=generator, dtype=torch.float64) - 1) * self.config.augment_boost
+        t = self.dt * torch.arange(k + yb.shape[1], dtype=torch.float64)
+        both = transform(torch.cat([xb, yb], dim=1), t, s, boost, self.period)
+        return both[:, :k], both[:, k:]
 
     def batch_size(self, batch):
         return len(batch[0])

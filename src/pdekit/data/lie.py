@@ -1,0 +1,73 @@
+"""Lie point symmetries of 1D periodic evolution equations, as data augmentation (Brandstetter,
+Welling and Worrall, "Lie point symmetry data augmentation for neural PDE solvers", ICML 2022).
+
+For u_t + u u_x + L u = 0 with L linear, translation-invariant and without a u_x term (Burgers,
+KdV, Kuramoto-Sivashinsky), a solution u(x, t) gives the solutions
+
+- space translation: u(x - s, t);
+- Galilean boost: u(x - c t, t) + c,
+
+both on the same periodic domain. A problem declares them in ``Problem.symmetries``
+("translation", "galilean"); tests check that the solver's answer to the transformed initial
+state is the transformed solution. Shifts by a fraction of a grid cell are exact Fourier shifts
+of the band-limited stored data.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from pdekit.errors import ConfigError
+
+SYMMETRIES = ("translation", "galilean")
+
+
+def shift(u: torch.Tensor, s: torch.Tensor, length: float) -> torch.Tensor:
+    """u(x - s) along the last axis of a periodic grid over ``length``, by its Fourier series.
+
+    Parameters
+    ----------
+    u : (..., n) values on x_j = x_0 + length j / n.
+    s : shifts broadcasting against u's leading axes (one per sample, say (batch, 1, ..., 1)).
+    length : the period.
+
+    Returns
+    -------
+    torch.Tensor : shaped like u.
+    """
+    n = u.shape[-1]
+    k = 2 * math.pi * torch.fft.rfftfreq(n, d=length / n, dtype=torch.float64, device=u.device)
+    spectrum = torch.fft.rfft(u.double()) * torch.exp(-1j * k * s.double()[..., None])
+    if n % 2 == 0:  # the Nyquist mode of a real signal shifts as a cosine: keep its real part
+        spectrum[..., -1] = spectrum[..., -1].real.to(spectrum.dtype)
+    return torch.fft.irfft(spectrum, n=n).to(u.dtype)
+
+
+def transform(u: torch.Tensor, t: torch.Tensor, s: torch.Tensor, c: torch.Tensor, length: float) -> torch.Tensor:
+    """Trajectories (batch, steps, channels, x) at times ``t`` (steps,), translated by s and boosted
+    by c per sample ((batch,) each): u(x - s - c t, t) + c.
+
+    Parameters
+    ----------
+    u : (batch, steps, channels, x), the first channel the velocity-like field the boost adds c to
+        (the problems that declare "galilean" have that one field).
+    t : the times of the steps, (steps,); only differences matter (a common offset is a translation).
+    s, c : (batch,) shift and boost speed.
+    length : the period.
+    """
+    offset = s.double()[:, None] + c.double()[:, None] * t.double()[None].to(u.device)  # (batch, steps)
+    out = shift(u, offset[:, :, None], length)
+    return out + c.to(u.dtype).view(-1, 1, 1, 1)
+
+
+def check_symmetries(problem_cls, boost: float) -> None:
+    """Refuse augmentation of data whose problem does not declare the symmetries it would use."""
+    needed = ("translation", "galilean") if boost else ("translation",)
+    missing = [s for s in needed if s not in getattr(problem_cls, "symmetries", ())]
+    if missing:
+        raise ConfigError(f"train.augment uses {', '.join(needed)}, which {problem_cls.name} does not declare "
+                          f"(its symmetries: {', '.join(problem_cls.symmetries) or 'none'}); "
+                          + ("set train.augment_boost: 0 for translations only" if missing == ["galilean"]
+                             else "augmentation of rollouts needs burgers_1d, kdv_1d or kuramoto_sivashinsky_1d"))
