@@ -1,10 +1,16 @@
 """Classical solvers of MP-PDE's combined equation at coarse resolution, against the 200-point
 WENO5 reference: for E1, E2, E3 and n_x = 100, 50, 40, WENO5 and second-order differences (FD2)
 run directly on the coarse grid from the same inputs (forcing and initial condition sampled
-there). Writes the section `combined-classical` of docs/benchmarks.md; the learned solvers'
-columns come with their recipes.
+there). Writes the section `combined-classical` of docs/benchmarks.md.
 
     python benchmarks/combined.py [--samples 16] [--rounds 3]
+
+With --learned, MP-PDE and an FNO (the combined_mppde and combined_fno recipes at a size for 2 CPU
+cores) are trained per scenario and n_x, then scored with WENO5 and FD2 on their test trajectories
+and timed against them in alternating rounds: the section `combined-rollout`. --table-only reuses
+trained runs (the data cache must be the one they were trained with, $PDEKIT_DATA).
+
+    python benchmarks/combined.py --learned [--scenarios E1 E2 E3] [--epochs 20] [--out DIR]
 
 Metrics, each the mean over the test trajectories: the accumulated error sum_t mean_x (u - u_ref)^2
 over the 249 stored steps after t = 0 (MP-PDE's metric as we read it: the squared error summed over
@@ -90,59 +96,111 @@ def main() -> None:
 
 
 LEARNED = {"E1": {"n_train": 256}, "E2": {"n_train": 256}, "E3": {"n_train": 128}}
+MODELS = {"mppde": "MP-PDE", "fno": "FNO"}
 
 
-def learned(args) -> None:
-    """MP-PDE and FNO (the combined_mppde and combined_fno recipes, smaller) against WENO5 and FD2 on
-    the same test trajectories and the same 225 predicted steps, per scenario and n_x."""
+def _params(name: str) -> dict:
+    return {**SCENARIOS[name], "nt": 250, "solve_resolution": 200}
+
+
+def train(args) -> None:
+    """MP-PDE and FNO (the combined_mppde and combined_fno recipes, smaller) per scenario and n_x;
+    a finished run folder is reused."""
+    import json
+
+    from pdekit.pipeline import run_recipe
+    from pdekit.recipes import load_recipe
+
+    for name in args.scenarios:
+        for n in (100, 50, 40):
+            for model in MODELS:
+                run_dir = os.path.join(args.out, f"{name}-{n}-{model}")
+                if os.path.exists(os.path.join(run_dir, "metrics.json")):
+                    continue
+                overrides = [f"data.resolution={n}", f"data.params={json.dumps(_params(name))}",
+                             f"data.n_train={LEARNED[name]['n_train']}", f"data.n_test={args.test}",
+                             f"train.epochs={args.epochs}", "model.hidden=64" if model == "mppde" else
+                             "model.hidden_channels=64"]
+                run_recipe(load_recipe(f"combined_{model}", overrides=overrides), run_dir, quiet=True)
+                print(f"trained {run_dir}", flush=True)
+
+
+def table(args) -> None:
+    """The learned runs and WENO5 / FD2 on the same test trajectories and the same 225 predicted
+    steps: accuracy, and seconds per trajectory from alternating timing rounds in this process."""
     import json
 
     import numpy as np
 
     from pdekit.data.generate import draw_inputs
-    from pdekit.pipeline import run_recipe, split_ranges
+    from pdekit.pipeline import RolloutRunner, split_ranges
     from pdekit.problems import get_problem
     from pdekit.recipes import load_recipe
+    from pdekit.train.checkpoint import load_checkpoint
 
     rows = ["| scenario | n_x | solver | accumulated error | mean per-step nRMSE | s per trajectory | train s |",
             "|---|---|---|---|---|---|---|"]
     for name in args.scenarios:
-        params = {**SCENARIOS[name], "nt": 250, "solve_resolution": 200}
         for n in (100, 50, 40):
-            truth = None
-            for model in ("mppde", "fno"):
-                overrides = [f"data.resolution={n}", f"data.params={json.dumps(params)}",
-                             f"data.n_train={LEARNED[name]['n_train']}", f"data.n_test={args.test}",
-                             f"train.epochs={args.epochs}", "model.hidden=64" if model == "mppde" else
-                             "model.hidden_channels=64"]
-                recipe = load_recipe(f"combined_{model}", overrides=overrides)
+            entries, runs = [], {}
+            for model in MODELS:
                 run_dir = os.path.join(args.out, f"{name}-{n}-{model}")
-                metrics = run_recipe(recipe, run_dir, quiet=True)
-                truth = torch.from_numpy(np.load(os.path.join(run_dir, "rollout.npz"))["true"])[:, :, 0]
-                rows.append(f"| {name} | {n} | {'MP-PDE' if model == 'mppde' else 'FNO'} | "
-                            f"{metrics['accumulated_error']:.3g} | {float(np.mean(metrics['rollout_nrmse'])):.3g} | "
-                            f"{metrics['rollout_seconds_per_trajectory']:.3g} | {metrics['train_seconds']:.0f} |")
-                print(rows[-1], flush=True)
+                state = load_checkpoint(os.path.join(run_dir, "checkpoint.pt"))
+                recipe = load_recipe(json.loads(state["recipe"]))
+                net = RolloutRunner._model(recipe, state["channels"], state["ndim"], state["dt"], state.get("cond_log", ()))
+                net.load_state_dict(state["best_model" if "best_model" in state else "model"])
+                metrics = json.load(open(os.path.join(run_dir, "metrics.json")))
+                saved = np.load(os.path.join(run_dir, "rollout.npz"))
+                runs[model] = (net.eval(), recipe, metrics, torch.from_numpy(saved["true"]))
+            recipe, truth = runs["mppde"][1], runs["mppde"][3][:, :, 0]
             first, count = split_ranges(recipe.data)["test"]
             history = recipe.rollout.history
+            start = None  # the stored first 25 steps of the test trajectories, at n points
+            for model, (net, _, metrics, true) in runs.items():
+                from pdekit.data.trajectories import load_trajectories
+                from pdekit.pipeline import prepare_data
+
+                if start is None:
+                    u, _, _ = load_trajectories(prepare_data(recipe, quiet=True)["test"])
+                    start = u[:, :history]
+                    assert torch.equal(u[:, history:], true), "the run's truth is not the test split"
+
+                def rollout(net=net):
+                    with torch.no_grad():
+                        return net.rollout(start, 250 - history)
+
+                entries.append((MODELS[model], rollout, metrics))
             for scheme in ("weno5", "fd2"):
-                problem = get_problem("combined_1d").from_params(n, {**params, "solve_resolution": n, "scheme": scheme})
+                problem = get_problem("combined_1d").from_params(n, {**_params(name), "solve_resolution": n,
+                                                                     "scheme": scheme})
                 inputs = draw_inputs(problem, recipe.data.seed, range(first, first + count))
+
+                def solve(problem=problem, inputs=inputs):
+                    return problem.solve(inputs)["u"][:, history:]
+
                 try:
-                    seconds = []
-                    for _ in range(args.rounds):
-                        begin = time.perf_counter()
-                        u = problem.solve(inputs)["u"][:, history:]
-                        seconds.append(time.perf_counter() - begin)
+                    u = solve()
                 except PdekitError:
-                    rows.append(f"| {name} | {n} | {scheme.upper()} | blew up | - | - | - |")
-                    print(rows[-1], flush=True)
+                    entries.append((scheme.upper(), None, None))
                     continue
                 err = u.float() - truth
-                accumulated = float(err.double().pow(2).mean(-1).sum(-1).mean())
-                nrmse = float((err.norm(dim=-1) / truth.norm(dim=-1)).mean())
-                rows.append(f"| {name} | {n} | {scheme.upper()} | {accumulated:.3g} | {nrmse:.3g} | "
-                            f"{statistics.median(seconds) / count:.3g} | - |")
+                entries.append((scheme.upper(), solve, {"accumulated_error": float(err.double().pow(2).mean(-1).sum(-1).mean()),
+                                                        "nrmse": float((err.norm(dim=-1) / truth.norm(dim=-1)).mean())}))
+            timed = [e for e in entries if e[1] is not None]
+            seconds = {label: [] for label, _, _ in timed}
+            for _ in range(args.rounds):  # alternating rounds: every solver once per round
+                for label, fn, _ in timed:
+                    begin = time.perf_counter()
+                    fn()
+                    seconds[label].append(time.perf_counter() - begin)
+            for label, fn, m in entries:
+                if fn is None:
+                    rows.append(f"| {name} | {n} | {label} | blew up | - | - | - |")
+                else:
+                    nrmse = m["nrmse"] if "nrmse" in m else float(np.mean(m["rollout_nrmse"]))
+                    train_s = f"{m['train_seconds']:.0f}" if "train_seconds" in m else "-"
+                    rows.append(f"| {name} | {n} | {label} | {m['accumulated_error']:.3g} | {nrmse:.3g} | "
+                                f"{statistics.median(seconds[label]) / count:.3g} | {train_s} |")
                 print(rows[-1], flush=True)
     sizes = ", ".join(f"{k}: {v['n_train']}" for k, v in LEARNED.items() if k in args.scenarios)
     text = "\n".join(rows) + (
@@ -150,11 +208,11 @@ def learned(args) -> None:
         f"(the recipes' test split), errors over the 225 steps after the first 25 stored ones (the learned "
         f"solvers read those 25; the classical ones start from t = 0 with the same forcing and initial "
         f"condition, so their time covers all 249 steps). MP-PDE: `combined_mppde` with hidden 64; FNO: "
-        f"`combined_fno` with hidden 64; {sizes} "
-        f"training trajectories, {args.epochs} epochs, the epoch kept by the validation rollout error. "
-        f"Seconds: the median of 3 (learned, batches of 32) or {args.rounds} (classical, one batch) rounds over "
-        f"the trajectories. Measured with `python benchmarks/combined.py --learned` on {machine()}, "
-        f"commit {git_commit()}.")
+        f"`combined_fno` with hidden 64; {sizes} training trajectories, {args.epochs} epochs, the recipes' "
+        f"learning rates (1e-4 for MP-PDE, the paper's; 1e-3 for the FNO), the epoch kept by the validation "
+        f"rollout error. Seconds per trajectory: all test trajectories in one batch, the median of "
+        f"{args.rounds} alternating rounds of every solver in one process (2 threads). Measured with "
+        f"`python benchmarks/combined.py --learned` on {machine()}, commit {git_commit()}.")
     replace_section("docs/benchmarks.md", "combined-rollout", text)
     print(text)
 
@@ -166,9 +224,13 @@ if __name__ == "__main__":
         parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS))
         parser.add_argument("--epochs", type=int, default=20)
         parser.add_argument("--test", type=int, default=32)
-        parser.add_argument("--rounds", type=int, default=3)
+        parser.add_argument("--rounds", type=int, default=5)
         parser.add_argument("--out", default="runs/bench-combined")
+        parser.add_argument("--table-only", action="store_true", help="reuse the trained runs, time and tabulate")
         torch.set_num_threads(2)
-        learned(parser.parse_args())
+        args = parser.parse_args()
+        if not args.table_only:
+            train(args)
+        table(args)
     else:
         main()

@@ -40,7 +40,8 @@ def list_recipes() -> list[tuple[str, str]]:
 
 def _read(name_or_path: str) -> dict:
     if os.path.exists(name_or_path):
-        text = open(name_or_path).read()
+        with open(name_or_path) as fh:
+            text = fh.read()
         where = name_or_path
     else:
         entry = resources.files(__package__) / f"{name_or_path}.yaml"
