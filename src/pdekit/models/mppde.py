@@ -24,10 +24,12 @@ from torch import nn
 
 from pdekit.errors import ConfigError
 from pdekit.models.registry import register_model
+from pdekit.nn import mlp
 
 
-def _mlp(a: int, hidden: int, b: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(a, hidden), nn.SiLU(), nn.Linear(hidden, b), nn.SiLU())
+def _block(a: int, hidden: int, b: int) -> nn.Sequential:
+    """Two linear layers with swish after each (the paper's encoder, message and update nets)."""
+    return nn.Sequential(*mlp([a, hidden, b], "silu"), nn.SiLU())
 
 
 class _Layer(nn.Module):
@@ -36,8 +38,8 @@ class _Layer(nn.Module):
 
     def __init__(self, hidden: int, inputs: int, ndim: int):
         super().__init__()
-        self.message = _mlp(2 * hidden + inputs + ndim, hidden, hidden)
-        self.update = _mlp(2 * hidden + inputs, hidden, hidden)
+        self.message = _block(2 * hidden + inputs + ndim, hidden, hidden)
+        self.update = _block(2 * hidden + inputs, hidden, hidden)
         self.norm = nn.LayerNorm(hidden)
 
     def forward(self, h, u, src, dst, rel, degree):
@@ -76,9 +78,9 @@ class MPPDE(nn.Module):
             raise ConfigError(f"model mppde: hidden, layers and neighbors must be >= 1, got {hidden}, {layers}, "
                               f"{neighbors}")
         self.ndim, self.periodic, self.neighbors = ndim, grid == "periodic", neighbors
-        self.encoder = _mlp(in_channels, hidden, hidden)
+        self.encoder = _block(in_channels, hidden, hidden)
         self.processor = nn.ModuleList(_Layer(hidden, in_channels, ndim) for _ in range(layers))
-        self.decoder = nn.Sequential(nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, out_channels))
+        self.decoder = mlp([hidden, hidden, out_channels], "silu")
         self.points: torch.Tensor | None = None  # scattered points (n, ndim), see set_points
         self._graphs: dict = {}
 
