@@ -96,8 +96,9 @@ def main() -> None:
         f"\n\nOne MP-PDE processor layer, forward + backward, {batch} graphs, hidden {hidden}, {inputs} input "
         f"channels (25 history steps and one parameter); the two give the same numbers (max difference below "
         f"1e-4). PyTorch Geometric {torch_geometric.__version__}, {args.threads} threads. pdekit keeps the plain "
-        f"torch version: no dependency, the batch shares one edge list, and it is not slower here. No GPU was "
-        f"available for this run, so the GPU side of the comparison is still open. Measured with "
+        f"torch version: no dependency, the batch shares one edge list, and it is as fast (gathering with "
+        f"index_select; with advanced indexing, h[:, dst], it was 13-22% slower than PyG in an earlier run). "
+        f"No GPU was available for this run, so the GPU side of the comparison is still open. Measured with "
         f"`python benchmarks/message_passing.py` on {machine()}, commit {git_commit()}.")
     replace_section("docs/benchmarks.md", "message-passing", text)
     print(text)

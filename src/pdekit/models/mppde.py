@@ -43,7 +43,9 @@ class _Layer(nn.Module):
         self.norm = nn.LayerNorm(hidden)
 
     def forward(self, h, u, src, dst, rel, degree):
-        m = self.message(torch.cat([h[:, dst], h[:, src], u[:, dst] - u[:, src], rel.expand(len(h), -1, -1)], dim=-1))
+        pick = torch.Tensor.index_select  # faster than h[:, dst] here (benchmarks/message_passing.py)
+        m = self.message(torch.cat([pick(h, 1, dst), pick(h, 1, src), pick(u, 1, dst) - pick(u, 1, src),
+                                    rel.expand(len(h), -1, -1)], dim=-1))
         total = torch.zeros_like(h).index_add_(1, dst, m)
         return self.norm(h + self.update(torch.cat([h, total / degree, u], dim=-1)))
 
