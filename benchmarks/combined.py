@@ -135,7 +135,8 @@ def table(args) -> None:
     import numpy as np
 
     from pdekit.data.generate import draw_inputs
-    from pdekit.pipeline import RolloutRunner, split_ranges
+    from pdekit.data.trajectories import load_trajectories
+    from pdekit.pipeline import RolloutRunner, prepare_data, split_ranges
     from pdekit.problems import get_problem
     from pdekit.recipes import load_recipe
     from pdekit.train.checkpoint import load_checkpoint
@@ -159,9 +160,6 @@ def table(args) -> None:
             history = recipe.rollout.history
             start = None  # the stored first 25 steps of the test trajectories, at n points
             for model, (net, _, metrics, true) in runs.items():
-                from pdekit.data.trajectories import load_trajectories
-                from pdekit.pipeline import prepare_data
-
                 if start is None:
                     u, _, meta = load_trajectories(prepare_data(recipe, quiet=True)["test"])
                     start, cond = u[:, :history], RolloutRunner._cond(recipe, meta)[0]  # E2, E3: per-sample parameters
@@ -223,7 +221,7 @@ def table(args) -> None:
 
 if __name__ == "__main__":
     if "--learned" in sys.argv:
-        parser = argparse.ArgumentParser(description="learned solvers against WENO5 and FD2 (see learned())")
+        parser = argparse.ArgumentParser(description="learned solvers against WENO5 and FD2 (see train() and table())")
         parser.add_argument("--learned", action="store_true")
         parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS))
         parser.add_argument("--epochs", type=int, default=20)

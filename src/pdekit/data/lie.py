@@ -15,11 +15,10 @@ of the band-limited stored data.
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from pdekit.errors import ConfigError
+from pdekit.numerics import spectral
 
 SYMMETRIES = ("translation", "galilean")
 
@@ -38,11 +37,9 @@ def shift(u: torch.Tensor, s: torch.Tensor, length: float) -> torch.Tensor:
     torch.Tensor : shaped like u.
     """
     n = u.shape[-1]
-    k = 2 * math.pi * torch.fft.rfftfreq(n, d=length / n, dtype=torch.float64, device=u.device)
-    spectrum = torch.fft.rfft(u.double()) * torch.exp(-1j * k * s.double()[..., None])
-    if n % 2 == 0:  # the Nyquist mode of a real signal shifts as a cosine: keep its real part
-        spectrum[..., -1] = spectrum[..., -1].real.to(spectrum.dtype)
-    return torch.fft.irfft(spectrum, n=n).to(u.dtype)
+    k = spectral.wavenumbers(n, length, real=True, device=u.device)
+    # (irfft keeps only the real part of an even grid's Nyquist mode: a shifted cosine there)
+    return torch.fft.irfft(torch.fft.rfft(u.double()) * torch.exp(-1j * k * s.double()[..., None]), n=n).to(u.dtype)
 
 
 def transform(u: torch.Tensor, t: torch.Tensor, s: torch.Tensor, c: torch.Tensor, length: float) -> torch.Tensor:

@@ -156,6 +156,7 @@ class MPPDE(nn.Module):
         src, dst, rel, degree = self.graph(shape, x.device)
         u = x.flatten(2).transpose(1, 2)  # (batch, nodes, channels)
         h = self.encoder(u)
+        rel, degree = rel.to(h.dtype), degree.to(h.dtype)
         for layer in self.processor:
-            h = layer(h, u, src, dst, rel.to(h.dtype), degree.to(h.dtype))
+            h = layer(h, u, src, dst, rel, degree)
         return self.decoder(h).transpose(1, 2).reshape(len(x), -1, *shape)

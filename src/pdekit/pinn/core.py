@@ -831,7 +831,7 @@ class PINN(nn.Module):
             return self._fixed_cache[2]
         x = x.detach()
         fixed = {"embed": taylor.series(self.embed, x, self._network_keys(keys))}
-        if self.hard.keys() & {"Dirichlet", "Initial", "Transform"} or self.flux is not None:
+        if self.hard.keys() - {"Periodic"}:  # every other hard condition is an output transform
             zeros = torch.zeros(len(x), self.out_dim, dtype=x.dtype, device=x.device)
             no_dn = [zeros] * self.space.dim if self.flux is not None else None
 

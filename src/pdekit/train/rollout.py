@@ -383,7 +383,7 @@ class RolloutSection:
     start: int = param(0, "stored times before this index are not used, in training or testing (the FNO paper's "
                           "Navier-Stokes inputs begin at t = 1)")
     history: int = param(1, "states the model reads (k): the first k used times start every test rollout")
-    steps: int = param(4, "target steps per training window (m); train.unroll is at most this")
+    steps: int = param(4, "target steps per training window (m); train.unroll * bundle is at most this")
     stride: int = param(1, "stored times between the starts of consecutive training windows")
     target: str = param("state", "what the network predicts: the next state, or the time derivative",
                         ("state", "derivative"))
