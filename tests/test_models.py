@@ -65,6 +65,13 @@ CASES = [
     ("deeponet", 1, {"sensors": 32, "branch_layers": [64, 64], "trunk_layers": [128, 128, 128], "basis": 32},
      2e-3),  # 4.1e-4
     ("resnet", 1, {"width": 16, "depth": 2}, 3e-4),  # 6.4e-5
+    ("local_fno", 2, {"modes": 6, "width": 12, "depth": 2, "local_radius": 0.15}, 2e-3),  # 4.0e-4 (1), 2.2e-4 (2)
+    ("mgno", 2, {"hidden_channels": 16, "n_layers": 2, "levels": 3}, 2.5e-5),  # 4.63e-6 (1 thread), 4.62e-6 (2)
+    ("mgno", 1, {"hidden_channels": 8, "n_layers": 2, "levels": 3}, 8e-4),  # 1.51e-4 (1 and 2 threads)
+    # t1: about 5x the largest loss of the last 100 steps (below 1e-8 the loss wanders by orders of
+    # magnitude from step to step): 1D 9.3e-11 (final 2.8e-13), 2D 3.4e-10 (final 1.3e-12)
+    ("t1", 1, {"modes": 16, "hidden_channels": 16}, 5e-10),
+    ("t1", 2, {"modes": 12, "hidden_channels": 16}, 2e-9),
 ]
 
 

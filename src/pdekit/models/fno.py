@@ -103,10 +103,15 @@ class FNO(nn.Module):
             pad = [p for n in reversed(space) for p in (0, max(1, round(self.padding * n)))]
             x = F.pad(x, pad)
         last = len(self.spectral) - 1
-        for i, (spectral, skip) in enumerate(zip(self.spectral, self.skips)):
-            x = spectral(x) + skip(x)
+        for i in range(last + 1):
+            x = self.kernel(i, x, space)
             if i < last:
                 x = self.act(x)
         if self.padding:
             x = x[(Ellipsis, *(slice(0, n) for n in space))]
         return self.project(x)
+
+    def kernel(self, layer: int, x: torch.Tensor, space: tuple) -> torch.Tensor:
+        """The linear part of Fourier layer ``layer``: spectral convolution + 1x1 skip (``space``: the
+        unpadded grid, for subclasses whose kernels depend on the grid spacing)."""
+        return self.spectral[layer](x) + self.skips[layer](x)

@@ -55,6 +55,20 @@ class TrainResult:
     device: torch.device = torch.device("cpu")
 
 
+def stage_of(epoch: int, epochs: int, stages: int) -> int:
+    """The stage (0-based) of ``epoch`` (1-based) for a model trained in ``stages`` equal shares of
+    ``epochs`` (``model.training_stages``; SpecBoost)."""
+    return min(stages - 1, (epoch - 1) * stages // max(epochs, 1))
+
+
+def staged_cosine(epoch: int, epochs: int, stages: int) -> float:
+    """The learning-rate factor of ``epoch`` (0-based): a cosine from 1 to 0 over each stage."""
+    stage = stage_of(epoch + 1, epochs, stages)
+    start = -(-stage * epochs // stages)  # the stage's first epoch (0-based)
+    length = -(-(stage + 1) * epochs // stages) - start
+    return 0.5 * (1 + math.cos(math.pi * (epoch - start) / max(length, 1)))
+
+
 def history_row(history: list[dict], epoch: int) -> dict:
     """The metrics row of ``epoch`` ({} if that epoch was not logged)."""
     return next((row for row in history if int(row["epoch"]) == epoch), {})
@@ -250,6 +264,8 @@ class Trainer:
         while st["phase"] == "adam" and st["epoch"] < cfg.epochs and not self._out_of_time():
             started = time.perf_counter()
             epoch = st["epoch"] + 1
+            if hasattr(model, "set_stage"):  # models trained in stages (SpecBoost)
+                model.set_stage(stage_of(epoch, cfg.epochs, model.training_stages))
             model.train()
             total, count, parts = 0.0, 0, {}
             for i, batch in enumerate(task.batches(epoch, self._dtype())):
@@ -439,6 +455,9 @@ class Trainer:
     # --- helpers -----------------------------------------------------------------------------
     def _scheduler(self):
         cfg = self.cfg
+        stages = getattr(self.model, "training_stages", 1)
+        if cfg.scheduler == "cosine" and stages > 1:  # one cosine per stage
+            return torch.optim.lr_scheduler.LambdaLR(self.adam, lambda e: staged_cosine(e, cfg.epochs, stages))
         if cfg.scheduler == "cosine":
             return torch.optim.lr_scheduler.CosineAnnealingLR(self.adam, T_max=max(cfg.epochs, 1))
         if cfg.scheduler == "step":

@@ -1,0 +1,179 @@
+"""The operator zoo on the same data, budget and evaluation: each variant next to pdekit's FNO.
+
+    python benchmarks/zoo.py                 # every dataset, variant and seed (about 1.5 h on 2 cores)
+    python benchmarks/zoo.py --table-only    # rebuild the docs/benchmarks.md sections from the results
+
+Datasets (CPU sizes: the quick variants of the recipes, so that 3 seeds of every variant fit a
+couple of hours on 2 cores): Darcy (darcy_fno --quick: 29 x 29 from a 141 solve, 200 / 20 / 50
+samples, 40 epochs), Burgers (burgers_fno --quick: 256 points from a 1,024 solve, 200 / 20 / 50,
+80 epochs) and Navier-Stokes nu = 1e-3 as a static map, w at t = 10 -> w at t = 50 (32 x 32 from a
+64 x 64 solve, 200 / 20 / 50, 40 epochs). Every variant gets the recipe's optimizer, schedule,
+epochs and batch size; only the model section changes (SpecBoost splits the same epochs between its
+two stages). Each (dataset, variant) runs with train.seed 0, 1, 2 (the data are the same); the
+table gives the mean and spread (min-max) of the test relative L2, the validation mean, parameters,
+train seconds per epoch and inference milliseconds per sample (the evaluation's median over timing
+rounds, batch of 8), all measured in this script's runs. Nothing was tuned: every variant runs with
+its defaults sized like the FNO (the validation column is there to choose on, should anyone tune).
+
+Each run's metrics are kept in runs/zoo/<dataset>-<variant>-s<seed>/metrics.json: a killed
+benchmark continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+
+import torch
+
+from _report import git_commit, machine, replace_section
+
+OUT = "runs/zoo"
+
+NS = {
+    "name": "ns_static", "description": "Navier-Stokes nu = 1e-3, w(t = 10) -> w(t = 50), 32 x 32",
+    "data": {"problem": "navier_stokes_2d", "resolution": 32, "n_train": 200, "n_test": 50, "seed": 0,
+             "params": {"nu": 1.0e-3, "t_final": 50.0, "nt": 6, "solve_resolution": 64, "dt": 0.02},
+             "input_time": 1, "target_time": 5},
+    "model": {"name": "fno", "modes": 8, "hidden_channels": 24, "n_layers": 4},
+    "train": {"epochs": 40, "batch_size": 20, "lr": 2.0e-3, "weight_decay": 1.0e-4, "scheduler": "cosine"},
+}
+DATASETS = {"darcy": ("darcy_fno", True), "burgers": ("burgers_fno", True), "ns": (NS, False)}
+
+
+def variants(dataset: str, fno: dict) -> dict[str, dict]:
+    """Model sections: the recipe's FNO and each variant at a comparable size."""
+    width, layers = fno["hidden_channels"], fno.get("n_layers", 4)
+    ndim = 1 if dataset == "burgers" else 2
+    largest = 64 if ndim == 1 else 14  # the residual stage's modes: as many as the grid holds (29 x 29: 14)
+    out = {
+        "fno": dict(fno),
+        "local_fno": {**fno, "name": "local_fno"},
+        "mgno": {"name": "mgno"},  # its defaults: 32 channels, 5 layers, 4 levels (fewer parameters than the FNO)
+        "t1": {"name": "t1", "hidden_channels": width, "n_layers": layers},  # its default 16 modes
+        "specboost": {**fno, "name": "specboost", "residual_modes": largest},
+    }
+    if dataset == "darcy":  # compression: the Tucker-factorized FNO against its parameter count
+        for rank in (1.0, 0.5, 0.1, 0.02):
+            out[f"tfno-{rank:g}"] = {**fno, "factorization": "tucker", "rank": rank}
+    return out
+
+
+def paper_claims() -> dict[str, str]:
+    return {"local_fno": "34-72% lower than FNO (Liu-Schiaffini et al. 2024)",
+            "mgno": "below spectral operators on Darcy, fewer parameters (He et al. 2024)",
+            "t1": "3-10x faster, >20% lower error on NS 1e-3 (Poli et al. 2022)",
+            "specboost": "up to 71% lower (Qin et al. 2024)",
+            "tfno-0.02": "MG-TFNO: <1/2 the error at >150x compression (Kossaifi et al. 2023)"}
+
+
+def recipe_for(dataset: str, model: dict, seed: int):
+    from pdekit.recipes import load_recipe
+
+    source, quick = DATASETS[dataset]
+    base = json.loads(load_recipe(source, quick=quick).to_json())
+    base["model"] = model
+    base["train"]["seed"] = seed
+    base["eval"] = {"resolutions": [], "solver_ladder": False, "timing_samples": 8, "timing_rounds": 5}
+    return load_recipe(base)
+
+
+def run_one(dataset: str, variant: str, model: dict, seed: int) -> dict:
+    from pdekit.pipeline import run_recipe
+
+    run_dir = os.path.join(OUT, f"{dataset}-{variant}-s{seed}")
+    done = os.path.join(run_dir, "metrics.json")
+    if os.path.exists(done):
+        return json.load(open(done))
+    print(f"== {dataset} {variant} seed {seed}", file=sys.stderr, flush=True)
+    results = run_recipe(recipe_for(dataset, model, seed), run_dir, quiet=True)
+    if variant == "specboost":
+        results.update(specboost_bands(run_dir))
+        with open(done, "w") as fh:
+            json.dump(results, fh, indent=1, default=str)
+    return results
+
+
+def specboost_bands(run_dir: str) -> dict:
+    """The test error per frequency band after the first stage and after both."""
+    from pdekit.data.dataset import load_task
+    from pdekit.eval.metrics import frequency_rmse, relative_l2
+    from pdekit.pipeline import prepare_data
+    from pdekit.recipes import load_recipe
+    from pdekit.train.supervised import load_trained
+
+    trained, state = load_trained(run_dir)
+    recipe = load_recipe(json.loads(state["recipe"]))
+    x, y, _ = load_task(prepare_data(recipe, quiet=True)["test"], recipe.data)
+    out = {}
+    for stages in (1, len(trained.model.stages)):
+        trained.model.active = stages
+        pred = trained.predict(x)
+        bands = frequency_rmse(pred, y)
+        out[f"stage{stages}"] = {"rel_l2": float(relative_l2(pred, y).mean()), **bands}
+    return {"specboost_bands": out}
+
+
+def table(results: dict) -> str:
+    claims = paper_claims()
+    lines = ["| dataset | model | test rel. L2, mean (min-max, 3 seeds) | vs FNO | validation rel. L2 | parameters | "
+             "train s / epoch | inference ms / sample | paper's claim |", "|---|---|---|---|---|---|---|---|---|"]
+    for dataset, by_variant in results.items():
+        base = statistics.mean(r["test_rel_l2"] for r in by_variant["fno"])
+        for variant, runs in by_variant.items():
+            test = [r["test_rel_l2"] for r in runs]
+            val = statistics.mean(r["val_rel_l2"] for r in runs)
+            per_epoch = statistics.mean(r["train_seconds"] / r["epochs"] for r in runs)
+            infer = statistics.median(r["model_seconds_per_sample"] for r in runs) * 1e3
+            mean = statistics.mean(test)
+            change = f"{100 * (mean / base - 1):+.0f}%" if variant != "fno" else "-"
+            lines.append(f"| {dataset} | {variant} | {mean:.4f} ({min(test):.4f}-{max(test):.4f}) | {change} | "
+                         f"{val:.4f} | {runs[0]['params']:,} | {per_epoch:.2f} | {infer:.2f} | "
+                         f"{claims.get(variant, '')} |")
+    return "\n".join(lines)
+
+
+def band_table(results: dict) -> str:
+    lines = ["| dataset | seed | stage | test rel. L2 | fRMSE low (k < 4) | mid (4-11) | high (>= 12) |",
+             "|---|---|---|---|---|---|---|"]
+    for dataset, by_variant in results.items():
+        for seed, run in enumerate(by_variant.get("specboost", [])):
+            for stage, row in run.get("specboost_bands", {}).items():
+                lines.append(f"| {dataset} | {seed} | {stage[-1]} | {row['rel_l2']:.4f} | {row['low']:.3g} | "
+                             f"{row['mid']:.3g} | {row['high']:.3g} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--table-only", action="store_true")
+    parser.add_argument("--datasets", nargs="*", default=list(DATASETS))
+    parser.add_argument("--seeds", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    from pdekit.recipes import load_recipe
+
+    results: dict = {}
+    for seed in range(args.seeds):  # seed-major: a cut-short run still has every variant
+        for dataset in args.datasets:
+            source, quick = DATASETS[dataset]
+            fno = json.loads(load_recipe(source, quick=quick).to_json())["model"]
+            for variant, model in variants(dataset, fno).items():
+                run_dir = os.path.join(OUT, f"{dataset}-{variant}-s{seed}")
+                if args.table_only and not os.path.exists(os.path.join(run_dir, "metrics.json")):
+                    continue
+                row = run_one(dataset, variant, model, seed)
+                results.setdefault(dataset, {}).setdefault(variant, []).append(row)
+    note = (f"\n\nMeasured with `python benchmarks/zoo.py` at commit {git_commit()} on {machine()}; seeds per row: "
+            f"{args.seeds}.")
+    replace_section("docs/benchmarks.md", "operator-zoo", table(results) + note)
+    replace_section("docs/benchmarks.md", "specboost-bands", band_table(results))
+    print(table(results))
+    print(band_table(results))
+
+
+if __name__ == "__main__":
+    main()

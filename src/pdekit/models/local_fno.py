@@ -1,0 +1,161 @@
+"""FNO with local kernels (Liu-Schiaffini et al., ICML 2024): a differential and a local integral
+branch next to each Fourier layer's global spectral convolution."""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pdekit.errors import ConfigError
+from pdekit.models.fno import FNO
+from pdekit.models.registry import register_model
+
+
+def grid_spacing(n: int, grid: str) -> float:
+    """Distance between neighbouring points on the unit interval: 1 / n (periodic), 1 / (n - 1) (nodes)."""
+    return 1.0 / n if grid == "periodic" else 1.0 / max(n - 1, 1)
+
+
+@functools.lru_cache(maxsize=64)
+def disk_basis(half_widths: tuple[int, ...], spacing: tuple[float, ...], radius: float, rings: int,
+               device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """Piecewise-linear basis functions on the disk |d| <= radius, sampled at the stencil offsets
+    d = (i_1 h_1, ..., i_D h_D), |i_k| <= half_widths[k], times the quadrature weight h_1...h_D over
+    the disk's volume (so each branch is an average over the disk, O(1) at any radius).
+
+    Rings: hats in rho = |d| / radius centred at 0, 1 / rings, ..., (rings - 1) / rings, each
+    falling to zero one centre further (the kernel is continuous, also at the disk's edge, so its
+    quadrature converges at second order). The centre hat is
+    isotropic; every other ring is taken with the angular factors 1, cos(theta), sin(theta) (in 2D,
+    theta the angle of d to the first axis; in 1D the odd factor is sign(d)): 1 + 3 (rings - 1)
+    functions in 2D, 1 + 2 (rings - 1) in 1D. Returns (functions, *kernel shape)."""
+    axes = [torch.arange(-m, m + 1, dtype=torch.float64) * h for m, h in zip(half_widths, spacing)]
+    d = torch.stack(torch.meshgrid(*axes, indexing="ij"))
+    rho = d.norm(dim=0) / radius
+    hats = [torch.clamp(1 - (rho * rings - k).abs(), min=0) for k in range(rings)]  # zero from rho = 1 on
+    if len(axes) == 1:
+        odd = [torch.sign(d[0])]
+    else:
+        theta = torch.atan2(d[1], d[0])
+        odd = [torch.cos(theta), torch.sin(theta)]
+    functions = [hats[0]] + [hat * f for hat in hats[1:] for f in (torch.ones_like(rho), *odd)]
+    volume = radius if len(axes) == 1 else math.pi * radius**2
+    weight = math.prod(spacing) / (2 * volume if len(axes) == 1 else volume)
+    return (torch.stack(functions) * weight).to(device, dtype)
+
+
+class LocalBranches(nn.Module):
+    """The two local kernels of one layer (channels -> channels):
+
+    - differential: a 3-point (3 x 3) stencil whose entries sum to zero, divided by the grid
+      spacing h, so that it converges to a learned directional derivative sum_j c_j . grad u under
+      refinement (on a node grid the edge value is repeated outside: no O(1/h) jump at the edge);
+    - local integral (a DISCO convolution): the integral of K(x - y) u(y) over the disk |x - y| <=
+      radius, K a learned combination of the piecewise-linear functions of ``disk_basis``, summed
+      with the quadrature weight h^d: the same operator at any resolution (zeros outside a node
+      grid, wrapped around a periodic one).
+    """
+
+    def __init__(self, channels: int, ndim: int, grid: str, differential: bool, integral: bool, radius: float,
+                 rings: int):
+        super().__init__()
+        self.ndim, self.grid, self.radius, self.rings = ndim, grid, radius, rings
+        self.diff = self.integral = None
+        if differential:
+            bound = 0.1 / math.sqrt(channels * 3**ndim)  # small: the 1 / h factor makes it large
+            self.diff = nn.Parameter(torch.empty(channels, channels, *(3,) * ndim).uniform_(-bound, bound))
+        if integral:
+            functions = 1 + (ndim + 1) * (rings - 1)
+            bound = 1 / math.sqrt(channels * functions)
+            self.integral = nn.Parameter(torch.empty(channels, channels, functions).uniform_(-bound, bound))
+
+    def forward(self, x: torch.Tensor, spacing: tuple[float, ...]) -> torch.Tensor:
+        conv = (F.conv1d, F.conv2d, F.conv3d)[self.ndim - 1]
+        out = 0
+        if self.diff is not None:
+            stencil = self.diff - self.diff.mean(dim=tuple(range(2, 2 + self.ndim)), keepdim=True)
+            mode = "circular" if self.grid == "periodic" else "replicate"
+            out = out + conv(F.pad(x, (1, 1) * self.ndim, mode=mode), stencil.to(x.dtype)) / max(spacing)
+        if self.integral is not None:
+            half = tuple(int(self.radius / h + 1e-9) for h in spacing)
+            basis = disk_basis(half, spacing, self.radius, self.rings, x.device, x.dtype)
+            kernel = torch.einsum("oif,f...->oi...", self.integral.to(x.dtype), basis)
+            pad = [p for m in reversed(half) for p in (m, m)]
+            x = F.pad(x, pad, mode="circular") if self.grid == "periodic" and any(half) else F.pad(x, pad)
+            out = out + (conv(x, kernel) if max(half) <= 3 else _fft_correlate(x, kernel))
+        return out
+
+
+def _fft_correlate(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """F.conv (a cross-correlation, no padding) of x (batch, in, *space) with kernel (out, in, *k)
+    by FFTs: the same numbers to rounding, in memory linear in the grid where im2col is quadratic
+    in the kernel's width (a radius of 0.05 at 421 points is a 43 x 43 kernel)."""
+    ndim = kernel.dim() - 2
+    dims = tuple(range(-ndim, 0))
+    size = x.shape[2:]
+    flipped = torch.flip(kernel, dims)
+    with torch.autocast(x.device.type, enabled=False):
+        x_ft = torch.fft.rfftn(x.float() if x.dtype != torch.float64 else x, s=size, dim=dims)
+        k_ft = torch.fft.rfftn(flipped.to(x_ft.real.dtype), s=size, dim=dims)
+        full = torch.fft.irfftn(torch.einsum("bi...,oi...->bo...", x_ft, k_ft), s=size, dim=dims)
+    # circular convolution of the padded input with the flipped kernel: entry j + (k - 1) is the
+    # correlation at j, for j = 0 .. n - k (no wrap-around reaches those)
+    crop = tuple(slice(k - 1, n) for k, n in zip(kernel.shape[2:], size))
+    return full[(Ellipsis, *crop)].to(x.dtype)
+
+
+@register_model("local_fno")
+class LocalFNO(FNO):
+    """FNO with local kernels (Liu-Schiaffini, Berner, Bonev, Kurth, Azizzadenesheli, Anandkumar,
+    "Neural Operators with Localized Integral and Differential Kernels", ICML 2024): each Fourier
+    layer's linear part is spectral convolution + 1x1 skip + a differential kernel + a local
+    integral kernel (``LocalBranches``), all in parallel, so that the layer sees local structure the
+    truncated spectrum misses. Both local kernels are defined in physical units (the stencil over h,
+    the integral over a disk of fixed radius), so the model is an operator: refined inputs give
+    converging outputs (first order in h near non-smooth features). The paper reports 34-72% lower
+    relative L2 than the FNO. Grids are taken to have equal spacing along every axis (the unit
+    square at any n); on others the largest spacing scales the stencil.
+
+    Parameters
+    ----------
+    in_channels, out_channels, ndim, grid, modes, n_modes, hidden_channels, n_layers, lifting_channels, projection_channels, use_grid, factorization, rank, activation_fn, padding : as for the FNO (``pdekit.models.FNO``).
+    differential : add the differential kernel to every layer.
+    local_integral : add the local integral (DISCO) kernel to every layer.
+    local_radius : the integral kernel's support radius in the unit of the domain (the unit
+        interval or square); below one grid spacing the kernel reduces to a pointwise map.
+    rings : radial hat functions of the integral kernel (2 or more); with the angular factors
+        1 + 3 (rings - 1) basis functions in 2D.
+    old_names : ``width`` and ``depth``, the earlier names of hidden_channels and n_layers.
+    """
+
+    summary = "FNO with differential and local integral (DISCO) kernels beside each spectral layer"
+    resolution_invariant = True
+
+    def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int | None = None, grid: str = "nodes",
+                 modes: list = 16, n_modes: list | None = None, hidden_channels: int = 64, n_layers: int = 4,
+                 lifting_channels: int = 128, projection_channels: int = 128, use_grid: bool = True,
+                 factorization: str = "none", rank: float = 1.0, activation_fn: str = "gelu", padding: float = 0.0,
+                 differential: bool = True, local_integral: bool = True, local_radius: float = 0.05, rings: int = 3,
+                 **old_names):
+        super().__init__(in_channels, out_channels, ndim, grid, modes, n_modes, hidden_channels, n_layers,
+                         lifting_channels, projection_channels, use_grid, factorization, rank, activation_fn,
+                         padding, **old_names)
+        if self.ndim == 3:
+            raise ConfigError("local_fno supports 1D and 2D grids (its disk basis is not defined in 3D); use fno")
+        if not differential and not local_integral:
+            raise ConfigError("local_fno: enable differential or local_integral (with neither it is the fno)")
+        if not 0 < local_radius < 0.5:
+            raise ConfigError(f"local_fno: local_radius must lie in (0, 0.5), got {local_radius}")
+        if rings < 2:
+            raise ConfigError(f"local_fno: rings must be 2 or more, got {rings}")
+        width = self.skips[0].in_channels
+        self.local = nn.ModuleList(LocalBranches(width, self.ndim, grid, differential, local_integral, local_radius,
+                                                 rings) for _ in range(len(self.spectral)))
+
+    def kernel(self, layer: int, x: torch.Tensor, space: tuple) -> torch.Tensor:
+        spacing = tuple(grid_spacing(n, self.grid) for n in space)
+        return super().kernel(layer, x, space) + self.local[layer](x, spacing)
