@@ -50,12 +50,11 @@ def test_the_disk_basis_integrates_to_its_exact_values():
     assert float(sums[[2, 3, 5, 6]].abs().max()) < 1e-12
 
 
-@pytest.mark.parametrize("kw, tol", [({"differential": False}, 1e-3), ({}, 0.06)])
+@pytest.mark.parametrize("kw, tol", [({"differential": False}, 1e-3), ({}, 6e-3)])
 def test_local_fno_gives_converging_outputs_at_two_resolutions(kw, tol):
     """The same band-limited input at 128 and 256 points: the integral-only model agrees to 2e-4
-    (relative to the output's size; quadrature of the kinked basis); with the stencil 0.046, which
-    is first-order convergence still before its asymptotic range (0.21, 0.07, 0.046 at 32/64,
-    64/128, 128/256: each layer differentiates once more)."""
+    (relative to the output's size; quadrature of the kinked basis); with the stencil to 2.7e-3,
+    first-order convergence (0.038, 0.0062, 0.0027 at 32/64, 64/128, 128/256)."""
     torch.manual_seed(0)
     model = build_model({"name": "local_fno", "use_grid": False, "modes": 8, "hidden_channels": 16,
                          "local_radius": 0.1, **kw}, 1, 1, 2, "periodic").double().eval()

@@ -61,12 +61,13 @@ class LocalBranches(nn.Module):
     """
 
     def __init__(self, channels: int, ndim: int, grid: str, differential: bool, integral: bool, radius: float,
-                 rings: int):
+                 rings: int, derivative_scale: float = 1.0):
         super().__init__()
         self.ndim, self.grid, self.radius, self.rings = ndim, grid, radius, rings
+        self.derivative_scale = derivative_scale
         self.diff = self.integral = None
         if differential:
-            bound = 0.1 / math.sqrt(channels * 3**ndim)  # small: the 1 / h factor makes it large
+            bound = 1 / math.sqrt(channels * 3**ndim)
             self.diff = nn.Parameter(torch.empty(channels, channels, *(3,) * ndim).uniform_(-bound, bound))
         if integral:
             functions = 1 + (ndim + 1) * (rings - 1)
@@ -79,7 +80,7 @@ class LocalBranches(nn.Module):
         if self.diff is not None:
             stencil = self.diff - self.diff.mean(dim=tuple(range(2, 2 + self.ndim)), keepdim=True)
             mode = "circular" if self.grid == "periodic" else "replicate"
-            out = out + conv(F.pad(x, (1, 1) * self.ndim, mode=mode), stencil.to(x.dtype)) / max(spacing)
+            out = out + conv(F.pad(x, (1, 1) * self.ndim, mode=mode), stencil.to(x.dtype)) * (self.derivative_scale / max(spacing))
         if self.integral is not None:
             half = tuple(int(self.radius / h + 1e-9) for h in spacing)
             basis = disk_basis(half, spacing, self.radius, self.rings, x.device, x.dtype)
@@ -153,8 +154,12 @@ class LocalFNO(FNO):
         if rings < 2:
             raise ConfigError(f"local_fno: rings must be 2 or more, got {rings}")
         width = self.skips[0].in_channels
+        # the stencil's derivative in units of the highest kept mode's (2 pi m): O(1) gains for what the
+        # spectral part resolves, and Adam steps that do not grow with the resolution (1 / h alone
+        # made each step move the derivative's weight by lr / h: training failed at 256 points)
+        scale = 1 / (2 * math.pi * max(self.spectral[0].modes))
         self.local = nn.ModuleList(LocalBranches(width, self.ndim, grid, differential, local_integral, local_radius,
-                                                 rings) for _ in range(len(self.spectral)))
+                                                 rings, scale) for _ in range(len(self.spectral)))
 
     def kernel(self, layer: int, x: torch.Tensor, space: tuple) -> torch.Tensor:
         spacing = tuple(grid_spacing(n, self.grid) for n in space)
