@@ -1,6 +1,6 @@
 """The operator zoo on the same data, budget and evaluation: each variant next to pdekit's FNO.
 
-    python benchmarks/zoo.py                 # every dataset, variant and seed (about 1.5 h on 2 cores)
+    python benchmarks/zoo.py [--seeds 3]     # every dataset, variant and seed (about 25 min per seed on 2 cores)
     python benchmarks/zoo.py --table-only    # rebuild the docs/benchmarks.md sections from the results
 
 Datasets (CPU sizes: the quick variants of the recipes, so that 3 seeds of every variant fit a
@@ -120,8 +120,8 @@ def specboost_bands(run_dir: str) -> dict:
 
 def table(results: dict) -> str:
     claims = paper_claims()
-    lines = ["| dataset | model | test rel. L2, mean (min-max, 3 seeds) | vs FNO | validation rel. L2 | parameters | "
-             "train s / epoch (seed 0) | inference ms / sample (seed 0) | paper's claim |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| dataset | model | seeds | test rel. L2, mean (min-max) | vs FNO | validation rel. L2 | parameters | "
+             "train s / epoch (seed 0) | inference ms / sample (seed 0) | paper's claim |", "|---|---|---|---|---|---|---|---|---|---|"]
     for dataset, by_variant in results.items():
         base = statistics.mean(r["test_rel_l2"] for r in by_variant["fno"])
         for variant, runs in by_variant.items():
@@ -131,7 +131,7 @@ def table(results: dict) -> str:
             infer = runs[0]["model_seconds_per_sample"] * 1e3
             mean = statistics.mean(test)
             change = f"{100 * (mean / base - 1):+.0f}%" if variant != "fno" else "-"
-            lines.append(f"| {dataset} | {variant} | {mean:.4f} ({min(test):.4f}-{max(test):.4f}) | {change} | "
+            lines.append(f"| {dataset} | {variant} | {len(test)} | {mean:.4f} ({min(test):.4f}-{max(test):.4f}) | {change} | "
                          f"{val:.4f} | {runs[0]['params']:,} | {per_epoch:.2f} | {infer:.2f} | "
                          f"{claims.get(variant, '')} |")
     return "\n".join(lines)
@@ -168,8 +168,8 @@ def main() -> None:
                     continue
                 row = run_one(dataset, variant, model, seed)
                 results.setdefault(dataset, {}).setdefault(variant, []).append(row)
-    note = (f"\n\nMeasured with `python benchmarks/zoo.py` at commit {git_commit()} on {machine()}; seeds per row: "
-            f"{args.seeds}.")
+    note = (f"\n\nMeasured with `python benchmarks/zoo.py --seeds {args.seeds}` at commit {git_commit()} on "
+            f"{machine()}.")
     replace_section("docs/benchmarks.md", "operator-zoo", table(results) + note)
     replace_section("docs/benchmarks.md", "specboost-bands", band_table(results))
     print(table(results))
