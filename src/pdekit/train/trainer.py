@@ -264,7 +264,7 @@ class Trainer:
         while st["phase"] == "adam" and st["epoch"] < cfg.epochs and not self._out_of_time():
             started = time.perf_counter()
             epoch = st["epoch"] + 1
-            if hasattr(model, "set_stage"):  # models trained in stages (SpecBoost)
+            if hasattr(model, "training_stages"):  # models trained in stages (SpecBoost)
                 model.set_stage(stage_of(epoch, cfg.epochs, model.training_stages))
             model.train()
             total, count, parts = 0.0, 0, {}
