@@ -156,7 +156,8 @@ def test_stray_arguments_after_options_are_refused(run_cli, capsys):
     (["run", "burgers_fno", "train.tensorboard=maybe"], "true or false"),
     (["run", "burgers_fno", "--quick", "--out", "runs/x", "model.widht=3"], "unknown key model.widht"),
     (["run", "burgers_fno", "train.amp=fp16"], "use train.amp=bf16"),
-    (["run", "burgers_fno", "train.augment=true"], "burgers_1d has none (rollout recipes augment"),
+    (["run", "cavity_unet", "train.augment=true"], "cavity_2d declares none"),
+    (["run", "burgers_fno", "train.augment_boost=0.5"], "needs train.augment: true"),
 ])
 def test_bad_recipe_input_is_refused_before_any_work(run_cli, tmp_path, monkeypatch, args, fragment):
     monkeypatch.chdir(tmp_path)
@@ -264,23 +265,6 @@ def test_pino_on_burgers_trajectories(tmp_path, monkeypatch):
     frozen = float(relative_l2(x, y).mean())  # the trivial guess: u stays u0
     # the physics loss uses second-order time differences on 11 stored times, which bounds the accuracy
     assert results["test_rel_l2"] < min(0.2, 0.6 * frozen), (results["test_rel_l2"], frozen)
-
-
-def test_augmentation_maps_darcy_solutions_to_solutions():
-    """darcy_2d declares the square's symmetries: each of the 8 transforms of a solved pair (a, u)
-    is the solver's answer for the transformed a, and the 8 are distinct."""
-    from pdekit.problems import get_problem
-    from pdekit.train.supervised import dihedral as _dihedral
-
-    p = get_problem("darcy_2d").from_params(17, {"solve_resolution": 33})
-    a = torch.from_numpy(p.sample_inputs(np.random.default_rng(0))["a"])[None]
-    u = p.solve({"a": a})["u"]
-    seen = set()
-    for k in range(8):
-        ak, uk = _dihedral(a, u, k)
-        assert float((p.solve({"a": ak})["u"] - uk).abs().max()) < 1e-12 * float(u.abs().max())
-        seen.add(ak.numpy().tobytes())
-    assert len(seen) == 8 and "dihedral" in p.symmetries
 
 
 def test_trajectory_physics_loss_anchors_the_given_slice(tmp_path):

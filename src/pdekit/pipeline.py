@@ -131,7 +131,12 @@ def train_operator(recipe: Recipe, run_dir: str, train, x_val, y_val, quiet: boo
     grid = data_grid(recipe)
     model = build_model(recipe.model, *train.channels, train.ndim, grid)
     physics = physics_loss(recipe) if recipe.task.physics_weight > 0 else None
-    task = SupervisedTask(train, (x_val, y_val), recipe.task, physics)
+    augmentation = None
+    if recipe.task.augment:
+        from pdekit.data.symmetry import problem_augmentation
+
+        augmentation = problem_augmentation(recipe.data_problem(), recipe.data, recipe.task.augment_boost)
+    task = SupervisedTask(train, (x_val, y_val), recipe.task, physics, augmentation=augmentation)
     meta = {"model_name": recipe.model["name"], "grid": grid}
     trainer = Trainer(model, task, recipe.train, run_dir, recipe.to_json(), meta, name=recipe.name, quiet=quiet)
     try:

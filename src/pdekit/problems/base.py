@@ -67,9 +67,9 @@ class Problem:
     min_resolution: ClassVar[int] = 4
     default_resolution: ClassVar[int] = 64
     x_min: ClassVar[float] = 0.0  # left end of the domain [x_min, x_min + length) (length: config or 1)
-    # "dihedral": rotating or reflecting the square maps input samples to equally likely ones and
-    # solutions to solutions (what train.augment uses); "translation", "galilean": Lie point
-    # symmetries of a 1D periodic evolution equation (data/lie.py; rollout train.augment)
+    # maps of input samples to equally likely ones and of solutions to solutions, what train.augment
+    # uses: "dihedral", "translation", "reflection", "galilean", "superposition" on static pairs
+    # (data/symmetry.py), "translation" and "galilean" on rollout windows (data/lie.py)
     symmetries: ClassVar[tuple[str, ...]] = ()
     # quantities the PDE conserves ("mass": the spatial mean of the first field; others computed by
     # the subclass's conserved_quantities), whose drift rollout evaluations report

@@ -72,6 +72,7 @@ class Heat1D(_Heat):
     name = "heat_1d"
     summary = "u_t = nu u_xx, periodic [0, 1); GRF initial condition; exact in time, spectral in space"
     ndim = 1
+    symmetries = ("translation", "reflection", "superposition")  # periodic, even in x, linear (data/symmetry.py)
     default_resolution = 256
     input_modes = 127  # those the default grid resolves
 
@@ -87,6 +88,7 @@ class Heat2D(_Heat):
     name = "heat_2d"
     summary = "u_t = nu (u_xx + u_yy), periodic [0, 1)^2; GRF initial condition; exact in time, spectral in space"
     ndim = 2
+    symmetries = ("translation", "dihedral", "superposition")  # periodic, isotropic, linear (data/symmetry.py)
     default_resolution = 64
     input_modes = 31  # those the default grid resolves
 

@@ -76,10 +76,13 @@ def _check(data, model: dict, train, task, evaluation) -> None:
         raise ConfigError("train.physics_weight (PINO) needs generated data of a steady problem (such as darcy_2d) "
                           "or data.trajectory=true: the residual of a single predicted time slice has no time "
                           "derivative")
-    if task.augment and (data.file or data.trajectory or "dihedral" not in get_problem(data.problem).symmetries):
-        raise ConfigError("train.augment of an operator recipe needs generated data of a problem with the square's "
-                          f"symmetries (darcy_2d); {'data.file' if data.file else data.problem} has none (rollout "
-                          "recipes augment burgers_1d, kdv_1d and kuramoto_sivashinsky_1d by shifts and boosts)")
+    if task.augment and data.file:
+        raise ConfigError("train.augment of an operator recipe needs generated data (the problem declares its "
+                          "symmetries); data.file has none")
+    if task.augment:
+        from pdekit.data.symmetry import problem_augmentation
+
+        problem_augmentation(problem, data, task.augment_boost)  # refuses symmetries the problem lacks
     check_amp(train, net, model["name"])
     if data.source == "stream" and data.buffer < train.batch_size:
         raise ConfigError(f"data.buffer = {data.buffer} must hold a batch (train.batch_size = {train.batch_size})")

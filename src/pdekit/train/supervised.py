@@ -30,13 +30,19 @@ class SupervisedConfig:
     data_weight: float = param(1.0, "weight of the data loss (0 with physics_weight > 0: data-free PINO)")
     physics_weight: float = param(0.0, "weight of the physics loss: the problem's own residual on the output "
                                        "grid (PINO)")
-    augment: bool = param(False, "transform each batch by a random symmetry the problem declares (darcy_2d: "
-                                 "rotations and reflections of the square)")
+    augment: bool = param(False, "transform each batch by random symmetries the problem declares (darcy_2d: the "
+                                 "square's rotations and reflections; heat: shifts, reflections, superposition; "
+                                 "Burgers, KdV, KS: shifts and boosts; data/symmetry.py)")
+    augment_boost: float = param(0.0, "largest speed c of the Galilean boost u0 + c -> u(x - c T, T) + c "
+                                      "(0: none; burgers_1d, kdv_1d, kuramoto_sivashinsky_1d)")
 
     def validate(self):
-        """Check that data_weight and physics_weight are >= 0 and not both 0."""
+        """Check that data_weight and physics_weight are >= 0 and not both 0, and augment_boost >= 0
+        with augment."""
         require(self.data_weight >= 0 and self.physics_weight >= 0 and self.data_weight + self.physics_weight > 0,
                 "train.data_weight and train.physics_weight must be >= 0 and not both 0")
+        require(self.augment_boost >= 0 and (self.augment or not self.augment_boost),
+                f"train.augment_boost must be >= 0 and needs train.augment: true, got {self.augment_boost}")
 
 
 @dataclass
@@ -97,14 +103,6 @@ class TrainedModel:
         return history_row(self.history, epoch)
 
 
-def dihedral(x: torch.Tensor, y: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The k-th of the square's 8 symmetries (k mod 4 quarter turns, then a reflection for k >= 4),
-    applied to inputs and targets alike (the model adds its grid coordinates afterwards, so it sees
-    a new sample)."""
-    x, y = torch.rot90(x, k % 4, dims=(-2, -1)), torch.rot90(y, k % 4, dims=(-2, -1))
-    return (x.flip(-1), y.flip(-1)) if k >= 4 else (x, y)
-
-
 @register_task
 class SupervisedTask(Task):
     """Operator learning from pairs.
@@ -117,6 +115,8 @@ class SupervisedTask(Task):
     config : SupervisedConfig (the ``train`` keys loss, data_weight, physics_weight, augment).
     physics : PINO's physics loss ``physics(prediction, x) -> scalar`` (the problem's residual on the
         predicted grid), required when ``config.physics_weight > 0``.
+    augmentation : ``(x, y, generator) -> (x, y)``, the problem's symmetries
+        (pdekit.data.symmetry.problem_augmentation), required when ``config.augment``.
     owner : who builds the task ("train", "fit"), for error messages.
     """
 
@@ -125,7 +125,7 @@ class SupervisedTask(Task):
     selection_metric = "val_rel_l2"
 
     def __init__(self, train_data, val_data, config: SupervisedConfig | None = None,
-                 physics: Callable | None = None, owner: str = "train"):
+                 physics: Callable | None = None, owner: str = "train", augmentation: Callable | None = None):
         pairs = {"val_data": val_data}
         if not isinstance(train_data, PairSource):
             pairs["train_data"] = train_data
@@ -137,14 +137,15 @@ class SupervisedTask(Task):
         self.x_val, self.y_val = val_data
         if self.source.channels != (self.x_val.shape[1], self.y_val.shape[1]) or self.source.ndim != self.x_val.ndim - 2:
             raise PdekitError(f"{owner}: the training and validation pairs differ in channels or dimensions")
-        self.physics, self.owner = physics, owner
+        self.physics, self.augmentation, self.owner = physics, augmentation, owner
         self.configure(config or SupervisedConfig())
 
     def configure(self, config: SupervisedConfig) -> None:
-        """Take ``config``, refusing PINO without a residual and augmentation of data that is not 2D."""
-        if (config.physics_weight and self.physics is None) or (config.augment and self.source.ndim != 2):
+        """Take ``config``, refusing PINO without a residual and augmentation without symmetries."""
+        if (config.physics_weight and self.physics is None) or (config.augment and self.augmentation is None):
             raise ConfigError(f"{self.owner}: augment and physics_weight need a problem (its symmetry, its residual); "
-                              f"use a recipe (pdekit.pipeline) for them")
+                              f"use a recipe (pdekit.pipeline) for them, or give SupervisedTask(..., physics=..., "
+                              f"augmentation=pdekit.data.symmetry.pair_augmentation(...))")
         self.config = config
 
     def fingerprint(self) -> str:
@@ -175,7 +176,7 @@ class SupervisedTask(Task):
         for xb, yb in self.source.batches(self.batch, generator):
             xb, yb = xb.to(self.device), yb.to(self.device)
             if self.config.augment:
-                xb, yb = dihedral(xb, yb, int(torch.randint(8, (1,), generator=generator)))
+                xb, yb = self.augmentation(xb, yb, generator)
             yield xb, yb
 
     def attach_progress(self, show):

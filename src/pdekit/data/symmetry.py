@@ -1,0 +1,131 @@
+"""Symmetries of a problem's input -> target map, as data augmentation of the supervised task.
+
+A problem declares its symmetries in ``Problem.symmetries``; ``pair_augmentation`` turns those
+that act on a static map (one input slice or coefficient -> one target) into a function that
+transforms a batch of pairs ``(x, y)`` by random elements drawn from a seeded generator. Each
+transformed pair is the solver's own answer to the transformed input (tests/test_symmetry.py):
+
+- "dihedral": the square's 8 rotations and reflections, one per batch (darcy_2d, heat_2d).
+- "translation": a periodic shift of input and target by the same offset per sample and axis
+  (heat, Burgers, KdV, Kuramoto-Sivashinsky), by Fourier series: exact for band-limited data.
+- "reflection": x -> -x on a 1D periodic grid (heat_1d).
+- "galilean": the boost u0 + c -> u(x - c T, T) + c of u_t + u u_x + L u = 0 (Burgers, KdV, KS;
+  data/lie.py), T the time between input and target, c uniform in [-boost, boost].
+- "superposition": a linear problem (heat) maps cos(theta) (x_i, y_i) + sin(theta) (x_j, y_j) to
+  itself; for inputs drawn from a centered Gaussian field the mixture has the inputs' own law, so
+  the augmented inputs stay in distribution (Brandstetter et al. 2022 list superposition and the
+  scalings among the heat equation's symmetries; the scalings x -> l x, t -> l^2 t need the solution
+  at another time, which a static pair does not hold).
+
+Parameter channels (drawn per sample, constant in space) come after the fields: shifts and
+reflections leave them as they are, a boost adds c to the first field only, superposition is
+refused for them (it would mix parameters).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+
+from pdekit.data.lie import shift
+from pdekit.errors import ConfigError
+
+PAIR_SYMMETRIES = ("dihedral", "translation", "reflection", "galilean", "superposition")
+Augmentation = Callable[[torch.Tensor, torch.Tensor, torch.Generator], "tuple[torch.Tensor, torch.Tensor]"]
+
+
+def dihedral(x: torch.Tensor, y: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The k-th of the square's 8 symmetries (k mod 4 quarter turns, then a reflection for k >= 4),
+    applied to inputs and targets alike (the model adds its grid coordinates afterwards, so it sees
+    a new sample)."""
+    x, y = torch.rot90(x, k % 4, dims=(-2, -1)), torch.rot90(y, k % 4, dims=(-2, -1))
+    return (x.flip(-1), y.flip(-1)) if k >= 4 else (x, y)
+
+
+def shift_axis(u: torch.Tensor, s: torch.Tensor, length: float, dim: int) -> torch.Tensor:
+    """u(x - s) along axis ``dim`` of a periodic grid over ``length`` (s: one shift per sample)."""
+    moved = u.movedim(dim, -1)
+    s = s.view(-1, *([1] * (moved.ndim - 2)))
+    return shift(moved, s, length).movedim(-1, dim)
+
+
+def reflect(u: torch.Tensor) -> torch.Tensor:
+    """u(-x) on a periodic grid x_j = j h: the point j goes to -j mod n (x_0 stays)."""
+    return torch.roll(u.flip(-1), 1, dims=-1)
+
+
+def pair_augmentation(names: tuple[str, ...], ndim: int, length: float = 1.0, params: int = 0,
+                      elapsed: float = 0.0, boost: float = 0.0) -> Augmentation:
+    """A function ``(x, y, generator) -> (x, y)`` applying the symmetries ``names`` in the order of
+    PAIR_SYMMETRIES, each with its own random element per sample (dihedral: per batch).
+
+    Parameters
+    ----------
+    names : the symmetries to apply (a subset of PAIR_SYMMETRIES the problem declares).
+    ndim : spatial dimensions of the pairs.
+    length : the period of the domain (per axis).
+    params : parameter channels drawn per sample (the last input channels).
+    elapsed : target time minus input time, for "galilean".
+    boost : largest boost speed, for "galilean" (0: no boost).
+    """
+    unknown = set(names) - set(PAIR_SYMMETRIES)
+    if unknown:
+        raise ConfigError(f"unknown symmetries {sorted(unknown)}; known: {', '.join(PAIR_SYMMETRIES)}")
+    if "dihedral" in names and ndim != 2 or ("reflection" in names or "galilean" in names) and ndim != 1:
+        raise ConfigError(f"dihedral acts on 2D pairs, reflection and galilean on 1D ones; these are {ndim}D")
+    if "superposition" in names and params:
+        raise ConfigError("superposition would mix the parameter channels of two samples: draw no parameter per "
+                          "sample (data.params.<name>_max) to augment by it")
+
+    def augment(x, y, generator):
+        n = len(x)
+        if "dihedral" in names:  # first, and one per batch: the draw darcy_fno's recorded runs used
+            x, y = dihedral(x, y, int(torch.randint(8, (1,), generator=generator)))
+        if "translation" in names:
+            for dim in range(-ndim, 0):
+                s = torch.rand(n, generator=generator, dtype=torch.float64) * length
+                x, y = shift_axis(x, s, length, dim), shift_axis(y, s, length, dim)
+        if "reflection" in names:
+            flip = (torch.rand(n, generator=generator) < 0.5).view(-1, *[1] * (x.ndim - 1)).to(x.device)
+            x, y = torch.where(flip, reflect(x), x), torch.where(flip, reflect(y), y)
+        if "galilean" in names and boost:
+            c = (2 * torch.rand(n, generator=generator, dtype=torch.float64) - 1) * boost
+            x = x.clone()  # the first field gets c, the parameter channels nothing
+            x[:, :1] += c.to(x.dtype).view(-1, 1, 1).to(x.device)
+            y = shift_axis(y, c * elapsed, length, -1) + c.to(y.dtype).view(-1, 1, 1).to(y.device)
+        if "superposition" in names:
+            theta = torch.rand(n, generator=generator, dtype=torch.float64) * 2 * math.pi
+            order = torch.randperm(n, generator=generator)
+            other = torch.empty_like(order)
+            other[order] = order.roll(1)  # a partner other than itself (a random cycle through the batch)
+            a = torch.cos(theta).view(-1, *[1] * (x.ndim - 1)).to(x)
+            b = torch.sin(theta).view(-1, *[1] * (x.ndim - 1)).to(x)
+            x, y = a * x + b * x[other], a * y + b * y[other]
+        return x, y
+
+    return augment
+
+
+def problem_augmentation(problem, data, boost: float = 0.0) -> Augmentation:
+    """The augmentation of a problem's static map from its declared symmetries.
+
+    Parameters
+    ----------
+    problem : the generated data's Problem instance (its symmetries, dimension, period, parameters).
+    data : the recipe's data section (trajectory, input_time, target_time).
+    boost : largest boost speed (0: no boost).
+    """
+    static = not data.trajectory
+    elapsed = problem.times()[data.target_time] - problem.times()[data.input_time] if problem.time_dependent else 0.0
+    params = len(problem.sample_params)
+    names = tuple(s for s in problem.symmetries if s in PAIR_SYMMETRIES and (s != "galilean" or boost))
+    if not static or not names:
+        raise ConfigError(f"train.augment of an operator recipe needs generated data of a problem that declares "
+                          f"symmetries of a static map ({', '.join(PAIR_SYMMETRIES)}); {problem.name} declares "
+                          f"{', '.join(problem.symmetries) or 'none'}" + ("" if static else " and data.trajectory "
+                                                                          "is set"))
+    if "superposition" in names and params:
+        names = tuple(s for s in names if s != "superposition")  # the other symmetries still apply
+    return pair_augmentation(names, problem.ndim, problem.length, params, elapsed, boost)
