@@ -72,6 +72,8 @@ CASES = [
     # magnitude from step to step): 1D 9.3e-11 (final 2.8e-13), 2D 3.4e-10 (final 1.3e-12)
     ("t1", 1, {"modes": 16, "hidden_channels": 16}, 5e-10),
     ("t1", 2, {"modes": 12, "hidden_channels": 16}, 2e-9),
+    ("spectral_refiner", 1, {"modes": 8, "hidden_channels": 16, "n_layers": 2, "lifting_channels": 0,
+                             "projection_channels": 16, "refine_modes": 12}, 6e-5),  # 1.09e-5 (1 and 2 threads)
 ]
 
 

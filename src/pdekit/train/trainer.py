@@ -55,18 +55,30 @@ class TrainResult:
     device: torch.device = torch.device("cpu")
 
 
-def stage_of(epoch: int, epochs: int, stages: int) -> int:
-    """The stage (0-based) of ``epoch`` (1-based) for a model trained in ``stages`` equal shares of
-    ``epochs`` (``model.training_stages``; SpecBoost)."""
-    return min(stages - 1, (epoch - 1) * stages // max(epochs, 1))
+def stage_starts(epochs: int, stages) -> list[int]:
+    """The first epoch (0-based) of each stage of a model trained in stages (``model.training_stages``):
+    an int S for S equal shares of ``epochs`` (SpecBoost), or a tuple of shares summing to 1
+    (the Spectral-Refiner's long first stage and short fine-tuning)."""
+    if isinstance(stages, int):
+        return [-(-s * epochs // stages) for s in range(stages)]
+    starts, done = [0], 0.0
+    for share in stages[:-1]:
+        done += share
+        starts.append(round(done * epochs))
+    return starts
 
 
-def staged_cosine(epoch: int, epochs: int, stages: int) -> float:
+def stage_of(epoch: int, epochs: int, stages) -> int:
+    """The stage (0-based) of ``epoch`` (1-based); ``stages`` as for ``stage_starts``."""
+    return max(s for s, start in enumerate(stage_starts(epochs, stages)) if start <= epoch - 1)
+
+
+def staged_cosine(epoch: int, epochs: int, stages) -> float:
     """The learning-rate factor of ``epoch`` (0-based): a cosine from 1 to 0 over each stage."""
+    starts = stage_starts(epochs, stages) + [epochs]
     stage = stage_of(epoch + 1, epochs, stages)
-    start = -(-stage * epochs // stages)  # the stage's first epoch (0-based)
-    length = -(-(stage + 1) * epochs // stages) - start
-    return 0.5 * (1 + math.cos(math.pi * (epoch - start) / max(length, 1)))
+    length = starts[stage + 1] - starts[stage]
+    return 0.5 * (1 + math.cos(math.pi * (epoch - starts[stage]) / max(length, 1)))
 
 
 def history_row(history: list[dict], epoch: int) -> dict:
@@ -264,7 +276,7 @@ class Trainer:
         while st["phase"] == "adam" and st["epoch"] < cfg.epochs and not self._out_of_time():
             started = time.perf_counter()
             epoch = st["epoch"] + 1
-            if hasattr(model, "training_stages"):  # models trained in stages (SpecBoost)
+            if hasattr(model, "training_stages"):  # models trained in stages (SpecBoost, Spectral-Refiner)
                 model.set_stage(stage_of(epoch, cfg.epochs, model.training_stages))
             model.train()
             total, count, parts = 0.0, 0, {}
@@ -277,7 +289,8 @@ class Trainer:
                     loss, named = task.loss(model, batch, st["optimizer_steps"])
                 self._check_finite(float(loss.detach()), f"epoch {epoch}, step {i + 1}")
                 self.adam.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward(inputs=self.params)  # not into the inputs (a PINN's points)
+                # into the parameters only (not a PINN's points), those a staged model has not frozen
+                scaler.scale(loss).backward(inputs=[p for p in self.params if p.requires_grad])
                 if self.world > 1:
                     self._average_gradients()
                 if cfg.grad_clip:
@@ -456,7 +469,7 @@ class Trainer:
     def _scheduler(self):
         cfg = self.cfg
         stages = getattr(self.model, "training_stages", 1)
-        if cfg.scheduler == "cosine" and stages > 1:  # one cosine per stage
+        if cfg.scheduler == "cosine" and stages != 1:  # one cosine per stage
             return torch.optim.lr_scheduler.LambdaLR(self.adam, lambda e: staged_cosine(e, cfg.epochs, stages))
         if cfg.scheduler == "cosine":
             return torch.optim.lr_scheduler.CosineAnnealingLR(self.adam, T_max=max(cfg.epochs, 1))
