@@ -28,6 +28,7 @@ def main() -> None:
         ("darcy_2d: manufactured, a = 3 for x < 1/2, 12 beyond", v.darcy_piecewise),
         ("darcy_2d: manufactured, a = 3 for x < 1/2, 3e6 beyond",
          lambda: v.darcy_piecewise(a2=3e6)),
+        ("darcy_tensor_2d: manufactured u = exp(x) sin(pi x) sin(2 pi y), full smooth K", v.darcy_tensor_smooth),
         ("kuramoto_sivashinsky_1d: from a state on the attractor, n = 64, against 16x the finest steps", v.ks_time),
         ("kuramoto_sivashinsky_1d: smooth state, dt = 0.01, against n = 384", v.ks_space),
         ("allen_cahn_1d: u0 = x^2 cos(pi x), eps = 1e-4, n = 512, against 16x the finest steps", v.allen_cahn_time),

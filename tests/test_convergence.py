@@ -52,6 +52,22 @@ def test_darcy_second_order_smooth_coefficient():
     assert 1.9 < r["order"] < 2.1, r
 
 
+def test_darcy_tensor_second_order_full_tensor():
+    r = v.darcy_tensor_smooth(sizes=(17, 33, 65, 129))
+    assert 1.95 < r["order"] < 2.05, r
+
+
+def test_darcy_tensor_with_a_scalar_coefficient_is_darcy():
+    """K = a I, k12 = 0: the 9-point scheme reduces to darcy_2d's 5-point scheme."""
+    scalar = get_problem("darcy_2d").from_params(17, {"solve_resolution": 33})
+    tensor = get_problem("darcy_tensor_2d").from_params(17, {"solve_resolution": 33})
+    inputs = tensor.sample_inputs(np.random.default_rng(3))
+    assert np.array_equal(inputs["k11"], scalar.sample_inputs(np.random.default_rng(3))["a"])
+    u = tensor.solve({k: torch.from_numpy(v)[None] for k, v in inputs.items()})["u"]
+    expected = scalar.solve({"a": torch.from_numpy(inputs["k11"])[None]})["u"]
+    assert float((u - expected).abs().max() / expected.abs().max()) < 1e-13
+
+
 @pytest.mark.parametrize("a2", [12.0, 1e6])
 def test_darcy_second_order_piecewise_coefficient(a2):
     r = v.darcy_piecewise(sizes=(16, 32, 64, 128), a2=a2)

@@ -19,6 +19,7 @@ SMALL = {
     "burgers_1d": (32, {"solve_resolution": 128, "nt": 3, "t_final": 0.5}),
     "navier_stokes_2d": (16, {"solve_resolution": 32, "nt": 3, "t_final": 0.2, "dt": 0.02}),
     "darcy_2d": (9, {"solve_resolution": 33}),
+    "darcy_tensor_2d": (9, {"solve_resolution": 33}),
     "kuramoto_sivashinsky_1d": (16, {"solve_resolution": 32, "nt": 3, "t_final": 2.0, "spinup": 5.0, "dt": 0.1}),
     "allen_cahn_1d": (16, {"solve_resolution": 64, "nt": 3, "t_final": 0.5, "initial": "random"}),
     "advection_1d": (16, {"solve_resolution": 32, "nt": 3}),

@@ -135,7 +135,8 @@ def train_operator(recipe: Recipe, run_dir: str, train, x_val, y_val, quiet: boo
     if recipe.task.augment:
         from pdekit.data.symmetry import problem_augmentation
 
-        augmentation = problem_augmentation(recipe.data_problem(), recipe.data, recipe.task.augment_boost)
+        augmentation = problem_augmentation(recipe.data_problem(), recipe.data, recipe.task.augment_boost,
+                                            recipe.task.augment_warp)
     task = SupervisedTask(train, (x_val, y_val), recipe.task, physics, augmentation=augmentation)
     meta = {"model_name": recipe.model["name"], "grid": grid}
     trainer = Trainer(model, task, recipe.train, run_dir, recipe.to_json(), meta, name=recipe.name, quiet=quiet)

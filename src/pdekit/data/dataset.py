@@ -203,6 +203,14 @@ class Normalizer(torch.nn.Module):
         shaped (batch, channels, *space) to normalized values and back.
     """
 
+    @classmethod
+    def of_moments(cls, mean: torch.Tensor, std: torch.Tensor) -> "Normalizer":
+        """The normalizer of per-channel moments. A channel constant in the training data (deviation
+        below 1e-12) is scaled by its own size, |mean| or 1 if smaller, rather than by its zero
+        deviation: inputs that differ from it later (augmented by a change of coordinates, held out)
+        stay finite, and the constant itself still encodes to 0."""
+        return cls(mean, torch.where(std > 1e-12, std, mean.abs().clamp_min(1.0)))
+
     def __init__(self, mean: torch.Tensor, std: torch.Tensor):
         super().__init__()
         self.register_buffer("mean", mean.reshape(-1).float())
@@ -211,7 +219,7 @@ class Normalizer(torch.nn.Module):
     @classmethod
     def fit(cls, data: torch.Tensor) -> "Normalizer":
         """The normalizer of ``data``: per-channel mean and (unbiased) standard deviation over every
-        axis but the channel axis, computed in float64, the deviation clamped at 1e-12.
+        axis but the channel axis, computed in float64 (a constant channel as in ``of_moments``).
 
         Parameters
         ----------
@@ -225,8 +233,7 @@ class Normalizer(torch.nn.Module):
         """
         dims = [d for d in range(data.ndim) if d != 1]
         mean = data.double().mean(dim=dims)
-        std = data.double().std(dim=dims).clamp_min(1e-12)
-        return cls(mean, std)
+        return cls.of_moments(mean, data.double().std(dim=dims))
 
     def _shape(self, x):
         return (1, -1) + (1,) * (x.ndim - 2)

@@ -204,9 +204,9 @@ def _moments(a: torch.Tensor):
 
 
 def _normalizer(moments) -> Normalizer:
-    """The Normalizer of merged (count, mean, M2): the unbiased deviation, clamped as Normalizer.fit does."""
+    """The Normalizer of merged (count, mean, M2): the unbiased deviation, as Normalizer.fit takes it."""
     count, mean, m2 = moments
-    return Normalizer(mean, (m2 / (count - 1)).sqrt().clamp_min(1e-12))
+    return Normalizer.of_moments(mean, (m2 / (count - 1)).sqrt())
 
 
 def _merge(a, b):

@@ -82,7 +82,7 @@ def _check(data, model: dict, train, task, evaluation) -> None:
     if task.augment:
         from pdekit.data.symmetry import problem_augmentation
 
-        problem_augmentation(problem, data, task.augment_boost)  # refuses symmetries the problem lacks
+        problem_augmentation(problem, data, task.augment_boost, task.augment_warp)  # refuses what it lacks
     check_amp(train, net, model["name"])
     if data.source == "stream" and data.buffer < train.batch_size:
         raise ConfigError(f"data.buffer = {data.buffer} must hold a batch (train.batch_size = {train.batch_size})")
