@@ -20,9 +20,10 @@ transformed pair is the solver's own answer to the transformed input (tests/test
   sampled at phi by bilinear interpolation.
 - "superposition": a linear problem (heat) maps cos(theta) (x_i, y_i) + sin(theta) (x_j, y_j) to
   itself; for inputs drawn from a centered Gaussian field the mixture has the inputs' own law, so
-  the augmented inputs stay in distribution (Brandstetter et al. 2022 list superposition and the
-  scalings among the heat equation's symmetries; the scalings x -> l x, t -> l^2 t need the solution
-  at another time, which a static pair does not hold).
+  the augmented inputs stay in distribution. (The heat equation's Lie point symmetries also hold
+  the scalings x -> l x, t -> l^2 t, and its Galilean boost carries a factor exp(-c x) that no
+  periodic domain keeps; the scalings need the solution at another time, which a static pair does
+  not hold.)
 
 Parameter channels (drawn per sample, constant in space) come after the fields: shifts and
 reflections leave them as they are, a boost adds c to the first field only, superposition is
