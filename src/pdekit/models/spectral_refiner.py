@@ -28,7 +28,8 @@ class SpectralRefiner(FNO):
     is the untruncated layer, initialized from the trained one. The Trainer trains the model in two
     stages (``training_stages``: the shares 1 - refine_share and refine_share of the epochs, each
     with its own cosine): in the first, the FNO alone (the refinement unused); in the second, the
-    refinement alone (every other parameter frozen: no gradient, no update, no weight decay).
+    refinement alone (every other parameter enters detached: no gradient, no update, no weight
+    decay).
 
     Parameters
     ----------
@@ -61,12 +62,23 @@ class SpectralRefiner(FNO):
         nn.init.zeros_(self.refinement.weight)
         self.training_stages = (1 - refine_share, refine_share)
         self.refining = True  # outside training the refinement is part of the model
+        self._frozen_call = False
 
     def set_stage(self, stage: int) -> None:
         """Called by the Trainer before each epoch: stage 0 trains the FNO, stage 1 the refinement only."""
         self.refining = stage >= 1
-        for name, parameter in self.named_parameters():
-            parameter.requires_grad_(stage == 0 or name.startswith("refinement."))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training and self.refining and not self._frozen_call:
+            # fine-tuning: every parameter but the refinement's enters detached, so none of them gets
+            # a gradient (no update, no weight decay); nothing to undo when the stage ends
+            frozen = {name: p.detach() for name, p in self.named_parameters() if not name.startswith("refinement.")}
+            self._frozen_call = True
+            try:
+                return torch.func.functional_call(self, frozen, (x,), strict=False)
+            finally:
+                self._frozen_call = False
+        return super().forward(x)
 
     def kernel(self, layer: int, x: torch.Tensor, space: tuple) -> torch.Tensor:
         out = super().kernel(layer, x, space)

@@ -289,8 +289,7 @@ class Trainer:
                     loss, named = task.loss(model, batch, st["optimizer_steps"])
                 self._check_finite(float(loss.detach()), f"epoch {epoch}, step {i + 1}")
                 self.adam.zero_grad(set_to_none=True)
-                # into the parameters only (not a PINN's points), those a staged model has not frozen
-                scaler.scale(loss).backward(inputs=[p for p in self.params if p.requires_grad])
+                scaler.scale(loss).backward(inputs=self.params)  # not into the inputs (a PINN's points)
                 if self.world > 1:
                     self._average_gradients()
                 if cfg.grad_clip:
