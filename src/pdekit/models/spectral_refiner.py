@@ -29,7 +29,7 @@ class SpectralRefiner(FNO):
     stages (``training_stages``: the shares 1 - refine_share and refine_share of the epochs, each
     with its own cosine): in the first, the FNO alone (the refinement unused); in the second, the
     refinement alone (every other parameter enters detached: no gradient, no update, no weight
-    decay).
+    decay). Trained by a loop of one's own (no stages set), every parameter trains at once.
 
     Parameters
     ----------
@@ -61,15 +61,15 @@ class SpectralRefiner(FNO):
         self.refinement = SpectralConv(width, width, tuple(wanted))  # built last: the FNO's initialization stays
         nn.init.zeros_(self.refinement.weight)
         self.training_stages = (1 - refine_share, refine_share)
-        self.refining = True  # outside training the refinement is part of the model
+        self.stage = None  # set by the Trainer; None (a loop of one's own): everything trains at once
         self._frozen_call = False
 
     def set_stage(self, stage: int) -> None:
         """Called by the Trainer before each epoch: stage 0 trains the FNO, stage 1 the refinement only."""
-        self.refining = stage >= 1
+        self.stage = stage
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training and self.refining and not self._frozen_call:
+        if self.training and self.stage == 1 and not self._frozen_call:
             # fine-tuning: every parameter but the refinement's enters detached, so none of them gets
             # a gradient (no update, no weight decay); nothing to undo when the stage ends
             frozen = {name: p.detach() for name, p in self.named_parameters() if not name.startswith("refinement.")}
@@ -82,6 +82,6 @@ class SpectralRefiner(FNO):
 
     def kernel(self, layer: int, x: torch.Tensor, space: tuple) -> torch.Tensor:
         out = super().kernel(layer, x, space)
-        if self.refining and layer == len(self.spectral) - 1:
+        if self.stage != 0 and layer == len(self.spectral) - 1:  # (unused while the FNO trains alone)
             out = out + self.refinement(x)
         return out
