@@ -95,17 +95,19 @@ class SpectralConv(nn.Module):
         scale = 1.0 / (in_channels * out_channels)
         if factorization is None:
             self.weight = nn.Parameter(scale * torch.rand(*dims, dtype=torch.cfloat))
+        # the factorized weights start from zero-mean complex normals (each factor of variance 1 / rank
+        # per entry, so that contracting it keeps the scale; the core or CP weights carry ``scale``):
+        # positive uniform factors, like the dense init, made every entry of the rebuilt weight nearly
+        # the same and tripled the Darcy error of the trained TFNO (docs/benchmarks.md, tfno-gap)
         elif factorization == "tucker":
             ranks = _tucker_ranks(dims, rank)
-            # each factor has unit-scale columns, so the core carries the overall scale
-            self.core = nn.Parameter(scale * torch.rand(*ranks, dtype=torch.cfloat))
+            self.core = nn.Parameter(scale * torch.randn(*ranks, dtype=torch.cfloat))
             self.factors = nn.ParameterList(
-                nn.Parameter(torch.rand(d, r, dtype=torch.cfloat) / math.sqrt(r)) for d, r in zip(dims, ranks))
+                nn.Parameter(torch.randn(d, r, dtype=torch.cfloat) / math.sqrt(r)) for d, r in zip(dims, ranks))
         elif factorization == "cp":
             r = max(1, round(rank * math.prod(dims) / sum(dims)))
-            self.cp_weights = nn.Parameter(torch.ones(r, dtype=torch.cfloat) * scale ** (1 / len(dims)))
-            self.factors = nn.ParameterList(
-                nn.Parameter(torch.rand(d, r, dtype=torch.cfloat) * scale ** (1 / len(dims))) for d in dims)
+            self.cp_weights = nn.Parameter(scale * torch.randn(r, dtype=torch.cfloat) / math.sqrt(r))
+            self.factors = nn.ParameterList(nn.Parameter(torch.randn(d, r, dtype=torch.cfloat)) for d in dims)
         else:
             raise ConfigError(f"unknown factorization '{factorization}'; choose none, tucker or cp")
 
