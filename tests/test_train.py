@@ -333,8 +333,13 @@ def test_ctrl_c_while_a_checkpoint_is_written_finishes_the_write_then_stops(tmp_
 
     monkeypatch.setattr(checkpoint.torch, "save", interrupted_save)
     path = str(tmp_path / "checkpoint.pt")
-    with pytest.raises(KeyboardInterrupt):
-        checkpoint.save_checkpoint(path, {"model": {"w": torch.ones(3)}, "recipe": "{}"})
+    # Python's own Ctrl-C handler, also when the tests run as a background job (which ignores SIGINT)
+    launched_with = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            checkpoint.save_checkpoint(path, {"model": {"w": torch.ones(3)}, "recipe": "{}"})
+    finally:
+        signal.signal(signal.SIGINT, launched_with)
     assert torch.equal(checkpoint.load_checkpoint(path)["model"]["w"], torch.ones(3))
     assert not os.path.exists(path + ".tmp")
     # where Ctrl-C is ignored (a background job), writing a checkpoint does not turn it into a stop
