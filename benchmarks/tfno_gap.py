@@ -12,13 +12,15 @@ padding 0.1) dense and with Tucker ranks 1, 0.1, 0.02 (plus rank 1 without weigh
 neuraloperator 2.0: its FNO with n_modes (16, 16) (the same kept modes, k = -8..7 and 0..8),
 hidden_channels 24, 4 layers, domain padding 0.1 and its defaults otherwise (channel MLPs in the
 blocks), dense and with factorization "tucker" at the same ranks. What to compare is each
-library's TFNO against its own dense FNO.
+library's TFNO against its own dense FNO. Results are kept in runs/tfno_gap/results.json as each
+model finishes (a killed run continues; ``--table-only`` writes the table of what is there).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 
@@ -30,6 +32,7 @@ from pdekit.models import build_model
 from pdekit.models.registry import count_parameters
 
 RANKS = (1.0, 0.1, 0.02)
+RESULTS = "runs/tfno_gap/results.json"  # each model's runs, kept as they finish
 
 
 def data():
@@ -86,18 +89,28 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=0, help="(a quick check of the script: fewer epochs)")
+    parser.add_argument("--table-only", action="store_true", help="the table from the runs done so far")
     args = parser.parse_args()
     torch.set_num_threads(2)
     recipe, splits = data()
+    done = json.load(open(RESULTS)) if os.path.exists(RESULTS) and not args.epochs else {}
     results = {}
     for name, (build, overrides) in models(recipe).items():
+        if len(done.get(name, [])) >= args.seeds:  # a killed benchmark continues where it stopped
+            results[name] = done[name][: args.seeds]
+            continue
+        if args.table_only:
+            continue
         results[name] = [run(recipe, splits, build, overrides, seed, args.epochs) for seed in range(args.seeds)]
         print(name, results[name], file=sys.stderr, flush=True)
+        if not args.epochs:
+            os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
+            json.dump({**done, **results}, open(RESULTS, "w"), indent=1)
     rows = ["| model | parameters | test rel. L2, mean (min-max) | vs the library's dense FNO | validation |",
             "|---|---|---|---|---|"]
     for name, runs in results.items():
         library = name.split()[0]
-        dense = statistics.mean(r["test"] for r in results[f"{library} dense"])
+        dense = statistics.mean(r["test"] for r in results[f"{library} dense"])  # (run first, so always there)
         test = [r["test"] for r in runs]
         mean = statistics.mean(test)
         rows.append(f"| {name} | {runs[0]['params']:,} | {mean:.4f} ({min(test):.4f}-{max(test):.4f}) | "
