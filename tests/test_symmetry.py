@@ -145,6 +145,13 @@ def test_augmentation_is_refused_where_the_problem_lacks_it():
         pair_augmentation(("dihedral",), 1)
     with pytest.raises(ConfigError, match="superposition would mix the parameter channels"):
         pair_augmentation(("superposition",), 1, params=1)
+    with pytest.raises(ConfigError, match="train.augment_boost = 0.5 asks for the galilean symmetry, which darcy_2d"):
+        load_recipe("darcy_fno", quick=True, overrides=["train.augment=true", "train.augment_boost=0.5"])
+    with pytest.raises(ConfigError, match="train.augment_warp = 0.5 asks for the covariance symmetry, which darcy_2d"):
+        load_recipe("darcy_fno", quick=True, overrides=["train.augment=true", "train.augment_warp=0.5"])
+    with pytest.raises(ConfigError, match="train.augment_warp must lie in"):
+        load_recipe("darcy_fno", quick=True, overrides=["data.problem=darcy_tensor_2d", "train.augment=true",
+                                                        "train.augment_warp=0.95"])
     recipe = load_recipe("burgers_fno", quick=True, overrides=["train.augment=true", "train.augment_boost=0.2"])
     assert recipe.task.augment_boost == 0.2
 
@@ -174,6 +181,32 @@ def test_the_operator_task_augments_each_batch_from_its_seeded_generator():
         SupervisedTask((x, x), (x, x), SupervisedConfig(augment=True))
 
 
+@pytest.mark.parametrize("names, ndim", [(("translation", "reflection", "galilean", "superposition"), 1),
+                                         (("dihedral", "translation", "covariance", "superposition"), 2)])
+def test_augmentation_follows_the_data_to_its_device(names, ndim):
+    """The task moves a batch to the training device before augmenting it; the random draws come
+    from a CPU generator. On the meta device (shapes and devices only) a draw left on the CPU
+    raises, as it would on a GPU."""
+    from pdekit.data.lie import transform
+
+    channels = 4 if "covariance" in names else 1
+    x = torch.empty(3, channels, *[16] * ndim, device="meta")
+    y = torch.empty(3, 1, *[16] * ndim, device="meta")
+    augment = pair_augmentation(names, ndim, elapsed=0.5, boost=0.3, warp=0.3)
+    xt, yt = augment(x, y, torch.Generator().manual_seed(0))
+    assert xt.device.type == yt.device.type == "meta" and xt.shape == x.shape and yt.shape == y.shape
+    moved = transform(torch.empty(3, 4, 1, 16, device="meta"), torch.arange(4.0), torch.rand(3), torch.rand(3), 1.0)
+    assert moved.device.type == "meta"
+
+
+def test_a_batch_of_one_is_not_mixed_with_itself():
+    """Superposition needs a partner; a last batch of one sample passes unchanged (mixed with itself
+    it would be scaled by cos + sin, anywhere in [-1.41, 1.41])."""
+    x, y = torch.randn(1, 1, 32, dtype=torch.float64), torch.randn(1, 1, 32, dtype=torch.float64)
+    xt, yt = pair_augmentation(("superposition",), 1)(x, y, torch.Generator().manual_seed(0))
+    assert torch.equal(xt, x) and torch.equal(yt, y)
+
+
 def test_channels_constant_in_training_stay_finite_when_augmented():
     """darcy_tensor_2d's k12 = 0 and f = 1 are constant in its training data; after a change of
     coordinates they are not, so the normalizer scales a constant channel by its size (or 1), not
@@ -188,3 +221,7 @@ def test_channels_constant_in_training_stay_finite_when_augmented():
     encoded = norm.encode(moved)
     assert torch.allclose(encoded[:, 1:], torch.tensor([0.3, 0.25]).view(1, 2, 1, 1).expand(6, 2, 5, 5))
     assert torch.equal(norm.encode(x)[:, 1:], torch.zeros(6, 2, 5, 5))
+    # constant up to rounding relative to its size (a float32 mean of 1e6 is off by about 0.06):
+    # still a constant channel, not one whose noise becomes its unit
+    big = torch.full((6, 1, 5, 5), 1e6, dtype=torch.float64) + 1e-7 * torch.randn(6, 1, 5, 5, dtype=torch.float64)
+    assert float(Normalizer.fit(big).std[0]) == pytest.approx(1e6)

@@ -206,10 +206,11 @@ class Normalizer(torch.nn.Module):
     @classmethod
     def of_moments(cls, mean: torch.Tensor, std: torch.Tensor) -> "Normalizer":
         """The normalizer of per-channel moments. A channel constant in the training data (deviation
-        below 1e-12) is scaled by its own size, |mean| or 1 if smaller, rather than by its zero
+        below 1e-12 of its size) is scaled by its own size, |mean| or 1 if smaller, rather than by its zero
         deviation: inputs that differ from it later (augmented by a change of coordinates, held out)
         stay finite, and the constant itself still encodes to 0."""
-        return cls(mean, torch.where(std > 1e-12, std, mean.abs().clamp_min(1.0)))
+        size = mean.abs().clamp_min(1.0)
+        return cls(mean, torch.where(std > 1e-12 * size, std, size))
 
     def __init__(self, mean: torch.Tensor, std: torch.Tensor):
         super().__init__()

@@ -39,7 +39,7 @@ def shift(u: torch.Tensor, s: torch.Tensor, length: float) -> torch.Tensor:
     n = u.shape[-1]
     k = spectral.wavenumbers(n, length, real=True, device=u.device)
     # (irfft keeps only the real part of an even grid's Nyquist mode: a shifted cosine there)
-    return torch.fft.irfft(torch.fft.rfft(u.double()) * torch.exp(-1j * k * s.double()[..., None]), n=n).to(u.dtype)
+    return torch.fft.irfft(torch.fft.rfft(u.double()) * torch.exp(-1j * k * s.to(u.device, torch.float64)[..., None]), n=n).to(u.dtype)
 
 
 def transform(u: torch.Tensor, t: torch.Tensor, s: torch.Tensor, c: torch.Tensor, length: float) -> torch.Tensor:
@@ -54,9 +54,9 @@ def transform(u: torch.Tensor, t: torch.Tensor, s: torch.Tensor, c: torch.Tensor
     s, c : (batch,) shift and boost speed.
     length : the period.
     """
-    offset = s.double()[:, None] + c.double()[:, None] * t.double()[None].to(u.device)  # (batch, steps)
-    out = shift(u, offset[:, :, None], length)
-    return out + c.to(u.dtype).view(-1, 1, 1, 1)
+    offset = s.double()[:, None] + c.double()[:, None] * t.double().to(c.device)[None]  # (batch, steps)
+    out = shift(u, offset[:, :, None], length)  # (the draws may sit on the CPU beside data on a GPU)
+    return out + c.to(u.device, u.dtype).view(-1, 1, 1, 1)
 
 
 def check_symmetries(problem_cls, boost: float) -> None:

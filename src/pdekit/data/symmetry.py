@@ -20,14 +20,16 @@ transformed pair is the solver's own answer to the transformed input (tests/test
   sampled at phi by bilinear interpolation.
 - "superposition": a linear problem (heat) maps cos(theta) (x_i, y_i) + sin(theta) (x_j, y_j) to
   itself; for inputs drawn from a centered Gaussian field the mixture has the inputs' own law, so
-  the augmented inputs stay in distribution. (The heat equation's Lie point symmetries also hold
+  the augmented inputs stay in distribution. A batch of one sample is left as it is (it has no
+  partner). (The heat equation's Lie point symmetries also hold
   the scalings x -> l x, t -> l^2 t, and its Galilean boost carries a factor exp(-c x) that no
   periodic domain keeps; the scalings need the solution at another time, which a static pair does
   not hold.)
 
 Parameter channels (drawn per sample, constant in space) come after the fields: shifts and
 reflections leave them as they are, a boost adds c to the first field only, superposition is
-refused for them (it would mix parameters).
+left out for them (it would mix parameters; ``pair_augmentation`` refuses it,
+``problem_augmentation`` applies the problem's other symmetries).
 """
 
 from __future__ import annotations
@@ -69,7 +71,8 @@ def coordinate_change(coefficients: torch.Tensor, warp: float, points: int) -> t
 
     d_k = s sum_pq c_kpq sin(p pi xi_1) sin(q pi xi_2) with ``coefficients`` c (batch, 2, m, m), s set
     so that the largest Frobenius norm of grad d over a fixed 33 x 33 grid is ``warp`` (the map is
-    the same at every data resolution).
+    the same at every data resolution; with two modes per axis the grid's largest value is within
+    a few percent of the true one, so train.augment_warp stops at 0.9 to keep phi one-to-one).
 
     Returns
     -------
@@ -131,13 +134,15 @@ def pair_augmentation(names: tuple[str, ...], ndim: int, length: float = 1.0, pa
     params : parameter channels drawn per sample (the last input channels).
     elapsed : target time minus input time, for "galilean".
     boost : largest boost speed, for "galilean" (0: no boost).
-    warp : largest gradient of the coordinate change's displacement, for "covariance", in [0, 1).
+    warp : largest gradient of the coordinate change's displacement, for "covariance", in [0, 0.9].
     """
     unknown = set(names) - set(PAIR_SYMMETRIES)
     if unknown:
         raise ConfigError(f"unknown symmetries {sorted(unknown)}; known: {', '.join(PAIR_SYMMETRIES)}")
     if ("dihedral" in names or "covariance" in names) and ndim != 2 or ("reflection" in names or "galilean" in names) and ndim != 1:
         raise ConfigError(f"dihedral and covariance act on 2D pairs, reflection and galilean on 1D ones; these are {ndim}D")
+    if not 0 <= warp <= 0.9 or boost < 0:
+        raise ConfigError(f"warp must lie in [0, 0.9] and boost be >= 0, got {warp} and {boost}")
     if "superposition" in names and params:
         raise ConfigError("superposition would mix the parameter channels of two samples: draw no parameter per "
                           "sample (data.params.<name>_max) to augment by it")
@@ -161,7 +166,7 @@ def pair_augmentation(names: tuple[str, ...], ndim: int, length: float = 1.0, pa
         if "covariance" in names and warp:
             coefficients = torch.randn(n, 2, 2, 2, generator=generator, dtype=torch.float64)
             x, y = covariance(x, y, coefficients, warp)
-        if "superposition" in names:
+        if "superposition" in names and n > 1:
             theta = torch.rand(n, generator=generator, dtype=torch.float64) * 2 * math.pi
             order = torch.randperm(n, generator=generator)
             other = torch.empty_like(order)
@@ -194,6 +199,10 @@ def problem_augmentation(problem, data, boost: float = 0.0, warp: float = 0.0) -
                           f"symmetries of a static map ({', '.join(PAIR_SYMMETRIES)}); {problem.name} declares "
                           f"{', '.join(problem.symmetries) or 'none'}" + ("" if static else " and data.trajectory is set")
                           + " (galilean needs train.augment_boost > 0, covariance train.augment_warp > 0)")
+    for asked, symmetry, key in ((boost, "galilean", "augment_boost"), (warp, "covariance", "augment_warp")):
+        if asked and symmetry not in problem.symmetries:
+            raise ConfigError(f"train.{key} = {asked:g} asks for the {symmetry} symmetry, which {problem.name} does "
+                              f"not declare (it declares {', '.join(problem.symmetries) or 'none'}); set it to 0")
     if "superposition" in names and params:
         names = tuple(s for s in names if s != "superposition")  # the other symmetries still apply
     return pair_augmentation(names, problem.ndim, problem.length, params, elapsed, boost, warp)

@@ -95,8 +95,9 @@ class SpectralConv(nn.Module):
         scale = 1.0 / (in_channels * out_channels)
         if factorization is None:
             self.weight = nn.Parameter(scale * torch.rand(*dims, dtype=torch.cfloat))
-        # the factorized weights start from zero-mean complex normals (each factor of variance 1 / rank
-        # per entry, so that contracting it keeps the scale; the core or CP weights carry ``scale``):
+        # the factorized weights start from zero-mean complex normals (Tucker factors of variance
+        # 1 / rank per entry, CP factors of variance 1, so that contracting keeps the scale; the core
+        # or the CP weights, of variance scale^2 / r, carry ``scale``):
         # positive uniform factors, like the dense init, made every entry of the rebuilt weight nearly
         # the same and tripled the Darcy error of the trained TFNO (docs/benchmarks.md, tfno-gap)
         elif factorization == "tucker":

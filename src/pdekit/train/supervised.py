@@ -37,17 +37,17 @@ class SupervisedConfig:
     augment_boost: float = param(0.0, "largest speed c of the Galilean boost u0 + c -> u(x - c T, T) + c "
                                       "(0: none; burgers_1d, kdv_1d, kuramoto_sivashinsky_1d)")
     augment_warp: float = param(0.0, "largest gradient of the random change of coordinates of general-covariance "
-                                     "augmentation, in [0, 1) (0: none; darcy_tensor_2d)")
+                                     "augmentation, in [0, 0.9] (0: none; darcy_tensor_2d)")
 
     def validate(self):
         """Check that data_weight and physics_weight are >= 0 and not both 0, augment_boost >= 0 and
-        augment_warp in [0, 1), both with augment."""
+        augment_warp in [0, 0.9], both with augment."""
         require(self.data_weight >= 0 and self.physics_weight >= 0 and self.data_weight + self.physics_weight > 0,
                 "train.data_weight and train.physics_weight must be >= 0 and not both 0")
         require(self.augment_boost >= 0 and (self.augment or not self.augment_boost),
                 f"train.augment_boost must be >= 0 and needs train.augment: true, got {self.augment_boost}")
-        require(0 <= self.augment_warp < 1 and (self.augment or not self.augment_warp),
-                f"train.augment_warp must lie in [0, 1) and needs train.augment: true, got {self.augment_warp}")
+        require(0 <= self.augment_warp <= 0.9 and (self.augment or not self.augment_warp),
+                f"train.augment_warp must lie in [0, 0.9] and needs train.augment: true, got {self.augment_warp}")
 
 
 @dataclass

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import torch
 from tqdm import tqdm
 
-from pdekit.errors import DataFileError, PdekitError
+from pdekit.errors import ConfigError, DataFileError, PdekitError
 from pdekit.models.registry import count_parameters
 from pdekit.train.checkpoint import load_checkpoint, save_checkpoint
 from pdekit.train.config import TrainConfig
@@ -66,6 +66,16 @@ def stage_starts(epochs: int, stages) -> list[int]:
         done += share
         starts.append(round(done * epochs))
     return starts
+
+
+def _check_stages(epochs: int, stages) -> None:
+    """Refuse a staged schedule with a stage of no epoch (it would skip a stage's training silently)."""
+    bounds = stage_starts(epochs, stages) + [epochs]
+    empty = [s + 1 for s in range(len(bounds) - 1) if bounds[s + 1] <= bounds[s]]
+    if empty:
+        raise ConfigError(f"train.epochs = {epochs} leaves stage {empty[0]} of the model's "
+                          f"{len(bounds) - 1} training stages (shares {stages}) without an epoch: raise "
+                          f"train.epochs (or the model's refine_share / stages)")
 
 
 def stage_of(epoch: int, epochs: int, stages) -> int:
@@ -234,6 +244,8 @@ class Trainer:
             torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
         task.setup(model, cfg, self.device)
+        if hasattr(model, "training_stages"):
+            _check_stages(cfg.epochs, model.training_stages)
         model.to(self.device)  # before the optimizer state is loaded, so a resumed state lands next to the weights
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.adam = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
