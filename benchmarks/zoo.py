@@ -175,8 +175,13 @@ def table(results: dict) -> str:
             infer = runs[0]["model_seconds_per_sample"] * 1e3
             mean = statistics.mean(test)
             change = f"{100 * (mean / base - 1):+.0f}%" if variant != "fno" else "-"
-            lines.append(f"| {dataset} | {variant} | {len(test)} | {mean:.4f} ({min(test):.4f}-{max(test):.4f}) | {change} | "
-                         f"{val:.4f} | {runs[0]['params']:,} | {per_epoch:.2f} | {infer:.2f} | "
+            shown_val = f"{val:.4f}" if val < 1 else f"{val:.2g}"
+            if mean > 1:  # a diverged run: its error says only that
+                change, spread = "diverged", f"{mean:.2g}"
+            else:
+                spread = f"{mean:.4f} ({min(test):.4f}-{max(test):.4f})"
+            lines.append(f"| {dataset} | {variant} | {len(test)} | {spread} | {change} | "
+                         f"{shown_val} | {runs[0]['params']:,} | {per_epoch:.2f} | {infer:.2f} | "
                          f"{claims.get(variant, '')} |")
     return "\n".join(lines)
 
