@@ -31,7 +31,7 @@ ROWS = [("ks_rollout", "none", [], "none"),
         ("burgers_rollout", "boost0.2", ["train.augment=true", "train.augment_boost=0.2"], "shifts, boosts up to 0.2")]
 
 
-def run(recipe: str, name: str, overrides: list[str], seed: int) -> dict | None:
+def run(recipe: str, name: str, overrides: list[str], seed: int) -> dict:
     from pdekit.pipeline import run_recipe
     from pdekit.recipes import load_recipe
 

@@ -96,10 +96,9 @@ def test_bad_options_are_refused(options, message):
 
 
 @pytest.mark.parametrize("epochs, share, empty", [(2, 0.2, 2), (10, 0.97, 1)])
-def test_a_stage_without_an_epoch_is_refused(tmp_path, epochs, share, empty):
+def test_a_stage_without_an_epoch_is_refused(epochs, share, empty):
     """0.2 of 2 epochs rounds to none (the model would never be fine-tuned); 0.03 of 10 leaves the
     FNO untrained."""
     model = build_model({"name": "spectral_refiner", **SMALL, "refine_share": share}, 1, 1, 1, "periodic")
     with pytest.raises(ConfigError, match=f"train.epochs = {epochs} leaves stage {empty} of the model's 2"):
         fit(model, _data(8, 0), _data(4, 1), quiet=True, epochs=epochs, batch_size=8)
-

@@ -42,6 +42,7 @@ import torch
 from pdekit.data.lie import shift
 from pdekit.errors import ConfigError
 
+MAX_WARP = 0.9  # the coordinate change's largest gradient, measured on a grid: kept well below 1
 PAIR_SYMMETRIES = ("dihedral", "translation", "reflection", "galilean", "covariance", "superposition")
 Augmentation = Callable[[torch.Tensor, torch.Tensor, torch.Generator], "tuple[torch.Tensor, torch.Tensor]"]
 
@@ -141,8 +142,8 @@ def pair_augmentation(names: tuple[str, ...], ndim: int, length: float = 1.0, pa
         raise ConfigError(f"unknown symmetries {sorted(unknown)}; known: {', '.join(PAIR_SYMMETRIES)}")
     if ("dihedral" in names or "covariance" in names) and ndim != 2 or ("reflection" in names or "galilean" in names) and ndim != 1:
         raise ConfigError(f"dihedral and covariance act on 2D pairs, reflection and galilean on 1D ones; these are {ndim}D")
-    if not 0 <= warp <= 0.9 or boost < 0:
-        raise ConfigError(f"warp must lie in [0, 0.9] and boost be >= 0, got {warp} and {boost}")
+    if not 0 <= warp <= MAX_WARP or boost < 0:
+        raise ConfigError(f"warp must lie in [0, {MAX_WARP}] and boost be >= 0, got {warp} and {boost}")
     if "superposition" in names and params:
         raise ConfigError("superposition would mix the parameter channels of two samples: draw no parameter per "
                           "sample (data.params.<name>_max) to augment by it")

@@ -15,6 +15,7 @@ import torch
 from pdekit.config import param, require
 from pdekit.data.dataset import Normalizer
 from pdekit.data.sources import MemoryPairs, PairSource, _digest
+from pdekit.data.symmetry import MAX_WARP
 from pdekit.errors import ConfigError, PdekitError
 from pdekit.eval.metrics import relative_l2
 from pdekit.train.checkpoint import load_checkpoint
@@ -46,8 +47,8 @@ class SupervisedConfig:
                 "train.data_weight and train.physics_weight must be >= 0 and not both 0")
         require(self.augment_boost >= 0 and (self.augment or not self.augment_boost),
                 f"train.augment_boost must be >= 0 and needs train.augment: true, got {self.augment_boost}")
-        require(0 <= self.augment_warp <= 0.9 and (self.augment or not self.augment_warp),
-                f"train.augment_warp must lie in [0, 0.9] and needs train.augment: true, got {self.augment_warp}")
+        require(0 <= self.augment_warp <= MAX_WARP and (self.augment or not self.augment_warp),
+                f"train.augment_warp must lie in [0, {MAX_WARP}] and needs train.augment: true, got {self.augment_warp}")
 
 
 @dataclass
