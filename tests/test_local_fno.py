@@ -8,7 +8,7 @@ import torch
 
 from pdekit.errors import ConfigError
 from pdekit.models import build_model
-from pdekit.models.local_fno import LocalBranches, disk_basis
+from pdekit.models.local_fno import LocalBranches, _disco_fft, disk_basis
 
 
 def _field(n):
@@ -76,6 +76,22 @@ def test_the_fft_path_of_the_integral_equals_the_direct_convolution():
     with torch.no_grad():
         fast = branch(x, (1 / 63, 1 / 63))
     assert float((fast - direct).abs().max()) < 1e-12 * float(direct.abs().max())
+
+
+@pytest.mark.parametrize("shape, half", [((2, 3, 11, 10), (2, 3)), ((2, 3, 17), (4,)), ((1, 2, 9, 12), (1, 2))])
+def test_the_fft_path_has_the_gradients_of_the_direct_convolution(shape, half):
+    """The written-out backward (Parseval for the weight) against autograd through conv, in 1D and 2D,
+    odd and even FFT lengths."""
+    torch.manual_seed(0)
+    basis = disk_basis(half, (0.05,) * len(half), 0.15, 3, torch.device("cpu"), torch.float64)
+    x = torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(4, shape[1], basis.shape[0], dtype=torch.float64, requires_grad=True)
+    fast = _disco_fft(x, weight, basis)
+    conv = (torch.nn.functional.conv1d, torch.nn.functional.conv2d)[len(half) - 1]
+    direct = conv(x, torch.einsum("oif,f...->oi...", weight, basis))
+    grad = torch.randn_like(direct)
+    for a, b in zip(torch.autograd.grad(fast, (x, weight), grad), torch.autograd.grad(direct, (x, weight), grad)):
+        assert float((a - b).abs().max()) < 1e-12 * float(b.abs().max())
 
 
 def test_local_fno_in_1d_and_with_padding_keeps_the_shape():

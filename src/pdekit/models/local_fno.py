@@ -6,9 +6,11 @@ from __future__ import annotations
 import functools
 import math
 
+import scipy.fft
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from pdekit.errors import ConfigError
 from pdekit.models.fno import FNO
@@ -84,29 +86,70 @@ class LocalBranches(nn.Module):
         if self.integral is not None:
             half = tuple(int(self.radius / h + 1e-9) for h in spacing)
             basis = disk_basis(half, spacing, self.radius, self.rings, x.device, x.dtype)
-            kernel = torch.einsum("oif,f...->oi...", self.integral.to(x.dtype), basis)
             pad = [p for m in reversed(half) for p in (m, m)]
             x = F.pad(x, pad, mode="circular") if self.grid == "periodic" and any(half) else F.pad(x, pad)
-            out = out + (conv(x, kernel) if max(half) <= 3 else _fft_correlate(x, kernel))
+            if max(half) <= 2:  # im2col is faster up to 5 x 5 kernels (measured on CPU)
+                out = out + conv(x, torch.einsum("oif,f...->oi...", self.integral.to(x.dtype), basis))
+            else:
+                out = out + _disco_fft(x, self.integral, basis)
         return out
 
 
-def _fft_correlate(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """F.conv (a cross-correlation, no padding) of x (batch, in, *space) with kernel (out, in, *k)
-    by FFTs: the same numbers to rounding, in memory linear in the grid where im2col is quadratic
-    in the kernel's width (a radius of 0.05 at 421 points is a 43 x 43 kernel)."""
-    ndim = kernel.dim() - 2
-    dims = tuple(range(-ndim, 0))
-    size = x.shape[2:]
-    flipped = torch.flip(kernel, dims)
+class _DiscoFFT(torch.autograd.Function):
+    """The local integral by FFTs: y[b, o] = sum_i,f weight[o, i, f] (x[b, i] correlated with
+    basis[f]), a cross-correlation without padding (F.conv's), for kernels too wide for im2col (a
+    radius of 0.05 at 421 points is 43 x 43). Circular correlations of length s >= n (a fast FFT
+    length) have no wrap-around in the entries kept. The backward is written out so that every
+    product is one contiguous batched matmul over frequencies (autograd through einsum on complex
+    strided tensors copied each frequency's matrix: 6x slower) and the weight's gradient is taken
+    against the basis by Parseval (no inverse FFT of an out x in kernel gradient)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, basis):
+        dims = tuple(range(-(basis.dim() - 1), 0))
+        size, ksize = x.shape[2:], basis.shape[1:]
+        s = tuple(scipy.fft.next_fast_len(n, real=True) for n in size)
+        x_ft = torch.fft.rfftn(x, s=s, dim=dims)
+        freq = x_ft.shape[2:]
+        xf = x_ft.flatten(2).permute(2, 0, 1).contiguous()  # (F, b, i)
+        basis_conj = torch.fft.rfftn(basis, s=s, dim=dims).flatten(1).conj().T.contiguous()  # (F, f)
+        out_ch, in_ch, nf = weight.shape
+        k_conj = (basis_conj @ weight.permute(2, 1, 0).reshape(nf, -1).to(basis_conj.dtype)).view(-1, in_ch, out_ch)
+        y_ft = torch.bmm(xf, k_conj).permute(1, 2, 0).reshape(x.shape[0], out_ch, *freq)
+        ctx.save_for_backward(xf, k_conj, basis_conj)
+        ctx.shapes = (dims, size, s, freq)
+        return torch.fft.irfftn(y_ft, s=s, dim=dims)[(Ellipsis, *(slice(0, n - k + 1) for n, k in zip(size, ksize)))]
+
+    @staticmethod
+    @once_differentiable  # the saved transforms carry no graph: refuse a double backward, never get it wrong
+    def backward(ctx, grad):
+        xf, k_conj, basis_conj = ctx.saved_tensors
+        dims, size, s, freq = ctx.shapes
+        g_ft = torch.fft.rfftn(grad, s=s, dim=dims).flatten(2).permute(2, 0, 1).contiguous()  # (F, b, o)
+        grad_x = grad_weight = None
+        if ctx.needs_input_grad[0]:
+            gx_ft = torch.bmm(g_ft, k_conj.conj().transpose(1, 2).contiguous()).permute(1, 2, 0)
+            grad_x = torch.fft.irfftn(gx_ft.reshape(grad.shape[0], -1, *freq), s=s, dim=dims)
+            grad_x = grad_x[(Ellipsis, *(slice(0, n) for n in size))]
+        if ctx.needs_input_grad[1]:
+            # d/dkernel[m] = sum_b,j x[j + m] grad[j] = IDFT(X conj(G))[m]; against basis_f by Parseval:
+            # (1 / N) Re sum over the full spectrum, i.e. the half spectrum with interior columns twice
+            gk_ft = torch.bmm(g_ft.conj().transpose(1, 2).contiguous(), xf)  # (F, o, i)
+            twice = torch.full(freq, 2.0, dtype=xf.real.dtype, device=xf.device)
+            twice[..., 0] = 1
+            if s[-1] % 2 == 0:
+                twice[..., -1] = 1
+            projected = gk_ft.flatten(1).T @ (basis_conj * twice.flatten()[:, None] / math.prod(s))
+            grad_weight = projected.real.view(gk_ft.shape[1], gk_ft.shape[2], -1)
+        return grad_x, grad_weight, None
+
+
+def _disco_fft(x: torch.Tensor, weight: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
+    """``_DiscoFFT`` in float32 (or float64) whatever the autocast: FFT products lose too much in half."""
+    precise = x.dtype if x.dtype == torch.float64 else torch.float32
     with torch.autocast(x.device.type, enabled=False):
-        x_ft = torch.fft.rfftn(x.float() if x.dtype != torch.float64 else x, s=size, dim=dims)
-        k_ft = torch.fft.rfftn(flipped.to(x_ft.real.dtype), s=size, dim=dims)
-        full = torch.fft.irfftn(torch.einsum("bi...,oi...->bo...", x_ft, k_ft), s=size, dim=dims)
-    # circular convolution of the padded input with the flipped kernel: entry j + (k - 1) is the
-    # correlation at j, for j = 0 .. n - k (no wrap-around reaches those)
-    crop = tuple(slice(k - 1, n) for k, n in zip(kernel.shape[2:], size))
-    return full[(Ellipsis, *crop)].to(x.dtype)
+        out = _DiscoFFT.apply(x.to(precise), weight.to(precise), basis.to(precise))
+    return out.to(x.dtype)
 
 
 @register_model("local_fno")
