@@ -296,6 +296,12 @@ def test_bad_input_is_refused_clearly():
         train_pinn(pinn, FAST, quiet=True)
     with pytest.raises(ConfigError, match="hard Neumann condition holds on the whole boundary: drop `on`"):
         Neumann(0.0, on=lambda p: p[:, 0] > 0.5, hard=True)
+    with pytest.raises(ConfigError, match="hard Dirichlet condition holds on the whole boundary: drop `on`"):
+        Dirichlet(0.0, points=[[0.0]], hard=True)  # the boundary factor would impose it on all of it
+    with pytest.raises(ConfigError, match="hard Initial condition holds at t0"):
+        Initial(0.0, points=[[0.5, 0.0]], hard=True)
+    with pytest.raises(ConfigError, match="Initial: `on` selects boundary points"):
+        Initial(0.0, on=lambda p: p[:, 0] > 0.5)
     with pytest.raises(ConfigError, match="b != 0"):
         Robin(1.0, 0.0, hard=True)
     with pytest.raises(ConfigError, match="takes no other hard condition \\(here also Dirichlet\\)"):

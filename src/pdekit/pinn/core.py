@@ -70,9 +70,13 @@ class Condition:
             raise ConfigError(f"{type(self).__name__} conditions are soft only (a loss term); use hard=False")
         if weight < 0:
             raise ConfigError(f"a condition's weight must be >= 0, got {weight}")
-        if hard and self.flux and (on is not None or points is not None):
-            raise ConfigError(f"a hard {type(self).__name__} condition holds on the whole boundary: drop `on` and "
-                              "`points`, or make it soft (hard=False) for part of the boundary")
+        if hard and (on is not None or points is not None):  # built into the output: it holds everywhere
+            where = "at t0" if self.kind == "initial" else "on the whole boundary"
+            raise ConfigError(f"a hard {type(self).__name__} condition holds {where}: drop `on` and `points`, or "
+                              "make it soft (hard=False) for part of it")
+        if on is not None and self.kind == "initial":
+            raise ConfigError("Initial: `on` selects boundary points, and the initial condition holds on the whole "
+                              "domain at t0; give `points` (with t = t0) for a part of it")
         self.value, self.on, self.hard, self.weight = value, on, hard, float(weight)
         self.points = None if points is None else np.asarray(points, dtype=np.float64)
 
