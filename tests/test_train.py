@@ -350,3 +350,43 @@ def test_ctrl_c_while_a_checkpoint_is_written_finishes_the_write_then_stops(tmp_
     finally:
         signal.signal(signal.SIGINT, previous)
     assert torch.equal(checkpoint.load_checkpoint(path)["model"]["w"], torch.zeros(3))
+
+
+def test_a_resumed_run_keeps_the_fp16_loss_scale(tmp_path, monkeypatch):
+    """The loss scale of fp16 training is checkpointed. On the CPU the scaler runs with a scale that
+    grows every step from near float32's limit, so that steps overflow and are skipped, and the
+    scale moves: a resume that started a fresh scaler would skip other steps (this test then fails)."""
+    from pdekit.train import fit
+    from pdekit.train import trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module, "_grad_scaler",
+                        lambda device, amp: torch.amp.GradScaler("cpu", init_scale=2.0**110, growth_interval=1))
+
+    class Net(torch.nn.Module):
+        def __init__(self, fail_at=None):
+            super().__init__()
+            torch.manual_seed(0)
+            self.conv = torch.nn.Sequential(torch.nn.Conv1d(1, 8, 3, padding=1), torch.nn.GELU(),
+                                            torch.nn.Conv1d(8, 1, 3, padding=1))
+            self.calls, self.fail_at = 0, fail_at
+
+        def forward(self, x):
+            self.calls += 1
+            if self.calls == self.fail_at:
+                raise KeyboardInterrupt
+            return 1e8 * self.conv(x)  # a loss near 1e14: the scaled gradients overflow
+
+    gen = torch.Generator().manual_seed(1)
+    x, y = torch.randn(64, 1, 16, generator=gen), torch.randn(64, 1, 16, generator=gen)
+    data = dict(task=(x, y), val_data=(x[:8], y[:8]), quiet=True, epochs=6, batch_size=8, lr=1e-3)
+    full = Net()
+    fit(full, run_dir=str(tmp_path / "full"), **data)
+    with pytest.raises(KeyboardInterrupt):  # in epoch 4: 8 steps and a validation call per epoch
+        fit(Net(fail_at=31), run_dir=str(tmp_path / "resumed"), **data)
+    assert torch.load(tmp_path / "resumed/checkpoint.pt", weights_only=True)["epoch"] == 3
+    resumed = Net()
+    fit(resumed, run_dir=str(tmp_path / "resumed"), **data)
+    scale = torch.load(tmp_path / "full/checkpoint.pt", weights_only=True)["scaler"]["scale"]
+    assert scale < 2.0**110  # steps overflowed and were skipped: the scale came down
+    for (k, a), (_, b) in zip(full.state_dict().items(), resumed.state_dict().items()):
+        assert torch.equal(a, b), k

@@ -68,6 +68,12 @@ def stage_starts(epochs: int, stages) -> list[int]:
     return starts
 
 
+def _grad_scaler(device: torch.device, amp: str) -> torch.amp.GradScaler:
+    """fp16 loss scaling (CUDA only; a no-op otherwise). Its scale is checkpointed: a resumed run
+    skips and scales its steps as the unbroken run would."""
+    return torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and amp == "fp16")
+
+
 def _check_stages(epochs: int, stages) -> None:
     """Refuse a staged schedule with a stage of no epoch (it would skip a stage's training silently)."""
     bounds = stage_starts(epochs, stages) + [epochs]
@@ -250,6 +256,7 @@ class Trainer:
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.adam = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.scheduler = self._scheduler()
+        self.scaler = _grad_scaler(self.device, cfg.amp)
         self.lbfgs = None
         if self.run_dir:
             os.makedirs(self.run_dir, exist_ok=True)
@@ -283,7 +290,7 @@ class Trainer:
             print(f"note: train.amp={cfg.amp} applies on CUDA only; training in float32 on {self.device}",
                   file=sys.stderr)
         amp_dtype = torch.bfloat16 if cfg.amp == "bf16" else torch.float16
-        scaler = torch.amp.GradScaler("cuda", enabled=use_amp and cfg.amp == "fp16")
+        scaler = self.scaler
         last_row = None
         while st["phase"] == "adam" and st["epoch"] < cfg.epochs and not self._out_of_time():
             started = time.perf_counter()
@@ -440,7 +447,8 @@ class Trainer:
             **self.meta, **task_state, **self.best,
             "format": FORMAT, "recipe": self.setup, "config": self.config_json,
             "model": self.model.state_dict(), "optimizer": optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(), "phase": st["phase"], "epoch": st["epoch"],
+            "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
+            "phase": st["phase"], "epoch": st["epoch"],
             "lbfgs_iterations": st["lbfgs_iterations"], "optimizer_steps": st["optimizer_steps"], "seconds": st["seconds"],
             "phase_seconds": json.dumps(st["phase_seconds"]), "stop_reason": st["stop_reason"],
             "history": json.dumps(st["history"]), "rng": torch.get_rng_state(),
@@ -467,6 +475,8 @@ class Trainer:
             self.model.load_state_dict(saved["model"])
             self.adam.load_state_dict(saved["optimizer"])
         self.scheduler.load_state_dict(saved["scheduler"])
+        if saved.get("scaler"):
+            self.scaler.load_state_dict(saved["scaler"])
         self.task.load_state_dict(saved)
         torch.set_rng_state(saved["rng"])
         self.state.update(phase=saved["phase"], epoch=int(saved["epoch"]), lbfgs_iterations=int(saved["lbfgs_iterations"]),
