@@ -45,6 +45,11 @@ def test_every_operator_plot_has_labelled_axes_and_readable_ranges(tmp_path):
     assert _axes(figures[5])[0].get_ylim()[0] > 1e-12
     # short loss curves show their points
     assert _axes(figures[0])[0].get_lines()[0].get_marker() == "o"
+    # rows of an L-BFGS phase are iterations, said on the axis and marked where they start
+    mixed = [{**h, "phase": "adam"} for h in history] + [{"phase": "lbfgs", "epoch": 4, "train_loss": 0.1,
+                                                          "val_rel_l2": 0.1}]
+    ax = _axes(report._loss_curves(plt, mixed, tmp_path / "g.png"))[0]
+    assert ax.get_xlabel() == "Adam epoch, then L-BFGS iteration" and ax.get_lines()[-1].get_xdata()[0] == 3.5
 
 
 def test_verdict_says_accuracy_speed_and_transfer():

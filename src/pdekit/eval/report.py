@@ -56,7 +56,10 @@ def _loss_curves(plt, history, path):
     ax.semilogy(epochs, [h["train_loss"] for h in history], marker=marker, ms=3, label="training loss")
     key, name = ("val_rel_l2", "validation") if "val_rel_l2" in history[0] else ("test_rel_l2", "test (an older run)")
     ax.semilogy(epochs, [h[key] for h in history], marker=marker, ms=3, label=f"{name} relative L2")
-    _label(ax, "epoch", "loss / error (log scale)", "training curves")
+    lbfgs = [h["epoch"] for h in history if h.get("phase") == "lbfgs"]
+    if lbfgs:  # the rows count Adam epochs, then L-BFGS iterations
+        ax.axvline(lbfgs[0] - 0.5, color="0.5", lw=0.8, ls="--", label="Adam -> L-BFGS")
+    _label(ax, "Adam epoch, then L-BFGS iteration" if lbfgs else "epoch", "loss / error (log scale)", "training curves")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, which="both")
     _save(fig, path)
