@@ -39,6 +39,14 @@ def git_commit() -> str:
         return "unknown"
 
 
+def read_section(relpath: str, name: str) -> str:
+    """The text between <!-- name:start --> and <!-- name:end --> in a docs file ("" if absent)."""
+    path = os.path.join(ROOT, relpath)
+    content = open(path).read() if os.path.exists(path) else ""
+    found = re.search(re.escape(f"<!-- {name}:start -->") + "(.*?)" + re.escape(f"<!-- {name}:end -->"), content, re.S)
+    return found.group(1).strip() if found else ""
+
+
 def replace_section(relpath: str, name: str, text: str) -> None:
     """Replace the text between <!-- name:start --> and <!-- name:end --> in a docs file
     (appending the section if it is not there yet)."""
