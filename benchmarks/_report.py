@@ -39,11 +39,15 @@ def git_commit() -> str:
         return "unknown"
 
 
+def _section(name: str) -> str:
+    """The pattern of a docs section, its text as group 1."""
+    return re.escape(f"<!-- {name}:start -->") + "(.*?)" + re.escape(f"<!-- {name}:end -->")
+
+
 def read_section(relpath: str, name: str) -> str:
     """The text between <!-- name:start --> and <!-- name:end --> in a docs file ("" if absent)."""
     path = os.path.join(ROOT, relpath)
-    content = open(path).read() if os.path.exists(path) else ""
-    found = re.search(re.escape(f"<!-- {name}:start -->") + "(.*?)" + re.escape(f"<!-- {name}:end -->"), content, re.S)
+    found = re.search(_section(name), open(path).read() if os.path.exists(path) else "", re.S)
     return found.group(1).strip() if found else ""
 
 
@@ -55,7 +59,7 @@ def replace_section(relpath: str, name: str, text: str) -> None:
     block = f"{start}\n{text.strip()}\n{end}"
     content = open(path).read() if os.path.exists(path) else ""
     if start in content:
-        content = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, content, flags=re.S)
+        content = re.sub(_section(name), lambda _: block, content, flags=re.S)
     else:
         content = content.rstrip() + "\n\n" + block + "\n"
     with open(path, "w") as fh:
