@@ -100,3 +100,14 @@ def test_a_time_budget_between_rows_still_scores_the_final_weights(monkeypatch):
     monkeypatch.setattr(trainer.time, "perf_counter", lambda: next(clock))  # every epoch takes one second
     trained = fit(SpectralFilter(9), _pairs(0), _pairs(1), quiet=True, epochs=20, log_every=5, max_seconds=2)
     assert [row["epoch"] for row in trained.history] == [2] and trained.epoch == 2
+
+
+def test_fit_gives_the_callers_thread_count_back():
+    """train.threads applies while training; code after fit runs with the threads it had before."""
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        trained = fit(SpectralFilter(9), _pairs(0), _pairs(1), quiet=True, epochs=1, threads=1)
+        assert trained.epoch == 1 and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

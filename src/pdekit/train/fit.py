@@ -60,7 +60,11 @@ def fit(model: torch.nn.Module, task, val_data=None, run_dir: str | None = None,
         cfg, task_cfg = make_train_config(type(task), {**dataclasses.asdict(task.config), **options}, owner="fit")
         task.configure(task_cfg)  # the task's own checks, as its constructor makes them
     setup = json.dumps({"fit": type(model).__name__, "task": task.name, "data": task.fingerprint()}, sort_keys=True)
-    if run_dir is not None:
-        return task.result(Trainer(model, task, cfg, run_dir, setup, name="fit", quiet=quiet).fit())
-    with tempfile.TemporaryDirectory() as folder:
-        return task.result(Trainer(model, task, cfg, folder, setup, name="fit", quiet=quiet).fit())
+    threads = torch.get_num_threads()  # train.threads is for training: the caller's code afterwards keeps its own
+    try:
+        if run_dir is not None:
+            return task.result(Trainer(model, task, cfg, run_dir, setup, name="fit", quiet=quiet).fit())
+        with tempfile.TemporaryDirectory() as folder:
+            return task.result(Trainer(model, task, cfg, folder, setup, name="fit", quiet=quiet).fit())
+    finally:
+        torch.set_num_threads(threads)
