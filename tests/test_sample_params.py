@@ -172,3 +172,67 @@ def test_cavity_unet_learns_the_flow_from_the_reynolds_number(tmp_path):
     assert scored["test_rel_l2"] == metrics["test_rel_l2"] and scored["held_out"]["rel_l2"] != metrics["test_rel_l2"]
     with pytest.raises(ConfigError, match="eval.held_out must keep the inputs"):
         load_recipe("cavity_unet", quick=True, overrides=["eval.held_out={re_max: 0}"])
+
+
+KS = {"length": 16.0, "length_max": 64.0, "t_final": 2.0, "nt": 5, "spinup": 5.0, "solve_resolution": 128}
+
+
+def _ks(**changes):
+    return get_problem("kuramoto_sivashinsky_1d").from_params(64, {**KS, **changes})
+
+
+def test_each_kuramoto_sivashinsky_sample_runs_on_its_own_length():
+    """With length_max each sample's n points span its own [0, L): the batch gives each sample the
+    trajectory the problem with that one L gives it (bitwise), from the initial conditions of the
+    fixed-L stream, with L uniform in [length, length_max]; the stepper from a stored state with
+    its L reproduces the trajectory to round-off, and the residual with each sample's own L is
+    small where the config's one L leaves it large."""
+    varying, fixed = _ks(), _ks(length_max=0.0)
+    assert varying.sample_params == {"length": (16.0, 64.0)} and varying.pair_channels() == (2, 1)
+    inputs = draw_inputs(varying, 0, range(4))
+    np.testing.assert_array_equal(inputs["u0"].numpy(), draw_inputs(fixed, 0, range(4))["u0"].numpy())
+    out = solve_samples(varying, 0, range(4))
+    lengths = out["params/length"]
+    for i in (0, 3):
+        alone = solve_samples(_ks(length=float(lengths[i]), length_max=0.0), 0, range(i, i + 1))["fields/u"][0]
+        np.testing.assert_array_equal(out["fields/u"][i], alone)
+    many = np.array([float(draw_inputs(varying, 1, range(j, j + 1))["length"][0]) for j in range(400)])
+    assert abs(many.mean() - 40) < 2.5 and abs(many.std() - 48 / np.sqrt(12)) < 1.2  # uniform in [16, 64]
+    trajectory = varying.solve(inputs)["u"]
+    state = {"u": trajectory[:, 0], "length": inputs["length"]}
+    for i, (t0, t1) in enumerate(zip(varying.times()[:-1], varying.times()[1:])):
+        state = {**varying.step(state, t1 - t0), "length": inputs["length"]}
+        assert float((state["u"] - trajectory[:, i + 1]).abs().max()) < 1e-12 * float(trajectory.abs().max())
+    fine = _ks(nt=201)
+    u = fine.solve(draw_inputs(fine, 0, range(4)))["u"]
+    own = fine.residual({"u": u}, {"length": draw_inputs(fine, 0, range(4))["length"]})[:, 5:-5].abs().mean()
+    config = fine.residual({"u": u}, {})[:, 5:-5].abs().mean()
+    assert float(own) < 0.01 * float(config), (float(own), float(config))
+    from types import SimpleNamespace
+
+    from pdekit.data.symmetry import problem_augmentation
+
+    pair = SimpleNamespace(trajectory=False, input_time=0, target_time=-1)  # an operator recipe's u0 -> u(T)
+    problem_augmentation(varying, pair)  # shifts: a symmetry at every length
+    with pytest.raises(ConfigError, match="draws the length per sample"):
+        problem_augmentation(varying, pair, boost=0.1)
+
+
+def test_ks_rollout_conditions_on_the_length_and_refuses_a_boost_across_lengths(tmp_path):
+    """ks_rollout with data.params.length_max: the model reads L as a channel (not on a log scale),
+    and the solver at the data's setting, given each test trajectory's L, reproduces the truth; a
+    Galilean boost (a shift by c t in one length) is refused."""
+    from pdekit.pipeline import run_recipe
+    from pdekit.recipes import load_recipe
+
+    data = ["data.params={length: 16.0, length_max: 64.0, t_final: 2.0, nt: 11, spinup: 5.0, solve_resolution: 128}"]
+    recipe = load_recipe("ks_rollout", quick=True, overrides=[
+        *data, "data.n_train=8", "data.n_val=2", "data.n_test=3", "train.epochs=2", "eval.timing_rounds=1",
+        "model.hidden_channels=8", "model.modes=8", "train.augment=true"])
+    metrics = run_recipe(recipe, str(tmp_path / "run"), quiet=True)
+    state = torch.load(tmp_path / "run/checkpoint.pt", weights_only=False)
+    assert state["cond_log"] == [False] and len(metrics["rollout_rel_l2"]) == 10
+    # float32 storage, grown by the chaos over 2 time units (measured 1.6e-6; one L for all: order 1)
+    assert metrics["solver_ladder"][0]["rel_l2"] < 1e-5, metrics["solver_ladder"][0]
+    with pytest.raises(ConfigError, match="draws the length per sample"):
+        load_recipe("ks_rollout", quick=True, overrides=[*data, "train.augment=true", "train.augment_boost=0.1"])

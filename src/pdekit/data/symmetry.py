@@ -204,6 +204,10 @@ def problem_augmentation(problem, data, boost: float = 0.0, warp: float = 0.0) -
         if asked and symmetry not in problem.symmetries:
             raise ConfigError(f"train.{key} = {asked:g} asks for the {symmetry} symmetry, which {problem.name} does "
                               f"not declare (it declares {', '.join(problem.symmetries) or 'none'}); set it to 0")
+    if "galilean" in names and "length" in problem.sample_params:
+        raise ConfigError("train.augment_boost: a Galilean boost moves each sample by c t in its own length, and "
+                          "data.params draws the length per sample: set train.augment_boost: 0 or "
+                          "data.params.length_max: 0")
     if "superposition" in names and params:
         names = tuple(s for s in names if s != "superposition")  # the other symmetries still apply
     return pair_augmentation(names, problem.ndim, problem.length, params, elapsed, boost, warp)

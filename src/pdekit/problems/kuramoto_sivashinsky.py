@@ -15,7 +15,10 @@ from pdekit.problems.semilinear import PeriodicSemilinear1D
 
 @dataclass(frozen=True)
 class KuramotoSivashinskyConfig:
-    length: float = param(22.0, "domain length L (22 and 64 are the common choices; chaotic for L >~ 20)")
+    length: float = param(22.0, "domain length L (22 and 64 are the common choices; chaotic for L >~ 20; with "
+                                "length_max: the smallest of the samples' lengths)")
+    length_max: float = param(0.0, "draw each sample's length uniformly from [length, length_max] (0: length for "
+                                   "every sample)")
     t_final: float = param(50.0, "final time, counted after the spin-up")
     nt: int = param(51, "stored time points, t = 0 and t = t_final included")
     spinup: float = param(100.0, "time integrated and discarded before t = 0, to reach the attractor")
@@ -38,11 +41,13 @@ class KuramotoSivashinskyConfig:
 class KuramotoSivashinsky1D(PeriodicSemilinear1D):
     """u_t + u u_x + u_xx + u_xxxx = 0 on the periodic interval [0, length); input u0, random
     coefficients on wavenumbers 1 .. ic_modes, integrated for ``spinup`` before t = 0. Pseudo-spectral
-    in space, ETDRK4 in time; stores u (nt, x)."""
+    in space, ETDRK4 in time; stores u (nt, x). With ``length_max`` each sample draws its own L
+    (stored under /params/length; /coords/x is the grid of ``length``, sample i's is x L_i / length)."""
 
     name = "kuramoto_sivashinsky_1d"
     symmetries = ("translation", "galilean")  # u(x - s - c t, t) + c solves it too (data/lie.py)
     conserved = ("mass",)  # the equation is in conservation form on a periodic domain
+    varying = {"length": "uniform"}  # the same n points span each sample's own [0, L): dx = L / n
     summary = "u_t + u u_x + u_xx + u_xxxx = 0, periodic [0, L); random IC, spin-up discarded; ETDRK4"
     Config = KuramotoSivashinskyConfig
     min_resolution = 16

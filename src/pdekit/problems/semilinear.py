@@ -47,16 +47,23 @@ class PeriodicSemilinear1D(Problem):
         raise NotImplementedError
 
     # --- shared ------------------------------------------------------------------------------
-    def _stepper(self, n: int, device) -> ETDRK4:
-        k = spectral.wavenumbers(n, self.length, real=True, device=device)
+    def _length(self, values, like: torch.Tensor) -> "float | torch.Tensor":
+        """The domain length: each sample's own, (batch, 1), where ``values`` holds it per sample
+        (a problem whose ``varying`` names ``length``), else the config's one value."""
+        return self.param(values, "length", like) if "length" in values else self.length
+
+    def _stepper(self, n: int, device, length: "float | torch.Tensor") -> ETDRK4:
+        k = spectral.wavenumbers(n, length, real=True, device=device)  # (batch, n // 2 + 1) for per-sample lengths
         mask = spectral.dealias_mask(n, 1, device=device)
         return ETDRK4(self.linear(k), lambda v: mask * self.nonlinear(torch.fft.irfft(v, n=n), k))
 
-    def _integrate(self, v: torch.Tensor, n: int, times: list[float], u_max: float) -> list[torch.Tensor]:
+    def _integrate(self, v: torch.Tensor, n: int, times: list[float], u_max: float,
+                   length: "float | torch.Tensor") -> list[torch.Tensor]:
         """rfft coefficients ``v`` (batch, n // 2 + 1) of a state on n points, integrated to
-        ``times``, with a check that u stays within growth_limit * (u_max + 1)."""
+        ``times`` on a domain of ``length`` (one, or (batch, 1)), with a check that u stays within
+        growth_limit * (u_max + 1)."""
         c = self.config
-        stepper = self._stepper(n, v.device)
+        stepper = self._stepper(n, v.device, length)
         bound = self.growth_limit * (u_max + 1.0)
 
         def check(v, t):
@@ -71,24 +78,26 @@ class PeriodicSemilinear1D(Problem):
 
     def solve(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         u0 = inputs["u0"].to(torch.float64)
-        n, u_max = u0.shape[-1], float(u0.abs().max())
+        n, u_max, length = u0.shape[-1], float(u0.abs().max()), self._length(inputs, u0)
         v = torch.fft.rfft(u0)
         spinup = float(getattr(self.config, "spinup", 0.0))
         if spinup > 0:  # a transient discarded before t = 0
-            v = self._integrate(v, n, [0.0, spinup], u_max)[-1]
-        return {"u": torch.stack([torch.fft.irfft(s, n=n) for s in self._integrate(v, n, self.times(), u_max)], dim=1)}
+            v = self._integrate(v, n, [0.0, spinup], u_max, length)[-1]
+        states = self._integrate(v, n, self.times(), u_max, length)
+        return {"u": torch.stack([torch.fft.irfft(s, n=n) for s in states], dim=1)}
 
     def advance(self, fields: dict[str, torch.Tensor], times: list[float]) -> dict[str, list[torch.Tensor]]:
         u = fields["u"].to(torch.float64)
-        n = u.shape[-1]
-        return {"u": [torch.fft.irfft(s, n=n) for s in self._integrate(torch.fft.rfft(u), n, times, float(u.abs().max()))]}
+        n, length = u.shape[-1], self._length(fields, u)
+        states = self._integrate(torch.fft.rfft(u), n, times, float(u.abs().max()), length)
+        return {"u": [torch.fft.irfft(s, n=n) for s in states]}
 
     def residual(self, fields, inputs=None):
         """u_t - L u - N(u) of a stored trajectory (batch, nt, x): spectral in x, second-order
-        differences in t."""
+        differences in t; each sample's own length where ``inputs`` holds it (batch,)."""
         u = fields["u"].to(torch.float64)
         n = u.shape[-1]
-        k = spectral.wavenumbers(n, self.length, real=True, device=u.device)
+        k = spectral.wavenumbers(n, self._length(inputs or {}, u), real=True, device=u.device)
         t = torch.as_tensor(self.times(), dtype=torch.float64, device=u.device)
         u_t = torch.gradient(u, spacing=(t,), dim=1)[0]
         return u_t - torch.fft.irfft(self.linear(k) * torch.fft.rfft(u) + self.nonlinear(u, k), n=n)

@@ -67,6 +67,10 @@ class RolloutKind:
             if data.file:
                 raise ConfigError("train.augment needs generated data (the problem declares its symmetries)")
             check_symmetries(cls, task.augment_boost)
+            if task.augment_boost and "length" in params:
+                raise ConfigError("train.augment_boost: a Galilean boost moves each sample by c t in its own length, "
+                                  "and data.params draws the length per sample: set train.augment_boost: 0 "
+                                  "(periodic shifts only) or data.params.length_max: 0")
         cond_log = conditioning_scalars(rollout, problem_name, params)
         net = rollout_model(model, rollout, channels, ndim, 1.0, cond_log).net  # validates the model section
         check_amp(train, net, model["name"])
