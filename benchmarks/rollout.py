@@ -1,12 +1,14 @@
 """Rollout training modes and targets (or models) on one recipe, chosen on validation and reported
 on test.
 
-    python benchmarks/rollout.py [--full] [--models] [RECIPE]     (default ks_rollout, its quick variant)
+    python benchmarks/rollout.py [--full] [--models | --conditioning] [--set KEY=VALUE ...] [RECIPE]
+                                                      (default ks_rollout, its quick variant)
 
 With --models the recipe's own settings train an FNO and a U-Net instead (section
 `rollout-models-RECIPE`); with --conditioning (a recipe whose data draw parameters per sample,
-burgers_rollout) the FNO and the U-Net each with the parameters as input channels, through the
-U-Net's embedding, and without them (section `rollout-conditioning-RECIPE`).
+burgers_rollout, or ks_rollout with --set data.params.length_max=44) the FNO and the U-Net each
+with the parameters as input channels, through the U-Net's embedding, and without them (section
+`rollout-conditioning-RECIPE`). --set overrides the recipe for every variant (named in the caption).
 
 Each variant (target: state or derivative; mode: one_step, unrolled or pushforward) trains the
 recipe from scratch; the table gives the validation rollout error (what a choice is made on), the
@@ -56,6 +58,8 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="the recipe as shipped (default: its quick variant)")
     parser.add_argument("--models", action="store_true", help="compare models at the recipe's own settings")
     parser.add_argument("--conditioning", action="store_true", help="compare ways of feeding per-sample parameters")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a recipe override applied to every variant")
     args = parser.parse_args()
     if args.models:
         compare_models(args)
@@ -81,7 +85,7 @@ def _run_table(args, section: str, variants: list, columns: list, caption: str) 
     """Train each (label, overrides, cells) variant; cells(metrics) gives its row's cells."""
     rows = []
     for label, overrides, cells in variants:
-        m = run_variant(args.recipe, not args.full, overrides, label)
+        m = run_variant(args.recipe, not args.full, [*args.set, *overrides], label)
         rows.append((m["val_rollout_rel_l2"], "| " + " | ".join(cells(m)) + " |"))
         print(rows[-1][1], flush=True)
     _write_table(args, section, rows, columns, caption)
@@ -100,7 +104,8 @@ def _write_table(args, section: str, rows: list, columns: list, caption: str) ->
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += [row.replace("| ", "| **chosen** ", 1) if i == best else row for i, (_, row) in enumerate(rows)]
     name = f"{args.recipe}{'' if args.full else '-quick'}"
-    lines += ["", f"{name}{caption}; machine: {machine()}, commit {git_commit()}."]
+    changed = f" with {', '.join(args.set)}" if args.set else ""
+    lines += ["", f"{name}{changed}{caption}; machine: {machine()}, commit {git_commit()}."]
     replace_section("docs/benchmarks.md", f"{section}-{name}", "\n".join(lines))
 
 
@@ -125,7 +130,7 @@ def compare_conditioning(args) -> None:
     _run_table(args, "rollout-conditioning", variants,
                ["model", "per-sample parameters as", "parameters", "validation rollout rel. L2",
                 "test trajectory rel. L2", "test rel. L2 at step 10 / 50 / 100", "train s"],
-               " as shipped (target, mode), the viscosity fed to the model in each way")
+               " as shipped (target, mode), the per-sample parameters fed to the model in each way")
 
 
 if __name__ == "__main__":
