@@ -66,6 +66,8 @@ def test_a_run_folder_refuses_other_data_and_a_task_checks_options_given_to_fit(
     fit(SpectralFilter(9), _pairs(0), _pairs(1), run_dir=str(tmp_path / "run"), quiet=True, epochs=2)
     with pytest.raises(PdekitError, match="another recipe or config"):  # not the first run's weights, silently
         fit(SpectralFilter(9), _pairs(2), _pairs(1), run_dir=str(tmp_path / "run"), quiet=True, epochs=2)
+    with pytest.raises(PdekitError, match=r"\(trainer.lr: 0.001 in the saved run, 0.002 now\)"):
+        fit(SpectralFilter(9), _pairs(0), _pairs(1), run_dir=str(tmp_path / "run"), quiet=True, epochs=2, lr=2e-3)
     with pytest.raises(ConfigError, match="physics_weight need a problem"):
         fit(SpectralFilter(9), SupervisedTask(_pairs(0), _pairs(1)), quiet=True, epochs=2, physics_weight=1.0)
 

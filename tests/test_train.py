@@ -200,6 +200,8 @@ def test_bad_checkpoints_and_data_are_refused(run_cli, recipe_file, tmp_path):
     path2 = recipe_file(train__epochs=1, model__width=8)
     code, _, err = run_cli("run", path2, "--out", "runs/a", "--quiet")
     assert code == 2 and "another recipe" in err
+    # ... and says where it differs, key by key
+    assert "another recipe or config (model.hidden_channels: 12 in the saved run, 8 now);" in err, err
 
 
 def test_tensorboard_extra_missing_gets_an_install_hint(run_cli, recipe_file, tmp_path):

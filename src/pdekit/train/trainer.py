@@ -163,6 +163,37 @@ def check_checkpoint_model(state: dict, model: torch.nn.Module, path: str) -> No
         raise PdekitError(f"checkpoint '{path}' belongs to another model ({detail}); use the recipe it was trained with")
 
 
+def json_differences(saved: str, now: str, limit: int = 4) -> str:
+    """Where two JSON documents differ, key by key ("train.lr: 0.001 in the saved run, 0.002 now"),
+    the first ``limit`` of them: what a user needs to see when a resume is refused."""
+    def flat(text: str) -> dict:
+        out: dict = {}
+
+        def walk(value, key):
+            if isinstance(value, dict) and value:
+                for k, v in value.items():
+                    walk(v, f"{key}.{k}" if key else str(k))
+            else:
+                out[key] = value
+
+        try:
+            walk(json.loads(text), "")
+        except (TypeError, ValueError):
+            out[""] = text
+        return out
+
+    def shown(values: dict, key: str) -> str:
+        if key not in values:
+            return "absent"
+        text = json.dumps(values[key])
+        return text if len(text) <= 40 else text[:37] + "..."
+
+    a, b = flat(saved), flat(now)
+    keys = sorted(k for k in a.keys() | b.keys() if k not in a or k not in b or a[k] != b[k])
+    parts = [f"{key or 'the whole'}: {shown(a, key)} in the saved run, {shown(b, key)} now" for key in keys[:limit]]
+    return "; ".join(parts) + (f"; and {len(keys) - limit} more" if len(keys) > limit else "")
+
+
 def write_history(path: str, history: list[dict]) -> None:
     """metrics.csv, atomically: one row per logged epoch, columns in order of first appearance."""
     if not history:
@@ -463,8 +494,10 @@ class Trainer:
             raise DataFileError(f"'{path}' was written by an older pdekit, whose runs this one cannot resume; "
                                 f"train again in another --out (or delete the folder)")
         if saved["recipe"] != self.setup or saved["config"] != self.config_json:
-            raise PdekitError(f"'{self.run_dir}' holds a run of another recipe or config; choose another --out or "
-                              f"delete the folder to start afresh")
+            where = (json_differences(saved["recipe"], self.setup) if saved["recipe"] != self.setup
+                     else json_differences(saved["config"], self.config_json))
+            raise PdekitError(f"'{self.run_dir}' holds a run of another recipe or config ({where}); choose another "
+                              f"--out or delete the folder to start afresh")
         check_checkpoint_model(saved, self.model, path)
         if saved["phase"] == "lbfgs":  # the weights are in L-BFGS precision from then on
             self.model.to(self.cfg.lbfgs_torch_dtype)
