@@ -102,3 +102,31 @@ def test_a_stage_without_an_epoch_is_refused(epochs, share, empty):
     model = build_model({"name": "spectral_refiner", **SMALL, "refine_share": share}, 1, 1, 1, "periodic")
     with pytest.raises(ConfigError, match=f"train.epochs = {epochs} leaves stage {empty} of the model's 2"):
         fit(model, _data(8, 0), _data(4, 1), quiet=True, epochs=epochs, batch_size=8)
+
+
+def test_a_rollout_keeps_the_stages_and_a_recipe_checks_them_before_any_work():
+    """Wrapped for autoregressive training, the net still gets its stages from the Trainer: in the
+    last fifth of the epochs only the refinement changes. A recipe whose epochs leave a stage
+    empty is refused when it loads, before any data is made."""
+    from pdekit.data.trajectories import windows
+    from pdekit.recipes import load_recipe
+    from pdekit.train.rollout import Autoregressive, RolloutTask
+
+    torch.manual_seed(0)
+    net = build_model({"name": "spectral_refiner", **SMALL, "refine_modes": 16}, 1, 1, 1, "periodic")
+    model = Autoregressive(net, channels=1, dt=0.1)
+    snapshot, set_stage = {}, model.set_stage
+
+    def watch(stage):
+        if stage == 1 and not snapshot:
+            snapshot.update({k: v.clone() for k, v in model.state_dict().items()})
+        set_stage(stage)
+
+    model.set_stage = watch
+    u = torch.randn(10, 4, 1, 32, generator=torch.Generator().manual_seed(0))
+    fit(model, RolloutTask(windows(u[:8], 1, 2), windows(u[8:], 1, 2)), quiet=True, epochs=10, batch_size=8)
+    after = model.state_dict()
+    assert snapshot and [k for k in after if not torch.equal(after[k], snapshot[k])] == ["net.refinement.weight"]
+    for recipe in ("ks_rollout", "burgers_fno"):
+        with pytest.raises(ConfigError, match="train.epochs = 2 leaves stage 2 of the model's 2 training stages"):
+            load_recipe(recipe, quick=True, overrides=["model={name: spectral_refiner, modes: 8}", "train.epochs=2"])

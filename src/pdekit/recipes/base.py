@@ -61,10 +61,13 @@ def model_section(raw: dict) -> dict:
     return {"name": model["name"], **rename_options(model["name"], {k: v for k, v in model.items() if k != "name"})}
 
 
-def check_amp(train, net, name: str) -> None:
-    """Refuse fp16 for a model with complex (spectral) weights: PyTorch's gradient scaling skips them."""
+def check_training(train, net, name: str) -> None:
+    """Refuse, before any work, what training the model would refuse: fp16 for a model with complex
+    (spectral) weights (PyTorch's gradient scaling skips them), a schedule a staged model cannot follow."""
     from pdekit.errors import ConfigError
+    from pdekit.train.trainer import check_schedule
 
+    check_schedule(net, train)
     if train.amp == "fp16" and any(p.is_complex() for p in net.parameters()):
         raise ConfigError(f"train.amp=fp16 needs gradient scaling, which PyTorch does not do for complex weights "
                           f"(model '{name}' has spectral weights); use train.amp=bf16")

@@ -13,7 +13,7 @@ from pdekit.config import make_config
 from pdekit.data.config import DataSection
 from pdekit.errors import ConfigError
 from pdekit.eval.config import EvalSection
-from pdekit.recipes.base import check_amp, model_section, register_kind
+from pdekit.recipes.base import check_training, model_section, register_kind
 from pdekit.train.config import make_train_config, train_section
 from pdekit.train.rollout import RolloutSection, RolloutTask
 
@@ -73,7 +73,7 @@ class RolloutKind:
                                   "(periodic shifts only) or data.params.length_max: 0")
         cond_log = conditioning_scalars(rollout, problem_name, params)
         net = rollout_model(model, rollout, channels, ndim, 1.0, cond_log).net  # validates the model section
-        check_amp(train, net, model["name"])
+        check_training(train, net, model["name"])
         raw["data"], raw["model"], raw["rollout"] = dataclasses.asdict(data), model, dataclasses.asdict(rollout)
         raw["train"], raw["eval"] = train_section(train, task), dataclasses.asdict(evaluation)
         return {"data": data, "model": model, "rollout": rollout, "train": train, "task": task, "eval": evaluation}

@@ -78,6 +78,8 @@ class Autoregressive(nn.Module):
             raise ConfigError(f"Autoregressive: conditioning must be one of {', '.join(CONDITIONING)}, got "
                               f"{conditioning!r}")
         self.net, self.channels, self.history, self.target, self.integrator = net, channels, history, target, integrator
+        if hasattr(net, "training_stages"):  # a net trained in stages (SpecBoost, Spectral-Refiner) keeps them
+            self.training_stages, self.set_stage = net.training_stages, net.set_stage
         self.dt, self.cond_dim, self.conditioning = float(dt), len(cond_log), conditioning
         # normalization of states and of the time derivative, per channel (set by the task)
         self.register_buffer("mean", torch.zeros(channels))

@@ -74,12 +74,16 @@ def _grad_scaler(device: torch.device, amp: str) -> torch.amp.GradScaler:
     return torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and amp == "fp16")
 
 
-def _check_stages(epochs: int, stages) -> None:
-    """Refuse a staged schedule with a stage of no epoch (it would skip a stage's training silently)."""
-    bounds = stage_starts(epochs, stages) + [epochs]
+def check_schedule(model: torch.nn.Module, cfg: TrainConfig) -> None:
+    """Refuse a schedule that leaves a stage of a model trained in stages (SpecBoost,
+    Spectral-Refiner) without an epoch: that stage's training would be skipped silently."""
+    stages = getattr(model, "training_stages", None)
+    if stages is None:
+        return
+    bounds = stage_starts(cfg.epochs, stages) + [cfg.epochs]
     empty = [s + 1 for s in range(len(bounds) - 1) if bounds[s + 1] <= bounds[s]]
     if empty:
-        raise ConfigError(f"train.epochs = {epochs} leaves stage {empty[0]} of the model's "
+        raise ConfigError(f"train.epochs = {cfg.epochs} leaves stage {empty[0]} of the model's "
                           f"{len(bounds) - 1} training stages (shares {stages}) without an epoch: raise "
                           f"train.epochs (or the model's refine_share / stages)")
 
@@ -281,8 +285,7 @@ class Trainer:
             torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
         task.setup(model, cfg, self.device)
-        if hasattr(model, "training_stages"):
-            _check_stages(cfg.epochs, model.training_stages)
+        check_schedule(model, cfg)
         model.to(self.device)  # before the optimizer state is loaded, so a resumed state lands next to the weights
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.adam = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -379,6 +382,7 @@ class Trainer:
             return
         dtype = cfg.lbfgs_torch_dtype
         model.to(dtype)
+        model.eval()  # one deterministic function for the line search (no dropout), whatever ran last
         if self.lbfgs is None:
             self.lbfgs = make_lbfgs(self.params, cfg.lbfgs_history)
         batch = next(iter(task.batches(cfg.epochs + 1, dtype)))
