@@ -12,10 +12,16 @@ from typing import Callable
 import torch
 
 _CONTOUR_POINTS = 64
+# entries of L evaluated at once: the contour multiplies their memory by _CONTOUR_POINTS, which for
+# a per-sample L (batch, modes) would otherwise reach gigabytes
+_CHUNK = 1 << 15
 
 
 def _coefficients(lin: torch.Tensor, h: float):
     """Return E, E/2, Q, f1, f2, f3 for step h; complex L kept complex, real L made real."""
+    if lin.numel() > _CHUNK:  # entry by entry the same numbers, in pieces
+        parts = [_coefficients(part, h) for part in lin.reshape(-1).split(_CHUNK)]
+        return tuple(torch.cat(pieces).reshape(lin.shape) for pieces in zip(*parts))
     lh = lin.to(torch.complex128) * h
     j = torch.arange(1, _CONTOUR_POINTS + 1, dtype=torch.float64, device=lin.device)
     roots = torch.exp(1j * math.pi * (j - 0.5) / (_CONTOUR_POINTS / 2))  # full unit circle
