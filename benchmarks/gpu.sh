@@ -46,9 +46,9 @@ if wanted amp; then
 fi
 wanted generate && step generate 200 python3 benchmarks/generate.py --device "$DEVICE"
 wanted ns_generation && step ns_generation 150 python3 benchmarks/ns_generation.py --device "$DEVICE" --profile --out "$OUT"
-if wanted ns_fno_probe; then  # 96 trajectories at the full size: generation per sample and seconds per epoch
+if wanted ns_fno_probe; then  # 104 trajectories (80, 8, 16) at the full size: generation and epoch times
     step ns_fno_probe 240 python3 -m pdekit run ns_fno --out runs/ns_fno-probe data.n_train=80 data.n_test=16 \
-        train.epochs=5 eval.timing_rounds=1
+        train.epochs=5 eval.timing_rounds=1 eval.solver_ladder=false
     for f in metrics.json metrics.csv report.md; do cp "runs/ns_fno-probe/$f" "$OUT/ns_fno_probe_$f" 2>/dev/null; done
 fi
 echo "== done" >>"$log"

@@ -8,8 +8,8 @@ solves the same first samples of seed 0 to a short horizon (--t-final) at each b
 one untimed warm-up solve, and reports seconds per sample scaled to t = 50, the projected time
 for 1,200 samples, peak memory, and whether the results are bitwise those of the smallest batch
 (larger batches may only be used for the data if they are). With --profile, the largest batch's
-kernels by total time (torch.profiler) are written to DIR/ns_profile.txt. Prints a table and
-writes DIR/ns_generation.json; nothing goes into the docs by itself.
+kernels by total time (torch.profiler) are written to DIR/ns_profile.txt. Prints one JSON line
+per batch size and writes DIR/ns_generation.json; nothing goes into the docs by itself.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def _sync(device: torch.device) -> None:
 
 def _problem(solve: int, t_final: float):
     params = {"nu": 1e-3, "t_final": t_final, "nt": max(2, round(t_final) + 1), "solve_resolution": solve, "dt": 5e-3}
-    return get_problem("navier_stokes_2d").from_params(min(64, solve), params)
+    return get_problem("navier_stokes_2d").from_params(64 if solve % 64 == 0 else solve, params)
 
 
 def main() -> None:

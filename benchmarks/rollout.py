@@ -8,7 +8,8 @@ With --models the recipe's own settings train an FNO and a U-Net instead (sectio
 `rollout-models-RECIPE`); with --conditioning (a recipe whose data draw parameters per sample,
 burgers_rollout, or ks_rollout with --set data.params.length_max=44) the FNO and the U-Net each
 with the parameters as input channels, through the U-Net's embedding, and without them (section
-`rollout-conditioning-RECIPE`). --set overrides the recipe for every variant (named in the caption).
+`rollout-conditioning-RECIPE`). --set overrides the recipe for every variant (named in the caption
+and in the section: `...-RECIPE-quick-set-KEY=VALUE`).
 
 Each variant (target: state or derivative; mode: one_step, unrolled or pushforward) trains the
 recipe from scratch; the table gives the validation rollout error (what a choice is made on), the
@@ -106,7 +107,8 @@ def _write_table(args, section: str, rows: list, columns: list, caption: str) ->
     name = f"{args.recipe}{'' if args.full else '-quick'}"
     changed = f" with {', '.join(args.set)}" if args.set else ""
     lines += ["", f"{name}{changed}{caption}; machine: {machine()}, commit {git_commit()}."]
-    replace_section("docs/benchmarks.md", f"{section}-{name}", "\n".join(lines))
+    section = f"{section}-{name}" + "".join(f"-set-{change}" for change in args.set)  # a variant keeps its own
+    replace_section("docs/benchmarks.md", section, "\n".join(lines))
 
 
 def compare_models(args) -> None:

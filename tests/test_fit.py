@@ -106,10 +106,30 @@ def test_a_time_budget_between_rows_still_scores_the_final_weights(monkeypatch):
 
 def test_fit_gives_the_callers_thread_count_back():
     """train.threads applies while training; code after fit runs with the threads it had before."""
+    seen = []
+
+    class Recording(SpectralFilter):
+        def forward(self, x):
+            seen.append(torch.get_num_threads())
+            return super().forward(x)
+
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(2)
-        trained = fit(SpectralFilter(9), _pairs(0), _pairs(1), quiet=True, epochs=1, threads=1)
-        assert trained.epoch == 1 and torch.get_num_threads() == 2
+        trained = fit(Recording(9), _pairs(0), _pairs(1), quiet=True, epochs=1, threads=1)
+        assert trained.epoch == 1 and set(seen) == {1} and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_the_differences_a_refused_resume_names():
+    """Every key whose value is written differently (22 is not 22.0: the recipe stores what was
+    given), cut to 40 characters for display but compared whole; a mere reordering names none."""
+    from pdekit.train.trainer import json_differences
+
+    assert json_differences('{"data": {"L": 22.0}}', '{"data": {"L": 22}}') == "data.L: 22.0 in the saved run, 22 now"
+    long = json_differences('{"a": "' + "x" * 50 + '1"}', '{"a": "' + "x" * 50 + '2"}')
+    assert long.startswith('a: "xxx') and long.count("...") == 2
+    assert json_differences('{"a": 1, "b": 2}', '{"b": 2, "a": 1}') == "the same keys and values, written differently"
+    assert json_differences('{"a": 1}', '{"b": true}') == ("a: 1 in the saved run, absent now; "
+                                                           "b: absent in the saved run, true now")

@@ -51,8 +51,13 @@ def test_the_stepper_and_the_residual_take_the_samples_viscosity():
     fine = get_problem("burgers_1d").from_params(256, {**PARAMS, "nt": 101})
     u = fine.solve(draw_inputs(fine, 0, range(3)))["u"]
     own = fine.residual({"u": u}, {"nu": draw_inputs(fine, 0, range(3))["nu"]})[:, 10:-10].abs().mean()
-    config = fine.residual({"u": u}, {})[:, 10:-10].abs().mean()
+    config = get_problem("burgers_1d").from_params(256, {**PARAMS, "nt": 101, "nu_max": 0.0})
+    config = config.residual({"u": u}, {})[:, 10:-10].abs().mean()  # one nu, the config's, for all
     assert float(own) < 0.1 * float(config), (float(own), float(config))
+    from pdekit.errors import PdekitError
+
+    with pytest.raises(PdekitError, match="draws 'nu' per sample"):  # not the config's nu, silently
+        problem.step({"u": trajectory[:, 0]}, 0.05)
 
 
 def test_the_file_stores_the_parameters_and_refuses_bad_ranges(tmp_path):
@@ -206,8 +211,15 @@ def test_each_kuramoto_sivashinsky_sample_runs_on_its_own_length():
     fine = _ks(nt=201)
     u = fine.solve(draw_inputs(fine, 0, range(4)))["u"]
     own = fine.residual({"u": u}, {"length": draw_inputs(fine, 0, range(4))["length"]})[:, 5:-5].abs().mean()
-    config = fine.residual({"u": u}, {})[:, 5:-5].abs().mean()
+    config = _ks(nt=201, length_max=0.0).residual({"u": u}, {})[:, 5:-5].abs().mean()  # one L for all
     assert float(own) < 0.01 * float(config), (float(own), float(config))
+    from pdekit.errors import PdekitError
+
+    with pytest.raises(PdekitError, match="draws 'length' per sample"):  # a second step() needs it again
+        varying.step(varying.step(state, 0.5), 0.5)
+    for bad in ({"length_max": float("inf")}, {"length": float("inf"), "length_max": 0.0}):
+        with pytest.raises(ConfigError, match="finite"):
+            _ks(**bad)
     from types import SimpleNamespace
 
     from pdekit.data.symmetry import problem_augmentation
@@ -251,3 +263,22 @@ def test_the_etdrk4_coefficients_of_a_per_sample_operator_are_made_in_pieces(mon
     pieces = etdrk4._coefficients(lin, 1e-3)
     assert all(p.shape == (7, 129) and torch.equal(p, w) for p, w in zip(pieces, whole))
     assert not torch.equal(whole[2][0], whole[2][1])  # the rows differ: a mix-up would show
+
+
+def test_an_operator_recipe_on_ks_reads_each_samples_length(tmp_path):
+    """u0 -> u(T) on Kuramoto-Sivashinsky with L drawn per sample: the input carries L (a channel,
+    not on a log scale), and the solver at the data's setting, given each test sample's L,
+    reproduces the stored targets (with the config's one L it would not: order 1)."""
+    from pdekit.data.dataset import load_pairs
+    from pdekit.pipeline import prepare_data, run_recipe
+    from pdekit.recipes import load_recipe
+
+    recipe = load_recipe("burgers_fno", quick=True, overrides=[
+        "data.problem=kuramoto_sivashinsky_1d", "data.resolution=64",
+        "data.params={length: 16.0, length_max: 64.0, t_final: 1.0, nt: 2, spinup: 5.0, solve_resolution: 128}",
+        "data.n_train=8", "data.n_val=2", "data.n_test=3", "train.epochs=1", "eval.timing_rounds=1",
+        "model.hidden_channels=8", "eval.resolutions=[]"])
+    metrics = run_recipe(recipe, str(tmp_path / "run"), quiet=True)
+    x, _, _ = load_pairs(prepare_data(recipe, quiet=True)["test"])
+    assert x.shape == (3, 2, 64) and float(x[:, 1].min()) >= 16 and float(x[:, 1].max()) <= 64
+    assert metrics["solver_ladder"][0]["rel_l2"] < 1e-6, metrics["solver_ladder"][0]

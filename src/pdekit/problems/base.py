@@ -89,6 +89,8 @@ class Problem:
         self._check_resolution()
         for name in self.varying:
             low, high = getattr(self.config, name), getattr(self.config, f"{name}_max")
+            if not (math.isfinite(low) and math.isfinite(high)):
+                raise ConfigError(f"{self.name}: {name} and {name}_max must be finite, got {low:g} and {high:g}")
             if high and not high > low:
                 raise ConfigError(f"{self.name}: {name}_max = {high:g} must exceed {name} = {low:g} (the samples' "
                                   f"{name} is drawn from [{name}, {name}_max]), or be 0 for one {name} for all")
@@ -138,8 +140,12 @@ class Problem:
 
     def param(self, values: Mapping[str, torch.Tensor], name: str, like: torch.Tensor) -> "float | torch.Tensor":
         """Parameter ``name`` for a batch: the per-sample values in ``values`` (batch,), shaped to
-        broadcast against ``like`` (batch, ...), where given; else the config's one value."""
+        broadcast against ``like`` (batch, ...), where given; else the config's one value, which
+        a config that draws ``name`` per sample does not have: then it must be given."""
         if name not in values:
+            if name in self.sample_params:
+                raise PdekitError(f"{self.name}: this config draws '{name}' per sample ({name}_max is set): pass the "
+                                  f"samples' values with the fields, shaped (batch,) (step() does not return them)")
             return float(getattr(self.config, name))
         v = torch.as_tensor(values[name], dtype=torch.float64, device=like.device)
         if v.shape != like.shape[:1]:

@@ -48,9 +48,9 @@ class PeriodicSemilinear1D(Problem):
 
     # --- shared ------------------------------------------------------------------------------
     def _length(self, values, like: torch.Tensor) -> "float | torch.Tensor":
-        """The domain length: each sample's own, (batch, 1), where ``values`` holds it per sample
-        (a problem whose ``varying`` names ``length``), else the config's one value."""
-        return self.param(values, "length", like) if "length" in values else self.length
+        """The domain length: each sample's own, (batch, 1), from ``values`` where the config draws it
+        per sample (``varying`` names ``length`` and ``length_max`` is set), else the config's one value."""
+        return self.param(values, "length", like) if "length" in self.varying else self.length
 
     def _stepper(self, n: int, device, length: "float | torch.Tensor") -> ETDRK4:
         k = spectral.wavenumbers(n, length, real=True, device=device)  # (batch, n // 2 + 1) for per-sample lengths

@@ -193,8 +193,13 @@ def json_differences(saved: str, now: str, limit: int = 4) -> str:
         return text if len(text) <= 40 else text[:37] + "..."
 
     a, b = flat(saved), flat(now)
-    keys = sorted(k for k in a.keys() | b.keys() if k not in a or k not in b or a[k] != b[k])
+    def written(values: dict, key: str):
+        return json.dumps(values[key]) if key in values else None
+
+    keys = sorted(k for k in a.keys() | b.keys() if written(a, k) != written(b, k))  # as written: 22 is not 22.0
     parts = [f"{key or 'the whole'}: {shown(a, key)} in the saved run, {shown(b, key)} now" for key in keys[:limit]]
+    if not parts:
+        return "the same keys and values, written differently"
     return "; ".join(parts) + (f"; and {len(keys) - limit} more" if len(keys) > limit else "")
 
 
