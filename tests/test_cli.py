@@ -41,6 +41,13 @@ def test_list_and_show(run_cli):
         (["generate", *SMALL_BURGERS, "--set", "viscosity=0.1", "--out", "x.h5"], ["unknown parameter 'viscosity'", "nu"]),
         (["generate", *SMALL_BURGERS, "--set", "nu=-1", "--out", "x.h5"], ["nu must be positive", "-1"]),
         (["generate", *SMALL_BURGERS, "--set", "nu=abc", "--out", "x.h5"], ["'nu' must be a number", "abc"]),
+        (["generate", *SMALL_BURGERS, "--set", "ic_scale=nan", "--out", "x.h5"], ["'ic_scale' must be a finite number"]),
+        (["generate", "burgers_1d", "--n", "1", "--resolution", "16", "--seed", "-1", "--out", "x.h5"],
+         ["--seed must be >= 0", "-1"]),
+        (["generate", "burgers_1d", "--n", "1", "--resolution", "0", "--seed", "0", "--out", "x.h5"],
+         ["unsupported resolution 0", "at least 8"]),
+        (["generate", *SMALL_BURGERS, "--out", ""], ["output path is empty"]),
+        (["convert", "x.h5", ""], ["output path is empty"]),
         (["generate", *SMALL_BURGERS, "--set", "nt", "--out", "x.h5"], ["key=value", "nt"]),
         (["generate", "burgers_1d", "--n", "1", "--resolution", "1000", "--seed", "0", "--out", "x.h5"],
          ["unsupported resolution 1000", "8192"]),
@@ -149,3 +156,8 @@ def test_eval_of_a_pinn_run(run_cli, tmp_path, monkeypatch):
     assert code == 0, err
     assert json.loads((tmp_path / "e.json").read_text()) == json.loads(record)
     assert (tmp_path / "p/metrics.json").read_bytes() == record
+
+
+def test_a_data_file_given_as_the_recipe_is_refused_clearly(run_cli, tmp_path):
+    (tmp_path / "data.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(64))
+    _refused(run_cli("run", str(tmp_path / "data.h5")), "is not a YAML recipe", "data.file")

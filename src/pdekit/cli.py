@@ -42,7 +42,7 @@ def cmd_generate(args) -> int:
     from pdekit.paths import check_writable_file
 
     cls = get_problem(args.problem)
-    resolution = args.resolution or cls.default_resolution
+    resolution = cls.default_resolution if args.resolution is None else args.resolution
     problem = cls.from_params(resolution, _parse_sets(args.set))
     check_writable_file(args.out)
     start = time.perf_counter()
@@ -244,7 +244,9 @@ def cmd_convert(args) -> int:
         The exit status, 0.
     """
     from pdekit.data.formats import convert
+    from pdekit.paths import check_writable_file
 
+    check_writable_file(args.output)
     if os.path.exists(args.output):
         raise PdekitError(f"'{args.output}' exists; choose another output or delete it")
     source = convert(args.input, args.output, args.layout)
@@ -308,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("generate", help="solve a problem for n random inputs and store an HDF5 dataset")
     g.add_argument("problem", help="problem name (see `pdekit list`)")
     g.add_argument("--n", type=int, required=True, help="number of samples")
-    g.add_argument("--resolution", type=int, default=0, help="points per dimension of the stored grid")
+    g.add_argument("--resolution", type=int, default=None, help="points per dimension of the stored grid (default: the problem's)")
     g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="problem parameter")
     g.add_argument("--batch-size", type=int, default=32, help="samples solved together")
     g.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where the solver runs")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import typing
 from typing import Any, Mapping
 
@@ -53,9 +54,12 @@ def _convert(key: str, value: Any, kind: Any) -> Any:
         if isinstance(value, bool):
             raise ConfigError(f"parameter '{key}' must be a number, got {value!r}")
         try:
-            return float(value)
+            number = float(value)
         except (TypeError, ValueError):
             raise ConfigError(f"parameter '{key}' must be a number, got {value!r}") from None
+        if not math.isfinite(number):  # NaN passes every comparison a validate() makes, and inf most
+            raise ConfigError(f"parameter '{key}' must be a finite number, got {value!r}")
+        return number
     if kind is str:
         return str(value)
     if kind in (dict, list) and not isinstance(value, kind):

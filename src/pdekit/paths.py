@@ -26,6 +26,8 @@ def check_writable_dir(path: str) -> None:
 
 def check_writable_file(path: str) -> None:
     """Check that the file ``path`` can be written (its folder is created), without creating it."""
+    if not path:
+        raise PdekitError("the output path is empty: give a file name")
     if os.path.isdir(path):
         raise PdekitError(f"'{path}' is a folder; give a file name")
     check_writable_dir(os.path.dirname(os.path.abspath(path)))

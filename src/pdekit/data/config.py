@@ -48,6 +48,7 @@ class DataSection:
         require(self.n_train >= 1 and self.n_test >= 1, f"data.n_train and data.n_test must be >= 1, got "
                 f"{self.n_train} and {self.n_test}")
         require(self.batch_size >= 1, f"data.batch_size must be >= 1, got {self.batch_size}")
+        require(self.seed >= 0, f"data.seed must be >= 0, got {self.seed}")
         require(self.n_val >= 1 or self.n_val == -1, f"data.n_val must be >= 1 (or -1: 10% of n_train), got {self.n_val}")
         require(self.input_steps >= 1 and (self.input_steps == 1 or self.trajectory),
                 f"data.input_steps must be >= 1, and above 1 only with data.trajectory=true, got {self.input_steps}")

@@ -207,14 +207,19 @@ def generate(
     Raises
     ------
     PdekitError
-        For n or batch_size below 1, a negative ``first``, or CUDA asked for but unavailable.
+        For an empty ``out``, n or batch_size below 1, a negative ``seed`` or ``first``, or CUDA asked
+        for but unavailable.
     DataFileError
         If ``out`` exists with another config, or ``<out>.parts/`` holds an unfinished run of another
         config or device type.
     """
     out = os.fspath(out)
+    if not out:
+        raise PdekitError("--out is empty: give the file to write")
     if n < 1:
         raise PdekitError(f"--n must be at least 1, got {n}")
+    if seed < 0:
+        raise PdekitError(f"--seed must be >= 0 (a seed picks a stream of samples), got {seed}")
     if batch_size < 1:
         raise PdekitError(f"--batch-size must be at least 1, got {batch_size}")
     device_type = torch.device(device).type

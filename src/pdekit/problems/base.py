@@ -89,8 +89,6 @@ class Problem:
         self._check_resolution()
         for name in self.varying:
             low, high = getattr(self.config, name), getattr(self.config, f"{name}_max")
-            if not (math.isfinite(low) and math.isfinite(high)):
-                raise ConfigError(f"{self.name}: {name} and {name}_max must be finite, got {low:g} and {high:g}")
             if high and not high > low:
                 raise ConfigError(f"{self.name}: {name}_max = {high:g} must exceed {name} = {low:g} (the samples' "
                                   f"{name} is drawn from [{name}, {name}_max]), or be 0 for one {name} for all")

@@ -40,8 +40,12 @@ def list_recipes() -> list[tuple[str, str]]:
 
 def _read(name_or_path: str) -> dict:
     if os.path.exists(name_or_path):
-        with open(name_or_path) as fh:
-            text = fh.read()
+        try:
+            with open(name_or_path, encoding="utf-8") as fh:
+                text = fh.read()
+        except UnicodeDecodeError:
+            raise ConfigError(f"'{name_or_path}' is not a YAML recipe (not text; a data file goes in the "
+                              f"recipe's data.file)") from None
         where = name_or_path
     else:
         entry = resources.files(__package__) / f"{name_or_path}.yaml"
