@@ -1,5 +1,6 @@
 """fit: pdekit's trainer on a user's own nn.Module (not registered), on data pdekit generated."""
 
+import pytest
 import torch
 from torch import nn
 
@@ -49,6 +50,36 @@ def test_fit_refuses_bad_data_and_options_in_api_terms():
         fit(SpectralFilter(3), (x, x[:3]), (x, x), quiet=True)
     with pytest.raises(ConfigError, match="epochs"):
         fit(SpectralFilter(3), (x, x), (x, x), quiet=True, epochs=0)
+    # what would otherwise fail inside torch, or show up as a NaN loss blamed on the learning rate
+    broken = x.clone()
+    broken[2, 0, 5] = float("nan")
+    from pdekit.models import FNO
+
+    fno = FNO(n_modes=(3,), hidden_channels=8)
+    for train, val, message in [
+        ((broken, x), (x, x), r"train_data's x holds NaN or inf values in 1 sample\(s\), the first 2"),
+        ((x, x), (x, broken.exp()), r"val_data's y holds NaN or inf"),
+        ((x.long(), x), (x, x), "must hold floating-point numbers, got torch.int64"),
+        ((x[:0], x[:0]), (x, x), "train_data holds no samples"),
+        ((x.double(), x.double()), (x.double(), x.double()), "the data is torch.float64 and the model torch.float32"),
+        ((x, x.repeat(1, 2, 1)), (x, x.repeat(1, 2, 1)), r"to \(1, 8\), but the targets are shaped \(2, 8\)"),
+        ((x.repeat(1, 3, 1), x), (x.repeat(1, 3, 1), x), "the model fails on an input shaped \\(3, 8\\)"),
+    ]:
+        with pytest.raises(PdekitError, match=message):
+            fit(fno, train, val, quiet=True, epochs=1)
+
+
+def test_a_file_with_nan_is_refused_when_read(tmp_path):
+    import h5py
+
+    from pdekit.errors import DataFileError
+
+    problem = get_problem("heat_1d").from_params(16, {"nu": 0.01})
+    generate(problem, 4, seed=0, out=tmp_path / "h.h5", quiet=True)
+    with h5py.File(tmp_path / "h.h5", "r+") as f:
+        f["fields/u"][2, -1, 3] = float("nan")
+    with pytest.raises(DataFileError, match="targets of 1 sample\\(s\\) hold NaN or inf, the first sample 2 of the file"):
+        load_pairs(tmp_path / "h.h5", start=1)
 
 
 def _pairs(seed, n=16):

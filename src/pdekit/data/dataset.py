@@ -123,8 +123,8 @@ def load_pairs(path: "str | os.PathLike | Split", input_time: int = 0, target_ti
     Raises
     ------
     DataFileError
-        If the file holds fewer samples, a time index is out of range, or a trajectory is asked of
-        steady data.
+        If the file holds fewer samples, a time index is out of range, a trajectory is asked of
+        steady data, or the samples read hold NaN or inf.
     """
     if isinstance(path, Split):
         path, start, limit = path.path, path.start, path.count
@@ -137,6 +137,11 @@ def load_pairs(path: "str | os.PathLike | Split", input_time: int = 0, target_ti
         task = PairTask(input_time, target_time, trajectory, input_steps)
         check_pairs(source, task)
         x, y = read_pairs(source, start, count, task)
+    for label, values in (("inputs", x), ("targets", y)):  # a broken file, not a training problem
+        bad = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
+        if bad.any():
+            raise DataFileError(f"'{path}': the {label} of {int(bad.sum())} sample(s) hold NaN or inf, the first "
+                                f"sample {start + int(bad.nonzero()[0][0])} of the file")
     meta = {"problem": source.problem, "layout": source.layout, "n": source.n, "resolution": source.space[0],
             "config": source.attrs.get("config", {"n": source.n, "resolution": source.space[0]})}
     return torch.from_numpy(x), torch.from_numpy(y), meta

@@ -109,6 +109,22 @@ class TrainedModel:
         return history_row(self.history, epoch)
 
 
+def _checked_pair(pair, name: str, owner: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x, y), refused when empty, not floating point, or holding NaN or inf (which would show up
+    later as a NaN loss, blamed on the learning rate)."""
+    if len(pair[0]) == 0:
+        raise PdekitError(f"{owner}: {name} holds no samples")
+    for label, t in zip(("x", "y"), pair):
+        if not t.is_floating_point():
+            raise PdekitError(f"{owner}: {name}'s {label} must hold floating-point numbers, got {t.dtype} "
+                              f"(convert with .float())")
+        bad = ~torch.isfinite(t).flatten(1).all(dim=1)
+        if bad.any():
+            raise PdekitError(f"{owner}: {name}'s {label} holds NaN or inf values in {int(bad.sum())} sample(s), "
+                              f"the first {int(bad.nonzero()[0])}")
+    return pair[0], pair[1]
+
+
 @register_task
 class SupervisedTask(Task):
     """Operator learning from pairs.
@@ -139,8 +155,9 @@ class SupervisedTask(Task):
             if (not isinstance(pair, (tuple, list)) or len(pair) != 2 or not all(torch.is_tensor(t) for t in pair)
                     or len(pair[0]) != len(pair[1]) or pair[0].ndim < 3):
                 raise PdekitError(f"{owner}: {name} must be (x, y) tensors shaped (n, channels, *space) with equal n")
-        self.source = train_data if isinstance(train_data, PairSource) else MemoryPairs(*train_data)
-        self.x_val, self.y_val = val_data
+            pairs[name] = _checked_pair(pair, name, owner)
+        self.source = train_data if isinstance(train_data, PairSource) else MemoryPairs(*pairs["train_data"])
+        self.x_val, self.y_val = pairs["val_data"]
         if self.source.channels != (self.x_val.shape[1], self.y_val.shape[1]) or self.source.ndim != self.x_val.ndim - 2:
             raise PdekitError(f"{owner}: the training and validation pairs differ in channels or dimensions")
         self.physics, self.augmentation, self.owner = physics, augmentation, owner
@@ -169,9 +186,33 @@ class SupervisedTask(Task):
         self._to_device()
         if device.type == "cuda" and isinstance(self.source, MemoryPairs):
             self.source.to(device)  # the datasets are small: copy them once rather than every step
+        self._check_shapes(model, device)
         self.forward = torch.compile(model) if cfg.compile else model
         self.loss_fn = make_loss(self.config.loss, self.config.sobolev_s)
         self.model = model
+
+    def _check_shapes(self, model, device) -> None:
+        """One validation input through the model (no gradient, eval mode): its output must be
+        shaped like the targets, or training would fail inside torch or broadcast silently."""
+        x, y = self.x_val[:1].to(device), self.y_val[:1]
+        weight = next((p for p in model.parameters() if p.is_floating_point()), None)
+        if weight is not None and weight.dtype != x.dtype:
+            raise PdekitError(f"{self.owner}: the data is {x.dtype} and the model {weight.dtype}: convert one of them "
+                              f"(x.float(), y.float(), or model.to({x.dtype}))")
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                out = model(self.x_norm.encode(x))
+        except RuntimeError as exc:
+            raise PdekitError(f"{self.owner}: the model fails on an input shaped {tuple(x.shape[1:])} (channels, "
+                              f"*space): {str(exc).splitlines()[0]}; its input channels must match x's") from None
+        finally:
+            model.train(was_training)
+        if tuple(out.shape) != tuple(y.shape):
+            raise PdekitError(f"{self.owner}: the model maps inputs shaped {tuple(x.shape[1:])} (channels, *space) to "
+                              f"{tuple(out.shape[1:])}, but the targets are shaped {tuple(y.shape[1:])}: match the "
+                              f"model's output channels and grid to y")
 
     def _to_device(self):
         self.x_norm.to(self.device)
