@@ -158,6 +158,9 @@ def test_stray_arguments_after_options_are_refused(run_cli, capsys):
     (["run", "burgers_fno", "train.amp=fp16"], "use train.amp=bf16"),
     (["run", "cavity_unet", "train.augment=true"], "cavity_2d declares none"),
     (["run", "burgers_fno", "train.augment_boost=0.5"], "needs train.augment: true"),
+    (["run", "burgers_fno", "data.input_time=1", "data.target_time=-1"], "the model would learn the identity"),
+    (["run", "burgers_fno", "--quick", "data.resolution=16", "data.params.solve_resolution=64"],
+     "eval.resolutions = [512, 1024] asks for 512"),
 ])
 def test_bad_recipe_input_is_refused_before_any_work(run_cli, tmp_path, monkeypatch, args, fragment):
     monkeypatch.chdir(tmp_path)
@@ -392,3 +395,30 @@ def test_a_resumed_run_keeps_the_fp16_loss_scale(tmp_path, monkeypatch):
     assert scale < 2.0**110  # steps overflowed and were skipped: the scale came down
     for (k, a), (_, b) in zip(full.state_dict().items(), resumed.state_dict().items()):
         assert torch.equal(a, b), k
+
+
+def test_evaluating_an_unfinished_run_says_so(run_cli, recipe_file, tmp_path):
+    """A run killed before it finished (no stop reason in its checkpoint) is scored with a note."""
+    path = recipe_file(train__epochs=2)
+    assert run_cli("run", str(path), "--out", "runs/a", "--quiet")[0] == 0
+    code, _, err = run_cli("eval", "runs/a")
+    assert code == 0 and "stopped training before it finished" not in err
+    ckpt = tmp_path / "runs/a/checkpoint.pt"
+    state = torch.load(ckpt, weights_only=False)
+    state.update(epoch=1, stop_reason="")
+    torch.save(state, ckpt)
+    code, _, err = run_cli("eval", "runs/a")
+    assert code == 0 and "'runs/a' stopped training before it finished (its last checkpoint: epoch 1)" in err, err
+
+
+def test_a_test_file_of_another_problem_is_refused(run_cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for problem, name in (("heat_1d", "heat.h5"), ("burgers_1d", "burgers.h5")):
+        assert run_cli("generate", problem, "--n", "4", "--resolution", "32", "--seed", "0", "--set",
+                       "solve_resolution=64", "--set", "t_final=0.1", "--out", name, "--quiet")[0] == 0
+    from pdekit.recipes import load_recipe
+
+    with pytest.raises(ConfigError, match="data.file holds burgers_1d data and data.test_file heat_1d data"):
+        load_recipe("burgers_fno", quick=True, overrides=["data.file=burgers.h5", "data.test_file=heat.h5",
+                                                          "data.n_train=2", "data.n_val=1", "data.n_test=1",
+                                                          "eval.resolutions=[]"])

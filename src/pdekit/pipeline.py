@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 
 import torch
 
@@ -485,7 +486,12 @@ def evaluate_run(run_dir: str, data: str | None = None, json_out: str | None = N
         if os.path.realpath(report_dir) == os.path.realpath(run_dir):
             raise PdekitError("--report must name another folder than the run's: the run's own record is never changed")
         check_writable_dir(report_dir)
-    recipe = load_recipe(json.loads(load_checkpoint(os.path.join(run_dir, "checkpoint.pt"))["recipe"]))
+    saved = load_checkpoint(os.path.join(run_dir, "checkpoint.pt"))
+    recipe = load_recipe(json.loads(saved["recipe"]))
+    if "stop_reason" in saved and not saved["stop_reason"]:  # a run killed before it finished
+        print(f"note: '{run_dir}' stopped training before it finished (its last checkpoint: epoch {saved['epoch']}); "
+              f"these are that checkpoint's metrics. Run its recipe again with --out {run_dir} to finish it",
+              file=sys.stderr)
     return RUNNERS[recipe.kind].evaluate(run_dir, recipe, data, json_out, report_dir)
 
 

@@ -50,7 +50,13 @@ def _check(data, model: dict, train, task, evaluation) -> None:
         cls = get_problem(data.problem)
         problem = cls.from_params(data.resolution or cls.default_resolution, data.params)
         for r in evaluation.resolutions:
-            cls.from_params(r, data.params)
+            try:
+                cls.from_params(r, data.params)
+            except ConfigError as exc:
+                raise ConfigError(f"eval.resolutions = {evaluation.resolutions} asks for {r}, which these data.params "
+                                  f"cannot store: {exc} (set eval.resolutions=[...] or eval.resolutions=[])") from None
+        if cls.time_dependent and not data.trajectory:
+            _check_distinct_times(data, len(problem.times()), f"{cls.name} (data.params.nt)")
         if data.trajectory and not cls.time_dependent:
             raise ConfigError(f"data.trajectory=true needs a time-dependent problem; {cls.name} is steady")
         if problem.sample_params and task.physics_weight > 0:
@@ -118,8 +124,20 @@ def _check_data_files(data: DataSection, eval_section) -> tuple[tuple[int, int],
                 t = getattr(data, key)
                 require(-source.nt <= t < source.nt, f"data.{key} = {t} is outside the {source.nt} stored times "
                         f"of '{path}'")
+            if not data.trajectory:
+                _check_distinct_times(data, source.nt, f"'{path}'")
         sources.append(source)
+    if len(sources) == 2 and None not in (sources[0].problem, sources[1].problem) \
+            and sources[0].problem != sources[1].problem:
+        raise ConfigError(f"data.file holds {sources[0].problem} data and data.test_file {sources[1].problem} data")
     if len(sources) == 2 and ((sources[0].channels(), sources[0].ndim, sorted(sources[0].params))
                               != (sources[1].channels(), sources[1].ndim, sorted(sources[1].params))):
         raise ConfigError("data.file and data.test_file hold different channels or dimensions")
     return sources[0].channels(), sources[0].ndim, len(sources[0].params)
+
+
+def _check_distinct_times(data, nt: int, where: str) -> None:
+    """Refuse an input and a target that are the same stored time: the map would be the identity."""
+    if data.input_time % nt == data.target_time % nt:
+        raise ConfigError(f"data.input_time = {data.input_time} and data.target_time = {data.target_time} are the same "
+                          f"of the {nt} stored times of {where}: the model would learn the identity")
