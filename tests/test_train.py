@@ -398,7 +398,8 @@ def test_a_resumed_run_keeps_the_fp16_loss_scale(tmp_path, monkeypatch):
 
 
 def test_evaluating_an_unfinished_run_says_so(run_cli, recipe_file, tmp_path):
-    """A run killed before it finished (no stop reason in its checkpoint) is scored with a note."""
+    """A run killed before it finished (no stop reason in its checkpoint) is scored with a note, and
+    so is a file of the same problem generated under other parameters."""
     path = recipe_file(train__epochs=2)
     assert run_cli("run", str(path), "--out", "runs/a", "--quiet")[0] == 0
     code, _, err = run_cli("eval", "runs/a")
@@ -409,6 +410,11 @@ def test_evaluating_an_unfinished_run_says_so(run_cli, recipe_file, tmp_path):
     torch.save(state, ckpt)
     code, _, err = run_cli("eval", "runs/a")
     assert code == 0 and "'runs/a' stopped training before it finished (its last checkpoint: epoch 1)" in err, err
+    # data of the same problem under other parameters is scored too, with a note that names them
+    assert run_cli("generate", "heat_1d", "--n", "4", "--resolution", "32", "--seed", "5", "--set", "nt=2",
+                   "--set", "nu=0.05", "--out", "other.h5", "--quiet")[0] == 0
+    code, _, err = run_cli("eval", "runs/a", "--data", "other.h5")
+    assert code == 0 and "other parameters than the training data: nu = 0.05 (trained on 0.02)" in err, err
 
 
 def test_a_test_file_of_another_problem_is_refused(run_cli, tmp_path, monkeypatch):

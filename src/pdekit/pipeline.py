@@ -506,6 +506,16 @@ def _check_foreign_data(recipe, state: dict, trained, data: str) -> None:
         trained_at = recipe.data_problem().resolution
         if meta["problem"] is not None and meta["problem"] != recipe.data.problem:
             raise DataFileError(f"'{data}' holds {meta['problem']} data; the model was trained on {recipe.data.problem}")
+        if meta["problem"] is not None:  # the same problem under other parameters: allowed, and said
+            import dataclasses
+
+            ours = dataclasses.asdict(recipe.data_problem().config)
+            theirs = meta["config"].get("params", {})
+            changed = [f"{k} = {theirs[k]!r} (trained on {ours[k]!r})" for k in sorted(ours)
+                       if k != "solve_resolution" and k in theirs and theirs[k] != ours[k]]
+            if changed:
+                print(f"note: '{data}' was generated with other parameters than the training data: "
+                      f"{', '.join(changed)}; the metrics measure how the model carries over to them", file=sys.stderr)
     if x.shape[1] != state["in_channels"] or x.ndim - 2 != state["ndim"]:
         raise DataFileError(f"'{data}' has {x.shape[1]} input channel(s) in {x.ndim - 2}D; the model takes "
                             f"{state['in_channels']} in {state['ndim']}D")
