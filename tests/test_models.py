@@ -191,6 +191,19 @@ def test_bad_model_config_is_refused(config, fragment):
         build_model(config, 1, 1, 1)
 
 
+@pytest.mark.parametrize("data, fragment", [
+    ({"grid": "periodc"}, "grid must be 'nodes' or 'periodic'"),  # before: kept, and read as nodes
+    ({"ndim": "2"}, "ndim must be a positive integer"),
+    ({"in_channels": 0}, "must be positive integers, got 0 and 1"),
+    ({"out_channels": -1}, "must be positive integers, got 1 and -1"),
+])
+def test_bad_data_arguments_are_refused(data, fragment):
+    with pytest.raises(ConfigError, match=fragment):
+        build_model({"name": "fno"}, **{"in_channels": 1, "out_channels": 1, "ndim": 1, **data})
+    with pytest.raises(ConfigError, match="convolutions work on 1, 2 or 3 spatial dimensions, got ndim = 5"):
+        build_model({"name": "resnet"}, 1, 1, 5)
+
+
 @pytest.mark.parametrize("ndim, modes, n", [(1, (9,), 1024), (2, (8, 9), 64), (2, (3, 4), 17), (1, (5,), 10), (2, (4, 5), 8)])
 def test_dft_matmul_path_equals_the_fft_path_in_float64(ndim, modes, n):
     """Few kept modes use matrix products with DFT bases; they must give the FFT's numbers, Nyquist

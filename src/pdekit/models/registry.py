@@ -129,6 +129,14 @@ def build_model(config: dict[str, Any], in_channels: int, out_channels: int, ndi
     """
     config = dict(config)
     name = config.pop("name", None)
+    if grid not in ("nodes", "periodic", None):  # None: the model's own default
+        raise ConfigError(f"grid must be 'nodes' or 'periodic' (where the data's points lie), got {grid!r}")
+    if ndim is not None and (isinstance(ndim, bool) or not isinstance(ndim, int) or ndim < 1):
+        raise ConfigError(f"ndim must be a positive integer (the data's spatial dimensions), got {ndim!r}")
+    if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1 \
+            or isinstance(out_channels, bool) or not isinstance(out_channels, int) or out_channels < 1:
+        raise ConfigError(f"in_channels and out_channels must be positive integers, got {in_channels!r} and "
+                          f"{out_channels!r}")
     if name not in MODELS:
         hint = difflib.get_close_matches(str(name), list(MODELS), n=1)
         also = f" (did you mean '{hint[0]}'?)" if hint else ""

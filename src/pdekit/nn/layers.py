@@ -215,6 +215,8 @@ def activation(name: str) -> nn.Module:
 
 def conv_nd(ndim: int, *args, **kwargs) -> nn.Module:
     """nn.Conv1d / Conv2d / Conv3d by number of spatial dimensions."""
+    if ndim not in (1, 2, 3):
+        raise ConfigError(f"convolutions work on 1, 2 or 3 spatial dimensions, got ndim = {ndim}")
     return (nn.Conv1d, nn.Conv2d, nn.Conv3d)[ndim - 1](*args, **kwargs)
 
 
