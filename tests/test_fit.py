@@ -40,7 +40,7 @@ def test_fit_trains_a_users_module_on_generated_data(tmp_path):
     assert (tmp_path / "run" / "checkpoint.pt").exists() and trained.model is model
 
 
-def test_fit_refuses_bad_data_and_options_in_api_terms():
+def test_fit_refuses_bad_data_and_options_in_api_terms(tmp_path):
     import pytest
 
     from pdekit.errors import ConfigError, PdekitError
@@ -56,6 +56,9 @@ def test_fit_refuses_bad_data_and_options_in_api_terms():
     from pdekit.models import FNO
 
     fno = FNO(n_modes=(3,), hidden_channels=8)
+    (tmp_path / "taken").write_text("x")
+    with pytest.raises(PdekitError, match="cannot write .*taken"):  # a file where the run folder should go
+        fit(fno, (x, x), (x, x), run_dir=str(tmp_path / "taken"), quiet=True)
     for train, val, message in [
         ((broken, x), (x, x), r"train_data's x holds NaN or inf values in 1 sample\(s\), the first 2"),
         ((x, x), (x, broken.exp()), r"val_data's y holds NaN or inf"),

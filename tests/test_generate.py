@@ -156,6 +156,12 @@ def test_the_stepper_reproduces_the_solvers_trajectory(name):
         for k, v in state.items():
             scale = float(trajectory[k].abs().max())
             assert float((v - trajectory[k][:, i]).abs().max()) < 1e-13 * scale, (name, k, i)
+    from pdekit.errors import PdekitError
+
+    for bad_state, dt, message in (({}, 0.1, "the state must hold the fields"), (state, float("nan"), "positive finite"),
+                                   (state, -0.1, "positive finite")):
+        with pytest.raises(PdekitError, match=message):
+            problem.step(bad_state, dt)
 
 
 @pytest.mark.parametrize("name", sorted(n for n in SMALL if get_problem(n).conserved))

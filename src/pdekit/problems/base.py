@@ -275,6 +275,12 @@ class Problem:
         """The state ``dt`` later: each field (batch, *space) advanced by the problem's own solver
         (``advance`` over [0, dt]), on the device and grid it is given on; per-sample parameters in
         ``state`` (batch,) are used and not returned."""
+        missing = [name for name in self.fields if name not in state]
+        if missing:
+            raise PdekitError(f"{self.name}.step: the state must hold the fields {', '.join(self.fields)} (each (batch, "
+                              f"*space)); missing {', '.join(missing)}")
+        if not (math.isfinite(dt) and dt > 0):
+            raise PdekitError(f"{self.name}.step: dt must be a positive finite time, got {dt}")
         return {name: values[-1] for name, values in self.advance(state, [0.0, float(dt)]).items()}
 
     def residual(self, fields: dict[str, torch.Tensor], inputs: dict[str, torch.Tensor]) -> torch.Tensor:

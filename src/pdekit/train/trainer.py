@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from pdekit.errors import ConfigError, DataFileError, PdekitError
 from pdekit.models.registry import count_parameters
+from pdekit.paths import check_writable_dir
 from pdekit.train.checkpoint import load_checkpoint, save_checkpoint
 from pdekit.train.config import TrainConfig
 from pdekit.train.lbfgs import lbfgs_chunk, make_lbfgs
@@ -298,7 +299,7 @@ class Trainer:
         self.scaler = _grad_scaler(self.device, cfg.amp)
         self.lbfgs = None
         if self.run_dir:
-            os.makedirs(self.run_dir, exist_ok=True)
+            check_writable_dir(self.run_dir)  # a file of that name, or no permission: one line, before any work
             if os.path.exists(self._path(CHECKPOINT)):
                 self._resume()
         self.writer = _tensorboard_writer(self.run_dir) if cfg.tensorboard and self.run_dir and self.rank == 0 else None
