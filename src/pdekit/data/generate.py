@@ -10,6 +10,7 @@ again atomically. The result does not depend on the batch size or on interruptio
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -230,6 +231,7 @@ def generate(
     k, shards = shard
     if not (shards >= 1 and 0 <= k < shards):
         raise PdekitError(f"--shard must be K/N with 0 <= K < N, got {k}/{shards}")
+    _check_batch_memory(problem, min(batch_size, n), device_type)
     identity = dataset_identity(problem, n, seed, first)
     parts = out + ".parts"
     if os.path.exists(out) and _check_existing(out, identity):
@@ -257,6 +259,20 @@ def generate(
                extra_attrs={"device_type": device_type})
     shutil.rmtree(parts)
     return status
+
+
+def _check_batch_memory(problem: Problem, batch: int, device_type: str) -> None:
+    """Refuse a batch whose solution alone (float64 on the solve grid, every stored time) would not
+    fit in the machine's memory: a clear message rather than the system killing the run."""
+    per_sample = 8 * problem.stride ** problem.ndim * sum(math.prod(s) for s in problem.field_shapes().values())
+    if device_type == "cuda":
+        available = torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory
+    else:
+        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if batch * per_sample > available:
+        raise PdekitError(f"{problem.name}: a batch of {batch} would hold {batch * per_sample / 2**30:.3g} GiB of "
+                          f"solutions (nt = {getattr(problem.config, 'nt', 1)} times on the solve grid), more than "
+                          f"this machine's {available / 2**30:.3g} GiB: lower --batch-size, nt or the resolution")
 
 
 def _covered(parts: str) -> int:
