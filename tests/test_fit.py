@@ -48,6 +48,8 @@ def test_fit_refuses_bad_data_and_options_in_api_terms(tmp_path):
     x = torch.zeros(4, 1, 8)
     with pytest.raises(PdekitError, match="train_data must be"):
         fit(SpectralFilter(3), (x, x[:3]), (x, x), quiet=True)
+    with pytest.raises(PdekitError, match="model must be a torch.nn.Module.*got function"):
+        fit(lambda t: t, (x, x), (x, x), quiet=True)
     with pytest.raises(ConfigError, match="epochs"):
         fit(SpectralFilter(3), (x, x), (x, x), quiet=True, epochs=0)
     # what would otherwise fail inside torch, or show up as a NaN loss blamed on the learning rate

@@ -49,6 +49,9 @@ def fit(model: torch.nn.Module, task, val_data=None, run_dir: str | None = None,
     --------
     >>> trained = fit(my_module, (x_train, y_train), (x_val, y_val), epochs=20)  # doctest: +SKIP
     """
+    if not isinstance(model, torch.nn.Module):
+        raise PdekitError(f"fit: model must be a torch.nn.Module (its parameters are trained), got "
+                          f"{type(model).__name__}")
     if not isinstance(task, Task):
         if val_data is None:
             raise PdekitError("fit: give the validation pair too: fit(model, (x, y), (x_val, y_val), ...)")
