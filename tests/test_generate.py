@@ -208,6 +208,20 @@ def test_shards_join_into_the_file_one_process_writes(tmp_path):
     one, two = _arrays(tmp_path / "one.h5"), _arrays(tmp_path / "two.h5")
     assert one.keys() == two.keys() and all(np.array_equal(one[k], two[k]) for k in one)
 
+    # a part damaged from outside: refused at assembly, with no half file left; deleted, it is solved again
+    from pdekit.errors import DataFileError
+
+    assert generate(problem, 10, 3, str(tmp_path / "four.h5"), batch_size=3, quiet=True, shard=(1, 2)) == "shard done"
+    damaged = sorted((tmp_path / "four.h5.parts").glob("*.npz"))[0]
+    damaged.write_bytes(damaged.read_bytes()[:100])
+    with pytest.raises(DataFileError, match=f"'{damaged}' is damaged .*delete it and run the same command again"):
+        generate(problem, 10, 3, str(tmp_path / "four.h5"), batch_size=3, quiet=True, shard=(0, 2))
+    assert not (tmp_path / "four.h5").exists() and not (tmp_path / "four.h5.tmp").exists()
+    damaged.unlink()
+    assert generate(problem, 10, 3, str(tmp_path / "four.h5"), batch_size=3, quiet=True) == "resumed"
+    four = _arrays(tmp_path / "four.h5")
+    assert all(np.array_equal(one[k], four[k]) for k in one)
+
     args = [sys.executable, "-m", "pdekit", "generate", "burgers_1d", "--n", "10", "--seed", "3", "--batch-size", "3",
             "--resolution", str(resolution), "--quiet", "--out", str(tmp_path / "three.h5")]
     args += [f"--set={k}={v}" for k, v in params.items()]

@@ -16,6 +16,7 @@ import re
 import shutil
 import socket
 import sys
+import zipfile
 from typing import Any
 
 import numpy as np
@@ -153,8 +154,14 @@ def _load_parts(parts: str, done: int):
     for start, end in sorted(_part_ranges(parts)):
         if start != position or end > done:
             continue
-        with np.load(os.path.join(parts, f"{start:09d}-{end:09d}.npz"), allow_pickle=False) as data:
-            yield start, {k.replace("__", "/"): data[k] for k in data.files}
+        path = os.path.join(parts, f"{start:09d}-{end:09d}.npz")
+        try:  # parts are written under a temporary name and renamed: damage comes from outside
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {k.replace("__", "/"): data[k] for k in data.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise DataFileError(f"'{path}' is damaged ({type(exc).__name__}: {exc}); delete it and run the same "
+                                f"command again: only its samples are solved again") from None
+        yield start, arrays
         position = end
 
 
@@ -255,8 +262,12 @@ def generate(
             bar.update(len(indices))
     if _covered(parts) < n or not _claim(parts):
         return "shard done"  # another shard is still solving, or already assembling
-    write_file(out, identity, problem.coords(), problem.field_shapes(), _load_parts(parts, n),
-               extra_attrs={"device_type": device_type})
+    try:
+        write_file(out, identity, problem.coords(), problem.field_shapes(), _load_parts(parts, n),
+                   extra_attrs={"device_type": device_type})
+    except BaseException:  # give the claim back, so that a retry in this process may assemble
+        os.remove(os.path.join(parts, "assembling"))
+        raise
     shutil.rmtree(parts)
     return status
 

@@ -102,6 +102,16 @@ def write_file(path: str, identity: dict[str, Any], coords: dict[str, np.ndarray
                shapes: dict[str, tuple[int, ...]], chunks, extra_attrs: dict[str, Any] | None = None) -> None:
     """Write the whole file atomically: ``chunks`` yields (start, {name: array}) in order."""
     tmp = f"{path}.tmp"
+    try:
+        _write(tmp, identity, coords, shapes, chunks, extra_attrs)
+    except BaseException:  # a failed or interrupted write leaves no half file behind
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    os.replace(tmp, path)
+
+
+def _write(tmp: str, identity, coords, shapes, chunks, extra_attrs) -> None:
     n = identity["n"]
     with h5py.File(tmp, "w") as f:
         f.attrs["pdekit_version"] = __version__
@@ -120,4 +130,3 @@ def write_file(path: str, identity: dict[str, Any], coords: dict[str, np.ndarray
         for start, arrays in chunks:
             for name, array in arrays.items():
                 datasets[name][start : start + len(array)] = array
-    os.replace(tmp, path)
