@@ -45,7 +45,7 @@ def test_fit_refuses_bad_data_and_options_in_api_terms(tmp_path):
 
     from pdekit.errors import ConfigError, PdekitError
 
-    x = torch.zeros(4, 1, 8)
+    x = torch.ones(4, 1, 8)
     with pytest.raises(PdekitError, match="train_data must be"):
         fit(SpectralFilter(3), (x, x[:3]), (x, x), quiet=True)
     with pytest.raises(PdekitError, match="model must be a torch.nn.Module.*got function"):
@@ -66,6 +66,7 @@ def test_fit_refuses_bad_data_and_options_in_api_terms(tmp_path):
         ((x, x), (x, broken.exp()), r"val_data's y holds NaN or inf"),
         ((x.long(), x), (x, x), "must hold floating-point numbers, got torch.int64"),
         ((x[:0], x[:0]), (x, x), "train_data holds no samples"),
+        ((x, x), (x, 0 * x), r"val_data's y is zero everywhere in 4 sample\(s\), the first 0"),
         ((x.double(), x.double()), (x.double(), x.double()), "the data is torch.float64 and the model torch.float32"),
         ((x, x.repeat(1, 2, 1)), (x, x.repeat(1, 2, 1)), r"to \(1, 8\), but the targets are shaped \(2, 8\)"),
         ((x.repeat(1, 3, 1), x), (x.repeat(1, 3, 1), x), "the model fails on an input shaped \\(3, 8\\)"),

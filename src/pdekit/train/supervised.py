@@ -122,6 +122,10 @@ def _checked_pair(pair, name: str, owner: str) -> tuple[torch.Tensor, torch.Tens
         if bad.any():
             raise PdekitError(f"{owner}: {name}'s {label} holds NaN or inf values in {int(bad.sum())} sample(s), "
                               f"the first {int(bad.nonzero()[0])}")
+    zero = ~pair[1].flatten(1).any(dim=1)
+    if zero.any():  # the relative L2 error (the metric, and the default loss) divides by the target's norm
+        raise PdekitError(f"{owner}: {name}'s y is zero everywhere in {int(zero.sum())} sample(s), the first "
+                          f"{int(zero.nonzero()[0])}: their relative L2 error is undefined; leave them out")
     return pair[0], pair[1]
 
 
