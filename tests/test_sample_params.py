@@ -58,6 +58,8 @@ def test_the_stepper_and_the_residual_take_the_samples_viscosity():
 
     with pytest.raises(PdekitError, match="draws 'nu' per sample"):  # not the config's nu, silently
         problem.step({"u": trajectory[:, 0]}, 0.05)
+    with pytest.raises(PdekitError, match="per-sample 'nu' must be finite and positive"):
+        problem.step({"u": trajectory[:, 0], "nu": torch.tensor([0.01, -0.01, 0.02])}, 0.05)
 
 
 def test_the_file_stores_the_parameters_and_refuses_bad_ranges(tmp_path):

@@ -37,7 +37,7 @@ def get_problem(name: str, kind: str | None = "grid"):
     """
     known = sorted(n for n, c in PROBLEMS.items() if kind in (None, c.kind))
     if name not in PROBLEMS:
-        hint = difflib.get_close_matches(name, known, n=1)
+        hint = difflib.get_close_matches(name, known, n=1) if isinstance(name, str) else []
         also = f" (did you mean '{hint[0]}'?)" if hint else ""
         raise ConfigError(f"unknown problem '{name}'{also}; known problems: {', '.join(known)}")
     cls = PROBLEMS[name]

@@ -148,6 +148,10 @@ class Problem:
         v = torch.as_tensor(values[name], dtype=torch.float64, device=like.device)
         if v.shape != like.shape[:1]:
             raise PdekitError(f"{self.name}: per-sample '{name}' must be shaped ({like.shape[0]},), got {tuple(v.shape)}")
+        positive = float(getattr(self.config, name)) > 0  # a range above zero (a viscosity, a length) stays there
+        if not torch.isfinite(v).all() or (positive and not (v > 0).all()):
+            raise PdekitError(f"{self.name}: per-sample '{name}' must be finite{' and positive' if positive else ''}, "
+                              f"got {v.tolist()}")
         return v.view(-1, *[1] * (like.ndim - 1))
 
     # --- grids -------------------------------------------------------------------------------
