@@ -281,8 +281,8 @@ class Problem:
         ``state`` (batch,) are used and not returned."""
         missing = [name for name in self.fields if name not in state]
         if missing:
-            raise PdekitError(f"{self.name}.step: the state must hold the fields {', '.join(self.fields)} (each (batch, "
-                              f"*space)); missing {', '.join(missing)}")
+            raise PdekitError(f"{self.name}.step: the state must hold the fields {', '.join(self.fields)} "
+                              f"(each (batch, *space)); missing {', '.join(missing)}")
         if not (math.isfinite(dt) and dt > 0):
             raise PdekitError(f"{self.name}.step: dt must be a positive finite time, got {dt}")
         return {name: values[-1] for name, values in self.advance(state, [0.0, float(dt)]).items()}
