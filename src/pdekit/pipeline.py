@@ -4,6 +4,7 @@ pdekit.pinn.run."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -507,8 +508,6 @@ def _check_foreign_data(recipe, state: dict, trained, data: str) -> None:
         if meta["problem"] is not None and meta["problem"] != recipe.data.problem:
             raise DataFileError(f"'{data}' holds {meta['problem']} data; the model was trained on {recipe.data.problem}")
         if meta["problem"] is not None:  # the same problem under other parameters: allowed, and said
-            import dataclasses
-
             ours = dataclasses.asdict(recipe.data_problem().config)
             theirs = meta["config"].get("params", {})
             changed = [f"{k} = {theirs[k]!r} (trained on {ours[k]!r})" for k in sorted(ours)

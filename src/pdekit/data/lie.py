@@ -59,6 +59,15 @@ def transform(u: torch.Tensor, t: torch.Tensor, s: torch.Tensor, c: torch.Tensor
     return out + c.to(u.device, u.dtype).view(-1, 1, 1, 1)
 
 
+def refuse_boost_across_lengths(boost: float, sample_params) -> None:
+    """A Galilean boost shifts by c t, which is a different fraction of each sample's period when
+    the length is drawn per sample: refuse it there (periodic shifts stay symmetries)."""
+    if boost and "length" in sample_params:
+        raise ConfigError("train.augment_boost: a Galilean boost moves each sample by c t in its own length, and "
+                          "data.params draws the length per sample: set train.augment_boost: 0 (periodic shifts "
+                          "only) or data.params.length_max: 0")
+
+
 def check_symmetries(problem_cls, boost: float) -> None:
     """Refuse augmentation of data whose problem does not declare the symmetries it would use."""
     needed = ("translation", "galilean") if boost else ("translation",)

@@ -39,7 +39,7 @@ from typing import Callable
 
 import torch
 
-from pdekit.data.lie import shift
+from pdekit.data.lie import refuse_boost_across_lengths, shift
 from pdekit.errors import ConfigError
 
 MAX_WARP = 0.9  # the coordinate change's largest gradient, measured on a grid: kept well below 1
@@ -204,10 +204,8 @@ def problem_augmentation(problem, data, boost: float = 0.0, warp: float = 0.0) -
         if asked and symmetry not in problem.symmetries:
             raise ConfigError(f"train.{key} = {asked:g} asks for the {symmetry} symmetry, which {problem.name} does "
                               f"not declare (it declares {', '.join(problem.symmetries) or 'none'}); set it to 0")
-    if "galilean" in names and "length" in problem.sample_params:
-        raise ConfigError("train.augment_boost: a Galilean boost moves each sample by c t in its own length, and "
-                          "data.params draws the length per sample: set train.augment_boost: 0 or "
-                          "data.params.length_max: 0")
+    if "galilean" in names:
+        refuse_boost_across_lengths(boost, problem.sample_params)
     if "superposition" in names and params:
         names = tuple(s for s in names if s != "superposition")  # the other symmetries still apply
     return pair_augmentation(names, problem.ndim, problem.length, params, elapsed, boost, warp)

@@ -62,15 +62,12 @@ class RolloutKind:
             raise ConfigError(f"train.unroll = {task.unroll} calls of rollout.bundle = {rollout.bundle} step(s) exceed "
                               f"rollout.steps = {rollout.steps}")
         if task.augment:
-            from pdekit.data.lie import check_symmetries
+            from pdekit.data.lie import check_symmetries, refuse_boost_across_lengths
 
             if data.file:
                 raise ConfigError("train.augment needs generated data (the problem declares its symmetries)")
             check_symmetries(cls, task.augment_boost)
-            if task.augment_boost and "length" in params:
-                raise ConfigError("train.augment_boost: a Galilean boost moves each sample by c t in its own length, "
-                                  "and data.params draws the length per sample: set train.augment_boost: 0 "
-                                  "(periodic shifts only) or data.params.length_max: 0")
+            refuse_boost_across_lengths(task.augment_boost, params)
         cond_log = conditioning_scalars(rollout, problem_name, params)
         net = rollout_model(model, rollout, channels, ndim, 1.0, cond_log).net  # validates the model section
         check_training(train, net, model["name"])

@@ -109,8 +109,8 @@ class TrainedModel:
         return history_row(self.history, epoch)
 
 
-def _checked_pair(pair, name: str, owner: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """(x, y), refused when empty, not floating point, or holding NaN or inf (which would show up
+def _check_pair(pair, name: str, owner: str) -> None:
+    """Refuse (x, y) when empty, not floating point, or holding NaN or inf (which would show up
     later as a NaN loss, blamed on the learning rate)."""
     if len(pair[0]) == 0:
         raise PdekitError(f"{owner}: {name} holds no samples")
@@ -126,7 +126,6 @@ def _checked_pair(pair, name: str, owner: str) -> tuple[torch.Tensor, torch.Tens
     if zero.any():  # the relative L2 error (the metric, and the default loss) divides by the target's norm
         raise PdekitError(f"{owner}: {name}'s y is zero everywhere in {int(zero.sum())} sample(s), the first "
                           f"{int(zero.nonzero()[0])}: their relative L2 error is undefined; leave them out")
-    return pair[0], pair[1]
 
 
 @register_task
@@ -159,9 +158,9 @@ class SupervisedTask(Task):
             if (not isinstance(pair, (tuple, list)) or len(pair) != 2 or not all(torch.is_tensor(t) for t in pair)
                     or len(pair[0]) != len(pair[1]) or pair[0].ndim < 3):
                 raise PdekitError(f"{owner}: {name} must be (x, y) tensors shaped (n, channels, *space) with equal n")
-            pairs[name] = _checked_pair(pair, name, owner)
-        self.source = train_data if isinstance(train_data, PairSource) else MemoryPairs(*pairs["train_data"])
-        self.x_val, self.y_val = pairs["val_data"]
+            _check_pair(pair, name, owner)
+        self.source = train_data if isinstance(train_data, PairSource) else MemoryPairs(*train_data)
+        self.x_val, self.y_val = val_data
         if self.source.channels != (self.x_val.shape[1], self.y_val.shape[1]) or self.source.ndim != self.x_val.ndim - 2:
             raise PdekitError(f"{owner}: the training and validation pairs differ in channels or dimensions")
         self.physics, self.augmentation, self.owner = physics, augmentation, owner

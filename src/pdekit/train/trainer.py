@@ -187,16 +187,14 @@ def json_differences(saved: str, now: str, limit: int = 4) -> str:
             out[""] = text
         return out
 
-    def shown(values: dict, key: str) -> str:
-        if key not in values:
-            return "absent"
-        text = json.dumps(values[key])
+    def written(values: dict, key: str) -> str:
+        return json.dumps(values[key]) if key in values else "absent"
+
+    def shown(values: dict, key: str) -> str:  # compared whole, shown cut to 40 characters
+        text = written(values, key)
         return text if len(text) <= 40 else text[:37] + "..."
 
     a, b = flat(saved), flat(now)
-    def written(values: dict, key: str):
-        return json.dumps(values[key]) if key in values else None
-
     keys = sorted(k for k in a.keys() | b.keys() if written(a, k) != written(b, k))  # as written: 22 is not 22.0
     parts = [f"{key or 'the whole'}: {shown(a, key)} in the saved run, {shown(b, key)} now" for key in keys[:limit]]
     if not parts:
