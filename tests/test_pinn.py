@@ -343,7 +343,10 @@ def test_lbfgs_reports_why_it_stopped(tmp_path):
     reason = result["stop_reason"]
     assert reason.startswith("L-BFGS made no further progress (change below 1e-16"), reason
     chunk_ends = [row["epoch"] for row in result["history"] if row["phase"] == "lbfgs"]
-    assert chunk_ends[:-1] == list(range(110, chunk_ends[-1], 100)) and 500 < result["steps"] < 5010, chunk_ends
+    # every chunk but the last in full; how many chunks it takes depends on the CPU's rounding (5 on one
+    # machine, 2 on another), so only "more than one" is asked
+    assert len(chunk_ends) >= 2 and chunk_ends[:-1] == list(range(110, chunk_ends[-1], 100)), chunk_ends
+    assert result["steps"] == chunk_ends[-1] < 5010
     assert result["loss"] < 1e-9
 
 
