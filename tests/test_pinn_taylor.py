@@ -4,6 +4,7 @@ condition; residuals it cannot serve fall back to reverse mode with a warning; t
 agrees with the uncompiled one."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -146,6 +147,8 @@ def test_taylor_falls_back_to_reverse_mode_for_derivatives_it_does_not_carry():
 
 
 def test_compiled_taylor_pass_agrees_with_the_uncompiled_one():
+    from pdekit.pinn import taylor
+
     torch.manual_seed(0)
     pinn = PINN(Interval(-1, 1) * TimeInterval(0, 1), burgers, MLP(2, 1, 16, 3),
                 [Initial(lambda x: -torch.sin(math.pi * x[:, :1]), hard=True), Dirichlet(0.0, hard=True)])
@@ -156,6 +159,7 @@ def test_compiled_taylor_pass_agrees_with_the_uncompiled_one():
     g2 = torch.autograd.grad(r2.pow(2).mean(), list(pinn.parameters()))
     assert float((u1 - u2).abs().max()) < 1e-5 and float((r1 - r2).abs().max()) < 1e-4
     assert all(torch.allclose(a, b, rtol=1e-3, atol=1e-6) for a, b in zip(g1, g2))
+    assert taylor._compiled["fn"] is not taylor.propagate  # compiled, and it passed its first check
 
 
 def test_a_failed_compile_warns_and_runs_uncompiled(monkeypatch):
@@ -172,6 +176,40 @@ def test_a_failed_compile_warns_and_runs_uncompiled(monkeypatch):
     with pytest.warns(UserWarning, match="torch.compile failed .*no C\\+\\+ compiler found.*runs uncompiled"):
         _, r = pinn.evaluate(x, compiled=True)
     assert torch.equal(r, expected) and taylor._compiled["fn"] is taylor.propagate
+
+
+def test_a_miscompiled_taylor_pass_is_caught_and_replaced_by_the_uncompiled_one(monkeypatch):
+    """A compiled pass whose derivatives are off by 1% (a miscompiled kernel, as a kernel cache built
+    for another instruction set gave) is compared with the uncompiled pass on its first call, warned
+    about, and not used again; a faithful one is compared once per kind of call, then trusted."""
+    from pdekit.pinn import taylor
+
+    def off(*args):
+        h, derivatives = taylor.propagate(*args)
+        return h, [d * 1.01 for d in derivatives]
+
+    calls = []
+
+    def faithful(*args):
+        calls.append(len(args[1]))
+        return taylor.propagate(*args)
+
+    torch.manual_seed(0)
+    pinn = PINN(Interval(-1, 1) * TimeInterval(0, 1), burgers, MLP(2, 1, 16, 3), [])
+    x = _space_time_points(32).float()
+    _, expected = pinn.evaluate(x)
+    monkeypatch.setattr(taylor, "_checked", set())
+    monkeypatch.setitem(taylor._compiled, "fn", off)
+    with pytest.warns(UserWarning, match="Taylor pass differs from the uncompiled one by 0.01 .*runs uncompiled"):
+        _, r = pinn.evaluate(x, compiled=True)
+    assert torch.equal(r, expected) and taylor._compiled["fn"] is taylor.propagate
+    monkeypatch.setitem(taylor._compiled, "fn", faithful)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(3):
+            _, r = pinn.evaluate(x, compiled=True)
+    assert torch.equal(r, expected) and taylor._compiled["fn"] is faithful and calls == [32] * 3
+    assert len(taylor._checked) == 1
 
 
 _stream_function_navier_stokes = stream_function_residual(100.0)  # mixed and third derivatives of psi

@@ -21,6 +21,7 @@ derivative of a sliced gradient, say) makes the PINN fall back to reverse mode.
 from __future__ import annotations
 
 import functools
+import math
 import warnings
 from typing import Callable
 
@@ -163,25 +164,56 @@ def propagate(layers: Layers, h: torch.Tensor, derivatives: list[torch.Tensor], 
 
 
 _compiled: dict[str, Callable] = {}
+_checked: set = set()  # the call signatures whose compiled result was compared with the uncompiled one
+# largest difference from the uncompiled pass, relative to its largest value, that rounding explains
+_AGREE = {torch.float64: 1e-9}
+_AGREE_DEFAULT = 1e-3
+
+
+def _disagreement(compiled, eager) -> float:
+    """The largest difference between two outputs of ``propagate``, relative to the largest value
+    of each output (inf where the compiled one is not finite)."""
+    worst = 0.0
+    for a, b in zip([compiled[0], *compiled[1]], [eager[0], *eager[1]]):
+        if not torch.isfinite(a).all() and torch.isfinite(b).all():
+            return math.inf
+        worst = max(worst, float((a - b).abs().max()) / max(float(b.abs().max()), 1e-30))
+    return worst
 
 
 def propagate_compiled(*args):
     """``propagate`` through torch.compile (compiled once per process, per precision and, after a
     second size of the points, for any size); where compiling fails (no C++ compiler, say), a warning
-    and the uncompiled pass from then on."""
+    and the uncompiled pass from then on. The first result of each kind of call (precision, device,
+    keys, layers, points) is compared with the uncompiled pass: a compiler fault (a miscompiled
+    kernel, a kernel cache built for another instruction set) would otherwise train on wrong
+    derivatives without a sign; on disagreement, a warning and the uncompiled pass from then on."""
     if "fn" not in _compiled:
         _compiled["fn"] = torch.compile(propagate, dynamic=None)
     fn = _compiled["fn"]
     if fn is propagate:
         return propagate(*args)
     try:
-        return fn(*args)
+        out = fn(*args)
     except torch._dynamo.exc.TorchDynamoException as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
         warnings.warn(f"torch.compile failed ({type(err).__name__}: {reason[:200]}); the Taylor pass runs "
                       "uncompiled (set train.compile: false to skip the attempt)", stacklevel=2)
         _compiled["fn"] = propagate
         return propagate(*args)
+    layers, h, _, keys = args[:4]
+    signature = (h.dtype, h.device.type, tuple(h.shape), tuple(keys), len(layers))
+    if signature not in _checked:
+        with torch.no_grad():
+            gap = _disagreement(out, propagate(*args))
+        if gap > _AGREE.get(h.dtype, _AGREE_DEFAULT):
+            warnings.warn(f"torch.compile's Taylor pass differs from the uncompiled one by {gap:.3g} (relative); "
+                          "it runs uncompiled from now on (set train.compile: false to skip the attempt)",
+                          stacklevel=2)
+            _compiled["fn"] = propagate
+            return propagate(*args)
+        _checked.add(signature)
+    return out
 
 
 def series(f: Callable, x: torch.Tensor, keys: tuple[Key, ...]) -> tuple[torch.Tensor, dict]:
