@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from pdekit.data.trajectories import windows
-from pdekit.eval.rollout import correlation_time, geometric_mean, rollout_metrics, trajectory_rel_l2
+from pdekit.eval.rollout import correlation, correlation_time, geometric_mean, rollout_metrics, trajectory_rel_l2
 from pdekit.train import fit
 from pdekit.train.rollout import Autoregressive, RolloutConfig, RolloutTask
 
@@ -167,6 +167,55 @@ def test_correlation_time_and_the_aggregates_are_exact_on_a_synthetic_signal():
     assert out["trajectory_rel_l2"] == pytest.approx(expected, rel=1e-9)
     assert out["rollout_rel_l2"][3] == pytest.approx(2 * math.sin(0.15), rel=1e-9)
     assert len(out["rollout_nrmse"]) == steps and out["rollout_gmean100"] is None
+
+
+def test_correlation_counts_a_blown_up_prediction_as_lost_skips_a_constant_truth_and_works_per_channel():
+    x = 2 * math.pi * X
+    t = np.arange(1.0, 7.0)
+    true = torch.stack([torch.sin(x + 0.3 * k) for k in range(3)])[:, None, None].expand(3, 6, 1, N).clone()
+    pred = true.clone()
+    pred[0, 3:] = math.nan  # one of three trajectories blows up at step 4: mean correlation 2/3 from there
+    assert correlation(pred, true).tolist() == pytest.approx([1.0] * 3 + [2 / 3] * 3, abs=1e-12)
+    assert correlation_time(pred, true, t) == 4.0
+    pred[0, 3:] = math.inf
+    assert correlation_time(pred, true, t) == 4.0
+    # a truth constant over the grid (here 0.1, whose mean is not exactly 0.1 in floating point) has no
+    # correlation: that trajectory is left out, not scored 0 (which would halve the mean)
+    flat = true.clone()
+    flat[1] = 0.1
+    assert correlation(flat, flat).tolist() == pytest.approx([1.0] * 6, abs=1e-12)
+    assert correlation_time(flat, flat, t) is None
+    assert torch.isnan(correlation(flat[1:2], flat[1:2])).all()
+    # two channels with means 0 and 10: a prediction of noise at the right means is uncorrelated,
+    # not 0.96 as one correlation over both channels at once made it
+    g = torch.Generator().manual_seed(0)
+    two = torch.stack([torch.sin(x), 10 + torch.sin(2 * x)])[None, None].expand(2, 6, 2, N)
+    noise = torch.randn(2, 6, 2, N, generator=g, dtype=torch.float64) + torch.tensor([0.0, 10.0])[:, None]
+    assert correlation(noise, two).abs().max() < 0.35 and correlation_time(noise, two, t) == 1.0
+    assert correlation(two.clone(), two).tolist() == pytest.approx([1.0] * 6, abs=1e-12)
+
+
+def test_a_model_that_raises_past_the_test_horizon_is_reported_unstable_not_crashed():
+    """Like an adaptive ODE solver whose step underflows on a grown state: the network grows the state
+    by 1.5 per step and raises on inputs above 7, which the 5 scored steps never give it (1.5^4)."""
+    from pdekit.eval.rollout_report import evaluate_rollout
+
+    class Growing(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.scale = nn.Parameter(torch.tensor(1.5))
+
+        def forward(self, z):
+            if float(z.abs().max()) > 7.0:
+                raise AssertionError("underflow in dt")
+            return self.scale * z
+
+    model = Autoregressive(Growing(), channels=1)
+    u = (1.5 ** torch.arange(6.0))[None, :, None, None] * torch.sin(2 * math.pi * X.float())[None, None, None]
+    metrics, pred, true, _ = evaluate_rollout(model, u.expand(2, -1, -1, -1), np.arange(6.0), history=1, steps=5,
+                                              stability_steps=50)
+    assert metrics["trajectory_rel_l2"] < 1e-6 and not metrics["stable"] and metrics["blow_up_step"] == 6
+    assert metrics["blow_up_reason"] == "the model raised AssertionError: underflow in dt"
 
 
 def test_pdekit_run_ks_rollout_writes_the_output_contract_and_evaluates_again(run_cli, tmp_path, monkeypatch):

@@ -44,20 +44,31 @@ def geometric_mean(values, first: int = 100) -> float | None:
 
 
 def correlation(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
-    """Pearson correlation of prediction and truth over channels and grid, per step, averaged over
-    samples: (steps,)."""
-    p = pred.double().flatten(2)
-    q = true.double().flatten(2)
+    """Pearson correlation of prediction and truth over the grid, per trajectory, step and channel,
+    averaged over channels, then over trajectories: (steps,). Per channel, so that channels with
+    different means (a density near 1 beside velocities near 0) do not correlate by their offsets
+    alone. Where the truth is constant over the grid the correlation is undefined and left out of
+    the means (NaN where every one is); a prediction that is constant or not finite has lost all
+    correlation: 0."""
+    p = pred.double().flatten(3)  # (trajectories, steps, channels, points)
+    q = true.double().flatten(3)
+    finite = torch.isfinite(p).all(-1)
+    p = torch.where(finite[..., None], p, 0.0)
     p = p - p.mean(-1, keepdim=True)
-    q = q - q.mean(-1, keepdim=True)
-    r = (p * q).sum(-1) / (p.norm(dim=-1) * q.norm(dim=-1)).clamp_min(1e-300)
-    return r.mean(dim=0)
+    q_centered = q - q.mean(-1, keepdim=True)
+    p_norm, q_norm = p.norm(dim=-1), q_centered.norm(dim=-1)
+    r = (p * q_centered).sum(-1) / (p_norm * q_norm).clamp_min(1e-300)
+    r = torch.where(finite & (p_norm > 0), r, 0.0)
+    defined = q_norm > 1e-12 * q.norm(dim=-1)  # a constant truth's centred values are rounding
+    r = torch.where(defined, r, torch.nan)
+    return r.nanmean(dim=2).nanmean(dim=0)
 
 
 def correlation_time(pred: torch.Tensor, true: torch.Tensor, t, threshold: float = 0.8) -> float | None:
     """The first time (in ``t``'s units, one time per predicted step) at which the mean Pearson
-    correlation with the truth falls below ``threshold`` (PDE-Refiner, Lippe et al. 2023); None if
-    it stays above for the whole rollout."""
+    correlation with the truth (``correlation``) falls below ``threshold`` (PDE-Refiner, Lippe et
+    al. 2023); None if it stays above for the whole rollout. Steps where it is undefined (the truth
+    constant everywhere) are passed over."""
     below = np.flatnonzero(correlation(pred, true).numpy() < threshold)
     return float(np.asarray(t)[below[0]]) if len(below) else None
 

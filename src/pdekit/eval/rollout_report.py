@@ -68,9 +68,15 @@ def evaluate_rollout(model, u: torch.Tensor, t, history: int, steps: int, stabil
         metrics.update(conserved_drift(problem, start[:, -1], true, "_drift_truth"))
     if stability_steps:
         limit = BLOW_UP * float(u.abs().max())
-        states, first_bad, done = start.to(device), None, 0
+        states, first_bad, done, reason = start.to(device), None, 0, None
         while done < stability_steps and first_bad is None:
-            nxt = model.advance(states, cond=cond_of(0, len(u)))  # (n, bundle, ...): one call of the network
+            try:
+                nxt = model.advance(states, cond=cond_of(0, len(u)))  # (n, bundle, ...): one call of the network
+            except (RuntimeError, AssertionError, ArithmeticError) as err:
+                # the same call ran over the test horizon, so what fails now fails on the grown state
+                # (an adaptive ODE solver's step size underflows, say): reported, not raised
+                first_bad, reason = done + 1, f"the model raised {type(err).__name__}: {str(err).strip()[:200]}"
+                break
             bad = [k for k in range(nxt.shape[1]) if not torch.isfinite(nxt[:, k]).all()
                    or float(nxt[:, k].abs().max()) > limit]
             if bad and done + bad[0] < stability_steps:
@@ -78,6 +84,8 @@ def evaluate_rollout(model, u: torch.Tensor, t, history: int, steps: int, stabil
             states, done = torch.cat([states, nxt], dim=1)[:, -history:], done + nxt.shape[1]
         metrics.update({"stability_steps": stability_steps, "stable": first_bad is None,
                         "blow_up_step": first_bad})
+        if reason:
+            metrics["blow_up_reason"] = reason
     return metrics, pred, true, times
 
 
@@ -109,6 +117,7 @@ ROLLOUT_GLOSSARY = {
     "energy_drift_truth": "the same for the stored data",
     "stable": "whether a rollout of stability_steps stayed finite and within 10x the truth's largest value",
     "blow_up_step": "the step at which it did not (none if stable)",
+    "blow_up_reason": "where the model raised an error in that rollout instead of returning states, the error",
     "val_rollout_rel_l2": "per-step relative L2 of the validation rollouts (as far as the test ones), averaged over "
                           "steps and trajectories: what chose the weights",
     "speedup": "the cheapest solver setting as accurate as the surrogate over the same steps, its time over the "
@@ -160,7 +169,8 @@ def write_rollout_report(run_dir: str, recipe, metrics: dict, pred, true, times,
                          unit="trajectory"))
     if "stable" in metrics:
         verdict += (f" A rollout of {metrics['stability_steps']} steps "
-                    + ("stayed bounded." if metrics["stable"] else f"blew up at step {metrics['blow_up_step']}."))
+                    + ("stayed bounded." if metrics["stable"] else f"blew up at step {metrics['blow_up_step']}"
+                       + (f" ({metrics['blow_up_reason']})." if metrics.get("blow_up_reason") else ".")))
     rows = [f"| {k} | {_fmt(metrics[k])} | {meaning} |" for k, meaning in ROLLOUT_GLOSSARY.items() if k in metrics]
     text = "\n".join([f"# {recipe.name}", "", verdict, "", recipe.description, "",
                       "| metric | value | meaning |", "|---|---|---|", *rows, "",
