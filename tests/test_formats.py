@@ -234,6 +234,81 @@ def test_unknown_layout_and_existing_output_are_refused(tmp_path, run_cli):
     assert code == 2 and "variables layout names its arrays" in err
 
 
+def test_axes_pdebench_cannot_name_are_refused_and_leave_no_file(tmp_path):
+    """A Well file on polar axes (r, theta) converts to pdekit's layout, which keeps the names; the
+    PDEBench layouts name their axes x, y, z, so the export is refused, and no .tmp file is left."""
+    write_the_well(tmp_path / "w.hdf5")
+    with h5py.File(tmp_path / "w.hdf5", "a") as f:
+        f["dimensions"].attrs["spatial_dims"] = ["r", "theta"]
+        f["dimensions/r"] = f["dimensions/x"][()]
+        f["dimensions/theta"] = f["dimensions/y"][()]
+    convert(tmp_path / "w.hdf5", tmp_path / "p.h5")
+    with h5py.File(tmp_path / "p.h5") as f:
+        assert sorted(f["coords"]) == ["r", "t", "theta"]
+    with pytest.raises(DataFileError, match="name their axes x, y; this data's are r, theta: keep it in the pdekit"):
+        convert(tmp_path / "p.h5", tmp_path / "b.hdf5", "pdebench-seeds")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.h5", "w.hdf5"]
+
+
+def test_a_failed_pdebench_export_leaves_no_temporary_file(tmp_path, monkeypatch):
+    from pdekit.data import formats
+
+    write_pdebench_tensor(tmp_path / "a.hdf5")
+
+    def interrupted(*args):
+        with h5py.File(args[0], "w") as f:
+            f["tensor"] = np.zeros(3)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(formats, "_write_pdebench", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        convert(tmp_path / "a.hdf5", tmp_path / "b.hdf5", "pdebench-tensor")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.hdf5"]
+
+
+def test_a_pdekit_file_of_an_unknown_problem_without_its_channels_is_refused_clearly(tmp_path):
+    from pdekit.data import generate
+    from pdekit.problems import get_problem
+
+    generate(get_problem("heat_1d").from_params(16, {"nt": 3}), 2, 0, tmp_path / "h.h5", quiet=True)
+    with h5py.File(tmp_path / "h.h5", "a") as f:
+        f.attrs["problem"] = "future_problem"
+    with pytest.raises(DataFileError, match="problem 'future_problem' is not one this pdekit knows, and the file does "
+                                            "not list its own fields"):
+        load_pairs(tmp_path / "h.h5")
+
+
+def test_steady_data_pdebench_cannot_hold_are_refused_with_the_way_out(tmp_path):
+    """PDEBench's tensor layout holds steady data as one input (nu) and one field: one field without an
+    input would come back as a trajectory without times; several fields fit no PDEBench layout."""
+    from pdekit.data import generate
+    from pdekit.problems import get_problem
+
+    generate(get_problem("cavity_2d").from_params(9, {"solve_resolution": 17}), 2, 0, tmp_path / "c.h5", quiet=True)
+    with pytest.raises(DataFileError, match="holds one field and one input; this data has fields .*keep it in the "
+                                            "pdekit layout"):
+        convert(tmp_path / "c.h5", tmp_path / "c.hdf5", "pdebench-tensor")
+    from pdekit.data.formats import write_pdebench
+
+    f, source = open_source(tmp_path / "c.h5")
+    with f:
+        source.fields = {"u": source.fields["u"]}
+        source.inputs = {}
+        with pytest.raises(DataFileError, match="holds one field and one input; this data has fields \\['u'\\] and "
+                                                "inputs \\[\\]: keep it in the pdekit layout"):
+            write_pdebench(str(tmp_path / "u.hdf5"), source)
+
+
+def test_seed_groups_are_read_in_numeric_order(tmp_path):
+    u = write_pdebench_seeds(tmp_path / "s.hdf5", n=12)
+    with h5py.File(tmp_path / "s.hdf5", "a") as f:
+        for i in range(12):
+            f.move(f"{i:04d}", str(i))  # unpadded names: "10" sorts before "2" as text
+    f, source = open_source(tmp_path / "s.hdf5")
+    with f:
+        assert np.array_equal(source.fields["c0"](0, 12, None), u[..., 0])
+
+
 def _quick_recipe(tmp_path, **data):
     return {"name": "foreign", "data": {"n_train": 24, "n_test": 6, **data},
             "model": {"name": "fno", "modes": 6, "width": 16, "depth": 2},

@@ -249,7 +249,7 @@ def _read_pdebench_variables(f, path) -> Source:
 
 def _read_pdebench_seeds(f, path) -> Source:
     layout = "pdebench-seeds"
-    seeds = sorted(k for k in f if k.isdigit())
+    seeds = sorted((k for k in f if k.isdigit() and isinstance(f[k], h5py.Group)), key=int)
     first = _need(f[seeds[0]], "data", path, layout)
     if first.ndim < 3:
         raise _shape_error(path, layout, f"{seeds[0]}/data", first.shape, "(T, X[, Y], C)")
@@ -347,6 +347,10 @@ def _read_pdekit(f, path) -> Source:
     if cls is not None:
         time_dependent, field_names, input_names = cls.time_dependent, cls.fields, cls.inputs
     else:  # converted from another layout: the file lists its own channels
+        if "time_dependent" not in cfg or not cfg.get("fields"):
+            raise DataFileError(f"'{path}': problem '{meta['problem']}' is not one this pdekit knows, and the file does "
+                                f"not list its own fields and whether it is time-dependent (its config has "
+                                f"{sorted(cfg)}); was it written by a newer pdekit or a plugin's problem?")
         time_dependent, field_names, input_names = cfg["time_dependent"], cfg["fields"], cfg.get("inputs", [])
     arrays = {}
     for kind, names in (("fields", field_names), ("inputs", input_names)):
@@ -398,16 +402,31 @@ def write_pdebench(path: str, source: Source, layout: str = "pdebench-tensor") -
     if source.params:
         raise DataFileError(f"PDEBench's layouts have no per-sample parameters; this data varies "
                             f"{', '.join(source.params)} from sample to sample: keep it in the pdekit layout")
-    if layout == "pdebench-tensor" and (len(names) != 1 or len(source.inputs) > (0 if source.time_dependent else 1)):
+    if layout == "pdebench-tensor" and (len(names) != 1 or (len(source.inputs) > 0 if source.time_dependent
+                                                            else len(source.inputs) != 1)):
         raise DataFileError(f"PDEBench's tensor layout holds one field{'' if source.time_dependent else ' and one input'}"
-                            f"; this data has fields {names} and inputs {list(source.inputs)}: use "
-                            f"--layout pdebench-seeds")
+                            f"; this data has fields {names} and inputs {list(source.inputs)}: "
+                            + ("use --layout pdebench-seeds" if source.time_dependent else "keep it in the pdekit layout"))
     if layout == "pdebench-variables" and not set(names) <= set(PDEBENCH_VARIABLES):
         raise DataFileError(f"PDEBench's variables layout names its arrays {', '.join(PDEBENCH_VARIABLES)}; "
                             f"this data has {names}")
     if layout != "pdebench-tensor" and not source.time_dependent:
         raise DataFileError(f"steady data (inputs -> fields) only fit PDEBench's tensor layout, not {layout}")
+    named = [a for a in source.coords if a != "t"]
+    if named != list(AXES[: len(source.space)]):
+        raise DataFileError(f"PDEBench's layouts name their axes {', '.join(AXES[: len(source.space)])}; this data's "
+                            f"are {', '.join(named)}: keep it in the pdekit layout")
     tmp = f"{path}.tmp"
+    try:
+        _write_pdebench(tmp, source, layout, names)
+    except BaseException:  # a failed or interrupted write leaves no half file behind
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    os.replace(tmp, path)
+
+
+def _write_pdebench(tmp: str, source: Source, layout: str, names: list[str]) -> None:
     n, space = source.n, source.space
     with h5py.File(tmp, "w") as f:
         if layout == "pdebench-seeds":
@@ -439,7 +458,6 @@ def write_pdebench(path: str, source: Source, layout: str = "pdebench-tensor") -
                     out[name][start : start + count] = data if source.time_dependent else data[:, None]
                 if not source.time_dependent and source.inputs:
                     nu[start : start + count] = arrays[f"inputs/{next(iter(source.inputs))}"]
-    os.replace(tmp, path)
 
 
 def convert(src: str, dst: str, layout: str = "pdekit") -> Source:
