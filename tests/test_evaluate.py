@@ -68,6 +68,51 @@ def test_fourier_interpolation_to_the_stored_grid_is_exact_for_resolved_modes(g,
     assert torch.allclose(_to_stored_grid(problem, field(g)[None], g)[0], field(r), atol=1e-12)
 
 
+@pytest.mark.parametrize("trajectory", [False, True])
+def test_a_solver_is_timed_from_the_stored_state_the_surrogate_reads_not_from_the_initial_one(tmp_path, monkeypatch,
+                                                                                              trajectory):
+    """An input slice after t = 0 (w at t = 1..10 -> t = 11..50 in ns_fno3d; likewise data stored
+    after a spin-up): the solver starts from the stored state the surrogate reads and covers only the
+    predicted times, instead of solving from the initial state (ns_fno3d's solver did 50 time units
+    for the surrogate's 40). heat_1d is exact in time, so its data setting reproduces the targets to
+    float32 rounding from the stored state."""
+    from torch import nn
+
+    from pdekit.data.dataset import Normalizer
+    from pdekit.eval.evaluate import compare_with_solver
+    from pdekit.problems.heat import Heat1D
+    from pdekit.train.supervised import TrainedModel
+
+    problem = get_problem("heat_1d").from_params(32, {"nt": 6, "t_final": 0.5, "nu": 0.01})
+    generate(problem, 3, seed=4, out=tmp_path / "h.h5", quiet=True)
+    steps = 2 if trajectory else 1
+    x, y, _ = load_pairs(tmp_path / "h.h5", input_time=2, trajectory=trajectory, input_steps=steps)
+    target = slice(2 + steps, None) if trajectory else -1
+
+    class Last(nn.Module):  # the last input slice as the prediction: a poor surrogate, so the ladder descends
+        def forward(self, z):
+            return z[:, -1:]
+
+    unit = Normalizer(torch.zeros(x.shape[1]), torch.ones(x.shape[1]))
+    trained = TrainedModel(Last(), unit, Normalizer(torch.zeros(1), torch.ones(1)))
+    advanced = []
+    original = Heat1D.advance
+
+    def spy(self, fields, times):
+        advanced.append([round(t, 12) for t in times])
+        return original(self, fields, times)
+
+    def refuse(self, inputs):
+        raise AssertionError("solved from the initial state")
+
+    monkeypatch.setattr(Heat1D, "advance", spy)
+    monkeypatch.setattr(Heat1D, "solve", refuse)
+    out = compare_with_solver(trained, problem, 4, 0, x, y, target, 2, rounds=1, input_steps=steps)
+    rows = out["solver_ladder"]
+    assert rows[0]["solve_resolution"] == 32 and rows[0]["rel_l2"] < 1e-6 < out["timed_rel_l2"]
+    assert advanced[0] == ([0.0, 0.1, 0.2] if trajectory else [0.0, 0.3])  # from t = 0.2 (0.3 with 2 steps)
+
+
 def test_keep_best_keeps_the_weights_of_the_best_validation_epoch(tmp_path, monkeypatch):
     from pdekit.pipeline import split_ranges, train_recipe
     from pdekit.recipes import load_recipe

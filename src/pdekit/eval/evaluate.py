@@ -4,7 +4,9 @@ speed next to the solver's at the accuracy each reaches.
 The solver is run on exactly the test inputs the data holds (a sample is one function of
 (seed, index) at every resolution, see numerics.random_fields) at its data setting and at cheaper
 ones: larger time steps, coarser solve grids, and grids coarser than the stored one with the
-result interpolated to it, until a setting is less accurate than the surrogate. The surrogate and
+result interpolated to it, until a setting is less accurate than the surrogate. Where the surrogate
+reads a stored state after the solver's own start (a later input slice, data stored after a
+spin-up), the solver starts from that state instead (eval/rollout_solver.py). The surrogate and
 every solver setting are timed the same way in the same run: alternating rounds, the median of
 each, with the first call (warm-up, compilation) reported apart.
 """
@@ -120,7 +122,7 @@ class _Setting:
             return None
         return torch.stack([self.inputs[k] for k in names], dim=1).float().cpu()
 
-    def solve(self) -> torch.Tensor:
+    def run(self) -> torch.Tensor:
         with torch.no_grad():
             fields = self.solver.solve(self.inputs)
         return torch.stack([fields[k] for k in self.problem.fields], dim=1)
@@ -201,12 +203,31 @@ def solver_ladder(problem, seed: int, first: int, x_true: torch.Tensor, y_true: 
     def attempt(params):
         setting = _Setting(problem, params, seed, indices, device)
         _check_inputs(problem, setting, x_true, initial)
-        solution, seconds = _timed(setting.solve)
+        solution, seconds = _timed(setting.run)
         error = float(metrics.relative_l2(setting.on_stored_grid(solution, target_time), y_true).mean())
         return setting, error, seconds / count
 
     interval = problem.config.t_final / (problem.config.nt - 1) if hasattr(problem.config, "dt") else math.inf
     return ladder(problem, interval, surrogate_error, attempt, full)
+
+
+def _after_the_start(problem, x: torch.Tensor, y: torch.Tensor, target_time, input_time: int, input_steps: int):
+    """(start (k, fields, *space), times (start's first), truth (k, steps, fields, *space)) where the
+    surrogate reads a stored state later than the one the solver's data run starts from (a later
+    input slice, or data stored after a spin-up) and predicts only later times: the solver then
+    starts from that state too, as a rollout's does, rather than being timed over the interval
+    before it. None where the solver's own run is the task (input at the first stored time, no
+    spin-up) or the target reaches back to the input's time (a whole trajectory)."""
+    if problem is None or not problem.time_dependent or (input_time == 0 and not getattr(problem.config, "spinup", 0)):
+        return None
+    t, fields = problem.times(), len(problem.fields)
+    if isinstance(target_time, int):
+        target = target_time % problem.config.nt
+        return (x[:, :fields], [t[input_time], t[target]], y[:, None]) if target > input_time else None
+    if isinstance(target_time, slice):  # the input_steps slices from input_time as channels, the times after them
+        last = input_time + input_steps - 1
+        return x[:, input_steps - 1 : fields * input_steps : input_steps, 0], t[last:], y.movedim(2, 1)
+    return None
 
 
 def _time_rounds(calls: list, rounds: int) -> list[float]:
@@ -294,9 +315,19 @@ def compare_with_solver(trained, problem=None, seed: int = 0, first: int = 0, x:
         # input is repeated in time, and with several input steps each field's first is its slice
         x_stored = x[:, : x.shape[1] - len(problem.sample_params)]
         x_stored = x_stored if isinstance(target_time, int) else x_stored[:, ::input_steps, 0]
-        rows, skipped, settings = solver_ladder(problem, seed, first, x_stored, y, target_time, trained.device.type,
-                                                surrogate_error, full=ladder, input_time=input_time)
-    medians = _time_rounds([predict] + [s.solve for s in settings], rounds)
+        later = _after_the_start(problem, x, y, target_time, input_time, input_steps)
+        if later is None:
+            rows, skipped, settings = solver_ladder(problem, seed, first, x_stored, y, target_time, trained.device.type,
+                                                    surrogate_error, full=ladder, input_time=input_time)
+        else:  # the solver starts from the state the surrogate reads, not from the drawn initial state
+            from pdekit.eval.rollout_solver import rollout_solver_ladder
+
+            start, times, truth = later
+            drawn = draw_inputs(problem, seed, range(first, first + k)) if problem.sample_params else {}
+            per_sample = {name: drawn[name] for name in problem.sample_params}
+            rows, skipped, settings = rollout_solver_ladder(problem, start, times, truth, surrogate_error,
+                                                            trained.device.type, per_sample, full=ladder)
+    medians = _time_rounds([predict] + [s.run for s in settings], rounds)
     for row, seconds in zip(rows, medians[1:]):
         row["seconds_per_sample"] = seconds / k
     model_time = medians[0] / k

@@ -34,12 +34,13 @@ class _RolloutSetting:
 
 
 def rollout_solver_ladder(problem, start: torch.Tensor, times, truth: torch.Tensor, surrogate_error: float,
-                          device: str = "cpu", per_sample: dict | None = None):
+                          device: str = "cpu", per_sample: dict | None = None, full: bool = True):
     """Settings of the solver from the data's down, each advancing ``start`` (samples, channels,
     *space; the stored state the surrogate's rollout starts from) to ``times`` (the start's time
     first), scored by the trajectory relative L2 against ``truth`` (samples, steps, channels,
-    *space); ``per_sample``: the samples' own values of parameters that vary, {name: (samples,)}.
-    Returns (rows, skipped, settings) as pdekit.eval.evaluate.solver_ladder does."""
+    *space); ``per_sample``: the samples' own values of parameters that vary, {name: (samples,)};
+    ``full``: also the cheaper settings (else the data's only). Returns (rows, skipped, settings) as
+    pdekit.eval.evaluate.solver_ladder does."""
     rel_times = [float(t - times[0]) for t in times]
 
     def attempt(params):
@@ -48,7 +49,7 @@ def rollout_solver_ladder(problem, start: torch.Tensor, times, truth: torch.Tens
         return setting, float(metrics.relative_l2(setting.on_stored_grid(states), truth).mean()), seconds / len(start)
 
     interval = min(b - a for a, b in zip(rel_times[:-1], rel_times[1:]))
-    return ladder(problem, interval, surrogate_error, attempt)
+    return ladder(problem, interval, surrogate_error, attempt, full)
 
 
 def compare_rollout_with_solver(model, problem, states: torch.Tensor, times, truth: torch.Tensor,
