@@ -53,6 +53,27 @@ def test_band_limited_inputs_are_solved_exactly_on_every_coarser_grid(tmp_path, 
     assert max(errors[32], errors[16], errors[8]) < 1e-7 and errors[4] > 1e-3
 
 
+def test_a_coarser_grid_halves_the_step_where_the_finer_grid_s_largest_step_misses():
+    """Errors made up as a time part (1e-4 per step factor) plus a space part per grid, against a
+    surrogate at 5e-4: the 128 grid misses at the 256 grid's largest accurate factor 4 but matches
+    at 2, and in 2D a grid at half the points per axis and half the step costs half as much, so it
+    must be tried; the ladder ends on the 32 grid, which misses even at the data's step."""
+    from pdekit.eval.evaluate import ladder
+
+    problem = get_problem("navier_stokes_2d").from_params(64, {"nt": 3, "t_final": 2.0})
+    space = {256: 0.0, 128: 1.5e-4, 64: 3.5e-4, 32: 1e-2}
+    tried = []
+
+    def attempt(params):
+        factor = round(params["dt"] / problem.config.dt)
+        tried.append((params["solve_resolution"], factor))
+        return None, 1e-4 * factor + space[params["solve_resolution"]], 0.0
+
+    rows, skipped, _ = ladder(problem, 1.0, 5e-4, attempt)
+    assert tried == [(256, 1), (256, 2), (256, 4), (256, 8), (128, 4), (128, 2), (64, 2), (64, 1), (32, 1)]
+    assert len(rows) == len(tried) and not skipped
+
+
 @pytest.mark.parametrize("g, r", [(4, 12), (5, 12), (5, 11), (6, 9), (8, 16)])
 def test_fourier_interpolation_to_the_stored_grid_is_exact_for_resolved_modes(g, r):
     from pdekit.eval.evaluate import _to_stored_grid

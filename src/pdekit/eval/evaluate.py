@@ -151,38 +151,55 @@ def _check_inputs(problem, setting: _Setting, x_true: torch.Tensor, initial: boo
 
 def ladder(problem, interval: float, surrogate_error: float, attempt, full: bool = True):
     """Solver settings from the data's down: those of ``_settings`` (grids) and, on each, the time step
-    doubled, until a setting is less accurate than ``surrogate_error``. ``attempt(params)`` runs
-    one setting and returns (setting, mean relative L2, first-call seconds per sample), raising
-    PdekitError when it cannot run; ``interval`` is the stored interval, which no step exceeds
-    (a larger dt would be the same setting again). Returns (rows, skipped, settings)."""
+    doubled, until a setting is less accurate than ``surrogate_error``. A coarser grid starts at the
+    largest step that was accurate enough on the finer one (smaller ones cost more there); where
+    that step misses on the coarser grid, it halves the step until one matches, and the ladder ends
+    at a grid where even the data's step misses (coarser grids only lose). ``attempt(params)``
+    runs one setting and returns (setting, mean relative L2, first-call seconds per sample),
+    raising PdekitError when it cannot run; ``interval`` is the stored interval, which no step
+    exceeds (a larger dt would be the same setting again). Returns (rows, skipped, settings)."""
     base = dataclasses.asdict(problem.config)
     rows, skipped, settings = [], [], []
     has_dt = bool(getattr(problem.config, "dt", 0))  # dt = 0: the problem picks its own stable step
-    largest = 0  # a coarser grid starts at the largest step accurate enough on the finer one: smaller ones cost more
+    largest = 0  # log2 of the largest step factor accurate enough on the finer grids
+
+    def run(override: dict, factor: int) -> float | None:
+        """One setting's error (appended to rows), or None where it cannot run (appended to skipped)."""
+        params = {**base, **override}
+        if has_dt:
+            params["dt"] = min(problem.config.dt * factor, max(interval, problem.config.dt))
+        described = _describe(params)
+        try:
+            setting, error, seconds = attempt(params)
+            if not math.isfinite(error):
+                raise PdekitError("the solution is not finite")
+        except PdekitError as exc:  # ConfigError, UnstableError: a too-large step or too-coarse grid
+            skipped.append({**described, "reason": str(exc).split("; ")[0]})
+            return None
+        rows.append({**described, "rel_l2": error, "first_call_seconds": seconds})
+        settings.append(setting)
+        return error
+
     settings_tried = _settings(problem)
     for grid_index, override in enumerate(settings_tried if full else settings_tried[:1]):
-        rows_before = len(rows)
+        rows_before, matched = len(rows), False
         factors = [2**j for j in range(largest, MAX_DT_DOUBLINGS + 1)] if (has_dt and full) else [1]
         factors = [f for f in factors if f == factors[0] or problem.config.dt * f / 2 < interval]
         for j, factor in enumerate(factors):
-            params = {**base, **override}
-            if has_dt:
-                params["dt"] = min(problem.config.dt * factor, max(interval, problem.config.dt))
-            described = _describe(params)
-            try:
-                setting, error, seconds = attempt(params)
-                if not math.isfinite(error):
-                    raise PdekitError("the solution is not finite")
-            except PdekitError as exc:  # ConfigError, UnstableError: a too-large step or too-coarse grid
-                skipped.append({**described, "reason": str(exc).split("; ")[0]})
+            error = run(override, factor)
+            if error is None:
                 break
-            rows.append({**described, "rel_l2": error, "first_call_seconds": seconds})
-            settings.append(setting)
-            if error > surrogate_error:
-                break
-            largest = max(largest, int(math.log2(factor)))
-        if len(rows) > rows_before and j == 0 and rows[-1]["rel_l2"] > surrogate_error:
-            break  # even the smallest step on this grid is less accurate: coarser grids only lose
+            if error <= surrogate_error:
+                matched, largest = True, int(math.log2(factor))
+                continue
+            for smaller in ([factor // 2**i for i in range(1, int(math.log2(factor)) + 1)] if j == 0 else []):
+                error = run(override, smaller)  # the finer grid's step misses here: a smaller one may match
+                if error is None or error <= surrogate_error:
+                    matched, largest = error is not None, int(math.log2(smaller))
+                    break
+            break
+        if len(rows) > rows_before and not matched:
+            break  # even the data's step on this grid is less accurate: coarser grids only lose
         if not rows and grid_index == 0:
             break  # the data's own setting failed: nothing to compare
     return rows, skipped, settings
