@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 SMALL_BURGERS = ["burgers_1d", "--n", "2", "--resolution", "32", "--seed", "0",
                  "--set", "solve_resolution=64", "--set", "t_final=0.1"]
@@ -163,3 +164,16 @@ def test_eval_of_a_pinn_run(run_cli, tmp_path, monkeypatch):
 def test_a_data_file_given_as_the_recipe_is_refused_clearly(run_cli, tmp_path):
     (tmp_path / "data.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(64))
     _refused(run_cli("run", str(tmp_path / "data.h5")), "is not a YAML recipe", "data.file")
+
+
+def test_eval_solves_missing_test_data_where_this_machine_can(monkeypatch):
+    """A run trained with train.device: cuda, evaluated on a machine without a GPU, solves test data its
+    cache lacks on the CPU (resolving the training device refused it before)."""
+    from pdekit.pipeline import evaluation_data_device
+    from pdekit.recipes import load_recipe
+
+    gpu_run, cpu_run = (load_recipe("burgers_fno", overrides=[f"train.device={d}"]) for d in ("cuda", "cpu"))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert evaluation_data_device(gpu_run) == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert evaluation_data_device(gpu_run) == "cuda" and evaluation_data_device(cpu_run) == "cpu"

@@ -131,6 +131,7 @@ def test_a_solver_is_timed_from_the_stored_state_the_surrogate_reads_not_from_th
     out = compare_with_solver(trained, problem, 4, 0, x, y, target, 2, rounds=1, input_steps=steps)
     rows = out["solver_ladder"]
     assert rows[0]["solve_resolution"] == 32 and rows[0]["rel_l2"] < 1e-6 < out["timed_rel_l2"]
+    assert out["threads"] == torch.get_num_threads()
     assert advanced[0] == ([0.0, 0.1, 0.2] if trajectory else [0.0, 0.3])  # from t = 0.2 (0.3 with 2 steps)
 
 
@@ -166,4 +167,19 @@ def test_speedup_is_taken_at_matched_accuracy():
     assert out["speed_verdict"].startswith("Every solver setting tried was at least as accurate as the surrogate, so "
                                            "at equal accuracy the solver is at least 2.5x faster")
     out = speed_verdict(rows[:2], model_seconds=0.1, surrogate_error=4e-3)
-    assert "the surrogate is at most 2x faster" in out["speed_verdict"]
+    assert "the surrogate is at most 2x faster" in out["speed_verdict"] and out["speedup_is"] == "an upper bound"
+    assert speed_verdict(rows, model_seconds=0.1, surrogate_error=4e-3)["speedup_is"] == "measured"
+
+
+def test_no_speedup_says_why():
+    """A surrogate whose error is not finite has nothing to match (every setting would beat it, which
+    read as "the surrogate is more accurate than every setting"); a solver that could not run at the
+    data's setting is not "no pdekit solver"."""
+    rows = [{"solve_resolution": 64, "rel_l2": 1e-8, "seconds_per_sample": 1.0}]
+    out = speed_verdict(rows, model_seconds=0.1, surrogate_error=float("nan"))
+    assert out["speedup"] is None and out["speed_verdict"] == ("The surrogate's error on the timed samples is nan: "
+                                                               "no solver setting can be matched to it.")
+    out = speed_verdict([], 0.1, 1e-3, [{"solve_resolution": 64, "reason": "its inputs differ from the stored ones"}])
+    assert out["speed_verdict"] == ("The solver could not run at the data's setting (its inputs differ from the "
+                                    "stored ones).")
+    assert speed_verdict([], 0.1, 1e-3)["speed_verdict"] == "The solver was not timed (no pdekit solver for this data)."

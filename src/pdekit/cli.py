@@ -148,7 +148,8 @@ def _print_summary(results: dict, run_dir: str) -> None:
             ("train seconds", f"{results['train_seconds']:.1f}"),
             ("model s/sample", f"{results['model_seconds_per_sample']:.3g}"),
             ("solver s/sample (data setting)", optional_figure(results["solver_seconds_per_sample"], ".3g")),
-            ("speed-up at equal accuracy", optional_figure(results["speedup"], ".3g", "x")),
+            ("speed-up at equal accuracy", optional_figure(
+                results["speedup"], ".3g", "at most " if results.get("speedup_is") == "an upper bound" else "", "x")),
         ]
         rows += [(f"rel. L2 at resolution {r}", f"{e:.4g}") for r, e in results["resolution_transfer"].items()]
         _table(f"{results['recipe']} ({results['device']})", rows, run_dir, results["speed_verdict"])

@@ -222,6 +222,14 @@ def write_record(run_dir: str, recipe, trained, results: dict, arrays) -> None:
     write_report(run_dir, recipe, trained, results, *arrays)
 
 
+def evaluation_data_device(recipe: Recipe) -> str:
+    """Where ``pdekit eval`` solves test data its cache lacks: the training device where this machine
+    has it, else the CPU (a run trained on a GPU is evaluated on a machine without one; the model
+    is evaluated on the CPU either way)."""
+    wanted = recipe.train.device
+    return "cuda" if wanted in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
+
+
 class OperatorRunner:
     """Operator recipes: data, training, evaluation against the solver, report."""
 
@@ -251,7 +259,7 @@ class OperatorRunner:
 
         trained, state = load_trained(run_dir)
         if data is None:
-            files = prepare_data(recipe, quiet=True, device=resolve_device(recipe.train.device).type)
+            files = prepare_data(recipe, quiet=True, device=evaluation_data_device(recipe))
             test, transfer, held_out = files["test"], files["transfer"], files.get("held_out")
         else:
             _check_foreign_data(recipe, state, trained, data)
@@ -413,7 +421,7 @@ class RolloutRunner:
         model = RolloutRunner._model(recipe, state["channels"], state["ndim"], state["dt"], state.get("cond_log", ()))
         check_checkpoint_model(state, model, path)
         model.load_state_dict(state["best_model" if "best_model" in state else "model"])
-        files = prepare_data(recipe, quiet=True, device=resolve_device(recipe.train.device).type)
+        files = prepare_data(recipe, quiet=True, device=evaluation_data_device(recipe))
         history = json.loads(state["history"])
         epoch = int(state.get("best_epoch", int(state["epoch"]) + int(state["lbfgs_iterations"])))
         metrics, arrays = RolloutRunner._score(recipe, model, files["test"], history, float(state["seconds"]), "cpu",

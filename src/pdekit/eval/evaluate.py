@@ -256,13 +256,20 @@ def _time_rounds(calls: list, rounds: int) -> list[float]:
     return [statistics.median(t) for t in times]
 
 
-def speed_verdict(rows: list[dict], model_seconds: float, surrogate_error: float) -> dict:
+def speed_verdict(rows: list[dict], model_seconds: float, surrogate_error: float, skipped: list[dict] = ()) -> dict:
     """The matched-accuracy comparison: the cheapest solver setting at least as accurate as the
-    surrogate, its speed ratio, and a sentence that says which is faster at equal accuracy."""
+    surrogate, its speed ratio (``speedup``; ``speedup_is``: "measured" where the ladder crossed the
+    surrogate's error, "an upper bound" where every setting tried was more accurate, so a cheaper
+    one might match), and a sentence that says which is faster at equal accuracy, or why no ratio."""
     matched = [r for r in rows if r["rel_l2"] <= surrogate_error]
-    out = {"speedup": None, "matched_setting": None}
+    out = {"speedup": None, "speedup_is": None, "matched_setting": None}
+    if not math.isfinite(surrogate_error):
+        out["speed_verdict"] = (f"The surrogate's error on the timed samples is {surrogate_error}: no solver setting "
+                                f"can be matched to it.")
+        return out
     if not rows:
-        out["speed_verdict"] = "The solver was not timed (no pdekit solver for this data)."
+        out["speed_verdict"] = ("The solver was not timed (no pdekit solver for this data)." if not skipped else
+                                f"The solver could not run at the data's setting ({skipped[0]['reason']}).")
         return out
     if not matched:
         out["speed_verdict"] = (f"No solver setting tried reached the surrogate's error {surrogate_error:.3g}: "
@@ -278,11 +285,13 @@ def speed_verdict(rows: list[dict], model_seconds: float, surrogate_error: float
         faster = (f"the surrogate is {ratio:.3g}x faster" if ratio >= 1
                   else f"the solver is {1 / ratio:.3g}x faster than the surrogate")
         out["speed_verdict"] = f"At equal accuracy {faster}: the cheapest solver setting as accurate as the surrogate {timing}"
+        out["speedup_is"] = "measured"
     else:  # every setting was more accurate: a cheaper one might match the surrogate, so the ratio is a bound
         bound = (f"the surrogate is at most {ratio:.3g}x faster" if ratio >= 1
                  else f"the solver is at least {1 / ratio:.3g}x faster than the surrogate")
         out["speed_verdict"] = (f"Every solver setting tried was at least as accurate as the surrogate, so at equal "
                                 f"accuracy {bound}: the cheapest setting tried {timing}")
+        out["speedup_is"] = "an upper bound"
     return out
 
 
@@ -327,7 +336,7 @@ def compare_with_solver(trained, problem=None, seed: int = 0, first: int = 0, x:
     model_first = _timed(predict)[1] / k  # before any other call: warm-up and compilation included
     surrogate_error = float(metrics.relative_l2(trained.predict(x), y).mean())
     rows, skipped, settings = [], [], []
-    if problem is not None:
+    if problem is not None and math.isfinite(surrogate_error):  # nothing to match a non-finite error to
         # the stored fields or inputs, before the channels of parameters drawn per sample; a trajectory's
         # input is repeated in time, and with several input steps each field's first is its slice
         x_stored = x[:, : x.shape[1] - len(problem.sample_params)]
@@ -355,7 +364,8 @@ def compare_with_solver(trained, problem=None, seed: int = 0, first: int = 0, x:
         "model_first_call_seconds_per_sample": model_first,
         "timed_samples": k,
         "timed_rel_l2": surrogate_error,
-        **speed_verdict(rows, model_time, surrogate_error),
+        "threads": torch.get_num_threads(),
+        **speed_verdict(rows, model_time, surrogate_error, skipped),
         "speedup_at_data_setting": data_solver / model_time if data_solver else None,
         "solver_ladder": rows,
         "solver_ladder_skipped": skipped,

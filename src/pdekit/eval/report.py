@@ -190,9 +190,11 @@ def _speed(plt, results, path, unit: str = "sample"):
     return fig
 
 
-def optional_figure(value, spec: str, suffix: str = "") -> str:
-    """A figure, or why there is none (data from another layout has no pdekit solver to time)."""
-    return "n/a (no pdekit solver for this data)" if value is None else f"{value:{spec}}{suffix}"
+def optional_figure(value, spec: str, prefix: str = "", suffix: str = "") -> str:
+    """A figure, or "n/a" pointing at the speed verdict printed below the table, which says why (no
+    pdekit solver for foreign data, a solver that could not run, a surrogate more accurate than
+    every setting)."""
+    return "n/a (below)" if value is None else f"{prefix}{value:{spec}}{suffix}"
 
 
 def verdict(results: dict) -> str:

@@ -5,6 +5,8 @@ surrogate over the same predicted steps. Surrogate and settings are timed in alt
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -83,13 +85,16 @@ def compare_rollout_with_solver(model, problem, states: torch.Tensor, times, tru
 
     first = _timed(rollout)[1] / count
     surrogate_error = float(metrics.relative_l2(rollout().float().cpu(), truth).mean())
-    rows, skipped, settings = rollout_solver_ladder(problem, states[:, -1], np.asarray(times), truth,
-                                                    surrogate_error, device.type, params)
+    rows, skipped, settings = [], [], []
+    if math.isfinite(surrogate_error):  # nothing to match a blown-up rollout to
+        rows, skipped, settings = rollout_solver_ladder(problem, states[:, -1], np.asarray(times), truth,
+                                                        surrogate_error, device.type, params)
     medians = _time_rounds([rollout] + [s.run for s in settings], rounds)
     for row, seconds in zip(rows, medians[1:]):
         row["seconds_per_sample"] = seconds / count
     model_time = medians[0] / count
     return {"model_seconds_per_sample": model_time, "model_first_call_seconds_per_sample": first,
             "solver_seconds_per_sample": rows[0]["seconds_per_sample"] if rows else None, "timed_samples": count,
-            "timed_rel_l2": surrogate_error, **speed_verdict(rows, model_time, surrogate_error),
+            "timed_rel_l2": surrogate_error, "threads": torch.get_num_threads(),
+            **speed_verdict(rows, model_time, surrogate_error, skipped),
             "solver_ladder": rows, "solver_ladder_skipped": skipped}
