@@ -72,6 +72,10 @@ def test_a_coarser_grid_halves_the_step_where_the_finer_grid_s_largest_step_miss
     rows, skipped, _ = ladder(problem, 1.0, 5e-4, attempt)
     assert tried == [(256, 1), (256, 2), (256, 4), (256, 8), (128, 4), (128, 2), (64, 2), (64, 1), (32, 1)]
     assert len(rows) == len(tried) and not skipped
+    # where the grid's own error dominates, one halving that barely helps ends the descent and the ladder
+    space[128], tried[:] = 1e-2, []
+    ladder(problem, 1.0, 5e-4, attempt)
+    assert tried == [(256, 1), (256, 2), (256, 4), (256, 8), (128, 4), (128, 2)]
 
 
 @pytest.mark.parametrize("g, r", [(4, 12), (5, 12), (5, 11), (6, 9), (8, 16)])

@@ -153,7 +153,8 @@ def ladder(problem, interval: float, surrogate_error: float, attempt, full: bool
     """Solver settings from the data's down: those of ``_settings`` (grids) and, on each, the time step
     doubled, until a setting is less accurate than ``surrogate_error``. A coarser grid starts at the
     largest step that was accurate enough on the finer one (smaller ones cost more there); where
-    that step misses on the coarser grid, it halves the step until one matches, and the ladder ends
+    that step misses on the coarser grid, it halves the step until one matches (or halving no
+    longer lowers the error by a tenth: the grid's own error dominates), and the ladder ends
     at a grid where even the data's step misses (coarser grids only lose). ``attempt(params)``
     runs one setting and returns (setting, mean relative L2, first-call seconds per sample),
     raising PdekitError when it cannot run; ``interval`` is the stored interval, which no step
@@ -193,10 +194,12 @@ def ladder(problem, interval: float, surrogate_error: float, attempt, full: bool
                 matched, largest = True, int(math.log2(factor))
                 continue
             for smaller in ([factor // 2**i for i in range(1, int(math.log2(factor)) + 1)] if j == 0 else []):
-                error = run(override, smaller)  # the finer grid's step misses here: a smaller one may match
+                previous, error = error, run(override, smaller)  # the finer grid's step misses: a smaller may match
                 if error is None or error <= surrogate_error:
                     matched, largest = error is not None, int(math.log2(smaller))
                     break
+                if error > 0.9 * previous:
+                    break  # a smaller step barely helps: the grid's own error dominates
             break
         if len(rows) > rows_before and not matched:
             break  # even the data's step on this grid is less accurate: coarser grids only lose
