@@ -4,7 +4,7 @@
 
 Runs ``pdekit run NAME --quick`` for each recipe in turn, in one new data cache shared by the run
 (a recipe whose data an earlier recipe already made, burgers_deeponet after burgers_fno for
-example, finds them cached: the table says so), each run into a temporary folder. Reports the
+example, finds them cached: the table says so; PINN recipes have no data file), each run into a temporary folder. Reports the
 wall time of the whole command (data generation, training, evaluation, report) and the recipe's
 headline error from metrics.json. The quick variants are meant to finish within 3 minutes on 2
 CPU cores. With --merge the table goes into docs/benchmarks.md (section quick-recipes); rows of
@@ -35,6 +35,12 @@ def _files(folder: str) -> set[str]:
     return {os.path.join(d, f) for d, _, names in os.walk(folder) for f in names}
 
 
+def _kind(name: str) -> str:
+    from pdekit.recipes import _read
+
+    return _read(name).get("kind", "operator")
+
+
 def run_one(name: str, cache: str, threads: int) -> dict:
     env = {**os.environ, "PDEKIT_DATA": cache, "OMP_NUM_THREADS": str(threads)}
     before = _files(cache)
@@ -48,7 +54,7 @@ def run_one(name: str, cache: str, threads: int) -> dict:
             metrics = json.load(open(os.path.join(out, "metrics.json")))
     key = next((k for k in HEADLINE if isinstance(metrics.get(k), (int, float))), None)
     row = {"recipe": name, "seconds": round(seconds, 1), "rc": done.returncode,
-           "data": "made" if _files(cache) - before else "cached",
+           "data": "none" if _kind(name) == "pinn" else "made" if _files(cache) - before else "cached",
            "metric": key, "value": metrics.get(key) if key else None}
     if done.returncode:
         row["error"] = (done.stderr.strip().splitlines() or ["?"])[-1][:200]
