@@ -13,6 +13,7 @@ from pdekit.problems import get_problem
 
 def _ladder(tmp_path, name, resolution, params, surrogate_error, n=3, target_time=-1):
     problem = get_problem(name).from_params(resolution, params)
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / f"{name}.h5"
     generate(problem, n, seed=4, out=path, quiet=True, first=10)
     x, y, _ = load_pairs(path, target_time=target_time)
@@ -27,6 +28,20 @@ def test_darcy_ladder_solves_the_stored_coefficients(tmp_path):
     assert not skipped and list(errors) == [57, 29, 15, 8]
     assert errors[57] < 1e-7  # the data's own setting: float32 rounding only
     assert 0.005 < errors[29] < 0.025 and errors[29] < errors[15] < 0.04 < 0.05 < errors[8]
+
+
+def test_an_iterative_solver_s_tolerance_is_loosened_like_a_time_step(tmp_path):
+    """Darcy by conjugate gradients (solver: cg; auto picks it on a GPU) at cg_tol 1e-10 is far more
+    accurate than a surrogate: the ladder loosens the tolerance 100x per setting up to 1e-2 (the
+    loosest still 4.5e-4 from the data on 57 nodes), then coarsens the grid; the direct solver has no
+    tolerance to loosen."""
+    rows, skipped, _ = _ladder(tmp_path / "cg", "darcy_2d", 15, {"solve_resolution": 57, "solver": "cg"},
+                               surrogate_error=0.02)
+    assert [(r["solve_resolution"], r["cg_tol"]) for r in rows] == [
+        (57, 1e-10), (57, 1e-8), (57, 1e-6), (57, 1e-4), (57, 1e-2), (29, 1e-2), (15, 1e-2), (15, 1e-4)]
+    assert rows[0]["rel_l2"] < 1e-7 < rows[3]["rel_l2"] < 1e-5 < 1e-4 < rows[4]["rel_l2"] < 1e-3 and not skipped
+    rows, _, _ = _ladder(tmp_path / "direct", "darcy_2d", 15, {"solve_resolution": 57}, surrogate_error=0.02)
+    assert rows and not any("cg_tol" in r for r in rows)
 
 
 def test_ladder_covers_every_field_and_reports_skipped_settings(tmp_path):

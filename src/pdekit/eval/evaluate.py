@@ -28,7 +28,8 @@ from pdekit.models.registry import count_parameters
 from pdekit.problems import get_problem
 
 MAX_DT_DOUBLINGS = 10  # time steps tried: dt, 2 dt, 4 dt, ... up to 1024 dt
-SETTING_KEYS = ("solve_resolution", "mesh_size", "dt")  # the config entries a solver setting differs in
+LOOSEST_TOLERANCE = 1e-2  # an iterative solver's tolerance is loosened 100x per setting up to this
+SETTING_KEYS = ("solve_resolution", "mesh_size", "dt", "cg_tol")  # the config entries a solver setting differs in
 
 
 def _timed(fn):
@@ -134,8 +135,9 @@ class _Setting:
         return out
 
 
-def _describe(params: dict) -> dict:
-    return {k: v for k, v in params.items() if k in SETTING_KEYS}
+def _describe(params: dict, tolerance: str | None = None) -> dict:
+    """The entries a setting differs in: grid, mesh, step, and the tolerance where it is loosened."""
+    return {k: v for k, v in params.items() if k in SETTING_KEYS and (k != "cg_tol" or k == tolerance)}
 
 
 def _check_inputs(problem, setting: _Setting, x_true: torch.Tensor, initial: bool) -> None:
@@ -149,27 +151,38 @@ def _check_inputs(problem, setting: _Setting, x_true: torch.Tensor, initial: boo
         raise PdekitError(f"its inputs differ from the stored ones by {gap:.3g}")
 
 
-def ladder(problem, interval: float, surrogate_error: float, attempt, full: bool = True):
-    """Solver settings from the data's down: those of ``_settings`` (grids) and, on each, the time step
-    doubled, until a setting is less accurate than ``surrogate_error``. A coarser grid starts at the
-    largest step that was accurate enough on the finer one (smaller ones cost more there); where
-    that step misses on the coarser grid, it halves the step until one matches (or halving no
-    longer lowers the error by a tenth: the grid's own error dominates), and the ladder ends
-    at a grid where even the data's step misses (coarser grids only lose). ``attempt(params)``
-    runs one setting and returns (setting, mean relative L2, first-call seconds per sample),
-    raising PdekitError when it cannot run; ``interval`` is the stored interval, which no step
-    exceeds (a larger dt would be the same setting again). Returns (rows, skipped, settings)."""
+def ladder(problem, interval: float, surrogate_error: float, attempt, full: bool = True,
+           tolerance: str | None = None):
+    """Solver settings from the data's down: those of ``_settings`` (grids) and, on each, a cheaper
+    step: the time step doubled or, for a steady problem solved iteratively, its ``tolerance`` (the
+    config entry, as ``Problem.iterative_tolerance`` names it) loosened 100x up to 1e-2, until a
+    setting is less accurate than ``surrogate_error``. A coarser grid starts at the cheapest step
+    that was accurate enough on the finer one (smaller ones cost more there); where that step
+    misses on the coarser grid, it takes finer steps until one matches (or a finer step no longer
+    lowers the error by a tenth: the grid's own error dominates), and the ladder ends at a grid
+    where no step tried matches (coarser grids only lose). ``attempt(params)`` runs one setting and
+    returns (setting, mean relative L2, first-call seconds per sample), raising PdekitError when it
+    cannot run; ``interval`` is the stored interval, which no time step exceeds (a larger dt would
+    be the same setting again). Returns (rows, skipped, settings)."""
     base = dataclasses.asdict(problem.config)
     rows, skipped, settings = [], [], []
-    has_dt = bool(getattr(problem.config, "dt", 0))  # dt = 0: the problem picks its own stable step
-    largest = 0  # log2 of the largest step factor accurate enough on the finer grids
+    dt = float(getattr(problem.config, "dt", 0) or 0)  # dt = 0: the problem picks its own stable step
+    if dt:
+        top = MAX_DT_DOUBLINGS
+    elif tolerance:
+        top = max(0, math.floor(math.log(LOOSEST_TOLERANCE / base[tolerance], 100) + 1e-9))
+    else:
+        top = 0
+    cheapest = 0  # the cheapest step (its exponent) accurate enough on the finer grids
 
-    def run(override: dict, factor: int) -> float | None:
-        """One setting's error (appended to rows), or None where it cannot run (appended to skipped)."""
+    def run(override: dict, k: int) -> float | None:
+        """The error of step k on this grid (appended to rows), or None where it cannot run (to skipped)."""
         params = {**base, **override}
-        if has_dt:
-            params["dt"] = min(problem.config.dt * factor, max(interval, problem.config.dt))
-        described = _describe(params)
+        if dt:
+            params["dt"] = min(dt * 2**k, max(interval, dt))
+        elif tolerance:
+            params[tolerance] = base[tolerance] * 100**k
+        described = _describe(params, tolerance)
         try:
             setting, error, seconds = attempt(params)
             if not math.isfinite(error):
@@ -184,25 +197,25 @@ def ladder(problem, interval: float, surrogate_error: float, attempt, full: bool
     settings_tried = _settings(problem)
     for grid_index, override in enumerate(settings_tried if full else settings_tried[:1]):
         rows_before, matched = len(rows), False
-        factors = [2**j for j in range(largest, MAX_DT_DOUBLINGS + 1)] if (has_dt and full) else [1]
-        factors = [f for f in factors if f == factors[0] or problem.config.dt * f / 2 < interval]
-        for j, factor in enumerate(factors):
-            error = run(override, factor)
+        steps = list(range(cheapest, top + 1)) if full else [0]
+        steps = [k for k in steps if k == steps[0] or not dt or dt * 2**k / 2 < interval]
+        for j, k in enumerate(steps):
+            error = run(override, k)
             if error is None:
                 break
             if error <= surrogate_error:
-                matched, largest = True, int(math.log2(factor))
+                matched, cheapest = True, k
                 continue
-            for smaller in ([factor // 2**i for i in range(1, int(math.log2(factor)) + 1)] if j == 0 else []):
-                previous, error = error, run(override, smaller)  # the finer grid's step misses: a smaller may match
+            for finer in (range(k - 1, -1, -1) if j == 0 else []):
+                previous, error = error, run(override, finer)  # the finer grid's step misses: a finer one may match
                 if error is None or error <= surrogate_error:
-                    matched, largest = error is not None, int(math.log2(smaller))
+                    matched, cheapest = error is not None, finer
                     break
                 if error > 0.9 * previous:
-                    break  # a smaller step barely helps: the grid's own error dominates
+                    break  # a finer step barely helps: the grid's own error dominates
             break
         if len(rows) > rows_before and not matched:
-            break  # even the data's step on this grid is less accurate: coarser grids only lose
+            break  # no step on this grid matches: coarser grids only lose
         if not rows and grid_index == 0:
             break  # the data's own setting failed: nothing to compare
     return rows, skipped, settings
@@ -228,7 +241,7 @@ def solver_ladder(problem, seed: int, first: int, x_true: torch.Tensor, y_true: 
         return setting, error, seconds / count
 
     interval = problem.config.t_final / (problem.config.nt - 1) if hasattr(problem.config, "dt") else math.inf
-    return ladder(problem, interval, surrogate_error, attempt, full)
+    return ladder(problem, interval, surrogate_error, attempt, full, problem.iterative_tolerance(device))
 
 
 def _after_the_start(problem, x: torch.Tensor, y: torch.Tensor, target_time, input_time: int, input_steps: int):

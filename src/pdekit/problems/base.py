@@ -291,6 +291,12 @@ class Problem:
         """The PDE residual of grid fields on this problem's stored grid (zero for an exact solution)."""
         raise NotImplementedError
 
+    def iterative_tolerance(self, device: str) -> str | None:
+        """The config entry of the stopping tolerance of the iterative solver this problem uses on
+        ``device`` (the solver ladder loosens it, as it lengthens a time step), or None where the
+        solve is direct or exact (override where an iterative solver runs)."""
+        return None
+
 
 class PinnProblem:
     """A physics-informed benchmark: a domain, residual and conditions around a network, and a

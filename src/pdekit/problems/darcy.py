@@ -88,6 +88,11 @@ class Darcy2D(Problem):
             u = elliptic.solve_cg(a, f, c.cg_tol, c.cg_max_iter or None)
         return {"u": u}
 
+    def iterative_tolerance(self, device: str) -> str | None:
+        """``cg_tol`` where conjugate gradients solve (``solver: cg``, or ``auto`` off the CPU)."""
+        solver = self.config.solver
+        return "cg_tol" if solver == "cg" or (solver == "auto" and device != "cpu") else None
+
     def residual(self, fields, inputs):
         """-div(a grad u) - f at interior nodes, and u itself on the boundary, with the solver's own
         finite-volume stencil (so the solver's output has zero residual on its grid)."""
