@@ -66,7 +66,8 @@ def table(rows: list[dict]) -> str:
              "|---|---|---|---|---|"]
     for r in rows:
         error = f"{r['metric']} {r['value']:.3g}" if r.get("value") is not None else r.get("error", "-")
-        lines.append(f"| {r['recipe']} | {r['seconds']:.0f} | {'yes' if r['seconds'] <= BUDGET else 'no'} | "
+        within = "failed" if r["rc"] else "yes" if r["seconds"] <= BUDGET else "no"
+        lines.append(f"| {r['recipe']} | {r['seconds']:.0f} | {within} | "
                      f"{r['data']} | {error} |")
     return "\n".join(lines)
 

@@ -154,6 +154,19 @@ def test_a_solver_is_timed_from_the_stored_state_the_surrogate_reads_not_from_th
     assert advanced[0] == ([0.0, 0.1, 0.2] if trajectory else [0.0, 0.3])  # from t = 0.2 (0.3 with 2 steps)
 
 
+def test_the_solver_starts_from_the_stored_state_only_where_the_surrogate_reads_a_later_one():
+    from pdekit.eval.evaluate import _after_the_start
+
+    heat = get_problem("heat_1d").from_params(16, {"nt": 6})
+    x, y = torch.zeros(2, 3, 3, 16), torch.zeros(2, 1, 3, 16)
+    assert _after_the_start(heat, x[:, :1, 0], y[:, :, 0], -1, 0, 1) is None  # u(0) -> u(T): the solver's own run
+    start, times, truth = _after_the_start(heat, x, y, slice(3, None), 0, 3)  # reads t0..t2: starts at t2
+    assert start.shape == (2, 1, 16) and times == heat.times()[2:] and truth.shape == (2, 3, 1, 16)
+    combined = get_problem("combined_1d").from_params(50, {"nt": 6, "t_final": 0.5})
+    assert not combined.autonomous  # forced in time: no stepper from a state, so its solve is timed
+    assert _after_the_start(combined, x[:, :1, 0], y[:, :, 0], -1, 2, 1) is None
+
+
 def test_keep_best_keeps_the_weights_of_the_best_validation_epoch(tmp_path, monkeypatch):
     from pdekit.pipeline import split_ranges, train_recipe
     from pdekit.recipes import load_recipe

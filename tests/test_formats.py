@@ -248,6 +248,14 @@ def test_axes_pdebench_cannot_name_are_refused_and_leave_no_file(tmp_path):
     with pytest.raises(DataFileError, match="name their axes x, y; this data's are r, theta: keep it in the pdekit"):
         convert(tmp_path / "p.h5", tmp_path / "b.hdf5", "pdebench-seeds")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.h5", "w.hdf5"]
+    # axes in another order (y, x): kept through pdekit's layout (whose coords HDF5 lists alphabetically),
+    # so the export is refused as the direct one is, not written with the axes swapped
+    with h5py.File(tmp_path / "w.hdf5", "a") as f:
+        f["dimensions"].attrs["spatial_dims"] = ["y", "x"]
+    convert(tmp_path / "w.hdf5", tmp_path / "yx.h5")
+    for path in (tmp_path / "w.hdf5", tmp_path / "yx.h5"):
+        with pytest.raises(DataFileError, match="name their axes x, y; this data's are y, x"):
+            convert(path, tmp_path / "b.hdf5", "pdebench-seeds")
 
 
 def test_a_failed_pdebench_export_leaves_no_temporary_file(tmp_path, monkeypatch):

@@ -359,7 +359,9 @@ def _read_pdekit(f, path) -> Source:
             arrays[f"{kind}/{name}"] = ds
     first = arrays[f"fields/{field_names[0]}"]
     space = tuple(first.shape[2:] if time_dependent else first.shape[1:])
-    coords = {k: f[f"coords/{k}"][()] for k in f.get("coords", {})}
+    stored = f.get("coords", {})  # (HDF5 lists its names alphabetically, not in the arrays' axis order)
+    axes = cfg.get("axes") or [a for a in AXES if a in stored]
+    coords = {k: stored[k][()] for k in [*axes, *(k for k in stored if k not in axes)]}
     params = {k: _param_reader(ds) for k, ds in f.get("params", {}).items()}
     return Source(path, "pdekit", cfg["n"], time_dependent, space, coords,
                   {k: (_time_reader if time_dependent else _steady_reader)(arrays[f"fields/{k}"]) for k in field_names},
@@ -498,6 +500,7 @@ def convert(src: str, dst: str, layout: str = "pdekit") -> Source:
                 identity = {"problem": "external", "n": source.n, "resolution": source.space[0], "params": {},
                             "seed": None, "first": 0, "time_dependent": source.time_dependent,
                             "fields": list(source.fields), "inputs": list(source.inputs),
+                            "axes": [a for a in source.coords if a != "t"],  # the order of the arrays' axes
                             "source": {"layout": source.layout, "file": os.path.basename(src), **source.attrs}}
             write_file(dst, identity, source.coords, shapes, read_all(source),
                        extra_attrs={"converted_from": json.dumps({"layout": source.layout, "file": os.path.abspath(src)})})

@@ -29,7 +29,8 @@ from pdekit.problems import get_problem
 
 MAX_DT_DOUBLINGS = 10  # time steps tried: dt, 2 dt, 4 dt, ... up to 1024 dt
 LOOSEST_TOLERANCE = 1e-2  # an iterative solver's tolerance is loosened 100x per setting up to this
-SETTING_KEYS = ("solve_resolution", "mesh_size", "dt", "cg_tol")  # the config entries a solver setting differs in
+SETTING_KEYS = ("solve_resolution", "mesh_size", "dt")  # the config entries a solver setting differs in
+RESULT_KEYS = ("rel_l2", "first_call_seconds", "seconds_per_sample", "reason")  # the rest of a ladder row
 
 
 def _timed(fn):
@@ -137,7 +138,13 @@ class _Setting:
 
 def _describe(params: dict, tolerance: str | None = None) -> dict:
     """The entries a setting differs in: grid, mesh, step, and the tolerance where it is loosened."""
-    return {k: v for k, v in params.items() if k in SETTING_KEYS and (k != "cg_tol" or k == tolerance)}
+    return {k: v for k, v in params.items() if k in SETTING_KEYS or k == tolerance}
+
+
+def setting_name(row: dict) -> str:
+    """A ladder row's setting as text, grid first: "solve_resolution = 64, dt = 0.02"."""
+    keys = [k for k in SETTING_KEYS if k in row] + [k for k in row if k not in SETTING_KEYS + RESULT_KEYS]
+    return ", ".join(f"{k} = {row[k]:g}" for k in keys)
 
 
 def _check_inputs(problem, setting: _Setting, x_true: torch.Tensor, initial: bool) -> None:
@@ -250,15 +257,18 @@ def _after_the_start(problem, x: torch.Tensor, y: torch.Tensor, target_time, inp
     input slice, or data stored after a spin-up) and predicts only later times: the solver then
     starts from that state too, as a rollout's does, rather than being timed over the interval
     before it. None where the solver's own run is the task (input at the first stored time, no
-    spin-up) or the target reaches back to the input's time (a whole trajectory)."""
-    if problem is None or not problem.time_dependent or (input_time == 0 and not getattr(problem.config, "spinup", 0)):
+    spin-up), the target reaches back to the input's time (a whole trajectory), or the problem is
+    forced in time (``autonomous`` False: no stepper from a state alone)."""
+    if problem is None or not problem.time_dependent or not getattr(problem, "autonomous", True):
+        return None  # (a problem forced in time has no stepper from a state alone: its solve is timed)
+    last = input_time + (input_steps - 1 if isinstance(target_time, slice) else 0)  # the last slice read
+    if last == 0 and not getattr(problem.config, "spinup", 0):
         return None
     t, fields = problem.times(), len(problem.fields)
     if isinstance(target_time, int):
         target = target_time % problem.config.nt
         return (x[:, :fields], [t[input_time], t[target]], y[:, None]) if target > input_time else None
     if isinstance(target_time, slice):  # the input_steps slices from input_time as channels, the times after them
-        last = input_time + input_steps - 1
         return x[:, input_steps - 1 : fields * input_steps : input_steps, 0], t[last:], y.movedim(2, 1)
     return None
 
@@ -293,7 +303,7 @@ def speed_verdict(rows: list[dict], model_seconds: float, surrogate_error: float
         return out
     best = min(matched, key=lambda r: r["seconds_per_sample"])
     ratio = best["seconds_per_sample"] / model_seconds
-    name = ", ".join(f"{k} = {v:g}" for k, v in best.items() if k in SETTING_KEYS)
+    name = setting_name(best)
     out["speedup"], out["matched_setting"] = ratio, best
     timing = (f"({name}, relative L2 {best['rel_l2']:.3g} against {surrogate_error:.3g}) takes "
               f"{best['seconds_per_sample']:.3g} s per sample, the surrogate {model_seconds:.3g} s.")

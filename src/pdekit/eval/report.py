@@ -9,7 +9,7 @@ import os
 import numpy as np
 
 from pdekit.eval import metrics
-from pdekit.eval.evaluate import SETTING_KEYS
+from pdekit.eval.evaluate import setting_name
 
 # what each metric in the report means (formulas in docs/metrics.md)
 GLOSSARY = {
@@ -290,23 +290,24 @@ def write_report(run_dir, recipe, trained, results, x_test, y_test, pred) -> Non
                   f"{results['test_rel_l2']:.4g} on the test split."]
     lines += ["", "![resolution](plots/resolution.png) ![frequency](plots/frequency.png)", "",
               "## Speed against the solver", "", results["speed_verdict"], "",
-              f"The solver ran on exactly the {results['timed_samples']} timed test inputs, at the data's setting"
-              + (" and at cheaper ones (larger time steps, coarser grids or meshes; grids coarser than the stored one "
-                 "are interpolated to it), until one was less accurate than the surrogate." if recipe.eval.solver_ladder
-                 else " only (eval.solver_ladder is off).")
+              f"The solver ran on exactly the {results['timed_samples']} timed test inputs (from the stored state the "
+              "surrogate reads where that is later than the solver's own start), at the data's setting"
+              + (" and at cheaper ones (larger time steps or looser iterative tolerances, coarser grids or meshes; "
+                 "grids coarser than the stored one are interpolated to it), until one was less accurate than the "
+                 "surrogate." if recipe.eval.solver_ladder else " only (eval.solver_ladder is off).")
               + " Seconds per sample are the "
               f"median of {recipe.eval.timing_rounds} rounds that alternate the surrogate and every setting on "
               f"{results['device']}; the first call (warm-up, compilation) is listed apart. The surrogate's error here "
               "is its error on the same samples.", "",
               "| setting | seconds per sample | first call | relative L2 |", "|---|---|---|---|"]
     for r in results["solver_ladder"]:
-        setting = ", ".join(f"{k} = {r[k]:g}" for k in SETTING_KEYS if k in r)
+        setting = setting_name(r)
         lines.append(f"| solver {setting} | {r['seconds_per_sample']:.4g} | {r['first_call_seconds']:.4g} | "
                      f"{r['rel_l2']:.3g} |")
     lines.append(f"| surrogate | {results['model_seconds_per_sample']:.4g} | "
                  f"{results['model_first_call_seconds_per_sample']:.4g} | {results['timed_rel_l2']:.3g} |")
     for s in results.get("solver_ladder_skipped", []):
-        setting = ", ".join(f"{k} = {s[k]:g}" for k in SETTING_KEYS if k in s)
+        setting = setting_name(s)
         lines.append(f"\nSkipped: solver {setting}: {s['reason']}.")
     if results.get("speedup_at_data_setting"):
         lines += ["", f"At the data's own setting (not matched in accuracy) the solver takes "

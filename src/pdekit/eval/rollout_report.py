@@ -72,6 +72,8 @@ def evaluate_rollout(model, u: torch.Tensor, t, history: int, steps: int, stabil
         while done < stability_steps and first_bad is None:
             try:
                 nxt = model.advance(states, cond=cond_of(0, len(u)))  # (n, bundle, ...): one call of the network
+            except torch.cuda.OutOfMemoryError:
+                raise  # the machine's limit, not the model's instability
             except (RuntimeError, AssertionError, ArithmeticError) as err:
                 # the same call ran over the test horizon, so what fails now fails on the grown state
                 # (an adaptive ODE solver's step size underflows, say): reported, not raised
