@@ -283,4 +283,7 @@ def test_an_operator_recipe_on_ks_reads_each_samples_length(tmp_path):
     metrics = run_recipe(recipe, str(tmp_path / "run"), quiet=True)
     x, _, _ = load_pairs(prepare_data(recipe, quiet=True)["test"])
     assert x.shape == (3, 2, 64) and float(x[:, 1].min()) >= 16 and float(x[:, 1].max()) <= 64
-    assert metrics["solver_ladder"][0]["rel_l2"] < 1e-6, metrics["solver_ladder"][0]
+    # the solver starts from the stored u(0) as the surrogate does (the data are stored after a spin-up):
+    # float32 on 64 of the 128 solve points, which KS carries to 1.3e-6 at t = 1 (from the solver's own
+    # state, before, 1e-7)
+    assert metrics["solver_ladder"][0]["rel_l2"] < 5e-6, metrics["solver_ladder"][0]

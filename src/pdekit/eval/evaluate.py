@@ -6,7 +6,7 @@ The solver is run on exactly the test inputs the data holds (a sample is one fun
 ones: larger time steps, coarser solve grids, and grids coarser than the stored one with the
 result interpolated to it, until a setting is less accurate than the surrogate. Where the surrogate
 reads a stored state after the solver's own start (a later input slice, data stored after a
-spin-up), the solver starts from that state instead (eval/rollout_solver.py). The surrogate and
+spin-up), the solver starts from that state instead, as a rollout's does (``state_ladder``). The surrogate and
 every solver setting are timed the same way in the same run: alternating rounds, the median of
 each, with the first call (warm-up, compilation) reported apart.
 """
@@ -251,6 +251,46 @@ def solver_ladder(problem, seed: int, first: int, x_true: torch.Tensor, y_true: 
     return ladder(problem, interval, surrogate_error, attempt, full, problem.iterative_tolerance(device))
 
 
+class _StateSetting:
+    """The stepper of one solver setting, ready to advance the timed start states (stored states,
+    regridded to the setting's grid)."""
+
+    def __init__(self, problem, params: dict, start: torch.Tensor, times: list[float], device, per_sample: dict):
+        self.problem, self.grid, self.times = problem, params["solve_resolution"], times
+        self.solver = get_problem(problem.name).from_params(min(self.grid, problem.resolution), params)
+        on_grid = regrid(problem, start.double(), problem.resolution, self.grid).to(device)
+        self.fields = {name: on_grid[:, i] for i, name in enumerate(problem.fields)}
+        self.fields.update({name: torch.as_tensor(v, dtype=torch.float64, device=device) for name, v in per_sample.items()})
+
+    def run(self) -> dict:
+        with torch.no_grad():
+            return self.solver.advance(self.fields, self.times)
+
+    def on_stored_grid(self, states: dict) -> torch.Tensor:
+        """(samples, steps, channels, *space) on the stored grid, the start state left out."""
+        fields = [torch.stack(states[name][1:], dim=1) for name in self.problem.fields]
+        return regrid(self.problem, torch.stack(fields, dim=2).cpu(), self.grid, self.problem.resolution).float()
+
+
+def state_ladder(problem, start: torch.Tensor, times, truth: torch.Tensor, surrogate_error: float,
+                 device: str = "cpu", per_sample: dict | None = None, full: bool = True):
+    """Settings of the solver from the data's down, each advancing ``start`` (samples, channels,
+    *space; the stored state the surrogate starts from: a rollout's, or a later input slice's) to
+    ``times`` (the start's time first), scored by the relative L2 over all of them against
+    ``truth`` (samples, steps, channels, *space); ``per_sample``: the samples' own values of
+    parameters that vary, {name: (samples,)}; ``full``: also the cheaper settings (else the data's
+    only). Returns (rows, skipped, settings) as ``solver_ladder`` does."""
+    rel_times = [float(t - times[0]) for t in times]
+
+    def attempt(params):
+        setting = _StateSetting(problem, params, start, rel_times, device, per_sample or {})
+        states, seconds = _timed(setting.run)
+        return setting, float(metrics.relative_l2(setting.on_stored_grid(states), truth).mean()), seconds / len(start)
+
+    interval = min(b - a for a, b in zip(rel_times[:-1], rel_times[1:]))
+    return ladder(problem, interval, surrogate_error, attempt, full)
+
+
 def _after_the_start(problem, x: torch.Tensor, y: torch.Tensor, target_time, input_time: int, input_steps: int):
     """(start (k, fields, *space), times (start's first), truth (k, steps, fields, *space)) where the
     surrogate reads a stored state later than the one the solver's data run starts from (a later
@@ -372,13 +412,11 @@ def compare_with_solver(trained, problem=None, seed: int = 0, first: int = 0, x:
             rows, skipped, settings = solver_ladder(problem, seed, first, x_stored, y, target_time, trained.device.type,
                                                     surrogate_error, full=ladder, input_time=input_time)
         else:  # the solver starts from the state the surrogate reads, not from the drawn initial state
-            from pdekit.eval.rollout_solver import rollout_solver_ladder
-
             start, times, truth = later
             drawn = draw_inputs(problem, seed, range(first, first + k)) if problem.sample_params else {}
             per_sample = {name: drawn[name] for name in problem.sample_params}
-            rows, skipped, settings = rollout_solver_ladder(problem, start, times, truth, surrogate_error,
-                                                            trained.device.type, per_sample, full=ladder)
+            rows, skipped, settings = state_ladder(problem, start, times, truth, surrogate_error,
+                                                   trained.device.type, per_sample, full=ladder)
     medians = _time_rounds([predict] + [s.run for s in settings], rounds)
     for row, seconds in zip(rows, medians[1:]):
         row["seconds_per_sample"] = seconds / k
