@@ -237,7 +237,7 @@ def test_pdekit_run_ks_rollout_writes_the_output_contract_and_evaluates_again(ru
     # the solver, started from the same stored states, at the data's setting reproduces the truth
     ladder = metrics["solver_ladder"]
     assert ladder[0]["solve_resolution"] == 128 and ladder[0]["rel_l2"] < 1e-5 and "speed_verdict" in metrics
-    code, out, err = run_cli("eval", "run", "--json", "again.json")
+    code, out, err = run_cli("eval", "run", "--json", "again.json", "--device", "auto")
     assert code == 0, err
     again = json.loads((tmp_path / "again.json").read_text())
     assert again["rollout_rel_l2"] == metrics["rollout_rel_l2"]

@@ -84,6 +84,11 @@ def test_run_writes_report_metrics_and_reuses_data(run_cli, recipe_file, tmp_pat
     assert set(metrics) <= set(again) and again["test_rel_l2"] == pytest.approx(metrics["test_rel_l2"], rel=1e-6)
     code, _, err = run_cli("eval", "runs/a", "--json", "/proc/eval.json")
     assert code == 2 and err.startswith("pdekit: error: cannot write") and len(err.strip().splitlines()) == 1
+    if not torch.cuda.is_available():  # --device: auto falls back to the CPU, cuda is refused in one line
+        code, _, err = run_cli("eval", "runs/a", "--device", "auto", "--json", "auto.json")
+        assert code == 0 and json.loads((tmp_path / "auto.json").read_text())["device"] == "cpu", err
+        code, _, err = run_cli("eval", "runs/a", "--device", "cuda")
+        assert code == 2 and "cuda" in err.lower() and len(err.strip().splitlines()) == 1, err
     # evaluating never rewrites the run's own record
     assert {f: (tmp_path / "runs/a" / f).read_bytes() for f in record} == record
 

@@ -225,7 +225,7 @@ def cmd_eval(args) -> int:
     """
     from pdekit.pipeline import evaluate_run
 
-    results = evaluate_run(args.run_dir, args.data, args.json, args.report)
+    results = evaluate_run(args.run_dir, args.data, args.json, args.report, args.device)
     _print_summary(results, args.report)
     return 0
 
@@ -348,6 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", default=None, help="write the metrics to this JSON file")
     e.add_argument("--report", default=None, metavar="DIR", help="write report.md and plots to this folder "
                                                                  "(the run's own record is never changed)")
+    e.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"),
+                   help="where the model runs and is timed against the solver (auto: CUDA where available)")
     e.set_defaults(func=cmd_eval)
 
     c = sub.add_parser("convert", help="copy a PDEBench, The Well or pdekit file into pdekit's schema or a PDEBench layout")

@@ -252,12 +252,13 @@ class OperatorRunner:
         return results
 
     @staticmethod
-    def evaluate(run_dir: str, recipe: Recipe, data: str | None, json_out: str | None, report_dir: str | None) -> dict:
+    def evaluate(run_dir: str, recipe: Recipe, data: str | None, json_out: str | None, report_dir: str | None,
+                 device: str = "cpu") -> dict:
         from pdekit.eval.evaluate import evaluate
         from pdekit.eval.report import write_report
         from pdekit.train.supervised import load_trained
 
-        trained, state = load_trained(run_dir)
+        trained, state = load_trained(run_dir, device)
         if data is None:
             files = prepare_data(recipe, quiet=True, device=evaluation_data_device(recipe))
             test, transfer, held_out = files["test"], files["transfer"], files.get("held_out")
@@ -287,8 +288,9 @@ class PinnRunner:
         return run_pinn(recipe, run_dir, quiet=quiet)
 
     @staticmethod
-    def evaluate(run_dir: str, recipe: Recipe, data: str | None, json_out: str | None, report_dir: str | None) -> dict:
-        from pdekit.pinn.run import evaluate_pinn_run
+    def evaluate(run_dir: str, recipe: Recipe, data: str | None, json_out: str | None, report_dir: str | None,
+                 device: str = "cpu") -> dict:
+        from pdekit.pinn.run import evaluate_pinn_run  # scored against its reference on the CPU (no timing)
 
         if data is not None:
             raise PdekitError("--data applies to operator runs; a PINN run is scored against its reference solution")
@@ -410,7 +412,8 @@ class RolloutRunner:
         return metrics
 
     @staticmethod
-    def evaluate(run_dir: str, recipe: Recipe, data: str | None, json_out: str | None, report_dir: str | None) -> dict:
+    def evaluate(run_dir: str, recipe: Recipe, data: str | None, json_out: str | None, report_dir: str | None,
+                 device: str = "cpu") -> dict:
         from pdekit.train.checkpoint import load_checkpoint
         from pdekit.train.trainer import check_checkpoint_model
 
@@ -421,10 +424,11 @@ class RolloutRunner:
         model = RolloutRunner._model(recipe, state["channels"], state["ndim"], state["dt"], state.get("cond_log", ()))
         check_checkpoint_model(state, model, path)
         model.load_state_dict(state["best_model" if "best_model" in state else "model"])
+        model.to(device)
         files = prepare_data(recipe, quiet=True, device=evaluation_data_device(recipe))
         history = json.loads(state["history"])
         epoch = int(state.get("best_epoch", int(state["epoch"]) + int(state["lbfgs_iterations"])))
-        metrics, arrays = RolloutRunner._score(recipe, model, files["test"], history, float(state["seconds"]), "cpu",
+        metrics, arrays = RolloutRunner._score(recipe, model, files["test"], history, float(state["seconds"]), device,
                                                epoch)
         if json_out:
             write_json(json_out, metrics)
@@ -458,7 +462,7 @@ def run_recipe(recipe: Recipe, run_dir: str, quiet: bool = False) -> dict:
 
 
 def evaluate_run(run_dir: str, data: str | None = None, json_out: str | None = None,
-                 report_dir: str | None = None) -> dict:
+                 report_dir: str | None = None, device: str = "cpu") -> dict:
     """Evaluate a trained run on its own test split or (operator runs) on another file in any layout
     pdekit reads. Writes nothing but ``json_out`` (the metrics) and ``report_dir`` (report.md and
     plots), each only when given: the run's own record is never changed.
@@ -474,6 +478,9 @@ def evaluate_run(run_dir: str, data: str | None = None, json_out: str | None = N
         Write the metrics to this JSON file.
     report_dir : str or None
         Write report.md and plots to this folder (not the run folder).
+    device : str
+        Where the model is evaluated and timed against the solver: "cpu", "cuda" or "auto" (CUDA
+        where available), as ``train.device``; PINN runs are scored on the CPU.
 
     Returns
     -------
@@ -501,7 +508,7 @@ def evaluate_run(run_dir: str, data: str | None = None, json_out: str | None = N
         print(f"note: '{run_dir}' stopped training before it finished (its last checkpoint: epoch {saved['epoch']}); "
               f"these are that checkpoint's metrics. Run its recipe again with --out {run_dir} to finish it",
               file=sys.stderr)
-    return RUNNERS[recipe.kind].evaluate(run_dir, recipe, data, json_out, report_dir)
+    return RUNNERS[recipe.kind].evaluate(run_dir, recipe, data, json_out, report_dir, str(resolve_device(device)))
 
 
 def _check_foreign_data(recipe, state: dict, trained, data: str) -> None:
