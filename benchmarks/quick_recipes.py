@@ -23,7 +23,7 @@ import time
 
 from _report import git_commit, machine, read_section, replace_section
 
-from pdekit.recipes import list_recipes
+from pdekit.recipes import list_recipes, load_recipe
 
 BUDGET = 180.0  # seconds on 2 CPU cores
 # the headline error of each kind of run, the first found in metrics.json
@@ -36,9 +36,7 @@ def _files(folder: str) -> set[str]:
 
 
 def _kind(name: str) -> str:
-    from pdekit.recipes import _read
-
-    return _read(name).get("kind", "operator")
+    return load_recipe(name).kind
 
 
 def run_one(name: str, cache: str, threads: int) -> dict:

@@ -33,6 +33,19 @@ def check_writable_file(path: str) -> None:
     check_writable_dir(os.path.dirname(os.path.abspath(path)))
 
 
+def write_atomically(path: str, write) -> None:
+    """``write(tmp)`` writes the file under a temporary name, which then replaces ``path``: a reader
+    never sees half a file, and a failed or interrupted write leaves none behind."""
+    tmp = f"{path}.tmp"
+    try:
+        write(tmp)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    os.replace(tmp, path)
+
+
 def write_json(path: str, data: dict) -> None:
     """Write ``data`` as JSON under a temporary name, then rename: a reader never sees half a file."""
     tmp = f"{path}.tmp"

@@ -29,6 +29,7 @@ import numpy as np
 
 from pdekit.data.storage import _text, read_meta, write_file
 from pdekit.errors import DataFileError
+from pdekit.paths import write_atomically
 
 PDEBENCH_VARIABLES = ("density", "pressure", "Vx", "Vy", "Vz")
 AXES = ("x", "y", "z")
@@ -418,14 +419,7 @@ def write_pdebench(path: str, source: Source, layout: str = "pdebench-tensor") -
     if named != list(AXES[: len(source.space)]):
         raise DataFileError(f"PDEBench's layouts name their axes {', '.join(AXES[: len(source.space)])}; this data's "
                             f"are {', '.join(named)}: keep it in the pdekit layout")
-    tmp = f"{path}.tmp"
-    try:
-        _write_pdebench(tmp, source, layout, names)
-    except BaseException:  # a failed or interrupted write leaves no half file behind
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    os.replace(tmp, path)
+    write_atomically(path, lambda tmp: _write_pdebench(tmp, source, layout, names))
 
 
 def _write_pdebench(tmp: str, source: Source, layout: str, names: list[str]) -> None:

@@ -19,6 +19,7 @@ import numpy as np
 
 from pdekit import __version__
 from pdekit.errors import DataFileError
+from pdekit.paths import write_atomically
 
 REQUIRED_ATTRS = ("pdekit_version", "problem", "config", "created")
 # Bump when a change to pdekit alters the bytes generated for an unchanged config (2: random
@@ -101,14 +102,7 @@ def _array_names(f: h5py.File) -> list[str]:
 def write_file(path: str, identity: dict[str, Any], coords: dict[str, np.ndarray],
                shapes: dict[str, tuple[int, ...]], chunks, extra_attrs: dict[str, Any] | None = None) -> None:
     """Write the whole file atomically: ``chunks`` yields (start, {name: array}) in order."""
-    tmp = f"{path}.tmp"
-    try:
-        _write(tmp, identity, coords, shapes, chunks, extra_attrs)
-    except BaseException:  # a failed or interrupted write leaves no half file behind
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    os.replace(tmp, path)
+    write_atomically(path, lambda tmp: _write(tmp, identity, coords, shapes, chunks, extra_attrs))
 
 
 def _write(tmp: str, identity, coords, shapes, chunks, extra_attrs) -> None:

@@ -403,12 +403,12 @@ def compare_with_solver(trained, problem=None, seed: int = 0, first: int = 0, x:
     surrogate_error = float(metrics.relative_l2(trained.predict(x), y).mean())
     rows, skipped, settings = [], [], []
     if problem is not None and math.isfinite(surrogate_error):  # nothing to match a non-finite error to
-        # the stored fields or inputs, before the channels of parameters drawn per sample; a trajectory's
-        # input is repeated in time, and with several input steps each field's first is its slice
-        x_stored = x[:, : x.shape[1] - len(problem.sample_params)]
-        x_stored = x_stored if isinstance(target_time, int) else x_stored[:, ::input_steps, 0]
         later = _after_the_start(problem, x, y, target_time, input_time, input_steps)
         if later is None:
+            # the stored fields or inputs, before the channels of parameters drawn per sample; a trajectory's
+            # input is repeated in time, and with several input steps each field's first is its slice
+            x_stored = x[:, : x.shape[1] - len(problem.sample_params)]
+            x_stored = x_stored if isinstance(target_time, int) else x_stored[:, ::input_steps, 0]
             rows, skipped, settings = solver_ladder(problem, seed, first, x_stored, y, target_time, trained.device.type,
                                                     surrogate_error, full=ladder, input_time=input_time)
         else:  # the solver starts from the state the surrogate reads, not from the drawn initial state
