@@ -150,7 +150,7 @@ def test_a_solver_is_timed_from_the_stored_state_the_surrogate_reads_not_from_th
     out = compare_with_solver(trained, problem, 4, 0, x, y, target, 2, rounds=1, input_steps=steps)
     rows = out["solver_ladder"]
     assert rows[0]["solve_resolution"] == 32 and rows[0]["rel_l2"] < 1e-6 < out["timed_rel_l2"]
-    assert out["threads"] == torch.get_num_threads()
+    assert out["threads"] == torch.get_num_threads() and out["solver_from_stored_state"]
     assert advanced[0] == ([0.0, 0.1, 0.2] if trajectory else [0.0, 0.3])  # from t = 0.2 (0.3 with 2 steps)
 
 

@@ -401,7 +401,7 @@ def compare_with_solver(trained, problem=None, seed: int = 0, first: int = 0, x:
 
     model_first = _timed(predict)[1] / k  # before any other call: warm-up and compilation included
     surrogate_error = float(metrics.relative_l2(trained.predict(x), y).mean())
-    rows, skipped, settings = [], [], []
+    rows, skipped, settings, later = [], [], [], None
     if problem is not None and math.isfinite(surrogate_error):  # nothing to match a non-finite error to
         later = _after_the_start(problem, x, y, target_time, input_time, input_steps)
         if later is None:
@@ -428,6 +428,7 @@ def compare_with_solver(trained, problem=None, seed: int = 0, first: int = 0, x:
         "model_first_call_seconds_per_sample": model_first,
         "timed_samples": k,
         "timed_rel_l2": surrogate_error,
+        "solver_from_stored_state": later is not None,
         "threads": torch.get_num_threads(),
         **speed_verdict(rows, model_time, surrogate_error, skipped),
         "speedup_at_data_setting": data_solver / model_time if data_solver else None,

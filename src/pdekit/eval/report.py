@@ -290,8 +290,10 @@ def write_report(run_dir, recipe, trained, results, x_test, y_test, pred) -> Non
                   f"{results['test_rel_l2']:.4g} on the test split."]
     lines += ["", "![resolution](plots/resolution.png) ![frequency](plots/frequency.png)", "",
               "## Speed against the solver", "", results["speed_verdict"], "",
-              f"The solver ran on exactly the {results['timed_samples']} timed test inputs (from the stored state the "
-              "surrogate reads where that is later than the solver's own start), at the data's setting"
+              f"The solver ran on exactly the {results['timed_samples']} timed test inputs"
+              + (" (started from the stored state the surrogate reads, later than the data run's own start, and "
+                 "timed over the predicted times only)" if results.get("solver_from_stored_state") else "")
+              + ", at the data's setting"
               + (" and at cheaper ones (larger time steps or looser iterative tolerances, coarser grids or meshes; "
                  "grids coarser than the stored one are interpolated to it), until one was less accurate than the "
                  "surrogate." if recipe.eval.solver_ladder else " only (eval.solver_ladder is off).")
