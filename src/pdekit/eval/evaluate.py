@@ -78,12 +78,6 @@ def _restrict(problem, field: torch.Tensor, fine: int, coarse: int) -> torch.Ten
     return field[(..., *(slice(None, None, stride),) * problem.ndim)]
 
 
-def _to_stored_grid(problem, field: torch.Tensor, g: int) -> torch.Tensor:
-    """A solution on grid g (trailing ``ndim`` axes) on the stored grid: restriction when g is
-    finer, interpolation when coarser (Fourier on periodic grids, multilinear on node grids)."""
-    return regrid(problem, field, g, problem.resolution)
-
-
 def regrid(problem, field: torch.Tensor, g: int, r: int) -> torch.Tensor:
     """``field`` on grid g (trailing ``ndim`` axes) on the nested grid r: restriction when g is
     finer, interpolation when coarser (Fourier on periodic grids, multilinear on node grids)."""
@@ -107,10 +101,11 @@ def regrid(problem, field: torch.Tensor, g: int, r: int) -> torch.Tensor:
 class _Setting:
     """One solver setting, ready to solve the timed test samples."""
 
-    def __init__(self, problem, params: dict, seed: int, indices: range, device: str):
+    def __init__(self, problem, params: dict, seed: int, indices: range, device: str, target_time):
         self.problem, self.grid = problem, params.get("solve_resolution", problem.resolution)
         self.solver = get_problem(problem.name).from_params(min(self.grid, problem.resolution), params)
         self.inputs = draw_inputs(self.solver, seed, indices, device)
+        self.target_time = target_time
 
     def stored_inputs(self, initial: bool) -> torch.Tensor | None:
         """The drawn inputs, channels-first, as the data stores them: a steady problem's inputs, or
@@ -125,15 +120,14 @@ class _Setting:
         return torch.stack([self.inputs[k] for k in names], dim=1).float().cpu()
 
     def run(self) -> torch.Tensor:
+        """The answer the surrogate gives, timed as a whole: the solve, the target times, the stored
+        grid (interpolation from a coarser grid is part of the solver's cost), left on the device."""
         with torch.no_grad():
             fields = self.solver.solve(self.inputs)
-        return torch.stack([fields[k] for k in self.problem.fields], dim=1)
-
-    def on_stored_grid(self, solution: torch.Tensor, target_time: int | slice | None) -> torch.Tensor:
-        out = _to_stored_grid(self.problem, solution.cpu().double(), self.grid)
-        if self.problem.time_dependent and target_time is not None:
-            out = out[:, :, target_time]
-        return out
+            out = torch.stack([fields[k] for k in self.problem.fields], dim=1)
+            if self.problem.time_dependent and self.target_time is not None:
+                out = out[:, :, self.target_time]
+            return regrid(self.problem, out, self.grid, self.problem.resolution)
 
 
 def _describe(params: dict, tolerance: str | None = None) -> dict:
@@ -241,10 +235,10 @@ def solver_ladder(problem, seed: int, first: int, x_true: torch.Tensor, y_true: 
     indices = range(first, first + count)
 
     def attempt(params):
-        setting = _Setting(problem, params, seed, indices, device)
+        setting = _Setting(problem, params, seed, indices, device, target_time)
         _check_inputs(problem, setting, x_true, initial)
         solution, seconds = _timed(setting.run)
-        error = float(metrics.relative_l2(setting.on_stored_grid(solution, target_time), y_true).mean())
+        error = float(metrics.relative_l2(solution.cpu().double(), y_true).mean())
         return setting, error, seconds / count
 
     interval = problem.config.t_final / (problem.config.nt - 1) if hasattr(problem.config, "dt") else math.inf
@@ -262,14 +256,13 @@ class _StateSetting:
         self.fields = {name: on_grid[:, i] for i, name in enumerate(problem.fields)}
         self.fields.update({name: torch.as_tensor(v, dtype=torch.float64, device=device) for name, v in per_sample.items()})
 
-    def run(self) -> dict:
+    def run(self) -> torch.Tensor:
+        """The predicted states (samples, steps, channels, *space) on the stored grid, the start
+        state left out, on the device: timed as a whole, interpolation included."""
         with torch.no_grad():
-            return self.solver.advance(self.fields, self.times)
-
-    def on_stored_grid(self, states: dict) -> torch.Tensor:
-        """(samples, steps, channels, *space) on the stored grid, the start state left out."""
-        fields = [torch.stack(states[name][1:], dim=1) for name in self.problem.fields]
-        return regrid(self.problem, torch.stack(fields, dim=2).cpu(), self.grid, self.problem.resolution).float()
+            states = self.solver.advance(self.fields, self.times)
+            fields = [torch.stack(states[name][1:], dim=1) for name in self.problem.fields]
+            return regrid(self.problem, torch.stack(fields, dim=2), self.grid, self.problem.resolution)
 
 
 def state_ladder(problem, start: torch.Tensor, times, truth: torch.Tensor, surrogate_error: float,
@@ -285,7 +278,7 @@ def state_ladder(problem, start: torch.Tensor, times, truth: torch.Tensor, surro
     def attempt(params):
         setting = _StateSetting(problem, params, start, rel_times, device, per_sample or {})
         states, seconds = _timed(setting.run)
-        return setting, float(metrics.relative_l2(setting.on_stored_grid(states), truth).mean()), seconds / len(start)
+        return setting, float(metrics.relative_l2(states.float().cpu(), truth).mean()), seconds / len(start)
 
     interval = min(b - a for a, b in zip(rel_times[:-1], rel_times[1:]))
     return ladder(problem, interval, surrogate_error, attempt, full)

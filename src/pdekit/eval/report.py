@@ -295,7 +295,7 @@ def write_report(run_dir, recipe, trained, results, x_test, y_test, pred) -> Non
                  "timed over the predicted times only)" if results.get("solver_from_stored_state") else "")
               + ", at the data's setting"
               + (" and at cheaper ones (larger time steps or looser iterative tolerances, coarser grids or meshes; "
-                 "grids coarser than the stored one are interpolated to it), until one was less accurate than the "
+                 "grids coarser than the stored one are interpolated to it, within the timed call), until one was less accurate than the "
                  "surrogate." if recipe.eval.solver_ladder else " only (eval.solver_ladder is off).")
               + " Seconds per sample are the "
               f"median of {recipe.eval.timing_rounds} rounds that alternate the surrogate and every setting on "

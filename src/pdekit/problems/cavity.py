@@ -64,6 +64,10 @@ class Cavity2D(Problem):
                 out[name].append(torch.from_numpy(nodes))
         return {name: torch.stack(values).to(re.device) for name, values in out.items()}
 
+    def iterative_tolerance(self, device: str) -> str:
+        """``tol``, Newton's stopping tolerance: the solver ladder loosens it as it would a time step."""
+        return "tol"
+
     def residual(self, fields, inputs=None):
         raise PdekitError("cavity_2d has no grid residual for a physics loss yet")
 

@@ -104,6 +104,10 @@ class _ChannelProblem(Problem):
         device = next(iter(inputs.values())).device
         return {name: torch.stack(values).to(device) for name, values in out.items()}
 
+    def iterative_tolerance(self, device: str) -> str:
+        """``tol``, Newton's stopping tolerance: the solver ladder loosens it as it would a time step."""
+        return "tol"
+
     def residual(self, fields, inputs=None):
         raise PdekitError(f"{self.name} lives on a finite-element mesh: no grid residual for a physics loss")
 
