@@ -185,12 +185,12 @@ def test_parameter_count_matches_the_v_cycles():
 
 @pytest.mark.parametrize("options, ndim, fragment", [
     ({}, 3, "MgNO supports 1 or 2 spatial dimensions, got ndim = 3"),
-    ({"levels": 0}, 2, "MgNO: levels must be a positive integer"),
-    ({"hidden_channels": 0}, 2, "MgNO: hidden_channels must be a positive integer"),
-    ({"n_layers": 0}, 1, "MgNO: n_layers must be a positive integer"),
-    ({"smoothing": 0}, 2, "MgNO: smoothing must be an int >= 1"),
+    ({"levels": 0}, 2, "model.levels of mgno must be an integer >= 1"),
+    ({"hidden_channels": 0}, 2, "model.hidden_channels of mgno must be an integer >= 1"),
+    ({"n_layers": 0}, 1, "model.n_layers of mgno must be an integer >= 1"),
+    ({"smoothing": 0}, 2, "model.smoothing of mgno must be an integer >= 1 or a list of them"),
     ({"smoothing": [1, 2]}, 2, r"MgNO: smoothing must be .* a list of 4 such ints"),
-    ({"post_smoothing": -1}, 1, "MgNO: post_smoothing must be an int >= 0"),
+    ({"post_smoothing": -1}, 1, "model.post_smoothing of mgno must be an integer >= 0"),
     ({"activation_fn": "swish"}, 1, "unknown activation 'swish'"),
     ({"levels": 2.5}, 1, "model.levels of mgno must be an integer"),
 ])

@@ -66,6 +66,9 @@ def test_fno_parameter_count_matches_the_architecture():
     lifting = (2 * lift + lift) + (lift * width + width)  # 1 input + 1 grid channel
     projection = (width * proj + proj) + (proj + 1)
     assert count_parameters(model) == spectral + skips + lifting + projection
+    linear = build_model({"name": "fno", "modes": modes, "width": width, "depth": depth, "lifting_channels": 0,
+                          "projection_channels": 0}, 1, 1, 1)  # 0: one linear layer each way
+    assert count_parameters(linear) == spectral + skips + (2 * width + width) + (width + 1)
 
 
 # the last entry bounds the final relative loss at about 5x the value measured with 1 and 2 threads
@@ -148,15 +151,18 @@ def test_fno_predicts_the_same_values_at_two_resolutions(ndim):
 
 
 @pytest.mark.parametrize("ndim", [1, 2])
-def test_deeponet_predicts_the_same_values_at_two_resolutions(ndim):
-    """DeepONet reads the input at its sensors (linear interpolation on j / (n - 1)) and evaluates
-    the trunk at the output points: on grids that contain the sensors, the shared points get the
-    same prediction (measured: bit for bit)."""
+@pytest.mark.parametrize("grid", ["nodes", "periodic"])
+def test_deeponet_predicts_the_same_values_at_two_resolutions(ndim, grid):
+    """DeepONet reads the input at its sensors (linear interpolation on j / (n - 1), or periodic on
+    j / n) and evaluates the trunk at the output points: on grids that contain the sensors, the
+    shared points get the same prediction (measured: bit for bit; periodic data read as nodes
+    differed by 2e-3, the points' coordinates moving with the resolution)."""
     torch.manual_seed(0)
-    model = build_model({"name": "deeponet"}, 1, 1, ndim).double().eval()  # 128 sensors: i / 127
+    model = build_model({"name": "deeponet"}, 1, 1, ndim, grid).double().eval()  # 128 sensors: i / 127 or i / 128
     assert model.resolution_invariant
+    sizes, endpoint = ((128, 255), True) if grid == "nodes" else ((128, 256), False)
     with torch.no_grad():
-        coarse, fine = model(_band_limited(128, ndim, endpoint=True)), model(_band_limited(255, ndim, endpoint=True))
+        coarse, fine = (model(_band_limited(n, ndim, endpoint=endpoint)) for n in sizes)
     shared = fine[(Ellipsis, *[slice(None, None, 2)] * ndim)]
     assert float((shared - coarse).abs().max()) < 1e-13 * float(coarse.abs().max())
 
@@ -191,6 +197,16 @@ def test_deeponet_output_is_the_inner_product_of_branch_and_trunk(ndim):
     ({"name": "fno", "factorization": "svd"}, "unknown factorization"),
     ({"name": "fno", "in_channels": 3}, "set from the data"),
     ({"name": "unet", "use_grid": 1}, "true or false"),
+    # each named by its key (were: an unnamed '<' between list and int, a raw torch RuntimeError, a
+    # crash at the first forward, or a network that ignored its input)
+    ({"name": "fno", "hidden_channels": [32]}, "model.hidden_channels of fno must be an integer >= 1, got"),
+    ({"name": "fno", "lifting_channels": -4}, "model.lifting_channels of fno must be an integer >= 0"),
+    ({"name": "latent_ode", "kernel_size": -1}, "model.kernel_size of latent_ode must be an integer >= 1"),
+    ({"name": "siren", "depth": 0}, "model.depth of siren must be an integer >= 1"),
+    ({"name": "unet", "channel_mults": [1, 0, 2]}, "model.channel_mults of unet must be a list of positive integers"),
+    ({"name": "deeponet", "branch_layers": [0]}, "model.branch_layers of deeponet must be a list of positive"),
+    ({"name": "fno", "modes": [8.7, 8]}, r"model.modes of fno must be an integer >= 1 or a list of them"),
+    ({"name": "t1", "modes": [8, True]}, "model.modes of t1 must be an integer >= 1 or a list of them"),
 ])
 def test_bad_model_config_is_refused(config, fragment):
     with pytest.raises(ConfigError, match=fragment):
@@ -365,3 +381,33 @@ def test_a_conditioned_unet_learns_what_the_condition_says():
 
     with pytest.raises(ConfigError, match="cond_channels"):
         load_recipe("burgers_fno", overrides=["model={name: unet, cond_channels: 1}"])
+
+
+@pytest.mark.parametrize("name, ndim, options", [
+    ("fno", 1, {"modes": 8}), ("fno", 2, {"modes": 4}), ("t1", 1, {"modes": 8}),
+    ("local_fno", 2, {"modes": 4, "local_radius": 0.2}), ("mppde", 1, {"hidden": 8})])
+def test_a_model_evaluated_under_inference_mode_still_trains(name, ndim, options):
+    """Cached bases (DFT matrices, local kernels, graphs) first built under torch.inference_mode()
+    were inference tensors: the next training step on the same grid raised "Inference tensors cannot
+    be saved for backward" (evaluate, then fine-tune, in one process)."""
+    torch.manual_seed(0)
+    n = 40 + ndim  # a grid no other test builds first (the caches start empty), >= 4 modes: the DFT path
+    model = build_model({"name": name, **options}, 1, 1, ndim)
+    x = torch.randn(2, 1, *(n,) * ndim)
+    with torch.inference_mode():
+        model(x)
+    model(x).square().mean().backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+
+
+@pytest.mark.parametrize("name, ndim", [("fno", 1), ("fno", 2), ("local_fno", 2)])
+def test_spectral_models_take_channels_last_and_the_meta_device(name, ndim):
+    """model.to(memory_format=torch.channels_last) failed on the complex weights' real view (one
+    rank more), and a forward on 'meta' (shapes without memory) failed in the autocast switch."""
+    torch.manual_seed(0)
+    model = build_model({"name": name, "modes": 4, "hidden_channels": 8}, 1, 1, ndim)
+    x = torch.randn(2, 1, *(16,) * ndim)
+    expected = model(x)
+    assert torch.allclose(model.to(memory_format=torch.channels_last)(x), expected, atol=1e-6)
+    assert model.spectral[0].weight.dtype == torch.complex64
+    assert model.to("meta")(x.to("meta")).shape == expected.shape

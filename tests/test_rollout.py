@@ -351,3 +351,15 @@ def test_a_conditioned_model_learns_what_the_unconditioned_one_cannot():
         history = fit(model, RolloutTask(*data), quiet=True, epochs=300, lr=1e-2, batch_size=64).history
         errors[conditioned] = history[-1]["val_rollout_rel_l2"]
     assert errors[True] < 0.01 and errors[False] > 0.07, errors
+
+
+def test_every_grid_model_of_the_registry_is_accepted_by_a_rollout_recipe():
+    """The recipe check builds the network without the data's grid (the run passes it): models that
+    take a grid (mgno, t1) were refused with "grid must be 'nodes' or 'periodic', got None"."""
+    from pdekit.models.registry import MODELS
+    from pdekit.recipes import load_recipe
+
+    for name in sorted(n for n, cls in MODELS.items() if not getattr(cls, "pointwise", False)):
+        load_recipe({"name": "any", "kind": "rollout", "model": {"name": name}, "rollout": {"history": 1, "steps": 2},
+                     "data": {"problem": "burgers_1d", "resolution": 32, "n_train": 4,
+                              "params": {"nt": 6, "solve_resolution": 64}}})

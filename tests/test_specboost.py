@@ -65,5 +65,5 @@ def test_specboost_trains_one_stage_at_a_time_and_the_second_corrects_the_first(
 
 
 def test_specboost_refuses_no_stages():
-    with pytest.raises(ConfigError, match="stages must be 1 or more"):
+    with pytest.raises(ConfigError, match="model.stages of specboost must be an integer >= 1, got 0"):
         build_model({"name": "specboost", "stages": 0}, 1, 1, 1)

@@ -226,11 +226,11 @@ def test_any_resolution_gives_the_input_shape_and_default_size_beats_the_fno(ndi
 
 @pytest.mark.parametrize("config, fragment", [
     ({"ndim": 3}, "1 or 2 spatial dimensions"),
-    ({"modes": 0}, r"modes \(model.modes in a recipe\) must be a positive int"),
+    ({"modes": 0}, r"modes \(model.modes in a recipe\) must be a positive int|model.modes of t1 must be an integer >= 1"),
     ({"modes": [8, 8, 8]}, r"modes \(model.modes in a recipe\)"),
     ({"transform": "fft"}, "unknown transform 'fft' \\(model.transform\\)"),
     ({"mode_mixing": "full"}, "unknown mode_mixing"),
-    ({"hidden_channels": 0}, "hidden_channels and n_layers must be positive"),
+    ({"hidden_channels": 0}, "hidden_channels and n_layers must be positive|model.hidden_channels of t1 must be an int"),
     ({"activation_fn": "swish"}, "unknown activation_fn"),
     ({"grid": "cells"}, "grid must be 'nodes' or 'periodic'"),
 ])

@@ -1,9 +1,9 @@
 """DeepONet (Lu et al. 2021): a branch net on the input sampled at fixed sensors, a trunk net on
 query coordinates, combined by an inner product over ``basis`` functions per output channel.
 
-For grid data the input is resampled (linear interpolation) to ``sensors`` points per dimension
-and the output is queried at the input's own grid, so any input resolution works; ``query``
-evaluates at arbitrary points in [0, 1]^ndim.
+For grid data the input is resampled (linear interpolation, periodic on a periodic grid) to
+``sensors`` points per dimension and the output is queried at the input's own grid points, so any
+input resolution works; ``query`` evaluates at arbitrary points in [0, 1]^ndim.
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ class DeepONet(nn.Module):
     in_channels, out_channels : channels of the input ``(batch, in_channels, *space)`` and of the
         output ``(batch, out_channels, *space)`` (set from the data by recipes).
     ndim : spatial dimensions, 1 or 2.
+    grid : where the data's points lie: "nodes" (x_j = j / (n - 1), sensors from 0 to 1) or
+        "periodic" (x_j = j / n, sensors at s / sensors, the input interpolated periodically); set
+        from the data by recipes, so a point has the same coordinate at every resolution.
     sensors : points per dimension the branch net reads.
     branch_layers, trunk_layers : hidden widths of the two MLPs.
     basis : basis functions per output channel.
@@ -40,12 +43,15 @@ class DeepONet(nn.Module):
     summary = "DeepONet: branch MLP on sensor values, trunk MLP on query coordinates"
     resolution_invariant = True
 
-    def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int = 1, sensors: int = 128,
-                 branch_layers: list = (256, 256), trunk_layers: list = (256, 256), basis: int = 128,
-                 activation_fn: str = "gelu"):
+    def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int = 1, grid: str = "nodes",
+                 sensors: int = 128, branch_layers: list = (256, 256), trunk_layers: list = (256, 256),
+                 basis: int = 128, activation_fn: str = "gelu"):
         super().__init__()
         if ndim not in (1, 2):
             raise ConfigError(f"DeepONet supports 1 or 2 spatial dimensions, got {ndim}")
+        if grid not in ("nodes", "periodic"):
+            raise ConfigError(f"DeepONet: grid must be 'nodes' or 'periodic', got {grid!r}")
+        self.periodic = grid == "periodic"
         if sensors < 2 or basis < 1:
             raise ConfigError(f"model.sensors must be >= 2 and model.basis >= 1, got {sensors}, {basis}")
         self.ndim, self.sensors, self.basis, self.out_channels = ndim, sensors, basis, out_channels
@@ -56,7 +62,12 @@ class DeepONet(nn.Module):
 
     def _branch(self, x: torch.Tensor) -> torch.Tensor:
         mode = "linear" if self.ndim == 1 else "bilinear"
-        sampled = F.interpolate(x, size=(self.sensors,) * self.ndim, mode=mode, align_corners=True)
+        if self.periodic:  # x_j = j / n: the first point again at 1, then every sensor s / S but the last (at 1)
+            x = F.pad(x, (0, 1) * self.ndim, mode="circular")
+            sampled = F.interpolate(x, size=(self.sensors + 1,) * self.ndim, mode=mode, align_corners=True)
+            sampled = sampled[(..., *(slice(0, -1),) * self.ndim)]
+        else:
+            sampled = F.interpolate(x, size=(self.sensors,) * self.ndim, mode=mode, align_corners=True)
         return self.branch(sampled.flatten(1)).view(x.shape[0], self.out_channels, self.basis)
 
     def query(self, x: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
@@ -68,6 +79,7 @@ class DeepONet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         space = x.shape[2:]
-        axes = [torch.linspace(0, 1, n, device=x.device, dtype=x.dtype) for n in space]
+        axes = [torch.arange(n, device=x.device, dtype=x.dtype) / n if self.periodic else
+                torch.linspace(0, 1, n, device=x.device, dtype=x.dtype) for n in space]
         points = torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, self.ndim)
         return self.query(x, points).view(x.shape[0], self.out_channels, *space)

@@ -36,7 +36,7 @@ class FNO(nn.Module):
         with a note).
     n_layers : number of Fourier layers (``depth`` is read with a note).
     lifting_channels, projection_channels : hidden width of the lifting and projection MLPs
-        (0 lifting channels: a single linear lift).
+        (0: a single linear layer).
     use_grid : append the coordinates as input channels.
     factorization : "none" (dense weights), "tucker" or "cp".
     rank : with a factorization, its size as a fraction of the dense weights, in (0, 1].
@@ -48,6 +48,7 @@ class FNO(nn.Module):
     summary = "Fourier neural operator, 1D/2D/3D, dense or Tucker/CP-factorized spectral weights"
     resolution_invariant = True
     renamed = {"width": "hidden_channels", "depth": "n_layers"}  # earlier names, still read (with a note)
+    zero_allowed = ("lifting_channels", "projection_channels")  # 0: a linear lift or projection
 
     def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int | None = None, grid: str = "nodes",
                  modes: list = 16, n_modes: list | None = None, hidden_channels: int = 64, n_layers: int = 4,
@@ -92,7 +93,8 @@ class FNO(nn.Module):
         self.spectral = nn.ModuleList(SpectralConv(width, width, tuple(modes), factor, rank) for _ in range(n_layers))
         self.skips = nn.ModuleList(conv_nd(ndim, width, width, 1) for _ in range(n_layers))
         self.act = activation(activation_fn)
-        self.project = mlp([width, projection_channels, out_channels], activation_fn, ndim)
+        self.project = mlp([width, projection_channels, out_channels] if projection_channels else [width, out_channels],
+                           activation_fn, ndim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.use_grid:

@@ -3,7 +3,6 @@ branch next to each Fourier layer's global spectral convolution."""
 
 from __future__ import annotations
 
-import functools
 import math
 
 import scipy.fft
@@ -15,6 +14,8 @@ from torch.autograd.function import once_differentiable
 from pdekit.errors import ConfigError
 from pdekit.models.fno import FNO
 from pdekit.models.registry import register_model
+from pdekit.nn import constant_cache
+from pdekit.nn.layers import full_precision
 
 
 def grid_spacing(n: int, grid: str) -> float:
@@ -22,7 +23,7 @@ def grid_spacing(n: int, grid: str) -> float:
     return 1.0 / n if grid == "periodic" else 1.0 / max(n - 1, 1)
 
 
-@functools.lru_cache(maxsize=64)
+@constant_cache
 def disk_basis(half_widths: tuple[int, ...], spacing: tuple[float, ...], radius: float, rings: int,
                device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     """Piecewise-linear basis functions on the disk |d| <= radius, sampled at the stencil offsets
@@ -147,7 +148,7 @@ class _DiscoFFT(torch.autograd.Function):
 def _disco_fft(x: torch.Tensor, weight: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
     """``_DiscoFFT`` in float32 (or float64) whatever the autocast: FFT products lose too much in half."""
     precise = x.dtype if x.dtype == torch.float64 else torch.float32
-    with torch.autocast(x.device.type, enabled=False):
+    with full_precision(x.device):
         out = _DiscoFFT.apply(x.to(precise), weight.to(precise), basis.to(precise))
     return out.to(x.dtype)
 

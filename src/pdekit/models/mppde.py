@@ -107,22 +107,26 @@ class MPPDE(nn.Module):
         neighbour distance: ``neighbors`` spacings on a grid, the largest k-nearest distance on points."""
         key = (shape, str(device))
         if key not in self._graphs:
-            if self.points is not None:
-                if shape != (len(self.points),):
-                    raise ConfigError(f"mppde: the input has {shape} points; set_points gave {len(self.points)}")
-                offsets = self._offsets(self.points)
-                distance = offsets.norm(dim=-1).fill_diagonal_(math.inf)
-                near = distance.topk(self.neighbors, dim=1, largest=False)
-                dst = torch.arange(len(self.points)).repeat_interleave(self.neighbors)
-                src, scale = near.indices.flatten(), float(near.values.max())
-                rel, nodes = offsets[dst, src], len(self.points)  # O(n^2) memory: scattered sets are small
-            else:
-                src, dst, rel, scale = self._grid_edges(shape)
-                nodes = math.prod(shape)
-            rel = (rel / scale).float()[None]
-            degree = torch.zeros(nodes).index_add_(0, dst, torch.ones(len(dst)))[None, :, None]
-            self._graphs[key] = tuple(t.to(device) for t in (src, dst, rel, degree))
+            with torch.inference_mode(False):  # reused by training after an evaluation under inference mode
+                self._graphs[key] = self._build_graph(shape, device)
         return self._graphs[key]
+
+    def _build_graph(self, shape: tuple[int, ...], device) -> tuple:
+        if self.points is not None:
+            if shape != (len(self.points),):
+                raise ConfigError(f"mppde: the input has {shape} points; set_points gave {len(self.points)}")
+            offsets = self._offsets(self.points)
+            distance = offsets.norm(dim=-1).fill_diagonal_(math.inf)
+            near = distance.topk(self.neighbors, dim=1, largest=False)
+            dst = torch.arange(len(self.points)).repeat_interleave(self.neighbors)
+            src, scale = near.indices.flatten(), float(near.values.max())
+            rel, nodes = offsets[dst, src], len(self.points)  # O(n^2) memory: scattered sets are small
+        else:
+            src, dst, rel, scale = self._grid_edges(shape)
+            nodes = math.prod(shape)
+        rel = (rel / scale).float()[None]
+        degree = torch.zeros(nodes).index_add_(0, dst, torch.ones(len(dst)))[None, :, None]
+        return tuple(t.to(device) for t in (src, dst, rel, degree))
 
     def _grid_edges(self, shape: tuple[int, ...]) -> tuple:
         """(src, dst, x_dst - x_src, radius) of a grid: every integer shift of the index within the

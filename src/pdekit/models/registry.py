@@ -37,27 +37,39 @@ def register_model(name: str):
     return wrap
 
 
-def _check_type(model: str, key: str, value: Any, default: Any) -> Any:
+def _check_type(cls: type, key: str, value: Any, default: Any) -> Any:
+    """``value`` of option ``key`` checked against the type of its default: an integer option is a
+    non-negative int (at least 1 where its default is, unless the class lists it in
+    ``zero_allowed``), or a list of them (one per axis or level) where the constructor's
+    annotation says list; a list option holds positive ints (layer widths, channel multipliers)."""
+    model = cls.registry_name
     if default is None or value is None:
         return value
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise ConfigError(f"model.{key} of {model} must be true or false, got {value!r}")
     elif isinstance(default, int):
-        if isinstance(value, bool) or not isinstance(value, (int, list, tuple)):
-            raise ConfigError(f"model.{key} of {model} must be an integer, got {value!r}")
+        least = 0 if default == 0 or key in getattr(cls, "zero_allowed", ()) else 1
+        listed = "list" in str(inspect.signature(cls.__init__).parameters[key].annotation)
+        values = value if listed and isinstance(value, (list, tuple)) else [value]
+        if not values or not all(_is_int(v) and v >= least for v in values):
+            what = f"an integer >= {least}" + (" or a list of them" if listed else "")
+            raise ConfigError(f"model.{key} of {model} must be {what}, got {value!r}")
     elif isinstance(default, float):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"model.{key} of {model} must be a number, got {value!r}")
         value = float(value)
     elif isinstance(default, (list, tuple)):
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if not isinstance(value, (list, tuple)) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-            raise ConfigError(f"model.{key} of {model} must be a list of integers, got {value!r}")
+        values = [value] if _is_int(value) else value
+        if not isinstance(values, (list, tuple)) or not values or not all(_is_int(v) and v >= 1 for v in values):
+            raise ConfigError(f"model.{key} of {model} must be a list of positive integers, got {value!r}")
     elif isinstance(default, str) and not isinstance(value, str):
         raise ConfigError(f"model.{key} of {model} must be a string, got {value!r}")
     return value
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def model_options(cls: type) -> dict[str, Any]:
@@ -150,13 +162,15 @@ def build_model(config: dict[str, Any], in_channels: int, out_channels: int, ndi
         if key not in options:
             allowed = [k for k in options if k not in DATA_KEYS]
             raise ConfigError(f"unknown key model.{key} for model '{name}'; allowed: {', '.join(allowed)}")
-        config[key] = _check_type(name, key, value, options[key])
-    data = {"in_channels": in_channels, "out_channels": out_channels, "ndim": ndim, "grid": grid}
+        config[key] = _check_type(cls, key, value, options[key])
+    data = {"in_channels": in_channels, "out_channels": out_channels, "ndim": ndim}
+    if grid is not None:  # None: the model's own default
+        data["grid"] = grid
     try:
         return cls(**{k: v for k, v in data.items() if k in options}, **config)
     except ConfigError:
         raise
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, RuntimeError) as exc:  # torch's refusals (a negative size) included
         raise ConfigError(f"model '{name}' rejected its config: {exc}") from None
 
 

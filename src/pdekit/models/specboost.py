@@ -40,6 +40,7 @@ class SpecBoost(nn.Module):
     """
 
     summary = "SpecBoost: FNOs trained in sequence on the previous ones' residual"
+    zero_allowed = ("lifting_channels", "projection_channels")  # as the FNO's
     resolution_invariant = True
 
     def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int | None = None, grid: str = "nodes",

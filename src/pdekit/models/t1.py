@@ -26,7 +26,6 @@ resolution.
 
 from __future__ import annotations
 
-import functools
 import math
 
 import torch
@@ -34,13 +33,13 @@ from torch import nn
 
 from pdekit.errors import ConfigError
 from pdekit.models.registry import register_model
-from pdekit.nn import ACTIVATIONS, activation
+from pdekit.nn import ACTIVATIONS, activation, constant_cache
 
 TRANSFORMS = ("auto", "dct", "dft")
 MIXINGS = ("dense", "separable")
 
 
-@functools.lru_cache(maxsize=64)
+@constant_cache
 def _basis(n: int, m: int, kind: str, periodic: bool, device: torch.device,
            dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
     """Forward (n, M) and inverse (M, n) matrices of one axis: ``u @ forward`` are the kept,

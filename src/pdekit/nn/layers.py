@@ -4,12 +4,37 @@ channels of a grid, convolutions by dimension, grid coordinates."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 
 import torch
 from torch import nn
 
 from pdekit.errors import ConfigError
+
+
+def constant_cache(fn):
+    """``functools.lru_cache`` (64 entries) for functions that build constant tensors (DFT matrices,
+    kernel bases) from hashable arguments. They are built outside inference mode: a tensor first
+    made under ``torch.inference_mode()`` (an evaluation) could not be saved for backward when a
+    later training step reuses it from the process-wide cache."""
+
+    @functools.lru_cache(maxsize=64)
+    @functools.wraps(fn)
+    def build(*args):
+        with torch.inference_mode(False):
+            return fn(*args)
+
+    return build
+
+
+def full_precision(device: torch.device):
+    """A context with autocast off on ``device`` (nothing to switch off where autocast does not
+    exist: the meta device, on which a model's shapes are traced without memory)."""
+    if device.type == "meta":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, enabled=False)
 
 
 def _upto(order: int, f, d1, d2, d3):

@@ -17,7 +17,6 @@ float64 rounding.
 
 from __future__ import annotations
 
-import functools
 import math
 import string
 
@@ -25,6 +24,7 @@ import torch
 from torch import nn
 
 from pdekit.errors import ConfigError
+from pdekit.nn.layers import constant_cache, full_precision
 
 
 def _tucker_ranks(dims: list[int], fraction: float) -> list[int]:
@@ -42,7 +42,7 @@ def _tucker_ranks(dims: list[int], fraction: float) -> list[int]:
     return size(lo)[1]
 
 
-@functools.lru_cache(maxsize=64)
+@constant_cache
 def _real_dft(n: int, m: int, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
     """Forward (n, 2m): x @ F = [Re | Im] of rfft modes 0..m-1; inverse (2m, n): [Re | Im] @ G is
     irfft of those modes (the others zero), the 1/n included."""
@@ -57,7 +57,7 @@ def _real_dft(n: int, m: int, device: torch.device, dtype: torch.dtype) -> tuple
     return forward.to(device, dtype), inverse.to(device, dtype)
 
 
-@functools.lru_cache(maxsize=64)
+@constant_cache
 def _complex_dft(n: int, m: int, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
     """Forward (2m, n) and inverse (n, 2m) DFT matrices for the modes k = 0..m-1, -m..-1 (1/n in
     the inverse)."""
@@ -120,8 +120,11 @@ class SpectralConv(nn.Module):
         def convert(t):
             if not t.is_complex():
                 return fn(t)
-            real = fn(torch.view_as_real(t))
-            return torch.view_as_complex(real if real.dtype == torch.float64 else real.float())
+            try:
+                real = fn(torch.view_as_real(t))
+                return torch.view_as_complex(real if real.dtype == torch.float64 else real.float())
+            except RuntimeError:  # a layout the real view cannot take (channels_last): the weight takes it
+                return fn(t)
 
         return super()._apply(convert, recurse)
 
@@ -166,7 +169,7 @@ class SpectralConv(nn.Module):
         dtype = x.dtype
         # complex arithmetic has no half-precision kernels: under mixed precision the spectral
         # part runs in float32 (or float64 when the input is float64)
-        with torch.autocast(x.device.type, enabled=False):
+        with full_precision(x.device):
             x = x if x.dtype == torch.float64 else x.float()
             if self.ndim <= 2 and all(4 * m <= n for m, n in zip(modes, space)):
                 out = self._forward_dft(x, space, modes)
