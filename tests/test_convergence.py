@@ -85,6 +85,19 @@ def test_darcy_cg_matches_direct_at_high_contrast():
     assert float((cg - direct).abs().max() / direct.abs().max()) < 1e-8
 
 
+def test_a_cg_sample_stops_at_its_own_tolerance_whatever_its_batch():
+    """Batched CG used to iterate every sample until the slowest converged, so a sample's bytes
+    depended on its batch-mates (a quarter of the values at cg_tol 1e-6): each stops on its own."""
+    from pdekit.numerics import elliptic
+
+    p = get_problem("darcy_2d").from_params(33, {"solve_resolution": 33, "contrast": 100.0})
+    a = torch.from_numpy(np.stack([p.sample_inputs(np.random.default_rng(i))["a"] for i in range(4)]))
+    f = torch.ones_like(a)
+    batched = elliptic.solve_cg(a, f, rtol=1e-6)
+    alone = torch.cat([elliptic.solve_cg(a[i : i + 1], f[i : i + 1], rtol=1e-6) for i in range(4)])
+    assert torch.equal(batched, alone)
+
+
 def test_darcy_residual_vanishes_on_solver_output():
     p = get_problem("darcy_2d").from_params(33, {"solve_resolution": 33})
     a = torch.from_numpy(p.sample_inputs(np.random.default_rng(0))["a"])[None]

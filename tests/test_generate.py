@@ -231,3 +231,56 @@ def test_shards_join_into_the_file_one_process_writes(tmp_path):
     assert all(p.returncode == 0 for p in procs), outputs
     three = _arrays(tmp_path / "three.h5")
     assert all(np.array_equal(one[k], three[k]) for k in one) and not (tmp_path / "three.h5.parts").exists()
+
+
+def test_a_run_resumed_with_another_batch_size_solves_only_what_is_missing(tmp_path):
+    """Lowering the batch size after a kill (out of memory, say) used to leave the samples between
+    the old and the new batch boundaries unsolved: the run said "shard done" and wrote no file.
+    Parts that overlap (two runs of the same data at once) are joined without repeating samples."""
+    from pdekit.data.generate import _save_part, solve_samples
+
+    resolution, params = SMALL["burgers_1d"]
+    problem = get_problem("burgers_1d").from_params(resolution, params)
+    generate(problem, 10, 3, str(tmp_path / "one.h5"), batch_size=10, quiet=True)
+    out = str(tmp_path / "resumed.h5")
+    assert generate(problem, 10, 3, out, batch_size=3, quiet=True, shard=(0, 2)) == "shard done"  # 0..4, as if killed
+    _save_part(out + ".parts", 2, solve_samples(problem, 3, range(2, 6)))  # overlaps both parts
+    assert sorted(os.listdir(out + ".parts")) == ["000000000-000000003.npz", "000000002-000000006.npz",
+                                                 "000000003-000000005.npz", "meta.json"]
+    assert generate(problem, 10, 3, out, batch_size=4, quiet=True) == "resumed"
+    one, resumed = _arrays(tmp_path / "one.h5"), _arrays(out)
+    assert one.keys() == resumed.keys() and all(one[k].tobytes() == resumed[k].tobytes() for k in one)
+
+
+def test_two_runs_of_the_same_data_at_once_both_end_with_the_file(tmp_path):
+    """Two sweeps sharing a data file (darcy_fno and darcy_unet have the same data section) start
+    its generation together: both finish (one writes, the other finds the file), with no traceback
+    from a shared temporary name or a parts folder removed under the other."""
+    resolution, params = SMALL["burgers_1d"]
+    problem = get_problem("burgers_1d").from_params(resolution, params)
+    generate(problem, 24, 3, str(tmp_path / "one.h5"), batch_size=24, quiet=True)
+    args = [sys.executable, "-m", "pdekit", "generate", "burgers_1d", "--n", "24", "--seed", "3", "--batch-size", "1",
+            "--resolution", str(resolution), "--quiet", "--out", str(tmp_path / "both.h5")]
+    args += [f"--set={k}={v}" for k, v in params.items()]
+    procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [p.communicate() for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    one, both = _arrays(tmp_path / "one.h5"), _arrays(tmp_path / "both.h5")
+    assert all(one[k].tobytes() == both[k].tobytes() for k in one) and not (tmp_path / "both.h5.parts").exists()
+
+
+def test_the_assembled_file_is_on_disk_before_its_parts_are_removed(tmp_path, monkeypatch):
+    """A power cut right after assembly must not lose both the parts and the file: the file and its
+    folder entry are synced to disk before the parts are deleted."""
+    import shutil
+
+    events = []
+    sync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (events.append(("sync", os.readlink(f"/proc/self/fd/{fd}"))), sync(fd)))
+    remove = shutil.rmtree
+    monkeypatch.setattr(shutil, "rmtree", lambda path, **kw: (events.append(("remove", str(path))), remove(path, **kw)))
+    resolution, params = SMALL["burgers_1d"]
+    generate(get_problem("burgers_1d").from_params(resolution, params), 4, 3, str(tmp_path / "f.h5"), quiet=True)
+    removed = events.index(("remove", str(tmp_path / "f.h5.parts")))
+    synced = [path for kind, path in events[:removed] if kind == "sync"]
+    assert os.path.realpath(tmp_path / "f.h5.tmp") in synced and os.path.realpath(tmp_path) in synced

@@ -141,3 +141,13 @@ def test_a_recipe_streams_its_generated_training_split(run_cli, tmp_path, monkey
     path.write_text(yaml.safe_dump({**recipe, "data": {**recipe["data"], "buffer": 4}}))
     code, _, err = run_cli("train", path, "--out", "runs/c", "--quiet")
     assert code != 0 and "must hold a batch" in err
+
+
+def test_a_split_must_find_all_its_samples_while_a_limit_is_at_most(tmp_path):
+    from pdekit.errors import DataFileError
+
+    path = str(_pdebench_file(tmp_path / "five.h5", 5, nx=8))
+    assert load_pairs(path, limit=100)[0].shape == (5, 1, 8)  # limit: at most
+    assert load_pairs(Split(path, 2, 3))[0].shape == (3, 1, 8)
+    with pytest.raises(DataFileError, match=r"holds 5 samples; samples 3 \.\. 12 were asked for"):
+        load_pairs(Split(path, 3, 10))  # a split of 10 where 2 remain: refused, not cut to 2

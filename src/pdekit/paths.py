@@ -35,15 +35,25 @@ def check_writable_file(path: str) -> None:
 
 def write_atomically(path: str, write) -> None:
     """``write(tmp)`` writes the file under a temporary name, which then replaces ``path``: a reader
-    never sees half a file, and a failed or interrupted write leaves none behind."""
+    never sees half a file, and a failed or interrupted write leaves none behind. The file and the
+    rename reach the disk before this returns, so what a caller deletes next (the parts a data file
+    was assembled from) is not lost with it in a power cut."""
     tmp = f"{path}.tmp"
     try:
         write(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
     os.replace(tmp, path)
+    if hasattr(os, "O_DIRECTORY"):  # the folder's entry too (POSIX)
+        fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def write_json(path: str, data: dict) -> None:

@@ -123,17 +123,19 @@ def load_pairs(path: "str | os.PathLike | Split", input_time: int = 0, target_ti
     Raises
     ------
     DataFileError
-        If the file holds fewer samples, a time index is out of range, a trajectory is asked of
-        steady data, or the samples read hold NaN or inf.
+        If the file holds no sample from ``start`` on (or fewer than a Split's count), a time index
+        is out of range, a trajectory is asked of steady data, or the samples read hold NaN or inf.
     """
+    exact = isinstance(path, Split) and path.count is not None  # a split's samples must all be there
     if isinstance(path, Split):
         path, start, limit = path.path, path.start, path.count
     f, source = open_source(path)
     with f:
         available = source.n - start
         count = available if limit is None else min(limit, available)
-        if start < 0 or count < 1:
-            raise DataFileError(f"'{path}' holds {source.n} samples; samples from index {start} were asked for")
+        if start < 0 or count < 1 or (exact and count < limit):
+            asked = f"samples {start} .. {start + limit - 1}" if exact else f"samples from index {start}"
+            raise DataFileError(f"'{path}' holds {source.n} samples; {asked} were asked for")
         task = PairTask(input_time, target_time, trajectory, input_steps)
         check_pairs(source, task)
         x, y = read_pairs(source, start, count, task)

@@ -3,8 +3,9 @@
 Sample i is a pure function of (problem config, seed, i): its inputs come from its own random
 generator and the batched solvers treat samples independently. Finished batches are saved as
 small files in ``<out>.parts/`` (each written under a temporary name, then renamed), so a run
-killed at any moment resumes from the last finished batch; the HDF5 file is assembled at the end,
-again atomically. The result does not depend on the batch size or on interruptions.
+killed at any moment resumes with the samples no finished batch holds (with any batch size); the
+HDF5 file is assembled at the end, again atomically. The result does not depend on the batch size
+or on interruptions.
 """
 
 from __future__ import annotations
@@ -103,8 +104,8 @@ def _check_existing(out: str, identity: dict[str, Any]) -> bool:
     )
 
 
-def _open_parts(parts: str, identity: dict[str, Any], device_type: str) -> int:
-    """Create or check ``parts``; return how many leading samples are already done."""
+def _open_parts(parts: str, identity: dict[str, Any], device_type: str) -> None:
+    """Create ``parts``, or check that its finished batches are of this dataset and device type."""
     meta_path = os.path.join(parts, "meta.json")
     expected = {"dataset": identity, "device_type": device_type}
     if os.path.isdir(parts) and os.path.exists(meta_path) and _part_ranges(parts):
@@ -126,22 +127,34 @@ def _open_parts(parts: str, identity: dict[str, Any], device_type: str) -> int:
         with open(tmp, "w") as fh:
             json.dump(expected, fh, sort_keys=True)
         os.replace(tmp, meta_path)
-    return _covered(parts)
 
 
 def _part_ranges(parts: str) -> list[tuple[int, int]]:
-    ranges = []
-    for name in os.listdir(parts):
-        m = _PART.match(name)
-        if m:
-            ranges.append((int(m.group(1)), int(m.group(2))))
-    return ranges
+    """The (start, end) sample ranges of the finished parts, sorted (none once the folder is gone)."""
+    try:
+        names = os.listdir(parts)
+    except FileNotFoundError:  # another run of the same data assembled the file and removed it
+        return []
+    return sorted((int(m.group(1)), int(m.group(2))) for m in map(_PART.match, names) if m)
+
+
+def _missing(parts: str, lo: int, hi: int) -> list[tuple[int, int]]:
+    """The ranges of samples in [lo, hi) that no finished part holds (parts may overlap: batches of
+    a run resumed with another batch size, or of two runs of the same data at once)."""
+    gaps, position = [], lo
+    for start, end in _part_ranges(parts):
+        if start > position and position < hi:
+            gaps.append((position, min(start, hi)))
+        position = max(position, end)
+    if position < hi:
+        gaps.append((position, hi))
+    return gaps
 
 
 def _save_part(parts: str, start: int, arrays: dict[str, np.ndarray]) -> None:
     end = start + len(next(iter(arrays.values())))
     final = os.path.join(parts, f"{start:09d}-{end:09d}.npz")
-    tmp = os.path.join(parts, f".tmp-{start:09d}.npz")
+    tmp = os.path.join(parts, f".tmp-{start:09d}-{socket.gethostname()}-{os.getpid()}.npz")  # per process
     with open(tmp, "wb") as fh:
         np.savez(fh, **{k.replace("/", "__"): v for k, v in arrays.items()})
         fh.flush()
@@ -149,19 +162,21 @@ def _save_part(parts: str, start: int, arrays: dict[str, np.ndarray]) -> None:
     os.replace(tmp, final)
 
 
-def _load_parts(parts: str, done: int):
+def _load_parts(parts: str, n: int):
+    """(start, arrays) of samples 0 .. n - 1 in order, from the parts; where parts overlap, the
+    samples already given are cut off (a sample is the same bytes in any batch)."""
     position = 0
-    for start, end in sorted(_part_ranges(parts)):
-        if start != position or end > done:
+    for start, end in _part_ranges(parts):
+        if end <= position or start >= n:
             continue
         path = os.path.join(parts, f"{start:09d}-{end:09d}.npz")
         try:  # parts are written under a temporary name and renamed: damage comes from outside
             with np.load(path, allow_pickle=False) as data:
-                arrays = {k.replace("__", "/"): data[k] for k in data.files}
+                arrays = {k.replace("__", "/"): data[k][position - start :] for k in data.files}
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
             raise DataFileError(f"'{path}' is damaged ({type(exc).__name__}: {exc}); delete it and run the same "
                                 f"command again: only its samples are solved again") from None
-        yield start, arrays
+        yield position, arrays
         position = end
 
 
@@ -200,11 +215,12 @@ def generate(
     first : int
         Index of the first sample in the seed's stream (to add a later split).
     shard : (k, N)
-        Solve only the k-th of N contiguous runs of batches (0 <= k < N), for N processes (or
+        Solve only the k-th of N contiguous runs of samples (0 <= k < N), for N processes (or
         machines sharing the folder) generating one file: each writes its batches to the shared
-        ``<out>.parts/``, and the one that finds every part there assembles the file, bit for bit
+        ``<out>.parts/``, and the one that finds every sample there assembles the file, bit for bit
         the file one process would write (every sample is a function of (config, seed, index)).
-        All shards must use the same ``batch_size``.
+        Shards and resumed runs may use any ``batch_size``: only the samples no finished batch
+        holds are solved.
 
     Returns
     -------
@@ -245,30 +261,41 @@ def generate(
         shutil.rmtree(parts, ignore_errors=True)  # left over if a run was killed right after assembly
         return "exists"
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    done = _open_parts(parts, identity, device_type)
-    status = "resumed" if done else "written"
-    batches = list(range(0, n, batch_size))
-    mine = batches[len(batches) * k // shards : len(batches) * (k + 1) // shards]  # this shard's contiguous run
-    existing = set(_part_ranges(parts))
-    todo = [s for s in mine if s >= done and (s, min(s + batch_size, n)) not in existing]
-    total = sum(min(s + batch_size, n) - s for s in mine)
-    bar = tqdm(total=total, initial=total - sum(min(s + batch_size, n) - s for s in todo), unit="sample",
+    _open_parts(parts, identity, device_type)
+    lo, hi = n * k // shards, n * (k + 1) // shards  # this shard's samples (any batch size covers them)
+    gaps = _missing(parts, lo, hi)  # what a killed run (with any batch size) left unsolved
+    status = "resumed" if sum(b - a for a, b in gaps) < hi - lo else "written"
+    todo = [(a, min(a + batch_size, b)) for a, b in gaps for a in range(a, b, batch_size)]
+    bar = tqdm(total=hi - lo, initial=hi - lo - sum(b - a for a, b in gaps), unit="sample",
                desc=problem.name if shards == 1 else f"{problem.name} shard {k}/{shards}", disable=quiet,
                file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
     with bar:
-        for start in todo:
-            indices = range(first + start, first + min(start + batch_size, n))
-            _save_part(parts, start, solve_samples(problem, seed, indices, device))
-            bar.update(len(indices))
-    if _covered(parts) < n or not _claim(parts):
-        return "shard done"  # another shard is still solving, or already assembling
+        for a, b in todo:
+            arrays = solve_samples(problem, seed, range(first + a, first + b), device)
+            try:
+                _save_part(parts, a, arrays)
+            except FileNotFoundError:
+                if os.path.isdir(parts):
+                    raise
+                break  # another run of the same data wrote the file and removed the folder (checked below)
+            bar.update(b - a)
+    if os.path.exists(out) and _check_existing(out, identity):
+        shutil.rmtree(parts, ignore_errors=True)
+        return "exists"
+    if _covered(parts) < n:
+        if shards == 1:
+            raise DataFileError(f"'{parts}' lost finished batches while this run solved (another process removed "
+                                f"them?): run the same command again")
+        return "shard done"  # another shard is still solving
+    if not _claim(parts):
+        return "shard done"  # another process is already assembling
     try:
         write_file(out, identity, problem.coords(), problem.field_shapes(), _load_parts(parts, n),
                    extra_attrs={"device_type": device_type})
     except BaseException:  # give the claim back, so that a retry in this process may assemble
         os.remove(os.path.join(parts, "assembling"))
         raise
-    shutil.rmtree(parts)
+    shutil.rmtree(parts, ignore_errors=True)  # (a run of the same data may still be writing a part into it)
     return status
 
 
@@ -289,9 +316,9 @@ def _check_batch_memory(problem: Problem, batch: int, device_type: str) -> None:
 def _covered(parts: str) -> int:
     """How many leading samples the parts in ``parts`` cover without a gap."""
     done = 0
-    for start, end in sorted(_part_ranges(parts)):
-        if start == done:
-            done = end
+    for start, end in _part_ranges(parts):
+        if start <= done:
+            done = max(done, end)
     return done
 
 

@@ -71,7 +71,9 @@ def solve_direct(a: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
 
 
 def solve_cg(a: torch.Tensor, f: torch.Tensor, rtol: float = 1e-10, max_iter: int | None = None) -> torch.Tensor:
-    """Batched Jacobi-preconditioned conjugate gradients, matrix-free, on a's device."""
+    """Batched Jacobi-preconditioned conjugate gradients, matrix-free, on a's device. A sample stops
+    at its own tolerance (its iterate is then frozen), so its result does not depend on the others
+    in the batch."""
     n = a.shape[-1]
     h2 = (1.0 / (n - 1)) ** 2
     ax, ay = face_coefficients(a)
@@ -85,12 +87,14 @@ def solve_cg(a: torch.Tensor, f: torch.Tensor, rtol: float = 1e-10, max_iter: in
     p = z.clone()
     rz = (r * z).sum((-2, -1), keepdim=True)
     b_norm = b.flatten(1).norm(dim=1)
+    done = torch.zeros(len(b), 1, 1, dtype=torch.bool, device=b.device)
     for _ in range(max_iter):
         ap = apply_operator(pad(p), a)
         alpha = rz / (p * ap).sum((-2, -1), keepdim=True)
-        x = x + alpha * p
-        r = r - alpha * ap
-        if bool((r.flatten(1).norm(dim=1) <= rtol * b_norm).all()):
+        x = torch.where(done, x, x + alpha * p)
+        r = torch.where(done, r, r - alpha * ap)
+        done = (r.flatten(1).norm(dim=1) <= rtol * b_norm).view(-1, 1, 1)
+        if bool(done.all()):
             return pad(x)
         z = r / diag
         rz_new = (r * z).sum((-2, -1), keepdim=True)
