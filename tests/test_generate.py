@@ -59,7 +59,7 @@ def test_schema_and_batch_size_independence(tmp_path, name):
         assert arrays_a[key].tobytes() == arrays_b[key].tobytes(), key
 
     meta = read_meta(a)
-    assert meta["problem"] == name and meta["pdekit_version"]
+    assert meta["problem"] == name and meta["pdekit_version"] and meta["device_type"] == "cpu"  # every root attribute
     assert meta["config"]["seed"] == 7 and meta["config"]["n"] == 5
     assert meta["config"]["params"] == {**meta["config"]["params"], **params}
     shapes = problem.field_shapes()  # (resolution,) * ndim, the time axis first; the channel's grid is longer in x

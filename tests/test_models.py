@@ -234,10 +234,11 @@ def test_dft_matmul_path_equals_the_fft_path_in_float64(ndim, modes, n):
     conv = SpectralConv(4, 5, modes).double()
     assert conv.weight.dtype == torch.complex128
     x = torch.randn(3, 4, *(n,) * ndim, dtype=torch.float64)
-    kept = conv._modes(x.shape[-ndim:])
+    kept, negative = conv._modes(x.shape[-ndim:])
+    assert negative == kept[:-1]  # as many negative modes as positive ones on these grids: the DFT path's case
     with torch.no_grad():
         dft = conv._forward_dft(x, x.shape[-ndim:], kept)
-        fft = conv._forward_fft(x, x.shape[-ndim:], kept)
+        fft = conv._forward_fft(x, x.shape[-ndim:], kept, negative)
     assert dft.dtype == fft.dtype == torch.float64
     assert float((dft - fft).abs().max()) < 1e-12 * float(fft.abs().max())
 
@@ -411,3 +412,22 @@ def test_spectral_models_take_channels_last_and_the_meta_device(name, ndim):
     assert torch.allclose(model.to(memory_format=torch.channels_last)(x), expected, atol=1e-6)
     assert model.spectral[0].weight.dtype == torch.complex64
     assert model.to("meta")(x.to("meta")).shape == expected.shape
+
+
+@pytest.mark.parametrize("coarse", [15, 14])
+def test_a_grid_smaller_than_the_modes_keeps_every_mode_it_holds(coarse):
+    """An odd grid of n < 2 m points holds k = -(n-1)/2 .. (n-1)/2: the layer dropped the highest
+    positive one (+7 on 15 points) and so read cos(2 pi 7 x) as half of itself. On a grid that holds
+    the input's modes the layer's output is one function at every resolution."""
+    torch.manual_seed(0)
+    conv = SpectralConv(1, 1, (8, 4)).double()
+
+    def field(n):
+        x = torch.arange(n, dtype=torch.float64) / n
+        y = torch.arange(8, dtype=torch.float64) / 8
+        return (torch.cos(2 * math.pi * 6 * x + 0.3)[:, None] * torch.cos(2 * math.pi * y + 0.1)
+                + (coarse % 2) * torch.cos(2 * math.pi * 7 * x + 0.5)[:, None])[None, None]
+
+    with torch.no_grad():
+        small, large = conv(field(coarse)), conv(field(3 * coarse))
+    assert torch.allclose(small, large[..., ::3, :], atol=1e-12)

@@ -72,7 +72,7 @@ def read_meta(path: str | os.PathLike) -> dict[str, Any]:
                     f"'{path}' is an HDF5 file but not a pdekit dataset (missing root attributes: "
                     f"{', '.join(missing)})"
                 )
-            meta = {k: _text(f.attrs[k]) for k in REQUIRED_ATTRS}
+            meta = {k: _text(v) for k, v in f.attrs.items()}  # device_type and any other root attribute too
             meta["arrays"] = {name: f[name].shape for name in _array_names(f)}
     except OSError as exc:
         raise DataFileError(

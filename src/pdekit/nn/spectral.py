@@ -150,31 +150,34 @@ class SpectralConv(nn.Module):
         expr = "z," + ",".join(out[i] + "z" for i in range(d)) + "->" + out
         return torch.einsum(expr, self.cp_weights, *self.factors)
 
-    def _modes(self, space) -> list[int]:
-        modes = [min(m, n // 2) for m, n in zip(self.modes[:-1], space[:-1])]
-        modes.append(min(self.modes[-1], space[-1] // 2 + 1))
-        return modes
+    def _modes(self, space) -> tuple[list[int], list[int]]:
+        """The modes this grid holds: per axis but the last, the positive count p (k = 0..p-1) and,
+        apart, the negative count q (k = -q..-1), since an odd grid of n < 2 m points holds
+        (n + 1) // 2 of the first and n // 2 of the second; then the last axis's count."""
+        positive = [min(m, (n + 1) // 2) for m, n in zip(self.modes[:-1], space[:-1])]
+        negative = [min(m, n // 2) for m, n in zip(self.modes[:-1], space[:-1])]
+        return positive + [min(self.modes[-1], space[-1] // 2 + 1)], negative
 
-    def _weight(self, modes: list[int]) -> torch.Tensor:
+    def _weight(self, modes: list[int], negative: list[int]) -> torch.Tensor:
         """The weights of the kept modes (fewer where the grid is too coarse for all of them)."""
         weight = self.full_weight()[..., : modes[-1]]
-        for axis, (m, full_m) in enumerate(zip(modes[:-1], self.modes[:-1])):
+        for axis, (p, q, full_m) in enumerate(zip(modes[:-1], negative, self.modes[:-1])):
             dim = 2 + axis
-            weight = torch.cat([weight.narrow(dim, 0, m), weight.narrow(dim, 2 * full_m - m, m)], dim=dim)
+            weight = torch.cat([weight.narrow(dim, 0, p), weight.narrow(dim, 2 * full_m - q, q)], dim=dim)
         return weight
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         space = x.shape[-self.ndim:]
-        modes = self._modes(space)
+        modes, negative = self._modes(space)
         dtype = x.dtype
         # complex arithmetic has no half-precision kernels: under mixed precision the spectral
         # part runs in float32 (or float64 when the input is float64)
         with full_precision(x.device):
             x = x if x.dtype == torch.float64 else x.float()
-            if self.ndim <= 2 and all(4 * m <= n for m, n in zip(modes, space)):
+            if self.ndim <= 2 and all(4 * m <= n for m, n in zip(modes, space)):  # (then negative == modes)
                 out = self._forward_dft(x, space, modes)
             else:
-                out = self._forward_fft(x, space, modes)
+                out = self._forward_fft(x, space, modes, negative)
         return out.to(dtype)
 
     def _forward_dft(self, x, space, modes):
@@ -182,7 +185,7 @@ class SpectralConv(nn.Module):
         forward_y, inverse_y = _real_dft(space[-1], my, x.device, x.dtype)
         xy = x @ forward_y
         block = torch.complex(xy[..., :my], xy[..., my:])
-        weight = self._weight(modes).to(block.dtype)
+        weight = self._weight(modes, modes[:-1]).to(block.dtype)
         if self.ndim == 1:
             out = torch.einsum("bix,iox->box", block, weight)
         else:
@@ -191,25 +194,27 @@ class SpectralConv(nn.Module):
             out = torch.matmul(inverse_x, out)
         return torch.cat([out.real, out.imag], dim=-1) @ inverse_y
 
-    def _forward_fft(self, x, space, modes):
+    def _forward_fft(self, x, space, modes, negative):
         dims = tuple(range(-self.ndim, 0))
         x_ft = torch.fft.rfftn(x, dim=dims)  # x is float32 or float64 (see forward)
         block = x_ft[..., : modes[-1]]
-        for axis, m in enumerate(modes[:-1]):
+        for axis, (p, q) in enumerate(zip(modes[:-1], negative)):
             dim = 2 + axis
-            block = torch.cat([block.narrow(dim, 0, m), block.narrow(dim, block.shape[dim] - m, m)], dim=dim)
+            block = torch.cat([block.narrow(dim, 0, p), block.narrow(dim, block.shape[dim] - q, q)], dim=dim)
         letters = "xyz"[: self.ndim]
-        out_block = torch.einsum(f"bi{letters},io{letters}->bo{letters}", block, self._weight(modes).to(block.dtype))
+        weight = self._weight(modes, negative).to(block.dtype)
+        out_block = torch.einsum(f"bi{letters},io{letters}->bo{letters}", block, weight)
         out_ft = torch.zeros(x.shape[0], out_block.shape[1], *x_ft.shape[2:], dtype=x_ft.dtype, device=x.device)
         if self.ndim == 1:
             out_ft[..., : modes[0]] = out_block
         else:
-            self._scatter(out_ft, out_block, modes)
+            self._scatter(out_ft, out_block, modes, negative)
         return torch.fft.irfftn(out_ft, s=space, dim=dims)
 
-    def _scatter(self, out_ft, out_block, modes):
+    def _scatter(self, out_ft, out_block, modes, negative):
         """Write the corner blocks (positive / negative frequencies per non-last axis) into out_ft."""
-        corners = [[(slice(0, m), slice(0, m)), (slice(-m, None), slice(m, 2 * m))] for m in modes[:-1]]
+        corners = [[(slice(0, p), slice(0, p)), (slice(out_ft.shape[2 + axis] - q, None), slice(p, p + q))]
+                   for axis, (p, q) in enumerate(zip(modes[:-1], negative))]
         last = slice(0, modes[-1])
         for choice in range(2 ** (self.ndim - 1)):
             dst, src = [slice(None), slice(None)], [slice(None), slice(None)]
