@@ -96,6 +96,9 @@ def test_a_cg_sample_stops_at_its_own_tolerance_whatever_its_batch():
     batched = elliptic.solve_cg(a, f, rtol=1e-6)
     alone = torch.cat([elliptic.solve_cg(a[i : i + 1], f[i : i + 1], rtol=1e-6) for i in range(4)])
     assert torch.equal(batched, alone)
+    f[1] = 0  # a zero right-hand side beside others: u = 0 there, and the others as before (was NaN)
+    mixed = elliptic.solve_cg(a, f, rtol=1e-6)
+    assert torch.equal(mixed[1], torch.zeros_like(mixed[1])) and torch.equal(mixed[[0, 2, 3]], alone[[0, 2, 3]])
 
 
 def test_darcy_residual_vanishes_on_solver_output():

@@ -251,21 +251,43 @@ def test_a_run_resumed_with_another_batch_size_solves_only_what_is_missing(tmp_p
     one, resumed = _arrays(tmp_path / "one.h5"), _arrays(out)
     assert one.keys() == resumed.keys() and all(one[k].tobytes() == resumed[k].tobytes() for k in one)
 
+    from pdekit.data.generate import _load_parts
+    from pdekit.errors import DataFileError
+
+    gap = str(tmp_path / "gap.parts")
+    os.makedirs(gap)
+    for start, stop in ((0, 3), (5, 10)):
+        _save_part(gap, start, solve_samples(problem, 3, range(start, stop)))
+    with pytest.raises(DataFileError, match=r"misses samples 3 \.\. 4"):  # never read past a gap
+        list(_load_parts(gap, 10))
+
 
 def test_two_runs_of_the_same_data_at_once_both_end_with_the_file(tmp_path):
     """Two sweeps sharing a data file (darcy_fno and darcy_unet have the same data section) start
-    its generation together: both finish (one writes, the other finds the file), with no traceback
-    from a shared temporary name or a parts folder removed under the other."""
+    its generation together: both end with the file (one writes it, the other waits while it is
+    written: it returned "shard done" before the file existed), with no traceback from a shared
+    temporary name or a parts folder removed under the other. The writer is slowed down here."""
     resolution, params = SMALL["burgers_1d"]
     problem = get_problem("burgers_1d").from_params(resolution, params)
     generate(problem, 24, 3, str(tmp_path / "one.h5"), batch_size=24, quiet=True)
-    args = [sys.executable, "-m", "pdekit", "generate", "burgers_1d", "--n", "24", "--seed", "3", "--batch-size", "1",
-            "--resolution", str(resolution), "--quiet", "--out", str(tmp_path / "both.h5")]
-    args += [f"--set={k}={v}" for k, v in params.items()]
-    procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    script = (
+        "import importlib, os, sys, time\n"
+        "g = importlib.import_module('pdekit.data.generate')\n"
+        "from pdekit.problems import get_problem\n"
+        "if sys.argv[1] == 'slow':\n"
+        "    write = g.write_file\n"
+        "    g.write_file = lambda *a, **k: (time.sleep(2), write(*a, **k))[1]\n"
+        f"problem = get_problem('burgers_1d').from_params({resolution}, {params!r})\n"
+        "status = g.generate(problem, 24, 3, sys.argv[2], batch_size=int(sys.argv[3]), quiet=True)\n"
+        "print(status, os.path.exists(sys.argv[2]))\n")
+    out = str(tmp_path / "both.h5")
+    procs = [subprocess.Popen([sys.executable, "-c", script, kind, out, batch], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for kind, batch in (("slow", "24"), ("fast", "1"))]
     outputs = [p.communicate() for p in procs]
     assert all(p.returncode == 0 for p in procs), outputs
-    one, both = _arrays(tmp_path / "one.h5"), _arrays(tmp_path / "both.h5")
+    assert sorted(o[0].split()[0] for o in outputs) == ["exists", "written"], outputs
+    assert all(o[0].split()[1] == "True" for o in outputs), outputs
+    one, both = _arrays(tmp_path / "one.h5"), _arrays(out)
     assert all(one[k].tobytes() == both[k].tobytes() for k in one) and not (tmp_path / "both.h5.parts").exists()
 
 

@@ -411,7 +411,10 @@ def test_spectral_models_take_channels_last_and_the_meta_device(name, ndim):
     expected = model(x)
     assert torch.allclose(model.to(memory_format=torch.channels_last)(x), expected, atol=1e-6)
     assert model.spectral[0].weight.dtype == torch.complex64
-    assert model.to("meta")(x.to("meta")).shape == expected.shape
+    model.to(torch.float64, memory_format=torch.channels_last)  # a dtype too: the weights stay complex
+    assert model.spectral[0].weight.dtype == torch.complex128
+    assert torch.allclose(model(x.double()), expected.double(), atol=1e-5)
+    assert model.to("meta")(x.double().to("meta")).shape == expected.shape
 
 
 @pytest.mark.parametrize("coarse", [15, 14])

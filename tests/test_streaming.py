@@ -149,5 +149,8 @@ def test_a_split_must_find_all_its_samples_while_a_limit_is_at_most(tmp_path):
     path = str(_pdebench_file(tmp_path / "five.h5", 5, nx=8))
     assert load_pairs(path, limit=100)[0].shape == (5, 1, 8)  # limit: at most
     assert load_pairs(Split(path, 2, 3))[0].shape == (3, 1, 8)
-    with pytest.raises(DataFileError, match=r"holds 5 samples; samples 3 \.\. 12 were asked for"):
-        load_pairs(Split(path, 3, 10))  # a split of 10 where 2 remain: refused, not cut to 2
+    from pdekit.data.trajectories import load_trajectories
+
+    for read in (load_pairs, StreamedPairs, load_trajectories):  # a split of 10 where 2 remain: refused, not cut to 2
+        with pytest.raises(DataFileError, match=r"holds 5 samples; samples 3 \.\. 12 were asked for"):
+            read(Split(path, 3, 10))

@@ -433,3 +433,26 @@ def test_a_test_file_of_another_problem_is_refused(run_cli, tmp_path, monkeypatc
         load_recipe("burgers_fno", quick=True, overrides=["data.file=burgers.h5", "data.test_file=heat.h5",
                                                           "data.n_train=2", "data.n_val=1", "data.n_test=1",
                                                           "eval.resolutions=[]"])
+
+
+def test_a_deeponet_run_of_an_older_pdekit_is_evaluated_as_it_was_trained(tmp_path, monkeypatch):
+    """DeepONet read every grid as nodes before grid revision 2 (now periodic data as periodic): a
+    checkpoint without the revision is rebuilt on nodes, so it is scored as it was trained, and a
+    resume, which would go on training under the other reading, is refused."""
+    from pdekit.pipeline import run_recipe
+    from pdekit.recipes import load_recipe
+    from pdekit.train.supervised import load_trained
+
+    monkeypatch.setenv("PDEKIT_DATA", str(tmp_path / "data"))
+    raw = json.loads(json.dumps(TINY))
+    raw["model"] = {"name": "deeponet", "sensors": 16, "branch_layers": [16], "trunk_layers": [16], "basis": 8}
+    raw["train"]["epochs"], raw["eval"] = 1, {"solver_ladder": False, "timing_samples": 2, "plot_samples": 1}
+    run = str(tmp_path / "run")
+    run_recipe(load_recipe(raw), run, quiet=True)
+    assert load_trained(run)[0].model.periodic  # heat_1d is periodic
+    state = torch.load(os.path.join(run, "checkpoint.pt"), weights_only=False)
+    assert state.pop("grid_revision") == 2
+    torch.save(state, os.path.join(run, "checkpoint.pt"))  # as an older pdekit wrote it
+    assert not load_trained(run)[0].model.periodic
+    with pytest.raises(DataFileError, match="older pdekit whose DeepONet read the data's grid differently"):
+        run_recipe(load_recipe(raw), run, quiet=True)

@@ -17,6 +17,7 @@ from pdekit.data.dataset import Split
 from pdekit.data.generate import generate
 from pdekit.data.storage import canonical, dataset_identity
 from pdekit.errors import PdekitError
+from pdekit.models.registry import GRID_REVISION, checkpoint_grid
 from pdekit.paths import check_writable_dir, check_writable_file, write_json
 from pdekit.recipes import Recipe
 from pdekit.train.trainer import Trainer, distributed, history_row, resolve_device
@@ -140,7 +141,7 @@ def train_operator(recipe: Recipe, run_dir: str, train, x_val, y_val, quiet: boo
         augmentation = problem_augmentation(recipe.data_problem(), recipe.data, recipe.task.augment_boost,
                                             recipe.task.augment_warp)
     task = SupervisedTask(train, (x_val, y_val), recipe.task, physics, augmentation=augmentation)
-    meta = {"model_name": recipe.model["name"], "grid": grid}
+    meta = {"model_name": recipe.model["name"], "grid": grid, "grid_revision": GRID_REVISION}
     trainer = Trainer(model, task, recipe.train, run_dir, recipe.to_json(), meta, name=recipe.name, quiet=quiet)
     try:
         return task.result(trainer.fit())
@@ -301,10 +302,12 @@ class RolloutRunner:
     """Rollout recipes: trajectories, the rollout task, rollouts of the test trajectories, report."""
 
     @staticmethod
-    def _model(recipe: Recipe, channels: int, ndim: int, dt: float, cond_log=()):
+    def _model(recipe: Recipe, channels: int, ndim: int, dt: float, cond_log=(), state: dict | None = None):
+        """The rollout model; for a checkpoint (``state``), on the grid it was trained on."""
         from pdekit.recipes.rollout import rollout_model
 
-        return rollout_model(recipe.model, recipe.rollout, channels, ndim, dt, tuple(cond_log), data_grid(recipe))
+        grid = data_grid(recipe) if state is None else checkpoint_grid(recipe.model["name"], data_grid(recipe), state)
+        return rollout_model(recipe.model, recipe.rollout, channels, ndim, dt, tuple(cond_log), grid)
 
     @staticmethod
     def _cond(recipe: Recipe, meta: dict):
@@ -341,7 +344,7 @@ class RolloutRunner:
         torch.manual_seed(recipe.train.seed)  # before the model is built: its initialization is part of the run
         channels, ndim, dt = u_train.shape[2], u_train.ndim - 3, float(t[1] - t[0])
         model = RolloutRunner._model(recipe, channels, ndim, dt, cond_log)
-        meta = {"channels": channels, "ndim": ndim, "dt": dt, "cond_log": list(cond_log)}
+        meta = {"channels": channels, "ndim": ndim, "dt": dt, "cond_log": list(cond_log), "grid_revision": GRID_REVISION}
         trained = Trainer(model, task, recipe.train, run_dir, recipe.to_json(), meta, name=recipe.name,
                           quiet=quiet).fit()
         return trained, files
@@ -421,7 +424,8 @@ class RolloutRunner:
             raise PdekitError("--data is not supported for rollout runs yet; they are scored on their own test split")
         path = os.path.join(run_dir, "checkpoint.pt")
         state = load_checkpoint(path)
-        model = RolloutRunner._model(recipe, state["channels"], state["ndim"], state["dt"], state.get("cond_log", ()))
+        model = RolloutRunner._model(recipe, state["channels"], state["ndim"], state["dt"], state.get("cond_log", ()),
+                                     state)
         check_checkpoint_model(state, model, path)
         model.load_state_dict(state["best_model" if "best_model" in state else "model"])
         model.to(device)

@@ -34,6 +34,17 @@ class Split(NamedTuple):
     count: int | None = None
 
 
+def sample_count(path, held: int, start: int, count: int | None, exact: bool = True) -> int:
+    """How many samples a read from ``start`` takes out of the ``held`` a file has: ``count`` (None:
+    all to the end; with ``exact`` False, at most ``count``). A split must find all its samples:
+    DataFileError where fewer remain (``exact``) or none."""
+    taken = held - start if count is None else min(count, held - start)
+    if start < 0 or taken < 1 or (exact and count is not None and taken < count):
+        asked = f"samples {start} .. {start + count - 1}" if exact and count is not None else f"samples from index {start}"
+        raise DataFileError(f"'{path}' holds {held} samples; {asked} were asked for")
+    return taken
+
+
 class PairTask(NamedTuple):
     """Which (input, target) pairs a time-dependent file gives (see ``load_pairs``); steady data
     ignores it.
@@ -126,16 +137,12 @@ def load_pairs(path: "str | os.PathLike | Split", input_time: int = 0, target_ti
         If the file holds no sample from ``start`` on (or fewer than a Split's count), a time index
         is out of range, a trajectory is asked of steady data, or the samples read hold NaN or inf.
     """
-    exact = isinstance(path, Split) and path.count is not None  # a split's samples must all be there
-    if isinstance(path, Split):
+    exact = isinstance(path, Split)  # a split's samples must all be there; a limit is at most
+    if exact:
         path, start, limit = path.path, path.start, path.count
     f, source = open_source(path)
     with f:
-        available = source.n - start
-        count = available if limit is None else min(limit, available)
-        if start < 0 or count < 1 or (exact and count < limit):
-            asked = f"samples {start} .. {start + limit - 1}" if exact else f"samples from index {start}"
-            raise DataFileError(f"'{path}' holds {source.n} samples; {asked} were asked for")
+        count = sample_count(path, source.n, start, limit, exact)
         task = PairTask(input_time, target_time, trajectory, input_steps)
         check_pairs(source, task)
         x, y = read_pairs(source, start, count, task)

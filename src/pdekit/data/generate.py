@@ -17,6 +17,7 @@ import re
 import shutil
 import socket
 import sys
+import time
 import zipfile
 from typing import Any
 
@@ -169,6 +170,8 @@ def _load_parts(parts: str, n: int):
     for start, end in _part_ranges(parts):
         if end <= position or start >= n:
             continue
+        if start > position:
+            raise DataFileError(f"'{parts}' misses samples {position} .. {start - 1}: run the same command again")
         path = os.path.join(parts, f"{start:09d}-{end:09d}.npz")
         try:  # parts are written under a temporary name and renamed: damage comes from outside
             with np.load(path, allow_pickle=False) as data:
@@ -279,16 +282,11 @@ def generate(
                     raise
                 break  # another run of the same data wrote the file and removed the folder (checked below)
             bar.update(b - a)
-    if os.path.exists(out) and _check_existing(out, identity):
-        shutil.rmtree(parts, ignore_errors=True)
-        return "exists"
-    if _covered(parts) < n:
-        if shards == 1:
-            raise DataFileError(f"'{parts}' lost finished batches while this run solved (another process removed "
-                                f"them?): run the same command again")
-        return "shard done"  # another shard is still solving
-    if not _claim(parts):
-        return "shard done"  # another process is already assembling
+    if not _assembling_here(out, parts, identity, n, shards):
+        if os.path.exists(out):  # another run of the same data wrote it
+            shutil.rmtree(parts, ignore_errors=True)
+            return "exists"
+        return "shard done"  # another shard is still solving or assembling
     try:
         write_file(out, identity, problem.coords(), problem.field_shapes(), _load_parts(parts, n),
                    extra_attrs={"device_type": device_type})
@@ -311,6 +309,35 @@ def _check_batch_memory(problem: Problem, batch: int, device_type: str) -> None:
         raise PdekitError(f"{problem.name}: a batch of {batch} would hold {batch * per_sample / 2**30:.3g} GiB of "
                           f"solutions (nt = {getattr(problem.config, 'nt', 1)} times on the solve grid), more than "
                           f"this machine's {available / 2**30:.3g} GiB: lower --batch-size, nt or the resolution")
+
+
+def _assembling_here(out: str, parts: str, identity: dict[str, Any], n: int, shards: int,
+                     patience: float = 1800.0) -> bool:
+    """Whether this process assembles the file, once its own samples are done. Not where the file is
+    there already or, for a shard, where samples are missing or another process assembles; a single
+    run waits while another run of the same data assembles it (up to ``patience`` seconds), so that
+    every run ends with the file."""
+    deadline, lost = time.monotonic() + patience, False
+    while True:
+        if os.path.exists(out) and _check_existing(out, identity):
+            return False
+        covered = _covered(parts)
+        if covered >= n:
+            try:
+                if _claim(parts):
+                    return True
+            except FileNotFoundError:  # the other run just wrote the file and removed the folder
+                pass
+        if shards > 1:
+            return False
+        if covered < n and lost:  # twice: not the other run finishing
+            raise DataFileError(f"'{parts}' lost finished batches while this run solved (another process removed "
+                                f"them?): run the same command again")
+        if time.monotonic() > deadline:
+            raise DataFileError(f"another process has been assembling '{out}' for {patience / 60:.0f} minutes (see "
+                                f"'{os.path.join(parts, 'assembling')}'); delete that file if it is no longer running")
+        lost = covered < n
+        time.sleep(0.5)
 
 
 def _covered(parts: str) -> int:

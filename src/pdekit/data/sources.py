@@ -14,7 +14,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from pdekit.data.dataset import Normalizer, PairTask, Split, check_pairs, read_pairs
+from pdekit.data.dataset import Normalizer, PairTask, Split, check_pairs, read_pairs, sample_count
 from pdekit.data.formats import open_source
 from pdekit.errors import DataFileError
 
@@ -121,10 +121,7 @@ class StreamedPairs(PairSource):
         split = split if isinstance(split, Split) else Split(os.fspath(split))
         f, source = open_source(split.path)
         with f:
-            count = source.n - split.start if split.count is None else min(split.count, source.n - split.start)
-            if split.start < 0 or count < 1:
-                raise DataFileError(f"'{split.path}' holds {source.n} samples; samples from index {split.start} "
-                                    f"were asked for")
+            count = sample_count(split.path, source.n, split.start, split.count)
             check_pairs(source, task)
             x, y = read_pairs(source, split.start, 1, task)
             identity = f"{source.layout} {source.n} {source.attrs.get('config')} {os.path.getsize(split.path)}"

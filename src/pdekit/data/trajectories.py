@@ -13,7 +13,7 @@ import os
 import numpy as np
 import torch
 
-from pdekit.data.dataset import Split
+from pdekit.data.dataset import Split, sample_count
 from pdekit.data.formats import open_source
 from pdekit.errors import DataFileError
 
@@ -39,10 +39,7 @@ def load_trajectories(path: "str | os.PathLike | Split") -> tuple[torch.Tensor, 
     with f:
         if not source.time_dependent:
             raise DataFileError(f"'{path}' holds steady data; trajectories need time-dependent data")
-        available = source.n - start
-        count = available if count is None else min(count, available)
-        if start < 0 or count < 1:
-            raise DataFileError(f"'{path}' holds {source.n} samples; samples from index {start} were asked for")
+        count = sample_count(path, source.n, start, count)
         u = np.stack([read(start, count, None) for read in source.fields.values()], axis=2)
         t = np.asarray(source.coords.get("t", np.arange(source.nt)), dtype=np.float64)
         params = {k: read(start, count, None) for k, read in source.params.items()}

@@ -41,6 +41,7 @@ class DeepONet(nn.Module):
     """
 
     summary = "DeepONet: branch MLP on sensor values, trunk MLP on query coordinates"
+    grid_revision = 2  # checkpoints of earlier runs read periodic grids as nodes (registry.checkpoint_grid)
     resolution_invariant = True
 
     def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int = 1, grid: str = "nodes",

@@ -14,6 +14,9 @@ MODELS: dict[str, type[nn.Module]] = {}
 
 # filled from the data, never from the recipe
 DATA_KEYS = ("in_channels", "out_channels", "ndim", "grid")
+# how the models read the data's grid, recorded in checkpoints; a class whose reading changed sets its
+# own ``grid_revision`` (2: DeepONet reads a periodic grid as periodic; before, every grid as nodes)
+GRID_REVISION = 2
 
 
 def register_model(name: str):
@@ -61,7 +64,7 @@ def _check_type(cls: type, key: str, value: Any, default: Any) -> Any:
         value = float(value)
     elif isinstance(default, (list, tuple)):
         values = [value] if _is_int(value) else value
-        if not isinstance(values, (list, tuple)) or not values or not all(_is_int(v) and v >= 1 for v in values):
+        if not isinstance(values, (list, tuple)) or not all(_is_int(v) and v >= 1 for v in values):  # [] may be
             raise ConfigError(f"model.{key} of {model} must be a list of positive integers, got {value!r}")
     elif isinstance(default, str) and not isinstance(value, str):
         raise ConfigError(f"model.{key} of {model} must be a string, got {value!r}")
@@ -202,6 +205,15 @@ def build_network(config: dict[str, Any], in_channels: int, out_channels: int = 
         pointwise = ", ".join(sorted(n for n, c in MODELS.items() if getattr(c, "pointwise", False)))
         raise ConfigError(f"model '{config['name']}' works on grids; a PINN needs a pointwise network: {pointwise}")
     return build_model(config, in_channels, out_channels)
+
+
+def checkpoint_grid(model_name: str, grid: str, state: dict) -> str:
+    """The grid to rebuild a checkpoint's model on: ``grid`` (the data's), or "nodes" where the
+    model read every grid as nodes when the checkpoint was written (its class's ``grid_revision``
+    is later than the checkpoint's), so an old run is evaluated as it was trained."""
+    if state.get("grid_revision", 1) < getattr(MODELS.get(model_name), "grid_revision", 1):
+        return "nodes"
+    return grid
 
 
 def count_parameters(model: nn.Module) -> int:

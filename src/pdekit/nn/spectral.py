@@ -120,11 +120,9 @@ class SpectralConv(nn.Module):
         def convert(t):
             if not t.is_complex():
                 return fn(t)
-            try:
-                real = fn(torch.view_as_real(t))
-                return torch.view_as_complex(real if real.dtype == torch.float64 else real.float())
-            except RuntimeError:  # a layout the real view cannot take (channels_last): the weight takes it
-                return fn(t)
+            # a flat (-1, 2) real view: a memory format (channels_last) applies to no 2D tensor
+            real = fn(torch.view_as_real(t).reshape(-1, 2)).reshape(*t.shape, 2)
+            return torch.view_as_complex(real if real.dtype == torch.float64 else real.float())
 
         return super()._apply(convert, recurse)
 

@@ -87,18 +87,20 @@ def solve_cg(a: torch.Tensor, f: torch.Tensor, rtol: float = 1e-10, max_iter: in
     p = z.clone()
     rz = (r * z).sum((-2, -1), keepdim=True)
     b_norm = b.flatten(1).norm(dim=1)
-    done = torch.zeros(len(b), 1, 1, dtype=torch.bool, device=b.device)
+    done = (r.flatten(1).norm(dim=1) <= rtol * b_norm).view(-1, 1, 1)  # a zero right-hand side: u = 0
+    if bool(done.all()):
+        return pad(x)
     for _ in range(max_iter):
         ap = apply_operator(pad(p), a)
-        alpha = rz / (p * ap).sum((-2, -1), keepdim=True)
-        x = torch.where(done, x, x + alpha * p)
-        r = torch.where(done, r, r - alpha * ap)
+        alpha = torch.where(done, 0.0, rz / (p * ap).sum((-2, -1), keepdim=True))  # a converged sample stays put
+        x = x + alpha * p
+        r = r - alpha * ap
         done = (r.flatten(1).norm(dim=1) <= rtol * b_norm).view(-1, 1, 1)
         if bool(done.all()):
             return pad(x)
         z = r / diag
         rz_new = (r * z).sum((-2, -1), keepdim=True)
-        p = z + rz_new / rz * p
+        p = z + torch.where(done, 0.0, rz_new / rz) * p  # (rz = 0 where the right-hand side is)
         rz = rz_new
     worst = float((r.flatten(1).norm(dim=1) / b_norm).max())
     raise PdekitError(

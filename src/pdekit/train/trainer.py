@@ -507,6 +507,11 @@ class Trainer:
             raise PdekitError(f"'{self.run_dir}' holds a run of another recipe or config ({where}); choose another "
                               f"--out or delete the folder to start afresh")
         check_checkpoint_model(saved, self.model, path)
+        changed = [type(m).__name__ for m in self.model.modules()
+                   if getattr(type(m), "grid_revision", 1) > saved.get("grid_revision", 1)]
+        if changed:  # its weights were trained reading the data's grid otherwise
+            raise DataFileError(f"'{path}' was trained by an older pdekit whose {changed[0]} read the data's grid "
+                                f"differently; train again in another --out (or delete the folder)")
         if saved["phase"] == "lbfgs":  # the weights are in L-BFGS precision from then on
             self.model.to(self.cfg.lbfgs_torch_dtype)
             self.model.load_state_dict(saved["model"])
