@@ -59,3 +59,58 @@ def test_every_reported_metric_is_documented():
     doc = (Path(__file__).parents[1] / "docs" / "metrics.md").read_text()
     keys = set(metrics.summary(*_pairs(1))) - {"rel_l2"} | {"test_rel_l2"}  # evaluate renames rel_l2
     assert not [key for key in keys if f"`{key}`" not in doc]
+
+
+@pytest.mark.parametrize("input_steps", [1, 3])
+def test_space_time_targets_get_pdebench_s_nrmse_per_predicted_step(input_steps):
+    """With data.trajectory the target is (n, c, nt, *space). The relative L2 stays per sample over
+    the whole trajectory (FNO, PINO); nRMSE is PDEBench's: per sample, channel and predicted time
+    step over space, then the mean, the input frame left out (it was pooled over space-time with
+    the input frame scored as a prediction: 0.030 where PDEBench gives 0.105 here)."""
+    from types import SimpleNamespace
+
+    from pdekit.eval.evaluate import _summary
+
+    gen = np.random.default_rng(0)
+    nt = 11 if input_steps == 1 else 8  # with several input slices the target holds the later times only
+    decay = np.exp(-0.5 * np.arange(nt))[None, None, :, None]
+    true = (1 + gen.standard_normal((4, 2, 1, 32))) * decay
+    pred = true + 0.01 * gen.standard_normal(true.shape)
+    if input_steps == 1:
+        pred[:, :, 0] = true[:, :, 0]  # the input frame: reproduced exactly
+    data = SimpleNamespace(trajectory=True, input_steps=input_steps, input_time=0)
+    out = _summary(torch.from_numpy(pred), torch.from_numpy(true), data)
+    steps = slice(1, None) if input_steps == 1 else slice(None)
+    e, t = (pred - true)[:, :, steps], true[:, :, steps]
+    pdebench = np.mean(np.sqrt((e**2).mean(-1)) / np.sqrt((t**2).mean(-1)))
+    whole = np.mean(np.linalg.norm((pred - true).reshape(4, -1), axis=1) / np.linalg.norm(true.reshape(4, -1), axis=1))
+    assert out["nrmse"] == pytest.approx(pdebench, rel=1e-12) and out["rel_l2"] == pytest.approx(whole, rel=1e-12)
+    assert out["rmse"] == pytest.approx(np.sqrt((e**2).mean()), rel=1e-12)
+    assert out["rmse"] ** 2 == pytest.approx(sum(out[f"frmse_{b}"] ** 2 for b in ("low", "mid", "high")), rel=1e-9)
+
+
+def test_nrmse_leaves_out_a_channel_whose_truth_is_zero():
+    """A zero truth channel has no relative error: it gave 5e23 through the clamped denominator."""
+    true = torch.stack([torch.zeros(2, 16), torch.linspace(1, 2, 32).view(2, 16)], dim=1).double()
+    pred = true + 1e-6
+    expected = float((1e-6 / true[:, 1].pow(2).mean(-1).sqrt()).mean())
+    assert metrics.summary(pred, true)["nrmse"] == pytest.approx(expected, rel=1e-9)
+    assert math.isnan(float(metrics.nrmse(pred[:, :1], true[:, :1])[0]))  # nothing defined: NaN, not 1e24
+
+
+def test_the_rollout_sentence_says_whether_the_error_grows_and_when_correlation_is_undefined():
+    from pdekit.eval.rollout import rollout_metrics
+    from pdekit.eval.rollout_report import rollout_sentence
+
+    t = np.array([0.1, 0.2, 0.3])
+    true = torch.ones(2, 3, 1, 8)  # constant over the grid at every step: no correlation defined
+    pred = true * torch.tensor([1.5, 1.2, 1.01]).view(1, 3, 1, 1)  # the error falls
+    m = rollout_metrics(pred, true, t)
+    assert m["correlation_time"] is None and m["correlation_defined_steps"] == 0
+    sentence = rollout_sentence(m, t, 1)
+    assert "relative L2 falls from 0.5 " in sentence and "is undefined" in sentence and "above 0.8" not in sentence
+    x = torch.linspace(0, 1, 8)
+    varying = true + x  # defined at every step, and the prediction follows it
+    m = rollout_metrics(varying + 0.01 * torch.arange(3.0).view(1, 3, 1, 1), varying, t)
+    assert m["correlation_defined_steps"] == 3 and rollout_sentence(m, t, 1).endswith("stays above 0.8 throughout.")
+    assert "relative L2 grows from 0 " in rollout_sentence(m, t, 1)

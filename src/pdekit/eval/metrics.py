@@ -79,11 +79,13 @@ def nrmse(pred, true) -> torch.Tensor:
     Returns
     -------
     torch.Tensor
-        Shape (batch,), float64; RMS(true) is clamped at 1e-30.
+        Shape (batch,), float64. A channel whose truth is zero everywhere has no relative error and
+        is left out of the mean (it gave 1e23 through the clamp); NaN where every channel is zero.
     """
     err = (pred - true).double().flatten(2)
-    norm = true.double().flatten(2).pow(2).mean(-1).sqrt().clamp_min(1e-30)
-    return (err.pow(2).mean(-1).sqrt() / norm).mean(dim=1)
+    norm = true.double().flatten(2).pow(2).mean(-1).sqrt()
+    ratio = err.pow(2).mean(-1).sqrt() / norm.clamp_min(1e-300)
+    return torch.where(norm > 0, ratio, torch.nan).nanmean(dim=1)
 
 
 def max_error(pred, true) -> torch.Tensor:
@@ -159,7 +161,7 @@ def summary(pred: torch.Tensor, true: torch.Tensor) -> dict[str, float]:
         "rel_l2": float(rel.mean()),
         "median_rel_l2": float(rel.median()),
         "rmse": pooled_rmse(pred, true),
-        "nrmse": float(nrmse(pred, true).mean()),
+        "nrmse": float(nrmse(pred, true).nanmean()),
         "max_error": float(max_error(pred, true).max()),
     }
     out.update({f"frmse_{k}": v for k, v in frequency_rmse(pred, true).items()})

@@ -15,7 +15,7 @@ from pdekit.eval.metrics import nrmse, relative_l2
 
 def _per_step(metric, pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
     n, steps = pred.shape[:2]
-    return metric(pred.flatten(0, 1), true.flatten(0, 1)).view(n, steps).mean(dim=0)
+    return metric(pred.flatten(0, 1), true.flatten(0, 1)).view(n, steps).nanmean(dim=0)  # (nRMSE: NaN, no truth)
 
 
 def rollout_rel_l2(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
@@ -86,4 +86,6 @@ def rollout_metrics(pred: torch.Tensor, true: torch.Tensor, t) -> dict:
     rel, nr = rollout_rel_l2(pred, true), rollout_nrmse(pred, true)
     return {"rollout_rel_l2": [float(v) for v in rel], "rollout_nrmse": [float(v) for v in nr],
             "trajectory_rel_l2": trajectory_rel_l2(pred, true), "rollout_gmean100": geometric_mean(nr, 100),
-            "correlation_time": correlation_time(pred, true, t), "accumulated_error": accumulated_error(pred, true)}
+            "correlation_time": correlation_time(pred, true, t),
+            "correlation_defined_steps": int(torch.isfinite(correlation(pred, true)).sum()),
+            "accumulated_error": accumulated_error(pred, true)}

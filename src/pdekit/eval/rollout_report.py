@@ -131,6 +131,25 @@ ROLLOUT_GLOSSARY = {
 }
 
 
+def rollout_sentence(metrics: dict, times, history: int) -> str:
+    """The report's opening: how the error moves over the rollout and how long the prediction stays
+    correlated with the truth (or that the correlation is undefined where the truth is constant)."""
+    corr, defined = metrics["correlation_time"], metrics.get("correlation_defined_steps", len(times))
+    first, last = metrics["rollout_rel_l2"][0], metrics["rollout_rel_l2"][-1]
+    if corr is not None:
+        correlated = f"falls below 0.8 after {corr:g} time units."
+    elif defined == 0:
+        correlated = "is undefined (the truth is constant over the grid at every step)."
+    else:
+        correlated = "stays above 0.8 throughout" + (f" ({defined} of {len(times)} steps; at the others the truth "
+                                                     f"is constant over the grid)." if defined < len(times) else ".")
+    states = "state" if history == 1 else f"{history} states"
+    return (f"Rolled out {len(times)} steps from the stored {states} before t = {times[0]:g} of each test "
+            f"trajectory, the surrogate's relative L2 {'grows' if last >= first else 'falls'} from {first:.3g} at "
+            f"t = {times[0]:g} to {last:.3g} at t = {times[-1]:g} (whole trajectory: "
+            f"{metrics['trajectory_rel_l2']:.3g}); its correlation with the truth {correlated}")
+
+
 def write_rollout_report(run_dir: str, recipe, metrics: dict, pred, true, times, history) -> None:
     """report.md and plots/ (error against time, prediction against truth, training curves)."""
     plt = _pyplot()
@@ -156,13 +175,7 @@ def write_rollout_report(run_dir: str, recipe, metrics: dict, pred, true, times,
         ax.grid(alpha=0.3, which="both")
         _save(fig, os.path.join(plots, "loss.png"))
         plt.close(fig)
-    corr = metrics["correlation_time"]
-    states = "state" if recipe.rollout.history == 1 else f"{recipe.rollout.history} states"
-    verdict = (f"Rolled out {len(times)} steps from the stored {states} before t = {times[0]:g} of each test "
-               f"trajectory, the surrogate's relative L2 grows from {metrics['rollout_rel_l2'][0]:.3g} at t = "
-               f"{times[0]:g} to {metrics['rollout_rel_l2'][-1]:.3g} at t = {times[-1]:g} (whole trajectory: "
-               f"{metrics['trajectory_rel_l2']:.3g}); its correlation with the truth "
-               + (f"falls below 0.8 after {corr:g} time units." if corr is not None else "stays above 0.8 throughout."))
+    verdict = rollout_sentence(metrics, times, recipe.rollout.history)
     if metrics.get("speed_verdict"):
         verdict += " " + metrics["speed_verdict"].replace("per sample", "per trajectory")
         from pdekit.eval.report import _speed
