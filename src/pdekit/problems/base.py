@@ -291,6 +291,13 @@ class Problem:
         """The PDE residual of grid fields on this problem's stored grid (zero for an exact solution)."""
         raise NotImplementedError
 
+    def time_derivative(self, u: torch.Tensor) -> torch.Tensor:
+        """d/dt of a stored trajectory (batch, nt, ...) for residuals: second-order differences at
+        every stored time, one-sided at the first and last (the default one-sided first-order ends
+        held 99% of an exact solution's residual); first order with only two stored times."""
+        t = torch.as_tensor(self.times(), dtype=u.dtype, device=u.device)
+        return torch.gradient(u, spacing=(t,), dim=1, edge_order=2 if len(t) >= 3 else 1)[0]
+
     def iterative_tolerance(self, device: str) -> str | None:
         """The config entry of the stopping tolerance of the iterative solver this problem uses on
         ``device`` (the solver ladder loosens it, as it lengthens a time step), or None where the

@@ -91,8 +91,7 @@ class Burgers1D(Problem):
         differences in t; nu per sample where ``inputs`` holds it (batch,)."""
         u = fields["u"].to(torch.float64)
         nu = self.param(inputs or {}, "nu", u)
-        t = torch.as_tensor(self.times(), dtype=torch.float64, device=u.device)
-        u_t = torch.gradient(u, spacing=(t,), dim=1)[0]
+        u_t = self.time_derivative(u)
         return u_t + u * spectral.derivative(u, 1, 0) - nu * spectral.derivative(u, 1, 0, order=2)
 
 

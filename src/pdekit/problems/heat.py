@@ -58,8 +58,7 @@ class _Heat(Problem):
     def residual(self, fields, inputs=None):
         """u_t - nu Laplacian(u) of a stored trajectory: spectral in space, second-order in time."""
         u = fields["u"].to(torch.float64)
-        t = torch.as_tensor(self.times(), dtype=torch.float64, device=u.device)
-        u_t = torch.gradient(u, spacing=(t,), dim=1)[0]
+        u_t = self.time_derivative(u)
         return u_t - self.config.nu * spectral.laplacian(u, self.ndim)
 
 

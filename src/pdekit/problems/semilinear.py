@@ -98,6 +98,5 @@ class PeriodicSemilinear1D(Problem):
         u = fields["u"].to(torch.float64)
         n = u.shape[-1]
         k = spectral.wavenumbers(n, self._length(inputs or {}, u), real=True, device=u.device)
-        t = torch.as_tensor(self.times(), dtype=torch.float64, device=u.device)
-        u_t = torch.gradient(u, spacing=(t,), dim=1)[0]
+        u_t = self.time_derivative(u)
         return u_t - torch.fft.irfft(self.linear(k) * torch.fft.rfft(u) + self.nonlinear(u, k), n=n)

@@ -113,7 +113,6 @@ class Wave2D(Problem):
         """(u_t - v, v_t - c^2 Laplacian(u)) of a stored trajectory, stacked on axis 1: spectral in
         space, second-order differences in t."""
         u, v = fields["u"].to(torch.float64), fields["v"].to(torch.float64)
-        t = torch.as_tensor(self.times(), dtype=torch.float64, device=u.device)
-        u_t = torch.gradient(u, spacing=(t,), dim=1)[0]
-        v_t = torch.gradient(v, spacing=(t,), dim=1)[0]
+        u_t = self.time_derivative(u)
+        v_t = self.time_derivative(v)
         return torch.stack([u_t - v, v_t - self.config.c**2 * spectral.laplacian(u, 2)], dim=1)
