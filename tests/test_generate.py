@@ -25,7 +25,7 @@ SMALL = {
     "advection_1d": (16, {"solve_resolution": 32, "nt": 3}),
     "diffusion_reaction_1d": (16, {"solve_resolution": 64, "nt": 3, "t_final": 0.1, "dt": 0.01}),
     "kdv_1d": (16, {"solve_resolution": 64, "nt": 3, "t_final": 1.0, "dt": 0.1}),
-    "wave_2d": (8, {"solve_resolution": 16, "nt": 3, "t_final": 0.1, "dt": 0.01}),
+    "wave_2d": (8, {"solve_resolution": 16, "nt": 3, "t_final": 0.1, "dt": 0.002}),
     "cavity_2d": (5, {"solve_resolution": 9, "re_max": 200.0}),
     "cylinder_2d": (5, {"mesh_size": 0.1, "re_max": 40.0}),
     "obstacle_2d": (5, {"mesh_size": 0.1, "shapes": "circle,polygon"}),
@@ -167,7 +167,8 @@ def test_the_stepper_reproduces_the_solvers_trajectory(name):
 @pytest.mark.parametrize("name", sorted(n for n in SMALL if get_problem(n).conserved))
 def test_what_a_problem_declares_conserved_its_solver_conserves(name):
     """The mass of conservation laws on periodic domains to round-off; the wave energy up to the
-    Stormer-Verlet oscillation (0.4% at these coarse steps)."""
+    Stormer-Verlet oscillation (3e-4 at dt = 0.002 on 16 points; counted without the Nyquist modes,
+    which the stepper moves, it drifted by 1%)."""
     resolution, params = SMALL[name]
     problem = get_problem(name).from_params(resolution, params)
     from pdekit.data.generate import draw_inputs
@@ -178,7 +179,7 @@ def test_what_a_problem_declares_conserved_its_solver_conserves(name):
               for i in range(len(problem.times()))]
     for key in problem.conserved:
         drift = max(float((q[key] - values[0][key]).abs().max()) for q in values)
-        bound = 1e-14 * scale if key == "mass" else 5e-3 * float(values[0][key].abs().max())
+        bound = 1e-14 * scale if key == "mass" else 1e-3 * float(values[0][key].abs().max())
         assert drift < bound, (name, key, drift)
 
 

@@ -267,7 +267,10 @@ def darcy_smooth(sizes=(17, 33, 65, 129, 257)) -> dict:
 
 def darcy_piecewise(sizes=(16, 32, 64, 128, 256), a1: float = 3.0, a2: float = 12.0) -> dict:
     """a = a1 for x < 1/2, a2 beyond; u = sin(2 pi x) sin(pi y) / a has a continuous flux and
-    f = 5 pi^2 sin(2 pi x) sin(pi y). Odd n - 1 puts the interface midway between nodes."""
+    f = 5 pi^2 sin(2 pi x) sin(pi y). ``sizes``: nodes per side. Even ones (odd cell counts) put
+    the interface midway between nodes, where the harmonic face average is exact: second order;
+    odd ones put it through nodes: first order, as for an interface anywhere else (the
+    thresholded random coefficients of the data have interfaces everywhere)."""
     pi = math.pi
 
     def a_fn(X, Y):

@@ -105,9 +105,14 @@ class Wave2D(Problem):
         return {"energy": self.energy(fields["u"], fields["v"])}
 
     def energy(self, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        """1/2 mean(v^2 + c^2 |grad u|^2) over the unit square, per leading index."""
-        grad2 = sum(spectral.derivative(u, 2, axis) ** 2 for axis in range(2))
-        return 0.5 * (v.to(torch.float64) ** 2 + self.config.c**2 * grad2).mean((-2, -1))
+        """1/2 mean(v^2 + c^2 |grad u|^2) over the unit square, per leading index; mean |grad u|^2 by
+        Parseval with every mode's |k|^2, the Nyquist modes' included: the stepper moves them, and a
+        spectral first derivative, which drops them, left their energy out (a 1% drift on 16 points)."""
+        n = u.shape[-1]
+        k = spectral.wavenumbers(n, device=u.device)
+        u_hat = torch.fft.fft2(u.to(torch.float64))
+        grad2 = ((k[:, None] ** 2 + k**2) * u_hat.abs() ** 2).sum((-2, -1)) / n**4
+        return 0.5 * ((v.to(torch.float64) ** 2).mean((-2, -1)) + self.config.c**2 * grad2)
 
     def residual(self, fields, inputs=None):
         """(u_t - v, v_t - c^2 Laplacian(u)) of a stored trajectory, stacked on axis 1: spectral in
