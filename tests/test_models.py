@@ -207,6 +207,7 @@ def test_deeponet_output_is_the_inner_product_of_branch_and_trunk(ndim):
     ({"name": "deeponet", "branch_layers": [0]}, "model.branch_layers of deeponet must be a list of positive"),
     ({"name": "fno", "modes": [8.7, 8]}, r"model.modes of fno must be an integer >= 1 or a list of them"),
     ({"name": "t1", "modes": [8, True]}, "model.modes of t1 must be an integer >= 1 or a list of them"),
+    ({"name": "fno", "modes": 16, "n_modes": [8]}, "give modes or n_modes, not both"),  # modes was ignored
 ])
 def test_bad_model_config_is_refused(config, fragment):
     with pytest.raises(ConfigError, match=fragment):

@@ -49,6 +49,7 @@ class FNO(nn.Module):
     resolution_invariant = True
     renamed = {"width": "hidden_channels", "depth": "n_layers"}  # earlier names, still read (with a note)
     zero_allowed = ("lifting_channels", "projection_channels")  # 0: a linear lift or projection
+    exclusive = (("modes", "n_modes"),)  # the paper's convention or neuraloperator's
 
     def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int | None = None, grid: str = "nodes",
                  modes: list = 16, n_modes: list | None = None, hidden_channels: int = 64, n_layers: int = 4,

@@ -159,6 +159,9 @@ def build_model(config: dict[str, Any], in_channels: int, out_channels: int, ndi
     cls = MODELS[name]
     options = model_options(cls)
     config = rename_options(name, config)
+    for pair in getattr(cls, "exclusive", ()):  # options that say the same thing two ways
+        if all(key in config for key in pair):
+            raise ConfigError(f"model '{name}': give {' or '.join(pair)}, not both")
     for key, value in config.items():
         if key in DATA_KEYS:
             raise ConfigError(f"model.{key} is set from the data; remove it from the config")
