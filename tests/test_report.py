@@ -80,3 +80,16 @@ def test_pinn_report_plots_have_labelled_axes_and_a_verdict(tmp_path, monkeypatc
     assert saved[0][0] == ("x", "t")
     text = (tmp_path / "run/report.md").read_text()
     assert "relative L2 error against the reference solution is" in text and "| meaning |" in text
+
+
+def test_the_frequency_caveat_goes_with_non_periodic_grids():
+    """The fRMSE bands treat every grid as periodic: reports of node-grid data (Darcy, the cavity,
+    a user's file) say so, reports of periodic problems do not."""
+    from types import SimpleNamespace
+
+    def recipe(problem=None, file=None):
+        return SimpleNamespace(data=SimpleNamespace(problem=problem, file=file))
+
+    assert report._periodic(recipe("burgers_1d")) and report._periodic(recipe("navier_stokes_2d"))
+    assert not report._periodic(recipe("darcy_2d")) and not report._periodic(recipe("cavity_2d"))
+    assert not report._periodic(recipe(file="data.h5"))

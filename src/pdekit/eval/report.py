@@ -274,6 +274,9 @@ def write_report(run_dir, recipe, trained, results, x_test, y_test, pred) -> Non
         if results.get(key) is not None:
             name, meaning = GLOSSARY[key]
             lines.append(f"| {name} | {results[key]:.4g} | {cell(meaning)} |")
+    if results.get("frmse_high") is not None and not _periodic(recipe):
+        lines += ["", "The fRMSE bands treat the grid as periodic; this data's grid is not, so a smooth error that "
+                  "differs between opposite edges also lands in the mid and high bands (read them as upper bounds)."]
     lines += ["", "Formulas: docs/metrics.md in the pdekit repository.", "",
               "![loss](plots/loss.png) ![predictions](plots/predictions.png)", "",
               "## Resolution transfer", "",
@@ -317,3 +320,10 @@ def write_report(run_dir, recipe, trained, results, x_test, y_test, pred) -> Non
     lines += ["", "![speed](plots/speed_accuracy.png)", ""]
     with open(os.path.join(run_dir, "report.md"), "w") as fh:
         fh.write("\n".join(lines))
+
+
+def _periodic(recipe) -> bool:
+    """Whether the data's grid is periodic (generated data of a periodic problem)."""
+    from pdekit.problems import get_problem
+
+    return not recipe.data.file and get_problem(recipe.data.problem).periodic
