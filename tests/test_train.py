@@ -88,7 +88,7 @@ def test_run_writes_report_metrics_and_reuses_data(run_cli, recipe_file, tmp_pat
         code, _, err = run_cli("eval", "runs/a", "--device", "auto", "--json", "auto.json")
         assert code == 0 and json.loads((tmp_path / "auto.json").read_text())["device"] == "cpu", err
         code, _, err = run_cli("eval", "runs/a", "--device", "cuda")
-        assert code == 2 and "cuda" in err.lower() and len(err.strip().splitlines()) == 1, err
+        assert code == 2 and "use --device cpu" in err and len(err.strip().splitlines()) == 1, err  # its own flag
     # evaluating never rewrites the run's own record
     assert {f: (tmp_path / "runs/a" / f).read_bytes() for f in record} == record
 
@@ -145,6 +145,19 @@ def test_stray_arguments_after_options_are_refused(run_cli, capsys):
     with pytest.raises(SystemExit) as stop:
         run_cli("run", "burgers_fno", "--quick", "stray")
     assert stop.value.code == 2 and "unrecognized arguments: stray" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        run_cli("run", "burgers_fno", "--quick", "--device", "cuda")
+    assert stop.value.code == 2 and "(the device is a recipe key: train.device=cuda)" in capsys.readouterr().err
+
+
+def test_a_closed_pipe_ends_a_listing_quietly():
+    """`pdekit list models | head` printed "pdekit: error: [Errno 32] Broken pipe"."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(f"{sys.executable} -m pdekit list models | head -1", shell=True, capture_output=True,
+                          text=True)
+    assert done.stdout.strip() and "Broken pipe" not in done.stderr, done.stderr
 
 
 @pytest.mark.parametrize("args, fragment", [
@@ -456,3 +469,28 @@ def test_a_deeponet_run_of_an_older_pdekit_is_evaluated_as_it_was_trained(tmp_pa
     assert not load_trained(run)[0].model.periodic
     with pytest.raises(DataFileError, match="older pdekit whose DeepONet read the data's grid differently"):
         run_recipe(load_recipe(raw), run, quiet=True)
+
+
+def test_a_run_folder_of_another_recipe_is_refused_before_any_data_is_made(tmp_path, monkeypatch, capsys):
+    """The refusal came from the trainer, after the new recipe's train, validation and test data
+    had been solved (minutes for a full recipe); likewise a time index the data do not store. A
+    rerun of the same finished run says that it trains nothing (it was silent)."""
+    from pdekit.pipeline import run_recipe
+    from pdekit.recipes import load_recipe
+
+    monkeypatch.setenv("PDEKIT_DATA", str(tmp_path / "data"))
+    raw = json.loads(json.dumps(TINY))
+    raw["train"]["epochs"], raw["eval"] = 1, {"solver_ladder": False, "timing_samples": 2, "plot_samples": 1}
+    run = str(tmp_path / "run")
+    run_recipe(load_recipe(raw), run, quiet=True)
+    capsys.readouterr()
+    run_recipe(load_recipe(raw), run, quiet=False)
+    assert "holds a finished run (Adam finished its 1 epochs); nothing to train" in capsys.readouterr().err
+    cached = sorted(os.listdir(tmp_path / "data"))
+    raw["data"]["seed"] = 1
+    with pytest.raises(PdekitError, match=r"holds a run of another recipe or config \(data.seed: 0 in the saved run"):
+        run_recipe(load_recipe(raw), run, quiet=True)
+    assert sorted(os.listdir(tmp_path / "data")) == cached  # nothing solved for the refused run
+    raw["data"]["target_time"] = 5
+    with pytest.raises(ConfigError, match=r"data.target_time = 5 is outside the 2 stored times of heat_1d"):
+        load_recipe(raw)

@@ -333,7 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         r = sub.add_parser(name, help=helptext)
         r.add_argument(target, help="a shipped recipe's name (pdekit list recipes) or a YAML file")
-        r.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted overrides, e.g. model.width=64")
+        r.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted overrides, e.g. model.hidden_channels=64")
         r.add_argument("--quick", action="store_true", help="the recipe's quick variant")
         r.add_argument("--out", default=None, help="run folder (default runs/<name>)")
         r.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -407,12 +407,13 @@ def main(argv: list[str] | None = None) -> int:
         refusal, printed as one line on stderr) or 130 when interrupted with Ctrl-C.
     """
     parser = build_parser()
-    # key=value overrides may also follow options (`run R --out D model.width=64`), which argparse
+    # key=value overrides may also follow options (`run R --out D model.hidden_channels=64`), which argparse
     # alone does not collect into the positional list
     args, extra = parser.parse_known_args(argv)
     if extra:
         if getattr(args, "overrides", None) is None or any(e.startswith("-") or "=" not in e for e in extra):
-            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+            hint = " (the device is a recipe key: train.device=cuda)" if "--device" in extra else ""
+            parser.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
         args.overrides += extra
     if getattr(args, "nproc", 1) != 1 and "WORLD_SIZE" not in os.environ:
         return _torchrun(args.nproc, sys.argv[1:] if argv is None else argv)
@@ -421,6 +422,9 @@ def main(argv: list[str] | None = None) -> int:
     except PdekitError as exc:
         print(f"pdekit: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader closed the pipe (`pdekit list models | head`): nothing left to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as exc:  # a file system refusal (full disk, permissions) is the user's to fix: one line
         print(f"pdekit: error: {exc}", file=sys.stderr)
         return 2

@@ -173,7 +173,7 @@ def train_recipe(recipe: Recipe, run_dir: str, quiet: bool = False):
     """
     from pdekit.data.dataset import load_task
 
-    prepare_run_dir(run_dir)  # a bad --out fails before any data is generated
+    prepare_run_dir(run_dir, recipe)  # a bad --out fails before any data is generated
     files = prepare_data(recipe, quiet=quiet, device=resolve_device(recipe.train.device).type)
     x_val, y_val, _ = load_task(files["val"], recipe.data)
     train = train_source(recipe, files)
@@ -190,10 +190,11 @@ def default_run_dir(recipe, overrides: list[str] | None = None) -> str:
     return os.path.join("runs", f"{recipe.name}-{digest}")
 
 
-def prepare_run_dir(run_dir: str) -> None:
+def prepare_run_dir(run_dir: str, recipe: Recipe | None = None) -> None:
     """Create the run folder, refusing one that is neither new, empty nor a run folder (so a
-    mistyped --out never fills, or is suggested for deletion, a folder of the user's). Under
-    torchrun the first process checks and writes; the others wait for it."""
+    mistyped --out never fills, or is suggested for deletion, a folder of the user's), or (given
+    ``recipe``) a run of another recipe, before any data is made. Under torchrun the first process
+    checks and writes; the others wait for it."""
     rank, world = distributed()
     if rank == 0:
         if os.path.isdir(run_dir) and os.listdir(run_dir):
@@ -201,6 +202,16 @@ def prepare_run_dir(run_dir: str) -> None:
             if not any(os.path.exists(os.path.join(run_dir, m)) for m in markers):
                 raise PdekitError(f"'{run_dir}' is a folder that holds other files and no pdekit run; choose another "
                                   f"--out")
+            saved = os.path.join(run_dir, "recipe.json")
+            if recipe is not None and os.path.exists(saved):
+                from pdekit.train.trainer import json_differences
+
+                with open(saved) as fh:
+                    theirs = json.dumps(json.load(fh), sort_keys=True)
+                if theirs != recipe.to_json():
+                    raise PdekitError(f"'{run_dir}' holds a run of another recipe or config "
+                                      f"({json_differences(theirs, recipe.to_json())}); choose another --out or "
+                                      f"delete the folder to start afresh")
         check_writable_dir(run_dir)
     if world > 1:
         import torch.distributed as dist
@@ -325,7 +336,7 @@ class RolloutRunner:
         from pdekit.data.trajectories import load_trajectories, windows
         from pdekit.train.rollout import RolloutTask
 
-        prepare_run_dir(run_dir)
+        prepare_run_dir(run_dir, recipe)
         files = prepare_data(recipe, quiet=quiet, device=resolve_device(recipe.train.device).type)
         r = recipe.rollout
         u_train, t, meta_train = load_trajectories(files["train"])
@@ -512,7 +523,7 @@ def evaluate_run(run_dir: str, data: str | None = None, json_out: str | None = N
         print(f"note: '{run_dir}' stopped training before it finished (its last checkpoint: epoch {saved['epoch']}); "
               f"these are that checkpoint's metrics. Run its recipe again with --out {run_dir} to finish it",
               file=sys.stderr)
-    return RUNNERS[recipe.kind].evaluate(run_dir, recipe, data, json_out, report_dir, str(resolve_device(device)))
+    return RUNNERS[recipe.kind].evaluate(run_dir, recipe, data, json_out, report_dir, str(resolve_device(device, "--device")))
 
 
 def _check_foreign_data(recipe, state: dict, trained, data: str) -> None:

@@ -55,8 +55,14 @@ def _check(data, model: dict, train, task, evaluation) -> None:
             except ConfigError as exc:
                 raise ConfigError(f"eval.resolutions = {evaluation.resolutions} asks for {r}, which these data.params "
                                   f"cannot store: {exc} (set eval.resolutions=[...] or eval.resolutions=[])") from None
-        if cls.time_dependent and not data.trajectory:
-            _check_distinct_times(data, len(problem.times()), f"{cls.name} (data.params.nt)")
+        if cls.time_dependent:
+            nt = len(problem.times())
+            for key in ("input_time", "target_time"):  # before any data is made
+                t = getattr(data, key)
+                require(-nt <= t < nt, f"data.{key} = {t} is outside the {nt} stored times of {cls.name} "
+                        f"(data.params.nt)")
+            if not data.trajectory:
+                _check_distinct_times(data, nt, f"{cls.name} (data.params.nt)")
         if data.trajectory and not cls.time_dependent:
             raise ConfigError(f"data.trajectory=true needs a time-dependent problem; {cls.name} is steady")
         if problem.sample_params and task.physics_weight > 0:

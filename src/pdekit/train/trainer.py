@@ -107,13 +107,15 @@ def history_row(history: list[dict], epoch: int) -> dict:
     return next((row for row in history if int(row["epoch"]) == epoch), {})
 
 
-def resolve_device(name: str) -> torch.device:
+def resolve_device(name: str, option: str = "train.device") -> torch.device:
     """The device of a ``train.device`` setting.
 
     Parameters
     ----------
     name : str
         "auto" (CUDA where available, else the CPU), "cpu" or "cuda".
+    option : str
+        Where the user set it, for the message: "train.device" or a flag such as "--device".
 
     Returns
     -------
@@ -127,7 +129,8 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise PdekitError("train.device=cuda was asked for but no CUDA device is available; use train.device=cpu")
+        sep = "=" if "." in option else " "  # a recipe key (train.device=cpu) or a flag (--device cpu)
+        raise PdekitError(f"{option}{sep}cuda was asked for but no CUDA device is available; use {option}{sep}cpu")
     return torch.device(name)
 
 
@@ -300,6 +303,9 @@ class Trainer:
             check_writable_dir(self.run_dir)  # a file of that name, or no permission: one line, before any work
             if os.path.exists(self._path(CHECKPOINT)):
                 self._resume()
+                if self.state["stop_reason"] and not self.quiet and self.rank == 0:  # a rerun of a finished run
+                    print(f"note: '{self.run_dir}' holds a finished run ({self.state['stop_reason']}); nothing to "
+                          f"train: its weights are used as they are (another --out trains afresh)", file=sys.stderr)
         self.writer = _tensorboard_writer(self.run_dir) if cfg.tensorboard and self.run_dir and self.rank == 0 else None
         self.bar = tqdm(total=cfg.epochs + cfg.lbfgs_steps, initial=self._steps(), unit="epoch", desc=self.name,
                         disable=self.quiet or self.rank > 0, file=sys.stderr, dynamic_ncols=True)
