@@ -494,3 +494,24 @@ def test_a_run_folder_of_another_recipe_is_refused_before_any_data_is_made(tmp_p
     raw["data"]["target_time"] = 5
     with pytest.raises(ConfigError, match=r"data.target_time = 5 is outside the 2 stored times of heat_1d"):
         load_recipe(raw)
+
+
+def test_evaluating_with_an_empty_cache_solves_only_the_test_side(tmp_path, monkeypatch):
+    """`pdekit eval` with the data cache emptied solved the training and validation splits again
+    (minutes for a full recipe) although it scores the test split only."""
+    import shutil
+
+    from pdekit.pipeline import evaluate_run, run_recipe
+    from pdekit.recipes import load_recipe
+
+    monkeypatch.setenv("PDEKIT_DATA", str(tmp_path / "data"))
+    raw = json.loads(json.dumps(TINY))
+    raw["train"]["epochs"] = 1
+    raw["eval"] = {"solver_ladder": False, "timing_samples": 2, "plot_samples": 1, "resolutions": [64]}
+    run_recipe(load_recipe(raw), str(tmp_path / "run"), quiet=True)
+    made = sorted(os.listdir(tmp_path / "data"))
+    assert len(made) == 4  # train, validation, test, test at 64 points
+    shutil.rmtree(tmp_path / "data")
+    evaluate_run(str(tmp_path / "run"))
+    again = sorted(os.listdir(tmp_path / "data"))
+    assert len(again) == 2 and set(again) < set(made)  # the test split and its 64-point copy, the same files

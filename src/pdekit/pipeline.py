@@ -44,12 +44,15 @@ def split_ranges(data) -> dict[str, tuple[int, int]]:
     return {"train": (0, data.n_train), "val": (data.n_train, n_val), "test": (data.n_train + n_val, data.n_test)}
 
 
-def prepare_data(recipe: Recipe, quiet: bool = False, device: str = "cpu") -> dict:
+def prepare_data(recipe: Recipe, quiet: bool = False, device: str = "cpu", evaluation: bool = False) -> dict:
     """Files (or splits of a user's file) for train, val and test, one test file per transfer
     resolution (the same test samples, stored finer) and, with eval.held_out, the test samples under
-    those parameters."""
+    those parameters; ``evaluation``: the test-side files only (an evaluation never needs the
+    training data, which an empty cache would otherwise solve again)."""
     d = recipe.data
     ranges = split_ranges(d)
+    if evaluation:
+        ranges = {"test": ranges["test"]}
     if d.file:  # a file given by the user, in any layout: nothing to generate
         files = {split: Split(d.file, first, n) for split, (first, n) in ranges.items()}
         if d.test_file:
@@ -272,7 +275,7 @@ class OperatorRunner:
 
         trained, state = load_trained(run_dir, device)
         if data is None:
-            files = prepare_data(recipe, quiet=True, device=evaluation_data_device(recipe))
+            files = prepare_data(recipe, device=evaluation_data_device(recipe), evaluation=True)
             test, transfer, held_out = files["test"], files["transfer"], files.get("held_out")
         else:
             _check_foreign_data(recipe, state, trained, data)
@@ -440,7 +443,7 @@ class RolloutRunner:
         check_checkpoint_model(state, model, path)
         model.load_state_dict(state["best_model" if "best_model" in state else "model"])
         model.to(device)
-        files = prepare_data(recipe, quiet=True, device=evaluation_data_device(recipe))
+        files = prepare_data(recipe, device=evaluation_data_device(recipe), evaluation=True)
         history = json.loads(state["history"])
         epoch = int(state.get("best_epoch", int(state["epoch"]) + int(state["lbfgs_iterations"])))
         metrics, arrays = RolloutRunner._score(recipe, model, files["test"], history, float(state["seconds"]), device,
