@@ -278,12 +278,13 @@ def write_report(run_dir, recipe, trained, results, x_test, y_test, pred) -> Non
         lines += ["", "The fRMSE bands treat the grid as periodic; this data's grid is not, so a smooth error that "
                   "differs between opposite edges also lands in the mid and high bands (read them as upper bounds)."]
     lines += ["", "Formulas: docs/metrics.md in the pdekit repository.", "",
-              "![loss](plots/loss.png) ![predictions](plots/predictions.png)", "",
-              "## Resolution transfer", "",
-              "The same test samples stored on finer grids, predicted by the same weights.", "",
-              "| resolution | mean relative L2 |", "|---|---|",
-              f"| {results['resolution']} (trained) | {results['test_rel_l2']:.4g} |"]
-    lines += [f"| {r} | {e:.4g} |" for r, e in results["resolution_transfer"].items()]
+              "![loss](plots/loss.png) ![predictions](plots/predictions.png)"]
+    if results["resolution_transfer"]:
+        lines += ["", "## Resolution transfer", "",
+                  "The same test samples stored on finer grids, predicted by the same weights.", "",
+                  "| resolution | mean relative L2 |", "|---|---|",
+                  f"| {results['resolution']} (trained) | {results['test_rel_l2']:.4g} |"]
+        lines += [f"| {r} | {e:.4g} |" for r, e in results["resolution_transfer"].items()]
     if results.get("held_out"):
         held = results["held_out"]
         setting = ", ".join(f"{k} = {v}" for k, v in held["params"].items())
@@ -291,9 +292,28 @@ def write_report(run_dir, recipe, trained, results, x_test, y_test, pred) -> Non
                   f"Test samples made with {setting} (eval.held_out), which training never saw: mean relative L2 "
                   f"{held['rel_l2']:.4g} (median {held['median_rel_l2']:.4g}, nRMSE {held['nrmse']:.4g}), against "
                   f"{results['test_rel_l2']:.4g} on the test split."]
-    lines += ["", "![resolution](plots/resolution.png) ![frequency](plots/frequency.png)", "",
-              "## Speed against the solver", "", results["speed_verdict"], "",
-              f"The solver ran on exactly the {results['timed_samples']} timed test inputs"
+    lines += ["", ("![resolution](plots/resolution.png) " if results["resolution_transfer"] else "")
+              + "![frequency](plots/frequency.png)", "", "## Speed against the solver", "", results["speed_verdict"]]
+    if results["solver_ladder"] or results.get("solver_ladder_skipped"):
+        lines += _solver_lines(recipe, results) + ["", "![speed](plots/speed_accuracy.png)", ""]
+    else:  # no solver to time (a user's file)
+        lines += ["", f"The surrogate takes {results['model_seconds_per_sample']:.4g} s per sample (median of "
+                      f"{recipe.eval.timing_rounds} rounds on {results['device']}; first call "
+                      f"{results['model_first_call_seconds_per_sample']:.4g} s).", ""]
+    with open(os.path.join(run_dir, "report.md"), "w") as fh:
+        fh.write("\n".join(lines))
+
+
+def _periodic(recipe) -> bool:
+    """Whether the data's grid is periodic (generated data of a periodic problem)."""
+    from pdekit.problems import get_problem
+
+    return not recipe.data.file and get_problem(recipe.data.problem).periodic
+
+
+def _solver_lines(recipe, results) -> list[str]:
+    """How the solver was timed, its ladder as a table, what was skipped and the data-setting ratio."""
+    lines = ["", f"The solver ran on exactly the {results['timed_samples']} timed test inputs"
               + (" (started from the stored state the surrogate reads, later than the data run's own start, and "
                  "timed over the predicted times only)" if results.get("solver_from_stored_state") else "")
               + ", at the data's setting"
@@ -317,13 +337,4 @@ def write_report(run_dir, recipe, trained, results, x_test, y_test, pred) -> Non
     if results.get("speedup_at_data_setting"):
         lines += ["", f"At the data's own setting (not matched in accuracy) the solver takes "
                       f"{results['speedup_at_data_setting']:.3g}x the surrogate's time."]
-    lines += ["", "![speed](plots/speed_accuracy.png)", ""]
-    with open(os.path.join(run_dir, "report.md"), "w") as fh:
-        fh.write("\n".join(lines))
-
-
-def _periodic(recipe) -> bool:
-    """Whether the data's grid is periodic (generated data of a periodic problem)."""
-    from pdekit.problems import get_problem
-
-    return not recipe.data.file and get_problem(recipe.data.problem).periodic
+    return lines
