@@ -515,3 +515,26 @@ def test_evaluating_with_an_empty_cache_solves_only_the_test_side(tmp_path, monk
     evaluate_run(str(tmp_path / "run"))
     again = sorted(os.listdir(tmp_path / "data"))
     assert len(again) == 2 and set(again) < set(made)  # the test split and its 64-point copy, the same files
+
+
+def test_evaluating_on_a_file_of_training_samples_says_so(tmp_path, monkeypatch):
+    """`pdekit eval RUN --data FILE --report DIR` on samples the model trained on reported them as
+    "the test split" with the run's trained resolution; now the report names the file and says
+    which of its samples trained the model, and at what resolution it was trained."""
+    from pdekit.data.generate import generate
+    from pdekit.pipeline import evaluate_run, run_recipe
+    from pdekit.problems import get_problem
+    from pdekit.recipes import load_recipe
+
+    monkeypatch.setenv("PDEKIT_DATA", str(tmp_path / "data"))
+    raw = json.loads(json.dumps(TINY))
+    raw["train"]["epochs"], raw["eval"] = 1, {"solver_ladder": False, "timing_samples": 2, "plot_samples": 1}
+    run_recipe(load_recipe(raw), str(tmp_path / "run"), quiet=True)
+    seen = get_problem("heat_1d").from_params(64, raw["data"]["params"])
+    generate(seen, 6, 0, str(tmp_path / "seen.h5"), quiet=True)  # samples 0..5 of seed 0: training samples
+    results = evaluate_run(str(tmp_path / "run"), data=str(tmp_path / "seen.h5"), report_dir=str(tmp_path / "rep"))
+    assert results["data_file"] == str(tmp_path / "seen.h5") and len(results["data_notes"]) == 2
+    text = (tmp_path / "rep/report.md").read_text()
+    assert f"On '{tmp_path / 'seen.h5'}' the surrogate's" in text and "On the test split" not in text
+    assert "holds samples 0 .. 5 of seed 0, of which 0 .. 5 trained or validated this model" in text
+    assert "stored at resolution 64; the model was trained at 32" in text

@@ -278,9 +278,11 @@ class OperatorRunner:
             files = prepare_data(recipe, device=evaluation_data_device(recipe), evaluation=True)
             test, transfer, held_out = files["test"], files["transfer"], files.get("held_out")
         else:
-            _check_foreign_data(recipe, state, trained, data)
+            notes = _check_foreign_data(recipe, state, trained, data)
             test, transfer, held_out = data, {}, None
         results, arrays = evaluate(trained, recipe, test, transfer, held_out_file=held_out)
+        if data is not None:
+            results.update({"data_file": data, "data_notes": notes})
         if json_out:
             write_json(json_out, results)
         if report_dir:
@@ -529,11 +531,14 @@ def evaluate_run(run_dir: str, data: str | None = None, json_out: str | None = N
     return RUNNERS[recipe.kind].evaluate(run_dir, recipe, data, json_out, report_dir, str(resolve_device(device, "--device")))
 
 
-def _check_foreign_data(recipe, state: dict, trained, data: str) -> None:
+def _check_foreign_data(recipe, state: dict, trained, data: str) -> list[str]:
+    """Refuse a file the model cannot read; return notes on what it holds (printed, and put in the
+    report): other parameters than the training data's, or samples the model trained on."""
     from pdekit.data.dataset import load_task
     from pdekit.errors import DataFileError
 
     x, _, meta = load_task(data, recipe.data, limit=1)
+    notes = []
     if recipe.data.file:
         trained_at = load_task(recipe.data.file, recipe.data, limit=1)[2]["resolution"]
     else:
@@ -546,8 +551,15 @@ def _check_foreign_data(recipe, state: dict, trained, data: str) -> None:
             changed = [f"{k} = {theirs[k]!r} (trained on {ours[k]!r})" for k in sorted(ours)
                        if k != "solve_resolution" and k in theirs and theirs[k] != ours[k]]
             if changed:
-                print(f"note: '{data}' was generated with other parameters than the training data: "
-                      f"{', '.join(changed)}; the metrics measure how the model carries over to them", file=sys.stderr)
+                notes.append(f"'{data}' was generated with other parameters than the training data: "
+                             f"{', '.join(changed)}; the metrics measure how the model carries over to them")
+            cfg, (first, count) = meta["config"], split_ranges(recipe.data)["train"]
+            seen = first + count + split_ranges(recipe.data)["val"][1]  # train and validation: 0 .. seen - 1
+            start = cfg.get("first", 0)
+            if not changed and cfg.get("seed") == recipe.data.seed and start < seen:
+                notes.append(f"'{data}' holds samples {start} .. {start + cfg.get('n', 0) - 1} of seed "
+                             f"{recipe.data.seed}, of which {start} .. {min(seen, start + cfg.get('n', 0)) - 1} "
+                             f"trained or validated this model: these metrics are not a test")
     if x.shape[1] != state["in_channels"] or x.ndim - 2 != state["ndim"]:
         raise DataFileError(f"'{data}' has {x.shape[1]} input channel(s) in {x.ndim - 2}D; the model takes "
                             f"{state['in_channels']} in {state['ndim']}D")
@@ -555,3 +567,8 @@ def _check_foreign_data(recipe, state: dict, trained, data: str) -> None:
     if not getattr(trained.model, "resolution_invariant", False) and found != trained_at:
         raise DataFileError(f"'{data}' is at resolution {found}; {recipe.model['name']} is not "
                             f"resolution-invariant and was trained at {trained_at}")
+    if found != trained_at:
+        notes.append(f"'{data}' is stored at resolution {found}; the model was trained at {trained_at}")
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    return notes

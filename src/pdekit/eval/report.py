@@ -199,11 +199,12 @@ def optional_figure(value, spec: str, prefix: str = "", suffix: str = "") -> str
 
 def verdict(results: dict) -> str:
     """Two or three sentences: accuracy on test, speed at matched accuracy, resolution transfer."""
-    text = [f"On the test split the surrogate's mean relative L2 error is {results['test_rel_l2']:.3g} "
+    where = f"On '{results['data_file']}'" if results.get("data_file") else "On the test split"
+    text = [f"{where} the surrogate's mean relative L2 error is {results['test_rel_l2']:.3g} "
             f"(median {results['median_rel_l2']:.3g}); validation scored {results['val_rel_l2']:.3g} with "
             f"the weights of epoch {results['weights_epoch']}."
             if results.get("val_rel_l2") is not None else
-            f"On the test split the surrogate's mean relative L2 error is {results['test_rel_l2']:.3g}."]
+            f"{where} the surrogate's mean relative L2 error is {results['test_rel_l2']:.3g}."]
     text.append(results["speed_verdict"])
     transfer = results["resolution_transfer"]
     if transfer:
@@ -265,7 +266,8 @@ def write_report(run_dir, recipe, trained, results, x_test, y_test, pred) -> Non
     plt.close("all")
 
     quick = recipe.name.endswith("-quick")
-    lines = [f"# {recipe.name}", "", verdict(results), "", "## Setup", "",
+    notes = [f"Note: {note}." for note in results.get("data_notes", [])]  # what an evaluation file holds
+    lines = [f"# {recipe.name}", "", verdict(results), *(["", *notes] if notes else []), "", "## Setup", "",
              (f"The quick variant of: {recipe.description}" if quick else recipe.description), "",
              *_setup(recipe, results), "",
              "## Metrics", "", "| metric | value | meaning |", "|---|---|---|"]
