@@ -93,3 +93,20 @@ def test_the_frequency_caveat_goes_with_non_periodic_grids():
     assert report._periodic(recipe("burgers_1d")) and report._periodic(recipe("navier_stokes_2d"))
     assert not report._periodic(recipe("darcy_2d")) and not report._periodic(recipe("cavity_2d"))
     assert not report._periodic(recipe(file="data.h5"))
+
+
+def test_prediction_panels_name_their_channels_and_a_constant_input(tmp_path):
+    """The cavity's panels showed one of u, v, p without saying which, and its input, log Re
+    constant over the grid, as a field with a meaningless colour bar."""
+    from types import SimpleNamespace
+
+    def recipe(problem, resolution, params):
+        return SimpleNamespace(data=SimpleNamespace(problem=problem, file=None, resolution=resolution, params=params))
+
+    assert report._names(recipe("cavity_2d", 33, {"re_max": 1000.0})) == ("log re", "u")
+    assert report._names(recipe("darcy_2d", 85, {})) == ("a", "u")
+    plt = report._pyplot()
+    x, y = torch.full((2, 1, 8, 8), 5.3), torch.randn(2, 1, 8, 8)
+    fig = report._predictions(plt, x, y, y, 1, tmp_path / "p.png", names=("log re", "u"))
+    titles = [ax.get_title() for ax in _axes(fig)]
+    assert titles[0] == "test sample 0: input log re (constant 5.3)" and titles[1] == "test sample 0: u: truth"

@@ -66,11 +66,12 @@ def _loss_curves(plt, history, path):
     return fig
 
 
-def _predictions(plt, x, y, pred, count, path, trajectory: bool = False, extent=None):
+def _predictions(plt, x, y, pred, count, path, trajectory: bool = False, extent=None, names=("input", "output")):
     """Per sample: the input, truth and prediction (overlaid in 1D, side by side in 2D), the error;
     a trajectory (t, x[, y]) is shown as time across and x up (at the middle y in 2D). ``extent``
     (x0, x1, y0, y1): a 2D domain's physical bounds (default the unit square); a domain more than
-    twice as long as high gets its panels stacked, drawn to scale."""
+    twice as long as high gets its panels stacked, drawn to scale. ``names``: of the first input
+    and output channels, the ones drawn."""
     count = min(count, len(y))
     ndim = y.ndim - 2
     columns = 3 if ndim == 1 else 4
@@ -83,6 +84,7 @@ def _predictions(plt, x, y, pred, count, path, trajectory: bool = False, extent=
         fig, axes = plt.subplots(count, columns, figsize=(3.8 * columns, 2.9 * count), squeeze=False)
     for i in range(count):
         inp, truth, guess = x[i, 0].numpy(), y[i, 0].numpy(), pred[i, 0].numpy()
+        source = f"input {names[0]}" + (f" (constant {inp.flat[0]:.3g})" if np.ptp(inp) == 0 else "")
         if ndim == 1:
             grid = np.arange(truth.shape[-1]) / truth.shape[-1]
             axes[i, 0].plot(np.arange(inp.shape[-1]) / inp.shape[-1], inp, color="0.4", lw=1)
@@ -90,13 +92,13 @@ def _predictions(plt, x, y, pred, count, path, trajectory: bool = False, extent=
             axes[i, 1].plot(grid, guess, "--", lw=1.2, label="prediction")
             axes[i, 1].legend(fontsize=7)
             axes[i, 2].plot(grid, guess - truth, lw=1, color="tab:red")
-            titles = ("input", "truth and prediction", "error (prediction - truth)")
+            titles = (source, f"{names[1]}: truth and prediction", f"{names[1]}: error (prediction - truth)")
             for j, label in enumerate(("input value", "output value", "error")):
                 axes[i, j].set_xlabel("x (fraction of the domain)")
                 axes[i, j].set_ylabel(label)
         else:
             panels = (inp, truth, guess, guess - truth)
-            titles = ("input", "truth", "prediction", "error (prediction - truth)")
+            titles = (source, f"{names[1]}: truth", f"{names[1]}: prediction", f"{names[1]}: error (prediction - truth)")
             for j, data in enumerate(panels):
                 data = data if ndim == 2 else data[..., data.shape[-1] // 2]  # 3D: the middle of the last axis
                 image = axes[i, j].imshow(data.T, origin="lower", extent=extent if wide else (0, 1, 0, 1),
@@ -126,6 +128,19 @@ def _problem(recipe):
     if getattr(data, "file", None) or not getattr(data, "problem", None):
         return None
     return get_problem(data.problem).from_params(data.resolution, data.params)
+
+
+def _names(recipe) -> tuple[str, str]:
+    """Names of the first input and output channels of a generated problem's task: its first stored
+    input (or, time-dependent, its first field; or the first parameter drawn per sample, as the
+    cavity's log Re) and its first field; generic names for a user's file."""
+    problem = _problem(recipe)
+    if problem is None:
+        return "input", "output"
+    drawn = sorted(problem.sample_params)
+    first = (problem.fields[0] if problem.time_dependent else problem.inputs[0] if problem.inputs
+             else f"log {drawn[0]}" if drawn and problem.varying.get(drawn[0]) == "log" else drawn[0] if drawn else "input")
+    return first, problem.fields[0]
 
 
 def _extent(recipe):
@@ -259,7 +274,7 @@ def write_report(run_dir, recipe, trained, results, x_test, y_test, pred) -> Non
     if trained.history:
         _loss_curves(plt, trained.history, os.path.join(plots, "loss.png"))
     _predictions(plt, x_test, y_test, pred, recipe.eval.plot_samples, os.path.join(plots, "predictions.png"),
-                 trajectory=getattr(recipe.data, "trajectory", False), extent=_extent(recipe))
+                 trajectory=getattr(recipe.data, "trajectory", False), extent=_extent(recipe), names=_names(recipe))
     _frequency(plt, results, os.path.join(plots, "frequency.png"))
     _resolution(plt, results, os.path.join(plots, "resolution.png"))
     _speed(plt, results, os.path.join(plots, "speed_accuracy.png"))
