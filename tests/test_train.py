@@ -538,3 +538,12 @@ def test_evaluating_on_a_file_of_training_samples_says_so(tmp_path, monkeypatch)
     assert f"On '{tmp_path / 'seen.h5'}' the surrogate's" in text and "On the test split" not in text
     assert "holds samples 0 .. 5 of seed 0, of which 0 .. 5 trained or validated this model" in text
     assert "stored at resolution 64; the model was trained at 32" in text
+
+
+def test_a_misspelled_section_gets_a_suggestion():
+    from pdekit.recipes import load_recipe
+
+    raw = json.loads(json.dumps(TINY))
+    raw["trian"] = raw.pop("train")
+    with pytest.raises(ConfigError, match="unknown recipe key 'trian' \\(did you mean 'train'\\?\\) for an operator recipe"):
+        load_recipe(raw)

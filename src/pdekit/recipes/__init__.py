@@ -180,7 +180,11 @@ def load_recipe(source: str | dict, quick: bool = False, overrides: list[str] | 
     top_keys = COMMON_KEYS + kind.sections
     unknown = [k for k in raw if k not in top_keys]
     if unknown:
-        raise ConfigError(f"unknown recipe key '{unknown[0]}' for a {kind_name} recipe; allowed: {', '.join(top_keys)}")
+        hint = difflib.get_close_matches(str(unknown[0]), top_keys, n=1)
+        also = f" (did you mean '{hint[0]}'?)" if hint else ""
+        article = "an" if kind_name[:1] in "aeiou" else "a"
+        raise ConfigError(f"unknown recipe key '{unknown[0]}'{also} for {article} {kind_name} recipe; allowed: "
+                          f"{', '.join(top_keys)}")
     apply_quick_and_overrides(raw, quick, overrides, top_keys)
     for section in kind.sections:
         if not isinstance(raw.get(section) or {}, dict):
