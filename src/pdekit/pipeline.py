@@ -207,14 +207,10 @@ def prepare_run_dir(run_dir: str, recipe: Recipe | None = None) -> None:
                                   f"--out")
             saved = os.path.join(run_dir, "recipe.json")
             if recipe is not None and os.path.exists(saved):
-                from pdekit.train.trainer import json_differences
+                from pdekit.train.trainer import refuse_another_run
 
                 with open(saved) as fh:
-                    theirs = json.dumps(json.load(fh), sort_keys=True)
-                if theirs != recipe.to_json():
-                    raise PdekitError(f"'{run_dir}' holds a run of another recipe or config "
-                                      f"({json_differences(theirs, recipe.to_json())}); choose another --out or "
-                                      f"delete the folder to start afresh")
+                    refuse_another_run(run_dir, json.dumps(json.load(fh), sort_keys=True), recipe.to_json())
         check_writable_dir(run_dir)
     if world > 1:
         import torch.distributed as dist

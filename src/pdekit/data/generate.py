@@ -321,8 +321,8 @@ def _assembling_here(out: str, parts: str, identity: dict[str, Any], n: int, sha
     while True:
         if os.path.exists(out) and _check_existing(out, identity):
             return False
-        covered = _covered(parts)
-        if covered >= n:
+        missing = bool(_missing(parts, 0, n))
+        if not missing:
             try:
                 if _claim(parts):
                     return True
@@ -330,23 +330,14 @@ def _assembling_here(out: str, parts: str, identity: dict[str, Any], n: int, sha
                 pass
         if shards > 1:
             return False
-        if covered < n and lost:  # twice: not the other run finishing
+        if missing and lost:  # twice: not the other run finishing
             raise DataFileError(f"'{parts}' lost finished batches while this run solved (another process removed "
                                 f"them?): run the same command again")
         if time.monotonic() > deadline:
             raise DataFileError(f"another process has been assembling '{out}' for {patience / 60:.0f} minutes (see "
                                 f"'{os.path.join(parts, 'assembling')}'); delete that file if it is no longer running")
-        lost = covered < n
+        lost = missing
         time.sleep(0.5)
-
-
-def _covered(parts: str) -> int:
-    """How many leading samples the parts in ``parts`` cover without a gap."""
-    done = 0
-    for start, end in _part_ranges(parts):
-        if start <= done:
-            done = max(done, end)
-    return done
 
 
 def _claim(parts: str) -> bool:

@@ -137,10 +137,12 @@ def _names(recipe) -> tuple[str, str]:
     problem = _problem(recipe)
     if problem is None:
         return "input", "output"
+    if problem.time_dependent or problem.inputs:
+        return (problem.fields[0] if problem.time_dependent else problem.inputs[0]), problem.fields[0]
     drawn = sorted(problem.sample_params)
-    first = (problem.fields[0] if problem.time_dependent else problem.inputs[0] if problem.inputs
-             else f"log {drawn[0]}" if drawn and problem.varying.get(drawn[0]) == "log" else drawn[0] if drawn else "input")
-    return first, problem.fields[0]
+    if not drawn:
+        return "input", problem.fields[0]
+    return ("log " if problem.varying[drawn[0]] == "log" else "") + drawn[0], problem.fields[0]
 
 
 def _extent(recipe):

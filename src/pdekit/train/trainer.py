@@ -171,6 +171,13 @@ def check_checkpoint_model(state: dict, model: torch.nn.Module, path: str) -> No
         raise PdekitError(f"checkpoint '{path}' belongs to another model ({detail}); use the recipe it was trained with")
 
 
+def refuse_another_run(run_dir: str, saved: str, now: str) -> None:
+    """Refuse to go on in a run folder whose run was of another recipe or config (JSON texts)."""
+    if saved != now:
+        raise PdekitError(f"'{run_dir}' holds a run of another recipe or config ({json_differences(saved, now)}); "
+                          f"choose another --out or delete the folder to start afresh")
+
+
 def json_differences(saved: str, now: str, limit: int = 4) -> str:
     """Where two JSON documents differ, key by key ("train.lr: 0.001 in the saved run, 0.002 now"),
     the first ``limit`` of them: what a user needs to see when a resume is refused."""
@@ -507,11 +514,8 @@ class Trainer:
         if saved.get("format") != FORMAT:
             raise DataFileError(f"'{path}' was written by an older pdekit, whose runs this one cannot resume; "
                                 f"train again in another --out (or delete the folder)")
-        if saved["recipe"] != self.setup or saved["config"] != self.config_json:
-            where = (json_differences(saved["recipe"], self.setup) if saved["recipe"] != self.setup
-                     else json_differences(saved["config"], self.config_json))
-            raise PdekitError(f"'{self.run_dir}' holds a run of another recipe or config ({where}); choose another "
-                              f"--out or delete the folder to start afresh")
+        refuse_another_run(self.run_dir, saved["recipe"], self.setup)
+        refuse_another_run(self.run_dir, saved["config"], self.config_json)
         check_checkpoint_model(saved, self.model, path)
         changed = [type(m).__name__ for m in self.model.modules()
                    if getattr(type(m), "grid_revision", 1) > saved.get("grid_revision", 1)]
