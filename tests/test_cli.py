@@ -177,3 +177,18 @@ def test_eval_solves_missing_test_data_where_this_machine_can(monkeypatch):
     assert evaluation_data_device(gpu_run) == "cpu"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert evaluation_data_device(gpu_run) == "cuda" and evaluation_data_device(cpu_run) == "cpu"
+
+
+def test_recipe_errors_name_recipe_keys_and_leave_nothing_behind(run_cli, tmp_path, monkeypatch):
+    """Inside a recipe, a problem parameter is data.params.<key> (not generate's --set key=), and a run
+    refused in its first batch leaves neither a run folder nor an empty cache folder."""
+    monkeypatch.setenv("PDEKIT_DATA", str(tmp_path / "data"))
+    out = tmp_path / "runs" / "r"
+    _refused(run_cli("run", "burgers_fno", "--quick", "--out", out, "data.params.dt=0.5", "data.params.nu=0.001"),
+             "dt = 0.5 is unstable", "set --set data.params.dt=")
+    assert not (tmp_path / "runs").exists()
+    assert not any(p.name.endswith(".parts") for p in (tmp_path / "data").rglob("*"))
+    _refused(run_cli("run", "burgers_fno", "--quick", "--out", out, "data.resolution=1000"),
+             "--set data.resolution=<value>", "--set data.params.solve_resolution=")
+    _refused(run_cli("generate", "burgers_1d", "--n", "1", "--resolution", "1000", "--seed", "0", "--out",
+                     tmp_path / "x.h5"), "change --resolution <value> or --set solve_resolution=")

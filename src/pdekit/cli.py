@@ -7,7 +7,7 @@ import os
 import sys
 import time
 
-from pdekit.errors import PdekitError
+from pdekit.errors import PdekitError, recipe_keys
 
 
 def _parse_sets(pairs: list[str]) -> dict[str, str]:
@@ -418,6 +418,9 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "nproc", 1) != 1 and "WORLD_SIZE" not in os.environ:
         return _torchrun(args.nproc, sys.argv[1:] if argv is None else argv)
     try:
+        if args.func in (cmd_run, cmd_train, cmd_eval):  # a recipe's problem parameters are data.params.<key>
+            with recipe_keys():
+                return args.func(args)
         return args.func(args)
     except PdekitError as exc:
         print(f"pdekit: error: {exc}", file=sys.stderr)

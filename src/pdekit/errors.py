@@ -1,5 +1,8 @@
 """User-facing errors: the CLI prints their message and exits with code 2, no traceback."""
 
+import contextlib
+import contextvars
+
 
 class PdekitError(Exception):
     """An error caused by the user's input; the message says what to change."""
@@ -15,3 +18,24 @@ class UnstableError(PdekitError):
 
 class DataFileError(PdekitError):
     """A data file is missing, corrupt, truncated or made with another configuration."""
+
+
+_RECIPE_KEYS = contextvars.ContextVar("recipe_keys", default=False)
+
+
+def how_to_set(key: str, value: str = "<value>") -> str:
+    """The flag that sets problem parameter ``key`` (or ``resolution``) where the error reaches the
+    user: ``--set dt=0.001`` for ``pdekit generate``, ``--set data.params.dt=0.001`` for a recipe."""
+    if _RECIPE_KEYS.get():
+        return f"--set data.{'' if key == 'resolution' else 'params.'}{key}={value}"
+    return f"--resolution {value}" if key == "resolution" else f"--set {key}={value}"
+
+
+@contextlib.contextmanager
+def recipe_keys():
+    """Within: errors name problem parameters as recipe keys (data.params.<key>, data.resolution)."""
+    token = _RECIPE_KEYS.set(True)
+    try:
+        yield
+    finally:
+        _RECIPE_KEYS.reset(token)

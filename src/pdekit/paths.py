@@ -12,8 +12,13 @@ def _refuse(path: str, exc: OSError) -> PdekitError:
     return PdekitError(f"cannot write '{path}': {exc.strerror or exc}; choose another output path")
 
 
-def check_writable_dir(path: str) -> None:
-    """Create the folder ``path`` (parents included) and check a file can be written in it."""
+def check_writable_dir(path: str, keep: bool = True) -> None:
+    """Create the folder ``path`` (parents included) and check a file can be written in it; with
+    ``keep=False`` the folders this created are removed again, so a run refused later leaves none."""
+    created, head = [], os.path.abspath(path)
+    while not os.path.exists(head):
+        created.append(head)
+        head = os.path.dirname(head)
     try:
         os.makedirs(path, exist_ok=True)
         probe = os.path.join(path, f".pdekit-write-check-{os.getpid()}")
@@ -22,6 +27,12 @@ def check_writable_dir(path: str) -> None:
         os.remove(probe)
     except OSError as exc:
         raise _refuse(path, exc) from None
+    finally:
+        for folder in created if not keep else ():  # deepest first
+            try:
+                os.rmdir(folder)
+            except OSError:
+                break  # not made, or another process wrote into it meanwhile: leave it
 
 
 def check_writable_file(path: str) -> None:

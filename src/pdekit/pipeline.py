@@ -194,7 +194,7 @@ def default_run_dir(recipe, overrides: list[str] | None = None) -> str:
 
 
 def prepare_run_dir(run_dir: str, recipe: Recipe | None = None) -> None:
-    """Create the run folder, refusing one that is neither new, empty nor a run folder (so a
+    """Check the run folder can be made, refusing one that is neither new, empty nor a run folder (so a
     mistyped --out never fills, or is suggested for deletion, a folder of the user's), or (given
     ``recipe``) a run of another recipe, before any data is made. Under torchrun the first process
     checks and writes; the others wait for it."""
@@ -211,7 +211,7 @@ def prepare_run_dir(run_dir: str, recipe: Recipe | None = None) -> None:
 
                 with open(saved) as fh:
                     refuse_another_run(run_dir, json.dumps(json.load(fh), sort_keys=True), recipe.to_json())
-        check_writable_dir(run_dir)
+        check_writable_dir(run_dir, keep=False)  # made when the run writes: a refused one leaves no folder
     if world > 1:
         import torch.distributed as dist
 
@@ -221,6 +221,7 @@ def prepare_run_dir(run_dir: str, recipe: Recipe | None = None) -> None:
 def write_recipe(run_dir: str, recipe: Recipe) -> None:
     """recipe.json, the resolved recipe of the run (by the first process only, under torchrun)."""
     if distributed()[0] == 0:
+        os.makedirs(run_dir, exist_ok=True)
         with open(os.path.join(run_dir, "recipe.json"), "w") as fh:
             json.dump(recipe.raw, fh, indent=2, sort_keys=True)
 

@@ -10,6 +10,7 @@ or on interruptions.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -128,6 +129,18 @@ def _open_parts(parts: str, identity: dict[str, Any], device_type: str) -> None:
         with open(tmp, "w") as fh:
             json.dump(expected, fh, sort_keys=True)
         os.replace(tmp, meta_path)
+
+
+@contextlib.contextmanager
+def _dropped_if_unused(parts: str, alone: bool):
+    """Remove ``parts`` when the solve fails before any part is saved (an unstable dt fails in the
+    first batch), so a refused generation leaves no folder; shards share theirs and keep it."""
+    try:
+        yield
+    except BaseException:
+        if alone and os.path.isdir(parts) and os.listdir(parts) == ["meta.json"]:
+            shutil.rmtree(parts, ignore_errors=True)
+        raise
 
 
 def _part_ranges(parts: str) -> list[tuple[int, int]]:
@@ -272,7 +285,7 @@ def generate(
     bar = tqdm(total=hi - lo, initial=hi - lo - sum(b - a for a, b in gaps), unit="sample",
                desc=problem.name if shards == 1 else f"{problem.name} shard {k}/{shards}", disable=quiet,
                file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
-    with bar:
+    with bar, _dropped_if_unused(parts, alone=shards == 1):
         for a, b in todo:
             arrays = solve_samples(problem, seed, range(first + a, first + b), device)
             try:

@@ -11,7 +11,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import torch
 
-from pdekit.errors import PdekitError
+from pdekit.errors import PdekitError, how_to_set
 
 
 def face_coefficients(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -104,8 +104,8 @@ def solve_cg(a: torch.Tensor, f: torch.Tensor, rtol: float = 1e-10, max_iter: in
         rz = rz_new
     worst = float((r.flatten(1).norm(dim=1) / b_norm).max())
     raise PdekitError(
-        f"darcy CG did not converge in {max_iter} iterations (relative residual {worst:.2e} > {rtol:g}): "
-        f"use --set solver=direct or raise --set cg_max_iter"
+        f"darcy CG did not converge in {max_iter} iterations (relative residual {worst:.2e} > {rtol:g}); "
+        f"use {how_to_set('solver', 'direct')} or raise {how_to_set('cg_max_iter')}"
     )
 
 

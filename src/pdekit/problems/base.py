@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from pdekit.config import make_config, require
-from pdekit.errors import ConfigError, PdekitError, UnstableError
+from pdekit.errors import ConfigError, PdekitError, UnstableError, how_to_set
 from pdekit.numerics.etdrk4 import STABLE_COURANT, advective_courant
 
 PROBLEMS: dict[str, type["Problem"]] = {}
@@ -185,7 +185,7 @@ class Problem:
         if not ok:
             raise ConfigError(
                 f"unsupported resolution {r} for {self.name}: the stored grid must be {rule}; "
-                f"change --resolution or --set solve_resolution=<a fitting size>"
+                f"change {how_to_set('resolution')} or {how_to_set('solve_resolution', '<a fitting size>')}"
             )
 
     def coords(self) -> dict[str, np.ndarray]:
@@ -338,7 +338,7 @@ def common_time_checks(config: Any) -> None:
     if hasattr(config, "dt"):
         require(config.dt > 0, f"dt must be positive, got {config.dt}")
     if hasattr(config, "nu"):
-        require(config.nu > 0, f"nu must be positive, got {config.nu}; set --set nu=<positive value>")
+        require(config.nu > 0, f"nu must be positive, got {config.nu}; set {how_to_set('nu', '<positive value>')}")
 
 
 def require_even_grid(n: int, minimum: int) -> None:
@@ -355,6 +355,6 @@ def check_courant(problem: str, dt: float, u_max: float, nu: float, n: int, when
         safe = dt * STABLE_COURANT / courant / 1.25
         raise UnstableError(
             f"time step dt = {dt:g} is unstable for {problem} {when} (max velocity {u_max:.3g}, "
-            f"nu = {nu:g}, solve_resolution = {n}, Courant number {courant:.2g} > {STABLE_COURANT}): "
-            f"set --set dt={safe:.2g} or smaller"
+            f"nu = {nu:g}, solve_resolution = {n}, Courant number {courant:.2g} > {STABLE_COURANT}); "
+            f"set {how_to_set('dt', f'{safe:.2g}')} or smaller"
         )
