@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 import torch
 
 SMALL_BURGERS = ["burgers_1d", "--n", "2", "--resolution", "32", "--seed", "0",
@@ -31,12 +32,21 @@ def test_list_and_show(run_cli):
     code, out, _ = run_cli("show", "burgers_1d")
     assert code == 0 and "nu" in out and "0.1" in out and "solve_resolution" in out and "8192" in out
     assert "per sample: nu, drawn log-uniformly from [nu, nu_max]" in out
+    code, out, _ = run_cli("show", "fno")  # a model: every option, its default and its docstring's help
+    assert code == 0 and "  hidden_channels      default 64            channels inside the Fourier layers" in out
+    assert "  projection_channels  default 128           hidden width of the lifting and projection MLPs" in out
+    assert "in_channels" not in out  # set from the data
+    code, out, _ = run_cli("show", "specboost")
+    assert "  padding              default 0.0           of every FNO" in out
+    code, out, _ = run_cli("show", "burgers_fno")  # a shipped recipe: its YAML, loadable as it is printed
+    body = "".join(line + "\n" for line in out.splitlines() if not line.startswith("#"))
+    assert code == 0 and yaml.safe_load(body)["model"]["name"] == "fno"
 
 
 @pytest.mark.parametrize(
     "argv, fragments",
     [
-        (["show", "burgerz"], ["unknown problem 'burgerz'", "burgers"]),
+        (["show", "burgers_fnoo"], ["'burgers_fnoo' is no problem, model or recipe", "did you mean 'burgers_fno'"]),
         (["generate", "burgers", "--n", "1", "--seed", "0", "--out", "x.h5"], ["physics-informed", "burgers_1d"]),
         (["generate", "navier_stokes", "--n", "1", "--seed", "0", "--out", "x.h5"], ["navier_stokes_2d"]),
         (["generate", *SMALL_BURGERS, "--set", "viscosity=0.1", "--out", "x.h5"], ["unknown parameter 'viscosity'", "nu"]),
@@ -192,3 +202,13 @@ def test_recipe_errors_name_recipe_keys_and_leave_nothing_behind(run_cli, tmp_pa
              "--set data.resolution=<value>", "--set data.params.solve_resolution=")
     _refused(run_cli("generate", "burgers_1d", "--n", "1", "--resolution", "1000", "--seed", "0", "--out",
                      tmp_path / "x.h5"), "change --resolution <value> or --set solve_resolution=")
+
+
+def test_every_model_option_has_help():
+    """`pdekit show MODEL` reads each option's help from the class docstring: none may be missing."""
+    from pdekit.models import MODELS
+    from pdekit.models.registry import DATA_KEYS, model_options, option_help
+
+    for name, cls in MODELS.items():
+        helps = option_help(cls)
+        assert [k for k in model_options(cls) if k not in DATA_KEYS and not helps.get(k)] == [], name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import sys
 import time
@@ -259,8 +260,8 @@ def cmd_convert(args) -> int:
 
 
 def cmd_show(args) -> int:
-    """``pdekit show``: print a problem's summary, its grid and stored arrays (problems with a solver),
-    and its parameters with their types, defaults and help.
+    """``pdekit show``: print a problem's summary, grid, stored arrays and parameters; a model's
+    options with their defaults and help; or a shipped recipe's YAML.
 
     Parameters
     ----------
@@ -272,10 +273,43 @@ def cmd_show(args) -> int:
     int
         The exit status, 0.
     """
-    from pdekit.config import describe
-    from pdekit.problems import get_problem
+    from pdekit.models import MODELS
+    from pdekit.problems import PROBLEMS
+    from pdekit.recipes import list_recipes, shipped_recipe_text
 
-    cls = get_problem(args.problem, kind=None)
+    name = args.name
+    if name in PROBLEMS:
+        _show_problem(PROBLEMS[name])
+    elif name in MODELS:
+        _show_model(MODELS[name])
+    elif shipped_recipe_text(name) is not None:
+        print(f"# the shipped recipe {name}: pdekit run {name} [--quick] [key=value ...]; copy it to change it")
+        print(shipped_recipe_text(name), end="")
+    else:
+        known = [*PROBLEMS, *MODELS, *(r[0] for r in list_recipes())]
+        hint = difflib.get_close_matches(name, known, n=1)
+        also = f" (did you mean '{hint[0]}'?)" if hint else ""
+        raise PdekitError(f"'{name}' is no problem, model or recipe{also}; see `pdekit list`")
+    return 0
+
+
+def _show_model(cls) -> None:
+    """A model's summary and its options (recipe keys model.<option>) with defaults and help."""
+    from pdekit.models.registry import DATA_KEYS, model_options, option_help
+
+    helps = {k: v.replace("``", "") for k, v in option_help(cls).items()}
+    rows = [(k, v, helps.get(k, "")) for k, v in model_options(cls).items() if k not in DATA_KEYS]
+    print(f"{cls.registry_name}: {cls.summary}")
+    print("options (a recipe's model section, or model.KEY=VALUE overrides):")
+    width = max(len(r[0]) for r in rows)
+    for key, default, help_text in rows:
+        print(f"  {key:<{width}}  default {default!r:<12}  {help_text}")
+
+
+def _show_problem(cls) -> None:
+    """A problem's summary, grid and stored arrays (problems with a solver), and its parameters."""
+    from pdekit.config import describe
+
     print(f"{cls.name}: {cls.summary}")
     if cls.kind == "pinn":
         print("parameters (the pinn recipe's problem section, or problem.KEY=VALUE overrides):")
@@ -293,7 +327,6 @@ def cmd_show(args) -> int:
     width = max(len(r[0]) for r in rows)
     for name, kind, default, help_text in rows:
         print(f"  {name:<{width}}  {kind:<5}  default {default!r:<12}  {help_text}")
-    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -359,8 +392,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                           "pdebench-seeds"], help="layout of the output")
     c.set_defaults(func=cmd_convert)
 
-    sh = sub.add_parser("show", help="show a problem's parameters and defaults")
-    sh.add_argument("problem")
+    sh = sub.add_parser("show", help="show a problem's parameters, a model's options or a shipped recipe")
+    sh.add_argument("name", help="a problem, model or recipe (pdekit list)")
     sh.set_defaults(func=cmd_show)
     return parser
 

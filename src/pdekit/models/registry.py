@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import re
 from typing import Any
 
 from torch import nn
@@ -79,6 +80,23 @@ def model_options(cls: type) -> dict[str, Any]:
     """The constructor's keyword arguments and their defaults (the model's config schema)."""
     params = inspect.signature(cls.__init__).parameters
     return {k: p.default for k, p in params.items() if k != "self" and p.kind is not p.VAR_KEYWORD}
+
+
+def option_help(cls: type) -> dict[str, str]:
+    """Each option's help, from the ``Parameters`` section of the class docstring (``a, b : text``
+    entries, continued on indented lines), for ``pdekit show MODEL``."""
+    section = re.search(r"Parameters\n-+\n(.*?)(?:\n\n|\Z)", inspect.getdoc(cls) or "", re.S)
+    helps, names = {}, []
+    for line in section.group(1).splitlines() if section else []:
+        entry = re.match(r"^(\w+(?:, \w+)*) :(?: (.*)|$)", line)
+        if entry:
+            names = entry.group(1).split(", ")
+            for name in names:
+                helps[name] = entry.group(2) or ""
+        elif names:
+            for name in names:
+                helps[name] = f"{helps[name]} {line.strip()}".strip()
+    return helps
 
 
 def renamed_arguments(model, old: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:

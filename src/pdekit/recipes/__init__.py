@@ -38,6 +38,12 @@ def list_recipes() -> list[tuple[str, str]]:
     return rows
 
 
+def shipped_recipe_text(name: str) -> str | None:
+    """The YAML text of the shipped recipe ``name`` (comments included), or None if there is none."""
+    entry = resources.files(__package__) / f"{name}.yaml"
+    return entry.read_text() if entry.is_file() else None
+
+
 def _read(name_or_path: str) -> dict:
     if os.path.exists(name_or_path):
         try:
@@ -48,13 +54,12 @@ def _read(name_or_path: str) -> dict:
                               f"recipe's data.file)") from None
         where = name_or_path
     else:
-        entry = resources.files(__package__) / f"{name_or_path}.yaml"
-        if not entry.is_file():
+        text, where = shipped_recipe_text(name_or_path), name_or_path
+        if text is None:
             known = [r[0] for r in list_recipes()]
             hint = difflib.get_close_matches(name_or_path, known, n=1)
             also = f" (did you mean '{hint[0]}'?)" if hint else ""
             raise ConfigError(f"no recipe or file '{name_or_path}'{also}; shipped recipes: {', '.join(known)}")
-        text, where = entry.read_text(), name_or_path
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
