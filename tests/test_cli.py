@@ -212,3 +212,22 @@ def test_every_model_option_has_help():
     for name, cls in MODELS.items():
         helps = option_help(cls)
         assert [k for k in model_options(cls) if k not in DATA_KEYS and not helps.get(k)] == [], name
+
+
+def test_printed_summary_has_speed_verdict_and_held_out(capsys):
+    from pdekit.cli import _print_summary
+
+    rollout = {"recipe": "r", "device": "cpu", "trajectory_rel_l2": 0.1, "rollout_rel_l2": [0.01, 0.2],
+               "final_rel_l2": 0.2, "correlation_time": None, "stable": True, "train_seconds": 1.0, "speedup": 0.5,
+               "speedup_is": "measured", "speed_verdict": "The solver is 2x faster: 0.1 s per sample."}
+    _print_summary(rollout, None)
+    out = capsys.readouterr().out
+    assert "  speed-up at equal accuracy      0.5x" in out and "0.1 s per trajectory." in out
+    _print_summary({**rollout, "speed_verdict": None, "speedup": None}, None)  # eval.solver_ladder off
+    assert "speed-up" not in capsys.readouterr().out
+    operator = {"recipe": "o", "device": "cpu", "test_rel_l2": 0.01, "median_rel_l2": 0.01, "nrmse": 0.01,
+                "params": 10, "train_seconds": 1.0, "model_seconds_per_sample": 1e-3, "solver_seconds_per_sample": 0.1,
+                "speedup": 3.0, "resolution_transfer": {}, "speed_verdict": "v",
+                "held_out": {"params": {"reynolds": 400}, "rel_l2": 0.035}}
+    _print_summary(operator, None)
+    assert "  held out (reynolds = 400) rel. L2  0.035" in capsys.readouterr().out

@@ -124,15 +124,19 @@ def _print_summary(results: dict, run_dir: str) -> None:
     """Print the headline metrics of a run (operator, PINN or rollout) and where its report is."""
     from pdekit.eval.report import optional_figure
 
+    speedup = ("speed-up at equal accuracy", optional_figure(
+        results.get("speedup"), ".3g", "at most " if results.get("speedup_is") == "an upper bound" else "", "x"))
     if "trajectory_rel_l2" in results:  # a rollout run
         corr = results["correlation_time"]
         stable = "yes" if results.get("stable") else f"no (step {results.get('blow_up_step')})"
-        _table(f"{results['recipe']} ({results['device']})", [
-            ("trajectory relative L2", f"{results['trajectory_rel_l2']:.4g}"),
-            ("relative L2, first / last step", f"{results['rollout_rel_l2'][0]:.4g} / {results['final_rel_l2']:.4g}"),
-            ("steps rolled out", str(len(results["rollout_rel_l2"]))),
-            ("correlation time", "beyond the rollout" if corr is None else f"{corr:g}"),
-            ("stable at 10x the horizon", stable), ("train seconds", f"{results['train_seconds']:.1f}")], run_dir)
+        rows = [("trajectory relative L2", f"{results['trajectory_rel_l2']:.4g}"),
+                ("relative L2, first / last step", f"{results['rollout_rel_l2'][0]:.4g} / {results['final_rel_l2']:.4g}"),
+                ("steps rolled out", str(len(results["rollout_rel_l2"]))),
+                ("correlation time", "beyond the rollout" if corr is None else f"{corr:g}"),
+                ("stable at 10x the horizon", stable), ("train seconds", f"{results['train_seconds']:.1f}")]
+        verdict = results.get("speed_verdict") or ""  # (none where eval.solver_timing is off)
+        _table(f"{results['recipe']} ({results['device']})", rows + ([speedup] if verdict else []), run_dir,
+               verdict.replace("per sample", "per trajectory"))
     elif "stop_reason" in results:  # a PINN run
         rows = [("relative L2 vs reference", f"{results['test_rel_l2']:.4g}"),
                 ("max error", f"{results['max_error']:.4g}"),
@@ -149,10 +153,12 @@ def _print_summary(results: dict, run_dir: str) -> None:
             ("train seconds", f"{results['train_seconds']:.1f}"),
             ("model s/sample", f"{results['model_seconds_per_sample']:.3g}"),
             ("solver s/sample (data setting)", optional_figure(results["solver_seconds_per_sample"], ".3g")),
-            ("speed-up at equal accuracy", optional_figure(
-                results["speedup"], ".3g", "at most " if results.get("speedup_is") == "an upper bound" else "", "x")),
+            speedup,
         ]
         rows += [(f"rel. L2 at resolution {r}", f"{e:.4g}") for r, e in results["resolution_transfer"].items()]
+        if results.get("held_out"):
+            held = ", ".join(f"{k} = {v}" for k, v in results["held_out"]["params"].items())
+            rows.append((f"held out ({held}) rel. L2", f"{results['held_out']['rel_l2']:.4g}"))
         _table(f"{results['recipe']} ({results['device']})", rows, run_dir, results["speed_verdict"])
 
 
