@@ -110,3 +110,15 @@ def test_prediction_panels_name_their_channels_and_a_constant_input(tmp_path):
     fig = report._predictions(plt, x, y, y, 1, tmp_path / "p.png", names=("log re", "u"))
     titles = [ax.get_title() for ax in _axes(fig)]
     assert titles[0] == "test sample 0: input log re (constant 5.3)" and titles[1] == "test sample 0: u: truth"
+
+
+def test_timing_rounds_are_stated_and_a_single_round_is_no_median():
+    class Recipe:
+        class eval:  # noqa: N801
+            solver_ladder, timing_rounds = True, 3
+
+    results = {**_results({}), "timed_samples": 2, "solver_ladder": [], "solver_ladder_skipped": [],
+               "model_first_call_seconds_per_sample": 0.1}
+    assert "come from the median of 3 alternating rounds of the surrogate" in " ".join(report._solver_lines(Recipe, results))
+    Recipe.eval.timing_rounds = 1
+    assert "come from a single round, no median (eval.timing_rounds = 1)" in " ".join(report._solver_lines(Recipe, results))

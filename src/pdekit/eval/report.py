@@ -316,11 +316,16 @@ def write_report(run_dir, recipe, trained, results, x_test, y_test, pred) -> Non
     if results["solver_ladder"] or results.get("solver_ladder_skipped"):
         lines += _solver_lines(recipe, results) + ["", "![speed](plots/speed_accuracy.png)", ""]
     else:  # no solver to time (a user's file)
-        lines += ["", f"The surrogate takes {results['model_seconds_per_sample']:.4g} s per sample (median of "
-                      f"{recipe.eval.timing_rounds} rounds on {results['device']}; first call "
+        lines += ["", f"The surrogate takes {results['model_seconds_per_sample']:.4g} s per sample ("
+                      f"{_rounds(recipe.eval.timing_rounds)} on {results['device']}; first call "
                       f"{results['model_first_call_seconds_per_sample']:.4g} s).", ""]
     with open(os.path.join(run_dir, "report.md"), "w") as fh:
         fh.write("\n".join(lines))
+
+
+def _rounds(count: int) -> str:
+    """How many timing rounds the medians come from; one round is no median, and says so."""
+    return f"the median of {count} alternating rounds" if count > 1 else "a single round, no median (eval.timing_rounds = 1)"
 
 
 def _periodic(recipe) -> bool:
@@ -339,8 +344,8 @@ def _solver_lines(recipe, results) -> list[str]:
               + (" and at cheaper ones (larger time steps or looser iterative tolerances, coarser grids or meshes; "
                  "grids coarser than the stored one are interpolated to it, within the timed call), until one was less accurate than the "
                  "surrogate." if recipe.eval.solver_ladder else " only (eval.solver_ladder is off).")
-              + " Seconds per sample are the "
-              f"median of {recipe.eval.timing_rounds} rounds that alternate the surrogate and every setting on "
+              + " Seconds per sample come from "
+              f"{_rounds(recipe.eval.timing_rounds)} of the surrogate and every setting on "
               f"{results['device']}; the first call (warm-up, compilation) is listed apart. The surrogate's error here "
               "is its error on the same samples.", "",
               "| setting | seconds per sample | first call | relative L2 |", "|---|---|---|---|"]
