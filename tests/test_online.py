@@ -179,3 +179,21 @@ def test_resuming_with_another_number_of_processes_is_refused():
     source = _source()
     with pytest.raises(PdekitError, match="resume it with as many"):
         source.load_state_dict({"online_state": json.dumps([{"buffer": [], "next": 0}] * 2)})
+
+
+def test_a_resumed_online_run_solves_no_first_fill_again(tmp_path, monkeypatch):
+    """Resuming restores the normalizers and the buffer from the checkpoint: the positions solved
+    again are the saved buffer's and later ones, never the first fill's."""
+    def interrupt(trainer, row):
+        if row["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _train(str(tmp_path / "run"), [interrupt])
+    saved = json.loads(torch.load(tmp_path / "run/checkpoint.pt", weights_only=True)["online_state"])[0]
+    asked = []
+    submit = OnlinePairs._submit
+    monkeypatch.setattr(OnlinePairs, "_submit", lambda self, positions: (asked.extend(positions), submit(self, positions)))
+    _train(str(tmp_path / "run"))
+    again = sorted(p for p in asked if p < saved["next"])
+    assert again == sorted(saved["buffer"]) and len(again) < saved["next"]

@@ -182,7 +182,10 @@ class SupervisedTask(Task):
     def setup(self, model, cfg, device):
         self.seed, self.batch = cfg.seed, cfg.batch_size
         self.device = device
-        self.x_norm, self.y_norm = self.source.normalizers()
+        if self.resuming:  # the checkpoint's normalizers follow; an online source solves no first fill for them
+            self.x_norm, self.y_norm = (Normalizer(torch.zeros(c), torch.ones(c)) for c in self.source.channels)
+        else:
+            self.x_norm, self.y_norm = self.source.normalizers()
         if self.config.data_weight == 0:  # data-free: the targets must not leak in through their statistics
             c = self.source.channels[1]
             self.y_norm = Normalizer(torch.zeros(c), torch.ones(c))

@@ -67,6 +67,9 @@ class Task:
     selection_metric: ClassVar[str | None] = None
 
     config: Any = NoOptions()
+    # set by the Trainer before ``setup``: a checkpoint's ``load_state_dict`` follows, so ``setup`` may
+    # skip what that replaces (an online source's first fill, solved only for its normalizers)
+    resuming: bool = False
 
     @classmethod
     def check_train_config(cls, cfg, task_cfg) -> None:

@@ -298,6 +298,7 @@ class Trainer:
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
+        task.resuming = bool(self.run_dir) and os.path.exists(self._path(CHECKPOINT))
         task.setup(model, cfg, self.device)
         check_schedule(model, cfg)
         model.to(self.device)  # before the optimizer state is loaded, so a resumed state lands next to the weights
