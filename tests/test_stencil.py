@@ -7,7 +7,7 @@ import torch
 
 from pdekit.errors import ConfigError
 from pdekit.models import build_model
-from pdekit.pipeline import run_recipe
+from pdekit.pipeline import evaluate_run, run_recipe
 from pdekit.recipes import load_recipe
 
 
@@ -25,6 +25,9 @@ def test_advection_stencil_recovers_the_central_differences(tmp_path, monkeypatc
     learned = np.array(metrics["learned_stencil"])[0, 0]
     assert np.abs(learned - exact).max() < 0.02 * np.abs(exact).max(), learned
     assert metrics["trajectory_rel_l2"] < 0.05 and metrics["stable"]
+    again = evaluate_run(str(tmp_path / "run"))  # the L-BFGS weights in their own precision, as the run scored
+    assert again["trajectory_rel_l2"] == metrics["trajectory_rel_l2"]
+    assert again["learned_stencil"] == metrics["learned_stencil"]
 
 
 def test_the_read_back_is_what_the_wrapper_applies():
@@ -64,3 +67,4 @@ def test_lbfgs_in_a_rollout_task_needs_every_window_in_one_batch(tmp_path, monke
                                                                     "train.batch_size=64"])
     with pytest.raises(ConfigError, match="set train.batch_size >= 800 \\(it is 64\\)"):
         run_recipe(recipe, str(tmp_path / "run"), quiet=True)
+    assert not (tmp_path / "run").exists()  # refused at setup: the corrected command may use the same folder

@@ -129,12 +129,12 @@ def test_a_recipe_streams_its_generated_training_split(run_cli, tmp_path, monkey
               "data": {"problem": "heat_1d", "resolution": 32, "params": {"nt": 2, "nu": 0.02}, "n_train": 48,
                        "n_test": 8, "source": "stream", "buffer": 16},
               "model": {"name": "fno", "modes": 6, "hidden_channels": 8, "n_layers": 2},
-              "train": {"epochs": 4, "batch_size": 8, "lr": 5e-3, "threads": 1}}
+              "train": {"epochs": 4, "batch_size": 8, "lr": 5e-3, "threads": 1, "log_every": 2}}
     path = tmp_path / "r.yaml"
     path.write_text(yaml.safe_dump(recipe))
     for out in ("runs/a", "runs/b"):
-        code, _, err = run_cli("train", path, "--out", out, "--quiet")
-        assert code == 0, err
+        code, text, err = run_cli("train", path, "--out", out, "--quiet")
+        assert code == 0 and "at epoch 4 of 4;" in text, (err, text)  # epochs, not metrics rows (2)
     a, b = (torch.load(tmp_path / f"runs/{x}/checkpoint.pt", weights_only=True) for x in "ab")
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
     assert json.loads(a["history"])[-1]["val_rel_l2"] < 0.3

@@ -4,6 +4,7 @@ pdekit.pinn.run."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -180,8 +181,8 @@ def train_recipe(recipe: Recipe, run_dir: str, quiet: bool = False):
     files = prepare_data(recipe, quiet=quiet, device=resolve_device(recipe.train.device).type)
     x_val, y_val, _ = load_task(files["val"], recipe.data)
     train = train_source(recipe, files)
-    write_recipe(run_dir, recipe)
-    return train_operator(recipe, run_dir, train, x_val, y_val, quiet=quiet), files
+    with recipe_recorded(run_dir, recipe):
+        return train_operator(recipe, run_dir, train, x_val, y_val, quiet=quiet), files
 
 
 def default_run_dir(recipe, overrides: list[str] | None = None) -> str:
@@ -218,12 +219,26 @@ def prepare_run_dir(run_dir: str, recipe: Recipe | None = None) -> None:
         dist.barrier()
 
 
-def write_recipe(run_dir: str, recipe: Recipe) -> None:
-    """recipe.json, the resolved recipe of the run (by the first process only, under torchrun)."""
-    if distributed()[0] == 0:
+@contextlib.contextmanager
+def recipe_recorded(run_dir: str, recipe: Recipe):
+    """recipe.json, the resolved recipe of the run (by the first process only, under torchrun), for
+    the training within; a setting the training refuses before its first checkpoint (at setup)
+    takes a new one back, so the corrected command may use the same folder."""
+    path = os.path.join(run_dir, "recipe.json")
+    first = distributed()[0] == 0
+    new = first and not os.path.exists(path)
+    if first:
         os.makedirs(run_dir, exist_ok=True)
-        with open(os.path.join(run_dir, "recipe.json"), "w") as fh:
+        with open(path, "w") as fh:
             json.dump(recipe.raw, fh, indent=2, sort_keys=True)
+    try:
+        yield
+    except PdekitError:
+        if new and not os.path.exists(os.path.join(run_dir, "checkpoint.pt")):
+            os.remove(path)
+            with contextlib.suppress(OSError):  # (kept where the training wrote something else)
+                os.rmdir(run_dir)
+        raise
 
 
 def write_record(run_dir: str, recipe, trained, results: dict, arrays) -> None:
@@ -249,7 +264,7 @@ class OperatorRunner:
     def train(recipe: Recipe, run_dir: str, quiet: bool = False) -> str:
         trained, _ = train_recipe(recipe, run_dir, quiet=quiet)
         return (f"trained {recipe.name}: validation relative L2 {trained.row()['val_rel_l2']:.4g} at epoch "
-                f"{trained.epoch} of {len(trained.history)}; checkpoint in {run_dir} (`pdekit eval {run_dir}` "
+                f"{trained.epoch} of {trained.history[-1]['epoch']}; checkpoint in {run_dir} (`pdekit eval {run_dir}` "
                 f"scores the test split)")
 
     @staticmethod
@@ -353,13 +368,13 @@ class RolloutRunner:
             groups.append((x, y) if cond is None else (x, y, cond.repeat_interleave(len(x) // len(u), dim=0)))
         period = None if recipe.data.file else recipe.data_problem().length  # for train.augment
         task = RolloutTask(*groups, recipe.task, period=period)
-        write_recipe(run_dir, recipe)
         torch.manual_seed(recipe.train.seed)  # before the model is built: its initialization is part of the run
         channels, ndim, dt = u_train.shape[2], u_train.ndim - 3, float(t[1] - t[0])
         model = RolloutRunner._model(recipe, channels, ndim, dt, cond_log)
         meta = {"channels": channels, "ndim": ndim, "dt": dt, "cond_log": list(cond_log), "grid_revision": GRID_REVISION}
-        trained = Trainer(model, task, recipe.train, run_dir, recipe.to_json(), meta, name=recipe.name,
-                          quiet=quiet).fit()
+        with recipe_recorded(run_dir, recipe):
+            trained = Trainer(model, task, recipe.train, run_dir, recipe.to_json(), meta, name=recipe.name,
+                              quiet=quiet).fit()
         return trained, files
 
     @staticmethod
@@ -440,6 +455,8 @@ class RolloutRunner:
         model = RolloutRunner._model(recipe, state["channels"], state["ndim"], state["dt"], state.get("cond_log", ()),
                                      state)
         check_checkpoint_model(state, model, path)
+        if state["phase"] == "lbfgs":  # as the run scored it: in L-BFGS precision from then on
+            model.to(recipe.train.lbfgs_torch_dtype)
         model.load_state_dict(state["best_model" if "best_model" in state else "model"])
         model.to(device)
         files = prepare_data(recipe, device=evaluation_data_device(recipe), evaluation=True)
@@ -522,9 +539,11 @@ def evaluate_run(run_dir: str, data: str | None = None, json_out: str | None = N
     saved = load_checkpoint(os.path.join(run_dir, "checkpoint.pt"))
     recipe = load_recipe(json.loads(saved["recipe"]))
     if "stop_reason" in saved and not saved["stop_reason"]:  # a run killed before it finished
-        print(f"note: '{run_dir}' stopped training before it finished (its last checkpoint: epoch {saved['epoch']}); "
-              f"these are that checkpoint's metrics. Run its recipe again with --out {run_dir} to finish it",
-              file=sys.stderr)
+        step = int(saved["epoch"]) + int(saved.get("lbfgs_iterations", 0))  # metrics.csv's numbering
+        weights = (f"its best weights so far (epoch {saved['best_epoch']})" if "best_model" in saved
+                   else "that checkpoint's weights")
+        print(f"note: '{run_dir}' stopped training before it finished (its last checkpoint: epoch {step}); these are "
+              f"the metrics of {weights}. Run its recipe again with --out {run_dir} to finish it", file=sys.stderr)
     return RUNNERS[recipe.kind].evaluate(run_dir, recipe, data, json_out, report_dir, str(resolve_device(device, "--device")))
 
 
