@@ -59,6 +59,17 @@ def test_samplers_fill_the_unit_square_evenly(sampler):
         assert (np.bincount((x[:, 0] * 1024).astype(int), minlength=1024) == 1).all()
 
 
+def test_lhs_collocation_of_a_box_domain_is_a_latin_hypercube():
+    """Rejection sampling keeps the Latin hypercube whole where the domain fills its box: one point
+    in each of the n strata of every axis (space and time)."""
+    rng = np.random.default_rng(0)
+    for domain, lo, hi in ((Interval(0, 1), [0], [1]), (Box([0, -1], [2, 1]), [0, -1], [2, 1]),
+                           (Interval(-1, 1) * TimeInterval(0, 1), [-1, 0], [1, 1])):
+        x = domain.sample_interior(100, "lhs", rng)
+        strata = ((x - lo) / (np.array(hi) - lo) * 100).astype(int)
+        assert all((np.bincount(s, minlength=100) == 1).all() for s in strata.T), domain
+
+
 def test_bad_geometries_and_samplers_are_refused():
     with pytest.raises(ConfigError, match="zero length"):
         Interval(1, 1)

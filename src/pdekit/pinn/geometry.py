@@ -38,6 +38,20 @@ def unit_points(n: int, dim: int, sampler: str, rng: np.random.Generator) -> np.
     return engine.random_base2(m)[:n]  # a power-of-two prefix keeps the balance properties
 
 
+def sample_box(n: int, lo: np.ndarray, hi: np.ndarray, sampler: str, rng: np.random.Generator, inside,
+               failure: str) -> np.ndarray:
+    """n points of the box [lo, hi) where ``inside(x)`` holds, by rejection. A Latin hypercube is
+    one only as a whole set, so its first draw is exactly n points (kept whole: a domain that fills
+    its box gets a true one); a Sobol prefix and independent points stay themselves when cut, so
+    they draw twice what is missing."""
+    def draw(missing):
+        count = n if sampler == "lhs" and missing == n else max(2 * missing, 16)
+        x = lo + (hi - lo) * unit_points(count, len(lo), sampler, rng)
+        return x[inside(x)]
+
+    return collect(n, draw, failure)
+
+
 def collect(n: int, draw, failure: str, tries: int = 100) -> np.ndarray:
     """n points from repeated calls of ``draw(missing)``, each returning the accepted part of a
     fresh batch (rejection sampling); ConfigError(``failure``) when they never add up."""
@@ -152,11 +166,8 @@ class Geometry:
         """
         rng = rng or np.random.default_rng(0)
 
-        def draw(missing):
-            x = self.lo + (self.hi - self.lo) * unit_points(max(2 * missing, 16), self.dim, sampler, rng)
-            return x[self.distance(x) > TOL]
-
-        return collect(n, draw, f"{self!r}: could not place {n} points inside (is its area tiny?)")
+        return sample_box(n, self.lo, self.hi, sampler, rng, lambda x: self.distance(x) > TOL,
+                          f"{self!r}: could not place {n} points inside (is its area tiny?)")
 
     def sample_boundary(self, n: int, rng: np.random.Generator | None = None) -> np.ndarray:
         """n points on the boundary, distributed as each shape describes.
@@ -626,11 +637,8 @@ class SpaceTime:
         rng = rng or np.random.default_rng(0)
         lo, hi = np.append(self.space.lo, self.time.t0), np.append(self.space.hi, self.time.t1)
 
-        def draw(missing):
-            x = lo + (hi - lo) * unit_points(max(2 * missing, 16), self.dim, sampler, rng)
-            return x[self.space.distance(x[:, :-1]) > TOL]
-
-        return collect(n, draw, f"{self.space!r}: could not place {n} points inside")
+        return sample_box(n, lo, hi, sampler, rng, lambda x: self.space.distance(x[:, :-1]) > TOL,
+                          f"{self.space!r}: could not place {n} points inside")
 
     def sample_boundary(self, n, rng=None):
         """n points on the lateral boundary: spatial boundary points with uniform times in [t0, t1).
