@@ -98,8 +98,29 @@ def test_a_hard_flux_condition_holds_for_any_network(geometry):
             assert float(violation.abs().max()) < 1e-11, (type(condition).__name__, j)
 
 
-def test_neumann_and_robin_with_a_hard_dirichlet_end():
-    """u(0) = 1 hard on the left end; u'(1) = 0 (Neumann) or u + u' = -1 (Robin) on the right."""
+def test_a_soft_flux_condition_scores_each_output_column():
+    """The loss residual of a soft Neumann or Robin condition on a two-column network is one column
+    per output, a u_j + b du_j/dn - g (not the normal derivative of the columns' sum)."""
+    edge = Box([0, 0], [1, 2]).sample_boundary(50, np.random.default_rng(0))
+    for condition in (Neumann(lambda x: x[:, :1]), Robin(2.0, 0.5, 1.0)):
+        torch.manual_seed(0)
+        pinn = PINN(Box([0, 0], [1, 2]), lambda u, x: laplacian(u, x), MLP(2, 2, width=16, depth=2).double(),
+                    [condition])
+        x = torch.as_tensor(edge).requires_grad_(True)
+        got = condition.residual(pinn, x)
+        u, normal = pinn(x), torch.as_tensor(Box([0, 0], [1, 2]).normal(edge))
+        a, b = condition.robin
+        value = condition.value(x)[:, 0] if callable(condition.value) else condition.value
+        assert got.shape == (50, 2), type(condition).__name__
+        for j in range(2):
+            (g,) = torch.autograd.grad(u[:, j].sum(), x, retain_graph=True)
+            expected = a * u[:, j] + b * (g * normal).sum(1) - value
+            assert float((got[:, j] - expected).abs().max()) < 1e-12, (type(condition).__name__, j)
+
+
+def test_neumann_and_robin_with_a_dirichlet_end():
+    """u(0) = 1 on the left end (a soft term of weight 10); u'(1) = 0 (Neumann) or u + u' = -1
+    (Robin) on the right."""
     left = Dirichlet(1.0, on=lambda p: p[:, 0] < 0.5, hard=False, weight=10.0)
     for right in (Neumann(0.0, on=lambda p: p[:, 0] > 0.5), Robin(1.0, 1.0, -1.0, on=lambda p: p[:, 0] > 0.5)):
         pinn = PINN(Interval(0, 1), _poisson(COS_RHS), _net(), [left, right])

@@ -307,13 +307,16 @@ class Robin(Condition):
             The violation, (n, k): zero where the condition holds.
         """
         x = x.requires_grad_(True)
-        return self.a * pinn(x) + self.b * _normal_derivative(pinn, x) - _value(self.value, x)
+        u = pinn(x)
+        return self.a * u + self.b * _normal_derivative(pinn, x, u) - _value(self.value, x)
 
 
-def _normal_derivative(pinn, x):
+def _normal_derivative(pinn, x, u=None):
+    """du/dn at the boundary points x, (n, k): one column per output (grad of a vector u would sum them)."""
     n = torch.as_tensor(pinn.domain.normal(x.detach().cpu().numpy()), dtype=x.dtype, device=x.device)
-    g = grad(pinn(x), x)[:, : n.shape[1]]
-    return (g * n).sum(1, keepdim=True)
+    u = pinn(x) if u is None else u
+    columns = [u] if u.shape[1] == 1 else [u[:, j : j + 1] for j in range(u.shape[1])]
+    return torch.cat([(grad(c, x)[:, : n.shape[1]] * n).sum(1, keepdim=True) for c in columns], dim=1)
 
 
 class Periodic(Condition):
