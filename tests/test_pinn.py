@@ -331,6 +331,22 @@ def test_bad_input_is_refused_clearly():
         PINN(Interval(0, 1), _poisson(COS_RHS), _net(), [Initial(0.0, hard=True)])
     with pytest.raises(ConfigError, match="train.epochs and train.lbfgs_steps must be >= 0 and not both 0"):
         train_pinn(PINN(Interval(0, 1), _poisson(COS_RHS), _net(), []), {"epochs": 0, "lbfgs_steps": 0})
+    with pytest.raises(ConfigError, match=r"points must be shaped \(n, 1\), got \(2,\)"):
+        train_pinn(PINN(Interval(0, 1), _poisson(COS_RHS), _net(), [Dirichlet(0.0, points=[0.0, 1.0])]), FAST)
+    space_time = Interval(0, 1) * TimeInterval(0, 1)
+    with pytest.raises(ConfigError, match="1 of 2 points are not on the boundary"):  # t = 5 is after t1 = 1
+        train_pinn(PINN(space_time, lambda u, x: partial(u, x, 1), _net(2), [Dirichlet(0.0, points=[[0, 0.5], [0, 5.0]])]),
+                   FAST)
+    with pytest.raises(ConfigError, match=r"got the class Dirichlet \(call it: Dirichlet\(...\)\)"):
+        PINN(Interval(0, 1), _poisson(COS_RHS), _net(), [Dirichlet])
+    with pytest.raises(ConfigError, match="Periodic\\(axis=0\\) needs an Interval or Box domain"):
+        PINN(Disk([0, 0], 1), _poisson(COS_RHS), _net(2), [Periodic(0)])
+    with pytest.raises(ConfigError, match="Periodic\\(axis=1\\) needs an Interval or Box domain and a spatial axis 0 .. 0"):
+        PINN(space_time, lambda u, x: partial(u, x, 1), _net(2), [Periodic(1)])
+    with pytest.raises(ConfigError, match="the network must take 1 input columns"):
+        PINN(Interval(0, 1), _poisson(COS_RHS), _net(2), [])
+    with pytest.raises(ConfigError, match="weight must be >= 0, got nan"):
+        Dirichlet(0.0, weight=float("nan"))
 
 
 def test_a_runtime_error_of_the_residual_reaches_the_user_and_keeps_the_taylor_pass():

@@ -23,7 +23,7 @@ from torch import nn
 
 from pdekit.errors import ConfigError
 from pdekit.pinn import taylor
-from pdekit.pinn.geometry import Geometry, SpaceTime, collect
+from pdekit.pinn.geometry import Box, Geometry, Interval, SpaceTime, collect
 from pdekit.pinn.operators import grad
 
 Value = float | Callable[[torch.Tensor], torch.Tensor]
@@ -68,7 +68,7 @@ class Condition:
                  weight: float = 1.0):
         if hard and not self.hard_supported:
             raise ConfigError(f"{type(self).__name__} conditions are soft only (a loss term); use hard=False")
-        if weight < 0:
+        if not weight >= 0:  # (nan too)
             raise ConfigError(f"a condition's weight must be >= 0, got {weight}")
         if hard and (on is not None or points is not None):  # built into the output: it holds everywhere
             where = "at t0" if self.kind == "initial" else "on the whole boundary"
@@ -109,10 +109,14 @@ class Condition:
 
     def _check_points(self, domain, x):
         space = domain.space if isinstance(domain, SpaceTime) else domain
-        xs = x[:, : space.dim]
-        bad = ~space.on_boundary(xs) if self.kind == "boundary" else ~domain.contains(x)
         if x.ndim != 2 or x.shape[1] != domain.dim:
             raise ConfigError(f"{type(self).__name__}: points must be shaped (n, {domain.dim}), got {x.shape}")
+        if self.kind == "boundary":
+            bad = ~space.on_boundary(x[:, : space.dim])
+            if isinstance(domain, SpaceTime):  # and within the time interval
+                bad |= (x[:, -1] < domain.time.t0) | (x[:, -1] > domain.time.t1)
+        else:
+            bad = ~domain.contains(x)
         if bad.any():
             where = "on the boundary of" if self.kind == "boundary" else "inside"
             raise ConfigError(f"{type(self).__name__}: {int(bad.sum())} of {len(x)} points are not {where} "
@@ -625,13 +629,18 @@ class PINN(nn.Module):
         self.coefficients = nn.ParameterDict({k: nn.Parameter(torch.tensor(float(v))) for k, v in
                                               (coefficients or {}).items()})
         self._takes_coeffs = len(inspect.signature(residual).parameters) >= 3
+        for c in self.conditions:
+            if not isinstance(c, Condition):
+                what = f"the class {c.__name__} (call it: {c.__name__}(...))" if isinstance(c, type) else type(c).__name__
+                raise ConfigError(f"conditions must be pdekit.pinn conditions, got {what}")
+            if isinstance(c, Periodic) and not (isinstance(self.space, (Interval, Box))
+                                                and isinstance(c.axis, int) and 0 <= c.axis < self.space.dim):
+                raise ConfigError(f"Periodic(axis={c.axis!r}) needs an Interval or Box domain and a spatial axis "
+                                  f"0 .. {self.space.dim - 1}; the domain is {self.space!r}")
         kinds = [type(c) for c in self.conditions if c.hard]
         if any(kinds.count(k) > 1 for k in kinds):
             raise ConfigError("at most one hard condition of each kind (Dirichlet, Initial, Periodic)")
         self.hard = {type(c).__name__: c for c in self.conditions if c.hard}
-        for c in self.conditions:
-            if not isinstance(c, Condition):
-                raise ConfigError(f"conditions must be pdekit.pinn conditions, got {type(c).__name__}")
         if "Transform" in self.hard and self.hard.keys() & {"Dirichlet", "Initial"}:
             raise ConfigError("a Transform replaces hard Dirichlet and Initial conditions: fold them into its shift "
                               "and scale")
@@ -645,7 +654,12 @@ class PINN(nn.Module):
         # the Taylor pass needs a network that lists its layers
         p = next(network.parameters())
         with torch.no_grad():
-            self.out_dim = network(torch.zeros(1, self.input_dim(), dtype=p.dtype, device=p.device)).shape[1]
+            try:
+                self.out_dim = network(torch.zeros(1, self.input_dim(), dtype=p.dtype, device=p.device)).shape[1]
+            except RuntimeError as exc:
+                raise ConfigError(f"the network must take {self.input_dim()} input columns (the domain's {self.domain.dim}"
+                                  + (" with the hard periodic axis as cos and sin" if "Periodic" in self.hard else "")
+                                  + f"): {str(exc).splitlines()[0]}") from None
         self.taylor = hasattr(network, "taylor_layers")
         self._taylor_keys: set[tuple[int, ...]] = set()
         self._taylor_settled = False  # the keys above served the last residual
