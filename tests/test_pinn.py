@@ -418,3 +418,33 @@ def test_a_pinn_recipe_is_a_function_of_its_seed_whatever_the_process_drew_befor
         bench, _ = train_pinn_recipe(recipe, None, quiet=True)
         weights.append([p.detach().clone() for p in bench.pinn.parameters()])
     assert all(torch.equal(a, b) for a, b in zip(*weights))
+
+
+def test_rad_redraws_where_the_residual_is_large_at_any_exponent():
+    """RAD's density |r|^k / mean + c: with a residual peaked at x = 0.9, most of the redrawn points
+    lie near it; k = 1000 gives no overflow (the density is taken relative to the largest residual)
+    and, with rad_c = 0, draws the few candidates of non-negligible density first, then uniformly."""
+    from pdekit.pinn.task import PinnConfig, _Points, _refine
+
+    pinn = PINN(Interval(0, 1), lambda u, x: torch.exp(-((x[:, :1] - 0.9) / 0.05) ** 2) + 0 * u, _net(), [])
+    for k in (1.0, 1000.0):
+        cfg = PinnConfig(collocation=100, resample="rad", rad_k=k, rad_c=0.0)
+        rng = np.random.default_rng(0)
+        points = _Points(pinn, cfg, rng)
+        _refine(pinn, points, cfg, rng, torch.float32)
+        assert len(points.interior) == 100 and np.isfinite(points.interior).all()
+        if k == 1:
+            assert (np.abs(points.interior[:, 0] - 0.9) < 0.1).mean() > 0.9
+        else:
+            assert np.abs(points.interior[:10, 0] - 0.9).max() < 0.01
+
+
+def test_learning_rate_annealing_moves_weights_to_the_gradient_ratio():
+    """lambda_1 <- (1 - a) lambda_1 + a max|grad L_r| / mean|grad L_1|: here (1 - 0.5) 1 + 0.5 * 4 / 2."""
+    from pdekit.pinn.task import _lra_update
+
+    pinn = PINN(Interval(0, 1), _poisson(COS_RHS), torch.nn.Linear(1, 1), [])
+    w, b = pinn.net.weight.sum(), pinn.net.bias.sum()
+    weights = [1.0, 1.0]
+    _lra_update(pinn, [4 * w + 2 * b, w + 3 * b], weights, 0.5)
+    assert weights == [1.0, 1.5]

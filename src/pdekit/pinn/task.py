@@ -146,7 +146,10 @@ def _refine(pinn, points, cfg, rng, dtype):
     if cfg.resample == "rar":
         points.interior = np.concatenate([points.interior, candidates[np.argsort(r)[-cfg.rar_points:]]])
     else:
-        density = r**cfg.rad_k / max((r**cfg.rad_k).mean(), 1e-300) + cfg.rad_c
+        scaled = (r.astype(np.float64) / max(float(r.max()), 1e-300)) ** cfg.rad_k  # in [0, 1]: no overflow at large k
+        density = scaled / max(scaled.mean(), 1e-300) + cfg.rad_c
+        if np.count_nonzero(density) < cfg.collocation:  # rad_c = 0 and large k: too few candidates count at all
+            density = np.maximum(density, 1e-12 * max(density.max(), 1.0))  # the rest then drawn uniformly
         idx = rng.choice(len(candidates), size=cfg.collocation, replace=False, p=density / density.sum())
         points.interior = candidates[idx]
 
