@@ -61,6 +61,8 @@ def test_fit_refuses_bad_data_and_options_in_api_terms(tmp_path):
     (tmp_path / "taken").write_text("x")
     with pytest.raises(PdekitError, match="cannot write .*taken"):  # a file where the run folder should go
         fit(fno, (x, x), (x, x), run_dir=str(tmp_path / "taken"), quiet=True)
+    with pytest.raises(ConfigError, match="the FNO has spectral weights\\); use train.amp=bf16"):  # as recipes refuse
+        fit(fno, (x, x), (x, x), quiet=True, epochs=1, amp="fp16")
     for train, val, message in [
         ((broken, x), (x, x), r"train_data's x holds NaN or inf values in 1 sample\(s\), the first 2"),
         ((x, x), (x, broken.exp()), r"val_data's y holds NaN or inf"),

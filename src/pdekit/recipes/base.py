@@ -59,15 +59,3 @@ def model_section(raw: dict) -> dict:
                           "sample (data.params.<name>_max) reach a unet's embedding with rollout.conditioning="
                           "embedding; operator recipes do not feed conditioning scalars yet")
     return {"name": model["name"], **rename_options(model["name"], {k: v for k, v in model.items() if k != "name"})}
-
-
-def check_training(train, net, name: str) -> None:
-    """Refuse, before any work, what training the model would refuse: fp16 for a model with complex
-    (spectral) weights (PyTorch's gradient scaling skips them), a schedule a staged model cannot follow."""
-    from pdekit.errors import ConfigError
-    from pdekit.train.trainer import check_schedule
-
-    check_schedule(net, train)
-    if train.amp == "fp16" and any(p.is_complex() for p in net.parameters()):
-        raise ConfigError(f"train.amp=fp16 needs gradient scaling, which PyTorch does not do for complex weights "
-                          f"(model '{name}' has spectral weights); use train.amp=bf16")

@@ -13,7 +13,7 @@ from pdekit.data.config import DataSection
 from pdekit.data.dataset import PairTask
 from pdekit.errors import ConfigError
 from pdekit.eval.config import EvalSection
-from pdekit.recipes.base import check_training, model_section, register_kind
+from pdekit.recipes.base import model_section, register_kind
 from pdekit.train.config import make_train_config, train_section
 from pdekit.train.supervised import SupervisedTask
 
@@ -95,7 +95,9 @@ def _check(data, model: dict, train, task, evaluation) -> None:
         from pdekit.data.symmetry import problem_augmentation
 
         problem_augmentation(problem, data, task.augment_boost, task.augment_warp)  # refuses what it lacks
-    check_training(train, net, model["name"])
+    from pdekit.train.trainer import check_training
+
+    check_training(net, train, model["name"])
     if data.source == "stream" and data.buffer < train.batch_size:
         raise ConfigError(f"data.buffer = {data.buffer} must hold a batch (train.batch_size = {train.batch_size})")
     if data.source == "online":

@@ -13,7 +13,7 @@ from pdekit.config import make_config
 from pdekit.data.config import DataSection
 from pdekit.errors import ConfigError
 from pdekit.eval.config import EvalSection
-from pdekit.recipes.base import check_training, model_section, register_kind
+from pdekit.recipes.base import model_section, register_kind
 from pdekit.train.config import make_train_config, train_section
 from pdekit.train.rollout import RolloutSection, RolloutTask
 
@@ -70,7 +70,9 @@ class RolloutKind:
             refuse_boost_across_lengths(task.augment_boost, params)
         cond_log = conditioning_scalars(rollout, problem_name, params)
         net = rollout_model(model, rollout, channels, ndim, 1.0, cond_log).net  # validates the model section
-        check_training(train, net, model["name"])
+        from pdekit.train.trainer import check_training
+
+        check_training(net, train, model["name"])
         raw["data"], raw["model"], raw["rollout"] = dataclasses.asdict(data), model, dataclasses.asdict(rollout)
         raw["train"], raw["eval"] = train_section(train, task), dataclasses.asdict(evaluation)
         return {"data": data, "model": model, "rollout": rollout, "train": train, "task": task, "eval": evaluation}

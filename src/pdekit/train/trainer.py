@@ -75,9 +75,15 @@ def _grad_scaler(device: torch.device, amp: str) -> torch.amp.GradScaler:
     return torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and amp == "fp16")
 
 
-def check_schedule(model: torch.nn.Module, cfg: TrainConfig) -> None:
-    """Refuse a schedule that leaves a stage of a model trained in stages (SpecBoost,
-    Spectral-Refiner) without an epoch: that stage's training would be skipped silently."""
+def check_training(model: torch.nn.Module, cfg: TrainConfig, name: str | None = None) -> None:
+    """Refuse what training ``model`` (recipe model ``name``) cannot honour: fp16 for complex
+    (spectral) weights, which PyTorch's gradient scaling skips, and a schedule that leaves a stage
+    of a model trained in stages (SpecBoost, Spectral-Refiner) without an epoch, whose training
+    would be skipped silently."""
+    if cfg.amp == "fp16" and any(p.is_complex() for p in model.parameters()):
+        which = f"model '{name}'" if name else f"the {type(model).__name__}"
+        raise ConfigError(f"train.amp=fp16 needs gradient scaling, which PyTorch does not do for complex weights "
+                          f"({which} has spectral weights); use train.amp=bf16")
     stages = getattr(model, "training_stages", None)
     if stages is None:
         return
@@ -300,7 +306,7 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         task.resuming = bool(self.run_dir) and os.path.exists(self._path(CHECKPOINT))
         task.setup(model, cfg, self.device)
-        check_schedule(model, cfg)
+        check_training(model, cfg)
         model.to(self.device)  # before the optimizer state is loaded, so a resumed state lands next to the weights
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.adam = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
