@@ -131,7 +131,8 @@ def test_a_resumed_rollout_training_ends_with_the_same_weights(tmp_path):
 
     def run(folder, stop_after=None):
         cfg, task_cfg = make_train_config(RolloutTask, options)
-        model = Autoregressive(_circular_net(), channels=1, dt=0.05)
+        # dropout draws from torch's global generator: the checkpoint must restore it too
+        model = Autoregressive(nn.Sequential(_circular_net(), nn.Dropout(0.2)), channels=1, dt=0.05)
 
         def interrupt(trainer, row):
             if row["epoch"] == stop_after:
@@ -146,6 +147,32 @@ def test_a_resumed_rollout_training_ends_with_the_same_weights(tmp_path):
         run("resumed", stop_after=3)
     resumed = run("resumed")
     assert all(torch.equal(a, b) for a, b in zip(full.state_dict().values(), resumed.state_dict().values()))
+
+
+def test_the_curriculum_grows_the_horizon_and_noise_is_scaled_per_channel():
+    """unroll = 3 over 9 epochs: horizons 1, 1, 1, 2, 2, 2, 3, 3, 3 (1 + (epoch - 1) * unroll // epochs);
+    noise 0.1 perturbs the inputs only, by 0.1 times each channel's standard deviation."""
+    from pdekit.train import make_train_config
+
+    train, val = _advection_windows(64, 0), _advection_windows(4, 1)
+    train = (torch.cat([train[0], 10 * train[0]], dim=2), torch.cat([train[1], 10 * train[1]], dim=2))  # stds x, 10 x
+    val = (torch.cat([val[0], val[0]], dim=2), torch.cat([val[1], val[1]], dim=2))
+
+    def task(**options):
+        cfg, task_cfg = make_train_config(RolloutTask, {"epochs": 9, "batch_size": 64, "mode": "unrolled", **options})
+        t = RolloutTask(train, val, task_cfg)
+        model = Autoregressive(nn.Conv1d(2, 2, 3, padding=1, padding_mode="circular"), channels=2, dt=0.05)
+        t.setup(model, cfg, torch.device("cpu"))
+        return t, model
+
+    curriculum, _ = task(unroll=3, curriculum=True)
+    assert [next(iter(curriculum.batches(e, torch.float32)))[2] for e in range(1, 10)] == [1, 1, 1, 2, 2, 2, 3, 3, 3]
+    clean, model = task(unroll=1)
+    noisy, _ = task(unroll=1, noise=0.1)
+    (x0, y0, _, _), (x1, y1, _, _) = next(iter(clean.batches(1, torch.float32))), next(iter(noisy.batches(1, torch.float32)))
+    assert torch.equal(y0, y1)
+    ratio = (x1 - x0).transpose(0, 2).flatten(1).std(dim=1) / (0.1 * model.std.float())
+    assert torch.allclose(ratio, torch.ones(2), atol=0.05), ratio
 
 
 def test_correlation_time_and_the_aggregates_are_exact_on_a_synthetic_signal():
