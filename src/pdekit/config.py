@@ -27,6 +27,7 @@ def _field_types(cls: type) -> dict[str, Any]:
 
 
 def _convert(key: str, value: Any, kind: Any) -> Any:
+    """``value`` as ``kind``; ``key`` names it in errors (with its section: "'lr' of train")."""
     origin = typing.get_origin(kind)
     if origin is typing.Union or origin is getattr(__import__("types"), "UnionType", None):
         args = [a for a in typing.get_args(kind) if a is not type(None)]
@@ -38,10 +39,10 @@ def _convert(key: str, value: Any, kind: Any) -> Any:
             return value
         if isinstance(value, str) and value.lower() in ("true", "1", "yes", "false", "0", "no"):
             return value.lower() in ("true", "1", "yes")
-        raise ConfigError(f"parameter '{key}' must be true or false, got {value!r}")
+        raise ConfigError(f"parameter {key} must be true or false, got {value!r}")
     if kind is int:
         if isinstance(value, bool):
-            raise ConfigError(f"parameter '{key}' must be an integer, got {value!r}")
+            raise ConfigError(f"parameter {key} must be an integer, got {value!r}")
         if isinstance(value, int):
             return value
         if isinstance(value, float) and value.is_integer():
@@ -49,21 +50,21 @@ def _convert(key: str, value: Any, kind: Any) -> Any:
         try:
             return int(str(value))
         except ValueError:
-            raise ConfigError(f"parameter '{key}' must be an integer, got {value!r}") from None
+            raise ConfigError(f"parameter {key} must be an integer, got {value!r}") from None
     if kind is float:
         if isinstance(value, bool):
-            raise ConfigError(f"parameter '{key}' must be a number, got {value!r}")
+            raise ConfigError(f"parameter {key} must be a number, got {value!r}")
         try:
             number = float(value)
         except (TypeError, ValueError):
-            raise ConfigError(f"parameter '{key}' must be a number, got {value!r}") from None
+            raise ConfigError(f"parameter {key} must be a number, got {value!r}") from None
         if not math.isfinite(number):  # NaN passes every comparison a validate() makes, and inf most
-            raise ConfigError(f"parameter '{key}' must be a finite number, got {value!r}")
+            raise ConfigError(f"parameter {key} must be a finite number, got {value!r}")
         return number
     if kind is str:
         return str(value)
     if kind in (dict, list) and not isinstance(value, kind):
-        raise ConfigError(f"parameter '{key}' must be a {'mapping' if kind is dict else 'list'}, got {value!r}")
+        raise ConfigError(f"parameter {key} must be a {'mapping' if kind is dict else 'list'}, got {value!r}")
     return value
 
 
@@ -80,7 +81,7 @@ def make_config(cls: type, overrides: Mapping[str, Any] | None = None, owner: st
             raise ConfigError(
                 f"unknown parameter '{key}'{where}{also}; known parameters: {', '.join(types)}"
             )
-        values[key] = _convert(key, value, types[key])
+        values[key] = _convert(f"'{key}'{where}", value, types[key])
     for f in dataclasses.fields(cls):
         choices = f.metadata.get("choices")
         value = values.get(f.name, f.default)

@@ -63,10 +63,10 @@ class TrainConfig:
                 f"{self.lbfgs_steps}")
         require(self.batch_size >= 1, f"train.batch_size must be >= 1, got {self.batch_size}")
         require(self.lr > 0, f"train.lr must be positive, got {self.lr}")
-        require(self.weight_decay >= 0 and self.grad_clip >= 0, "train.weight_decay and train.grad_clip must be >= 0")
-        require(self.step_size >= 1 and 0 < self.gamma <= 1, "train.step_size must be >= 1 and gamma in (0, 1]")
-        require(self.log_every >= 1 and self.lbfgs_history >= 1, "train.log_every and train.lbfgs_history must be >= 1")
-        require(self.threads >= 0 and self.max_seconds >= 0, "train.threads and train.max_seconds must be >= 0")
+        for key, least in (("weight_decay", 0), ("grad_clip", 0), ("step_size", 1), ("log_every", 1),
+                           ("lbfgs_history", 1), ("threads", 0), ("max_seconds", 0)):
+            require(getattr(self, key) >= least, f"train.{key} must be >= {least}, got {getattr(self, key)}")
+        require(0 < self.gamma <= 1, f"train.gamma must be in (0, 1], got {self.gamma}")
         require(not self.tensorboard or importlib.util.find_spec("tensorboard") is not None,
                 "train.tensorboard=true needs the tensorboard package: pip install 'pdekit[tensorboard]' "
                 "(or set train.tensorboard=false; metrics.csv is always written)")

@@ -217,8 +217,9 @@ class RolloutConfig:
 
     def validate(self):
         """Check unroll >= 1, noise >= 0 and augment_boost >= 0, and unroll == 1 with mode one_step."""
-        require(self.unroll >= 1 and self.noise >= 0 and self.augment_boost >= 0, f"train.unroll must be >= 1 and "
-                f"train.noise and train.augment_boost >= 0, got {self.unroll}, {self.noise}, {self.augment_boost}")
+        require(self.unroll >= 1, f"train.unroll must be >= 1, got {self.unroll}")
+        for key in ("noise", "augment_boost"):
+            require(getattr(self, key) >= 0, f"train.{key} must be >= 0, got {getattr(self, key)}")
         require(self.augment or not self.augment_boost, "train.augment_boost needs train.augment: true")
         require(self.mode != "one_step" or self.unroll == 1, "train.mode=one_step predicts one step: leave "
                 "train.unroll at 1 (or choose unrolled or pushforward)")
