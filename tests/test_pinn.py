@@ -234,6 +234,23 @@ def test_resume_after_an_interruption_ends_bitwise_equal(tmp_path):
         assert torch.equal(a, b), k
 
 
+def test_fit_refuses_a_run_folder_of_another_problem(tmp_path):
+    """The run folder records the problem the PINN states (its residual and conditions on a probe
+    network), not only the task: -u'' = 5 does not resume (or return) a finished -u'' = 1 run, while
+    the same problem, newly built, does."""
+    from pdekit.errors import PdekitError
+
+    def pinn(k, left=0.0):
+        return PINN(Interval(0, 1), lambda u, x: -partial(u, x, 0, 2) - k, _net(), [Dirichlet(left)])
+
+    options, run = {**FAST, "epochs": 5, "lbfgs_steps": 0}, str(tmp_path / "run")
+    train_pinn(pinn(1.0), options, run)
+    assert train_pinn(pinn(1.0), options, run)["steps"] == 5  # the same problem: the finished run
+    for other in (pinn(5.0), pinn(1.0, left=0.5)):
+        with pytest.raises(PdekitError, match="holds a run of another recipe or config"):
+            train_pinn(other, options, run)
+
+
 def test_a_resumed_run_keeps_its_adam_speed(tmp_path, monkeypatch):
     """Interrupted after its first L-BFGS checkpoint, then resumed: the Adam steps per second are those of
     the checkpoint written when Adam ended, not diluted by the L-BFGS time."""
@@ -296,7 +313,7 @@ def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
     def residual(u, x):
         u_xx = partial(u, x, 0, 2)
         calls["n"] += 1
-        return -u_xx - COS_RHS(x) + (float("nan") if calls["n"] > 150 else 0.0)
+        return -u_xx - COS_RHS(x) + (float("nan") if calls["n"] > 151 else 0.0)  # (call 1: the run's fingerprint)
 
     pinn = PINN(Interval(0, 1), residual, _net(), [Dirichlet(0.0, hard=True)])
     with pytest.raises(TrainingDiverged, match="epoch 151.*last good checkpoint \\(epoch 150\\) is kept"):
@@ -306,7 +323,7 @@ def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
 
 
 def test_bad_input_is_refused_clearly():
-    with pytest.raises(ConfigError, match=r"residual returned \(64, 2, 1\) for 64 points"):
+    with pytest.raises(ConfigError, match=r"residual returned \(8, 2, 1\) for 8 points"):  # (the fingerprint's points)
         pinn = PINN(Interval(0, 1), lambda u, x: u[:, :, None].expand(-1, 2, 1), _net(), [])
         train_pinn(pinn, {**FAST, "collocation": 64}, quiet=True)
     with pytest.raises(ConfigError, match="1 of 2 points are not on the boundary of Interval"):

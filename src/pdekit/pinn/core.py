@@ -868,6 +868,39 @@ class PINN(nn.Module):
         self._fixed_cache = (points, cache_key, fixed)
         return fixed
 
+    def fingerprint(self) -> str:
+        """A digest of the problem this PINN states, not of its weights: its residual and conditions
+        evaluated at fixed points for a fixed probe network in its place (every coefficient at 1), so
+        ``fit`` refuses to resume a run folder of another equation, condition or domain."""
+        import hashlib
+
+        from pdekit.models.pointwise import MLP
+
+        p = next(self.net.parameters())
+        with torch.random.fork_rng():  # the caller's random stream is left as it was
+            torch.manual_seed(0)
+            probe = MLP(self.input_dim(), self.out_dim, width=8, depth=2).to(p.dtype)
+        net, coefficients = self.net, {k: v.detach().clone() for k, v in self.coefficients.items()}
+        try:
+            self.net = probe
+            with torch.no_grad():
+                for v in self.coefficients.values():
+                    v.fill_(1.0)
+            x = torch.as_tensor(self.domain.sample_interior(8, "uniform", np.random.default_rng(0)), dtype=p.dtype)
+            x.requires_grad_(True)
+            parts = [self._residual(self(x), x)]
+            for c in (c for c in self.conditions if not c.hard):  # (hard ones act through the output above)
+                points = torch.as_tensor(c.sample(self.domain, 8, np.random.default_rng(1)), dtype=p.dtype)
+                parts.append(c.residual(self, points.requires_grad_(True)))
+            values = " ".join(f"{v:.5g}" for part in parts for v in part.detach().flatten().tolist())
+        finally:
+            self.net = net
+            with torch.no_grad():
+                for k, v in self.coefficients.items():
+                    v.copy_(coefficients[k])
+        described = [repr(self.domain)] + [f"{type(c).__name__} hard={c.hard} weight={c.weight}" for c in self.conditions]
+        return hashlib.sha256(("\n".join(described) + "\n" + values).encode()).hexdigest()[:16]
+
     @torch.no_grad()
     def predict(self, points) -> np.ndarray:
         """u at (n, d) NumPy points, as a NumPy array (n, k).

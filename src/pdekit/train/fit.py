@@ -62,7 +62,10 @@ def fit(model: torch.nn.Module, task, val_data=None, run_dir: str | None = None,
             raise PdekitError("fit: a task holds its own validation data; give val_data only with an (x, y) pair")
         cfg, task_cfg = make_train_config(type(task), {**dataclasses.asdict(task.config), **options}, owner="fit")
         task.configure(task_cfg)  # the task's own checks, as its constructor makes them
-    setup = json.dumps({"fit": type(model).__name__, "task": task.name, "data": task.fingerprint()}, sort_keys=True)
+    setup = {"fit": type(model).__name__, "task": task.name, "data": task.fingerprint()}
+    if callable(getattr(model, "fingerprint", None)):  # a PINN: the problem it states
+        setup["problem"] = model.fingerprint()
+    setup = json.dumps(setup, sort_keys=True)
     threads = torch.get_num_threads()  # train.threads is for training: the caller's code afterwards keeps its own
     try:
         if run_dir is not None:
