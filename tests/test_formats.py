@@ -182,8 +182,28 @@ def test_pdekit_generated_file_exports_to_pdebench(tmp_path):
     assert x.numpy().tobytes() == x2.numpy().tobytes() and y.numpy().tobytes() == y2.numpy().tobytes()
 
 
+def write_pdekit(path):
+    from pdekit.data import generate
+    from pdekit.problems import get_problem
+
+    generate(get_problem("heat_1d").from_params(16, {"nt": 4}), 3, 0, path, quiet=True)
+
+
 def _break(path, what):
     with h5py.File(path, "a") as f:
+        if what == "pdekit-short-t":
+            t = f["coords/t"][()]
+            del f["coords/t"]
+            f["coords/t"] = t[:3]
+        elif what == "pdekit-long-x":
+            del f["coords/x"]
+            f["coords/x"] = np.arange(32) / 32
+        elif what == "well-times":
+            t = f["dimensions/time"][()]
+            del f["dimensions/time"]
+            f["dimensions/time"] = np.stack([t * (i + 1) for i in range(30)])
+        elif what == "seed-times":
+            f["0003/grid/t"][1] += 0.5
         if what == "no-x":
             del f["x-coordinate"]
         elif what == "flat-tensor":
@@ -208,6 +228,10 @@ def _break(path, what):
     (write_the_well, "well-shape", "array 't0_fields/density' has shape (30, 5, 16, 8), expected (30, 5, 16, 16)"),
     (write_the_well, "well-missing", "lacks the array 'velocity'"),
     (write_pdebench_seeds, "seed-no-data", "lacks the array 'data'"),
+    (write_pdekit, "pdekit-short-t", "array 'fields/u' has shape (3, 4, 16), expected (3, 3, 16)"),
+    (write_pdekit, "pdekit-long-x", "coordinate 'x' has 32 points, the data have 16"),
+    (write_the_well, "well-times", "its trajectories are stored at different times"),
+    (write_pdebench_seeds, "seed-times", "'0003/grid/t' differs from '0000/grid/t'"),
 ])
 def test_broken_layouts_are_refused_naming_the_array(tmp_path, run_cli, writer, what, fragment):
     path = tmp_path / "broken.h5"
@@ -219,6 +243,21 @@ def test_broken_layouts_are_refused_naming_the_array(tmp_path, run_cli, writer, 
     code, _, stderr = run_cli("convert", path, tmp_path / "out.h5")
     assert code == 2 and fragment in stderr and "Traceback" not in stderr
     assert not (tmp_path / "out.h5").exists()
+
+
+def test_converted_files_keep_text_scalars_and_the_device_type(tmp_path):
+    """The Well's text scalars reach the converted file's config as text; a pdekit file converted to
+    pdekit keeps the device type its bytes belong to."""
+    from pdekit.data.storage import read_meta
+
+    write_the_well(tmp_path / "w.h5")
+    with h5py.File(tmp_path / "w.h5", "a") as f:
+        f["scalars/name"] = b"abc"
+    convert(tmp_path / "w.h5", tmp_path / "w_pdekit.h5")
+    assert read_meta(tmp_path / "w_pdekit.h5")["config"]["source"]["scalars"]["name"] == "abc"
+    write_pdekit(tmp_path / "p.h5")
+    convert(tmp_path / "p.h5", tmp_path / "p2.h5")
+    assert read_meta(tmp_path / "p2.h5")["device_type"] == "cpu"
 
 
 def test_unknown_layout_and_existing_output_are_refused(tmp_path, run_cli):

@@ -266,6 +266,12 @@ def _read_pdebench_seeds(f, path) -> Source:
     if len(coords["t"]) != nt:
         raise _shape_error(path, layout, f"{seeds[0]}/grid/t", coords["t"].shape, f"({nt},)")
     _check_coords(path, layout, coords, space)
+    for k in seeds[1:]:  # one grid and time axis for all the samples
+        for axis, values in coords.items():
+            other = np.asarray(_need(f[k], f"grid/{axis}", path, layout)[()], dtype=np.float64)
+            if other.shape != values.shape or not np.allclose(other, values, rtol=1e-9, atol=0):
+                raise DataFileError(f"'{path}' ({layout} layout): '{k}/grid/{axis}' differs from '{seeds[0]}/grid/"
+                                    f"{axis}'; pdekit reads one grid and time axis for all the samples")
 
     def reader(c):
         def read(start, count, t):
@@ -289,7 +295,10 @@ def _read_the_well(f, path) -> Source:
     axes = _attr_list(dims, "spatial_dims", [a for a in AXES if a in dims])
     coords = {a: np.asarray(_need(dims, a, path, layout)[()], dtype=np.float64) for a in axes}
     t = np.asarray(_need(dims, "time", path, layout)[()], dtype=np.float64)
-    coords["t"] = t if t.ndim == 1 else t[0]  # sample-varying times: the first trajectory's
+    if t.ndim > 1 and not np.allclose(t, t[:1], rtol=1e-9, atol=0):
+        raise DataFileError(f"'{path}' ({layout} layout): its trajectories are stored at different times "
+                            f"('dimensions/time' rows differ); pdekit reads one time axis for all the samples")
+    coords["t"] = t if t.ndim == 1 else t[0]
     space, nt = tuple(len(coords[a]) for a in axes), len(coords["t"])
     n = int(f.attrs.get("n_trajectories", 0)) or None
     fields: dict[str, Reader] = {}
@@ -319,7 +328,8 @@ def _read_the_well(f, path) -> Source:
                             f"or t2_fields")
     attrs = {"dataset_name": str(_text(f.attrs.get("dataset_name", ""))), "scalars": {}, "boundary_conditions": {}}
     for name, ds in (f["scalars"].items() if "scalars" in f else []):
-        attrs["scalars"][name] = np.asarray(ds[()]).tolist()
+        value = np.asarray(ds[()]).tolist()
+        attrs["scalars"][name] = ([_text(v) for v in value] if isinstance(value, list) else _text(value))  # (JSON)
     for name, group in (f["boundary_conditions"].items() if "boundary_conditions" in f else []):
         attrs["boundary_conditions"][name] = str(_text(group.attrs.get("bc_type", "")))
     return Source(path, layout, n or 1, True, space, coords, fields, attrs=attrs)
@@ -363,6 +373,18 @@ def _read_pdekit(f, path) -> Source:
     stored = f.get("coords", {})  # (HDF5 lists its names alphabetically, not in the arrays' axis order)
     axes = cfg.get("axes") or [a for a in AXES if a in stored]
     coords = {k: stored[k][()] for k in [*axes, *(k for k in stored if k not in axes)]}
+    if time_dependent and "t" not in coords:
+        raise DataFileError(f"'{path}' (pdekit layout) lacks the array 'coords/t' (the stored times)")
+    lead = (cfg["n"], len(coords["t"])) if time_dependent else (cfg["n"],)
+    for name, ds in arrays.items():  # every array: the same samples, stored times and grid
+        expected = (cfg["n"], *space) if name.startswith("inputs/") else (*lead, *space)
+        if ds.shape != expected:
+            raise _shape_error(path, "pdekit", name, ds.shape, f"{expected} (samples{', times' * time_dependent}, "
+                               f"grid), from config n, coords/t and '{next(iter(arrays))}'")
+    for axis, size in zip(axes, space):
+        if axis in coords and len(coords[axis]) != size:
+            raise DataFileError(f"'{path}' (pdekit layout): coordinate '{axis}' has {len(coords[axis])} points, the "
+                                f"data have {size}")
     params = {k: _param_reader(ds) for k, ds in f.get("params", {}).items()}
     return Source(path, "pdekit", cfg["n"], time_dependent, space, coords,
                   {k: (_time_reader if time_dependent else _steady_reader)(arrays[f"fields/{k}"]) for k in field_names},
@@ -496,8 +518,10 @@ def convert(src: str, dst: str, layout: str = "pdekit") -> Source:
                             "fields": list(source.fields), "inputs": list(source.inputs),
                             "axes": [a for a in source.coords if a != "t"],  # the order of the arrays' axes
                             "source": {"layout": source.layout, "file": os.path.basename(src), **source.attrs}}
-            write_file(dst, identity, source.coords, shapes, read_all(source),
-                       extra_attrs={"converted_from": json.dumps({"layout": source.layout, "file": os.path.abspath(src)})})
+            extra = {"converted_from": json.dumps({"layout": source.layout, "file": os.path.abspath(src)})}
+            if "device_type" in f.attrs:  # (a pdekit file's: its bytes are those of that device type)
+                extra["device_type"] = _text(f.attrs["device_type"])
+            write_file(dst, identity, source.coords, shapes, read_all(source), extra_attrs=extra)
         elif layout in LAYOUTS[1:4]:
             write_pdebench(dst, source, layout)
         else:
