@@ -402,3 +402,28 @@ def test_recipe_with_a_file_is_checked_before_any_work(tmp_path):
     raw = _quick_recipe(tmp_path, file=str(tmp_path / "missing.hdf5"))
     with pytest.raises(DataFileError, match="does not exist"):
         load_recipe(raw)
+
+
+def test_eval_data_checks_every_axis_and_names_the_runs_own_file(tmp_path, monkeypatch, capsys):
+    """A model that is not resolution-invariant refuses a grid of equal height and other width; the
+    run's own data.file is scored with a note that its training samples are in it."""
+    from pdekit.errors import DataFileError
+    from pdekit.pipeline import evaluate_run, run_recipe
+    from pdekit.recipes import load_recipe
+
+    monkeypatch.chdir(tmp_path)
+    for name, ny in (("a.hdf5", 10), ("b.hdf5", 16)):
+        nu = np.random.default_rng(0).uniform(1, 12, (6, 12, ny)).astype(np.float32)
+        with h5py.File(tmp_path / name, "w") as f:
+            f["nu"], f["tensor"] = nu, (1 / nu)[:, None]
+            f["x-coordinate"], f["y-coordinate"] = np.linspace(0, 1, 12), np.linspace(0, 1, ny)
+    raw = {"name": "own", "data": {"file": "a.hdf5", "n_train": 4, "n_val": 1, "n_test": 1},
+           "model": {"name": "resnet", "width": 4, "depth": 1}, "train": {"epochs": 1, "batch_size": 4},
+           "eval": {"timing_samples": 1, "plot_samples": 1}}
+    run_recipe(load_recipe(raw), "runs/own", quiet=True)
+    with pytest.raises(DataFileError, match="is at resolution 12 x 16; resnet is not resolution-invariant and was "
+                                            "trained at 12 x 10"):
+        evaluate_run("runs/own", "b.hdf5")
+    capsys.readouterr()
+    evaluate_run("runs/own", "a.hdf5")
+    assert "'a.hdf5' is the run's own data.file, whose samples 0 .. 4 trained or validated" in capsys.readouterr().err

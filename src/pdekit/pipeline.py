@@ -555,10 +555,16 @@ def _check_foreign_data(recipe, state: dict, trained, data: str) -> list[str]:
 
     x, _, meta = load_task(data, recipe.data, limit=1)
     notes = []
+    ranges = split_ranges(recipe.data)
+    seen = ranges["val"][0] + ranges["val"][1]  # train and validation: samples 0 .. seen - 1
     if recipe.data.file:
-        trained_at = load_task(recipe.data.file, recipe.data, limit=1)[2]["resolution"]
+        trained_at = tuple(load_task(recipe.data.file, recipe.data, limit=1)[0].shape[2:])
+        if os.path.realpath(data) == os.path.realpath(recipe.data.file):
+            notes.append(f"'{data}' is the run's own data.file, whose samples 0 .. {seen - 1} trained or validated "
+                         f"this model: these metrics are not a test (the test split is samples {seen} .. "
+                         f"{seen + recipe.data.n_test - 1}, which `pdekit eval` without --data scores)")
     else:
-        trained_at = recipe.data_problem().resolution
+        trained_at = (recipe.data_problem().resolution,) * (x.ndim - 2)
         if meta["problem"] is not None and meta["problem"] != recipe.data.problem:
             raise DataFileError(f"'{data}' holds {meta['problem']} data; the model was trained on {recipe.data.problem}")
         if meta["problem"] is not None:  # the same problem under other parameters: allowed, and said
@@ -569,8 +575,7 @@ def _check_foreign_data(recipe, state: dict, trained, data: str) -> list[str]:
             if changed:
                 notes.append(f"'{data}' was generated with other parameters than the training data: "
                              f"{', '.join(changed)}; the metrics measure how the model carries over to them")
-            cfg, (first, count) = meta["config"], split_ranges(recipe.data)["train"]
-            seen = first + count + split_ranges(recipe.data)["val"][1]  # train and validation: 0 .. seen - 1
+            cfg = meta["config"]
             start = cfg.get("first", 0)
             if not changed and cfg.get("seed") == recipe.data.seed and start < seen:
                 notes.append(f"'{data}' holds samples {start} .. {start + cfg.get('n', 0) - 1} of seed "
@@ -579,12 +584,16 @@ def _check_foreign_data(recipe, state: dict, trained, data: str) -> list[str]:
     if x.shape[1] != state["in_channels"] or x.ndim - 2 != state["ndim"]:
         raise DataFileError(f"'{data}' has {x.shape[1]} input channel(s) in {x.ndim - 2}D; the model takes "
                             f"{state['in_channels']} in {state['ndim']}D")
-    found = meta["resolution"]
+    found = tuple(x.shape[2:])  # every axis: a grid of other width but equal height is another grid too
+
+    def grid(shape):
+        return " x ".join(map(str, shape))
+
     if not getattr(trained.model, "resolution_invariant", False) and found != trained_at:
-        raise DataFileError(f"'{data}' is at resolution {found}; {recipe.model['name']} is not "
-                            f"resolution-invariant and was trained at {trained_at}")
+        raise DataFileError(f"'{data}' is at resolution {grid(found)}; {recipe.model['name']} is not "
+                            f"resolution-invariant and was trained at {grid(trained_at)}")
     if found != trained_at:
-        notes.append(f"'{data}' is stored at resolution {found}; the model was trained at {trained_at}")
+        notes.append(f"'{data}' is stored at resolution {grid(found)}; the model was trained at {grid(trained_at)}")
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     return notes
