@@ -195,11 +195,11 @@ def test_recipe_errors_name_recipe_keys_and_leave_nothing_behind(run_cli, tmp_pa
     monkeypatch.setenv("PDEKIT_DATA", str(tmp_path / "data"))
     out = tmp_path / "runs" / "r"
     _refused(run_cli("run", "burgers_fno", "--quick", "--out", out, "data.params.dt=0.5", "data.params.nu=0.001"),
-             "dt = 0.5 is unstable", "set --set data.params.dt=")
+             "dt = 0.5 is unstable", "; set data.params.dt=")
     assert not (tmp_path / "runs").exists()
     assert not any(p.name.endswith(".parts") for p in (tmp_path / "data").rglob("*"))
     _refused(run_cli("run", "burgers_fno", "--quick", "--out", out, "data.resolution=1000"),
-             "--set data.resolution=<value>", "--set data.params.solve_resolution=")
+             "change data.resolution=<value> or data.params.solve_resolution=")
     _refused(run_cli("generate", "burgers_1d", "--n", "1", "--resolution", "1000", "--seed", "0", "--out",
                      tmp_path / "x.h5"), "change --resolution <value> or --set solve_resolution=")
 

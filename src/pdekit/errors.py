@@ -24,10 +24,10 @@ _RECIPE_KEYS = contextvars.ContextVar("recipe_keys", default=False)
 
 
 def how_to_set(key: str, value: str = "<value>") -> str:
-    """The flag that sets problem parameter ``key`` (or ``resolution``) where the error reaches the
-    user: ``--set dt=0.001`` for ``pdekit generate``, ``--set data.params.dt=0.001`` for a recipe."""
+    """How the user sets problem parameter ``key`` (or ``resolution``) where the error reaches them:
+    ``--set dt=0.001`` for ``pdekit generate``, the override ``data.params.dt=0.001`` for a recipe."""
     if _RECIPE_KEYS.get():
-        return f"--set data.{'' if key == 'resolution' else 'params.'}{key}={value}"
+        return f"data.{'' if key == 'resolution' else 'params.'}{key}={value}"
     return f"--resolution {value}" if key == "resolution" else f"--set {key}={value}"
 
 

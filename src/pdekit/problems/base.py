@@ -355,6 +355,6 @@ def check_courant(problem: str, dt: float, u_max: float, nu: float, n: int, when
         safe = dt * STABLE_COURANT / courant / 1.25
         raise UnstableError(
             f"time step dt = {dt:g} is unstable for {problem} {when} (max velocity {u_max:.3g}, "
-            f"nu = {nu:g}, solve_resolution = {n}, Courant number {courant:.2g} > {STABLE_COURANT}); "
+            f"nu = {nu:g}, solve_resolution = {n}, Courant number {courant:.3g} > {STABLE_COURANT}); "
             f"set {how_to_set('dt', f'{safe:.2g}')} or smaller"
         )
