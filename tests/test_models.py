@@ -208,10 +208,24 @@ def test_deeponet_output_is_the_inner_product_of_branch_and_trunk(ndim):
     ({"name": "fno", "modes": [8.7, 8]}, r"model.modes of fno must be an integer >= 1 or a list of them"),
     ({"name": "t1", "modes": [8, True]}, "model.modes of t1 must be an integer >= 1 or a list of them"),
     ({"name": "fno", "modes": 16, "n_modes": [8]}, "give modes or n_modes, not both"),  # modes was ignored
+    ({"name": "fno", "padding": [0.1, "a"]}, "model.padding of fno must be a number or a list of them"),
+    ({"name": "fno", "padding": [0.1, 0.1]}, r"one number or one per spatial dimension \(1 here\)"),
+    ({"name": "fno", "padding": 1.0}, r"padding must lie in \[0, 1\)"),
 ])
 def test_bad_model_config_is_refused(config, fragment):
     with pytest.raises(ConfigError, match=fragment):
         build_model(config, 1, 1, 1)
+
+
+def test_fno_padding_per_axis():
+    """One fraction pads every axis; a list pads each axis by its own (the FNO-3D: time only), and
+    the output keeps the input's grid."""
+    shapes = []
+    for padding, padded in ((0.25, (10, 10, 10)), ([0.5, 0, 0], (12, 8, 8))):
+        model = build_model({"name": "fno", "modes": 2, "hidden_channels": 4, "padding": padding}, 1, 1, 3)
+        model.spectral[0].register_forward_pre_hook(lambda module, args: shapes.append(tuple(args[0].shape[2:])))
+        assert model(torch.randn(1, 1, 8, 8, 8)).shape == (1, 1, 8, 8, 8)
+        assert shapes[-1] == padded
 
 
 @pytest.mark.parametrize("data, fragment", [

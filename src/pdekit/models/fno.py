@@ -41,7 +41,8 @@ class FNO(nn.Module):
     factorization : "none" (dense weights), "tucker" or "cp".
     rank : with a factorization, its size as a fraction of the dense weights, in (0, 1].
     activation_fn : "gelu", "relu", "tanh" or "silu".
-    padding : fraction of each dimension zero-padded on the far side, in [0, 1) (non-periodic data).
+    padding : fraction of each dimension zero-padded on the far side, in [0, 1) (non-periodic data);
+        a list gives one fraction per dimension (the FNO-3D pads its time axis only: [0.15, 0, 0]).
     old_names : ``width`` and ``depth``, the earlier names of hidden_channels and n_layers.
     """
 
@@ -54,8 +55,8 @@ class FNO(nn.Module):
     def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int | None = None, grid: str = "nodes",
                  modes: list = 16, n_modes: list | None = None, hidden_channels: int = 64, n_layers: int = 4,
                  lifting_channels: int = 128, projection_channels: int = 128, use_grid: bool = True,
-                 factorization: str = "none", rank: float = 1.0, activation_fn: str = "gelu", padding: float = 0.0,
-                 **old_names):
+                 factorization: str = "none", rank: float = 1.0, activation_fn: str = "gelu",
+                 padding: float | list = 0.0, **old_names):
         super().__init__()
         given = renamed_arguments(self, old_names, {"hidden_channels": hidden_channels, "n_layers": n_layers})
         hidden_channels, n_layers = given["hidden_channels"], given["n_layers"]
@@ -83,9 +84,11 @@ class FNO(nn.Module):
             raise ConfigError(f"FNO: hidden_channels and n_layers must be positive, got {hidden_channels} and {n_layers}")
         if not 0 < rank <= 1:
             raise ConfigError(f"FNO: rank must lie in (0, 1], got {rank}")
-        if not 0 <= padding < 1:
-            raise ConfigError(f"FNO: padding must lie in [0, 1), got {padding}")
-        self.ndim, self.use_grid, self.padding = ndim, use_grid, padding
+        pads = list(padding) if isinstance(padding, (list, tuple)) else [padding] * ndim
+        if len(pads) != ndim or not all(0 <= p < 1 for p in pads):
+            raise ConfigError(f"FNO: padding must lie in [0, 1), one number or one per spatial dimension ({ndim} "
+                              f"here), got {padding}")
+        self.ndim, self.use_grid, self.padding = ndim, use_grid, [float(p) for p in pads]
         lift_in = in_channels + (ndim if use_grid else 0)
         width = hidden_channels
         self.lift = mlp([lift_in, lifting_channels, width] if lifting_channels else [lift_in, width],
@@ -102,15 +105,16 @@ class FNO(nn.Module):
             x = grid_channels(x, self.ndim, self.grid == "periodic")
         x = self.lift(x)
         space = x.shape[2:]
-        if self.padding:
-            pad = [p for n in reversed(space) for p in (0, max(1, round(self.padding * n)))]
+        padded = any(self.padding)
+        if padded:
+            pad = [p for n, f in zip(reversed(space), reversed(self.padding)) for p in (0, max(1, round(f * n)) if f else 0)]
             x = F.pad(x, pad)
         last = len(self.spectral) - 1
         for i in range(last + 1):
             x = self.kernel(i, x, space)
             if i < last:
                 x = self.act(x)
-        if self.padding:
+        if padded:
             x = x[(Ellipsis, *(slice(0, n) for n in space))]
         return self.project(x)
 

@@ -60,9 +60,12 @@ def _check_type(cls: type, key: str, value: Any, default: Any) -> Any:
             what = f"an integer >= {least}" + (" or a list of them" if listed else "")
             raise ConfigError(f"model.{key} of {model} must be {what}, got {value!r}")
     elif isinstance(default, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"model.{key} of {model} must be a number, got {value!r}")
-        value = float(value)
+        listed = "list" in str(inspect.signature(cls.__init__).parameters[key].annotation)
+        values = value if listed and isinstance(value, (list, tuple)) else [value]
+        if not values or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in values):
+            raise ConfigError(f"model.{key} of {model} must be a number{' or a list of them' if listed else ''}, "
+                              f"got {value!r}")
+        value = [float(v) for v in values] if value is values else float(value)
     elif isinstance(default, (list, tuple)):
         values = [value] if _is_int(value) else value
         if not isinstance(values, (list, tuple)) or not all(_is_int(v) and v >= 1 for v in values):  # [] may be
