@@ -167,6 +167,8 @@ def test_a_closed_pipe_ends_a_listing_quietly():
     (["run", "burgers_fno", "train.epochs=many"], "parameter 'epochs' of train must be an integer"),
     (["run", "burgers_fno", "train.grad_clip=-1"], "train.grad_clip must be >= 0, got -1.0"),
     (["run", "ks_rollout", "train.noise=-1"], "train.noise must be >= 0, got -1.0"),
+    (["run", "ks_rollout", "rollout.unroll=2"], "'unroll' is not a key of section 'rollout': it is train.unroll"),
+    (["run", "burgers_fno", "train.n_train=8"], "'n_train' is not a key of section 'train': it is data.n_train"),
     (["run", "burgers_fno", "train.optimizer=sgd"], "unknown parameter 'optimizer'"),
     (["run", "burgers_fno", "training.epochs=3"], "unknown override 'training.epochs'"),
     (["run", "burgers_fno", "train.scheduler=linear"], "cosine, step, none"),

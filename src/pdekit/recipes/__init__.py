@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from pdekit.errors import ConfigError
-from pdekit.recipes.base import COMMON_KEYS, KINDS, Recipe, register_kind  # noqa: F401
+from pdekit.recipes.base import COMMON_KEYS, KINDS, Recipe, refuse_keys_of_other_sections, register_kind  # noqa: F401
 from pdekit.train.config import RENAMED
 
 def list_recipes() -> list[tuple[str, str]]:
@@ -194,6 +194,7 @@ def load_recipe(source: str | dict, quick: bool = False, overrides: list[str] | 
     for section in kind.sections:
         if not isinstance(raw.get(section) or {}, dict):
             raise ConfigError(f"recipe section '{section}' must be a mapping, got {raw[section]!r}")
+    refuse_keys_of_other_sections(kind, raw)
     sections = kind.load(raw)  # validates and writes the resolved sections back into raw
     return Recipe(name=str(raw["name"]), description=str(raw.get("description", "")), kind=kind_name,
                   sections=sections, raw=raw)

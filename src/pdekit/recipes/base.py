@@ -12,9 +12,26 @@ COMMON_KEYS = ("name", "description", "kind", "quick")
 
 def register_kind(cls):
     """Class decorator for a recipe kind: ``name``, ``sections`` (its top-level keys besides the
-    common ones), ``renamed`` (old section names) and ``load(raw) -> dict of validated sections``."""
+    common ones), ``renamed`` (old section names), ``schemas`` (the dataclasses whose fields are
+    each checked section's keys) and ``load(raw) -> dict of validated sections``."""
     KINDS[cls.name] = cls
     return cls
+
+
+def refuse_keys_of_other_sections(kind, raw: dict) -> None:
+    """A key given in the wrong section (rollout.unroll for train.unroll) is named with its section,
+    before each section's own check, which knows only its own keys."""
+    import dataclasses
+
+    from pdekit.errors import ConfigError
+
+    known = {section: {f.name for t in types for f in dataclasses.fields(t)} for section, types in kind.schemas.items()}
+    for section, keys in known.items():
+        given = raw.get(section)
+        for key in given if isinstance(given, dict) else ():
+            elsewhere = [s for s, k in known.items() if s != section and key in k]
+            if key not in keys and elsewhere:
+                raise ConfigError(f"'{key}' is not a key of section '{section}': it is {elsewhere[0]}.{key}")
 
 
 @dataclass(frozen=True)

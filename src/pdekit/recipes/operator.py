@@ -14,7 +14,7 @@ from pdekit.data.dataset import PairTask
 from pdekit.errors import ConfigError
 from pdekit.eval.config import EvalSection
 from pdekit.recipes.base import model_section, register_kind
-from pdekit.train.config import make_train_config, train_section
+from pdekit.train.config import TrainConfig, make_train_config, train_section
 from pdekit.train.supervised import SupervisedTask
 
 
@@ -25,6 +25,7 @@ class OperatorKind:
     name = "operator"
     sections = ("data", "model", "train", "eval")
     renamed: dict = {}
+    schemas = {"data": (DataSection,), "train": (TrainConfig, SupervisedTask.Config), "eval": (EvalSection,)}
 
     @staticmethod
     def load(raw: dict) -> dict:

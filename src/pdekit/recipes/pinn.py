@@ -8,7 +8,7 @@ from __future__ import annotations
 from pdekit.errors import ConfigError
 from pdekit.pinn.task import PinnTask
 from pdekit.recipes.base import register_kind
-from pdekit.train.config import make_train_config, train_section
+from pdekit.train.config import TrainConfig, make_train_config, train_section
 
 
 @register_kind
@@ -18,6 +18,7 @@ class PinnKind:
     name = "pinn"
     sections = ("problem", "model", "train")
     renamed = {"network": "model"}
+    schemas = {"train": (TrainConfig, PinnTask.Config)}
 
     @staticmethod
     def load(raw: dict) -> dict:

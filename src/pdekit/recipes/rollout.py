@@ -14,7 +14,7 @@ from pdekit.data.config import DataSection
 from pdekit.errors import ConfigError
 from pdekit.eval.config import EvalSection
 from pdekit.recipes.base import model_section, register_kind
-from pdekit.train.config import make_train_config, train_section
+from pdekit.train.config import TrainConfig, make_train_config, train_section
 from pdekit.train.rollout import RolloutSection, RolloutTask
 
 
@@ -25,6 +25,8 @@ class RolloutKind:
     name = "rollout"
     sections = ("data", "model", "rollout", "train", "eval")
     renamed: dict = {}
+    schemas = {"data": (DataSection,), "rollout": (RolloutSection,), "train": (TrainConfig, RolloutTask.Config),
+               "eval": (EvalSection,)}
 
     @staticmethod
     def load(raw: dict) -> dict:
