@@ -32,7 +32,7 @@ def git_commit() -> str:
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                               text=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "src", "benchmarks"],
+        dirty = subprocess.run(["git", "status", "--porcelain", "src", "benchmarks"],
                                cwd=ROOT, capture_output=True, text=True).stdout.strip()
         return head + (" + uncommitted changes" if dirty else "")
     except OSError:

@@ -278,7 +278,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             p = get_problem("burgers_1d").from_params(1024, {})
             _, seconds = _timed(lambda: generate(p, 1000, 0, f"{tmp}/burgers.h5", batch_size=50, device=dev, quiet=True))
-        rows.append(f"\n`pdekit generate burgers_1d --n 1000 --resolution 1024 --batch-size 50` (8192 solved, "
+        rows.append(f"\n`pdekit generate burgers_1d --n 1000 --resolution 1024 --seed 0 --batch-size 50 --out FILE` (8192 solved, "
                     f"1024 stored, HDF5 written): {seconds / 60:.1f} minutes on {dev}.")
         print(rows[-1], flush=True)
 

@@ -14,6 +14,7 @@ thread). Writes the section `node-memory` of docs/benchmarks.md.
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import sys
@@ -76,4 +77,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     main()

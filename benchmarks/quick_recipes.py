@@ -99,8 +99,8 @@ def main() -> None:
         merged = new[:2] + sorted(new[2:] + list(kept.values()), key=lambda l: l.split("|")[1].strip())
         stamp = f"{machine()}, commit {git_commit()}" + (" (some rows from earlier runs)" if kept else "")
         replace_section("docs/benchmarks.md", SECTION,
-                        "\n".join(merged) + f"\n\nMeasured with `python benchmarks/quick_recipes.py"
-                        f"{' --only ' + ' '.join(args.only) if args.only else ''}` on {stamp}.")
+                        "\n".join(merged) + f"\n\nMeasured with `python benchmarks/quick_recipes.py "
+                        f"{' '.join(sys.argv[1:])}` on {stamp}.")
 
 
 if __name__ == "__main__":

@@ -276,12 +276,12 @@ def main() -> None:
         rows = table(results, fno_means)
         footer = section[section.index("\n\nMeasured"):].rstrip()
         redone = ", ".join(f"{d} {v}" for d, by_variant in results.items() for v in by_variant)
-        note = (f"{footer}\nRows rerun with `python benchmarks/zoo.py --merge --seeds {args.seeds}` ({redone}) at "
+        note = (f"{footer}\nRows rerun with `python benchmarks/zoo.py {' '.join(sys.argv[1:])}` ({redone}) at "
                 f"commit {git_commit()} on {machine()}.")
         replace_section("docs/benchmarks.md", "operator-zoo", merged(rows, section) + note)
         print(rows)
         return
-    note = (f"\n\nMeasured with `python benchmarks/zoo.py --seeds {args.seeds}` at commit {git_commit()} on "
+    note = (f"\n\nMeasured with `python benchmarks/zoo.py {' '.join(sys.argv[1:])}` at commit {git_commit()} on "
             f"{machine()}.")
     replace_section("docs/benchmarks.md", "operator-zoo", table(results) + note)
     replace_section("docs/benchmarks.md", "specboost-bands", band_table(results))
