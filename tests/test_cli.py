@@ -231,3 +231,16 @@ def test_printed_summary_has_speed_verdict_and_held_out(capsys):
                 "held_out": {"params": {"reynolds": 400}, "rel_l2": 0.035}}
     _print_summary(operator, None)
     assert "  held out (reynolds = 400) rel. L2  0.035" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["generate", "heat_1d", "--set", "ic_tau=0"], "ic_tau must be > 0, got 0.0"),
+    (["generate", "kdv_1d", "--set", "ic_amplitude=-1"], "ic_amplitude must be > 0, got -1.0"),
+    (["run", "burgers_pinn", "problem.nx=1"], "nx must be >= 2, got 1"),
+    (["run", "ks_rollout", "rollout.test_steps=-1"], "rollout.test_steps must be >= 0, got -1"),
+    (["run", "burgers_fno", "data.reuse=0"], "data.reuse must be > 0, got 0.0"),
+])
+def test_a_check_of_several_keys_names_the_one_that_fails(run_cli, tmp_path, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
+    args = argv + (["--n", "1", "--seed", "0", "--out", "x.h5"] if argv[0] == "generate" else ["--out", "r"])
+    _refused(run_cli(*args), message)

@@ -114,3 +114,14 @@ def require(condition: bool, message: str) -> None:
     """Raise ConfigError with ``message`` unless ``condition`` holds."""
     if not condition:
         raise ConfigError(message)
+
+
+_BOUNDS = {">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
+
+
+def limits(config: Any, prefix: str = "", **bounds: tuple[str, float]) -> None:
+    """Check each named field against its bound, ``limits(self, "data.", n_train=(">=", 1))``; the
+    first that fails is named with its value (a check of several at once would not say which)."""
+    for key, (op, bound) in bounds.items():
+        value = getattr(config, key)
+        require(_BOUNDS[op](value, bound), f"{prefix}{key} must be {op} {bound}, got {value!r}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pdekit.config import param, require
+from pdekit.config import limits, param, require
 
 
 @dataclass(frozen=True)
@@ -45,16 +45,13 @@ class DataSection:
 
     def validate(self):
         """Check the counts, the buffer settings, and that online data is generated, not read."""
-        require(self.n_train >= 1 and self.n_test >= 1, f"data.n_train and data.n_test must be >= 1, got "
-                f"{self.n_train} and {self.n_test}")
+        limits(self, "data.", n_train=(">=", 1), n_test=(">=", 1))
         require(self.batch_size >= 1, f"data.batch_size must be >= 1, got {self.batch_size}")
         require(self.seed >= 0, f"data.seed must be >= 0, got {self.seed}")
         require(self.n_val >= 1 or self.n_val == -1, f"data.n_val must be >= 1 (or -1: 10% of n_train), got {self.n_val}")
         require(self.input_steps >= 1 and (self.input_steps == 1 or self.trajectory),
                 f"data.input_steps must be >= 1, and above 1 only with data.trajectory=true, got {self.input_steps}")
-        require(self.buffer >= 1 and self.workers >= 1 and self.reuse > 0,
-                f"data.buffer and data.workers must be >= 1 and data.reuse > 0, got {self.buffer}, {self.workers} and "
-                f"{self.reuse}")
+        limits(self, "data.", buffer=(">=", 1), workers=(">=", 1), reuse=(">", 0))
         require(self.source != "online" or not self.file, "data.source=online solves its training samples; it cannot "
                 "be combined with data.file (use data.source=stream to read a large file)")
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from pdekit.config import param, require
+from pdekit.config import limits, param, require
 from pdekit.numerics import random_fields
 from pdekit.problems.base import common_time_checks, register, require_even_grid
 from pdekit.problems.semilinear import PeriodicSemilinear1D
@@ -34,7 +34,7 @@ class AdvectionConfig:
         2 ic_k_max < solve_resolution."""
         common_time_checks(self)
         require_even_grid(self.solve_resolution, 8)
-        require(self.ic_waves >= 1 and self.ic_k_max >= 1, "ic_waves and ic_k_max must be >= 1")
+        limits(self, ic_waves=(">=", 1), ic_k_max=(">=", 1))
         require(self.diffusivity >= 0, f"diffusivity must be >= 0, got {self.diffusivity}")
         require(2 * self.ic_k_max < self.solve_resolution,
                 f"ic_k_max = {self.ic_k_max} needs solve_resolution > {2 * self.ic_k_max}")

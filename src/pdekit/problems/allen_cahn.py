@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from pdekit.config import param, require
+from pdekit.config import limits, param, require
 from pdekit.numerics import random_fields
 from pdekit.problems.base import PinnProblem, common_time_checks, register, require_even_grid
 from pdekit.problems.semilinear import PeriodicSemilinear1D
@@ -30,7 +30,7 @@ class AllenCahnConfig:
     def validate(self) -> None:
         """Check the time settings (common_time_checks), eps > 0, reaction >= 0 and an even solve_resolution >= 16."""
         common_time_checks(self)
-        require(self.eps > 0 and self.reaction >= 0, "eps must be positive and reaction >= 0")
+        limits(self, eps=(">", 0), reaction=(">=", 0))
         require_even_grid(self.solve_resolution, 16)
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from pdekit.config import param, require
+from pdekit.config import limits, param, require
 from pdekit.errors import UnstableError
 from pdekit.numerics import random_fields, spectral
 from pdekit.numerics.etdrk4 import ETDRK4, integrate
@@ -32,7 +32,7 @@ class BurgersConfig:
         and ic_tau > 0."""
         common_time_checks(self)
         require_even_grid(self.solve_resolution, 8)
-        require(self.ic_alpha > 0.5 and self.ic_tau > 0, "ic_alpha must exceed 0.5 and ic_tau be positive")
+        limits(self, ic_alpha=(">", 0.5), ic_tau=(">", 0))
 
 
 @register
@@ -105,7 +105,7 @@ class BurgersPinnConfig:
 
     def validate(self):
         """Check nu > 0 and nx, nt >= 2."""
-        require(self.nu > 0 and self.nx >= 2 and self.nt >= 2, "nu must be positive, nx and nt >= 2")
+        limits(self, nu=(">", 0), nx=(">=", 2), nt=(">=", 2))
 
 
 def _pinn_parts(nu_of, hard: bool):
@@ -149,7 +149,7 @@ class BurgersInverseConfig:
 
     def validate(self):
         """Check nu_true > 0, nu_init > 0, observations >= 1 and noise >= 0."""
-        require(self.nu_true > 0 and self.nu_init > 0, "nu_true and nu_init must be positive")
+        limits(self, nu_true=(">", 0), nu_init=(">", 0))
         require(self.observations >= 1 and self.noise >= 0, "observations must be >= 1 and noise >= 0")
 
 

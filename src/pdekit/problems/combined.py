@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from pdekit.config import param, require
+from pdekit.config import limits, param, require
 from pdekit.errors import PdekitError, UnstableError
 from pdekit.numerics import weno
 from pdekit.problems.base import Problem, register
@@ -47,9 +47,9 @@ class CombinedConfig:
     def validate(self) -> None:
         """Check t_final > 0, nt >= 2, non-negative coefficients, length > 0, u_bound > 0,
         solve_resolution >= 8 and dt >= 0."""
-        require(self.t_final > 0 and self.nt >= 2, f"t_final must be positive and nt >= 2, got {self.t_final}, {self.nt}")
+        limits(self, t_final=(">", 0), nt=(">=", 2))
         require(min(self.alpha, self.beta, self.gamma) >= 0, "alpha, beta and gamma must be >= 0")
-        require(self.length > 0 and self.u_bound > 0, "length and u_bound must be positive")
+        limits(self, length=(">", 0), u_bound=(">", 0))
         require(self.solve_resolution >= 8, f"solve_resolution must be at least 8, got {self.solve_resolution}")
         require(self.dt >= 0, f"dt must be >= 0 (0: automatic), got {self.dt}")
 

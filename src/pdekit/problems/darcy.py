@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from pdekit.config import param, require
+from pdekit.config import limits, param, require
 from pdekit.numerics import elliptic, random_fields
 from pdekit.problems.base import Problem, register
 
@@ -36,7 +36,7 @@ class DarcyConfig:
         require(self.a_low > 0, f"a_low must be positive, got {self.a_low}")
         require(1 <= self.contrast <= 1e6, f"contrast must lie in [1, 1e6], got {self.contrast:g}")
         require(self.solve_resolution >= 5, f"solve_resolution must be at least 5, got {self.solve_resolution}")
-        require(self.grf_tau > 0 and self.grf_alpha > 1, "grf_tau must be positive and grf_alpha exceed 1")
+        limits(self, grf_tau=(">", 0), grf_alpha=(">", 1))
         require(0 < self.cg_tol < 1, f"cg_tol must lie in (0, 1), got {self.cg_tol}")
         require(self.cg_max_iter >= 0, f"cg_max_iter must be >= 0, got {self.cg_max_iter}")
 

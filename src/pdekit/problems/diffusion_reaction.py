@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from pdekit.config import param, require
+from pdekit.config import limits, param, require
 from pdekit.numerics import random_fields
 from pdekit.problems.base import common_time_checks, register, require_even_grid
 from pdekit.problems.semilinear import PeriodicSemilinear1D
@@ -31,7 +31,7 @@ class DiffusionReactionConfig:
         common_time_checks(self)
         require(self.rho >= 0, f"rho must be >= 0, got {self.rho}")
         require_even_grid(self.solve_resolution, 8)
-        require(self.ic_waves >= 1 and self.ic_k_max >= 1, "ic_waves and ic_k_max must be >= 1")
+        limits(self, ic_waves=(">=", 1), ic_k_max=(">=", 1))
 
 
 FINE_POINTS = 8192

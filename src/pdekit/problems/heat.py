@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from pdekit.config import param, require
+from pdekit.config import limits, param, require
 from pdekit.numerics import random_fields, spectral
 from pdekit.problems.base import Problem, common_time_checks, register
 
@@ -31,7 +31,7 @@ class HeatConfig:
         """Check the time settings (common_time_checks), solve_resolution >= 0, ic_alpha > 0.5 and ic_tau > 0."""
         common_time_checks(self)
         require(self.solve_resolution >= 0, f"solve_resolution must be >= 0, got {self.solve_resolution}")
-        require(self.ic_alpha > 0.5 and self.ic_tau > 0, "ic_alpha must exceed 0.5 and ic_tau be positive")
+        limits(self, ic_alpha=(">", 0.5), ic_tau=(">", 0))
 
 
 class _Heat(Problem):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from pdekit.config import param, require
+from pdekit.config import limits, param, require
 from pdekit.numerics import random_fields
 from pdekit.problems.base import common_time_checks, register, require_even_grid
 from pdekit.problems.semilinear import PeriodicSemilinear1D
@@ -31,8 +31,7 @@ class KdVConfig:
         common_time_checks(self)
         require(self.length > 0, f"length must be positive, got {self.length}")
         require_even_grid(self.solve_resolution, 16)
-        require(self.ic_waves >= 1 and self.ic_k_max >= 1 and self.ic_amplitude > 0,
-                "ic_waves and ic_k_max must be >= 1 and ic_amplitude positive")
+        limits(self, ic_waves=(">=", 1), ic_k_max=(">=", 1), ic_amplitude=(">", 0))
 
 
 @register

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from pdekit.config import param, require
+from pdekit.config import limits, param, require
 from pdekit.numerics import random_fields
 from pdekit.problems.base import common_time_checks, register, require_even_grid
 from pdekit.problems.semilinear import PeriodicSemilinear1D
@@ -34,7 +34,7 @@ class KuramotoSivashinskyConfig:
         require(self.length > 0, f"length must be positive, got {self.length}")
         require(self.spinup >= 0, f"spinup must be >= 0, got {self.spinup}")
         require_even_grid(self.solve_resolution, 16)
-        require(self.ic_modes >= 1 and self.ic_scale > 0, "ic_modes must be >= 1 and ic_scale positive")
+        limits(self, ic_modes=(">=", 1), ic_scale=(">", 0))
 
 
 @register

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from pdekit.config import param, require
+from pdekit.config import limits, param, require
 from pdekit.numerics import random_fields, spectral
 from pdekit.numerics.etdrk4 import ETDRK4, integrate
 from pdekit.problems.base import Problem, check_courant, common_time_checks, register, require_even_grid
@@ -37,7 +37,7 @@ class NavierStokesConfig:
         ic_scale > 0."""
         common_time_checks(self)
         require_even_grid(self.solve_resolution, 8)
-        require(self.ic_alpha > 1 and self.ic_tau > 0, "ic_alpha must exceed 1 and ic_tau be positive")
+        limits(self, ic_alpha=(">", 1), ic_tau=(">", 0))
         require(self.ic_scale > 0, f"ic_scale must be positive, got {self.ic_scale}")
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from pdekit.config import param, require
+from pdekit.config import limits, param, require
 from pdekit.errors import ConfigError
 from pdekit.numerics import random_fields, spectral
 from pdekit.numerics.etdrk4 import integrate
@@ -37,7 +37,7 @@ class WaveConfig:
         common_time_checks(self)
         require(self.c > 0, f"c must be positive, got {self.c}")
         require(self.solve_resolution >= 0, f"solve_resolution must be >= 0, got {self.solve_resolution}")
-        require(self.ic_alpha > 1 and self.ic_tau > 0, "ic_alpha must exceed 1 and ic_tau be positive")
+        limits(self, ic_alpha=(">", 1), ic_tau=(">", 0))
 
 
 def _k2(n: int, device) -> torch.Tensor:

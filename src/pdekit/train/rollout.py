@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from pdekit.config import param, require
+from pdekit.config import limits, param, require
 from pdekit.errors import ConfigError, PdekitError
 from pdekit.eval.metrics import relative_l2
 from pdekit.train.task import Task, register_task
@@ -400,8 +400,7 @@ class RolloutSection:
 
     def validate(self):
         """Check that history, steps and stride are >= 1 and test_steps and start >= 0."""
-        require(self.history >= 1 and self.steps >= 1 and self.stride >= 1 and self.test_steps >= 0 and self.start >= 0
-                and self.bundle >= 1, "rollout.history, rollout.steps, rollout.stride and rollout.bundle must be >= 1, "
-                "rollout.test_steps and rollout.start >= 0")
+        limits(self, "rollout.", history=(">=", 1), steps=(">=", 1), stride=(">=", 1), bundle=(">=", 1),
+               test_steps=(">=", 0), start=(">=", 0))
         require(self.bundle == 1 or self.target == "state" or self.integrator == "euler",
                 "rollout.bundle > 1 with target: derivative integrates each bundled step by Euler: set integrator: euler")
