@@ -70,7 +70,8 @@ def main() -> None:
         "\n\nks_node's latent vector field on 16 states of 64 points (16 latent channels); dopri5 with rtol "
         "1e-3, atol 1e-4; rk4 with step 0.25. Direct backpropagation saves every stage of every step, so its "
         "memory grows with the horizon; the adjoint saves nothing in the forward solve and pays with a "
-        "backward ODE solve (its own function evaluations). Measured with `python benchmarks/node.py` "
+        "backward ODE solve (its own function evaluations; dopri5's adaptive steps, and so its counts, move by "
+        "a few evaluations between machines). Measured with `python benchmarks/node.py` "
         f"(one thread) on {machine()}, commit {git_commit()}.")
     replace_section("docs/benchmarks.md", "node-memory", text)
     print(text)
