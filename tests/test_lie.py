@@ -57,8 +57,11 @@ def test_a_fourier_shift_by_whole_cells_is_a_roll():
 
 
 def test_rollout_augmentation_is_refused_where_the_problem_lacks_the_symmetry():
-    with pytest.raises(ConfigError, match="which combined_1d does not declare"):
+    with pytest.raises(ConfigError, match="which combined_1d does not declare.*one of: burgers_1d, heat_1d, kdv_1d"):
         load_recipe("combined_mppde", quick=True, overrides=["train.augment=true"])
+    with pytest.raises(ConfigError, match="transforms 1D periodic trajectories; heat_2d is 2D"):  # before any data
+        load_recipe("ks_rollout", quick=True, overrides=["data.problem=heat_2d", "data.params={t_final: 1.0, nt: 11}",
+                                                         "data.resolution=16", "train.augment=true"])
     with pytest.raises(ConfigError, match="train.augment_boost needs train.augment: true"):
         load_recipe("ks_rollout", quick=True, overrides=["train.augment_boost=0.5"])
     recipe = load_recipe("ks_rollout", quick=True, overrides=["train.augment=true", "train.augment_boost=0.5"])
@@ -85,3 +88,24 @@ def test_augmented_windows_are_shifted_and_boosted_copies():
     assert torch.allclose(c, c[:, :1].expand_as(c), atol=1e-5) and float(c.abs().max()) <= 0.5 and float(c.abs().max()) > 0.05
     magnitude = lambda u: torch.fft.rfft(u)[..., 1:-1].abs()  # noqa: E731  (random data: Nyquist not band-limited)
     assert torch.allclose(magnitude(both), magnitude(original), atol=1e-4)
+
+
+def test_windows_stored_coarser_than_solved_shift_by_whole_cells():
+    """With whole_cells (data on every k-th point of a finer solve grid, not band-limited) each
+    augmented window without a boost is a roll of the original by a whole number of cells."""
+    from pdekit.train.rollout import Autoregressive, RolloutConfig, RolloutTask
+
+    torch.manual_seed(0)
+    x, y = torch.randn(8, 2, 1, 32), torch.randn(8, 3, 1, 32)
+
+    class Cfg:
+        seed, batch_size, epochs, lbfgs_steps = 0, 8, 1, 0
+
+    task = RolloutTask((x, y), (x, y), RolloutConfig(augment=True), period=2.0, whole_cells=True)
+    task.setup(Autoregressive(torch.nn.Conv1d(2, 1, 1), channels=1, history=2, dt=0.1), Cfg, "cpu")
+    xb, yb, _, _ = next(iter(task.batches(1, torch.float32)))
+    order = torch.randperm(8, generator=torch.Generator().manual_seed(1))  # the epoch's shuffle
+    both, original = torch.cat([xb, yb], 1), torch.cat([x, y], 1)[order]
+    rolls = [[m for m in range(32) if torch.allclose(torch.roll(original[i], m, -1), both[i], atol=1e-5)]
+             for i in range(8)]
+    assert all(len(r) == 1 for r in rolls) and len({r[0] for r in rolls}) > 1, rolls

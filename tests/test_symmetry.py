@@ -87,6 +87,21 @@ def test_burgers_shifted_and_boosted_pairs_are_solutions():
     assert _mismatch(p, xt, yt) < 1e-8
 
 
+def test_pairs_stored_coarser_than_solved_shift_by_whole_cells():
+    """Burgers stored at 64 of 512 solved points: the stored start is not band-limited, so the shift
+    is by whole stored cells, and the shifted pair is the solver's answer to the rolled full start."""
+    p = get_problem("burgers_1d").from_params(64, {"solve_resolution": 512, "t_final": 0.5, "nt": 3, "nu": 0.02})
+    u0 = torch.from_numpy(np.stack([p.sample_inputs(sample_rng(0, i))["u0"] for i in range(4)]))
+    y = p.solve({"u0": u0})["u"][:, -1:]
+    x = u0[:, None, ::8]
+    xt, yt = problem_augmentation(p, STATIC)(x, y, torch.Generator().manual_seed(0))
+    for i in range(4):
+        m = [m for m in range(64) if torch.allclose(torch.roll(x[i], m, -1), xt[i], atol=1e-12)]
+        assert len(m) == 1, i
+        solved = p.solve({"u0": torch.roll(u0[i : i + 1], 8 * m[0], -1)})["u"][:, -1:]
+        assert float((solved[0] - yt[i]).abs().max() / solved.abs().max()) < 1e-9
+
+
 def _smooth_darcy_pair(n):
     """darcy_tensor_2d with a smooth full tensor K and f = 1, solved on n x n nodes."""
     p = get_problem("darcy_tensor_2d").from_params(n, {"solve_resolution": n})

@@ -366,8 +366,9 @@ class RolloutRunner:
             x, y = windows(u, r.history, steps, stride)
             cond, cond_log = RolloutRunner._cond(recipe, meta)  # each trajectory's parameters for its windows
             groups.append((x, y) if cond is None else (x, y, cond.repeat_interleave(len(x) // len(u), dim=0)))
-        period = None if recipe.data.file else recipe.data_problem().length  # for train.augment
-        task = RolloutTask(*groups, recipe.task, period=period)
+        problem = None if recipe.data.file else recipe.data_problem()  # its period and grids, for train.augment
+        task = RolloutTask(*groups, recipe.task, period=None if problem is None else problem.length,
+                           whole_cells=problem is not None and problem.solve_resolution > problem.resolution)
         torch.manual_seed(recipe.train.seed)  # before the model is built: its initialization is part of the run
         channels, ndim, dt = u_train.shape[2], u_train.ndim - 3, float(t[1] - t[0])
         model = RolloutRunner._model(recipe, channels, ndim, dt, cond_log)

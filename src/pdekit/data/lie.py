@@ -9,8 +9,9 @@ KdV, Kuramoto-Sivashinsky), a solution u(x, t) gives the solutions
 
 both on the same periodic domain. A problem declares them in ``Problem.symmetries``
 ("translation", "galilean"); tests check that the solver's answer to the transformed initial
-state is the transformed solution. Shifts by a fraction of a grid cell are exact Fourier shifts
-of the band-limited stored data.
+state is the transformed solution. Shifts by a fraction of a grid cell are Fourier shifts, exact
+for band-limited data; data stored on every k-th point of a finer solve grid are not, and the
+rollout task shifts them by whole cells (``RolloutTask(whole_cells=True)``).
 """
 
 from __future__ import annotations
@@ -70,10 +71,17 @@ def refuse_boost_across_lengths(boost: float, sample_params) -> None:
 
 def check_symmetries(problem_cls, boost: float) -> None:
     """Refuse augmentation of data whose problem does not declare the symmetries it would use."""
+    from pdekit.problems import PROBLEMS
+
     needed = ("translation", "galilean") if boost else ("translation",)
     missing = [s for s in needed if s not in getattr(problem_cls, "symmetries", ())]
+    able = sorted(name for name, cls in PROBLEMS.items() if cls.kind == "grid" and cls.ndim == 1
+                  and all(s in cls.symmetries for s in needed))
     if missing:
         raise ConfigError(f"train.augment uses {', '.join(needed)}, which {problem_cls.name} does not declare "
                           f"(its symmetries: {', '.join(problem_cls.symmetries) or 'none'}); "
                           + ("set train.augment_boost: 0 for translations only" if missing == ["galilean"]
-                             else "augmentation of rollouts needs burgers_1d, kdv_1d or kuramoto_sivashinsky_1d"))
+                             else f"augmentation of rollouts needs one of: {', '.join(able)}"))
+    if problem_cls.ndim != 1:
+        raise ConfigError(f"train.augment of a rollout transforms 1D periodic trajectories; {problem_cls.name} is "
+                          f"{problem_cls.ndim}D (1D problems that declare {', '.join(needed)}: {', '.join(able)})")

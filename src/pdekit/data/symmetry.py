@@ -7,7 +7,9 @@ transformed pair is the solver's own answer to the transformed input (tests/test
 
 - "dihedral": the square's 8 rotations and reflections, one per batch (darcy_2d, heat_2d).
 - "translation": a periodic shift of input and target by the same offset per sample and axis
-  (heat, Burgers, KdV, Kuramoto-Sivashinsky), by Fourier series: exact for band-limited data.
+  (heat, Burgers, KdV, Kuramoto-Sivashinsky), by Fourier series: exact for band-limited data; in
+  whole grid cells (``whole_cells``) for data stored on every k-th point of a finer solve grid,
+  which are not band-limited (a fraction of a cell would be off by 1e-4 to 1e-1 at their start).
 - "reflection": x -> -x on a 1D periodic grid (heat_1d).
 - "galilean": the boost u0 + c -> u(x - c T, T) + c of u_t + u u_x + L u = 0 (Burgers, KdV, KS;
   data/lie.py), T the time between input and target, c uniform in [-boost, boost].
@@ -123,7 +125,8 @@ def covariance(x: torch.Tensor, y: torch.Tensor, coefficients: torch.Tensor, war
 
 
 def pair_augmentation(names: tuple[str, ...], ndim: int, length: float = 1.0, params: int = 0,
-                      elapsed: float = 0.0, boost: float = 0.0, warp: float = 0.0) -> Augmentation:
+                      elapsed: float = 0.0, boost: float = 0.0, warp: float = 0.0,
+                      whole_cells: bool = False) -> Augmentation:
     """A function ``(x, y, generator) -> (x, y)`` applying the symmetries ``names`` in the order of
     PAIR_SYMMETRIES, each with its own random element per sample (dihedral: per batch).
 
@@ -136,6 +139,11 @@ def pair_augmentation(names: tuple[str, ...], ndim: int, length: float = 1.0, pa
     elapsed : target time minus input time, for "galilean".
     boost : largest boost speed, for "galilean" (0: no boost).
     warp : largest gradient of the coordinate change's displacement, for "covariance", in [0, 0.9].
+    whole_cells : shift by whole grid cells only (data that are not band-limited).
+
+    Channels are moved, not transformed: "dihedral" and "reflection" are symmetries of scalar fields
+    only (a vector or tensor field's components would change too; pdekit's problems that declare
+    them have scalar fields).
     """
     unknown = set(names) - set(PAIR_SYMMETRIES)
     if unknown:
@@ -155,6 +163,8 @@ def pair_augmentation(names: tuple[str, ...], ndim: int, length: float = 1.0, pa
         if "translation" in names:
             for dim in range(-ndim, 0):
                 s = torch.rand(n, generator=generator, dtype=torch.float64) * length
+                if whole_cells:
+                    s = torch.floor(s * x.shape[dim] / length) * (length / x.shape[dim])
                 x, y = shift_axis(x, s, length, dim), shift_axis(y, s, length, dim)
         if "reflection" in names:
             flip = (torch.rand(n, generator=generator) < 0.5).view(-1, *[1] * (x.ndim - 1)).to(x.device)
@@ -208,4 +218,5 @@ def problem_augmentation(problem, data, boost: float = 0.0, warp: float = 0.0) -
         refuse_boost_across_lengths(boost, problem.sample_params)
     if "superposition" in names and params:
         names = tuple(s for s in names if s != "superposition")  # the other symmetries still apply
-    return pair_augmentation(names, problem.ndim, problem.length, params, elapsed, boost, warp)
+    return pair_augmentation(names, problem.ndim, problem.length, params, elapsed, boost, warp,
+                             whole_cells=problem.solve_resolution > problem.resolution)
