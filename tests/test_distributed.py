@@ -28,8 +28,9 @@ SCRIPT = textwrap.dedent('''
 
     from pdekit.train import SupervisedTask, Trainer, make_train_config
 
-    cfg, task_cfg = make_train_config(SupervisedTask, dict(epochs=4, batch_size=8, lr=3e-3, device="cpu", threads=1))
-    task = SupervisedTask((x[:48], y[:48]), (x[48:], y[48:]), task_cfg)
+    n, batch = int(os.environ.get("N_TRAIN", 48)), int(os.environ.get("BATCH", 8))
+    cfg, task_cfg = make_train_config(SupervisedTask, dict(epochs=4, batch_size=batch, lr=3e-3, device="cpu", threads=1))
+    task = SupervisedTask((x[:n], y[:n]), (x[48:], y[48:]), task_cfg)
     trained = task.result(Trainer(model, task, cfg, run, quiet=True, callbacks=[interrupt]).fit())
     rank = int(os.environ.get("RANK", 0))
     torch.save({"weights": model.state_dict(), "history": trained.history, "seen": sum(seen)},
@@ -37,8 +38,10 @@ SCRIPT = textwrap.dedent('''
 ''')
 
 
-def _run(args, tmp_path):
-    result = subprocess.run(args, capture_output=True, text=True, timeout=300)
+def _run(args, tmp_path, env=None):
+    import os
+
+    result = subprocess.run(args, capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})})
     assert result.returncode == 0, result.stderr[-3000:]
 
 
@@ -60,6 +63,24 @@ def test_two_gloo_processes_match_one_process(tmp_path):
         assert abs(a["train_loss"] - b["train_loss"]) < 1e-5 * b["train_loss"] and a["epoch"] == b["epoch"]
     assert (tmp_path / "run/checkpoint.pt").exists() and (tmp_path / "run/metrics.csv").exists()
     assert r0["seen"] == r1["seen"] == one["seen"] // 2 == 4 * 48 // 2  # each process did half the work
+
+
+def test_uneven_shares_of_a_batch_weigh_by_their_samples(tmp_path):
+    """45 samples in batches of 7 on two processes: shares of 4 and 3 (2 and 1 in the last batch).
+    Each process's mean loss is weighted by its share, so the steps are those of one process (equal
+    weights gave weights 4e-4 apart)."""
+    script = tmp_path / "train.py"
+    script.write_text(SCRIPT)
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    uneven = {"N_TRAIN": "45", "BATCH": "7"}
+    _run([sys.executable, str(script), str(tmp_path / "one")], tmp_path, uneven)
+    _run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script),
+          str(tmp_path / "two")], tmp_path, uneven)
+    one = torch.load(tmp_path / "one/rank0.pt", weights_only=True)
+    two = torch.load(tmp_path / "two/rank0.pt", weights_only=True)
+    for k in one["weights"]:
+        torch.testing.assert_close(two["weights"][k], one["weights"][k], rtol=1e-5, atol=1e-6)
 
 
 def test_a_killed_two_process_run_resumes_with_one_process(tmp_path):
@@ -187,3 +208,63 @@ def test_online_training_on_two_processes(tmp_path):
     assert not set(r0["indices"]) & set(r1["indices"]) and not (set(r0["indices"]) | set(r1["indices"])) & set(range(24, 30))
     state = torch.load(tmp_path / "run/checkpoint.pt", weights_only=True)
     assert [s["next"] for s in json.loads(state["online_state"])] == [44, 44]
+
+
+def _processes_naming(text):
+    """Process ids whose command line contains ``text`` (Linux /proc)."""
+    import os
+
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                if text.encode() in fh.read():
+                    found.append(int(pid))
+        except OSError:
+            pass  # the process ended while we looked
+    return found
+
+
+def test_a_killed_launcher_takes_its_training_processes_along(tmp_path):
+    """SIGKILL of `pdekit train --nproc 2` (a job scheduler's timeout, say) ends torchrun and its
+    processes too, instead of leaving them writing into the run folder beside the next command's."""
+    import os
+    import signal
+    import time
+
+    if not sys.platform.startswith("linux"):
+        import pytest
+
+        pytest.skip("the launcher's children follow it through Linux's PR_SET_PDEATHSIG")
+    out = str(tmp_path / "killed-run")
+    launcher = subprocess.Popen([sys.executable, "-m", "pdekit", "train", "burgers_fno", "--quick", "--quiet",
+                                 "--nproc", "2", "train.epochs=1000", "data.n_train=8", "data.n_test=2",
+                                 "train.threads=1", "--out", out],
+                                env={**os.environ, "PDEKIT_DATA": str(tmp_path / "data")},
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while len(_processes_naming(out)) < 4 and time.time() < deadline:  # launcher, torchrun, two ranks
+        time.sleep(0.5)
+    assert len(_processes_naming(out)) >= 4, "the training processes never started"
+    launcher.send_signal(signal.SIGKILL)
+    launcher.wait()
+    deadline = time.time() + 30
+    while _processes_naming(out) and time.time() < deadline:
+        time.sleep(0.5)
+    left = _processes_naming(out)
+    for pid in left:  # (do not leave them running after a failure either)
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"{len(left)} training processes outlived their launcher"
+
+
+def test_nproc_refuses_what_every_process_would_before_starting_them(run_cli, tmp_path, monkeypatch):
+    """A CUDA device on a CPU machine, or a batch smaller than the processes: one line, exit 2, no
+    torchrun started (each process printed it, glued to torchrun's traceback, exit 1)."""
+    monkeypatch.chdir(tmp_path)
+    for override, message in (("train.device=cuda", "no CUDA device is available"),
+                              ("train.batch_size=1", "train.batch_size = 1 gives no sample to some of the 2 processes")):
+        if override.endswith("cuda") and torch.cuda.is_available():
+            continue
+        code, _, err = run_cli("train", "burgers_fno", "--quick", "--nproc", "2", override, "--out", "r")
+        assert code == 2 and err.count("error:") == 1 and message in err and "Traceback" not in err, err
+    assert not (tmp_path / "r").exists()

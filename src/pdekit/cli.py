@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
+import signal
 import sys
 import time
 
@@ -422,11 +423,41 @@ def _torchrun(nproc: int, argv: list[str]) -> int:
         rest.append(arg)
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
                "-m", "pdekit", *rest]
+    child = subprocess.Popen(command, preexec_fn=_ended_with_parent())
+    # a terminated launcher (`timeout`, a job scheduler) ends the training too, rather than leaving it
+    # writing into the run folder beside the next command's
+    signal.signal(signal.SIGTERM, lambda *_: child.terminate())
     try:
-        return subprocess.run(command).returncode
-    except KeyboardInterrupt:
+        return child.wait()
+    except KeyboardInterrupt:  # (the terminal sent SIGINT to the processes too)
+        child.wait()
         print("pdekit: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+
+
+def _ended_with_parent():
+    """For the torchrun child, run between fork and exec: receive SIGTERM when the launcher dies,
+    even by SIGKILL (Linux's PR_SET_PDEATHSIG; elsewhere None: a killed launcher leaves the
+    training running). prctl is looked up here, in the parent: no library loading after the fork."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None).prctl
+    return lambda: prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+
+
+def _check_before_processes(args) -> None:
+    """What every process would refuse, refused once before torchrun starts them: the recipe, its
+    device, the run folder and a global batch too small for the processes."""
+    from pdekit.pipeline import default_run_dir, prepare_run_dir
+    from pdekit.recipes import KINDS, load_recipe
+    from pdekit.train.trainer import check_processes, resolve_device
+
+    recipe = load_recipe(getattr(args, "recipe", None) or args.config, quick=args.quick, overrides=args.overrides)
+    resolve_device(recipe.train.device)
+    prepare_run_dir(args.out or default_run_dir(recipe, args.overrides), recipe)
+    check_processes(KINDS[recipe.kind].task, recipe.train, args.nproc)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -455,6 +486,12 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
         args.overrides += extra
     if getattr(args, "nproc", 1) != 1 and "WORLD_SIZE" not in os.environ:
+        try:
+            with recipe_keys():
+                _check_before_processes(args)
+        except PdekitError as exc:
+            print(f"pdekit: error: {exc}", file=sys.stderr)
+            return 2
         return _torchrun(args.nproc, sys.argv[1:] if argv is None else argv)
     try:
         if args.func in (cmd_run, cmd_train, cmd_eval):  # a recipe's problem parameters are data.params.<key>
@@ -462,7 +499,8 @@ def main(argv: list[str] | None = None) -> int:
                 return args.func(args)
         return args.func(args)
     except PdekitError as exc:
-        print(f"pdekit: error: {exc}", file=sys.stderr)
+        if int(os.environ.get("RANK", 0)) == 0:  # under torchrun every process meets the same refusal: one says it
+            print(f"pdekit: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # the reader closed the pipe (`pdekit list models | head`): nothing left to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

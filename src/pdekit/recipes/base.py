@@ -12,8 +12,9 @@ COMMON_KEYS = ("name", "description", "kind", "quick")
 
 def register_kind(cls):
     """Class decorator for a recipe kind: ``name``, ``sections`` (its top-level keys besides the
-    common ones), ``renamed`` (old section names), ``schemas`` (the dataclasses whose fields are
-    each checked section's keys) and ``load(raw) -> dict of validated sections``."""
+    common ones), ``renamed`` (old section names), ``task`` (the Task class it trains), ``schemas``
+    (the dataclasses whose fields are each checked section's keys) and ``load(raw) -> dict of
+    validated sections``."""
     KINDS[cls.name] = cls
     return cls
 

@@ -25,6 +25,7 @@ class OperatorKind:
     name = "operator"
     sections = ("data", "model", "train", "eval")
     renamed: dict = {}
+    task = SupervisedTask  # the Trainer's task of this kind
     schemas = {"data": (DataSection,), "train": (TrainConfig, SupervisedTask.Config), "eval": (EvalSection,)}
 
     @staticmethod

@@ -18,6 +18,7 @@ class PinnKind:
     name = "pinn"
     sections = ("problem", "model", "train")
     renamed = {"network": "model"}
+    task = PinnTask  # the Trainer's task of this kind
     schemas = {"train": (TrainConfig, PinnTask.Config)}
 
     @staticmethod

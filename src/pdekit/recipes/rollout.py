@@ -25,6 +25,7 @@ class RolloutKind:
     name = "rollout"
     sections = ("data", "model", "rollout", "train", "eval")
     renamed: dict = {}
+    task = RolloutTask  # the Trainer's task of this kind
     schemas = {"data": (DataSection,), "rollout": (RolloutSection,), "train": (TrainConfig, RolloutTask.Config),
                "eval": (EvalSection,)}
 

@@ -95,6 +95,13 @@ def check_training(model: torch.nn.Module, cfg: TrainConfig, name: str | None = 
                           f"train.epochs (or the model's refine_share / stages)")
 
 
+def check_processes(task, cfg: TrainConfig, world: int) -> None:
+    """Refuse a global batch that leaves a process without a sample: every batch would be skipped."""
+    if world > 1 and not task.full_batch and cfg.batch_size < world:
+        raise ConfigError(f"train.batch_size = {cfg.batch_size} gives no sample to some of the {world} processes: "
+                          f"set it to {world} or more")
+
+
 def stage_of(epoch: int, epochs: int, stages) -> int:
     """The stage (0-based) of ``epoch`` (1-based); ``stages`` as for ``stage_starts``."""
     return max(s for s, start in enumerate(stage_starts(epochs, stages)) if start <= epoch - 1)
@@ -142,7 +149,8 @@ def resolve_device(name: str, option: str = "train.device") -> torch.device:
 
 def distributed() -> tuple[int, int]:
     """(rank, world size) of this process: under torchrun (WORLD_SIZE > 1) the process group is
-    initialized here if it is not yet (gloo on CPU, NCCL with CUDA); (0, 1) otherwise."""
+    initialized here if it is not yet (gloo on CPU; with CUDA, NCCL for CUDA tensors and gloo for
+    CPU ones); (0, 1) otherwise."""
     import torch.distributed as dist
 
     world = int(os.environ.get("WORLD_SIZE", 1))
@@ -151,7 +159,8 @@ def distributed() -> tuple[int, int]:
     if not dist.is_initialized():
         if torch.cuda.is_available():  # one GPU per process, before NCCL picks one for every process
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        # NCCL reduces CUDA tensors only: the CPU scalars of the metrics rows and the batch checks go through gloo
+        dist.init_process_group("cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo")
     return dist.get_rank(), dist.get_world_size()
 
 
@@ -301,6 +310,7 @@ class Trainer:
             If ``run_dir`` holds a checkpoint of an older pdekit, or of another setup, config or model.
         """
         cfg, model, task = self.cfg, self.model, self.task
+        check_processes(task, cfg, self.world)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
@@ -358,15 +368,20 @@ class Trainer:
             model.train()
             total, count, parts = 0.0, 0, {}
             for i, batch in enumerate(task.batches(epoch, self._dtype())):
+                share = 1.0  # this process's weight in the global batch's mean loss, times the processes
                 if self.world > 1:  # each process takes its share of the global batch
                     batch = task.shard(batch, self.rank, self.world)
-                    if _all_reduce([task.batch_size(batch)], "min")[0] == 0:
+                    mine = task.batch_size(batch)
+                    whole, empty = _all_reduce([mine, float(mine == 0)])
+                    if empty:
                         continue  # a last batch smaller than the number of processes is skipped by all
+                    share = mine * self.world / whole  # shares of 5 and 4 samples: weights 10/9 and 8/9
                 with torch.autocast(self.device.type, dtype=amp_dtype) if use_amp else nullcontext():
                     loss, named = task.loss(model, batch, st["optimizer_steps"])
                 self._check_finite(float(loss.detach()), f"epoch {epoch}, step {i + 1}")
                 self.adam.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward(inputs=self.params)  # not into the inputs (a PINN's points)
+                # the mean of the processes' gradients is then that of the global batch's mean loss
+                scaler.scale(loss * share if share != 1.0 else loss).backward(inputs=self.params)  # (not a PINN's points)
                 if self.world > 1:
                     self._average_gradients()
                 if cfg.grad_clip:
