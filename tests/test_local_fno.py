@@ -110,3 +110,25 @@ def test_local_fno_in_1d_and_with_padding_keeps_the_shape():
 def test_bad_local_fno_configs_are_refused(options, fragment):
     with pytest.raises(ConfigError, match=fragment):
         build_model({"name": "local_fno", **options}, 1, 1)
+
+
+def test_stacked_stencils_make_the_model_depend_on_the_resolution():
+    """With the coordinate channel on a periodic grid, each layer's stencil differentiates the earlier
+    layers' wrap-around: outputs at n and 2n drift apart as n grows (measured 5e-3 at 32, 0.5 at
+    256), so a local_fno with the differential kernel says it is not resolution-invariant (and
+    `pdekit eval` refuses data at another resolution); with the integral kernel alone it is."""
+    torch.manual_seed(0)
+    model = build_model({"name": "local_fno", "modes": 8, "hidden_channels": 16, "lifting_channels": 32,
+                         "projection_channels": 32, "n_layers": 3, "local_integral": False}, 1, 1, 1,
+                        "periodic").double().eval()
+
+    def field(n):
+        x = torch.arange(n, dtype=torch.float64) / n
+        return (torch.sin(2 * math.pi * x) + 0.5 * torch.cos(4 * math.pi * x)).view(1, 1, n)
+
+    with torch.no_grad():
+        gaps = [float((model(field(2 * n))[..., ::2] - model(field(n))).norm() / model(field(n)).norm())
+                for n in (32, 256)]
+    assert gaps[1] > 10 * gaps[0], gaps
+    assert not model.resolution_invariant
+    assert build_model({"name": "local_fno", "differential": False}, 1, 1, 1).resolution_invariant

@@ -46,7 +46,7 @@ class SpecBoost(nn.Module):
     def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int | None = None, grid: str = "nodes",
                  stages: int = 2, modes: list = 16, residual_modes: list = 0, hidden_channels: int = 64,
                  n_layers: int = 4, lifting_channels: int = 128, projection_channels: int = 128,
-                 use_grid: bool = True, activation_fn: str = "gelu", padding: float = 0.0):
+                 use_grid: bool = True, activation_fn: str = "gelu", padding: float | list = 0.0):
         super().__init__()
         if stages < 1:
             raise ConfigError(f"specboost: stages must be 1 or more, got {stages}")

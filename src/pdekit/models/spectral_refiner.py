@@ -44,7 +44,7 @@ class SpectralRefiner(FNO):
     def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int | None = None, grid: str = "nodes",
                  modes: list = 16, n_modes: list | None = None, hidden_channels: int = 64, n_layers: int = 4,
                  lifting_channels: int = 128, projection_channels: int = 128, use_grid: bool = True,
-                 factorization: str = "none", rank: float = 1.0, activation_fn: str = "gelu", padding: float = 0.0,
+                 factorization: str = "none", rank: float = 1.0, activation_fn: str = "gelu", padding: float | list = 0.0,
                  refine_modes: list = 0, refine_share: float = 0.2, **old_names):
         super().__init__(in_channels, out_channels, ndim, grid, modes, n_modes, hidden_channels, n_layers,
                          lifting_channels, projection_channels, use_grid, factorization, rank, activation_fn,
