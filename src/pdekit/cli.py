@@ -135,7 +135,7 @@ def _print_summary(results: dict, run_dir: str) -> None:
                 ("steps rolled out", str(len(results["rollout_rel_l2"]))),
                 ("correlation time", "beyond the rollout" if corr is None else f"{corr:g}"),
                 ("stable at 10x the horizon", stable), ("train seconds", f"{results['train_seconds']:.1f}")]
-        verdict = results.get("speed_verdict") or ""  # (none where eval.solver_timing is off)
+        verdict = results.get("speed_verdict") or ""  # (none where eval.solver_ladder is off)
         _table(f"{results['recipe']} ({results['device']})", rows + ([speedup] if verdict else []), run_dir,
                verdict.replace("per sample", "per trajectory"))
     elif "stop_reason" in results:  # a PINN run
