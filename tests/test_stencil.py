@@ -68,3 +68,7 @@ def test_lbfgs_in_a_rollout_task_needs_every_window_in_one_batch(tmp_path, monke
     with pytest.raises(ConfigError, match="set train.batch_size >= 800 \\(it is 64\\)"):
         run_recipe(recipe, str(tmp_path / "run"), quiet=True)
     assert not (tmp_path / "run").exists()  # refused at setup: the corrected command may use the same folder
+    (tmp_path / "mine").mkdir()  # a folder the user made is left, emptied of what the run wrote
+    with pytest.raises(ConfigError, match="set train.batch_size >= 800"):
+        run_recipe(recipe, str(tmp_path / "mine"), quiet=True)
+    assert (tmp_path / "mine").is_dir() and not any((tmp_path / "mine").iterdir())

@@ -429,8 +429,13 @@ def _torchrun(nproc: int, argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, lambda *_: child.terminate())
     try:
         return child.wait()
-    except KeyboardInterrupt:  # (the terminal sent SIGINT to the processes too)
-        child.wait()
+    except KeyboardInterrupt:  # (from a terminal the processes got SIGINT too; a launcher's alone, not)
+        child.terminate()
+        while child.poll() is None:  # a second Ctrl-C while torchrun shuts down is not a traceback
+            try:
+                child.wait()
+            except KeyboardInterrupt:
+                pass
         print("pdekit: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
 
@@ -499,8 +504,8 @@ def main(argv: list[str] | None = None) -> int:
                 return args.func(args)
         return args.func(args)
     except PdekitError as exc:
-        if int(os.environ.get("RANK", 0)) == 0:  # under torchrun every process meets the same refusal: one says it
-            print(f"pdekit: error: {exc}", file=sys.stderr)
+        rank = int(os.environ.get("RANK", 0))  # (under torchrun a refusal may come from one process only)
+        print(f"pdekit: error{f' (process {rank})' if rank else ''}: {exc}", file=sys.stderr, flush=True)
         return 2
     except BrokenPipeError:  # the reader closed the pipe (`pdekit list models | head`): nothing left to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -197,8 +197,8 @@ def default_run_dir(recipe, overrides: list[str] | None = None) -> str:
 def prepare_run_dir(run_dir: str, recipe: Recipe | None = None) -> None:
     """Check the run folder can be made, refusing one that is neither new, empty nor a run folder (so a
     mistyped --out never fills, or is suggested for deletion, a folder of the user's), or (given
-    ``recipe``) a run of another recipe, before any data is made. Under torchrun the first process
-    checks and writes; the others wait for it."""
+    ``recipe``) a run of another recipe, before any data is made (the folder itself is made when
+    the run first writes into it). Under torchrun the first process checks; the others wait for it."""
     rank, world = distributed()
     if rank == 0:
         if os.path.isdir(run_dir) and os.listdir(run_dir):
@@ -227,6 +227,7 @@ def recipe_recorded(run_dir: str, recipe: Recipe):
     path = os.path.join(run_dir, "recipe.json")
     first = distributed()[0] == 0
     new = first and not os.path.exists(path)
+    made = first and not os.path.isdir(run_dir)  # a folder the user made stays, empty or not
     if first:
         os.makedirs(run_dir, exist_ok=True)
         with open(path, "w") as fh:
@@ -236,8 +237,9 @@ def recipe_recorded(run_dir: str, recipe: Recipe):
     except PdekitError:
         if new and not os.path.exists(os.path.join(run_dir, "checkpoint.pt")):
             os.remove(path)
-            with contextlib.suppress(OSError):  # (kept where the training wrote something else)
-                os.rmdir(run_dir)
+            if made:
+                with contextlib.suppress(OSError):  # (kept where the training wrote something else)
+                    os.rmdir(run_dir)
         raise
 
 
@@ -555,17 +557,21 @@ def _check_foreign_data(recipe, state: dict, trained, data: str) -> list[str]:
     from pdekit.errors import DataFileError
 
     x, _, meta = load_task(data, recipe.data, limit=1)
+    first_space = 3 if recipe.data.trajectory else 2  # (a trajectory's inputs carry a time axis first)
     notes = []
     ranges = split_ranges(recipe.data)
     seen = ranges["val"][0] + ranges["val"][1]  # train and validation: samples 0 .. seen - 1
     if recipe.data.file:
-        trained_at = tuple(load_task(recipe.data.file, recipe.data, limit=1)[0].shape[2:])
+        trained_at = tuple(load_task(recipe.data.file, recipe.data, limit=1)[0].shape[first_space:])
         if os.path.realpath(data) == os.path.realpath(recipe.data.file):
+            test = ("data.test_file" if recipe.data.test_file else
+                    f"samples {seen} .. {seen + recipe.data.n_test - 1}")
             notes.append(f"'{data}' is the run's own data.file, whose samples 0 .. {seen - 1} trained or validated "
-                         f"this model: these metrics are not a test (the test split is samples {seen} .. "
-                         f"{seen + recipe.data.n_test - 1}, which `pdekit eval` without --data scores)")
+                         f"this model: these metrics are not a test (the test split is {test}, which `pdekit eval` "
+                         f"without --data scores)")
     else:
-        trained_at = (recipe.data_problem().resolution,) * (x.ndim - 2)
+        coords = recipe.data_problem().coords()
+        trained_at = tuple(len(coords[a]) for a in ("x", "y", "z") if a in coords)  # (channel flows: not square)
         if meta["problem"] is not None and meta["problem"] != recipe.data.problem:
             raise DataFileError(f"'{data}' holds {meta['problem']} data; the model was trained on {recipe.data.problem}")
         if meta["problem"] is not None:  # the same problem under other parameters: allowed, and said
@@ -585,7 +591,7 @@ def _check_foreign_data(recipe, state: dict, trained, data: str) -> list[str]:
     if x.shape[1] != state["in_channels"] or x.ndim - 2 != state["ndim"]:
         raise DataFileError(f"'{data}' has {x.shape[1]} input channel(s) in {x.ndim - 2}D; the model takes "
                             f"{state['in_channels']} in {state['ndim']}D")
-    found = tuple(x.shape[2:])  # every axis: a grid of other width but equal height is another grid too
+    found = tuple(x.shape[first_space:])  # every axis: a grid of other width but equal height is another grid
 
     def grid(shape):
         return " x ".join(map(str, shape))

@@ -877,7 +877,7 @@ class PINN(nn.Module):
         from pdekit.models.pointwise import MLP
 
         p = next(self.net.parameters())
-        with torch.random.fork_rng():  # the caller's random stream is left as it was
+        with torch.random.fork_rng(devices=[]):  # the caller's random stream is left as it was (CPU only)
             torch.manual_seed(0)
             probe = MLP(self.input_dim(), self.out_dim, width=8, depth=2).to(p.dtype)
         net, coefficients = self.net, {k: v.detach().clone() for k, v in self.coefficients.items()}

@@ -407,6 +407,9 @@ class Trainer:
             st["seconds"] += elapsed
             st["phase_seconds"]["adam"] += elapsed  # kept apart for the Adam speed, also across a resume
             self.bar.update(1)
+            if not count:  # every batch had fewer samples than the processes
+                raise ConfigError(f"every batch of epoch {epoch} held fewer samples than the {self.world} processes, "
+                                  f"which skip such a batch: give at least {self.world} training samples")
             last_row = (total / count, {k: v / count for k, v in parts.items()}, lr)
             if epoch % cfg.log_every == 0 or epoch == cfg.epochs:
                 self._log(*last_row)
