@@ -381,10 +381,7 @@ def _read_pdekit(f, path) -> Source:
         if ds.shape != expected:
             raise _shape_error(path, "pdekit", name, ds.shape, f"{expected} (samples{', times' * time_dependent}, "
                                f"grid), from config n, coords/t and '{next(iter(arrays))}'")
-    for axis, size in zip(axes, space):
-        if axis in coords and len(coords[axis]) != size:
-            raise DataFileError(f"'{path}' (pdekit layout): coordinate '{axis}' has {len(coords[axis])} points, the "
-                                f"data have {size}")
+    _check_coords(path, "pdekit", coords, space, axes)
     params = {k: _param_reader(ds) for k, ds in f.get("params", {}).items()}
     return Source(path, "pdekit", cfg["n"], time_dependent, space, coords,
                   {k: (_time_reader if time_dependent else _steady_reader)(arrays[f"fields/{k}"]) for k in field_names},
@@ -392,8 +389,8 @@ def _read_pdekit(f, path) -> Source:
                   problem=meta["problem"] if cls is not None else None, attrs={"config": cfg})
 
 
-def _check_coords(path, layout, coords, space):
-    for axis, size in zip(AXES, space):
+def _check_coords(path, layout, coords, space, axes=AXES):
+    for axis, size in zip(axes, space):
         if axis in coords and len(coords[axis]) != size:
             raise DataFileError(f"'{path}' ({layout} layout): coordinate '{axis}' has {len(coords[axis])} "
                                 f"points, the data have {size}")

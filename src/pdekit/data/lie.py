@@ -44,6 +44,12 @@ def shift(u: torch.Tensor, s: torch.Tensor, length: float) -> torch.Tensor:
     return torch.fft.irfft(torch.fft.rfft(u.double()) * torch.exp(-1j * k * s.to(u.device, torch.float64)[..., None]), n=n).to(u.dtype)
 
 
+def whole_cells(s: torch.Tensor, length: float, n: int) -> torch.Tensor:
+    """Shifts s in [0, length) moved down to whole cells of an n-point periodic grid (a shift that is
+    a roll: exact for data that are not band-limited)."""
+    return torch.floor(s * n / length) * (length / n)
+
+
 def transform(u: torch.Tensor, t: torch.Tensor, s: torch.Tensor, c: torch.Tensor, length: float) -> torch.Tensor:
     """Trajectories (batch, steps, channels, x) at times ``t`` (steps,), translated by s and boosted
     by c per sample ((batch,) each): u(x - s - c t, t) + c.

@@ -41,7 +41,7 @@ from typing import Callable
 
 import torch
 
-from pdekit.data.lie import refuse_boost_across_lengths, shift
+from pdekit.data.lie import refuse_boost_across_lengths, shift, whole_cells as on_whole_cells  # (name: the option's)
 from pdekit.errors import ConfigError
 
 MAX_WARP = 0.9  # the coordinate change's largest gradient, measured on a grid: kept well below 1
@@ -164,7 +164,7 @@ def pair_augmentation(names: tuple[str, ...], ndim: int, length: float = 1.0, pa
             for dim in range(-ndim, 0):
                 s = torch.rand(n, generator=generator, dtype=torch.float64) * length
                 if whole_cells:
-                    s = torch.floor(s * x.shape[dim] / length) * (length / x.shape[dim])
+                    s = on_whole_cells(s, length, x.shape[dim])
                 x, y = shift_axis(x, s, length, dim), shift_axis(y, s, length, dim)
         if "reflection" in names:
             flip = (torch.rand(n, generator=generator) < 0.5).view(-1, *[1] * (x.ndim - 1)).to(x.device)

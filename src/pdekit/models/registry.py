@@ -45,23 +45,22 @@ def _check_type(cls: type, key: str, value: Any, default: Any) -> Any:
     """``value`` of option ``key`` checked against the type of its default: an integer option is a
     non-negative int (at least 1 where its default is, unless the class lists it in
     ``zero_allowed``), or a list of them (one per axis or level) where the constructor's
-    annotation says list; a list option holds positive ints (layer widths, channel multipliers)."""
+    annotation says list (a float option likewise); a list option holds positive ints (layer
+    widths, channel multipliers)."""
     model = cls.registry_name
     if default is None or value is None:
         return value
+    listed = "list" in str(inspect.signature(cls.__init__).parameters[key].annotation)  # one value per axis allowed
+    values = value if listed and isinstance(value, (list, tuple)) else [value]
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise ConfigError(f"model.{key} of {model} must be true or false, got {value!r}")
     elif isinstance(default, int):
         least = 0 if default == 0 or key in getattr(cls, "zero_allowed", ()) else 1
-        listed = "list" in str(inspect.signature(cls.__init__).parameters[key].annotation)
-        values = value if listed and isinstance(value, (list, tuple)) else [value]
         if not values or not all(_is_int(v) and v >= least for v in values):
             what = f"an integer >= {least}" + (" or a list of them" if listed else "")
             raise ConfigError(f"model.{key} of {model} must be {what}, got {value!r}")
     elif isinstance(default, float):
-        listed = "list" in str(inspect.signature(cls.__init__).parameters[key].annotation)
-        values = value if listed and isinstance(value, (list, tuple)) else [value]
         if not values or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in values):
             raise ConfigError(f"model.{key} of {model} must be a number{' or a list of them' if listed else ''}, "
                               f"got {value!r}")

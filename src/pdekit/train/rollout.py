@@ -345,13 +345,12 @@ class RolloutTask(Task):
             yield xb.to(self.device, dtype), yb.to(self.device, dtype), h, cb  # dtype: L-BFGS may run in float64
 
     def _augment(self, xb, yb, generator):
-        from pdekit.data.lie import transform
+        from pdekit.data.lie import transform, whole_cells
 
         n, k = len(xb), xb.shape[1]
         s = torch.rand(n, generator=generator, dtype=torch.float64) * self.period
         if self.whole_cells:
-            cell = self.period / xb.shape[-1]
-            s = torch.floor(s / cell) * cell
+            s = whole_cells(s, self.period, xb.shape[-1])
         boost = (2 * torch.rand(n, generator=generator, dtype=torch.float64) - 1) * self.config.augment_boost
         t = self.dt * torch.arange(k + yb.shape[1], dtype=torch.float64)
         both = transform(torch.cat([xb, yb], dim=1), t, s, boost, self.period)
