@@ -45,14 +45,20 @@ def _run(args, tmp_path, env=None):
     assert result.returncode == 0, result.stderr[-3000:]
 
 
-def test_two_gloo_processes_match_one_process(tmp_path):
-    script = tmp_path / "train.py"
-    script.write_text(SCRIPT)
+def _on_one_and_two_processes(tmp_path, text, env=None, one_args=(), two_args=()):
+    """Run the script ``text`` in one process (results in tmp_path/one) and in two torchrun
+    processes (tmp_path/two); the args follow the results folder."""
+    script = tmp_path / "script.py"
+    script.write_text(text)
     (tmp_path / "one").mkdir()
     (tmp_path / "two").mkdir()
-    _run([sys.executable, str(script), str(tmp_path / "one")], tmp_path)
+    _run([sys.executable, str(script), str(tmp_path / "one"), *one_args], tmp_path, env)
     _run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script),
-          str(tmp_path / "two"), str(tmp_path / "run")], tmp_path)
+          str(tmp_path / "two"), *two_args], tmp_path, env)
+
+
+def test_two_gloo_processes_match_one_process(tmp_path):
+    _on_one_and_two_processes(tmp_path, SCRIPT, two_args=[str(tmp_path / "run")])
     one = torch.load(tmp_path / "one/rank0.pt", weights_only=True)
     r0, r1 = (torch.load(tmp_path / f"two/rank{r}.pt", weights_only=True) for r in (0, 1))
     for k in one["weights"]:
@@ -69,14 +75,7 @@ def test_uneven_shares_of_a_batch_weigh_by_their_samples(tmp_path):
     """45 samples in batches of 7 on two processes: shares of 4 and 3 (2 and 1 in the last batch).
     Each process's mean loss is weighted by its share, so the steps are those of one process (equal
     weights gave weights 4e-4 apart)."""
-    script = tmp_path / "train.py"
-    script.write_text(SCRIPT)
-    (tmp_path / "one").mkdir()
-    (tmp_path / "two").mkdir()
-    uneven = {"N_TRAIN": "45", "BATCH": "7"}
-    _run([sys.executable, str(script), str(tmp_path / "one")], tmp_path, uneven)
-    _run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script),
-          str(tmp_path / "two")], tmp_path, uneven)
+    _on_one_and_two_processes(tmp_path, SCRIPT, {"N_TRAIN": "45", "BATCH": "7"})
     one = torch.load(tmp_path / "one/rank0.pt", weights_only=True)
     two = torch.load(tmp_path / "two/rank0.pt", weights_only=True)
     for k in one["weights"]:
@@ -142,13 +141,8 @@ def test_pinn_with_lbfgs_on_two_processes_matches_one_process(tmp_path):
     points stay whole), learning-rate annealing, RAR and L-BFGS in float64: both processes end with
     the same weights, those of one process up to the rounding of the all-reduce (float32 in the Adam
     phase: measured loss differences of at most 5e-7 relative; unscaled shares would differ by ~3e-3)."""
-    script = tmp_path / "pinn.py"
-    script.write_text(PINN_SCRIPT)
-    (tmp_path / "one").mkdir()
-    (tmp_path / "two").mkdir()
-    _run([sys.executable, str(script), str(tmp_path / "one"), str(tmp_path / "run-one")], tmp_path)
-    _run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script),
-          str(tmp_path / "two"), str(tmp_path / "run-two")], tmp_path)
+    _on_one_and_two_processes(tmp_path, PINN_SCRIPT, one_args=[str(tmp_path / "run-one")],
+                              two_args=[str(tmp_path / "run-two")])
     one = torch.load(tmp_path / "one/rank0.pt", weights_only=True)
     r0, r1 = (torch.load(tmp_path / f"two/rank{r}.pt", weights_only=True) for r in (0, 1))
     assert [row["phase"] for row in r0["history"]][-1] == "lbfgs"
@@ -268,3 +262,32 @@ def test_nproc_refuses_what_every_process_would_before_starting_them(run_cli, tm
         code, _, err = run_cli("train", "burgers_fno", "--quick", "--nproc", "2", override, "--out", "r")
         assert code == 2 and err.count("error:") == 1 and message in err and "Traceback" not in err, err
     assert not (tmp_path / "r").exists()
+
+
+ROLLOUT_SCRIPT = textwrap.dedent('''
+    import os, sys
+    import torch
+    from pdekit.data.trajectories import windows
+    from pdekit.train import fit
+    from pdekit.train.rollout import Autoregressive, RolloutTask
+
+    g = torch.Generator().manual_seed(0)
+    u = torch.randn(9, 3, 1, 16, generator=g)
+    u = torch.cumsum(0.3 * u, dim=1)  # nine short random walks: 9 windows of 1 input and 2 targets
+    torch.manual_seed(0)
+    model = Autoregressive(torch.nn.Conv1d(1, 1, 5, padding=2, padding_mode="circular"), channels=1, dt=0.1)
+    fit(model, RolloutTask(windows(u, 1, 2), windows(u[:2], 1, 2)), quiet=True, epochs=1, lbfgs_steps=6,
+        batch_size=9, mode="unrolled", unroll=2, device="cpu", threads=1)
+    torch.save(model.state_dict(), os.path.join(sys.argv[1], f"rank{os.environ.get('RANK', 0)}.pt"))
+''')
+
+
+def test_lbfgs_on_uneven_shares_of_windows_matches_one_process(tmp_path):
+    """L-BFGS on nine rollout windows split 5 and 4 over two processes: each process's loss is
+    weighted by its share, so both take one process's steps (equal weights: 1.5e-2 apart)."""
+    _on_one_and_two_processes(tmp_path, ROLLOUT_SCRIPT)
+    one = torch.load(tmp_path / "one/rank0.pt", weights_only=True)
+    r0, r1 = (torch.load(tmp_path / f"two/rank{r}.pt", weights_only=True) for r in (0, 1))
+    for k in one:
+        assert torch.equal(r0[k], r1[k]), k
+        torch.testing.assert_close(r0[k], one[k], rtol=1e-5, atol=1e-6)

@@ -368,14 +368,9 @@ class Trainer:
             model.train()
             total, count, parts = 0.0, 0, {}
             for i, batch in enumerate(task.batches(epoch, self._dtype())):
-                share = 1.0  # this process's weight in the global batch's mean loss, times the processes
-                if self.world > 1:  # each process takes its share of the global batch
-                    batch = task.shard(batch, self.rank, self.world)
-                    mine = task.batch_size(batch)
-                    whole, empty = _all_reduce([mine, float(mine == 0)])
-                    if empty:
-                        continue  # a last batch smaller than the number of processes is skipped by all
-                    share = mine * self.world / whole  # shares of 5 and 4 samples: weights 10/9 and 8/9
+                batch, share = self._my_share(batch)
+                if share == 0.0:
+                    continue  # a last batch smaller than the number of processes is skipped by all
                 with torch.autocast(self.device.type, dtype=amp_dtype) if use_amp else nullcontext():
                     loss, named = task.loss(model, batch, st["optimizer_steps"])
                 self._check_finite(float(loss.detach()), f"epoch {epoch}, step {i + 1}")
@@ -418,6 +413,18 @@ class Trainer:
         if st["phase"] == "adam" and st["epoch"] >= cfg.epochs and cfg.lbfgs_steps:
             st["phase"] = "lbfgs"
 
+    def _my_share(self, batch) -> tuple:
+        """(this process's share of a global batch, its weight in the batch's mean loss times the
+        processes): shares of 5 and 4 samples weigh 10/9 and 8/9, so the mean of the processes'
+        weighted losses and gradients is that of the global batch. Weight 0 when some process got
+        no sample: all skip the batch. One process: the batch, weight 1."""
+        if self.world == 1:
+            return batch, 1.0
+        batch = self.task.shard(batch, self.rank, self.world)
+        mine = self.task.batch_size(batch)
+        whole, empty = _all_reduce([mine, float(mine == 0)])
+        return batch, 0.0 if empty else mine * self.world / whole
+
     def _lbfgs_phase(self) -> None:
         cfg, st, task, model = self.cfg, self.state, self.task, self.model
         if st["phase"] != "lbfgs" or st["stop_reason"]:  # not there yet, or already stopped (a finished run)
@@ -427,18 +434,16 @@ class Trainer:
         model.eval()  # one deterministic function for the line search (no dropout), whatever ran last
         if self.lbfgs is None:
             self.lbfgs = make_lbfgs(self.params, cfg.lbfgs_history)
-        batch = next(iter(task.batches(cfg.epochs + 1, dtype)))
-        if self.world > 1:
-            batch = task.shard(batch, self.rank, self.world)
+        batch, share = self._my_share(next(iter(task.batches(cfg.epochs + 1, dtype))))
         last = {}
 
         def closure():
             self.lbfgs.zero_grad(set_to_none=True)
             loss, named = task.loss(model, batch, None)
-            loss.backward(inputs=self.params)
-            if self.world > 1:  # every process takes the same L-BFGS step: the mean loss and gradient
+            (loss * share if share != 1.0 else loss).backward(inputs=self.params)
+            if self.world > 1:  # every process takes the same L-BFGS step: the global batch's loss and gradient
                 self._average_gradients()
-                value, *parts = _all_reduce([float(loss.detach()), *named.values()])
+                value, *parts = _all_reduce([share * float(loss.detach()), *(share * v for v in named.values())])
                 named = {k: v / self.world for k, v in zip(named, parts)}
                 loss = torch.as_tensor(value / self.world, dtype=loss.dtype)
             last["loss"], last["parts"] = float(loss.detach()), named
