@@ -35,7 +35,7 @@ VARIANTS = [
 ]
 
 
-MODELS = [("fno", []), ("unet", ["model={name: unet, hidden: 32}"]),
+MODELS = [("fno", []), ("unet, zero padding", ["model={name: unet, hidden: 32, padding_mode: zeros}"]),
           ("unet, circular padding", ["model={name: unet, hidden: 32, padding_mode: circular}"])]
 
 UNET = "model={name: unet, hidden: 32, padding_mode: circular}"

@@ -18,7 +18,7 @@ from pdekit.data.dataset import Split
 from pdekit.data.generate import generate
 from pdekit.data.storage import canonical, dataset_identity
 from pdekit.errors import PdekitError
-from pdekit.models.registry import GRID_REVISION, checkpoint_grid
+from pdekit.models.registry import GRID_REVISION, as_trained
 from pdekit.paths import check_writable_dir, check_writable_file, write_json
 from pdekit.recipes import Recipe
 from pdekit.train.trainer import Trainer, distributed, history_row, resolve_device
@@ -336,8 +336,10 @@ class RolloutRunner:
         """The rollout model; for a checkpoint (``state``), on the grid it was trained on."""
         from pdekit.recipes.rollout import rollout_model
 
-        grid = data_grid(recipe) if state is None else checkpoint_grid(recipe.model["name"], data_grid(recipe), state)
-        return rollout_model(recipe.model, recipe.rollout, channels, ndim, dt, tuple(cond_log), grid)
+        config, grid = recipe.model, data_grid(recipe)
+        if state is not None:
+            config, grid = as_trained(config, grid, state)
+        return rollout_model(config, recipe.rollout, channels, ndim, dt, tuple(cond_log), grid)
 
     @staticmethod
     def _cond(recipe: Recipe, meta: dict):

@@ -41,7 +41,7 @@ class DeepONet(nn.Module):
     """
 
     summary = "DeepONet: branch MLP on sensor values, trunk MLP on query coordinates"
-    grid_revision = 2  # checkpoints of earlier runs read periodic grids as nodes (registry.checkpoint_grid)
+    grid_revision = 2  # checkpoints of earlier runs read periodic grids as nodes (registry.as_trained)
     resolution_invariant = True
 
     def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int = 1, grid: str = "nodes",
@@ -77,6 +77,11 @@ class DeepONet(nn.Module):
             raise ConfigError(f"query points must be shaped (n, {self.ndim}), got {tuple(points.shape)}")
         trunk = self.trunk_act(self.trunk(points)).view(-1, self.out_channels, self.basis)
         return torch.einsum("bop,nop->bon", self._branch(x), trunk) + self.bias[:, None]
+
+    @staticmethod
+    def as_revision(config: dict, grid: str, revision: int) -> tuple[dict, str]:
+        """Before grid revision 2 every grid was read as nodes."""
+        return config, "nodes"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         space = x.shape[2:]

@@ -16,8 +16,10 @@ MODELS: dict[str, type[nn.Module]] = {}
 # filled from the data, never from the recipe
 DATA_KEYS = ("in_channels", "out_channels", "ndim", "grid")
 # how the models read the data's grid, recorded in checkpoints; a class whose reading changed sets its
-# own ``grid_revision`` (2: DeepONet reads a periodic grid as periodic; before, every grid as nodes)
-GRID_REVISION = 2
+# own ``grid_revision`` and an ``as_revision`` that rebuilds it as an earlier revision read the grid
+# (2: DeepONet reads a periodic grid as periodic, before every grid as nodes; 3: the U-Net and
+# ResNet pad as the grid wants by default, before always zeros and always circular)
+GRID_REVISION = 3
 
 
 def register_model(name: str):
@@ -132,7 +134,7 @@ def rename_options(name: str, config: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_model(config: dict[str, Any], in_channels: int, out_channels: int, ndim: int | None = None,
-                grid: str = "nodes") -> nn.Module:
+                grid: str | None = None) -> nn.Module:
     """``config`` holds ``name`` and the model's options; channels, ndim and the grid ("nodes":
     x_j = j / (n - 1), "periodic": x_j = j / n) come from the data, each passed only to models
     that take it (a pointwise network takes channels only).
@@ -148,8 +150,9 @@ def build_model(config: dict[str, Any], in_channels: int, out_channels: int, ndi
         Channels of the input (batch, in_channels, *space) and of the output.
     ndim : int or None
         Spatial dimensions of the data (None: a model that takes ``ndim`` uses its own default).
-    grid : str
-        "nodes" or "periodic": where the data's points lie.
+    grid : str or None
+        "nodes" or "periodic": where the data's points lie (None: the model's own default, nodes
+        for most, periodic for the models that work on periodic data only).
 
     Returns
     -------
@@ -230,13 +233,16 @@ def build_network(config: dict[str, Any], in_channels: int, out_channels: int = 
     return build_model(config, in_channels, out_channels)
 
 
-def checkpoint_grid(model_name: str, grid: str, state: dict) -> str:
-    """The grid to rebuild a checkpoint's model on: ``grid`` (the data's), or "nodes" where the
-    model read every grid as nodes when the checkpoint was written (its class's ``grid_revision``
-    is later than the checkpoint's), so an old run is evaluated as it was trained."""
-    if state.get("grid_revision", 1) < getattr(MODELS.get(model_name), "grid_revision", 1):
-        return "nodes"
-    return grid
+def as_trained(config: dict, grid: str, state: dict) -> tuple[dict, str]:
+    """The model section and grid that rebuild a checkpoint's model as it was trained: ``config``
+    and ``grid`` (the data's), or, where the model's class reads the grid otherwise since the
+    checkpoint was written (its ``grid_revision`` is later than the checkpoint's), what its
+    ``as_revision(config, grid, revision)`` gives, so an old run is evaluated as it was trained."""
+    cls = MODELS.get(config.get("name"))
+    revision = state.get("grid_revision", 1)
+    if cls is not None and revision < getattr(cls, "grid_revision", 1):
+        return cls.as_revision(dict(config), grid, revision)
+    return config, grid
 
 
 def count_parameters(model: nn.Module) -> int:

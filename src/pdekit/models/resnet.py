@@ -7,7 +7,7 @@ from torch import nn
 
 from pdekit.errors import ConfigError
 from pdekit.models.registry import register_model
-from pdekit.nn import activation, conv_nd, grid_channels
+from pdekit.nn import activation, conv_nd, grid_channels, padding_of
 
 
 @register_model("resnet")
@@ -27,20 +27,29 @@ class ResNet(nn.Module):
     depth : number of convolution layers.
     kernel_size : convolution kernel size in grid cells.
     use_grid : append the coordinates as input channels.
-    padding_mode : "circular" (periodic data), "zeros", "reflect" or "replicate".
+    padding_mode : "circular", "zeros", "reflect", "replicate", or "auto": circular on a periodic
+        grid, zeros on nodes.
     activation_fn : "gelu", "relu", "tanh" or "silu".
     """
 
     summary = "convolutional ResNet baseline, 1D/2D/3D"
     resolution_invariant = False
+    grid_revision = 3  # padding_mode "auto" since; before, circular on every grid (registry.as_trained)
+
+    @staticmethod
+    def as_revision(config: dict, grid: str, revision: int) -> tuple[dict, str]:
+        """Before grid revision 3 the default padding was circular on every grid."""
+        return {"padding_mode": "circular", **config}, grid
 
     def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int = 1, grid: str = "nodes", width: int = 64,
-                 depth: int = 6, kernel_size: int = 5, use_grid: bool = True, padding_mode: str = "circular",
+                 depth: int = 6, kernel_size: int = 5, use_grid: bool = True, padding_mode: str = "auto",
                  activation_fn: str = "gelu"):
         super().__init__()
         self.grid = grid  # "nodes" or "periodic": where the data's points lie (set from the data)
-        if padding_mode not in ("circular", "zeros", "reflect", "replicate"):
-            raise ConfigError(f"model.padding_mode must be circular, zeros, reflect or replicate, got {padding_mode}")
+        if padding_mode not in ("auto", "circular", "zeros", "reflect", "replicate"):
+            raise ConfigError(f"model.padding_mode must be auto, circular, zeros, reflect or replicate, got "
+                              f"{padding_mode}")
+        padding_mode = self.padding_mode = padding_of(padding_mode, grid)
         if kernel_size % 2 == 0 or kernel_size < 1:
             raise ConfigError(f"model.kernel_size must be odd, got {kernel_size}")
         self.ndim, self.use_grid = ndim, use_grid

@@ -10,7 +10,7 @@ from torch import nn
 
 from pdekit.errors import ConfigError
 from pdekit.models.registry import register_model
-from pdekit.nn import activation, conv_nd, grid_channels
+from pdekit.nn import activation, conv_nd, grid_channels, padding_of
 
 
 def _norm(channels: int) -> nn.GroupNorm:
@@ -66,7 +66,9 @@ class UNet(nn.Module):
     use_grid : append the coordinates as input channels.
     norm : group normalization in the residual blocks.
     activation_fn : "gelu", "relu", "tanh" or "silu".
-    padding_mode : "zeros", or "circular" for periodic data (the 3 x 3 convolutions wrap around).
+    padding_mode : "zeros", "circular" (the 3 x 3 convolutions wrap around), or "auto": circular
+        on a periodic grid, zeros on nodes (on periodic Kuramoto-Sivashinsky rollouts circular
+        padding is 3x more accurate, docs/benchmarks.md).
     cond_channels : scalars the model is conditioned on (PDE parameters, the time step), passed as
         ``model(x, cond)`` with ``cond`` (batch, cond_channels); an MLP embeds them and every residual
         block scales and shifts its features by a linear map of the embedding (PDEArena's
@@ -75,22 +77,28 @@ class UNet(nn.Module):
 
     summary = "U-Net (PDEArena-style residual blocks, group norm), 1D/2D"
     resolution_invariant = False
+    grid_revision = 3  # padding_mode "auto" since; before, zeros on every grid (registry.as_trained)
+
+    @staticmethod
+    def as_revision(config: dict, grid: str, revision: int) -> tuple[dict, str]:
+        """Before grid revision 3 the default padding was zeros on every grid."""
+        return {"padding_mode": "zeros", **config}, grid
 
     def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int = 2, grid: str = "nodes", hidden: int = 32,
                  channel_mults: list = (1, 2, 2, 4), blocks_per_level: int = 1, use_grid: bool = True,
-                 norm: bool = True, activation_fn: str = "gelu", padding_mode: str = "zeros", cond_channels: int = 0):
+                 norm: bool = True, activation_fn: str = "gelu", padding_mode: str = "auto", cond_channels: int = 0):
         super().__init__()
         self.grid = grid  # "nodes" or "periodic": where the data's points lie (set from the data)
         if ndim not in (1, 2):
             raise ConfigError(f"UNet supports 1 or 2 spatial dimensions, got {ndim}")
         if hidden < 1 or blocks_per_level < 1 or not channel_mults:
             raise ConfigError("model.hidden and model.blocks_per_level must be positive, channel_mults non-empty")
-        if padding_mode not in ("zeros", "circular"):
-            raise ConfigError(f"UNet: padding_mode must be zeros or circular, got {padding_mode!r}")
+        if padding_mode not in ("auto", "zeros", "circular"):
+            raise ConfigError(f"UNet: padding_mode must be auto, zeros or circular, got {padding_mode!r}")
         if cond_channels < 0:
             raise ConfigError(f"UNet: cond_channels must be >= 0, got {cond_channels}")
         self.ndim, self.use_grid, self.cond_channels = ndim, use_grid, cond_channels
-        pm = padding_mode
+        pm = self.padding_mode = padding_of(padding_mode, grid)
         emb = 4 * hidden if cond_channels else 0
         if cond_channels:
             self.embed = nn.Sequential(nn.Linear(cond_channels, emb), activation(activation_fn), nn.Linear(emb, emb))

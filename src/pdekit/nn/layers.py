@@ -245,6 +245,14 @@ def conv_nd(ndim: int, *args, **kwargs) -> nn.Module:
     return (nn.Conv1d, nn.Conv2d, nn.Conv3d)[ndim - 1](*args, **kwargs)
 
 
+def padding_of(mode: str, grid: str) -> str:
+    """A convolution's padding mode: ``mode``, or for "auto" the one the grid wants (circular on a
+    periodic grid, whose ends are neighbours; zeros on nodes, whose ends are the domain's boundary)."""
+    if mode != "auto":
+        return mode
+    return "circular" if grid == "periodic" else "zeros"
+
+
 def mlp(sizes: list[int], act: str = "gelu", ndim: int = 0) -> nn.Sequential:
     """Linear layers sizes[0] -> sizes[1] -> ... with the activation between them (none after the
     last): over the features of (n, sizes[0]) inputs (``ndim`` 0), or pointwise over the channels of

@@ -317,7 +317,7 @@ def load_trained(run_dir: str, device: str = "cpu") -> tuple[TrainedModel, dict]
         If there is no readable checkpoint, it is not an operator run's, or its weights do not fit the
         model its recipe builds.
     """
-    from pdekit.models.registry import build_model, checkpoint_grid
+    from pdekit.models.registry import as_trained, build_model
     from pdekit.train.trainer import METRICS_CSV, check_checkpoint_model, read_history
 
     path = os.path.join(run_dir, "checkpoint.pt")
@@ -325,8 +325,8 @@ def load_trained(run_dir: str, device: str = "cpu") -> tuple[TrainedModel, dict]
     recipe_raw = json.loads(state["recipe"])
     if "model" not in recipe_raw or "in_channels" not in state:
         raise PdekitError(f"'{path}' is not the checkpoint of an operator run")
-    grid = checkpoint_grid(recipe_raw["model"]["name"], state.get("grid", "nodes"), state)  # unrecorded: nodes
-    model = build_model(recipe_raw["model"], state["in_channels"], state["out_channels"], state["ndim"], grid)
+    config, grid = as_trained(recipe_raw["model"], state.get("grid", "nodes"), state)  # unrecorded: nodes
+    model = build_model(config, state["in_channels"], state["out_channels"], state["ndim"], grid)
     check_checkpoint_model(state, model, path)
     keep_best = "best_model" in state  # written only by runs with train.keep_best
     model.load_state_dict(state["best_model" if keep_best else "model"])
