@@ -238,6 +238,28 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_invert(args) -> int:
+    """``pdekit invert``: recover test inputs of an operator run from noisy, partial observations
+    of their outputs through its network (``pipeline.invert_run``), print a summary, return 0."""
+    from pdekit.pipeline import invert_run
+
+    r = invert_run(args.run_dir, args.out, args.samples, args.noise, args.observed, args.steps,
+                   tuple(args.bounds) if args.bounds else None, args.device, args.quiet)
+    print(f"recovered {r['samples']} test inputs of {r['recipe']} from {r['observed_fraction']:.0%} of the output "
+          f"points with {r['noise']:.0%} noise (smoothness {r['smoothness']:g}, chosen on {r['validation_samples']} "
+          f"validation samples): input relative L2 {r['input_rel_l2']:.4g} (median {r['median_input_rel_l2']:.4g}) "
+          f"in {r['seconds']:.1f} s")
+    print(f"  the network's outputs for them miss the observations by {r['surrogate_misfit']:.4g} (the noise: "
+          f"{r['observation_noise']:.4g})")
+    if "solver_output_rel_l2" in r:
+        print(f"  the solver's outputs for them miss the true outputs by {r['solver_output_rel_l2']:.4g} (for the true "
+              f"inputs on the same grid: {r['solver_baseline_rel_l2']:.4g})")
+    else:
+        print(f"  no solver check: {r['solver_check']}")
+    print(f"  written to {args.out or os.path.join(args.run_dir, 'inverse')} (inverse.json, inverse.npz, inverse.png)")
+    return 0
+
+
 def cmd_convert(args) -> int:
     """``pdekit convert``: copy an HDF5 file in any layout pdekit reads to pdekit's schema or a PDEBench
     layout (``args.layout``), refusing an output that exists, and print what was converted.
@@ -391,6 +413,22 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"),
                    help="where the model runs and is timed against the solver (auto: CUDA where available)")
     e.set_defaults(func=cmd_eval)
+
+    v = sub.add_parser("invert", help="recover an operator run's test inputs from noisy, partial observations of "
+                                      "their outputs")
+    v.add_argument("run_dir")
+    v.add_argument("--out", default=None, metavar="DIR", help="where to write (default: RUN_DIR/inverse)")
+    v.add_argument("--samples", type=int, default=8, help="test samples to invert, and validation samples that "
+                                                         "choose the smoothness")
+    v.add_argument("--noise", type=float, default=0.01, help="observation noise, relative to each sample's "
+                                                            "standard deviation")
+    v.add_argument("--observed", type=float, default=0.25, help="fraction of the output points observed")
+    v.add_argument("--steps", type=int, default=300, help="L-BFGS iterations at most")
+    v.add_argument("--bounds", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
+                   help="a box the inputs are known to lie in (the data's units)")
+    v.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"), help="where the network runs")
+    v.add_argument("--quiet", action="store_true", help="no progress bars")
+    v.set_defaults(func=cmd_invert)
 
     c = sub.add_parser("convert", help="copy a PDEBench, The Well or pdekit file into pdekit's schema or a PDEBench layout")
     c.add_argument("input", help="HDF5 file in any layout pdekit reads")

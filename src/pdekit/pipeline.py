@@ -45,15 +45,19 @@ def split_ranges(data) -> dict[str, tuple[int, int]]:
     return {"train": (0, data.n_train), "val": (data.n_train, n_val), "test": (data.n_train + n_val, data.n_test)}
 
 
-def prepare_data(recipe: Recipe, quiet: bool = False, device: str = "cpu", evaluation: bool = False) -> dict:
+def prepare_data(recipe: Recipe, quiet: bool = False, device: str = "cpu", evaluation: bool = False,
+                 splits: tuple[str, ...] | None = None) -> dict:
     """Files (or splits of a user's file) for train, val and test, one test file per transfer
     resolution (the same test samples, stored finer) and, with eval.held_out, the test samples under
     those parameters; ``evaluation``: the test-side files only (an evaluation never needs the
-    training data, which an empty cache would otherwise solve again)."""
+    training data, which an empty cache would otherwise solve again); ``splits``: these splits
+    only, no transfer or held-out files."""
     d = recipe.data
     ranges = split_ranges(d)
     if evaluation:
         ranges = {"test": ranges["test"]}
+    if splits:
+        ranges = {k: ranges[k] for k in splits}
     if d.file:  # a file given by the user, in any layout: nothing to generate
         files = {split: Split(d.file, first, n) for split, (first, n) in ranges.items()}
         if d.test_file:
@@ -70,6 +74,8 @@ def prepare_data(recipe: Recipe, quiet: bool = False, device: str = "cpu", evalu
     problem = recipe.data_problem()
     files = {split: generated(problem, first, n) for split, (first, n) in ranges.items()
              if not (split == "train" and d.source == "online")}  # online: solved while training, never stored
+    if splits:
+        return {**files, "transfer": {}}
     test = ranges["test"]
     if recipe.eval.held_out:  # the test samples' indices under other parameters
         files["held_out"] = generated(recipe.data_problem(params=recipe.eval.held_out), *test)
@@ -550,6 +556,75 @@ def evaluate_run(run_dir: str, data: str | None = None, json_out: str | None = N
         print(f"note: '{run_dir}' stopped training before it finished (its last checkpoint: epoch {step}); these are "
               f"the metrics of {weights}. Run its recipe again with --out {run_dir} to finish it", file=sys.stderr)
     return RUNNERS[recipe.kind].evaluate(run_dir, recipe, data, json_out, report_dir, str(resolve_device(device, "--device")))
+
+
+def invert_run(run_dir: str, out: str | None = None, samples: int = 8, noise: float = 0.01, fraction: float = 0.25,
+               steps: int = 300, bounds: tuple[float, float] | None = None, device: str = "cpu",
+               quiet: bool = False) -> dict:
+    """Recover test inputs of an operator run from noisy, partial observations of their outputs
+    through its network (``eval.inverse.invert``: the smoothness chosen on validation samples, the
+    answer checked by the solver where the run's data came from it). Writes ``inverse.json``,
+    ``inverse.npz`` and ``inverse.png`` to ``out`` (default RUN_DIR/inverse) and returns the results.
+
+    Parameters
+    ----------
+    run_dir : str
+        An operator run folder with its checkpoint.pt.
+    out : str or None
+        The folder to write to (not the run folder itself).
+    samples : int
+        Test samples to invert, and validation samples to choose the smoothness on (the first ones).
+    noise, fraction : float
+        Observation noise relative to each sample's standard deviation, and the fraction of points observed.
+    steps : int
+        L-BFGS iterations at most.
+    bounds : (low, high) or None
+        A box the inputs are known to lie in, in the data's units.
+    device : str
+        Where the network runs: "cpu", "cuda" or "auto".
+    """
+    import numpy as np
+
+    from pdekit.data.dataset import load_task
+    from pdekit.eval.inverse import invert, plot_inversion, solve_inputs
+    from pdekit.eval.report import _names
+    from pdekit.problems import get_problem
+    from pdekit.recipes import load_recipe
+    from pdekit.train.checkpoint import load_checkpoint
+    from pdekit.train.supervised import load_trained
+
+    out = out or os.path.join(run_dir, "inverse")
+    if os.path.realpath(out) == os.path.realpath(run_dir):
+        raise PdekitError("--out must name another folder than the run's: the run's own record is never changed")
+    if samples < 1:
+        raise PdekitError(f"--samples must be >= 1, got {samples}")
+    saved = load_checkpoint(os.path.join(run_dir, "checkpoint.pt"))
+    recipe = load_recipe(json.loads(saved["recipe"]))
+    d = recipe.data
+    if recipe.kind != "operator" or d.trajectory:
+        raise PdekitError(f"'{run_dir}' is a {'trajectory ' if d.trajectory else ''}{recipe.kind} run; pdekit invert "
+                          f"takes operator runs that map one input to one output (a PINN recovers coefficients "
+                          f"itself: docs/pinn.md)")
+    check_writable_dir(out)
+    device = str(resolve_device(device, "--device"))
+    trained, _ = load_trained(run_dir, device)
+    files = prepare_data(recipe, quiet=quiet, device=evaluation_data_device(recipe), splits=("val", "test"))
+    x_val, y_val, _ = load_task(files["val"], d, limit=samples)
+    x_test, y_test, meta = load_task(files["test"], d, limit=samples)
+    solver, cfg = None, meta["config"]
+    problem = get_problem(cfg["problem"]).from_params(cfg["resolution"], cfg["params"]) if meta["problem"] else None
+    if problem is not None and not (problem.time_dependent and d.input_time % problem.config.nt):
+        first = cfg.get("first", 0) + getattr(files["test"], "start", 0)
+        solver = lambda x: solve_inputs(problem, cfg.get("seed", 0), first, x, d.target_time, device)  # noqa: E731
+    results, arrays = invert(trained, (x_val, y_val), (x_test, y_test), noise=noise, fraction=fraction, steps=steps,
+                             bounds=bounds, periodic=data_grid(recipe) == "periodic", solver=solver, quiet=quiet)
+    if solver is None:
+        results["solver_check"] = "the run's data did not come from pdekit's solver starting at the stored input"
+    results.update({"run": run_dir, "recipe": recipe.name})
+    write_json(os.path.join(out, "inverse.json"), results)
+    np.savez(os.path.join(out, "inverse.npz"), **{k: v.numpy() for k, v in arrays.items()})
+    plot_inversion(arrays, os.path.join(out, "inverse.png"), _names(recipe))
+    return results
 
 
 def _check_foreign_data(recipe, state: dict, trained, data: str) -> list[str]:

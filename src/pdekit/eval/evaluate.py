@@ -107,17 +107,21 @@ class _Setting:
         self.inputs = draw_inputs(self.solver, seed, indices, device)
         self.target_time = target_time
 
-    def stored_inputs(self, initial: bool) -> torch.Tensor | None:
-        """The drawn inputs, channels-first, as the data stores them: a steady problem's inputs, or
-        (``initial``: the stored input is the first time slice) a time-dependent problem's initial
-        fields, in the order of its fields."""
+    def input_names(self, initial: bool) -> list[str]:
+        """The drawn inputs that the data stores as its input channels, in their order: a steady
+        problem's inputs, or (``initial``: the stored input is the first time slice) a
+        time-dependent problem's initial fields; [] where the stored input is something else."""
         p = self.problem
         # the parameters drawn per sample are no input, nor what is not a grid (a forcing's coefficients)
         drawn = [k for k in self.inputs if k not in p.sample_params and self.inputs[k].dim() == 1 + p.ndim]
         names = list(p.inputs) if not p.time_dependent else (drawn if initial else [])
-        if not names or (p.time_dependent and len(names) != len(p.fields)):
-            return None
-        return torch.stack([self.inputs[k] for k in names], dim=1).float().cpu()
+        return [] if p.time_dependent and len(names) != len(p.fields) else names
+
+    def stored_inputs(self, initial: bool) -> torch.Tensor | None:
+        """The drawn inputs, channels-first, as the data stores them (``input_names``); None where
+        the stored input is something else."""
+        names = self.input_names(initial)
+        return torch.stack([self.inputs[k] for k in names], dim=1).float().cpu() if names else None
 
     def run(self) -> torch.Tensor:
         """The answer the surrogate gives, timed as a whole: the solve, the target times, the stored
