@@ -112,6 +112,26 @@ def test_darcy_residual_vanishes_on_solver_output():
     res = p.residual({"u": u}, {"a": a})
     assert float(res.abs().max()) < 1e-9
     assert float(p.residual({"u": u * 1.01}, {"a": a}).abs().max()) > 1e-3
+    # a source given with the inputs: the residual reads it as the solver does (it read config.f: 4.7)
+    grid = torch.linspace(0, 1, 33, dtype=torch.float64)
+    f = (5 * grid[:, None] + 1).expand(33, 33)[None]
+    u = p.solve({"a": a, "f": f})["u"]
+    assert float(p.residual({"u": u}, {"a": a, "f": f}).abs().max()) < 1e-9
+
+
+def test_darcy_refuses_coefficients_that_are_not_elliptic():
+    """a <= 0 (or an indefinite K) is no elliptic problem: the solve returned a field anyway."""
+    from pdekit.errors import ConfigError
+
+    p = get_problem("darcy_2d").from_params(9, {"solve_resolution": 9})
+    a = torch.full((1, 9, 9), 3.0)
+    a[0, 4, 4] = -1.0
+    with pytest.raises(ConfigError, match="a must be positive everywhere, got a minimum of -1"):
+        p.solve({"a": a})
+    t = get_problem("darcy_tensor_2d").from_params(9, {"solve_resolution": 9})
+    one = torch.ones(1, 9, 9, dtype=torch.float64)
+    with pytest.raises(ConfigError, match="K must be positive definite everywhere"):
+        t.solve({"k11": one, "k12": 3 * one, "k22": one, "f": one})
 
 
 def test_burgers_residual_is_second_order_in_time():

@@ -55,6 +55,19 @@ def test_a_single_wavenumber_error_lands_in_its_band(k, band):
         assert value == pytest.approx(math.sqrt(0.5) if name == band else 0, rel=1e-12, abs=1e-12), name
 
 
+@pytest.mark.parametrize("kx, ky, band", [(3, 0, "low"), (2, 3, "low"), (3, 3, "mid"), (0, 4, "mid"), (8, 8, "mid"),
+                                          (9, 8, "high"), (11, 0, "mid"), (12, 0, "high")])
+def test_a_single_2d_mode_lands_in_the_band_of_its_radius(kx, ky, band):
+    """The bands are shells of the Euclidean |k|: (3, 3) (|k| = 4.2) is mid and (9, 8) (12.04) high,
+    where the largest component alone would call them low and mid."""
+    axis = torch.arange(32, dtype=torch.float64) / 32
+    x, y = torch.meshgrid(axis, axis, indexing="ij")
+    err = torch.cos(2 * math.pi * (kx * x + ky * y))[None, None]  # mean square 1/2
+    bands = metrics.frequency_rmse(err, torch.zeros_like(err))
+    for name, value in bands.items():
+        assert value == pytest.approx(math.sqrt(0.5) if name == band else 0, rel=1e-12, abs=1e-12), name
+
+
 def test_every_reported_metric_is_documented():
     doc = (Path(__file__).parents[1] / "docs" / "metrics.md").read_text()
     keys = set(metrics.summary(*_pairs(1))) - {"rel_l2"} | {"test_rel_l2"}  # evaluate renames rel_l2

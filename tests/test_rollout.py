@@ -188,6 +188,8 @@ def test_correlation_time_and_the_aggregates_are_exact_on_a_synthetic_signal():
     assert correlation_time(true, true, t) is None
     assert geometric_mean([1.0, math.e, math.e**2], first=3) == pytest.approx(math.e)
     assert geometric_mean([1.0] * 99) is None
+    assert geometric_mean([1.0] * 100 + [10.0] * 50) == 1.0  # the first 100 steps only
+    assert geometric_mean([0.0] + [1.0] * 99) == 0.0 and math.isnan(geometric_mean([math.nan] + [1.0] * 99))
     out = rollout_metrics(pred, true, t)
     # |e^{i theta} - 1| = 2 sin(theta / 2) per step; over the whole trajectory the root mean square
     expected = math.sqrt(sum((2 * math.sin(0.05 * s)) ** 2 for s in range(steps)) / steps)

@@ -36,11 +36,15 @@ def trajectory_rel_l2(pred: torch.Tensor, true: torch.Tensor) -> float:
 
 def geometric_mean(values, first: int = 100) -> float | None:
     """exp(mean(log v)) over the first ``first`` values (APEBench's aggregate of the per-step
-    nRMSE); None when fewer values exist."""
+    nRMSE); None when fewer values exist, 0 when one is 0 (an exact step), NaN when one is NaN."""
     values = [float(v) for v in values][:first]
     if len(values) < first:
         return None
-    return math.exp(sum(math.log(max(v, 1e-300)) for v in values) / first)
+    if any(math.isnan(v) for v in values):
+        return math.nan
+    if min(values) <= 0:
+        return 0.0
+    return math.exp(sum(math.log(v) for v in values) / first)
 
 
 def correlation(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from pdekit.config import limits, param, require
+from pdekit.errors import ConfigError
 from pdekit.numerics import elliptic, random_fields
 from pdekit.problems.base import Problem, register
 
@@ -79,6 +80,9 @@ class Darcy2D(Problem):
     def solve(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         c = self.config
         a = inputs["a"].to(torch.float64)
+        if not bool((a > 0).all()):  # the operator is then not elliptic: a solve returns garbage
+            raise ConfigError(f"darcy_2d: the coefficient a must be positive everywhere, got a minimum of "
+                              f"{float(a.min()):.3g}")
         f = inputs.get("f")
         f = torch.full_like(a, c.f) if f is None else f.to(torch.float64)
         solver = c.solver if c.solver != "auto" else ("direct" if a.device.type == "cpu" else "cg")
@@ -98,6 +102,8 @@ class Darcy2D(Problem):
         finite-volume stencil (so the solver's output has zero residual on its grid)."""
         u = fields["u"].to(torch.float64)
         a = inputs["a"].to(torch.float64)
+        f = inputs.get("f")  # a source given with the inputs, as the solver reads it
         out = u.clone()
-        out[..., 1:-1, 1:-1] = elliptic.apply_operator(u, a) - self.config.f
+        out[..., 1:-1, 1:-1] = elliptic.apply_operator(u, a) - (self.config.f if f is None else
+                                                                f.to(torch.float64)[..., 1:-1, 1:-1])
         return out

@@ -44,6 +44,10 @@ class DarcyTensor2D(Darcy2D):
 
     def solve(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         k11, k12, k22, f = (inputs[name].to(torch.float64) for name in self.inputs)
+        if not bool(((k11 > 0) & (k11 * k22 - k12**2 > 0)).all()):  # else not elliptic: garbage
+            raise ConfigError("darcy_tensor_2d: K must be positive definite everywhere (k11 > 0 and "
+                              f"k11 k22 - k12^2 > 0), got a minimum k11 of {float(k11.min()):.3g} and of "
+                              f"k11 k22 - k12^2 of {float((k11 * k22 - k12**2).min()):.3g}")
         return {"u": elliptic.solve_tensor_direct(k11, k12, k22, f)}
 
     def residual(self, fields, inputs):
