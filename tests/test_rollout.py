@@ -175,6 +175,22 @@ def test_the_curriculum_grows_the_horizon_and_noise_is_scaled_per_channel():
     assert torch.allclose(ratio, torch.ones(2), atol=0.05), ratio
 
 
+def test_per_step_metrics_average_over_trajectories_at_each_step():
+    """Three trajectories of five steps, two channels of scales 1 and 100: rollout_rel_l2 pools the
+    channels per sample and step, rollout_nrmse averages the channels' nRMSE; both then average the
+    samples, step by step (numpy formulas, docs/metrics.md)."""
+    g = torch.Generator().manual_seed(0)
+    true = torch.randn(3, 5, 2, 16, generator=g, dtype=torch.float64) * torch.tensor([1.0, 100.0])[:, None]
+    pred = true + 0.1 * torch.randn(3, 5, 2, 16, generator=g, dtype=torch.float64) * torch.arange(1, 6)[:, None, None]
+    p, q = pred.numpy(), true.numpy()
+    rel = np.linalg.norm((p - q).reshape(3, 5, -1), axis=-1) / np.linalg.norm(q.reshape(3, 5, -1), axis=-1)
+    nrmse = (np.sqrt(((p - q) ** 2).mean(-1)) / np.sqrt((q**2).mean(-1))).mean(-1)  # (samples, steps)
+    out = rollout_metrics(pred, true, np.arange(1, 6))
+    assert np.allclose(out["rollout_rel_l2"], rel.mean(0), rtol=1e-12)
+    assert np.allclose(out["rollout_nrmse"], nrmse.mean(0), rtol=1e-12)
+    assert not np.allclose(out["rollout_rel_l2"], out["rollout_nrmse"], rtol=0.1)  # the scales tell them apart
+
+
 def test_correlation_time_and_the_aggregates_are_exact_on_a_synthetic_signal():
     """The prediction turns away from the truth by 0.1 rad per step: its Pearson correlation is
     cos(0.1 s), below 0.8 first at s = 7 (cos 0.7 = 0.765), at time 0.25 * 8 = 2."""
