@@ -74,8 +74,8 @@ def test_every_reported_metric_is_documented():
     assert not [key for key in keys if f"`{key}`" not in doc]
 
 
-@pytest.mark.parametrize("input_steps", [1, 3])
-def test_space_time_targets_get_pdebench_s_nrmse_per_predicted_step(input_steps):
+@pytest.mark.parametrize("input_steps, input_time", [(1, 0), (1, 5), (3, 0)])
+def test_space_time_targets_get_pdebench_s_nrmse_per_predicted_step(input_steps, input_time):
     """With data.trajectory the target is (n, c, nt, *space). The relative L2 stays per sample over
     the whole trajectory (FNO, PINO); nRMSE is PDEBench's: per sample, channel and predicted time
     step over space, then the mean, the input frame left out (it was pooled over space-time with
@@ -90,10 +90,10 @@ def test_space_time_targets_get_pdebench_s_nrmse_per_predicted_step(input_steps)
     true = (1 + gen.standard_normal((4, 2, 1, 32))) * decay
     pred = true + 0.01 * gen.standard_normal(true.shape)
     if input_steps == 1:
-        pred[:, :, 0] = true[:, :, 0]  # the input frame: reproduced exactly
-    data = SimpleNamespace(trajectory=True, input_steps=input_steps, input_time=0)
+        pred[:, :, input_time] = true[:, :, input_time]  # the input frame: reproduced exactly
+    data = SimpleNamespace(trajectory=True, input_steps=input_steps, input_time=input_time)
     out = _summary(torch.from_numpy(pred), torch.from_numpy(true), data)
-    steps = slice(1, None) if input_steps == 1 else slice(None)
+    steps = [t for t in range(nt) if t != input_time] if input_steps == 1 else slice(None)
     e, t = (pred - true)[:, :, steps], true[:, :, steps]
     pdebench = np.mean(np.sqrt((e**2).mean(-1)) / np.sqrt((t**2).mean(-1)))
     whole = np.mean(np.linalg.norm((pred - true).reshape(4, -1), axis=1) / np.linalg.norm(true.reshape(4, -1), axis=1))
