@@ -47,6 +47,7 @@ def main() -> None:
          v.cavity_manufactured),
         ("cavity_2d: same flow, pressure (root mean square)", lambda: v.cavity_manufactured(quantity="pressure")),
         ("combined_1d: alpha = 1, beta = 0.1, forced, t = 1, WENO5, against n = 800 (same dt)", v.combined_space),
+        ("combined_1d: same case, n = 100, steps to t = 1, against 16x the finest", v.combined_time),
     ]
     rows = ["| study | refined in | sizes | max error | observed order |", "|---|---|---|---|---|"]
     for label, study in studies:

@@ -590,3 +590,20 @@ def combined_space(sizes=(50, 100, 200), fine: int = 800, params: dict | None = 
     ref = final(fine)
     errors = [float((final(n)[:: n // sizes[0]] - ref[:: fine // sizes[0]]).abs().max()) for n in sizes]
     return _result("combined_1d", "space", sizes, errors)
+
+
+def combined_time(steps=(25, 50, 100, 200), n: int = 100, params: dict | None = None) -> dict:
+    """SSP-RK3's order: max error at t_final of one sample on ``n`` points with ``steps`` time
+    steps (the largest below the stable step) against 16x the finest. Default: alpha = 1,
+    beta = 0.1, t = 1 (forced: the forcing is evaluated at the Runge-Kutta stages)."""
+    from pdekit.data.generate import draw_inputs
+
+    base = {"nt": 2, "solve_resolution": n, **(params or {"alpha": 1.0, "beta": 0.1, "t_final": 1.0})}
+
+    def final(count):
+        p = get_problem("combined_1d").from_params(n, {**base, "dt": base["t_final"] / count})
+        return p.solve(draw_inputs(p, 0, range(1)))["u"][0, -1]
+
+    ref = final(16 * steps[-1])
+    errors = [float((final(k) - ref).abs().max()) for k in steps]
+    return _result("combined_1d", "time (SSP-RK3, n = 100)", steps, errors)
