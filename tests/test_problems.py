@@ -117,3 +117,22 @@ def test_navier_stokes_advects_with_the_velocity_of_its_stream_function():
     lap = -4 * np.pi**2 * torch.cos(2 * np.pi * x) - 16 * np.pi**2 * torch.cos(4 * np.pi * y)
     rate = 1.5 * torch.sin(2 * np.pi * x) * torch.sin(4 * np.pi * y) + nu * lap + p.forcing(n)
     assert float(((w[1] - w[0]) / t - rate).abs().max()) < 1e-3  # measured 1.2e-4
+
+
+def test_allen_cahn_reaction_and_ks_linear_part_against_exact_solutions():
+    """Terms checked otherwise only by self-convergence: Allen-Cahn from a constant state follows
+    the exact ODE u' = r (u - u^3), u = u0 e^(rt) / sqrt(1 + u0^2 (e^(2rt) - 1)); a KS mode of
+    amplitude 1e-8 (its nonlinear term 1e-16) grows as exp((k^2 - k^4) t)."""
+    t, r, u0 = 0.5, 5.0, 0.1
+    p = get_problem("allen_cahn_1d").from_params(16, {"solve_resolution": 16, "t_final": t, "nt": 2, "dt": 1e-3})
+    u = p.solve({"u0": torch.full((1, 16), u0, dtype=torch.float64)})["u"][0, -1]
+    grow = np.exp(r * t)
+    assert float((u - u0 * grow / np.sqrt(1 + u0**2 * (grow**2 - 1))).abs().max()) < 1e-10
+    n, length = 64, 22.0
+    ks = get_problem("kuramoto_sivashinsky_1d").from_params(n, {"solve_resolution": n, "length": length, "spinup": 0.0,
+                                                                 "t_final": 1.0, "nt": 2, "dt": 0.01})
+    k = 2 * np.pi * 3 / length  # the third mode: k^2 - k^4 = 0.195
+    x = torch.arange(n, dtype=torch.float64) * length / n
+    u = ks.solve({"u0": 1e-8 * torch.cos(k * x)[None]})["u"][0, -1]
+    exact = 1e-8 * np.exp(k**2 - k**4) * torch.cos(k * x)
+    assert float((u - exact).abs().max()) < 1e-6 * float(exact.abs().max())
