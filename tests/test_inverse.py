@@ -15,24 +15,37 @@ from pdekit.train.supervised import TrainedModel
 
 
 class Blur(torch.nn.Module):
-    """A periodic Gaussian blur: a smoothing operator whose inverse amplifies noise (a stand-in
-    for a trained network that is exact)."""
+    """A periodic Gaussian blur: a smoothing operator whose inverse amplifies noise."""
 
     def forward(self, a):
         k = torch.fft.rfftfreq(a.shape[-1], 1.0 / a.shape[-1], dtype=a.dtype)
         return torch.fft.irfft(torch.fft.rfft(a) * torch.exp(-((k / 6.0) ** 2)), n=a.shape[-1])
 
 
+class Normalized(torch.nn.Module):
+    """An exact 'trained' network: normalized inputs to normalized outputs of ``op``, as a trained
+    operator works (so a missing encode or decode shows)."""
+
+    def __init__(self, op, x_norm, y_norm):
+        super().__init__()
+        self.op, self.x_norm, self.y_norm = op, x_norm, y_norm
+
+    def forward(self, z):
+        return self.y_norm.encode(self.op(self.x_norm.decode(z)))
+
+
 def _blurred(n_samples=8, n=64):
-    """Inputs of modes 1..4 around 1 and their blurred outputs, with an exact 'trained' model."""
+    """Inputs of modes 1..4 around 1 and their blurred outputs, with an exact 'trained' model whose
+    normalizers are not the identity."""
     g = torch.Generator().manual_seed(0)
     x = torch.arange(n, dtype=torch.float64) / n
     c = torch.randn(n_samples, 2, 4, generator=g, dtype=torch.float64)
     k = torch.arange(1, 5, dtype=torch.float64)
     a = 1 + 0.5 * (c[:, 0, :, None] * torch.sin(2 * math.pi * k[:, None] * x)
                    + c[:, 1, :, None] * torch.cos(2 * math.pi * k[:, None] * x)).sum(1)[:, None]
-    identity = Normalizer(torch.zeros(1), torch.ones(1))
-    trained = TrainedModel(Blur(), identity, Normalizer(torch.zeros(1), torch.ones(1)))
+    x_norm, y_norm = Normalizer(torch.tensor([1.5]), torch.tensor([2.0])), Normalizer(torch.tensor([0.5]),
+                                                                                      torch.tensor([3.0]))
+    trained = TrainedModel(Normalized(Blur(), x_norm, y_norm), x_norm, y_norm)
     return trained, a.float(), Blur()(a).float()
 
 
@@ -60,14 +73,35 @@ def test_sparse_noisy_observations_with_smoothness():
 
 
 def test_observations_have_the_noise_and_the_points_asked_for():
-    y = torch.randn(6, 2, 40, 40)
+    y = torch.randn(6, 2, 40, 40) * torch.tensor([1.0, 100.0])[:, None, None]  # channels of scales 1 and 100
     observed, mask = observe(y, 0.05, 0.3, seed=3)
     assert mask.shape == (6, 1, 40, 40) and abs(float(mask.float().mean()) - 0.3) < 0.02
-    assert torch.allclose(masked_rel_l2(observed, y, mask), torch.full((6,), 0.05), rtol=0.1)
+    for c in range(2):  # each channel's noise is 5% of its own spread (pooled, u got 5)
+        relative = masked_rel_l2(observed[:, c : c + 1], y[:, c : c + 1], mask)
+        assert torch.allclose(relative, torch.full((6,), 0.05), rtol=0.15), (c, relative)
     assert torch.equal(observe(y, 0.05, 0.3, seed=3)[0].nan_to_num(), observed.nan_to_num())  # seeded
     assert bool(observed.isnan().eq(~mask).all())  # nothing is known where nothing is observed
     _, sparse = observe(y[:, :, :2, :2], 0.0, 1e-9, seed=0)
     assert sparse.flatten(1).sum(1).tolist() == [1] * 6  # every sample keeps a point
+
+
+def test_known_channels_are_held_and_the_others_recovered():
+    """A second input channel (a known source, here added to the blurred field) is held at its
+    given values; only the first is recovered, to the accuracy of the one-channel case."""
+    trained, a, u = _blurred()
+    source = 0.3 * torch.cos(2 * math.pi * torch.arange(64) / 64).expand(8, 1, 64)
+
+    class TwoInputs(torch.nn.Module):
+        def forward(self, z):  # identity normalizers: blur(a) + s
+            return Blur()(z[:, :1]) + z[:, 1:]
+
+    identity = Normalizer(torch.zeros(2), torch.ones(2))
+    two = TrainedModel(TwoInputs(), identity, Normalizer(torch.zeros(1), torch.ones(1)))
+    x = torch.cat([a, source], dim=1)
+    found = recover_inputs(two, u + source, channels=[0], held=x, smoothness=0.0, periodic=True, quiet=True)
+    assert torch.equal(found.inputs[:, 1:], source.float()) and float(rel_l2(found.inputs[:, :1], a).max()) < 1e-5
+    with pytest.raises(ConfigError, match="held must give"):
+        recover_inputs(two, u, channels=[0], quiet=True)
 
 
 def test_bad_requests_are_refused():
@@ -107,6 +141,28 @@ def test_the_solver_check_solves_the_given_inputs_on_the_data_grid(tmp_path):
     assert 1e-3 < float(rel_l2(solve_inputs(fine, 5, 10, x, -1), y).max()) < 0.02  # measured 0.008
 
 
+def test_the_solver_check_draws_what_else_the_sample_drew_and_keeps_the_channel_order(tmp_path):
+    """combined_1d's forcing is drawn per sample (not an input channel): the stored samples' inputs
+    give back their outputs only with their own indices. darcy_tensor_2d's four input channels
+    (k11, k12, k22, f) go to the solver in their order (swapped, the answer changes)."""
+    from pdekit.data.dataset import load_pairs
+    from pdekit.data.generate import generate
+    from pdekit.eval.inverse import solve_inputs
+    from pdekit.problems import get_problem
+
+    combined = get_problem("combined_1d").from_params(40, {"solve_resolution": 40, "t_final": 0.5, "nt": 3})
+    generate(combined, 3, 2, str(tmp_path / "c.h5"), quiet=True, first=7)
+    x, y, _ = load_pairs(str(tmp_path / "c.h5"), 0, -1)
+    assert float(rel_l2(solve_inputs(combined, 2, 7, x, -1), y).max()) < 1e-5
+    assert float(rel_l2(solve_inputs(combined, 2, 8, x, -1), y).min()) > 1e-2  # another sample's forcing
+    tensor = get_problem("darcy_tensor_2d").from_params(9, {"solve_resolution": 9})
+    generate(tensor, 2, 0, str(tmp_path / "t.h5"), quiet=True)
+    x, y, _ = load_pairs(str(tmp_path / "t.h5"))
+    assert float(rel_l2(solve_inputs(tensor, 0, 0, x, None), y).max()) < 1e-5
+    swapped = x[:, [3, 1, 2, 0]]  # k11 and f exchanged: still elliptic, another flow
+    assert float(rel_l2(solve_inputs(tensor, 0, 0, swapped, None), y).min()) > 1e-3
+
+
 def test_pdekit_invert_writes_the_recovery_and_its_solver_check(run_cli, tmp_path, monkeypatch):
     from pdekit.eval.inverse import solve_inputs
     from pdekit.problems import get_problem
@@ -123,8 +179,9 @@ def test_pdekit_invert_writes_the_recovery_and_its_solver_check(run_cli, tmp_pat
     assert run_cli("run", str(tmp_path / "tiny.json"), "--out", run, "--quiet")[0] == 0
     code, out, err = run_cli("invert", run, "--samples", "3", "--observed", "0.5", "--quiet")
     assert code == 0, err
-    assert "recovered 3 test inputs of tiny from 50% of the output points with 1% noise" in out
+    assert "recovered input channels [0] of 3 test samples of tiny from 0.5 of the output points with noise 0.01" in out
     result = json.loads((tmp_path / "run/inverse/inverse.json").read_text())
+    assert result["input_rel_l2"] < 0.4 and result["held_channels"] == []  # measured 0.25; unnormalized: 0.8
     assert result["validation_samples"] == 3 and len(result["smoothness_ladder"]) == 5
     assert result["smoothness"] == min(result["smoothness_ladder"], key=lambda r: r["val_input_rel_l2"])["smoothness"]
     arrays = np.load(tmp_path / "run/inverse/inverse.npz")

@@ -244,16 +244,22 @@ def cmd_invert(args) -> int:
     from pdekit.pipeline import invert_run
 
     r = invert_run(args.run_dir, args.out, args.samples, args.noise, args.observed, args.steps,
-                   tuple(args.bounds) if args.bounds else None, args.device, args.quiet)
-    print(f"recovered {r['samples']} test inputs of {r['recipe']} from {r['observed_fraction']:.0%} of the output "
-          f"points with {r['noise']:.0%} noise (smoothness {r['smoothness']:g}, chosen on {r['validation_samples']} "
-          f"validation samples): input relative L2 {r['input_rel_l2']:.4g} (median {r['median_input_rel_l2']:.4g}) "
-          f"in {r['seconds']:.1f} s")
-    print(f"  the network's outputs for them miss the observations by {r['surrogate_misfit']:.4g} (the noise: "
-          f"{r['observation_noise']:.4g})")
+                   tuple(args.bounds) if args.bounds else None, args.recover, args.device, args.quiet)
+    held = f"; channels {r['held_channels']} held at their true values" if r["held_channels"] else ""
+    print(f"recovered input channels {r['channels']} of {r['samples']} test samples of {r['recipe']} from "
+          f"{r['observed_fraction']:.3g} of the output points with noise {r['noise']:g} x each channel's standard "
+          f"deviation{held}")
+    print(f"  smoothness {r['smoothness']:g}, chosen on {r['validation_samples']} validation samples; input relative "
+          f"L2 {r['input_rel_l2']:.4g} (median {r['median_input_rel_l2']:.4g}), in {r['seconds']:.1f} s")
+    if "smoothness_note" in r:
+        print(f"  note: {r['smoothness_note']}")
+    overfit = " (below it: the inputs fit the noise)" if r["surrogate_misfit"] < 0.5 * r["observation_noise"] else ""
+    print(f"  the network's outputs for them: relative L2 {r['surrogate_misfit']:.4g} against the observations at the "
+          f"observed points, whose own noise is {r['observation_noise']:.4g}{overfit}; "
+          f"{r['surrogate_output_rel_l2']:.4g} against the true outputs everywhere")
     if "solver_output_rel_l2" in r:
-        print(f"  the solver's outputs for them miss the true outputs by {r['solver_output_rel_l2']:.4g} (for the true "
-              f"inputs on the same grid: {r['solver_baseline_rel_l2']:.4g})")
+        print(f"  the solver's outputs for them: relative L2 {r['solver_output_rel_l2']:.4g} against the true outputs "
+              f"(for the true inputs on the same grid: {r['solver_baseline_rel_l2']:.4g})")
     else:
         print(f"  no solver check: {r['solver_check']}")
     print(f"  written to {args.out or os.path.join(args.run_dir, 'inverse')} (inverse.json, inverse.npz, inverse.png)")
@@ -425,7 +431,10 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--observed", type=float, default=0.25, help="fraction of the output points observed")
     v.add_argument("--steps", type=int, default=300, help="L-BFGS iterations at most")
     v.add_argument("--bounds", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
-                   help="a box the inputs are known to lie in (the data's units)")
+                   help="a box the recovered inputs are known to lie in (the data's units)")
+    v.add_argument("--recover", type=int, nargs="+", default=None, metavar="C",
+                   help="input channels to recover (default: those that vary in space); the others are held at "
+                        "their true values")
     v.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"), help="where the network runs")
     v.add_argument("--quiet", action="store_true", help="no progress bars")
     v.set_defaults(func=cmd_invert)

@@ -559,7 +559,7 @@ def evaluate_run(run_dir: str, data: str | None = None, json_out: str | None = N
 
 
 def invert_run(run_dir: str, out: str | None = None, samples: int = 8, noise: float = 0.01, fraction: float = 0.25,
-               steps: int = 300, bounds: tuple[float, float] | None = None, device: str = "cpu",
+               steps: int = 300, bounds: tuple[float, float] | None = None, channels=None, device: str = "cpu",
                quiet: bool = False) -> dict:
     """Recover test inputs of an operator run from noisy, partial observations of their outputs
     through its network (``eval.inverse.invert``: the smoothness chosen on validation samples, the
@@ -579,7 +579,10 @@ def invert_run(run_dir: str, out: str | None = None, samples: int = 8, noise: fl
     steps : int
         L-BFGS iterations at most.
     bounds : (low, high) or None
-        A box the inputs are known to lie in, in the data's units.
+        A box the recovered inputs are known to lie in, in the data's units.
+    channels : list of int or None
+        The input channels to recover (None: those that vary in space); the others are held at
+        their true values.
     device : str
         Where the network runs: "cpu", "cuda" or "auto".
     """
@@ -596,34 +599,46 @@ def invert_run(run_dir: str, out: str | None = None, samples: int = 8, noise: fl
     out = out or os.path.join(run_dir, "inverse")
     if os.path.realpath(out) == os.path.realpath(run_dir):
         raise PdekitError("--out must name another folder than the run's: the run's own record is never changed")
-    if samples < 1:
-        raise PdekitError(f"--samples must be >= 1, got {samples}")
+    if samples < 1 or steps < 1:
+        raise PdekitError(f"--samples and --steps must be >= 1, got {samples} and {steps}")
+    if not 0 < fraction <= 1 or not noise >= 0:
+        raise PdekitError(f"--observed must lie in (0, 1] and --noise be >= 0, got {fraction} and {noise}")
+    if bounds is not None and not bounds[0] < bounds[1]:
+        raise PdekitError(f"--bounds must be LOW HIGH with LOW < HIGH, got {bounds[0]:g} {bounds[1]:g}")
     saved = load_checkpoint(os.path.join(run_dir, "checkpoint.pt"))
     recipe = load_recipe(json.loads(saved["recipe"]))
+    if recipe.kind != "operator" or recipe.data.trajectory:
+        kind = "trajectory operator" if recipe.kind == "operator" else recipe.kind
+        raise PdekitError(f"'{run_dir}' is a {kind} run; pdekit invert takes operator runs that map one input to one "
+                          f"output (a PINN recovers coefficients itself: docs/pinn.md)")
     d = recipe.data
-    if recipe.kind != "operator" or d.trajectory:
-        raise PdekitError(f"'{run_dir}' is a {'trajectory ' if d.trajectory else ''}{recipe.kind} run; pdekit invert "
-                          f"takes operator runs that map one input to one output (a PINN recovers coefficients "
-                          f"itself: docs/pinn.md)")
     check_writable_dir(out)
+    if "stop_reason" in saved and not saved["stop_reason"]:  # as evaluate_run says it
+        print(f"note: '{run_dir}' stopped training before it finished (its last checkpoint: epoch {saved['epoch']}); "
+              f"its weights are inverted as they are", file=sys.stderr)
     device = str(resolve_device(device, "--device"))
     trained, _ = load_trained(run_dir, device)
     files = prepare_data(recipe, quiet=quiet, device=evaluation_data_device(recipe), splits=("val", "test"))
-    x_val, y_val, _ = load_task(files["val"], d, limit=samples)
-    x_test, y_test, meta = load_task(files["test"], d, limit=samples)
+    cut = {k: f._replace(count=min(samples, f.count or samples)) if isinstance(f, Split) else f
+           for k, f in files.items() if k in ("val", "test")}  # a user's file: its splits are Splits
+    x_val, y_val, _ = load_task(cut["val"], d, limit=samples)
+    x_test, y_test, meta = load_task(cut["test"], d, limit=samples)
+    if len(x_test) < samples and not quiet:
+        print(f"note: the test split holds {len(x_test)} samples; inverting those", file=sys.stderr)
     solver, cfg = None, meta["config"]
     problem = get_problem(cfg["problem"]).from_params(cfg["resolution"], cfg["params"]) if meta["problem"] else None
     if problem is not None and not (problem.time_dependent and d.input_time % problem.config.nt):
         first = cfg.get("first", 0) + getattr(files["test"], "start", 0)
         solver = lambda x: solve_inputs(problem, cfg.get("seed", 0), first, x, d.target_time, device)  # noqa: E731
     results, arrays = invert(trained, (x_val, y_val), (x_test, y_test), noise=noise, fraction=fraction, steps=steps,
-                             bounds=bounds, periodic=data_grid(recipe) == "periodic", solver=solver, quiet=quiet)
+                             bounds=bounds, periodic=data_grid(recipe) == "periodic", channels=channels, solver=solver,
+                             quiet=quiet)
     if solver is None:
         results["solver_check"] = "the run's data did not come from pdekit's solver starting at the stored input"
     results.update({"run": run_dir, "recipe": recipe.name})
     write_json(os.path.join(out, "inverse.json"), results)
     np.savez(os.path.join(out, "inverse.npz"), **{k: v.numpy() for k, v in arrays.items()})
-    plot_inversion(arrays, os.path.join(out, "inverse.png"), _names(recipe))
+    plot_inversion(arrays, os.path.join(out, "inverse.png"), _names(recipe), channel=results["channels"][0])
     return results
 
 

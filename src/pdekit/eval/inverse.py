@@ -57,15 +57,15 @@ def _roughness(z: torch.Tensor, periodic: bool) -> torch.Tensor:
 
 def recover_inputs(trained, observed: torch.Tensor, mask: torch.Tensor | None = None, *, steps: int = 300,
                    smoothness: float = 1e-6, bounds: tuple[float, float] | None = None, periodic: bool = False,
-                   start: torch.Tensor | None = None, log_every: int = 25, quiet: bool = False) -> Recovered:
+                   start: torch.Tensor | None = None, channels=None, held: torch.Tensor | None = None,
+                   log_every: int = 25, quiet: bool = False) -> Recovered:
     """Inputs a whose network outputs G(a) fit ``observed`` at the points of ``mask``.
 
     Minimizes the mean over samples of the normalized outputs' mean square misfit at the observed
     points plus ``smoothness`` times the mean |grad a|^2 of the normalized inputs over the unit
-    domain, by L-BFGS (strong-Wolfe line search, float64) over all samples at once: Adam's
-    per-point step sizes put rough noise into the inputs that a smoothing operator cannot see
-    (measured on a Gaussian blur: 0.11 relative error after 500 steps from complete, exact
-    observations, where L-BFGS recovers them to 1e-6). The network's weights stay as trained.
+    domain, by L-BFGS (strong-Wolfe line search, float64) over all samples at once (Adam's
+    per-point step sizes put rough noise into the inputs that a smoothing operator cannot see).
+    The network's weights stay as trained.
 
     Parameters
     ----------
@@ -79,11 +79,15 @@ def recover_inputs(trained, observed: torch.Tensor, mask: torch.Tensor | None = 
     steps : L-BFGS iterations at most (it stops earlier when it converges).
     smoothness : weight of the roughness penalty (0: none); choose it on samples whose inputs are
         known (``pdekit invert`` does, on the validation split).
-    bounds : (low, high) in the data's units: the inputs are low + (high - low) sigmoid(w), so
-        they stay inside (a coefficient known to lie in [3, 12], say).
+    bounds : (low, high) in the data's units: the recovered channels are low + (high - low)
+        sigmoid(w), so they stay inside (a coefficient known to lie in [3, 12], say).
     periodic : the data's grid is periodic (the roughness then wraps around).
     start : (n, in_channels, *space) first guess in the data's units (None: the training inputs'
         mean, channel by channel, or the middle of ``bounds``).
+    channels : the input channels to recover (None: all); the others are known and held at
+        ``held``'s values (a known source beside an unknown coefficient, per-sample parameters).
+    held : (n, in_channels, *space) in the data's units, whose other channels are ignored;
+        needed when ``channels`` leaves some out.
     log_every : iterations between the objective values kept in ``history``.
     quiet : no progress bar.
 
@@ -118,20 +122,34 @@ def recover_inputs(trained, observed: torch.Tensor, mask: torch.Tensor | None = 
                                                                               trained.y_normalizer))
     cin = int(x_norm.mean.numel())
     shape = (len(observed), cin, *observed.shape[2:])
-    if start is not None and tuple(start.shape) != shape:
-        raise ConfigError(f"start must be {shape} (samples, input channels, *space), got {tuple(start.shape)}")
+    chosen = list(range(cin)) if channels is None else sorted({int(c) for c in channels})
+    if not chosen or not all(0 <= c < cin for c in chosen):
+        raise ConfigError(f"channels must name some of the {cin} input channels 0 .. {cin - 1}, got {channels}")
+    for name, given in (("start", start), ("held", held)):
+        if given is not None and tuple(given.shape) != shape:
+            raise ConfigError(f"{name} must be {shape} (samples, input channels, *space), got {tuple(given.shape)}")
+    if len(chosen) < cin and held is None:
+        raise ConfigError(f"held must give the values of the input channels not recovered (all but {chosen})")
     first = (start.to(device, dtype) if start is not None else
-             x_norm.mean.reshape(1, cin, *(1,) * (len(shape) - 2)).expand(shape).clone())
+             x_norm.mean.reshape(1, cin, *(1,) * (len(shape) - 2)).expand(shape).clone())[:, chosen]
     if bounds is not None:
         low, high = float(bounds[0]), float(bounds[1])
         if start is None:
-            first = torch.full(shape, 0.5 * (low + high), device=device, dtype=dtype)
-        inside = ((first - low) / (high - low)).clamp(1e-6, 1 - 1e-6)
-        w = torch.logit(inside)
-        inputs_of = lambda w: low + (high - low) * torch.sigmoid(w)  # noqa: E731
+            first = torch.full_like(first, 0.5 * (low + high))
+        w = torch.logit(((first - low) / (high - low)).clamp(1e-6, 1 - 1e-6))
+        recovered_of = lambda w: low + (high - low) * torch.sigmoid(w)  # noqa: E731
     else:
         w = first
-        inputs_of = lambda w: w  # noqa: E731
+        recovered_of = lambda w: w  # noqa: E731
+    base = held.to(device, dtype) if len(chosen) < cin else None
+
+    def inputs_of(w):
+        if base is None:
+            return recovered_of(w)
+        full = base.clone()
+        full[:, chosen] = recovered_of(w)
+        return full
+
     w = w.detach().clone().requires_grad_(True)
     mask = mask.to(device)
     target = torch.where(mask, y_norm.encode(observed.to(device, dtype)), 0.0)  # unobserved values never count
@@ -140,7 +158,7 @@ def recover_inputs(trained, observed: torch.Tensor, mask: torch.Tensor | None = 
     def objective(w):
         z = x_norm.encode(inputs_of(w))
         misfit = torch.where(mask, net(z) - target, 0.0).pow(2).flatten(1).sum(1) / counts
-        return (misfit + smoothness * _roughness(z, periodic)).mean() if smoothness else misfit.mean()
+        return (misfit + smoothness * _roughness(z[:, chosen], periodic)).mean() if smoothness else misfit.mean()
 
     lbfgs = make_lbfgs([w], history_size=50)
 
@@ -179,14 +197,14 @@ SMOOTHNESS = (0.0, 1e-7, 1e-6, 1e-5, 1e-4)  # the penalties tried on the validat
 
 
 def observe(y: torch.Tensor, noise: float, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Synthetic observations of ``y`` (n, c, *space): Gaussian noise of ``noise`` times each
-    sample's standard deviation, at the points (all channels of a point together) kept with
+    """Synthetic observations of ``y`` (n, c, *space): Gaussian noise of ``noise`` times the
+    standard deviation of each sample's channel, at the points (all channels of a point together) kept with
     probability ``fraction`` (each sample keeps at least one), NaN elsewhere; returns (observed,
     mask (n, 1, *space))."""
     if not 0 < fraction <= 1 or not noise >= 0:
         raise ConfigError(f"the observed fraction must lie in (0, 1] and the noise be >= 0, got {fraction} and {noise}")
     g = torch.Generator().manual_seed(seed)
-    scale = y.flatten(1).std(1).view(-1, *(1,) * (y.dim() - 1))
+    scale = y.flatten(2).std(2).view(*y.shape[:2], *(1,) * (y.dim() - 2))  # per channel: u beside 100 u
     observed = y + noise * scale * torch.randn(y.shape, generator=g, dtype=y.dtype)
     draw = torch.rand((len(y), 1, *y.shape[2:]), generator=g)
     mask = draw < fraction
@@ -202,26 +220,42 @@ def rel_l2(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 def solve_inputs(problem, seed: int, first: int, x: torch.Tensor, target_time, device: str = "cpu") -> torch.Tensor:
     """The problem's solver on the data's grid for inputs ``x`` (n, c, *space) of the stored
-    samples ``first ..`` (their per-sample parameters drawn as the data drew them): the outputs
-    (n, fields, *space) at ``target_time``. Raises ConfigError where the stored input is not
-    what the solver starts from (a state after a spin-up or at a later time)."""
+    samples ``first ..`` (what else the data drew for them, such as a forcing, drawn again): the
+    outputs (n, fields, *space) at ``target_time``. Channels of per-sample parameters after the
+    fields (a run's conditioning) must hold the true values: the solver takes the drawn ones.
+    Raises ConfigError where the stored input is not what the solver starts from (a state after a
+    spin-up or at a later time) or the solver has no grid of its own to set."""
     import dataclasses
 
     from pdekit.eval.evaluate import _Setting
 
-    params = {**dataclasses.asdict(problem.config), "solve_resolution": problem.resolution}
-    setting = _Setting(problem, params, seed, range(first, first + len(x)), device, target_time)
+    params = dataclasses.asdict(problem.config)
+    if "solve_resolution" not in params:
+        raise ConfigError(f"{problem.name} solves on its own mesh, not on the data's grid; no solver check")
+    setting = _Setting(problem, {**params, "solve_resolution": problem.resolution}, seed,
+                       range(first, first + len(x)), device, target_time)
     initial = not getattr(problem.config, "spinup", 0)
     names = setting.input_names(initial)
-    if len(names) != x.shape[1]:
-        raise ConfigError(f"{problem.name}'s stored input is not what its solver starts from; no solver check")
+    if not names or x.shape[1] != len(names) + len(problem.sample_params):
+        raise ConfigError(f"{problem.name}'s stored input is not what its solver starts from (a state after a "
+                          f"spin-up or at a later time); no solver check")
     for c, name in enumerate(names):
         setting.inputs[name] = x[:, c].to(device, torch.float64)
     return setting.run().float().cpu()
 
 
+def varying_channels(x: torch.Tensor) -> list[int]:
+    """The input channels of ``x`` (n, c, *space) that vary in space in some sample: the fields,
+    not the constant planes of per-sample parameters."""
+    flat = x.flatten(2)
+    spread = (flat.max(2).values - flat.min(2).values).amax(0)
+    size = flat.abs().amax((0, 2)).clamp_min(1e-30)
+    return [c for c in range(x.shape[1]) if float(spread[c]) > 1e-6 * float(size[c])]
+
+
 def invert(trained, val: tuple, test: tuple, *, noise: float = 0.01, fraction: float = 0.25, steps: int = 300,
-           bounds=None, periodic: bool = False, solver=None, seed: int = 0, quiet: bool = False) -> tuple[dict, dict]:
+           bounds=None, periodic: bool = False, channels=None, solver=None, seed: int = 0,
+           quiet: bool = False) -> tuple[dict, dict]:
     """Recover the test inputs from noisy, partial observations of their outputs, with the
     smoothness chosen on the validation samples, and check the answer with the solver.
 
@@ -230,9 +264,11 @@ def invert(trained, val: tuple, test: tuple, *, noise: float = 0.01, fraction: f
     trained : TrainedModel
     val, test : (x, y) pairs: validation samples (to choose the smoothness among ``SMOOTHNESS``
         by their recovered inputs' error) and the test samples to invert.
-    noise, fraction : the observations (``observe``): noise relative to each sample's standard
-        deviation, and the fraction of points observed.
+    noise, fraction : the observations (``observe``): noise relative to the standard deviation of
+        each sample's channel, and the fraction of points observed.
     steps, bounds, periodic : as ``recover_inputs``.
+    channels : the input channels to recover (None: those that vary in space,
+        ``varying_channels``); the others are known, held at their true values.
     solver : None, or a function inputs (n, c, *space) -> outputs (the problem's solver on the
         test samples, ``solve_inputs``) for the physics check.
     seed : of the observations (the validation ones use seed, the test ones seed + 1).
@@ -240,39 +276,48 @@ def invert(trained, val: tuple, test: tuple, *, noise: float = 0.01, fraction: f
     Returns
     -------
     results : dict
-        ``smoothness`` (chosen) and the validation ``smoothness_ladder``; on the test samples the
-        mean and median ``input_rel_l2`` (recovered against true inputs), ``observation_noise``
-        (the observations' own misfit at the observed points), ``surrogate_misfit`` (the network's
-        outputs for the recovered inputs against the observations there), ``surrogate_output_rel_l2``
-        (those outputs against the true outputs everywhere), with a solver
-        ``solver_output_rel_l2`` (the solver's outputs for the recovered inputs against the true
-        outputs: the misfit the physics gives), ``solver_baseline_rel_l2`` (the solver's outputs for
-        the true inputs on the same grid: its own discretization error) or ``solver_check`` (why not),
-        and ``seconds`` (the test recovery).
+        ``channels`` (recovered) and ``held_channels``; ``smoothness`` (chosen) and the validation
+        ``smoothness_ladder`` (``smoothness_note`` where it chose an end of the ladder); on the test
+        samples the mean and median ``input_rel_l2`` (recovered against true inputs, over the
+        recovered channels), ``observation_noise`` (the observations' own relative misfit at the
+        observed points), ``surrogate_misfit`` (the network's outputs for the recovered inputs
+        against the observations there), ``surrogate_output_rel_l2`` (those outputs against the
+        true outputs everywhere), with a solver ``solver_output_rel_l2`` (the solver's outputs for
+        the recovered inputs against the true outputs: the misfit the physics gives),
+        ``solver_baseline_rel_l2`` (the solver on the true inputs on the same grid: its own
+        discretization error) or ``solver_check`` (why not), and ``seconds`` (the test recovery).
     arrays : dict
-        ``true_inputs``, ``recovered``, ``observed``, ``mask``, ``true_outputs``, ``surrogate_outputs``
-        and, with a solver, ``solver_outputs``.
+        ``true_inputs``, ``recovered``, ``observed``, ``mask``, ``true_outputs``,
+        ``surrogate_outputs`` and, with a solver check, ``solver_outputs``.
     """
     import time
 
     x_val, y_val = val
     x_test, y_test = test
+    cin = x_test.shape[1]
+    chosen = varying_channels(torch.cat([x_val, x_test])) if channels is None else sorted({int(c) for c in channels})
+    if not chosen:
+        raise ConfigError("no input channel varies in space (the run maps per-sample parameters): nothing to recover "
+                          "through the network")
+    if not all(0 <= c < cin for c in chosen):
+        raise ConfigError(f"the channels to recover must lie in 0 .. {cin - 1}, got {channels}")
+    options = dict(steps=steps, bounds=bounds, periodic=periodic, channels=chosen, quiet=quiet)
     obs_val, mask_val = observe(y_val, noise, fraction, seed)
     ladder = []
     for smoothness in SMOOTHNESS:
-        found = recover_inputs(trained, obs_val, mask_val, steps=steps, smoothness=smoothness, bounds=bounds,
-                               periodic=periodic, quiet=quiet)
-        ladder.append({"smoothness": smoothness, "val_input_rel_l2": float(rel_l2(found.inputs, x_val).mean())})
+        found = recover_inputs(trained, obs_val, mask_val, smoothness=smoothness, held=x_val, **options)
+        error = rel_l2(found.inputs[:, chosen], x_val[:, chosen])
+        ladder.append({"smoothness": smoothness, "val_input_rel_l2": float(error.mean())})
     best = min(ladder, key=lambda row: row["val_input_rel_l2"])["smoothness"]
     observed, mask = observe(y_test, noise, fraction, seed + 1)
     started = time.perf_counter()
-    found = recover_inputs(trained, observed, mask, steps=steps, smoothness=best, bounds=bounds, periodic=periodic,
-                           quiet=quiet)
+    found = recover_inputs(trained, observed, mask, smoothness=best, held=x_test, **options)
     seconds = time.perf_counter() - started
-    errors = rel_l2(found.inputs, x_test)
+    errors = rel_l2(found.inputs[:, chosen], x_test[:, chosen])
     results = {
         "samples": len(x_test), "validation_samples": len(x_val), "noise": noise, "observed_fraction": fraction,
         "steps": steps, "bounds": list(bounds) if bounds is not None else None,
+        "channels": chosen, "held_channels": [c for c in range(cin) if c not in chosen],
         "smoothness": best, "smoothness_ladder": ladder,
         "input_rel_l2": float(errors.mean()), "median_input_rel_l2": float(errors.median()),
         "observation_noise": float(masked_rel_l2(observed, y_test, mask).mean()),
@@ -280,6 +325,8 @@ def invert(trained, val: tuple, test: tuple, *, noise: float = 0.01, fraction: f
         "surrogate_output_rel_l2": float(rel_l2(found.outputs, y_test).mean()),
         "seconds": seconds,
     }
+    if best == SMOOTHNESS[-1]:
+        results["smoothness_note"] = f"the largest smoothness tried ({best:g}) was best: a larger one may be better"
     arrays = {"true_inputs": x_test, "recovered": found.inputs, "observed": observed, "mask": mask,
               "true_outputs": y_test, "surrogate_outputs": found.outputs}
     if solver is not None:
@@ -288,11 +335,12 @@ def invert(trained, val: tuple, test: tuple, *, noise: float = 0.01, fraction: f
             results["solver_output_rel_l2"] = float(rel_l2(arrays["solver_outputs"], y_test).mean())
             results["solver_baseline_rel_l2"] = float(rel_l2(solver(x_test), y_test).mean())
         except PdekitError as exc:  # the recovered inputs may be outside what the solver accepts
+            arrays.pop("solver_outputs", None)
             results["solver_check"] = str(exc)
     return results, arrays
 
 
-def plot_inversion(arrays: dict, path: str, names=("input", "output"), count: int = 2) -> None:
+def plot_inversion(arrays: dict, path: str, names=("input", "output"), count: int = 2, channel: int = 0) -> None:
     """Per test sample: the true and the recovered input, the observations, and the output the
     solver (else the network) gives for the recovered input against the truth (overlaid in 1D,
     side by side in 2D, whose observations are drawn as dots)."""
@@ -302,6 +350,8 @@ def plot_inversion(arrays: dict, path: str, names=("input", "output"), count: in
 
     plt = _pyplot()
     x, rec, y, obs, mask = (arrays[k] for k in ("true_inputs", "recovered", "true_outputs", "observed", "mask"))
+    x, rec = x[:, channel:], rec[:, channel:]  # the input channel drawn first
+    names = (names[0] if channel == 0 else f"input channel {channel}", names[1])
     answer, by = (arrays["solver_outputs"], "solver") if "solver_outputs" in arrays else (arrays["surrogate_outputs"],
                                                                                           "network")
     count, ndim = min(count, len(x)), x.dim() - 2
@@ -328,10 +378,12 @@ def plot_inversion(arrays: dict, path: str, names=("input", "output"), count: in
         panels = [(x[i, 0], f"true {names[0]}", "viridis"), (rec[i, 0], f"recovered {names[0]}", "viridis"),
                   (y[i, 0], f"{names[1]}: truth, observed points", "viridis"), (answer[i, 0], f"{names[1]}: {by} on "
                   f"recovered", "viridis"), (error, f"{names[1]}: {by} - truth", "RdBu_r")]
-        low, high = float(min(x[i, 0].min(), rec[i, 0].min())), float(max(x[i, 0].max(), rec[i, 0].max()))
+        pair = [(float(min(a.min(), b.min())), float(max(a.max(), b.max()))) for a, b in ((x[i, 0], rec[i, 0]),
+                                                                                          (y[i, 0], answer[i, 0]))]
+        reach = float(error.abs().max())  # the error's colours centred on zero
+        scales = [pair[0], pair[0], pair[1], pair[1], (-reach, reach)]  # true and recovered on one scale
         for j, (data, title, cmap) in enumerate(panels):
-            reach = float(error.abs().max())  # the error's colours centred on zero
-            same = dict(vmin=low, vmax=high) if j < 2 else dict(vmin=-reach, vmax=reach) if j == 4 else {}
+            same = dict(vmin=scales[j][0], vmax=scales[j][1])
             image = axes[i, j].imshow(data.numpy().T, origin="lower", extent=(0, 1, 0, 1), aspect="auto", cmap=cmap,
                                       **same)
             fig.colorbar(image, ax=axes[i, j], fraction=0.046, pad=0.01)
