@@ -163,28 +163,34 @@ def test_the_solver_check_draws_what_else_the_sample_drew_and_keeps_the_channel_
     assert float(rel_l2(solve_inputs(tensor, 0, 0, swapped, None), y).min()) > 1e-3
 
 
-def test_pdekit_invert_writes_the_recovery_and_its_solver_check(run_cli, tmp_path, monkeypatch):
-    from pdekit.eval.inverse import solve_inputs
-    from pdekit.problems import get_problem
-
-    monkeypatch.setenv("PDEKIT_DATA", str(tmp_path / "data"))
-    recipe = {"name": "tiny", "description": "heat_1d, tiny FNO",
-              "data": {"problem": "heat_1d", "resolution": 32, "params": {"nt": 2, "nu": 0.02}, "n_train": 32,
-                       "n_val": 4, "n_test": 4, "seed": 0},
+def _train_and_invert(run_cli, tmp_path, data: dict, epochs: int, *args):
+    """`pdekit run` of a tiny FNO recipe on ``data``, then `pdekit invert` of 3 samples: (printed,
+    inverse.json, inverse.npz)."""
+    recipe = {"name": "tiny", "description": "a tiny FNO", "data": {**data, "resolution": 32, "seed": 0},
               "model": {"name": "fno", "modes": 6, "hidden_channels": 12, "n_layers": 2},
-              "train": {"epochs": 20, "batch_size": 8, "lr": 3e-3, "threads": 1},
+              "train": {"epochs": epochs, "batch_size": 8, "lr": 3e-3, "threads": 1},
               "eval": {"resolutions": [], "timing_samples": 2, "plot_samples": 1, "solver_ladder": False}}
     (tmp_path / "tiny.json").write_text(json.dumps(recipe))
     run = str(tmp_path / "run")
     assert run_cli("run", str(tmp_path / "tiny.json"), "--out", run, "--quiet")[0] == 0
-    code, out, err = run_cli("invert", run, "--samples", "3", "--observed", "0.5", "--quiet")
+    code, out, err = run_cli("invert", run, "--samples", "3", "--quiet", *args)
     assert code == 0, err
+    return out, json.loads((tmp_path / "run/inverse/inverse.json").read_text()), np.load(tmp_path / "run/inverse/inverse.npz")
+
+
+def test_pdekit_invert_writes_the_recovery_and_its_solver_check(run_cli, tmp_path, monkeypatch):
+    """The recovery of a tiny heat run, its smoothness the validation's best, its solver answer
+    recomputed independently, and the solver exact on the true inputs."""
+    from pdekit.eval.inverse import solve_inputs
+    from pdekit.problems import get_problem
+
+    monkeypatch.setenv("PDEKIT_DATA", str(tmp_path / "data"))
+    data = {"problem": "heat_1d", "params": {"nt": 2, "nu": 0.02}, "n_train": 32, "n_val": 4, "n_test": 4}
+    out, result, arrays = _train_and_invert(run_cli, tmp_path, data, 20, "--observed", "0.5")
     assert "recovered input channels [0] of 3 test samples of tiny from 0.5 of the output points with noise 0.01" in out
-    result = json.loads((tmp_path / "run/inverse/inverse.json").read_text())
     assert result["input_rel_l2"] < 0.4 and result["held_channels"] == []  # measured 0.25; unnormalized: 0.8
     assert result["validation_samples"] == 3 and len(result["smoothness_ladder"]) == 5
     assert result["smoothness"] == min(result["smoothness_ladder"], key=lambda r: r["val_input_rel_l2"])["smoothness"]
-    arrays = np.load(tmp_path / "run/inverse/inverse.npz")
     assert arrays["recovered"].shape == arrays["true_inputs"].shape == (3, 1, 32)
     # the solver's answer for the recovered inputs, recomputed: the test samples are 36 .. 38
     problem = get_problem("heat_1d").from_params(32, {"nt": 2, "nu": 0.02})
@@ -193,3 +199,25 @@ def test_pdekit_invert_writes_the_recovery_and_its_solver_check(run_cli, tmp_pat
     truth = torch.from_numpy(arrays["true_outputs"])
     assert abs(float(rel_l2(again, truth).mean()) - result["solver_output_rel_l2"]) < 1e-6
     assert result["solver_baseline_rel_l2"] < 1e-6 and (tmp_path / "run/inverse/inverse.png").stat().st_size > 0
+
+
+def test_per_sample_parameters_are_held_and_drawn_again_for_the_solver(run_cli, tmp_path, monkeypatch):
+    """Burgers with a viscosity per sample: its log-nu plane is held at the true values (not
+    recovered as a field), and the solver check solves each test sample with its own viscosity,
+    drawn again from its index (another index: another viscosity, another answer)."""
+    from pdekit.eval.inverse import solve_inputs
+    from pdekit.problems import get_problem
+
+    monkeypatch.setenv("PDEKIT_DATA", str(tmp_path / "data"))
+    params = {"nt": 2, "t_final": 0.2, "nu": 0.05, "nu_max": 0.5, "solve_resolution": 32}
+    data = {"problem": "burgers_1d", "params": params, "n_train": 24, "n_val": 3, "n_test": 3}
+    out, result, arrays = _train_and_invert(run_cli, tmp_path, data, 5)
+    assert "channels [1] held at their true values" in out
+    assert result["channels"] == [0] and result["held_channels"] == [1]
+    assert np.array_equal(arrays["recovered"][:, 1], arrays["true_inputs"][:, 1])
+    problem = get_problem("burgers_1d").from_params(32, params)
+    recovered = torch.from_numpy(arrays["recovered"])
+    again = solve_inputs(problem, 0, 27, recovered, -1)  # the test samples are 27 .. 29
+    assert np.allclose(again.numpy(), arrays["solver_outputs"], atol=1e-6)
+    assert float(rel_l2(solve_inputs(problem, 0, 0, recovered, -1), again).min()) > 1e-3
+    assert result["solver_baseline_rel_l2"] < 1e-5
