@@ -10,7 +10,8 @@ import torch
 
 from pdekit.data.dataset import Normalizer
 from pdekit.errors import ConfigError
-from pdekit.eval.inverse import masked_rel_l2, observe, recover_inputs, rel_l2
+from pdekit.eval.inverse import masked_rel_l2, observe, recover_inputs
+from pdekit.eval.metrics import relative_l2 as rel_l2
 from pdekit.train.supervised import TrainedModel
 
 
@@ -199,6 +200,9 @@ def test_pdekit_invert_writes_the_recovery_and_its_solver_check(run_cli, tmp_pat
     truth = torch.from_numpy(arrays["true_outputs"])
     assert abs(float(rel_l2(again, truth).mean()) - result["solver_output_rel_l2"]) < 1e-6
     assert result["solver_baseline_rel_l2"] < 1e-6 and (tmp_path / "run/inverse/inverse.png").stat().st_size > 0
+    code, _, err = run_cli("invert", str(tmp_path / "run"), "--recover", "7", "--out", str(tmp_path / "refused"))
+    assert code == 2 and "--recover must name input channels 0 .. 0 of this run, got 7" in err
+    assert not (tmp_path / "refused").exists()  # refused before any data or folder is made
 
 
 def test_per_sample_parameters_are_held_and_drawn_again_for_the_solver(run_cli, tmp_path, monkeypatch):

@@ -63,8 +63,6 @@ def test_bad_solver_settings_are_refused():
         build_model({"name": "latent_ode", "method": "rk45"}, 1, 1, 1)
     with pytest.raises(ConfigError, match="rtol and atol must be > 0"):
         build_model({"name": "latent_ode", "rtol": 0.0}, 1, 1, 1)
-    with pytest.raises(ConfigError, match="works on periodic data .* got a nodes grid"):
-        build_model({"name": "latent_ode"}, 1, 1, 1, "nodes")
 
 
 def test_pdekit_run_ks_node_reports_the_evaluations_per_step(run_cli, tmp_path, monkeypatch):

@@ -57,8 +57,6 @@ def test_stencil_config_errors():
         build_model({"name": "stencil", "width": 4}, 1, 1, 1)
     with pytest.raises(ConfigError, match="1D periodic"):
         build_model({"name": "stencil"}, 1, 1, 2)
-    with pytest.raises(ConfigError, match="1D periodic data .* on a nodes grid"):
-        build_model({"name": "stencil"}, 1, 1, 1, "nodes")
     model = build_model({"name": "stencil", "width": 5}, 2, 1, 1)
     assert model(torch.randn(3, 2, 16)).abs().max() == 0  # starts from u_t = 0
 

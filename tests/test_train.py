@@ -480,17 +480,21 @@ def test_a_deeponet_run_of_an_older_pdekit_is_evaluated_as_it_was_trained(tmp_pa
         run_recipe(load_recipe(raw), run, quiet=True)
 
 
-@pytest.mark.parametrize("name, before", [("unet", "zeros"), ("resnet", "circular")])
-def test_convolutions_pad_as_the_grid_wants_and_older_runs_as_they_were_trained(tmp_path, monkeypatch, name, before):
+@pytest.mark.parametrize("name, data, now, before", [
+    ("unet", {}, "circular", "zeros"),  # heat_1d: periodic
+    ("resnet", {"problem": "darcy_2d", "resolution": 9, "params": {"solve_resolution": 9}}, "zeros", "circular"),
+])
+def test_convolutions_pad_as_the_grid_wants_and_older_runs_as_they_were_trained(tmp_path, monkeypatch, name, data,
+                                                                                 now, before):
     """The U-Net and ResNet pad circularly on periodic data and with zeros on nodes (padding_mode
-    "auto"); before grid revision 3 they padded with zeros and circularly on every grid, and such a
-    checkpoint is rebuilt so, so it is scored as it was trained."""
+    "auto"); before grid revision 3 they padded with zeros and circularly on every grid. Such a
+    checkpoint is rebuilt with its padding, so it is scored as it was trained; it resumes only
+    where the padding is the same now (given in the config, or the old default)."""
     from pdekit.models import build_model
+    from pdekit.models.registry import as_trained
     from pdekit.pipeline import run_recipe
     from pdekit.recipes import load_recipe
     from pdekit.train.supervised import load_trained
-
-    from pdekit.models.registry import as_trained
 
     assert build_model({"name": name}, 1, 1, 1, "nodes").padding_mode == "zeros"
     assert build_model({"name": name, "padding_mode": "zeros"}, 1, 1, 1, "periodic").padding_mode == "zeros"
@@ -498,20 +502,33 @@ def test_convolutions_pad_as_the_grid_wants_and_older_runs_as_they_were_trained(
         config, same = as_trained({"name": name}, grid, {"grid_revision": 2})
         assert build_model(config, 1, 1, 1, same).padding_mode == before and same == grid
     monkeypatch.setenv("PDEKIT_DATA", str(tmp_path / "data"))
-    raw = json.loads(json.dumps(TINY))
-    raw["model"] = {"name": name, **({"hidden": 4, "channel_mults": [1, 2]} if name == "unet" else {"width": 4, "depth": 1})}
-    raw["train"]["epochs"], raw["eval"] = 1, {"solver_ladder": False, "timing_samples": 2, "plot_samples": 1}
-    run = str(tmp_path / "run")
-    run_recipe(load_recipe(raw), run, quiet=True)
 
     def padding(model):  # of every convolution wider than one point
-        return {m.padding_mode for m in model.modules() if isinstance(m, torch.nn.Conv1d) and m.kernel_size[0] > 1}
+        return {m.padding_mode for m in model.modules() if isinstance(m, torch.nn.modules.conv._ConvNd)
+                and max(m.kernel_size) > 1}
 
-    assert padding(load_trained(run)[0].model) == {"circular"}  # heat_1d is periodic
+    def old_run(folder, **model):  # one epoch, then its checkpoint as a pdekit before revision 3 wrote it
+        raw = json.loads(json.dumps(TINY))
+        raw["data"].update(data)
+        raw["model"] = {"name": name, **({"hidden": 4, "channel_mults": [1, 2]} if name == "unet" else
+                                         {"width": 4, "depth": 1}), **model}
+        raw["train"]["epochs"], raw["eval"] = 1, {"solver_ladder": False, "timing_samples": 2, "plot_samples": 1}
+        run = str(tmp_path / folder)
+        run_recipe(load_recipe(raw), run, quiet=True)
+        state = torch.load(os.path.join(run, "checkpoint.pt"), weights_only=False)
+        state["grid_revision"] = 2
+        torch.save(state, os.path.join(run, "checkpoint.pt"))
+        return run, raw
+
+    run, raw = old_run("auto")
     state = torch.load(os.path.join(run, "checkpoint.pt"), weights_only=False)
-    state["grid_revision"] = 2
-    torch.save(state, os.path.join(run, "checkpoint.pt"))  # as an older pdekit wrote it
-    assert padding(load_trained(run)[0].model) == {before}
+    assert padding(build_model(raw["model"], 1, 1, state["ndim"], state["grid"])) == {now}  # what it trained with
+    assert padding(load_trained(run)[0].model) == {before}  # as an older pdekit trained it
+    with pytest.raises(DataFileError, match=f"older pdekit whose {type(load_trained(run)[0].model).__name__} read"):
+        run_recipe(load_recipe(raw), run, quiet=True)  # would go on training with the other padding
+    run, raw = old_run("given", padding_mode=now)  # the padding in the config: the same then and now
+    run_recipe(load_recipe(raw), run, quiet=True)  # taken up again (finished: scored again)
+    assert padding(load_trained(run)[0].model) == {now}
 
 
 def test_a_run_folder_of_another_recipe_is_refused_before_any_data_is_made(tmp_path, monkeypatch, capsys):

@@ -262,7 +262,8 @@ def cmd_invert(args) -> int:
               f"(for the true inputs on the same grid: {r['solver_baseline_rel_l2']:.4g})")
     else:
         print(f"  no solver check: {r['solver_check']}")
-    print(f"  written to {args.out or os.path.join(args.run_dir, 'inverse')} (inverse.json, inverse.npz, inverse.png)")
+    files = "inverse.json, inverse.npz" + (", inverse.png" if r["plot"] else "; no plot of 3D data")
+    print(f"  written to {args.out or os.path.join(args.run_dir, 'inverse')} ({files})")
     return 0
 
 
@@ -435,7 +436,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--recover", type=int, nargs="+", default=None, metavar="C",
                    help="input channels to recover (default: those that vary in space); the others are held at "
                         "their true values")
-    v.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"), help="where the network runs")
+    v.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"),
+                   help="where the network and the solver check run")
     v.add_argument("--quiet", action="store_true", help="no progress bars")
     v.set_defaults(func=cmd_invert)
 

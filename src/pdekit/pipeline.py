@@ -612,7 +612,10 @@ def invert_run(run_dir: str, out: str | None = None, samples: int = 8, noise: fl
         raise PdekitError(f"'{run_dir}' is a {kind} run; pdekit invert takes operator runs that map one input to one "
                           f"output (a PINN recovers coefficients itself: docs/pinn.md)")
     d = recipe.data
-    check_writable_dir(out)
+    if channels is not None and not all(0 <= c < int(saved["in_channels"]) for c in channels):
+        raise PdekitError(f"--recover must name input channels 0 .. {int(saved['in_channels']) - 1} of this run, got "
+                          f"{' '.join(map(str, channels))}")
+    check_writable_dir(out, keep=False)  # made when the results are written: a refusal leaves none
     if "stop_reason" in saved and not saved["stop_reason"]:  # as evaluate_run says it
         print(f"note: '{run_dir}' stopped training before it finished (its last checkpoint: epoch {saved['epoch']}); "
               f"its weights are inverted as they are", file=sys.stderr)
@@ -636,9 +639,11 @@ def invert_run(run_dir: str, out: str | None = None, samples: int = 8, noise: fl
     if solver is None:
         results["solver_check"] = "the run's data did not come from pdekit's solver starting at the stored input"
     results.update({"run": run_dir, "recipe": recipe.name})
+    os.makedirs(out, exist_ok=True)
     write_json(os.path.join(out, "inverse.json"), results)
     np.savez(os.path.join(out, "inverse.npz"), **{k: v.numpy() for k, v in arrays.items()})
-    plot_inversion(arrays, os.path.join(out, "inverse.png"), _names(recipe), channel=results["channels"][0])
+    results["plot"] = plot_inversion(arrays, os.path.join(out, "inverse.png"), _names(recipe),
+                                     channel=results["channels"][0])
     return results
 
 

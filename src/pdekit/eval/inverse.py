@@ -19,6 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from pdekit.errors import ConfigError, PdekitError
+from pdekit.eval.metrics import relative_l2
 
 
 @dataclass
@@ -213,11 +214,6 @@ def observe(y: torch.Tensor, noise: float, fraction: float, seed: int) -> tuple[
     return torch.where(mask, observed, math.nan), mask
 
 
-def rel_l2(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Per sample ||a - b|| / ||b|| (n,)."""
-    return masked_rel_l2(a, b, torch.ones(1, dtype=torch.bool))
-
-
 def solve_inputs(problem, seed: int, first: int, x: torch.Tensor, target_time, device: str = "cpu") -> torch.Tensor:
     """The problem's solver on the data's grid for inputs ``x`` (n, c, *space) of the stored
     samples ``first ..`` (what else the data drew for them, such as a forcing, drawn again): the
@@ -277,7 +273,7 @@ def invert(trained, val: tuple, test: tuple, *, noise: float = 0.01, fraction: f
     -------
     results : dict
         ``channels`` (recovered) and ``held_channels``; ``smoothness`` (chosen) and the validation
-        ``smoothness_ladder`` (``smoothness_note`` where it chose an end of the ladder); on the test
+        ``smoothness_ladder`` (``smoothness_note`` where it chose the largest); on the test
         samples the mean and median ``input_rel_l2`` (recovered against true inputs, over the
         recovered channels), ``observation_noise`` (the observations' own relative misfit at the
         observed points), ``surrogate_misfit`` (the network's outputs for the recovered inputs
@@ -300,20 +296,20 @@ def invert(trained, val: tuple, test: tuple, *, noise: float = 0.01, fraction: f
         raise ConfigError("no input channel varies in space (the run maps per-sample parameters): nothing to recover "
                           "through the network")
     if not all(0 <= c < cin for c in chosen):
-        raise ConfigError(f"the channels to recover must lie in 0 .. {cin - 1}, got {channels}")
+        raise ConfigError(f"the channels to recover (--recover) must lie in 0 .. {cin - 1}, got {channels}")
     options = dict(steps=steps, bounds=bounds, periodic=periodic, channels=chosen, quiet=quiet)
     obs_val, mask_val = observe(y_val, noise, fraction, seed)
     ladder = []
     for smoothness in SMOOTHNESS:
         found = recover_inputs(trained, obs_val, mask_val, smoothness=smoothness, held=x_val, **options)
-        error = rel_l2(found.inputs[:, chosen], x_val[:, chosen])
+        error = relative_l2(found.inputs[:, chosen], x_val[:, chosen])
         ladder.append({"smoothness": smoothness, "val_input_rel_l2": float(error.mean())})
     best = min(ladder, key=lambda row: row["val_input_rel_l2"])["smoothness"]
     observed, mask = observe(y_test, noise, fraction, seed + 1)
     started = time.perf_counter()
     found = recover_inputs(trained, observed, mask, smoothness=best, held=x_test, **options)
     seconds = time.perf_counter() - started
-    errors = rel_l2(found.inputs[:, chosen], x_test[:, chosen])
+    errors = relative_l2(found.inputs[:, chosen], x_test[:, chosen])
     results = {
         "samples": len(x_test), "validation_samples": len(x_val), "noise": noise, "observed_fraction": fraction,
         "steps": steps, "bounds": list(bounds) if bounds is not None else None,
@@ -322,7 +318,7 @@ def invert(trained, val: tuple, test: tuple, *, noise: float = 0.01, fraction: f
         "input_rel_l2": float(errors.mean()), "median_input_rel_l2": float(errors.median()),
         "observation_noise": float(masked_rel_l2(observed, y_test, mask).mean()),
         "surrogate_misfit": float(found.misfit.mean()),
-        "surrogate_output_rel_l2": float(rel_l2(found.outputs, y_test).mean()),
+        "surrogate_output_rel_l2": float(relative_l2(found.outputs, y_test).mean()),
         "seconds": seconds,
     }
     if best == SMOOTHNESS[-1]:
@@ -332,18 +328,19 @@ def invert(trained, val: tuple, test: tuple, *, noise: float = 0.01, fraction: f
     if solver is not None:
         try:
             arrays["solver_outputs"] = solver(found.inputs)
-            results["solver_output_rel_l2"] = float(rel_l2(arrays["solver_outputs"], y_test).mean())
-            results["solver_baseline_rel_l2"] = float(rel_l2(solver(x_test), y_test).mean())
+            results["solver_output_rel_l2"] = float(relative_l2(arrays["solver_outputs"], y_test).mean())
+            results["solver_baseline_rel_l2"] = float(relative_l2(solver(x_test), y_test).mean())
         except PdekitError as exc:  # the recovered inputs may be outside what the solver accepts
             arrays.pop("solver_outputs", None)
             results["solver_check"] = str(exc)
     return results, arrays
 
 
-def plot_inversion(arrays: dict, path: str, names=("input", "output"), count: int = 2, channel: int = 0) -> None:
+def plot_inversion(arrays: dict, path: str, names=("input", "output"), count: int = 2, channel: int = 0) -> bool:
     """Per test sample: the true and the recovered input, the observations, and the output the
     solver (else the network) gives for the recovered input against the truth (overlaid in 1D,
-    side by side in 2D, whose observations are drawn as dots)."""
+    side by side in 2D, whose observations are drawn as dots). Returns whether it drew (1D and
+    2D data only)."""
     import numpy as np
 
     from pdekit.eval.report import _label, _pyplot, _save
@@ -356,7 +353,7 @@ def plot_inversion(arrays: dict, path: str, names=("input", "output"), count: in
                                                                                           "network")
     count, ndim = min(count, len(x)), x.dim() - 2
     if ndim not in (1, 2):
-        return
+        return False
     columns = 2 if ndim == 1 else 5
     fig, axes = plt.subplots(count, columns, figsize=(4.6 * columns if ndim == 1 else 3.3 * columns, 3.1 * count),
                              squeeze=False)
@@ -392,3 +389,4 @@ def plot_inversion(arrays: dict, path: str, names=("input", "output"), count: in
         axes[i, 2].plot(points[:, 0], points[:, 1], ".", ms=1.5, color="k")
     _save(fig, path)
     plt.close(fig)
+    return True

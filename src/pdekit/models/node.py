@@ -113,8 +113,6 @@ class LatentODE(nn.Module):
     Parameters
     ----------
     in_channels, out_channels, ndim : set from the data (1D or 2D).
-    grid : where the data's points lie (set from the data): "periodic" only, as the vector field's
-        convolutions wrap around.
     latent : channels of the latent state.
     hidden : channels inside the vector field.
     kernel_size : the vector field's convolution kernel, in grid cells.
@@ -124,13 +122,10 @@ class LatentODE(nn.Module):
     summary = "latent neural ODE (torchdiffeq; adaptive or fixed-step, adjoint), 1D/2D periodic"
     resolution_invariant = False
 
-    def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int = 1, grid: str = "periodic",
-                 latent: int = 16, hidden: int = 32, kernel_size: int = 5, method: str = "dopri5", rtol: float = 1e-3,
-                 atol: float = 1e-4, step_size: float = 0.0, adjoint: bool = False):
+    def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int = 1, latent: int = 16, hidden: int = 32,
+                 kernel_size: int = 5, method: str = "dopri5", rtol: float = 1e-3, atol: float = 1e-4,
+                 step_size: float = 0.0, adjoint: bool = False):
         super().__init__()
-        if grid != "periodic":
-            raise ConfigError(f"model latent_ode works on periodic data (its convolutions wrap around), got a "
-                              f"{grid} grid")
         if ndim not in (1, 2) or kernel_size % 2 == 0:
             raise ConfigError(f"model latent_ode works in 1D or 2D with an odd kernel_size, got ndim = {ndim}, "
                               f"kernel_size = {kernel_size}")

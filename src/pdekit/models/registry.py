@@ -151,8 +151,7 @@ def build_model(config: dict[str, Any], in_channels: int, out_channels: int, ndi
     ndim : int or None
         Spatial dimensions of the data (None: a model that takes ``ndim`` uses its own default).
     grid : str or None
-        "nodes" or "periodic": where the data's points lie (None: the model's own default, nodes
-        for most, periodic for the models that work on periodic data only).
+        "nodes" or "periodic": where the data's points lie (None: the model's own default).
 
     Returns
     -------

@@ -41,6 +41,12 @@ class ResNet(nn.Module):
         """Before grid revision 3 the default padding was circular on every grid."""
         return {"padding_mode": "circular", **config}, grid
 
+    def same_since(self, revision: int) -> bool:
+        """Whether this model reads the data as one built by grid revision ``revision`` with the
+        same config did (its padding given, or "auto" giving the old default): then a checkpoint
+        of that revision may resume."""
+        return self.padding_given or self.padding_mode == "circular"
+
     def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int = 1, grid: str = "nodes", width: int = 64,
                  depth: int = 6, kernel_size: int = 5, use_grid: bool = True, padding_mode: str = "auto",
                  activation_fn: str = "gelu"):
@@ -49,6 +55,7 @@ class ResNet(nn.Module):
         if padding_mode not in ("auto", "circular", "zeros", "reflect", "replicate"):
             raise ConfigError(f"model.padding_mode must be auto, circular, zeros, reflect or replicate, got "
                               f"{padding_mode}")
+        self.padding_given = padding_mode != "auto"
         padding_mode = self.padding_mode = padding_of(padding_mode, grid)
         if kernel_size % 2 == 0 or kernel_size < 1:
             raise ConfigError(f"model.kernel_size must be odd, got {kernel_size}")

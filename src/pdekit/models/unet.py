@@ -84,6 +84,12 @@ class UNet(nn.Module):
         """Before grid revision 3 the default padding was zeros on every grid."""
         return {"padding_mode": "zeros", **config}, grid
 
+    def same_since(self, revision: int) -> bool:
+        """Whether this model reads the data as one built by grid revision ``revision`` with the
+        same config did (its padding given, or "auto" giving the old default): then a checkpoint
+        of that revision may resume."""
+        return self.padding_given or self.padding_mode == "zeros"
+
     def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int = 2, grid: str = "nodes", hidden: int = 32,
                  channel_mults: list = (1, 2, 2, 4), blocks_per_level: int = 1, use_grid: bool = True,
                  norm: bool = True, activation_fn: str = "gelu", padding_mode: str = "auto", cond_channels: int = 0):
@@ -99,6 +105,7 @@ class UNet(nn.Module):
             raise ConfigError(f"UNet: cond_channels must be >= 0, got {cond_channels}")
         self.ndim, self.use_grid, self.cond_channels = ndim, use_grid, cond_channels
         pm = self.padding_mode = padding_of(padding_mode, grid)
+        self.padding_given = padding_mode != "auto"
         emb = 4 * hidden if cond_channels else 0
         if cond_channels:
             self.embed = nn.Sequential(nn.Linear(cond_channels, emb), activation(activation_fn), nn.Linear(emb, emb))

@@ -547,8 +547,9 @@ class Trainer:
         refuse_another_run(self.run_dir, saved["recipe"], self.setup)
         refuse_another_run(self.run_dir, saved["config"], self.config_json)
         check_checkpoint_model(saved, self.model, path)
-        changed = [type(m).__name__ for m in self.model.modules()
-                   if getattr(type(m), "grid_revision", 1) > saved.get("grid_revision", 1)]
+        revision = saved.get("grid_revision", 1)
+        changed = [type(m).__name__ for m in self.model.modules() if getattr(type(m), "grid_revision", 1) > revision
+                   and not (hasattr(m, "same_since") and m.same_since(revision))]
         if changed:  # its weights were trained reading the data's grid otherwise
             raise DataFileError(f"'{path}' was trained by an older pdekit whose {changed[0]} read the data's grid "
                                 f"differently; train again in another --out (or delete the folder)")
