@@ -549,13 +549,20 @@ def evaluate_run(run_dir: str, data: str | None = None, json_out: str | None = N
         check_writable_dir(report_dir)
     saved = load_checkpoint(os.path.join(run_dir, "checkpoint.pt"))
     recipe = load_recipe(json.loads(saved["recipe"]))
-    if "stop_reason" in saved and not saved["stop_reason"]:  # a run killed before it finished
+    _note_unfinished(run_dir, saved, "these are the metrics of {weights}. Run its recipe again with --out "
+                                     f"{run_dir} to finish it")
+    return RUNNERS[recipe.kind].evaluate(run_dir, recipe, data, json_out, report_dir, str(resolve_device(device, "--device")))
+
+
+def _note_unfinished(run_dir: str, saved: dict, what: str) -> None:
+    """Say so when the checkpoint ``saved`` is of a run killed before it finished; ``what`` says
+    what is done with its weights (``{weights}`` names them)."""
+    if "stop_reason" in saved and not saved["stop_reason"]:
         step = int(saved["epoch"]) + int(saved.get("lbfgs_iterations", 0))  # metrics.csv's numbering
         weights = (f"its best weights so far (epoch {saved['best_epoch']})" if "best_model" in saved
                    else "that checkpoint's weights")
-        print(f"note: '{run_dir}' stopped training before it finished (its last checkpoint: epoch {step}); these are "
-              f"the metrics of {weights}. Run its recipe again with --out {run_dir} to finish it", file=sys.stderr)
-    return RUNNERS[recipe.kind].evaluate(run_dir, recipe, data, json_out, report_dir, str(resolve_device(device, "--device")))
+        print(f"note: '{run_dir}' stopped training before it finished (its last checkpoint: epoch {step}); "
+              f"{what.replace('{weights}', weights)}", file=sys.stderr)
 
 
 def invert_run(run_dir: str, out: str | None = None, samples: int = 8, noise: float = 0.01, fraction: float = 0.25,
@@ -616,9 +623,7 @@ def invert_run(run_dir: str, out: str | None = None, samples: int = 8, noise: fl
         raise PdekitError(f"--recover must name input channels 0 .. {int(saved['in_channels']) - 1} of this run, got "
                           f"{' '.join(map(str, channels))}")
     check_writable_dir(out, keep=False)  # made when the results are written: a refusal leaves none
-    if "stop_reason" in saved and not saved["stop_reason"]:  # as evaluate_run says it
-        print(f"note: '{run_dir}' stopped training before it finished (its last checkpoint: epoch {saved['epoch']}); "
-              f"its weights are inverted as they are", file=sys.stderr)
+    _note_unfinished(run_dir, saved, "{weights} are inverted as they are")
     device = str(resolve_device(device, "--device"))
     trained, _ = load_trained(run_dir, device)
     files = prepare_data(recipe, quiet=quiet, device=evaluation_data_device(recipe), splits=("val", "test"))

@@ -7,11 +7,11 @@ from torch import nn
 
 from pdekit.errors import ConfigError
 from pdekit.models.registry import register_model
-from pdekit.nn import activation, conv_nd, grid_channels, padding_of
+from pdekit.nn import GridPadding, activation, conv_nd, grid_channels
 
 
 @register_model("resnet")
-class ResNet(nn.Module):
+class ResNet(GridPadding, nn.Module):
     """Convolutional ResNet baseline: a stack of residual convolution blocks at the input's
     resolution. Maps ``(batch, in_channels, *space)`` to ``(batch, out_channels, *space)``; its
     kernels are in grid cells, so it is not resolution-invariant.
@@ -34,18 +34,7 @@ class ResNet(nn.Module):
 
     summary = "convolutional ResNet baseline, 1D/2D/3D"
     resolution_invariant = False
-    grid_revision = 3  # padding_mode "auto" since; before, circular on every grid (registry.as_trained)
-
-    @staticmethod
-    def as_revision(config: dict, grid: str, revision: int) -> tuple[dict, str]:
-        """Before grid revision 3 the default padding was circular on every grid."""
-        return {"padding_mode": "circular", **config}, grid
-
-    def same_since(self, revision: int) -> bool:
-        """Whether this model reads the data as one built by grid revision ``revision`` with the
-        same config did (its padding given, or "auto" giving the old default): then a checkpoint
-        of that revision may resume."""
-        return self.padding_given or self.padding_mode == "circular"
+    old_padding = "circular"  # its default before grid revision 3
 
     def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int = 1, grid: str = "nodes", width: int = 64,
                  depth: int = 6, kernel_size: int = 5, use_grid: bool = True, padding_mode: str = "auto",
@@ -55,8 +44,7 @@ class ResNet(nn.Module):
         if padding_mode not in ("auto", "circular", "zeros", "reflect", "replicate"):
             raise ConfigError(f"model.padding_mode must be auto, circular, zeros, reflect or replicate, got "
                               f"{padding_mode}")
-        self.padding_given = padding_mode != "auto"
-        padding_mode = self.padding_mode = padding_of(padding_mode, grid)
+        padding_mode = self._padding(padding_mode, grid)
         if kernel_size % 2 == 0 or kernel_size < 1:
             raise ConfigError(f"model.kernel_size must be odd, got {kernel_size}")
         self.ndim, self.use_grid = ndim, use_grid

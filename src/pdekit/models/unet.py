@@ -10,7 +10,7 @@ from torch import nn
 
 from pdekit.errors import ConfigError
 from pdekit.models.registry import register_model
-from pdekit.nn import activation, conv_nd, grid_channels, padding_of
+from pdekit.nn import GridPadding, activation, conv_nd, grid_channels
 
 
 def _norm(channels: int) -> nn.GroupNorm:
@@ -46,7 +46,7 @@ class ResidualBlock(nn.Module):
 
 
 @register_model("unet")
-class UNet(nn.Module):
+class UNet(GridPadding, nn.Module):
     """Modern U-Net (as in PDEArena, Gupta and Brandstetter, "Towards Multi-spatiotemporal-scale
     Generalized PDE Modeling", 2022): residual blocks with group norm, strided-convolution
     downsampling and nearest-neighbour upsampling with skip connections. Maps
@@ -77,19 +77,7 @@ class UNet(nn.Module):
 
     summary = "U-Net (PDEArena-style residual blocks, group norm), 1D/2D"
     resolution_invariant = False
-    grid_revision = 3  # padding_mode "auto" since; before, zeros on every grid (registry.as_trained)
-
-    @staticmethod
-    def as_revision(config: dict, grid: str, revision: int) -> tuple[dict, str]:
-        """Before grid revision 3 the default padding was zeros on every grid."""
-        return {"padding_mode": "zeros", **config}, grid
-
-    def same_since(self, revision: int) -> bool:
-        """Whether this model reads the data as one built by grid revision ``revision`` with the
-        same config did (its padding given, or "auto" giving the old default): then a checkpoint
-        of that revision may resume."""
-        return self.padding_given or self.padding_mode == "zeros"
-
+    old_padding = "zeros"  # its default before grid revision 3
     def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int = 2, grid: str = "nodes", hidden: int = 32,
                  channel_mults: list = (1, 2, 2, 4), blocks_per_level: int = 1, use_grid: bool = True,
                  norm: bool = True, activation_fn: str = "gelu", padding_mode: str = "auto", cond_channels: int = 0):
@@ -104,8 +92,7 @@ class UNet(nn.Module):
         if cond_channels < 0:
             raise ConfigError(f"UNet: cond_channels must be >= 0, got {cond_channels}")
         self.ndim, self.use_grid, self.cond_channels = ndim, use_grid, cond_channels
-        pm = self.padding_mode = padding_of(padding_mode, grid)
-        self.padding_given = padding_mode != "auto"
+        pm = self._padding(padding_mode, grid)
         emb = 4 * hidden if cond_channels else 0
         if cond_channels:
             self.embed = nn.Sequential(nn.Linear(cond_channels, emb), activation(activation_fn), nn.Linear(emb, emb))

@@ -245,12 +245,32 @@ def conv_nd(ndim: int, *args, **kwargs) -> nn.Module:
     return (nn.Conv1d, nn.Conv2d, nn.Conv3d)[ndim - 1](*args, **kwargs)
 
 
-def padding_of(mode: str, grid: str) -> str:
-    """A convolution's padding mode: ``mode``, or for "auto" the one the grid wants (circular on a
-    periodic grid, whose ends are neighbours; zeros on nodes, whose ends are the domain's boundary)."""
-    if mode != "auto":
-        return mode
-    return "circular" if grid == "periodic" else "zeros"
+class GridPadding:
+    """Mixin of the convolutional models whose padding follows the data's grid: ``padding_mode``
+    "auto" pads circularly on a periodic grid (its ends are neighbours) and with zeros on nodes
+    (its ends are the domain's boundary). That is grid revision 3; before it they padded with
+    ``old_padding`` on every grid, as ``as_revision`` rebuilds an older checkpoint's model
+    (``registry.as_trained``)."""
+
+    grid_revision = 3
+    old_padding: str  # set by each model
+
+    def _padding(self, mode: str, grid: str) -> str:
+        """The padding mode to build with (``mode``, or for "auto" the grid's); recorded."""
+        self.padding_given = mode != "auto"
+        self.padding_mode = mode if self.padding_given else "circular" if grid == "periodic" else "zeros"
+        return self.padding_mode
+
+    @classmethod
+    def as_revision(cls, config: dict, grid: str, revision: int) -> tuple[dict, str]:
+        """Before grid revision 3 the default padding was ``old_padding`` on every grid."""
+        return {"padding_mode": cls.old_padding, **config}, grid
+
+    def same_since(self, revision: int) -> bool:
+        """Whether this model reads the data as one built by grid revision ``revision`` with the
+        same config did (its padding given, or "auto" giving the old default): then a checkpoint
+        of that revision may resume."""
+        return self.padding_given or self.padding_mode == self.old_padding
 
 
 def mlp(sizes: list[int], act: str = "gelu", ndim: int = 0) -> nn.Sequential:
