@@ -286,7 +286,10 @@ def test_two_runs_of_the_same_data_at_once_both_end_with_the_file(tmp_path):
                               stderr=subprocess.PIPE, text=True) for kind, batch in (("slow", "24"), ("fast", "1"))]
     outputs = [p.communicate() for p in procs]
     assert all(p.returncode == 0 for p in procs), outputs
-    assert sorted(o[0].split()[0] for o in outputs) == ["exists", "written"], outputs
+    # one writes the file: "written", or "resumed" where it started after the other had solved every
+    # sample and assembled them first (seen once on a loaded machine); the other finds it there
+    first, second = sorted(o[0].split()[0] for o in outputs)
+    assert first == "exists" and second in ("resumed", "written"), outputs
     assert all(o[0].split()[1] == "True" for o in outputs), outputs
     one, both = _arrays(tmp_path / "one.h5"), _arrays(out)
     assert all(one[k].tobytes() == both[k].tobytes() for k in one) and not (tmp_path / "both.h5.parts").exists()
