@@ -210,7 +210,7 @@ def test_the_solver_starts_from_the_stored_state_only_where_the_surrogate_reads_
     start, times, truth = _after_the_start(heat, x, y, slice(3, None), 0, 3)  # reads t0..t2: starts at t2
     assert start.shape == (2, 1, 16) and times == heat.times()[2:] and truth.shape == (2, 3, 1, 16)
     combined = get_problem("combined_1d").from_params(50, {"nt": 6, "t_final": 0.5})
-    assert not combined.autonomous  # forced in time: no stepper from a state, so its solve is timed
+    assert not combined.autonomous  # forced in time: its step needs the forcing, not stored, so its solve is timed
     assert _after_the_start(combined, x[:, :1, 0], y[:, :, 0], -1, 2, 1) is None
 
 

@@ -136,30 +136,37 @@ def test_killed_generation_resumes_bitwise(tmp_path):
     assert not os.path.exists(parts)
 
 
-@pytest.mark.parametrize("name", sorted(n for n in SMALL if get_problem(n).time_dependent
-                                         and getattr(get_problem(n), "autonomous", True)))
+@pytest.mark.parametrize("name", sorted(n for n in SMALL if get_problem(n).time_dependent))
 def test_the_stepper_reproduces_the_solvers_trajectory(name):
     """Problem.step, applied stored interval after stored interval from the state at t = 0 on the
     solve grid, gives the trajectory solve() computed, to round-off (measured at most 2e-15 of the
     field's largest value: the stepper restarts from grid values, the solver from its Fourier
-    coefficients)."""
+    coefficients). A problem forced in time (combined_1d) steps from the state's time, with the
+    forcing's waves and per-sample coefficients in the state, and returns the time it reached."""
     from pdekit.data.generate import draw_inputs
+    from pdekit.errors import PdekitError
 
     resolution, params = SMALL[name]
     problem = get_problem(name).from_params(resolution, params)
-    assert problem.time_dependent
-    trajectory = problem.solve(draw_inputs(problem, 0, range(2)))
+    inputs = draw_inputs(problem, 0, range(2))
+    trajectory = problem.solve(inputs)
     times = problem.times()
     state = {k: v[:, 0] for k, v in trajectory.items()}
+    given = {k: v for k, v in inputs.items() if k in problem.varying or k == "waves"}  # used, not returned
+    if not problem.autonomous:
+        state["t"] = times[0]
     for i in range(1, len(times)):
-        state = problem.step(state, times[i] - times[i - 1])
-        for k, v in state.items():
+        state = problem.step({**state, **given}, times[i] - times[i - 1])
+        assert set(state) == set(problem.fields) | ({"t"} if not problem.autonomous else set())
+        for k in problem.fields:
             scale = float(trajectory[k].abs().max())
-            assert float((v - trajectory[k][:, i]).abs().max()) < 1e-13 * scale, (name, k, i)
-    from pdekit.errors import PdekitError
-
-    for bad_state, dt, message in (({}, 0.1, "the state must hold the fields"), (state, float("nan"), "positive finite"),
-                                   (state, -0.1, "positive finite")):
+            assert float((state[k] - trajectory[k][:, i]).abs().max()) < 1e-13 * scale, (name, k, i)
+    if not problem.autonomous:
+        assert state["t"] == pytest.approx(times[-1], abs=1e-15)
+        with pytest.raises(PdekitError, match="state's time as state"):
+            problem.step({k: v for k, v in {**state, **given}.items() if k != "t"}, 0.1)
+    for bad_state, dt, message in (({}, 0.1, "the state must hold the fields"), ({**state, **given}, float("nan"),
+                                   "positive finite"), ({**state, **given}, -0.1, "positive finite")):
         with pytest.raises(PdekitError, match=message):
             problem.step(bad_state, dt)
 

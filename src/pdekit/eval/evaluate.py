@@ -295,9 +295,10 @@ def _after_the_start(problem, x: torch.Tensor, y: torch.Tensor, target_time, inp
     starts from that state too, as a rollout's does, rather than being timed over the interval
     before it. None where the solver's own run is the task (input at the first stored time, no
     spin-up), the target reaches back to the input's time (a whole trajectory), or the problem is
-    forced in time (``autonomous`` False: no stepper from a state alone)."""
-    if problem is None or not problem.time_dependent or not getattr(problem, "autonomous", True):
-        return None  # (a problem forced in time has no stepper from a state alone: its solve is timed)
+    forced in time (``autonomous`` False: its step needs the forcing drawn with the inputs, which
+    the data do not store)."""
+    if problem is None or not problem.time_dependent or not problem.autonomous:
+        return None  # (a problem forced in time: its whole solve is timed)
     last = input_time + (input_steps - 1 if isinstance(target_time, slice) else 0)  # the last slice read
     if last == 0 and not getattr(problem.config, "spinup", 0):
         return None

@@ -82,6 +82,9 @@ class Problem:
     # turns it on by setting <name>_max above <name>: each sample then draws its own value from
     # [<name>, <name>_max], stored under /params/<name>; advance() and solve() take it per sample.
     varying: ClassVar[dict[str, str]] = {}
+    # False for a problem forced in time: advance() takes absolute times, and step() the state's time
+    # state["t"] (returning t + dt with the fields) and the forcing's own inputs with the state
+    autonomous: ClassVar[bool] = True
 
     def __init__(self, resolution: int, config: Any = None):
         self.config = config if config is not None else make_config(self.Config, owner=self.name)
@@ -278,14 +281,24 @@ class Problem:
     def step(self, state: dict[str, torch.Tensor], dt: float) -> dict[str, torch.Tensor]:
         """The state ``dt`` later: each field (batch, *space) advanced by the problem's own solver
         (``advance`` over [0, dt]), on the device and grid it is given on; per-sample parameters in
-        ``state`` (batch,) are used and not returned."""
+        ``state`` (batch,) are used and not returned. A problem forced in time (``autonomous``
+        False) advances over [t, t + dt] from the state's time ``state["t"]`` (one for the batch)
+        and returns "t": t + dt with the fields, so that ``{**state, **step(state, dt)}`` goes on."""
         missing = [name for name in self.fields if name not in state]
         if missing:
             raise PdekitError(f"{self.name}.step: the state must hold the fields {', '.join(self.fields)} "
                               f"(each (batch, *space)); missing {', '.join(missing)}")
         if not (math.isfinite(dt) and dt > 0):
             raise PdekitError(f"{self.name}.step: dt must be a positive finite time, got {dt}")
-        return {name: values[-1] for name, values in self.advance(state, [0.0, float(dt)]).items()}
+        if self.autonomous:
+            return {name: values[-1] for name, values in self.advance(state, [0.0, float(dt)]).items()}
+        t = state.get("t")
+        if t is None or torch.as_tensor(t).numel() != 1 or not math.isfinite(float(t)):
+            raise PdekitError(f"{self.name} is forced in time: step needs the state's time as state['t'], one "
+                              f"finite number for the batch, got {t if t is None else tuple(torch.as_tensor(t).shape)}")
+        t = float(t)
+        return {**{name: values[-1] for name, values in self.advance(state, [t, t + float(dt)]).items()},
+                "t": t + float(dt)}
 
     def residual(self, fields: dict[str, torch.Tensor], inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """The PDE residual of grid fields on this problem's stored grid (zero for an exact solution)."""

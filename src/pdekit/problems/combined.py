@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from pdekit.config import limits, param, require
-from pdekit.errors import PdekitError, UnstableError
+from pdekit.errors import ConfigError, PdekitError, UnstableError
 from pdekit.numerics import weno
 from pdekit.problems.base import Problem, register
 
@@ -42,7 +42,8 @@ class CombinedConfig:
     scheme: str = param("weno5", "spatial scheme: WENO5 (the reference) or second-order differences (a baseline)",
                         weno.SCHEMES)
     u_bound: float = param(5.0, "largest |u| the time step is made stable for; a solution beyond it stops with an error")
-    dt: float = param(0.0, "time step (0: the largest stable one for the coefficient ranges and u_bound)")
+    dt: float = param(0.0, "time step (0: 0.8 x the largest stable one for the coefficient ranges and u_bound; "
+                           "a larger one than that stable step is refused)")
 
     def validate(self) -> None:
         """Check t_final > 0, nt >= 2, non-negative coefficients, length > 0, u_bound > 0,
@@ -67,7 +68,7 @@ class Combined1D(Problem):
     ndim = 1
     time_dependent = True
     periodic = True
-    autonomous = False  # the forcing depends on time: no stepper from a state alone
+    autonomous = False  # the forcing depends on time: a step needs the state's time and the waves
     conserved = ("mass",)  # the forcing has zero mean (l_j >= 1), and the schemes are conservative
     min_resolution = 8
     default_resolution = 100
@@ -93,21 +94,35 @@ class Combined1D(Problem):
         """The step on n points: the config's, or the largest stable one for the coefficients'
         ranges and u_bound."""
         c = self.config
-        if c.dt:
-            return c.dt
         top = {k: max(getattr(c, k), getattr(c, f"{k}_max")) for k in self.varying}
-        return weno.stable_dt(c.length / n, top["alpha"], top["beta"], top["gamma"], c.u_bound, c.scheme)
+        stable = lambda safety: weno.stable_dt(c.length / n, top["alpha"], top["beta"], top["gamma"],  # noqa: E731
+                                               c.u_bound, c.scheme, safety)
+        if c.dt > stable(1.0):  # beyond it the solution degrades silently before it blows up
+            raise ConfigError(f"combined_1d: dt = {c.dt:g} exceeds the stable step {stable(1.0):.4g} on {n} points for "
+                              f"the coefficients' largest values and u_bound = {c.u_bound:g}: set dt <= that (0: "
+                              f"automatic), or a smaller u_bound where |u| stays below it (the solve checks it)")
+        return c.dt or stable(0.8)
 
     def solve(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         if "waves" not in inputs or "u0" not in inputs:
             raise PdekitError("combined_1d.solve needs inputs['u0'] and inputs['waves'] (draw them with "
                               "pdekit.data.generate.draw_inputs)")
-        u = inputs["u0"].to(torch.float64)
+        fields = {**inputs, "u": inputs["u0"]}
+        return {"u": torch.stack(self.advance(fields, self.times())["u"], dim=1)}
+
+    def advance(self, fields, times):
+        """u at ``times`` from u at times[0]: ``fields`` holds u (batch, n), the forcing's waves
+        (batch, 5, 4) and the coefficients drawn per sample (batch,); the times are absolute, since
+        the forcing depends on them."""
+        if "waves" not in fields:
+            raise PdekitError("combined_1d is forced in time: advancing u needs the forcing's waves (batch, 5, 4) "
+                              "with it, fields['waves'] (as drawn with the inputs)")
+        u = fields["u"].to(torch.float64)
         n = u.shape[-1]
         x = self.length * torch.arange(n, dtype=torch.float64, device=u.device) / n
-        waves = inputs["waves"].to(torch.float64)
-        coefs = {k: self.param(inputs, k, u) for k in self.varying}
-        dt, times, out = self.time_step(n), self.times(), [u]
+        waves = fields["waves"].to(device=u.device, dtype=torch.float64)
+        coefs = {k: self.param(fields, k, u) for k in self.varying}
+        dt, out = self.time_step(n), [u]
         for t0, t1 in zip(times[:-1], times[1:]):
             u = weno.ssp_rk3(u, t0, t1, dt, dx=self.length / n, scheme=self.config.scheme,
                              forcing=lambda t: self._forcing(waves, x, t), **coefs)
@@ -116,10 +131,7 @@ class Combined1D(Problem):
                 raise UnstableError(f"combined_1d: max |u| = {top:.3g} exceeds u_bound = {self.config.u_bound:g} by "
                                     f"t = {t1:g}: raise u_bound (the step shrinks with it) or set a smaller dt")
             out.append(u)
-        return {"u": torch.stack(out, dim=1)}
-
-    def advance(self, fields, times):
-        raise PdekitError("combined_1d is forced in time: it cannot be advanced from a state alone (use solve)")
+        return {"u": out}
 
     def residual(self, fields, inputs):
         raise PdekitError("combined_1d has no grid residual for a physics loss yet")
