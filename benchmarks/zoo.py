@@ -163,7 +163,7 @@ def specboost_bands(run_dir: str) -> dict:
     x, y, _ = load_task(prepare_data(recipe, quiet=True)["test"], recipe.data)
     out = {}
     for stages in (1, len(trained.model.stages)):
-        trained.model.active = stages
+        trained.model.set_stage(stages - 1)  # the prediction after that many stages
         pred = trained.predict(x)
         bands = frequency_rmse(pred, y)
         out[f"stage{stages}"] = {"rel_l2": float(relative_l2(pred, y).mean()), **bands}

@@ -449,3 +449,44 @@ def test_a_grid_smaller_than_the_modes_keeps_every_mode_it_holds(coarse):
     with torch.no_grad():
         small, large = conv(field(coarse)), conv(field(3 * coarse))
     assert torch.allclose(small, large[..., ::3, :], atol=1e-12)
+
+
+def test_every_grid_model_refuses_a_misspelt_grid_and_builds_without_ndim():
+    """Built directly, FNO, U-Net, ResNet, local FNO and MP-PDE took grid="Periodic" for nodes
+    (zero padding, node coordinates); build_model without ndim passed ndim=None over the model's
+    own default (DeepONet, ResNet, MgNO, U-Net, ... refused or crashed)."""
+    import inspect
+
+    from pdekit.models.registry import MODELS
+
+    grid_models = sorted(n for n, cls in MODELS.items() if "grid" in inspect.signature(cls).parameters)
+    assert {"fno", "unet", "resnet", "local_fno", "mppde", "deeponet", "mgno", "t1"} <= set(grid_models)
+    for name in grid_models:
+        with pytest.raises(ConfigError, match="grid must be 'nodes' or 'periodic'.*got 'Periodic'"):
+            MODELS[name](grid="Periodic")
+        default = inspect.signature(MODELS[name]).parameters["ndim"].default
+        model = build_model({"name": name}, 1, 1)
+        assert getattr(model, "ndim", default) == (default or 1), name
+
+
+@pytest.mark.parametrize("modes, space, warns", [((9,), (16,), True), ((8,), (16,), False), ((8,), (15,), False),
+                                                 ((8, 5), (15, 16), True), ((6, 5), (14, 9), False),
+                                                 ((7, 5), (14, 9), True), ((6, 5), (14, 8), True)])
+def test_training_on_a_grid_too_coarse_for_the_modes_warns_where_weights_get_no_gradient(modes, space, warns):
+    """Trained on a grid that lacks some of its modes, a layer's weights of those modes, and the
+    imaginary parts at the Nyquist modes (where the transform is real), get no gradient and keep
+    their initial values, which a finer grid then uses: exactly then a warning says so (the zero
+    mode's imaginary part, which no grid uses, aside); evaluation on any grid is silent."""
+    import warnings
+
+    torch.manual_seed(0)
+    conv = SpectralConv(1, 1, modes).double()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        conv(torch.randn(2, 1, *space, dtype=torch.float64)).square().sum().backward()
+        conv.eval()
+        conv(torch.randn(2, 1, *[4] * len(space), dtype=torch.float64))
+    untrained = torch.view_as_real(conv.weight.grad)[0, 0] == 0
+    untrained[(0,) * len(space) + (1,)] = False  # the zero mode's imaginary part
+    assert bool(untrained.any()) == warns
+    assert len([w for w in caught if "keep their random initial values" in str(w.message)]) == int(warns)

@@ -64,6 +64,29 @@ def test_specboost_trains_one_stage_at_a_time_and_the_second_corrects_the_first(
     assert len(outputs) == 2 and torch.equal(outputs[-1], model(_data(4, 2)[0]))
 
 
+def test_in_a_loop_of_ones_own_every_stage_trains_at_once():
+    """Without the Trainer's set_stage every stage gets a gradient (the first stage stayed frozen
+    at its random weights in such a loop: no gradient reached it); after set_stage(1) only the
+    second does, and a model told stage 0 predicts with the first stage alone."""
+    torch.manual_seed(0)
+    model = build_model({"name": "specboost", "modes": 2, "hidden_channels": 4, "n_layers": 1,
+                         "lifting_channels": 4, "projection_channels": 4}, 1, 1, 1, "periodic").train()
+    x, y = _data(4, 0)
+
+    def stages_with_gradient():
+        model.zero_grad(set_to_none=True)
+        ((model(x) - y) ** 2).mean().backward()
+        return [any(p.grad is not None and bool(p.grad.abs().sum()) for p in stage.parameters()) for stage in model.stages]
+
+    assert stages_with_gradient() == [True, True]
+    model.set_stage(1)
+    assert stages_with_gradient() == [False, True]
+    model.set_stage(0)
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(model(x), model.stages[0](x))
+
+
 def test_specboost_refuses_no_stages():
     with pytest.raises(ConfigError, match="model.stages of specboost must be an integer >= 1, got 0"):
         build_model({"name": "specboost", "stages": 0}, 1, 1, 1)

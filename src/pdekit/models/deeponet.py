@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pdekit.errors import ConfigError
-from pdekit.models.registry import register_model
+from pdekit.models.registry import check_grid, register_model
 from pdekit.nn import activation, mlp
 
 
@@ -50,8 +50,7 @@ class DeepONet(nn.Module):
         super().__init__()
         if ndim not in (1, 2):
             raise ConfigError(f"DeepONet supports 1 or 2 spatial dimensions, got {ndim}")
-        if grid not in ("nodes", "periodic"):
-            raise ConfigError(f"DeepONet: grid must be 'nodes' or 'periodic', got {grid!r}")
+        check_grid("DeepONet", grid)
         self.periodic = grid == "periodic"
         if sensors < 2 or basis < 1:
             raise ConfigError(f"model.sensors must be >= 2 and model.basis >= 1, got {sensors}, {basis}")

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pdekit.errors import ConfigError
-from pdekit.models.registry import register_model, renamed_arguments
+from pdekit.models.registry import check_grid, register_model, renamed_arguments
 from pdekit.nn import SpectralConv, activation, conv_nd, grid_channels, mlp
 
 
@@ -60,6 +60,7 @@ class FNO(nn.Module):
         super().__init__()
         given = renamed_arguments(self, old_names, {"hidden_channels": hidden_channels, "n_layers": n_layers})
         hidden_channels, n_layers = given["hidden_channels"], given["n_layers"]
+        check_grid("FNO", grid)
         self.grid = grid  # "nodes" or "periodic": where the data's points lie (set from the data)
         counts = modes if n_modes is None else n_modes
         if ndim is None:  # from the mode counts: one per spatial dimension, or 1D for a single int

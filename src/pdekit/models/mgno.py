@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from pdekit.errors import ConfigError
-from pdekit.models.registry import register_model
+from pdekit.models.registry import check_grid, register_model
 from pdekit.nn import activation, conv_nd
 
 
@@ -164,8 +164,7 @@ class MgNO(nn.Module):
         super().__init__()
         if ndim not in (1, 2):
             raise ConfigError(f"MgNO supports 1 or 2 spatial dimensions, got ndim = {ndim}")
-        if grid not in ("nodes", "periodic"):
-            raise ConfigError(f"MgNO: grid must be 'nodes' or 'periodic', got {grid!r}")
+        check_grid("MgNO", grid)
         for name, value in (("hidden_channels", hidden_channels), ("n_layers", n_layers), ("levels", levels),
                             ("in_channels", in_channels), ("out_channels", out_channels)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

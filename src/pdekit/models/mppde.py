@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from pdekit.errors import ConfigError
-from pdekit.models.registry import register_model
+from pdekit.models.registry import check_grid, register_model
 from pdekit.nn import mlp
 
 
@@ -74,6 +74,7 @@ class MPPDE(nn.Module):
     def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int = 1, grid: str = "nodes",
                  hidden: int = 128, layers: int = 6, neighbors: int = 3):
         super().__init__()
+        check_grid("MPPDE", grid)
         if ndim not in (1, 2):
             raise ConfigError(f"model mppde works on 1D or 2D data (or scattered points), got ndim = {ndim}")
         if hidden < 1 or layers < 1 or neighbors < 1:

@@ -133,6 +133,12 @@ def rename_options(name: str, config: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def check_grid(model: str, grid: str) -> None:
+    """Refuse a grid other than "nodes" or "periodic" (a misspelt one would be read as nodes)."""
+    if grid not in ("nodes", "periodic"):
+        raise ConfigError(f"{model}: grid must be 'nodes' or 'periodic' (where the data's points lie), got {grid!r}")
+
+
 def build_model(config: dict[str, Any], in_channels: int, out_channels: int, ndim: int | None = None,
                 grid: str | None = None) -> nn.Module:
     """``config`` holds ``name`` and the model's options; channels, ndim and the grid ("nodes":
@@ -166,8 +172,8 @@ def build_model(config: dict[str, Any], in_channels: int, out_channels: int, ndi
     """
     config = dict(config)
     name = config.pop("name", None)
-    if grid not in ("nodes", "periodic", None):  # None: the model's own default
-        raise ConfigError(f"grid must be 'nodes' or 'periodic' (where the data's points lie), got {grid!r}")
+    if grid is not None:  # None: the model's own default
+        check_grid("build_model", grid)
     if ndim is not None and (isinstance(ndim, bool) or not isinstance(ndim, int) or ndim < 1):
         raise ConfigError(f"ndim must be a positive integer (the data's spatial dimensions), got {ndim!r}")
     if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1 \
@@ -191,9 +197,8 @@ def build_model(config: dict[str, Any], in_channels: int, out_channels: int, ndi
             allowed = [k for k in options if k not in DATA_KEYS]
             raise ConfigError(f"unknown key model.{key} for model '{name}'; allowed: {', '.join(allowed)}")
         config[key] = _check_type(cls, key, value, options[key])
-    data = {"in_channels": in_channels, "out_channels": out_channels, "ndim": ndim}
-    if grid is not None:  # None: the model's own default
-        data["grid"] = grid
+    data = {"in_channels": in_channels, "out_channels": out_channels}
+    data.update({key: value for key, value in (("ndim", ndim), ("grid", grid)) if value is not None})  # else its own
     try:
         return cls(**{k: v for k, v in data.items() if k in options}, **config)
     except ConfigError:

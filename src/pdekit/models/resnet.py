@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from pdekit.errors import ConfigError
-from pdekit.models.registry import register_model
+from pdekit.models.registry import check_grid, register_model
 from pdekit.nn import GridPadding, activation, conv_nd, grid_channels
 
 
@@ -40,6 +40,7 @@ class ResNet(GridPadding, nn.Module):
                  depth: int = 6, kernel_size: int = 5, use_grid: bool = True, padding_mode: str = "auto",
                  activation_fn: str = "gelu"):
         super().__init__()
+        check_grid("ResNet", grid)
         self.grid = grid  # "nodes" or "periodic": where the data's points lie (set from the data)
         if padding_mode not in ("auto", "circular", "zeros", "reflect", "replicate"):
             raise ConfigError(f"model.padding_mode must be auto, circular, zeros, reflect or replicate, got "

@@ -24,8 +24,9 @@ class SpecBoost(nn.Module):
     epochs, each with its own cosine schedule, and told the stage before each epoch
     (``set_stage``); stage s trains FNO s with FNOs 0..s-1 frozen (evaluated without gradients;
     their weights get no updates, not even weight decay). Stage s >= 1 reads the input and the prediction so far, and its
-    last layer starts at zero, so its stage starts from the previous stage's error. Outside
-    training every stage is used; ``stage_outputs`` gives the prediction after each stage (the
+    last layer starts at zero, so its stage starts from the previous stage's error. In a training
+    loop of one's own (``set_stage`` never called) every stage trains at once. Outside training
+    every stage is used; ``stage_outputs`` gives the prediction after each stage (the
     per-band diagnostic of benchmarks/zoo.py: which frequencies each stage corrects).
 
     Parameters
@@ -64,20 +65,21 @@ class SpecBoost(nn.Module):
             nn.init.zeros_(last.weight)
             nn.init.zeros_(last.bias)
         self.ndim = self.stages[0].ndim
-        self.active = stages  # stages in use: all, except while training an earlier one
+        self.stage = None  # set by the Trainer; None (a loop of one's own): every stage trains at once
         self.training_stages = stages
 
     def set_stage(self, stage: int) -> None:
         """Called by the Trainer before each epoch: train stage ``stage`` (0-based), the earlier ones
         frozen, the later ones unused."""
-        self.active = stage + 1
+        self.stage = stage
 
     def stage_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
         """The prediction after each active stage (the last is ``forward``'s)."""
         outputs = []
         pred = None
-        for i, stage in enumerate(self.stages[: self.active]):
-            frozen = self.training and i < self.active - 1  # earlier stages: fixed while training a later one
+        active = len(self.stages) if self.stage is None else self.stage + 1
+        for i, stage in enumerate(self.stages[:active]):
+            frozen = self.training and i < active - 1 and self.stage is not None  # fixed while a later one trains
             with torch.no_grad() if frozen else nullcontext():
                 step = stage(x) if i == 0 else stage(torch.cat([x, pred], dim=1))
             pred = step if pred is None else pred + step

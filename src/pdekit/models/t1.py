@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from pdekit.errors import ConfigError
-from pdekit.models.registry import register_model
+from pdekit.models.registry import check_grid, register_model
 from pdekit.nn import ACTIVATIONS, activation, constant_cache
 
 TRANSFORMS = ("auto", "dct", "dft")
@@ -140,8 +140,7 @@ class T1(nn.Module):
         super().__init__()
         if ndim not in (1, 2):
             raise ConfigError(f"T1 supports 1 or 2 spatial dimensions, got ndim = {ndim}")
-        if grid not in ("nodes", "periodic"):
-            raise ConfigError(f"T1: grid must be 'nodes' or 'periodic', got {grid!r}")
+        check_grid("T1", grid)
         counts = [modes] * ndim if isinstance(modes, int) else list(modes)
         if len(counts) != ndim or any(not isinstance(m, int) or m < 1 for m in counts):
             raise ConfigError(f"T1: modes (model.modes in a recipe) must be a positive int or one positive int per "

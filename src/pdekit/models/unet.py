@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pdekit.errors import ConfigError
-from pdekit.models.registry import register_model
+from pdekit.models.registry import check_grid, register_model
 from pdekit.nn import GridPadding, activation, conv_nd, grid_channels
 
 
@@ -82,6 +82,7 @@ class UNet(GridPadding, nn.Module):
                  channel_mults: list = (1, 2, 2, 4), blocks_per_level: int = 1, use_grid: bool = True,
                  norm: bool = True, activation_fn: str = "gelu", padding_mode: str = "auto", cond_channels: int = 0):
         super().__init__()
+        check_grid("UNet", grid)
         self.grid = grid  # "nodes" or "periodic": where the data's points lie (set from the data)
         if ndim not in (1, 2):
             raise ConfigError(f"UNet supports 1 or 2 spatial dimensions, got {ndim}")

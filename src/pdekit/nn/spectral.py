@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import string
+import warnings
 
 import torch
 from torch import nn
@@ -156,6 +157,19 @@ class SpectralConv(nn.Module):
         negative = [min(m, n // 2) for m, n in zip(self.modes[:-1], space[:-1])]
         return positive + [min(self.modes[-1], space[-1] // 2 + 1)], negative
 
+    def _warn_untrained(self, space) -> None:
+        """Warn (once per layer) when training on a grid too coarse for the modes: the weights of the
+        modes it lacks, and the imaginary parts at its Nyquist modes (real there), get no gradient and
+        keep their initial values, which a finer grid then uses."""
+        held = [(n - 1) // 2 for n in space[:-1]] + [(space[-1] + 1) // 2]  # below Nyquist
+        if all(m <= h for m, h in zip(self.modes, held)):
+            return
+        self._warned_untrained = True
+        warnings.warn(f"a spectral layer with modes {list(self.modes)} trains on a grid of {list(space)} points, "
+                      f"which holds {[min(m, h) for m, h in zip(self.modes, held)]} of them: the other modes' weights "
+                      f"keep their random initial values and act on finer grids (as in zero-shot super-resolution); "
+                      f"lower model.modes or train on a finer grid", stacklevel=2)
+
     def _weight(self, modes: list[int], negative: list[int]) -> torch.Tensor:
         """The weights of the kept modes (fewer where the grid is too coarse for all of them)."""
         weight = self.full_weight()[..., : modes[-1]]
@@ -167,6 +181,8 @@ class SpectralConv(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         space = x.shape[-self.ndim:]
         modes, negative = self._modes(space)
+        if self.training and torch.is_grad_enabled() and not getattr(self, "_warned_untrained", False):
+            self._warn_untrained(space)
         dtype = x.dtype
         # complex arithmetic has no half-precision kernels: under mixed precision the spectral
         # part runs in float32 (or float64 when the input is float64)
