@@ -63,6 +63,24 @@ def test_the_grid_points_given_as_scattered_points_give_the_same_output():
         scattered(x)
 
 
+def test_scattered_points_are_saved_and_restored_with_the_weights(tmp_path):
+    """A model on scattered points saves them in its state_dict (they were a plain attribute: a
+    reloaded 1D model read its inputs as a uniform grid, 2e-3 off at initialization), inside a
+    wrapper too; a grid model's state has no points and still loads strictly."""
+    torch.manual_seed(0)
+    points = torch.rand(20, 1, dtype=torch.float64)
+    trained = MPPDE(1, 1, hidden=8, layers=2, neighbors=3).set_points(points, periodic=True)
+    torch.save(nn.Sequential(trained).state_dict(), tmp_path / "model.pt")
+    fresh = nn.Sequential(MPPDE(1, 1, hidden=8, layers=2, neighbors=3))
+    fresh.load_state_dict(torch.load(tmp_path / "model.pt"))
+    x = torch.randn(2, 1, 20)
+    assert torch.equal(fresh[0].points, points) and fresh[0].periodic
+    assert torch.equal(fresh(x), trained(x))
+    grid = MPPDE(1, 1, hidden=8, layers=2, neighbors=3)
+    assert not any("points" in key for key in grid.state_dict())
+    MPPDE(1, 1, hidden=8, layers=2, neighbors=3).load_state_dict(grid.state_dict())
+
+
 def test_mppde_overfits_a_tiny_batch_of_a_local_operator():
     """Learn u -> u_xx (second differences) on 8 random periodic signals: a local map the graph's
     neighbourhoods hold exactly; 300 Adam steps bring the relative error below 5%."""

@@ -97,6 +97,20 @@ class MPPDE(nn.Module):
         self.points, self.periodic, self._graphs = points, periodic, {}
         return self
 
+    def _save_to_state_dict(self, destination, prefix, keep_vars):
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+        if self.points is not None:  # the weights mean nothing on other points: saved with them
+            destination[prefix + "points"] = self.points.clone()
+            destination[prefix + "points_periodic"] = torch.tensor(self.periodic)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs):
+        if prefix + "points" in state_dict:  # (a grid model's weights leave any points set here as they are)
+            self.set_points(state_dict[prefix + "points"], bool(state_dict[prefix + "points_periodic"]))
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                      error_msgs)
+        unexpected_keys[:] = [k for k in unexpected_keys if k not in (prefix + "points", prefix + "points_periodic")]
+
     def _offsets(self, p: torch.Tensor) -> torch.Tensor:
         """x_i - x_j for every pair (n, n, ndim), the shortest way round on a periodic domain."""
         d = p[:, None] - p[None]
