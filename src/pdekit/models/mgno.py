@@ -134,7 +134,9 @@ class MgNO(nn.Module):
 
     The padding of every convolution is the boundary condition: zeros on a "nodes" grid (Dirichlet-
     like, the paper's Darcy setup), circular on a "periodic" one, where the model commutes with
-    shifts by multiples of 2^(levels - 1) cells. Any grid size works (odd ones: a level of n points
+    shifts by multiples of 2^(levels - 1) cells on grids whose size 2^(levels - 1) divides (on an odd
+    periodic grid the coarse points are not evenly spaced across the wrap and the shift error is of
+    order 0.1). Any grid size works (odd ones: a level of n points
     has ceil(n / 2) below it, coarse point i on fine point 2 i, which suits 2^k + 1 nodes); a grid
     too small for ``levels`` uses fewer (a level is coarsened while every side has 4 points or more).
     Kernels are in grid cells: not resolution-invariant.

@@ -24,7 +24,7 @@ class ResNet(GridPadding, nn.Module):
     grid : where the data's points lie, for the coordinate channels: "nodes" (x_j = j / (n - 1))
         or "periodic" (x_j = j / n); set from the data by recipes.
     width : channels of the hidden layers.
-    depth : number of convolution layers.
+    depth : number of residual blocks (two convolutions each).
     kernel_size : convolution kernel size in grid cells.
     use_grid : append the coordinates as input channels.
     padding_mode : "circular", "zeros", "reflect", "replicate", or "auto": circular on a periodic

@@ -49,7 +49,8 @@ class ResidualBlock(nn.Module):
 class UNet(GridPadding, nn.Module):
     """Modern U-Net (as in PDEArena, Gupta and Brandstetter, "Towards Multi-spatiotemporal-scale
     Generalized PDE Modeling", 2022): residual blocks with group norm, strided-convolution
-    downsampling and nearest-neighbour upsampling with skip connections. Maps
+    downsampling and nearest-neighbour upsampling with skip connections (PDEArena upsamples by a
+    transposed convolution and keeps one skip per block; here one skip per level). Maps
     ``(batch, in_channels, *space)`` to ``(batch, out_channels, *space)``; any grid size, but its
     kernels are in grid cells, so it is not resolution-invariant.
 
