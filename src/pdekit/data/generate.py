@@ -18,6 +18,7 @@ import re
 import shutil
 import socket
 import sys
+import warnings
 import time
 import zipfile
 from typing import Any
@@ -79,6 +80,9 @@ def solve_samples(problem: Problem, seed: int, indices: range, device: str | tor
         inputs = {k: torch.cat([v, v]) for k, v in inputs.items()}
     with torch.no_grad():
         fields = problem.solve(inputs)
+        note = problem.unresolved(inputs, fields)
+    if note:
+        warnings.warn(f"{problem.name}: {note}", stacklevel=2)
     out = {f"inputs/{k}": problem.restrict(inputs[k][:count]) for k in problem.inputs}
     out.update({f"fields/{k}": problem.restrict(fields[k][:count]) for k in problem.fields})
     out = {k: v.to(torch.float32).cpu().numpy() for k, v in out.items()}

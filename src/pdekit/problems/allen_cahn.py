@@ -63,6 +63,24 @@ class AllenCahn1D(PeriodicSemilinear1D):
     def linear(self, k: torch.Tensor) -> torch.Tensor:
         return self.config.reaction - self.config.eps * k**2
 
+    def unresolved(self, inputs, fields):
+        """The maximum principle: |u| stays within max(1, max |u0|); an overshoot of more than 1e-4
+        (relative) means the interfaces, sqrt(eps / r) wide, are under-resolved. Standard case to
+        t = 1 against 2048 points: 512 points overshoot by 8e-6 with a max error of 3e-4, 256 by
+        8e-4 with 1.3e-2, 128 by 6% with 7.6e-2. A necessary check only: smooth random data at 256
+        points do not overshoot."""
+        u = fields["u"]
+        bound = u[:, 0].abs().amax(dim=-1).clamp(min=1.0)
+        top = u.abs().flatten(1).amax(dim=1)
+        worst = int(torch.argmax(top / bound))
+        if top[worst] <= (1 + 1e-4) * bound[worst]:
+            return None
+        c = self.config
+        return (f"max |u| = {float(top[worst]):.4g} breaks the maximum principle's bound {float(bound[worst]):.4g} by "
+                f"{100 * float(top[worst] / bound[worst] - 1):.2g}%: {self.solve_resolution} points (spacing "
+                f"{self.length / self.solve_resolution:.2g}) do not resolve the interfaces, sqrt(eps / r) = "
+                f"{math.sqrt(c.eps / c.reaction) if c.reaction else math.inf:.2g} wide; raise solve_resolution")
+
     def nonlinear(self, u: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         return torch.fft.rfft(-self.config.reaction * u**3)
 

@@ -311,6 +311,12 @@ class Problem:
         t = torch.as_tensor(self.times(), dtype=u.dtype, device=u.device)
         return torch.gradient(u, spacing=(t,), dim=1, edge_order=2 if len(t) >= 3 else 1)[0]
 
+    def unresolved(self, inputs: dict[str, torch.Tensor], fields: dict[str, torch.Tensor]) -> str | None:
+        """A sentence saying why the solve grid did not resolve these solutions (a bound the PDE
+        keeps that they break), or None: generation warns with it; the solver ladder, which runs
+        coarse settings on purpose, does not ask (override where the PDE gives such a check)."""
+        return None
+
     def iterative_tolerance(self, device: str) -> str | None:
         """The config entry of the stopping tolerance of the iterative solver this problem uses on
         ``device`` (the solver ladder loosens it, as it lengthens a time step), or None where the
