@@ -1,6 +1,8 @@
 """Behaviour of the solvers beyond their convergence orders: long-time limits, invariants, chaos,
 domains, residuals, and the peers' known data defects that must not happen here."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -67,6 +69,25 @@ def test_allen_cahn_generation_warns_where_the_grid_breaks_the_maximum_principle
     assert top == pytest.approx(1.064, abs=2e-3) and len(notes) == 1
     assert "max |u| = 1.064 breaks the maximum principle's bound 1 by 6.4%: 128 points" in notes[0]
     assert "sqrt(eps / r) = 0.0045 wide; raise solve_resolution" in notes[0]
+
+
+def test_kuramoto_sivashinsky_generation_warns_on_a_spacing_above_one_half():
+    """L / solve_resolution above 0.5 (the largest of the samples' L) warns at generation (errors
+    1e-3 at 0.67, 4e-2 at 1 over 5 time units); 0.5 itself and the defaults are silent."""
+    import warnings
+
+    def notes(params):
+        problem = get_problem("kuramoto_sivashinsky_1d").from_params(32, {"spinup": 0.0, "t_final": 0.5, "nt": 2,
+                                                                          **params})
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            solve_samples(problem, 0, range(2))
+        return [str(w.message) for w in caught]
+
+    assert notes({}) == [] and notes({"length": 64.0, "solve_resolution": 128}) == []
+    assert "L / solve_resolution = 44 / 64 = 0.69 exceeds 0.5" in notes({"length": 44.0, "solve_resolution": 64})[0]
+    varying = notes({"length": 60.0, "length_max": 70.0, "solve_resolution": 128})  # the samples' own L
+    assert len(varying) == 1 and re.search(r"L / solve_resolution = 6[5-9]\.\d / 128 = 0\.5[1-5]", varying[0])
 
 
 def test_wave_energy_is_conserved_for_random_data():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,3 +64,15 @@ class KuramotoSivashinsky1D(PeriodicSemilinear1D):
 
     def nonlinear(self, u: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         return -0.5j * k * torch.fft.rfft(u * u)
+
+    def unresolved(self, inputs, fields):
+        """A spacing L / solve_resolution above 0.5 (the largest of the samples' L). Relative error
+        over 5 time units from one attractor state at L = 64, against 512 points: 3e-5 at spacing
+        0.5, 1e-3 at 0.67, 4e-2 at 1."""
+        n = self.solve_resolution
+        longest = float(inputs["length"].max()) if "length" in inputs else self.config.length
+        if longest / n <= 0.5:
+            return None
+        return (f"the spacing L / solve_resolution = {longest:.3g} / {n} = {longest / n:.2g} exceeds 0.5 (errors of 1e-3 "
+                f"at 0.67 and 4e-2 at 1 over 5 time units); raise solve_resolution to {2 * math.ceil(longest):d} or more (a "
+                f"multiple of the stored {self.resolution} points)")
