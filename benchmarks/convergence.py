@@ -48,6 +48,9 @@ def main() -> None:
         ("cavity_2d: same flow, pressure (root mean square)", lambda: v.cavity_manufactured(quantity="pressure")),
         ("combined_1d: alpha = 1, beta = 0.1, forced, t = 1, WENO5, against n = 800 (same dt)", v.combined_space),
         ("combined_1d: same case, n = 100, steps to t = 1, against 16x the finest", v.combined_time),
+        ("poisson_lshape (PINN reference): five-point FD, cells per unit length, against 256 (max norm)",
+         v.poisson_lshape_reference),
+        ("poisson_lshape: same, relative L2", lambda: v.poisson_lshape_reference(norm="l2")),
     ]
     rows = ["| study | refined in | sizes | max error | observed order |", "|---|---|---|---|---|"]
     for label, study in studies:

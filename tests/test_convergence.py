@@ -205,3 +205,13 @@ def test_wave_second_order_in_time_and_energy_within_order_dt_squared():
     assert 1.9 < r["order"] < 2.1, r
     e = v.wave_energy()
     assert 1.9 < e["order"] < 2.1 and e["errors"][-1] < 1e-3, e
+
+
+def test_the_lshape_pinn_reference_converges_at_the_corner_singularitys_orders():
+    """Five-point differences on the L-shape, h = 1/16 .. 1/64 against 1/256: max-norm errors 5.2e-3,
+    3.2e-3, 1.8e-3 (order 0.76, near the corner's 2/3), relative L2 7.9e-3, 3.0e-3, 1.1e-3 (order
+    1.43, near 4/3); a scheme of the wrong sign or scale, or a lost boundary, does not converge."""
+    r = v.poisson_lshape_reference()
+    assert 0.6 < r["order"] < 0.9 and r["errors"][-1] < 2e-3, r
+    r = v.poisson_lshape_reference(norm="l2")
+    assert 1.25 < r["order"] < 1.6 and r["errors"][-1] < 1.2e-3, r

@@ -609,3 +609,20 @@ def combined_time(steps=(25, 50, 100, 200), n: int = 100, params: dict | None = 
     ref = final(16 * steps[-1])
     errors = [float((final(k) - ref).abs().max()) for k in steps]
     return _result("combined_1d", "time (SSP-RK3, n = 100)", steps, errors)
+
+
+# --- poisson_lshape (the PINN benchmark's reference): self-convergence of five-point differences ------
+def poisson_lshape_reference(sizes=(16, 32, 64), fine: int = 256, norm: str = "max") -> dict:
+    """The L-shape reference's error against h = 1 / ``fine`` at the coarse nodes, in the max norm
+    or relative L2 (``norm``: "max" or "l2"). The re-entrant corner's u ~ r^(2/3) sets the orders:
+    2/3 pointwise near the corner, 4/3 in L2 (not the 2 of smooth solutions)."""
+    from pdekit.problems.poisson_lshape import poisson_l_reference
+
+    ref = poisson_l_reference(fine)[1]
+    errors = []
+    for n in sizes:
+        r = ref[:: fine // n, :: fine // n]
+        d = poisson_l_reference(n)[1] - r
+        errors.append(np.nanmax(np.abs(d)) if norm == "max" else np.sqrt(np.nansum(d**2) / np.nansum(r**2)))
+    return _result("poisson_lshape", f"space ({'max norm' if norm == 'max' else 'relative L2'})", sizes, errors,
+                   algebraic=len(sizes) > 1)
