@@ -88,6 +88,36 @@ def test_a_file_with_nan_is_refused_when_read(tmp_path):
         f["fields/u"][2, -1, 3] = float("nan")
     with pytest.raises(DataFileError, match="targets of 1 sample\\(s\\) hold NaN or inf, the first sample 2 of the file"):
         load_pairs(tmp_path / "h.h5", start=1)
+    # the streamed and trajectory readers refuse it too (the NaN spread into the normalizers, and
+    # training stopped on a NaN loss blamed on the learning rate)
+    from pdekit.data.dataset import Split
+    from pdekit.data.sources import StreamedPairs
+    from pdekit.data.trajectories import load_trajectories
+
+    with pytest.raises(DataFileError, match="targets of 1 sample\\(s\\) hold NaN or inf, the first sample 2 of the file"):
+        StreamedPairs(Split(str(tmp_path / "h.h5"), 1, 3), buffer=4).normalizers()
+    with pytest.raises(DataFileError, match="trajectories of 1 sample\\(s\\) hold NaN or inf, the first sample 2 of"):
+        load_trajectories(Split(str(tmp_path / "h.h5"), 1, 3))
+    assert len(load_trajectories(Split(str(tmp_path / "h.h5"), 0, 2))[0]) == 2  # the samples before it read
+
+
+def test_stored_times_must_increase_and_a_rollout_needs_them_evenly_spaced(tmp_path):
+    import h5py
+
+    from pdekit.data.trajectories import load_trajectories, time_step
+    from pdekit.errors import DataFileError
+
+    problem = get_problem("heat_1d").from_params(16, {"nu": 0.01, "nt": 4})
+    generate(problem, 2, seed=0, out=tmp_path / "h.h5", quiet=True)
+    assert time_step(load_trajectories(tmp_path / "h.h5")[1], "h.h5") == pytest.approx(1 / 3)
+    with h5py.File(tmp_path / "h.h5", "r+") as f:
+        f["coords/t"][...] = [0.0, 0.1, 0.3, 0.7]
+    with pytest.raises(DataFileError, match=r"spaced unevenly \(steps from 0.1 to 0.4\)"):
+        time_step(load_trajectories(tmp_path / "h.h5")[1], "h.h5")
+    with h5py.File(tmp_path / "h.h5", "r+") as f:
+        f["coords/t"][...] = 0.0  # (a rollout took dt = 0 and divided by it)
+    with pytest.raises(DataFileError, match="the stored times must increase"):
+        load_trajectories(tmp_path / "h.h5")
 
 
 def _pairs(seed, n=16):

@@ -455,6 +455,11 @@ def test_a_test_file_of_another_problem_is_refused(run_cli, tmp_path, monkeypatc
         load_recipe("burgers_fno", quick=True, overrides=["data.file=burgers.h5", "data.test_file=heat.h5",
                                                           "data.n_train=2", "data.n_val=1", "data.n_test=1",
                                                           "eval.resolutions=[]"])
+    # the training file again (its first samples would test: training samples, reported as disjoint)
+    with pytest.raises(ConfigError, match=r"data.test_file is data.file \(burgers.h5\): its test samples"):
+        load_recipe("burgers_fno", quick=True, overrides=["data.file=burgers.h5", f"data.test_file={tmp_path}/burgers.h5",
+                                                          "data.n_train=2", "data.n_val=1", "data.n_test=1",
+                                                          "eval.resolutions=[]"])
 
 
 def test_a_deeponet_run_of_an_older_pdekit_is_evaluated_as_it_was_trained(tmp_path, monkeypatch):

@@ -360,13 +360,14 @@ class RolloutRunner:
 
     @staticmethod
     def _train(recipe: Recipe, run_dir: str, quiet: bool):
-        from pdekit.data.trajectories import load_trajectories, windows
+        from pdekit.data.trajectories import load_trajectories, time_step, windows
         from pdekit.train.rollout import RolloutTask
 
         prepare_run_dir(run_dir, recipe)
         files = prepare_data(recipe, quiet=quiet, device=resolve_device(recipe.train.device).type)
         r = recipe.rollout
         u_train, t, meta_train = load_trajectories(files["train"])
+        dt = time_step(t[r.start :], getattr(files["train"], "path", files["train"]))  # (a Split of a user's file)
         u_val, _, meta_val = load_trajectories(files["val"])
         u_train, u_val = u_train[:, r.start :], u_val[:, r.start :]
         horizon = r.test_steps or u_val.shape[1] - r.history  # validation rolls out as far as the test does
@@ -380,7 +381,7 @@ class RolloutRunner:
         task = RolloutTask(*groups, recipe.task, period=None if problem is None else problem.length,
                            whole_cells=problem is not None and problem.solve_resolution > problem.resolution)
         torch.manual_seed(recipe.train.seed)  # before the model is built: its initialization is part of the run
-        channels, ndim, dt = u_train.shape[2], u_train.ndim - 3, float(t[1] - t[0])
+        channels, ndim = u_train.shape[2], u_train.ndim - 3
         model = RolloutRunner._model(recipe, channels, ndim, dt, cond_log)
         meta = {"channels": channels, "ndim": ndim, "dt": dt, "cond_log": list(cond_log), "grid_revision": GRID_REVISION}
         with recipe_recorded(run_dir, recipe):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from pdekit.config import limits, param, require
@@ -54,6 +55,9 @@ class DataSection:
         limits(self, "data.", buffer=(">=", 1), workers=(">=", 1), reuse=(">", 0))
         require(self.source != "online" or not self.file, "data.source=online solves its training samples; it cannot "
                 "be combined with data.file (use data.source=stream to read a large file)")
+        require(not (self.file and self.test_file) or os.path.realpath(self.file) != os.path.realpath(self.test_file),
+                f"data.test_file is data.file ({self.file}): its test samples, from the start of the file, would be "
+                f"training samples; leave data.test_file empty (the test split then follows validation in data.file)")
 
     @property
     def validation_count(self) -> int:

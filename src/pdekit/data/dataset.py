@@ -146,14 +146,21 @@ def load_pairs(path: "str | os.PathLike | Split", input_time: int = 0, target_ti
         task = PairTask(input_time, target_time, trajectory, input_steps)
         check_pairs(source, task)
         x, y = read_pairs(source, start, count, task)
-    for label, values in (("inputs", x), ("targets", y)):  # a broken file, not a training problem
+    check_finite(path, start, inputs=x, targets=y)
+    meta = {"problem": source.problem, "layout": source.layout, "n": source.n, "resolution": source.space[0],
+            "config": source.attrs.get("config", {"n": source.n, "resolution": source.space[0]})}
+    return torch.from_numpy(x), torch.from_numpy(y), meta
+
+
+def check_finite(path, start: int, **arrays: np.ndarray) -> None:
+    """Refuse arrays (samples first) holding NaN or inf, naming the first such sample of the file
+    (``start``: the file index of the arrays' first sample): a broken file, which would otherwise
+    surface as a NaN loss blamed on the learning rate."""
+    for label, values in arrays.items():
         bad = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
         if bad.any():
             raise DataFileError(f"'{path}': the {label} of {int(bad.sum())} sample(s) hold NaN or inf, the first "
                                 f"sample {start + int(bad.nonzero()[0][0])} of the file")
-    meta = {"problem": source.problem, "layout": source.layout, "n": source.n, "resolution": source.space[0],
-            "config": source.attrs.get("config", {"n": source.n, "resolution": source.space[0]})}
-    return torch.from_numpy(x), torch.from_numpy(y), meta
 
 
 def check_pairs(source, task: PairTask) -> None:

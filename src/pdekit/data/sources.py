@@ -14,7 +14,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from pdekit.data.dataset import Normalizer, PairTask, Split, check_pairs, read_pairs, sample_count
+from pdekit.data.dataset import Normalizer, PairTask, Split, check_finite, check_pairs, read_pairs, sample_count
 from pdekit.data.formats import open_source
 from pdekit.errors import DataFileError
 
@@ -143,7 +143,9 @@ class StreamedPairs(PairSource):
         with f:
             for c in order:
                 start = self.start + int(c) * self.chunk
-                yield read_pairs(source, start, min(self.chunk, self.start + self.n - start), self.task)
+                x, y = read_pairs(source, start, min(self.chunk, self.start + self.n - start), self.task)
+                check_finite(self.path, start, inputs=x, targets=y)
+                yield x, y
 
     def normalizers(self):
         """Per-channel mean and unbiased deviation in float64, merged chunk by chunk (Chan et al.),

@@ -13,7 +13,7 @@ import os
 import numpy as np
 import torch
 
-from pdekit.data.dataset import Split, sample_count
+from pdekit.data.dataset import Split, check_finite, sample_count
 from pdekit.data.formats import open_source
 from pdekit.errors import DataFileError
 
@@ -43,9 +43,25 @@ def load_trajectories(path: "str | os.PathLike | Split") -> tuple[torch.Tensor, 
         u = np.stack([read(start, count, None) for read in source.fields.values()], axis=2)
         t = np.asarray(source.coords.get("t", np.arange(source.nt)), dtype=np.float64)
         params = {k: read(start, count, None) for k, read in source.params.items()}
+    check_finite(path, start, trajectories=u)
+    if len(t) > 1 and not (np.diff(t) > 0).all():
+        raise DataFileError(f"'{path}': the stored times must increase, got {np.array2string(t[:6], precision=4)}"
+                            f"{' ...' if len(t) > 6 else ''}")
     meta = {"problem": source.problem, "layout": source.layout, "fields": list(source.fields), "n": source.n,
             "params": params}
     return torch.from_numpy(np.ascontiguousarray(u, dtype=np.float32)), t, meta
+
+
+def time_step(t: np.ndarray, path) -> float:
+    """The one step between stored times ``t`` that a rollout takes, refusing uneven spacing (by
+    more than 1e-3 of the step: float32 times round at about 1e-6) in ``path``'s times."""
+    steps = np.diff(t)
+    if not len(steps):
+        raise DataFileError(f"'{path}': a rollout needs at least two stored times, got {len(t)}")
+    if np.ptp(steps) > 1e-3 * steps.mean():
+        raise DataFileError(f"'{path}': a rollout takes one time step, but the stored times are spaced unevenly "
+                            f"(steps from {steps.min():.4g} to {steps.max():.4g})")
+    return float(steps[0])
 
 
 def windows(u: torch.Tensor, k: int, m: int, stride: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
