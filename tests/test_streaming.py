@@ -59,6 +59,17 @@ def test_streamed_normalizers_equal_the_whole_data_fit(tmp_path):
         torch.testing.assert_close(mine.std, whole.std, rtol=1e-6, atol=0)
 
 
+def test_a_rewritten_file_of_the_same_shape_is_other_data(tmp_path):
+    """The fingerprint a resumed run checks changes when the values change (it was the layout,
+    size and config only: every value times -3 kept it); the same file keeps it."""
+    path = _pdebench_file(tmp_path / "a.h5", 40, nx=16)
+    before = StreamedPairs(Split(str(path), 2, 30), buffer=8).fingerprint()
+    assert StreamedPairs(Split(str(path), 2, 30), buffer=8).fingerprint() == before
+    with h5py.File(path, "r+") as f:
+        f["tensor"][...] = -3 * f["tensor"][...]
+    assert StreamedPairs(Split(str(path), 2, 30), buffer=8).fingerprint() != before
+
+
 def test_a_batch_larger_than_the_buffer_is_refused(tmp_path):
     from pdekit.errors import DataFileError
 

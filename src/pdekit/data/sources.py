@@ -124,7 +124,11 @@ class StreamedPairs(PairSource):
             count = sample_count(split.path, source.n, split.start, split.count)
             check_pairs(source, task)
             x, y = read_pairs(source, split.start, 1, task)
-            identity = f"{source.layout} {source.n} {source.attrs.get('config')} {os.path.getsize(split.path)}"
+            last = read_pairs(source, split.start + count - 1, 1, task)
+            # with the first and last samples' bytes, a file rewritten with other values is other data
+            # (a digest of every byte would read the whole file, which streaming avoids)
+            identity = (f"{source.layout} {source.n} {source.attrs.get('config')} {os.path.getsize(split.path)} "
+                        f"{_digest(*(torch.from_numpy(a) for a in (x, y, *last)))}")
         if buffer < 1:
             raise DataFileError(f"the shuffle buffer must hold at least one sample, got {buffer}")
         self.path, self.start, self.n = split.path, split.start, count
