@@ -219,6 +219,12 @@ def _break(path, what):
             del f["t1_fields/velocity"]
         elif what == "seed-no-data":
             del f["0002/data"]
+        elif what == "tensor-group":
+            del f["tensor"]
+            f.create_group("tensor")
+        elif what == "well-scalars-array":
+            del f["scalars"]
+            f["scalars"] = np.zeros(3)
 
 
 @pytest.mark.parametrize("writer, what, fragment", [
@@ -232,6 +238,9 @@ def _break(path, what):
     (write_pdekit, "pdekit-long-x", "coordinate 'x' has 32 points, the data have 16"),
     (write_the_well, "well-times", "its trajectories are stored at different times"),
     (write_pdebench_seeds, "seed-times", "'0003/grid/t' differs from '0000/grid/t'"),
+    # entries of another kind than the layout's: were raw AttributeErrors
+    (write_pdebench_tensor, "tensor-group", "breaks its pdebench-tensor layout (AttributeError"),
+    (write_the_well, "well-scalars-array", "breaks its the-well layout (AttributeError"),
 ])
 def test_broken_layouts_are_refused_naming_the_array(tmp_path, run_cli, writer, what, fragment):
     path = tmp_path / "broken.h5"
@@ -243,6 +252,29 @@ def test_broken_layouts_are_refused_naming_the_array(tmp_path, run_cli, writer, 
     code, _, stderr = run_cli("convert", path, tmp_path / "out.h5")
     assert code == 2 and fragment in stderr and "Traceback" not in stderr
     assert not (tmp_path / "out.h5").exists()
+
+
+def test_a_chunk_that_does_not_decompress_is_a_data_file_error(tmp_path):
+    """A corrupt compressed chunk failed with h5py's bare OSError from every reader."""
+    import h5py
+
+    from pdekit.data.dataset import Split
+    from pdekit.data.sources import StreamedPairs
+    from pdekit.data.trajectories import load_trajectories
+
+    path = tmp_path / "corrupt.h5"
+    with h5py.File(path, "w") as f:
+        f["x-coordinate"], f["t-coordinate"] = np.arange(64) / 64, np.arange(4.0)
+        f.create_dataset("tensor", data=np.random.default_rng(0).random((8, 4, 64), np.float32), chunks=(1, 4, 64),
+                         compression="gzip")
+        offset = f["tensor"].id.get_chunk_info(7).byte_offset  # the last sample's chunk
+    with open(path, "r+b") as raw:
+        raw.seek(offset + 16)
+        raw.write(b"\xff" * 64)
+    for read in (lambda: load_pairs(path), lambda: load_trajectories(path),
+                 lambda: StreamedPairs(Split(str(path)), buffer=4)):
+        with pytest.raises(DataFileError, match="'.*corrupt.h5': reading its data failed \\(corrupt or truncated"):
+            read()
 
 
 def test_converted_files_keep_text_scalars_and_the_device_type(tmp_path):

@@ -13,7 +13,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from pdekit.data.formats import open_source
+from pdekit.data.formats import open_source, reading
 from pdekit.errors import DataFileError
 
 
@@ -145,7 +145,8 @@ def load_pairs(path: "str | os.PathLike | Split", input_time: int = 0, target_ti
         count = sample_count(path, source.n, start, limit, exact)
         task = PairTask(input_time, target_time, trajectory, input_steps)
         check_pairs(source, task)
-        x, y = read_pairs(source, start, count, task)
+        with reading(path):
+            x, y = read_pairs(source, start, count, task)
     check_finite(path, start, inputs=x, targets=y)
     meta = {"problem": source.problem, "layout": source.layout, "n": source.n, "resolution": source.space[0],
             "config": source.attrs.get("config", {"n": source.n, "resolution": source.space[0]})}

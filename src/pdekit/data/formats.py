@@ -19,6 +19,7 @@ A ``Source`` exposes every layout as named scalar channels: ``fields`` (with a t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -124,12 +125,31 @@ def open_source(path: str | os.PathLike) -> tuple[h5py.File, Source]:
         f = h5py.File(path, "r")
     except OSError as exc:
         raise DataFileError(f"'{path}' is not a readable HDF5 file (truncated or corrupt: {exc})") from None
+    layout = "detected"
     try:
         layout = detect_layout(f, path)
         return f, _READERS[layout](f, path)
-    except Exception:
+    except DataFileError:
         f.close()
         raise
+    except (OSError, AttributeError, TypeError, KeyError, ValueError, IndexError) as exc:
+        # an entry of another kind than the layout's (a group where an array belongs, a scalar
+        # coordinate, ...) or a chunk that does not decompress: the file's fault, said in one line
+        f.close()
+        raise DataFileError(f"'{path}' breaks its {layout} layout ({type(exc).__name__}: {exc})") from None
+    except BaseException:
+        f.close()
+        raise
+
+
+@contextlib.contextmanager
+def reading(path):
+    """Turn a read that fails (a chunk that does not decompress, an array cut short) into a
+    DataFileError naming the file."""
+    try:
+        yield
+    except OSError as exc:
+        raise DataFileError(f"'{path}': reading its data failed (corrupt or truncated: {exc})") from None
 
 
 def detect_layout(f: h5py.File, path: str = "") -> str:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from pdekit.data.dataset import Normalizer, PairTask, Split, check_finite, check_pairs, read_pairs, sample_count
-from pdekit.data.formats import open_source
+from pdekit.data.formats import open_source, reading
 from pdekit.errors import DataFileError
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -123,8 +123,9 @@ class StreamedPairs(PairSource):
         with f:
             count = sample_count(split.path, source.n, split.start, split.count)
             check_pairs(source, task)
-            x, y = read_pairs(source, split.start, 1, task)
-            last = read_pairs(source, split.start + count - 1, 1, task)
+            with reading(split.path):
+                x, y = read_pairs(source, split.start, 1, task)
+                last = read_pairs(source, split.start + count - 1, 1, task)
             # with the first and last samples' bytes, a file rewritten with other values is other data
             # (a digest of every byte would read the whole file, which streaming avoids)
             identity = (f"{source.layout} {source.n} {source.attrs.get('config')} {os.path.getsize(split.path)} "
@@ -147,7 +148,8 @@ class StreamedPairs(PairSource):
         with f:
             for c in order:
                 start = self.start + int(c) * self.chunk
-                x, y = read_pairs(source, start, min(self.chunk, self.start + self.n - start), self.task)
+                with reading(self.path):
+                    x, y = read_pairs(source, start, min(self.chunk, self.start + self.n - start), self.task)
                 check_finite(self.path, start, inputs=x, targets=y)
                 yield x, y
 

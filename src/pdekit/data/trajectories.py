@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from pdekit.data.dataset import Split, check_finite, sample_count
-from pdekit.data.formats import open_source
+from pdekit.data.formats import open_source, reading
 from pdekit.errors import DataFileError
 
 
@@ -40,9 +40,10 @@ def load_trajectories(path: "str | os.PathLike | Split") -> tuple[torch.Tensor, 
         if not source.time_dependent:
             raise DataFileError(f"'{path}' holds steady data; trajectories need time-dependent data")
         count = sample_count(path, source.n, start, count)
-        u = np.stack([read(start, count, None) for read in source.fields.values()], axis=2)
+        with reading(path):
+            u = np.stack([read(start, count, None) for read in source.fields.values()], axis=2)
+            params = {k: read(start, count, None) for k, read in source.params.items()}
         t = np.asarray(source.coords.get("t", np.arange(source.nt)), dtype=np.float64)
-        params = {k: read(start, count, None) for k, read in source.params.items()}
     check_finite(path, start, trajectories=u)
     if len(t) > 1 and not (np.diff(t) > 0).all():
         raise DataFileError(f"'{path}': the stored times must increase, got {np.array2string(t[:6], precision=4)}"
