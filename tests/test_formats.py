@@ -9,7 +9,7 @@ import pytest
 
 from pdekit.data.dataset import load_pairs
 from pdekit.data.formats import convert, open_source
-from pdekit.errors import DataFileError
+from pdekit.errors import ConfigError, DataFileError
 
 
 def _heat(n, nt, space, seed=0, channels=1):
@@ -419,6 +419,55 @@ def test_foreign_files_train_a_quick_fno_through_a_recipe(tmp_path, monkeypatch,
     x, y, _ = load_pairs(raw["data"].get("test_file") or raw["data"]["file"], start=0 if layout == "the-well" else 26)
     identity = float(((x - y).flatten(1).norm(dim=1) / y.flatten(1).norm(dim=1)).mean())
     assert results["test_rel_l2"] < 0.2 * identity, (results["test_rel_l2"], identity)
+
+
+def test_a_files_grid_is_periodic_where_the_well_says_every_axis_is_or_data_grid_does(tmp_path):
+    """A user's file was always taken for nodes (the U-Net then padded periodic data with zeros,
+    3x less accurate on KS): The Well's files with a PERIODIC condition per axis, also converted to
+    pdekit's schema, are periodic; one axis periodic, a wall or another layout are nodes, and
+    data.grid says it outright (not for a space-time trajectory, whose time axis has both ends)."""
+    import h5py
+
+    from pdekit.data.formats import file_grid
+    from pdekit.pipeline import data_grid
+    from pdekit.recipes import load_recipe
+
+    write_the_well(tmp_path / "one.hdf5", n=4)  # x_periodic only, 2D
+    write_the_well(tmp_path / "both.hdf5", n=4)
+    with h5py.File(tmp_path / "both.hdf5", "r+") as f:
+        f.create_group("boundary_conditions/y_periodic").attrs.update({"bc_type": "PERIODIC", "associated_dims": ["y"]})
+    write_the_well(tmp_path / "wall.hdf5", n=4)
+    with h5py.File(tmp_path / "wall.hdf5", "r+") as f:
+        f.create_group("boundary_conditions/y_wall").attrs.update({"bc_type": "WALL", "associated_dims": ["y"]})
+    convert(tmp_path / "both.hdf5", tmp_path / "both.h5")
+    write_pdebench_tensor(tmp_path / "pdebench.hdf5", n=4)
+    grids = {name: file_grid(tmp_path / name) for name in ("one.hdf5", "both.hdf5", "wall.hdf5", "both.h5",
+                                                            "pdebench.hdf5")}
+    assert grids == {"one.hdf5": "nodes", "both.hdf5": "periodic", "wall.hdf5": "nodes", "both.h5": "periodic",
+                     "pdebench.hdf5": "nodes"}
+
+    def grid(name, **data):
+        raw = _quick_recipe(tmp_path, file=str(tmp_path / name), n_train=2, n_val=1, n_test=1, **data)
+        return data_grid(load_recipe({**raw, "eval": {"resolutions": []}}))
+
+    assert grid("both.hdf5") == "periodic" and grid("pdebench.hdf5") == "nodes"
+    # a run trained on the file's other grid (by an earlier pdekit, which took every file for nodes)
+    # is not resumed on this one
+    import torch
+
+    from pdekit.pipeline import run_recipe
+
+    raw = _quick_recipe(tmp_path, file=str(tmp_path / "both.hdf5"), n_train=2, n_val=1, n_test=1)
+    raw = {**raw, "train": {**raw["train"], "epochs": 1}, "eval": {**raw["eval"], "resolutions": []}}
+    run_recipe(load_recipe(raw), str(tmp_path / "run"), quiet=True)
+    state = torch.load(tmp_path / "run/checkpoint.pt", weights_only=True)
+    assert state["grid"] == "periodic"
+    torch.save({**state, "grid": "nodes"}, tmp_path / "run/checkpoint.pt")
+    with pytest.raises(DataFileError, match="was trained on a nodes grid, and the data's is periodic now: set data.grid"):
+        run_recipe(load_recipe(raw), str(tmp_path / "run"), quiet=True)
+    assert grid("pdebench.hdf5", grid="periodic") == "periodic" and grid("both.hdf5", grid="nodes") == "nodes"
+    with pytest.raises(ConfigError, match="data.grid=periodic does not apply to data.trajectory"):
+        grid("pdebench.hdf5", grid="periodic", trajectory=True)
 
 
 def test_recipe_with_a_file_is_checked_before_any_work(tmp_path):

@@ -323,6 +323,16 @@ def test_a_rollout_recipe_trains_on_a_pdebench_file(tmp_path):
     assert saved["pred"].shape == (4, 10, 1, 16) and metrics["dt"] == pytest.approx(0.2)
     np.testing.assert_allclose(saved["t"], 0.2 * np.arange(1, 11), rtol=1e-6)
     assert "solver_ladder" not in metrics and "mass_drift" not in metrics and len(metrics["rollout_rel_l2"]) == 10
+    # the grid the run trained on is recorded; a run of a file without it trained on nodes
+    from pdekit.pipeline import RolloutRunner
+    from pdekit.train.checkpoint import load_checkpoint
+
+    assert load_checkpoint(str(tmp_path / "run/checkpoint.pt"))["grid"] == "nodes"
+    raw = json.loads(recipe.to_json())
+    periodic = load_recipe({**raw, "data": {**raw["data"], "grid": "periodic"}})
+    assert RolloutRunner._model(periodic, 1, 1, 0.2).net.grid == "periodic"
+    assert RolloutRunner._model(periodic, 1, 1, 0.2, state={"grid_revision": 3}).net.grid == "nodes"
+    assert RolloutRunner._model(recipe, 1, 1, 0.2, state={"grid": "periodic", "grid_revision": 3}).net.grid == "periodic"
 
 
 def _decay_windows(n, seed):

@@ -88,13 +88,21 @@ def prepare_data(recipe: Recipe, quiet: bool = False, device: str = "cpu", evalu
 
 
 def data_grid(recipe: Recipe) -> str:
-    """Where the data's points lie: "periodic" (j / n) for a periodic problem's generated data,
-    else "nodes" (j / (n - 1); also assumed for a user's file, and for trajectories, whose time axis
-    has both ends)."""
+    """Where the data's points lie: "periodic" (j / n) or "nodes" (j / (n - 1)): data.grid where
+    given; else a periodic problem's generated data, or a user's file of The Well whose every
+    boundary is periodic, are periodic, and other files and trajectories (whose time axis has both
+    ends) nodes."""
+    from pdekit.data.formats import file_grid
     from pdekit.problems import get_problem
 
     d = recipe.data
-    return "periodic" if not (d.file or d.trajectory) and get_problem(d.problem).periodic else "nodes"
+    if d.trajectory:
+        return "nodes"
+    if d.grid != "auto":
+        return d.grid
+    if d.file:
+        return file_grid(d.file)
+    return "periodic" if get_problem(d.problem).periodic else "nodes"
 
 
 def physics_loss(recipe: Recipe):
@@ -343,7 +351,8 @@ class RolloutRunner:
         from pdekit.recipes.rollout import rollout_model
 
         config, grid = recipe.model, data_grid(recipe)
-        if state is not None:
+        if state is not None:  # (a file's grid was nodes before data.grid: unrecorded there)
+            grid = state.get("grid", "nodes" if recipe.data.file else grid)
             config, grid = as_trained(config, grid, state)
         return rollout_model(config, recipe.rollout, channels, ndim, dt, tuple(cond_log), grid)
 
@@ -383,7 +392,8 @@ class RolloutRunner:
         torch.manual_seed(recipe.train.seed)  # before the model is built: its initialization is part of the run
         channels, ndim = u_train.shape[2], u_train.ndim - 3
         model = RolloutRunner._model(recipe, channels, ndim, dt, cond_log)
-        meta = {"channels": channels, "ndim": ndim, "dt": dt, "cond_log": list(cond_log), "grid_revision": GRID_REVISION}
+        meta = {"channels": channels, "ndim": ndim, "dt": dt, "cond_log": list(cond_log), "grid": data_grid(recipe),
+                "grid_revision": GRID_REVISION}
         with recipe_recorded(run_dir, recipe):
             trained = Trainer(model, task, recipe.train, run_dir, recipe.to_json(), meta, name=recipe.name,
                               quiet=quiet).fit()

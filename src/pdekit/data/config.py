@@ -30,6 +30,10 @@ class DataSection:
                           "samples train, the next n_val validate, the next n_test test; problem, params and seed "
                           "are then unused")
     test_file: str = param("", "with data.file: take the n_test test samples from the start of this file")
+    grid: str = param("auto", "where the data's points lie, for the models' coordinates and padding: periodic "
+                              "(x_j = j L / n) or nodes (both ends, x_j = j L / (n - 1)); auto: a generated problem's "
+                              "own, a file of The Well's periodic when its every boundary is, else nodes",
+                      ("auto", "periodic", "nodes"))
     source: str = param("memory", "where training pairs come from: memory (the whole split loaded), stream (read "
                                   "in chunks, memory bounded by data.buffer), online (solver workers feed a buffer; "
                                   "nothing on disk; docs/scaling.md)", ("memory", "stream", "online"))
@@ -55,6 +59,8 @@ class DataSection:
         limits(self, "data.", buffer=(">=", 1), workers=(">=", 1), reuse=(">", 0))
         require(self.source != "online" or not self.file, "data.source=online solves its training samples; it cannot "
                 "be combined with data.file (use data.source=stream to read a large file)")
+        require(not (self.trajectory and self.grid == "periodic"), "data.grid=periodic does not apply to "
+                "data.trajectory (its time axis has both ends): leave data.grid at auto")
         require(not (self.file and self.test_file) or os.path.realpath(self.file) != os.path.realpath(self.test_file),
                 f"data.test_file is data.file ({self.file}): its test samples, from the start of the file, would be "
                 f"training samples; leave data.test_file empty (the test split then follows validation in data.file)")

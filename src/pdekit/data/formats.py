@@ -152,6 +152,20 @@ def reading(path):
         raise DataFileError(f"'{path}': reading its data failed (corrupt or truncated: {exc})") from None
 
 
+def file_grid(path) -> str:
+    """"periodic" for a file whose boundary conditions (The Well's ``bc_type`` groups, also as
+    recorded in a file converted from it) are all PERIODIC, one or more per spatial axis; else
+    "nodes" (no other layout says, and a grid periodic along some axes only is taken for nodes)."""
+    f, source = open_source(path)
+    with f:
+        attrs = source.attrs
+        if source.layout == "pdekit":
+            attrs = (attrs.get("config") or {}).get("source") or {}
+    kinds = list((attrs.get("boundary_conditions") or {}).values())
+    periodic = kinds and all(k == "PERIODIC" for k in kinds) and len(kinds) >= len(source.space)
+    return "periodic" if periodic else "nodes"
+
+
 def detect_layout(f: h5py.File, path: str = "") -> str:
     """The layout of an open HDF5 file, recognised by its root attributes and top-level names.
 

@@ -553,6 +553,9 @@ class Trainer:
         if changed:  # its weights were trained reading the data's grid otherwise
             raise DataFileError(f"'{path}' was trained by an older pdekit whose {changed[0]} read the data's grid "
                                 f"differently; train again in another --out (or delete the folder)")
+        if "grid" in saved and "grid" in self.meta and saved["grid"] != self.meta["grid"]:
+            raise DataFileError(f"'{path}' was trained on a {saved['grid']} grid, and the data's is {self.meta['grid']} "
+                                f"now: set data.grid={saved['grid']} to go on, or train again in another --out")
         if saved["phase"] == "lbfgs":  # the weights are in L-BFGS precision from then on
             self.model.to(self.cfg.lbfgs_torch_dtype)
             self.model.load_state_dict(saved["model"])
