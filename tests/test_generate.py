@@ -317,3 +317,22 @@ def test_the_assembled_file_is_on_disk_before_its_parts_are_removed(tmp_path, mo
     removed = events.index(("remove", str(tmp_path / "f.h5.parts")))
     synced = [path for kind, path in events[:removed] if kind == "sync"]
     assert os.path.realpath(tmp_path / "f.h5.tmp") in synced and os.path.realpath(tmp_path) in synced
+
+
+def test_a_solver_that_returns_nan_stops_generation_naming_the_sample(monkeypatch):
+    """Nothing non-finite is stored or fed to online training (online pairs are not checked when
+    read, unlike files): the sample, its seed and the field are named."""
+    from pdekit.data.generate import solve_samples
+    from pdekit.errors import UnstableError
+
+    problem = get_problem("heat_1d").from_params(16, {"nt": 3})
+    solve = type(problem).solve
+
+    def broken(self, inputs):
+        out = solve(self, inputs)
+        out["u"][1, -1, 3] = float("inf")
+        return out
+
+    monkeypatch.setattr(type(problem), "solve", broken)
+    with pytest.raises(UnstableError, match="returned NaN or inf in 'u' of sample 6 \\(seed 0\\)"):
+        solve_samples(problem, 0, range(5, 8))

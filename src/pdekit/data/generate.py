@@ -28,7 +28,7 @@ import torch
 from tqdm import tqdm
 
 from pdekit.data.storage import dataset_identity, read_meta, write_file
-from pdekit.errors import DataFileError, PdekitError
+from pdekit.errors import DataFileError, PdekitError, UnstableError
 from pdekit.numerics.random_fields import sample_rng
 from pdekit.problems.base import Problem
 
@@ -80,6 +80,12 @@ def solve_samples(problem: Problem, seed: int, indices: range, device: str | tor
         inputs = {k: torch.cat([v, v]) for k, v in inputs.items()}
     with torch.no_grad():
         fields = problem.solve(inputs)
+        for name, values in fields.items():  # never stored or trained on (online data are not checked later)
+            bad = ~torch.isfinite(values[:count].flatten(1)).all(dim=1)
+            if bool(bad.any()):
+                raise UnstableError(f"{problem.name}: the solver returned NaN or inf in '{name}' of sample "
+                                    f"{indices[int(bad.nonzero()[0, 0])]} (seed {seed}): the step or the grid does "
+                                    f"not resolve it; change the problem's parameters")
         note = problem.unresolved(inputs, fields)
     if note:
         warnings.warn(f"{problem.name}: {note}", stacklevel=2)
