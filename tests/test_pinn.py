@@ -138,6 +138,9 @@ def test_periodic(hard):
     assert _error(pinn, lambda p: np.sin(2 * math.pi * p[:, 0]), GRID) < 5e-3
     if hard:  # exactly periodic
         assert abs(float(pinn.predict(np.array([[0.0]]))[0, 0] - pinn.predict(np.array([[1.0]]))[0, 0])) < 1e-12
+        # a hard Dirichlet factor vanishes on the periodic faces too: u was pinned to 0 there, silently
+        with pytest.raises(ConfigError, match="a hard Dirichlet condition holds on the whole boundary, the periodic"):
+            PINN(Box([0, 0], [1, 1]), _poisson(rhs), _net(3), [Periodic(0, hard=True), Dirichlet(0.0, hard=True)])
 
 
 @pytest.mark.parametrize("hard", [False, True])
@@ -208,6 +211,29 @@ def test_rar_adds_points_where_the_residual_is_largest():
     assert len(points.interior) == 110 and np.abs(points.interior[-10:, 0] - 0.9).max() < 0.03
 
 
+def test_observations_are_checked_against_their_points_and_the_networks_outputs():
+    """Values transposed, of another count or with a NaN were reshaped or taken as they came (a NaN
+    then stopped training on a loss blamed on the learning rate), and one column observed a
+    two-output network's both outputs; outputs= names the observed ones."""
+    points = np.linspace(0.1, 0.9, 5)[:, None]
+    for values, fragment in ((np.zeros((2, 5)), r"shaped \(5,\) or \(5, k\) for the 5 points, got \(2, 5\)"),
+                             (np.zeros(10), r"got \(10,\)"), (np.array([0, 1, np.nan, 0, 0.0]), "1 observed value")):
+        with pytest.raises(ConfigError, match=fragment):
+            Observation(points, values)
+    torch.manual_seed(0)
+    net = MLP(1, 2, width=8, depth=2).double()
+    x = torch.as_tensor(points).requires_grad_(True)
+
+    def misfit(observation):
+        pinn = PINN(Interval(0, 1), lambda u, x: partial(u, x, 0, 2), net, [observation])
+        return pinn.conditions[0].residual(pinn, x)
+
+    with pytest.raises(ConfigError, match="the values have 1 column\\(s\\), the network 2 outputs"):
+        misfit(Observation(points, np.zeros(5)))
+    assert torch.equal(misfit(Observation(points, np.ones(5), outputs=[1])), net(x)[:, 1:] - 1)
+    assert torch.equal(misfit(Observation(points, np.ones((5, 2)))), net(x) - 1)
+
+
 def test_resume_after_an_interruption_ends_bitwise_equal(tmp_path):
     def setup(fail_at=None):
         calls = {"n": 0}
@@ -249,6 +275,17 @@ def test_fit_refuses_a_run_folder_of_another_problem(tmp_path):
     for other in (pinn(5.0), pinn(1.0, left=0.5)):
         with pytest.raises(PdekitError, match="holds a run of another recipe or config"):
             train_pinn(other, options, run)
+    # a space-time domain is named by its intervals (it was named by its address: no space-time run
+    # resumed, or returned when finished)
+    def heat(t1=1.0):
+        return PINN(Interval(0, 1) * TimeInterval(0, t1), lambda u, x: partial(u, x, 1) - partial(u, x, 0, 2), _net(2),
+                    [Dirichlet(0.0), Initial(lambda x: torch.sin(math.pi * x[:, :1]))])
+
+    run, first, second = str(tmp_path / "heat"), heat(), heat()  # both alive: two domains at two addresses
+    train_pinn(first, options, run)
+    assert train_pinn(second, options, run)["steps"] == 5
+    with pytest.raises(PdekitError, match="holds a run of another recipe or config"):
+        train_pinn(heat(2.0), options, run)
 
 
 def test_a_resumed_run_keeps_its_adam_speed(tmp_path, monkeypatch):

@@ -77,8 +77,14 @@ def test_bad_geometries_and_samplers_are_refused():
         Polygon([(0, 0), (1, 1), (2, 2)])
     with pytest.raises(ConfigError, match="zero area"):
         Box([0, 0], [1, 1]) - Box([-1, -1], [2, 2])
-    with pytest.raises(ConfigError, match="t1 > t0"):
+    with pytest.raises(ConfigError, match="finite t0 < t1"):
         TimeInterval(1, 0)
+    # unbounded domains: points were drawn at t = inf, or the failure came later ("is its area tiny?")
+    with pytest.raises(ConfigError, match=r"finite t0 < t1, got \[0, inf\]"):
+        TimeInterval(0, math.inf)
+    for unbounded in (lambda: Interval(0, math.inf), lambda: Disk([0, 0], math.inf), lambda: Box([0, math.nan], [1, 1])):
+        with pytest.raises(ConfigError, match="is unbounded: a domain needs finite coordinates"):
+            unbounded()
     with pytest.raises(ConfigError, match="unknown sampler 'grid'"):
         Interval(0, 1).sample_interior(10, "grid")
 

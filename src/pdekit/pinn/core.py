@@ -491,16 +491,37 @@ class Observation(Condition):
     points : array-like
         The observed points, (n, d), inside the domain.
     values : array-like
-        The observed values, (n, k) or (n,).
+        The observed values, (n, k) or (n,): of every network output (k of them), or of those
+        ``outputs`` names.
     weight : float
         Weight of the data misfit in the loss.
+    outputs : sequence of int or None
+        The network outputs observed, one per column of ``values`` (None: all of them).
+
+    Raises
+    ------
+    ConfigError
+        For values not shaped (n,) or (n, k), not finite, or not one column per observed output
+        (checked when the network's outputs are known).
     """
 
     kind = "interior"
 
-    def __init__(self, points, values, weight: float = 1.0):
+    def __init__(self, points, values, weight: float = 1.0, outputs=None):
         super().__init__(0.0, points=points, weight=weight)
-        self.values = torch.as_tensor(np.asarray(values, dtype=np.float64).reshape(len(self.points), -1))
+        values = np.asarray(values, dtype=np.float64)
+        n = len(self.points)
+        if values.ndim not in (1, 2) or len(values) != n:
+            raise ConfigError(f"Observation: values must be shaped ({n},) or ({n}, k) for the {n} points, got "
+                              f"{values.shape}")
+        if not np.isfinite(values).all():
+            raise ConfigError(f"Observation: {int((~np.isfinite(values)).sum())} observed value(s) are NaN or inf: "
+                              f"leave those points out")
+        self.values = torch.as_tensor(values.reshape(n, -1))
+        self.outputs = None if outputs is None else [int(i) for i in outputs]
+        if self.outputs is not None and len(self.outputs) != self.values.shape[1]:
+            raise ConfigError(f"Observation: outputs names {len(self.outputs)} output(s), the values have "
+                              f"{self.values.shape[1]} column(s)")
 
     def sample(self, domain, n, rng):
         """The observed points (checked to lie in the domain).
@@ -539,6 +560,14 @@ class Observation(Condition):
         torch.Tensor
             The violation, (n, k).
         """
+        if self.outputs is not None:
+            if max(self.outputs) >= u.shape[1] or min(self.outputs) < 0:
+                raise ConfigError(f"Observation: outputs {self.outputs} name outputs the network's {u.shape[1]} lack")
+            u = u[:, self.outputs]
+        elif u.shape[1] != self.values.shape[1]:
+            raise ConfigError(f"Observation: the values have {self.values.shape[1]} column(s), the network "
+                              f"{u.shape[1]} outputs: give one column per output, or name the observed ones "
+                              f"(outputs=[...])")
         return u - self.values.to(dtype=x.dtype, device=x.device)
 
     def residual(self, pinn, x):
@@ -644,6 +673,10 @@ class PINN(nn.Module):
         if "Transform" in self.hard and self.hard.keys() & {"Dirichlet", "Initial"}:
             raise ConfigError("a Transform replaces hard Dirichlet and Initial conditions: fold them into its shift "
                               "and scale")
+        if "Periodic" in self.hard and "Dirichlet" in self.hard:  # its factor vanishes on every face
+            raise ConfigError("a hard Dirichlet condition holds on the whole boundary, the periodic faces included "
+                              "(u would be pinned there): make the Dirichlet condition soft, on the other faces' "
+                              "points (points=...)")
         if "Initial" in self.hard and not isinstance(domain, SpaceTime):
             raise ConfigError("a hard Initial condition needs a space-time domain")
         self.flux = next((c for c in self.hard.values() if c.flux), None)  # a hard Neumann or Robin condition

@@ -142,7 +142,10 @@ class Geometry:
         return box * float(self.contains(x).mean())
 
     def check(self) -> None:
-        """Raise ConfigError if the shape is empty: a bounding box without extent or zero measure."""
+        """Raise ConfigError if the shape is empty (a bounding box without extent or zero measure)
+        or unbounded (points cannot be drawn from an infinite box)."""
+        if not (np.isfinite(self.lo).all() and np.isfinite(self.hi).all()):
+            raise ConfigError(f"{self!r} is unbounded: a domain needs finite coordinates")
         if not np.all(self.hi > self.lo) or self.measure() <= 0:
             raise ConfigError(f"{self!r} has zero {'length' if self.dim == 1 else 'area' if self.dim == 2 else 'volume'}"
                               f": nothing to sample")
@@ -581,9 +584,12 @@ class TimeInterval:
     """
 
     def __init__(self, t0: float, t1: float):
-        if not t1 > t0:
-            raise ConfigError(f"a time interval needs t1 > t0, got [{t0}, {t1}]")
+        if not (math.isfinite(t0) and math.isfinite(t1) and t1 > t0):
+            raise ConfigError(f"a time interval needs finite t0 < t1, got [{t0}, {t1}]")
         self.t0, self.t1 = float(t0), float(t1)
+
+    def __repr__(self):
+        return f"TimeInterval({self.t0!r}, {self.t1!r})"
 
 
 class SpaceTime:
@@ -599,6 +605,9 @@ class SpaceTime:
 
     def __init__(self, space: Geometry, time: TimeInterval):
         self.space, self.time, self.dim = space, time, space.dim + 1
+
+    def __repr__(self):  # (what PINN.fingerprint names the domain by: no object address)
+        return f"{self.space!r} * {self.time!r}"
 
     def contains(self, x):
         """Whether each point (x..., t) lies in the closed space-time domain (tolerance 1e-9).
