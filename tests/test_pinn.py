@@ -234,6 +234,17 @@ def test_observations_are_checked_against_their_points_and_the_networks_outputs(
     assert torch.equal(misfit(Observation(points, np.ones((5, 2)))), net(x) - 1)
 
 
+def test_coefficients_need_a_residual_that_takes_them():
+    """Coefficients with a two-argument residual were never trained (silently), and a residual's
+    own defaulted third argument received the coefficients' dict."""
+    with pytest.raises(ConfigError, match="coefficients k are given, but the residual takes no third argument"):
+        PINN(Interval(0, 1), lambda u, x: partial(u, x, 0, 2), _net(), [], coefficients={"k": 0.1})
+    x = torch.rand(4, 1).requires_grad_(True)
+    own = PINN(Interval(0, 1), lambda u, x, k=2.0: partial(u, x, 0, 2) - k, _net(), [])
+    taking = PINN(Interval(0, 1), lambda u, x, c: partial(u, x, 0, 2) - c["k"], _net(), [], coefficients={"k": 2.0})
+    assert torch.allclose(own.pde_residual(x), taking.pde_residual(x))
+
+
 def test_resume_after_an_interruption_ends_bitwise_equal(tmp_path):
     def setup(fail_at=None):
         calls = {"n": 0}

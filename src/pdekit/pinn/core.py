@@ -657,7 +657,13 @@ class PINN(nn.Module):
         self.conditions = list(conditions)
         self.coefficients = nn.ParameterDict({k: nn.Parameter(torch.tensor(float(v))) for k, v in
                                               (coefficients or {}).items()})
-        self._takes_coeffs = len(inspect.signature(residual).parameters) >= 3
+        given = list(inspect.signature(residual).parameters.values())
+        # a third parameter without a default (or *args) takes the coefficients; one with a default is the user's own
+        self._takes_coeffs = len(given) >= 3 and (given[2].default is inspect.Parameter.empty
+                                                   or given[2].kind is inspect.Parameter.VAR_POSITIONAL)
+        if self.coefficients and not self._takes_coeffs:
+            raise ConfigError(f"coefficients {', '.join(self.coefficients)} are given, but the residual takes no "
+                              f"third argument for them (residual(u, x, coeffs)): they would never be trained")
         for c in self.conditions:
             if not isinstance(c, Condition):
                 what = f"the class {c.__name__} (call it: {c.__name__}(...))" if isinstance(c, type) else type(c).__name__
