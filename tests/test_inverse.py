@@ -103,6 +103,12 @@ def test_known_channels_are_held_and_the_others_recovered():
     assert torch.equal(found.inputs[:, 1:], source.float()) and float(rel_l2(found.inputs[:, :1], a).max()) < 1e-5
     with pytest.raises(ConfigError, match="held must give"):
         recover_inputs(two, u, channels=[0], quiet=True)
+    # both recovered, each in a box of its own (one box for all channels was all there was)
+    boxed = recover_inputs(two, u + source, bounds=(0.0, 1.5, -0.1, 0.1), smoothness=0.0, periodic=True, quiet=True,
+                           steps=50)
+    for c, (low, high) in enumerate(((0.0, 1.5), (-0.1, 0.1))):
+        values = boxed.inputs[:, c]
+        assert low <= float(values.min()) and float(values.max()) <= high and float(values.max()) > 0.9 * high, c
 
 
 def test_bad_requests_are_refused():
@@ -111,8 +117,10 @@ def test_bad_requests_are_refused():
         recover_inputs(trained, u, torch.zeros_like(u, dtype=torch.bool), quiet=True)
     with pytest.raises(ConfigError, match="does not broadcast"):
         recover_inputs(trained, u, torch.ones(3, 1, 64, dtype=torch.bool), quiet=True)
-    with pytest.raises(ConfigError, match="low < high"):
+    with pytest.raises(ConfigError, match="LOW < HIGH, got 2.0 1.0"):
         recover_inputs(trained, u, bounds=(2.0, 1.0), quiet=True)
+    with pytest.raises(ConfigError, match=r"one pair per recovered channel \(1 here: 2 numbers\), got 4 numbers"):
+        recover_inputs(trained, u, bounds=(0.0, 1.0, 0.0, 2.0), quiet=True)
     with pytest.raises(ConfigError, match="start must be"):
         recover_inputs(trained, u, start=a[:, :, :10], quiet=True)
     with pytest.raises(ConfigError, match="fraction must lie in"):
@@ -203,6 +211,11 @@ def test_pdekit_invert_writes_the_recovery_and_its_solver_check(run_cli, tmp_pat
     code, _, err = run_cli("invert", str(tmp_path / "run"), "--recover", "7", "--out", str(tmp_path / "refused"))
     assert code == 2 and "--recover must name input channels 0 .. 0 of this run, got 7" in err
     assert not (tmp_path / "refused").exists()  # refused before any data or folder is made
+    for bounds, message in ((["0", "1", "2"], "--bounds must be LOW HIGH pairs with LOW < HIGH, got 0 1 2"),
+                            (["0", "1", "0", "2"], "--bounds gives 2 LOW HIGH pairs for 1 recovered channels")):
+        code, _, err = run_cli("invert", str(tmp_path / "run"), "--recover", "0", "--bounds", *bounds, "--out",
+                               str(tmp_path / "refused"))
+        assert code == 2 and message in err and not (tmp_path / "refused").exists()
 
 
 def test_per_sample_parameters_are_held_and_drawn_again_for_the_solver(run_cli, tmp_path, monkeypatch):

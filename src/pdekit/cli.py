@@ -431,8 +431,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                             "standard deviation")
     v.add_argument("--observed", type=float, default=0.25, help="fraction of the output points observed")
     v.add_argument("--steps", type=int, default=300, help="L-BFGS iterations at most")
-    v.add_argument("--bounds", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
-                   help="a box the recovered inputs are known to lie in (the data's units)")
+    v.add_argument("--bounds", type=float, nargs="+", default=None, metavar="LOW HIGH",
+                   help="a box the recovered inputs are known to lie in (the data's units): one LOW HIGH pair "
+                        "for every recovered channel, or one pair per recovered channel in order")
     v.add_argument("--recover", type=int, nargs="+", default=None, metavar="C",
                    help="input channels to recover (default: those that vary in space); the others are held at "
                         "their true values")

@@ -577,7 +577,7 @@ def _note_unfinished(run_dir: str, saved: dict, what: str) -> None:
 
 
 def invert_run(run_dir: str, out: str | None = None, samples: int = 8, noise: float = 0.01, fraction: float = 0.25,
-               steps: int = 300, bounds: tuple[float, float] | None = None, channels=None, device: str = "cpu",
+               steps: int = 300, bounds=None, channels=None, device: str = "cpu",
                quiet: bool = False) -> dict:
     """Recover test inputs of an operator run from noisy, partial observations of their outputs
     through its network (``eval.inverse.invert``: the smoothness chosen on validation samples, the
@@ -596,8 +596,9 @@ def invert_run(run_dir: str, out: str | None = None, samples: int = 8, noise: fl
         Observation noise relative to each sample's standard deviation, and the fraction of points observed.
     steps : int
         L-BFGS iterations at most.
-    bounds : (low, high) or None
-        A box the recovered inputs are known to lie in, in the data's units.
+    bounds : (low, high), (low_1, high_1, low_2, high_2, ...) or None
+        A box the recovered inputs are known to lie in, in the data's units: one for every
+        recovered channel, or one per recovered channel.
     channels : list of int or None
         The input channels to recover (None: those that vary in space); the others are held at
         their true values.
@@ -621,8 +622,13 @@ def invert_run(run_dir: str, out: str | None = None, samples: int = 8, noise: fl
         raise PdekitError(f"--samples and --steps must be >= 1, got {samples} and {steps}")
     if not 0 < fraction <= 1 or not noise >= 0:
         raise PdekitError(f"--observed must lie in (0, 1] and --noise be >= 0, got {fraction} and {noise}")
-    if bounds is not None and not bounds[0] < bounds[1]:
-        raise PdekitError(f"--bounds must be LOW HIGH with LOW < HIGH, got {bounds[0]:g} {bounds[1]:g}")
+    if bounds is not None:  # (against the channels varying in space, once the data show them)
+        pairs = len(bounds) // 2
+        if len(bounds) % 2 or not all(bounds[2 * i] < bounds[2 * i + 1] for i in range(pairs)):
+            raise PdekitError(f"--bounds must be LOW HIGH pairs with LOW < HIGH, got {' '.join(f'{b:g}' for b in bounds)}")
+        if channels is not None and pairs not in (1, len(set(channels))):
+            raise PdekitError(f"--bounds gives {pairs} LOW HIGH pairs for {len(set(channels))} recovered channels: "
+                              f"give one pair for all of them or one per channel")
     saved = load_checkpoint(os.path.join(run_dir, "checkpoint.pt"))
     recipe = load_recipe(json.loads(saved["recipe"]))
     if recipe.kind != "operator" or recipe.data.trajectory:

@@ -56,8 +56,25 @@ def _roughness(z: torch.Tensor, periodic: bool) -> torch.Tensor:
     return total
 
 
+def boxes(bounds, count: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """(low, high), each (count,), of ``bounds``: one (low, high) pair for all ``count`` recovered
+    channels, or a pair per channel, flat; None for None."""
+    if bounds is None:
+        return None
+    values = [float(v) for v in bounds]
+    if len(values) == 2:
+        values *= count
+    if len(values) != 2 * count:
+        raise ConfigError(f"bounds must be one LOW HIGH pair for every recovered channel or one pair per recovered "
+                          f"channel ({count} here: {2 * count} numbers), got {len(values)} numbers")
+    low, high = torch.tensor(values[0::2], dtype=torch.float64), torch.tensor(values[1::2], dtype=torch.float64)
+    if not (torch.isfinite(low).all() and torch.isfinite(high).all() and (low < high).all()):
+        raise ConfigError(f"bounds must be finite LOW HIGH pairs with LOW < HIGH, got {' '.join(map(str, bounds))}")
+    return low, high
+
+
 def recover_inputs(trained, observed: torch.Tensor, mask: torch.Tensor | None = None, *, steps: int = 300,
-                   smoothness: float = 1e-6, bounds: tuple[float, float] | None = None, periodic: bool = False,
+                   smoothness: float = 1e-6, bounds=None, periodic: bool = False,
                    start: torch.Tensor | None = None, channels=None, held: torch.Tensor | None = None,
                    log_every: int = 25, quiet: bool = False) -> Recovered:
     """Inputs a whose network outputs G(a) fit ``observed`` at the points of ``mask``.
@@ -80,8 +97,10 @@ def recover_inputs(trained, observed: torch.Tensor, mask: torch.Tensor | None = 
     steps : L-BFGS iterations at most (it stops earlier when it converges).
     smoothness : weight of the roughness penalty (0: none); choose it on samples whose inputs are
         known (``pdekit invert`` does, on the validation split).
-    bounds : (low, high) in the data's units: the recovered channels are low + (high - low)
-        sigmoid(w), so they stay inside (a coefficient known to lie in [3, 12], say).
+    bounds : (low, high) in the data's units, for every recovered channel, or one such pair per
+        recovered channel, flat (low_1, high_1, low_2, high_2, ...): the recovered channels are
+        low + (high - low) sigmoid(w), so they stay inside (a coefficient known to lie in [3, 12],
+        say, beside a cross term in [-2, 2]).
     periodic : the data's grid is periodic (the roughness then wraps around).
     start : (n, in_channels, *space) first guess in the data's units (None: the training inputs'
         mean, channel by channel, or the middle of ``bounds``).
@@ -111,8 +130,6 @@ def recover_inputs(trained, observed: torch.Tensor, mask: torch.Tensor | None = 
     if steps < 1 or log_every < 1 or not smoothness >= 0:
         raise ConfigError(f"steps and log_every must be >= 1 and smoothness >= 0, got {steps}, {log_every} and "
                           f"{smoothness}")
-    if bounds is not None and not float(bounds[0]) < float(bounds[1]):
-        raise ConfigError(f"bounds must be (low, high) with low < high, got {bounds}")
     if not torch.isfinite(observed[mask]).all():
         raise ConfigError("observed holds NaN or inf at observed points")
     device, dtype = trained.device, torch.float64
@@ -133,10 +150,11 @@ def recover_inputs(trained, observed: torch.Tensor, mask: torch.Tensor | None = 
         raise ConfigError(f"held must give the values of the input channels not recovered (all but {chosen})")
     first = (start.to(device, dtype) if start is not None else
              x_norm.mean.reshape(1, cin, *(1,) * (len(shape) - 2)).expand(shape).clone())[:, chosen]
-    if bounds is not None:
-        low, high = float(bounds[0]), float(bounds[1])
+    box = boxes(bounds, len(chosen))
+    if box is not None:
+        low, high = (b.to(device, dtype).reshape(1, len(chosen), *(1,) * (len(shape) - 2)) for b in box)
         if start is None:
-            first = torch.full_like(first, 0.5 * (low + high))
+            first = (0.5 * (low + high)).expand_as(first).clone()
         w = torch.logit(((first - low) / (high - low)).clamp(1e-6, 1 - 1e-6))
         recovered_of = lambda w: low + (high - low) * torch.sigmoid(w)  # noqa: E731
     else:
