@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from pdekit.data.trajectories import windows
+from pdekit.errors import ConfigError, PdekitError
 from pdekit.eval.rollout import correlation, correlation_time, geometric_mean, rollout_metrics, trajectory_rel_l2
 from pdekit.train import fit
 from pdekit.train.rollout import Autoregressive, RolloutConfig, RolloutTask
@@ -120,6 +121,91 @@ def test_pushforward_trains_only_the_last_step(mode, calls_with_graph):
     assert net.conv.weight.grad.abs().sum() > 0
 
 
+def test_lbfgs_after_pushforward_unrolls_the_whole_horizon():
+    """L-BFGS line-searches the loss it is given the gradient of: the L-BFGS batch of a pushforward
+    run is unrolled with the gradient through every step (its last step alone from detached inputs
+    gave a gradient 0.08 where the loss changed at 0.22 along it)."""
+    from pdekit.train import make_train_config
+
+    train = _advection_windows(4, 0)
+    cfg, task_cfg = make_train_config(RolloutTask, {"epochs": 2, "batch_size": 4, "mode": "pushforward", "unroll": 3,
+                                                    "lbfgs_steps": 5})
+    task = RolloutTask(train, train, task_cfg)
+    net = Recorder()
+    model = Autoregressive(net, channels=1, dt=0.05)
+    task.setup(model, cfg, torch.device("cpu"))
+    batch = next(iter(task.batches(3, torch.float32)))  # the epoch after Adam's last: L-BFGS's batch
+    assert batch[2:] == (3, None, "unrolled")
+    task.loss(model, batch, 0)
+    assert net.graphs == [True, True, True]
+
+
+def test_a_model_reading_several_states_rolls_out_with_its_own_step_only():
+    """History 2 with another dt fed the network states 2 dt' apart as if dt apart (rollout error
+    0.87 instead of 0.003 on advection): refused; history 1 takes another dt."""
+    states = torch.randn(2, 2, 1, 16)
+    two = Autoregressive(nn.Conv1d(2, 1, 3, padding=1), channels=1, history=2, target="derivative", dt=0.05)
+    assert two.rollout(states, 3, dt=0.05).shape == (2, 3, 1, 16)
+    with pytest.raises(PdekitError, match="reads 2 states 0.05 apart, as it was trained: it rolls out with that step"):
+        two.rollout(states, 3, dt=0.025)
+    one = Autoregressive(_circular_net(), channels=1, target="derivative", dt=0.05)
+    assert one.rollout(states[:, :1], 3, dt=0.025).shape == (2, 3, 1, 16)
+
+
+def test_a_constant_channel_is_normalized_by_its_size():
+    """A channel constant in the training windows had a deviation of 1e-12: a state 1% off it read
+    1e10 to the network; now it is scaled by its size, as the operator's normalizers do."""
+    x, y = _advection_windows(8, 0)
+    x, y = torch.cat([x, torch.full_like(x, 2.0)], dim=2), torch.cat([y, torch.full_like(y, 2.0)], dim=2)
+    task = RolloutTask((x, y), (x, y), RolloutConfig())
+    model = Autoregressive(nn.Conv1d(2, 2, 3, padding=1), channels=2, dt=0.05)
+    from pdekit.train import make_train_config
+
+    task.setup(model, make_train_config(RolloutTask, {"epochs": 1})[0], torch.device("cpu"))
+    assert float(model.std[1]) == 2.0 and float(model.mean[1]) == 2.0 and 0.1 < float(model.std[0]) < 10
+
+
+def test_a_run_folder_of_another_target_or_step_is_not_reused(tmp_path):
+    """fit recognised a rollout run by its network's shape: a derivative model got a state model's
+    finished weights from the same folder, silently."""
+    train, val = _advection_windows(8, 0), _advection_windows(4, 1)
+    run = str(tmp_path / "run")
+    options = {"epochs": 2, "batch_size": 8, "quiet": True}
+    fit(Autoregressive(_circular_net(), channels=1, dt=0.05), RolloutTask(train, val), run_dir=run, **options)
+    again = fit(Autoregressive(_circular_net(), channels=1, dt=0.05), RolloutTask(train, val), run_dir=run, **options)
+    assert again.stop_reason.startswith("Adam finished")  # the same model: its finished run
+    for other in (Autoregressive(_circular_net(), channels=1, dt=0.05, target="derivative"),
+                  Autoregressive(_circular_net(), channels=1, dt=0.1)):
+        with pytest.raises(PdekitError, match="holds a run of another recipe or config \\(rollout: "):
+            fit(other, RolloutTask(train, val), run_dir=run, **options)
+
+
+def test_the_first_lbfgs_chunk_stays_inside_the_time_budget(monkeypatch):
+    """Each call of the network takes one (fake) second and rows come every 200 L-BFGS iterations:
+    the first chunk ran all 200 before the budget was looked at (62 s for a 30 s budget); one
+    iteration is now timed first, and the run ends within a short chunk of the budget."""
+    from pdekit.train import trainer
+
+    now = [0.0]
+    monkeypatch.setattr(trainer.time, "perf_counter", lambda: now[0])
+
+    class Slow(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = _circular_net()
+
+        def forward(self, z):
+            now[0] += 1.0
+            return self.conv(z)
+
+    train = _advection_windows(4, 0)
+    trained = fit(Autoregressive(Slow(), channels=1, dt=0.05), RolloutTask(train, train), quiet=True, epochs=2,
+                  batch_size=4, lbfgs_steps=200, log_every=200, max_seconds=30)
+    assert "time budget of 30 s reached" in trained.stop_reason, trained.stop_reason
+    assert 30 <= trained.seconds < 36, trained.seconds
+    assert [row["epoch"] for row in trained.history][:2] == [2, 3]  # the timed iteration's row
+
+
 def test_a_resumed_rollout_training_ends_with_the_same_weights(tmp_path):
     """Noise, the curriculum and the symmetry augmentation come from the epoch's seeded generator: a
     run interrupted after its third epoch and resumed ends bitwise equal to an uninterrupted one."""
@@ -167,9 +253,13 @@ def test_the_curriculum_grows_the_horizon_and_noise_is_scaled_per_channel():
 
     curriculum, _ = task(unroll=3, curriculum=True)
     assert [next(iter(curriculum.batches(e, torch.float32)))[2] for e in range(1, 10)] == [1, 1, 1, 2, 2, 2, 3, 3, 3]
+    assert next(iter(curriculum.batches(10, torch.float32)))[2] == 3  # the L-BFGS batch: the whole horizon
+    # fewer epochs than steps never reached the horizon (4 over 3 epochs: 1, 2, 3): refused
+    with pytest.raises(ConfigError, match="it needs at least that many \\(train.epochs = 3\\)"):
+        task(unroll=4, curriculum=True, epochs=3)
     clean, model = task(unroll=1)
     noisy, _ = task(unroll=1, noise=0.1)
-    (x0, y0, _, _), (x1, y1, _, _) = next(iter(clean.batches(1, torch.float32))), next(iter(noisy.batches(1, torch.float32)))
+    (x0, y0, *_), (x1, y1, *_) = next(iter(clean.batches(1, torch.float32))), next(iter(noisy.batches(1, torch.float32)))
     assert torch.equal(y0, y1)
     ratio = (x1 - x0).transpose(0, 2).flatten(1).std(dim=1) / (0.1 * model.std.float())
     assert torch.allclose(ratio, torch.ones(2), atol=0.05), ratio

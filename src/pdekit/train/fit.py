@@ -65,6 +65,8 @@ def fit(model: torch.nn.Module, task, val_data=None, run_dir: str | None = None,
     setup = {"fit": type(model).__name__, "task": task.name, "data": task.fingerprint()}
     if callable(getattr(model, "fingerprint", None)):  # a PINN: the problem it states
         setup["problem"] = model.fingerprint()
+    if callable(getattr(model, "configuration", None)):  # a rollout wrapper: its target, step, history
+        setup["rollout"] = model.configuration()
     setup = json.dumps(setup, sort_keys=True)
     threads = torch.get_num_threads()  # train.threads is for training: the caller's code afterwards keeps its own
     try:

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from pdekit.config import limits, param, require
+from pdekit.data.dataset import Normalizer
 from pdekit.errors import ConfigError, PdekitError
 from pdekit.eval.metrics import relative_l2
 from pdekit.train.task import Task, register_task
@@ -92,6 +93,12 @@ class Autoregressive(nn.Module):
 
     def _shape(self, x: torch.Tensor) -> tuple:
         return (1, 1, -1) + (1,) * (x.ndim - 3)
+
+    def configuration(self) -> str:
+        """What the wrapper makes of its network, for a run folder to recognise it (two models of
+        one network shape with other targets or steps are other runs)."""
+        return (f"target={self.target} integrator={self.integrator} dt={self.dt!r} history={self.history} "
+                f"bundle={self.bundle} conditioning={self.conditioning} cond_log={self.cond_dim}")
 
     def features(self, cond: torch.Tensor) -> torch.Tensor:
         """The conditioning scalars (batch, cond_dim) as the network sees them before normalization:
@@ -166,6 +173,9 @@ class Autoregressive(nn.Module):
                                   "target=derivative to roll out with another dt")
             return self._net(states, c) * self.std.view(self._shape(states)) + self.mean.view(self._shape(states))
         h = self.dt if dt is None else float(dt)
+        if self.history > 1 and h != self.dt:
+            raise PdekitError(f"this model reads {self.history} states {self.dt:g} apart, as it was trained: it rolls "
+                              f"out with that step only (a model of history 1 takes another dt)")
         u, before = states[:, -1], states[:, :-1]
         if self.bundle > 1:  # u(t + k h) = u(t) + k h d_k
             k = torch.arange(1, self.bundle + 1, dtype=u.dtype, device=u.device).view(1, -1, *[1] * (u.ndim - 1))
@@ -299,6 +309,9 @@ class RolloutTask(Task):
         if not isinstance(model, Autoregressive):
             raise PdekitError(f"the rollout task trains a pdekit.train.rollout.Autoregressive, got "
                               f"{type(model).__name__}")
+        if self.config.curriculum and self.config.unroll > cfg.epochs:
+            raise ConfigError(f"train.curriculum grows the horizon from 1 to train.unroll = {self.config.unroll} over "
+                              f"the Adam epochs: it needs at least that many (train.epochs = {cfg.epochs})")
         if self.config.unroll * model.bundle > self.y.shape[1]:
             raise ConfigError(f"train.unroll = {self.config.unroll} calls of {model.bundle} bundled step(s) need "
                               f"{self.config.unroll * model.bundle} target steps; the windows have {self.y.shape[1]}")
@@ -311,12 +324,16 @@ class RolloutTask(Task):
                               f"{given}")
         if given:
             features = model.features(self.c.to(model.cond_log.device))
-            model.cond_mean.copy_(features.mean(dim=0))
-            model.cond_std.copy_(features.std(dim=0).nan_to_num(0.0).clamp_min(1e-12))
+            # a scalar or channel constant in training is scaled by its size, as the operator's
+            # normalizers do (by 1e-12 a state 1% off it became 1e10)
+            scaled = Normalizer.of_moments(features.mean(dim=0), features.std(dim=0).nan_to_num(0.0))
+            model.cond_mean.copy_(scaled.mean)
+            model.cond_std.copy_(scaled.std)
         dims = [d for d in range(self.x.ndim) if d != 2]
         frames = torch.cat([self.x, self.y], dim=1).double()
-        model.mean.copy_(frames.mean(dim=dims))
-        model.std.copy_(frames.std(dim=dims).clamp_min(1e-12))
+        scaled = Normalizer.of_moments(frames.mean(dim=dims), frames.std(dim=dims))
+        model.mean.copy_(scaled.mean)
+        model.std.copy_(scaled.std)
         rate = (self.y[:, 0] - self.x[:, -1]).double() / model.dt  # the one-step difference quotient
         model.rate.copy_(rate.transpose(0, 1).flatten(1).std(dim=1).clamp_min(1e-12))
         self.noise_scale = model.std.float().view(1, 1, -1, *[1] * (self.x.ndim - 3)).clone()
@@ -327,7 +344,8 @@ class RolloutTask(Task):
 
     def batches(self, epoch, dtype):
         c = self.config
-        self.horizon = (min(c.unroll, 1 + (epoch - 1) * c.unroll // self.epochs) if c.curriculum else c.unroll)
+        adam = epoch <= self.adam_epochs  # (else the L-BFGS phase's one batch)
+        self.horizon = min(c.unroll, 1 + (epoch - 1) * c.unroll // self.epochs) if c.curriculum and adam else c.unroll
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
         order = torch.randperm(len(self.x), generator=generator)
         for i in range(0, len(order), self.batch):
@@ -339,10 +357,12 @@ class RolloutTask(Task):
             if c.noise:  # drawn from the epoch's generator, so a resumed run draws the same noise
                 xb = xb + torch.randn(xb.shape, generator=generator) * c.noise * self.noise_scale
             # pushforward trains the last of 1..horizon steps, drawn per batch (Brandstetter et al.);
-            # the L-BFGS phase's one batch (an epoch past the last) trains the whole horizon
+            # the L-BFGS phase's one batch trains the whole horizon unrolled: a line search needs the
+            # gradient of the loss it searches, which pushforward's detached inputs do not give
             h = int(torch.randint(1, self.horizon + 1, (1,), generator=generator)) \
-                if c.mode == "pushforward" and epoch <= self.adam_epochs else self.horizon
-            yield xb.to(self.device, dtype), yb.to(self.device, dtype), h, cb  # dtype: L-BFGS may run in float64
+                if c.mode == "pushforward" and adam else self.horizon
+            mode = c.mode if adam or c.mode != "pushforward" else "unrolled"
+            yield xb.to(self.device, dtype), yb.to(self.device, dtype), h, cb, mode  # (float64 under L-BFGS)
 
     def _augment(self, xb, yb, generator):
         from pdekit.data.lie import transform, whole_cells
@@ -360,11 +380,12 @@ class RolloutTask(Task):
         return len(batch[0])
 
     def loss(self, model, batch, step):
-        xb, yb, h, cb = batch
+        xb, yb, h, cb = batch[:4]
+        mode = batch[4] if len(batch) > 4 else self.config.mode  # (batches name it: L-BFGS unrolls pushforward)
         k = model.bundle  # h counts calls of the network, k steps each
-        if self.config.mode == "one_step":
+        if mode == "one_step":
             return _rel(model.advance(xb, cond=cb), yb[:, :k]), {}
-        if self.config.mode == "unrolled":
+        if mode == "unrolled":
             pred = model.rollout(xb, h * k, cond=cb)
             return sum(_rel(pred[:, s * k : (s + 1) * k], yb[:, s * k : (s + 1) * k]) for s in range(h)) / h, {}
         with torch.no_grad():  # pushforward: the model's own inputs, no gradient through them

@@ -457,8 +457,10 @@ class Trainer:
             if self._out_of_time():
                 st["stop_reason"] = f"time budget of {cfg.max_seconds:g} s reached"
                 return
-            chunk = min(cfg.log_every, cfg.lbfgs_steps - done)
-            if cfg.max_seconds and last.get("per_iteration"):  # end the last chunk inside the time budget
+            chunk = min(cfg.log_every - done % cfg.log_every, cfg.lbfgs_steps - done)  # rows at multiples of log_every
+            if cfg.max_seconds and not last.get("per_iteration"):
+                chunk = 1  # one iteration timed first (a row of its own), so no chunk runs past the budget
+            elif cfg.max_seconds:  # end the last chunk inside the time budget (chunks do not change the path)
                 chunk = max(1, min(chunk, int((cfg.max_seconds - st["seconds"]) / last["per_iteration"])))
             started = time.perf_counter()
             ran, reason = lbfgs_chunk(self.lbfgs, closure, chunk)
