@@ -111,6 +111,25 @@ def test_nrmse_leaves_out_a_channel_whose_truth_is_zero():
     assert math.isnan(float(metrics.nrmse(pred[:, :1], true[:, :1])[0]))  # nothing defined: NaN, not 1e24
 
 
+def test_a_diverged_prediction_is_never_left_out_of_a_mean():
+    """nanmean, there to leave out channels whose truth is zero, also left out NaN predictions: one
+    trajectory NaN from step 2 gave finite per-step errors, and one NaN sample a finite nRMSE."""
+    from pdekit.eval.rollout import rollout_nrmse, rollout_rel_l2
+
+    torch.manual_seed(0)
+    true = torch.randn(4, 5, 2, 16, dtype=torch.float64)
+    pred = true + 0.01 * torch.randn_like(true)
+    pred[1, 2:, 0] = float("nan")
+    for per_step in (rollout_rel_l2(pred, true), rollout_nrmse(pred, true)):
+        assert torch.isfinite(per_step[:2]).all() and torch.isnan(per_step[2:]).all()
+    assert math.isnan(metrics.summary(pred[:, 3], true[:, 3])["nrmse"])
+    # a step without any truth (no relative error) is still left out, and a zero channel beside a live one
+    true[0, :, :] = 0.0
+    true[2, :, 1] = 0.0
+    clean = true + 0.01
+    assert torch.isfinite(rollout_nrmse(clean, true)).all() and torch.isfinite(metrics.nrmse(clean[2], true[2])).all()
+
+
 def test_the_rollout_sentence_says_whether_the_error_grows_and_when_correlation_is_undefined():
     from pdekit.eval.rollout import rollout_metrics
     from pdekit.eval.rollout_report import rollout_sentence

@@ -122,3 +122,34 @@ def test_timing_rounds_are_stated_and_a_single_round_is_no_median():
     assert "come from the median of 3 alternating rounds of the surrogate" in " ".join(report._solver_lines(Recipe, results))
     Recipe.eval.timing_rounds = 1
     assert "come from a single round, no median (eval.timing_rounds = 1)" in " ".join(report._solver_lines(Recipe, results))
+
+
+def test_a_diverged_surrogate_still_gets_its_report_and_honest_panels(tmp_path):
+    """A NaN test error or an infinite transfer error stopped the report at the error-against-
+    resolution plot (set_ylim of NaN); a NaN transfer error passed the verdict when max() met it
+    second; truth and prediction had colour scales of their own and the error's white was not 0."""
+    import math
+
+    plt = report._pyplot()
+    for transfer in ({"128": float("inf")}, {"128": 0.01}):
+        report._resolution(plt, {**_results(transfer), "test_rel_l2": float("nan")}, tmp_path / "r.png")
+    for transfer in ({"128": 0.012, "256": float("nan")}, {"128": float("nan"), "256": 0.012}):
+        assert "Resolution transfer does not hold" in report.verdict({**_results(transfer), "val_rel_l2": None})
+    y = torch.randn(2, 1, 8, 8)
+    fig = report._predictions(plt, y, y, 0.9 * y + 0.05, 1, tmp_path / "p.png")
+    truth, prediction, error = (ax.get_images()[0].get_clim() for ax in _axes(fig)[1:4])
+    assert truth == prediction and math.isclose(error[0], -error[1])
+
+
+def test_rollout_prediction_plots_of_3d_data_and_of_a_single_step(tmp_path):
+    """A 3D rollout crashed its report (an (8, 8, 8) frame to imshow); one step drew empty
+    space-time images: now the middle-z frames and the profiles at that step."""
+    import numpy as np
+
+    from pdekit.eval.rollout_report import _prediction_plot
+
+    plt = report._pyplot()
+    rng = np.random.default_rng(0)
+    _prediction_plot(plt, rng.random((5, 8, 8, 8)), rng.random((5, 8, 8, 8)), np.arange(1, 6) * 0.1, tmp_path / "a.png")
+    _prediction_plot(plt, rng.random((1, 32)), rng.random((1, 32)), np.array([0.1]), tmp_path / "b.png")
+    assert (tmp_path / "a.png").stat().st_size > 0 and (tmp_path / "b.png").stat().st_size > 0

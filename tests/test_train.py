@@ -166,6 +166,7 @@ def test_a_closed_pipe_ends_a_listing_quietly():
     (["run", "burgers_fno", "model.width=wide"], "model.hidden_channels of fno must be an integer"),
     (["run", "burgers_fno", "train.epochs=many"], "parameter 'epochs' of train must be an integer"),
     (["run", "burgers_fno", "train.grad_clip=-1"], "train.grad_clip must be >= 0, got -1.0"),
+    (["run", "burgers_fno", "eval.plot_samples=0"], "eval.plot_samples must be >= 1"),  # (crashed the report)
     (["run", "ks_rollout", "train.noise=-1"], "train.noise must be >= 0, got -1.0"),
     (["run", "ks_rollout", "rollout.unroll=2"], "'unroll' is not a key of section 'rollout': it is train.unroll"),
     (["run", "burgers_fno", "train.n_train=8"], "'n_train' is not a key of section 'train': it is data.n_train"),

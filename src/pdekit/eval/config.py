@@ -19,8 +19,11 @@ class EvalSection:
                                                                    "(the test samples' inputs, other parameters)"})
 
     def validate(self):
-        """Check that timing_samples and timing_rounds are >= 1 and resolutions are positive integers."""
+        """Check that timing_samples, timing_rounds and plot_samples are >= 1 and resolutions are
+        positive integers."""
         require(self.timing_samples >= 1, f"eval.timing_samples must be >= 1, got {self.timing_samples}")
+        require(self.plot_samples >= 1, f"eval.plot_samples must be >= 1 (it crashed the report after training), got "
+                f"{self.plot_samples}")
         require(self.timing_rounds >= 1, f"eval.timing_rounds must be >= 1, got {self.timing_rounds}")
         require(all(isinstance(r, int) and r > 0 for r in self.resolutions),
                 f"eval.resolutions must be a list of positive integers, got {self.resolutions}")

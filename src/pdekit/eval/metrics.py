@@ -80,12 +80,22 @@ def nrmse(pred, true) -> torch.Tensor:
     -------
     torch.Tensor
         Shape (batch,), float64. A channel whose truth is zero everywhere has no relative error and
-        is left out of the mean (it gave 1e23 through the clamp); NaN where every channel is zero.
+        is left out of the mean (it gave 1e23 through the clamp); NaN where every channel is zero,
+        and where a prediction is NaN (it is never left out).
     """
     err = (pred - true).double().flatten(2)
     norm = true.double().flatten(2).pow(2).mean(-1).sqrt()
     ratio = err.pow(2).mean(-1).sqrt() / norm.clamp_min(1e-300)
-    return torch.where(norm > 0, ratio, torch.nan).nanmean(dim=1)
+    defined = norm > 0
+    return torch.where(defined, ratio, 0.0).sum(dim=1) / defined.sum(dim=1)
+
+
+def defined_mean(values: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
+    """The mean over the first axis of ``values`` (samples, ...) over the samples whose truth (samples,
+    ..., *field) is not zero everywhere, where a relative error is defined; a NaN value (a diverged
+    prediction) is never left out: it makes the mean NaN. NaN where no sample has a truth."""
+    defined = true.flatten(values.ndim).abs().amax(-1) > 0
+    return torch.where(defined, values, 0.0).sum(dim=0) / defined.sum(dim=0)
 
 
 def max_error(pred, true) -> torch.Tensor:
@@ -161,7 +171,7 @@ def summary(pred: torch.Tensor, true: torch.Tensor) -> dict[str, float]:
         "rel_l2": float(rel.mean()),
         "median_rel_l2": float(rel.median()),
         "rmse": pooled_rmse(pred, true),
-        "nrmse": float(nrmse(pred, true).nanmean()),
+        "nrmse": float(defined_mean(nrmse(pred, true), true)),
         "max_error": float(max_error(pred, true).max()),
     }
     out.update({f"frmse_{k}": v for k, v in frequency_rmse(pred, true).items()})

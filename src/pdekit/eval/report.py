@@ -4,6 +4,7 @@ speed-accuracy comparison with the solver."""
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -99,10 +100,16 @@ def _predictions(plt, x, y, pred, count, path, trajectory: bool = False, extent=
         else:
             panels = (inp, truth, guess, guess - truth)
             titles = (source, f"{names[1]}: truth", f"{names[1]}: prediction", f"{names[1]}: error (prediction - truth)")
+            # truth and prediction on one colour scale; the error's centred on zero (white: no error)
+            shared = _finite_range(truth, guess)
+            worst = (_finite_range(np.abs(guess - truth)) or (0.0, 0.0))[1]
+            scales = (None, shared, shared, (-worst, worst) if worst > 0 else None)
             for j, data in enumerate(panels):
                 data = data if ndim == 2 else data[..., data.shape[-1] // 2]  # 3D: the middle of the last axis
+                low, high = scales[j] or (None, None)
                 image = axes[i, j].imshow(data.T, origin="lower", extent=extent if wide else (0, 1, 0, 1),
-                                          aspect="equal" if wide else "auto", cmap="RdBu_r" if j == 3 else "viridis")
+                                          aspect="equal" if wide else "auto", cmap="RdBu_r" if j == 3 else "viridis",
+                                          vmin=low, vmax=high)
                 fig.colorbar(image, ax=axes[i, j], fraction=0.046 if not wide else 0.015, pad=0.01)
                 if not wide:
                     axes[i, j].set_xticks([0, 0.5, 1])
@@ -113,6 +120,13 @@ def _predictions(plt, x, y, pred, count, path, trajectory: bool = False, extent=
             axes[i, j].set_title(f"test sample {i}: {title}", fontsize=9)
     _save(fig, path)
     return fig
+
+
+def _finite_range(*arrays) -> tuple[float, float] | None:
+    """(min, max) over the finite values of ``arrays``, or None where there are none."""
+    values = np.concatenate([np.asarray(a, dtype=np.float64).ravel() for a in arrays])
+    values = values[np.isfinite(values)]
+    return (float(values.min()), float(values.max())) if len(values) else None
 
 
 def cell(text) -> str:
@@ -174,7 +188,9 @@ def _resolution(plt, results, path):
     ax.set_xscale("log", base=2)
     ax.set_xticks(res, [str(r) for r in res])
     ax.minorticks_off()
-    ax.set_ylim(0, 1.25 * max(err))  # from zero, so a small relative change looks small
+    finite = [e for e in err if math.isfinite(e)]
+    if finite and max(finite) > 0:  # from zero, so a small relative change looks small (NaN, inf: not drawn)
+        ax.set_ylim(0, 1.25 * max(finite))
     _label(ax, f"test resolution (trained at {results['resolution']})", "mean relative L2",
            "error against resolution")
     ax.grid(alpha=0.3)
@@ -225,9 +241,9 @@ def verdict(results: dict) -> str:
     text.append(results["speed_verdict"])
     transfer = results["resolution_transfer"]
     if transfer:
-        worst = max(transfer.values())
         listed = ", ".join(f"{e:.3g} at {r}" for r, e in transfer.items())
-        holds = worst <= TRANSFER_TOLERANCE * results["test_rel_l2"]
+        # (every error finite and within: max() alone passed over a NaN unless it came first)
+        holds = all(e <= TRANSFER_TOLERANCE * results["test_rel_l2"] for e in transfer.values())
         text.append(f"Resolution transfer {'holds' if holds else 'does not hold'}: the error is {listed}, "
                     f"against {results['test_rel_l2']:.3g} at the trained {results['resolution']} "
                     f"({'within' if holds else 'beyond'} {TRANSFER_TOLERANCE}x).")
@@ -248,7 +264,7 @@ def _setup(recipe, results) -> list[str]:
              f"- training: {t.epochs} epochs, batch {t.batch_size}, lr {t.lr:g}, {t.scheduler} schedule"
              + (", augmented by the problem's symmetries" if recipe.task.augment else "")
              + (f", weights of the best validation epoch ({results['weights_epoch']})" if t.keep_best else "")
-             + f"; {results['train_seconds']:.1f} s on {results['device']}"]
+             + f"; {results['train_seconds']:.1f} s of training"]  # (results' device: the evaluation's, maybe another)
     return lines
 
 
@@ -343,7 +359,7 @@ def _solver_lines(recipe, results) -> list[str]:
               + ", at the data's setting"
               + (" and at cheaper ones (larger time steps or looser iterative tolerances, coarser grids or meshes; "
                  "grids coarser than the stored one are interpolated to it, within the timed call), until one was less accurate than the "
-                 "surrogate." if recipe.eval.solver_ladder else " only (eval.solver_ladder is off).")
+                 "surrogate or none was left." if recipe.eval.solver_ladder else " only (eval.solver_ladder is off).")
               + " Seconds per sample come from "
               f"{_rounds(recipe.eval.timing_rounds)} of the surrogate and every setting on "
               f"{results['device']}; the first call (warm-up, compilation) is listed apart. The surrogate's error here "

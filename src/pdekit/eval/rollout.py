@@ -10,12 +10,12 @@ import math
 import numpy as np
 import torch
 
-from pdekit.eval.metrics import nrmse, relative_l2
+from pdekit.eval.metrics import defined_mean, nrmse, relative_l2
 
 
 def _per_step(metric, pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
-    n, steps = pred.shape[:2]
-    return metric(pred.flatten(0, 1), true.flatten(0, 1)).view(n, steps).nanmean(dim=0)  # (nRMSE: NaN, no truth)
+    n, steps = pred.shape[:2]  # steps without any truth left out (no relative error), diverged ones not
+    return defined_mean(metric(pred.flatten(0, 1), true.flatten(0, 1)).view(n, steps), true)
 
 
 def rollout_rel_l2(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:

@@ -205,8 +205,19 @@ def _fmt(value) -> str:
 
 
 def _prediction_plot(plt, pred: np.ndarray, true: np.ndarray, times, path: str) -> None:
-    """1D: space-time images of truth, prediction and error; 2D: frames at three times."""
-    if pred.ndim == 2:  # (steps, x)
+    """1D: space-time images of truth, prediction and error (frames for a single step); 2D: frames
+    at three times; 3D: those frames through the middle of the last axis."""
+    was_3d = pred.ndim == 4
+    if was_3d:  # (steps, x, y, z): the 2D frames through the middle z
+        pred, true = pred[..., pred.shape[-1] // 2], true[..., true.shape[-1] // 2]
+    if pred.ndim == 2 and len(times) == 1:  # one step: no space-time image, the profiles
+        fig, ax = plt.subplots(figsize=(6, 3.6))
+        grid = np.arange(pred.shape[-1]) / pred.shape[-1]
+        ax.plot(grid, true[0], lw=2, label="truth")
+        ax.plot(grid, pred[0], "--", lw=1.2, label="prediction")
+        ax.legend(fontsize=7)
+        _label(ax, "x (fraction of the domain)", "value", f"first test trajectory at t = {times[0]:g}")
+    elif pred.ndim == 2:  # (steps, x)
         fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), sharey=True)
         extent = [0, 1, times[0], times[-1]]
         vmax = float(np.abs(true).max())
@@ -227,7 +238,8 @@ def _prediction_plot(plt, pred: np.ndarray, true: np.ndarray, times, path: str) 
                 im = axes[i, j].imshow(field.T, origin="lower", extent=[0, 1, 0, 1],
                                        cmap="magma" if title == "|error|" else "RdBu_r", **scale)
                 axes[i, j].set_xticks([0, 0.5, 1])
-                _label(axes[i, j], "x", "y", f"{title}, t = {times[s]:g}")
+                _label(axes[i, j], "x", "y" + (" (at the middle z)" if was_3d else ""),
+                       f"{title}, t = {times[s]:g}")
                 fig.colorbar(im, ax=axes[i, j])
     _save(fig, path)
     plt.close(fig)
