@@ -81,7 +81,7 @@ def test_augmented_windows_are_shifted_and_boosted_copies():
         seed, batch_size, epochs, lbfgs_steps = 0, 8, 1, 0
 
     task.setup(Autoregressive(torch.nn.Conv1d(2, 1, 1), channels=1, history=2, dt=0.1), Cfg, "cpu")
-    xb, yb, _, _ = next(iter(task.batches(1, torch.float32)))
+    xb, yb, *_ = next(iter(task.batches(1, torch.float32)))
     order = torch.randperm(8, generator=torch.Generator().manual_seed(1))  # the epoch's shuffle
     both, original = torch.cat([xb, yb], 1).double(), torch.cat([x, y], 1)[order].double()
     c = (both.mean(-1) - original.mean(-1))[:, :, 0]
@@ -103,7 +103,7 @@ def test_windows_stored_coarser_than_solved_shift_by_whole_cells():
 
     task = RolloutTask((x, y), (x, y), RolloutConfig(augment=True), period=2.0, whole_cells=True)
     task.setup(Autoregressive(torch.nn.Conv1d(2, 1, 1), channels=1, history=2, dt=0.1), Cfg, "cpu")
-    xb, yb, _, _ = next(iter(task.batches(1, torch.float32)))
+    xb, yb, *_ = next(iter(task.batches(1, torch.float32)))
     order = torch.randperm(8, generator=torch.Generator().manual_seed(1))  # the epoch's shuffle
     both, original = torch.cat([xb, yb], 1), torch.cat([x, y], 1)[order]
     rolls = [[m for m in range(32) if torch.allclose(torch.roll(original[i], m, -1), both[i], atol=1e-5)]
