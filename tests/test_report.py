@@ -153,3 +153,18 @@ def test_rollout_prediction_plots_of_3d_data_and_of_a_single_step(tmp_path):
     _prediction_plot(plt, rng.random((5, 8, 8, 8)), rng.random((5, 8, 8, 8)), np.arange(1, 6) * 0.1, tmp_path / "a.png")
     _prediction_plot(plt, rng.random((1, 32)), rng.random((1, 32)), np.array([0.1]), tmp_path / "b.png")
     assert (tmp_path / "a.png").stat().st_size > 0 and (tmp_path / "b.png").stat().st_size > 0
+
+
+def test_a_solver_that_runs_on_the_cpu_is_said_to(tmp_path):
+    """The cavity's and the channel flows' solvers run on the CPU whatever the device: a GPU run's
+    speed figures named cuda for both; now the plot and the text name each one's device."""
+    from pdekit.problems import get_problem
+
+    assert get_problem("cavity_2d").solver_device == get_problem("obstacle_2d").solver_device == "cpu"
+    assert get_problem("burgers_1d").solver_device is None
+    plt = report._pyplot()
+    both = {**_results({}), "device": "cuda", "solver_device": "cpu"}
+    ax = _axes(report._speed(plt, both, tmp_path / "s.png"))[0]
+    assert ax.get_xlabel() == "seconds per sample (surrogate on cuda, solver on cpu)"
+    assert report._devices(both) == "cuda (the surrogate) and cpu (the solver, which runs only there)"
+    assert report._devices({**both, "solver_device": "cuda"}) == "cuda" == report._devices({"device": "cuda"})

@@ -214,7 +214,9 @@ def _speed(plt, results, path, unit: str = "sample"):
     ax.loglog([results["model_seconds_per_sample"]], [results["timed_rel_l2"]], "o", color="tab:blue", ms=9,
               label="surrogate")
     ax.axhline(results["timed_rel_l2"], color="tab:blue", ls=":", lw=1)
-    _label(ax, f"seconds per {unit} ({results['device']})", "relative L2 against the stored data",
+    solver = results.get("solver_device") or results["device"]
+    where = results["device"] if solver == results["device"] else f"surrogate on {results['device']}, solver on {solver}"
+    _label(ax, f"seconds per {unit} ({where})", "relative L2 against the stored data",
            "speed and accuracy: lower left is better")
     ax.xaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))  # labelled at 2 and 5 of each decade: no overlap
     ax.legend(fontsize=7)
@@ -351,6 +353,15 @@ def _periodic(recipe) -> bool:
     return not recipe.data.file and get_problem(recipe.data.problem).periodic
 
 
+def _devices(results) -> str:
+    """Where the timed calls ran: one device, or the surrogate's and the solver's where the solver
+    runs on the CPU whatever the device (NumPy, SciPy, finite elements)."""
+    solver = results.get("solver_device") or results["device"]
+    if solver == results["device"]:
+        return results["device"]
+    return f"{results['device']} (the surrogate) and {solver} (the solver, which runs only there)"
+
+
 def _solver_lines(recipe, results) -> list[str]:
     """How the solver was timed, its ladder as a table, what was skipped and the data-setting ratio."""
     lines = ["", f"The solver ran on exactly the {results['timed_samples']} timed test inputs"
@@ -361,9 +372,9 @@ def _solver_lines(recipe, results) -> list[str]:
                  "grids coarser than the stored one are interpolated to it, within the timed call), until one was less accurate than the "
                  "surrogate or none was left." if recipe.eval.solver_ladder else " only (eval.solver_ladder is off).")
               + " Seconds per sample come from "
-              f"{_rounds(recipe.eval.timing_rounds)} of the surrogate and every setting on "
-              f"{results['device']}; the first call (warm-up, compilation) is listed apart. The surrogate's error here "
-              "is its error on the same samples.", "",
+              f"{_rounds(recipe.eval.timing_rounds)} of the surrogate and every setting on {_devices(results)}; the "
+              "first call (warm-up, compilation) is listed apart. The surrogate's error here is its error on the "
+              "same samples.", "",
               "| setting | seconds per sample | first call | relative L2 |", "|---|---|---|---|"]
     for r in results["solver_ladder"]:
         setting = setting_name(r)

@@ -126,6 +126,7 @@ ROLLOUT_GLOSSARY = {
                "surrogate's (below 1: the solver is faster)",
     "model_seconds_per_sample": "the surrogate's rollout time per test trajectory (median of alternating rounds)",
     "solver_seconds_per_sample": "the solver's time per trajectory at the data's setting, from the same state",
+    "solver_device": "where the solver ran (the CPU for solvers that run only there, whatever the model's device)",
     "train_seconds": "training wall time",
     "params": "trainable parameters (a complex weight counts twice)",
 }

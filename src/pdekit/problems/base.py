@@ -85,6 +85,9 @@ class Problem:
     # False for a problem forced in time: advance() takes absolute times, and step() the state's time
     # state["t"] (returning t + dt with the fields) and the forcing's own inputs with the state
     autonomous: ClassVar[bool] = True
+    # "cpu" where the solver runs on the CPU whatever device its inputs are on (NumPy, SciPy, finite
+    # elements): speed comparisons then say so rather than naming the surrogate's device for both
+    solver_device: ClassVar[str | None] = None
 
     def __init__(self, resolution: int, config: Any = None):
         self.config = config if config is not None else make_config(self.Config, owner=self.name)

@@ -44,6 +44,7 @@ class Cavity2D(Problem):
     min_resolution = 5
     default_resolution = 65
     varying = {"re": "log"}
+    solver_device = "cpu"  # Newton with SciPy's sparse LU, whatever the device
 
     def sample_inputs(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         return {"re": np.float64(self.config.re)}  # replaced by the sample's own where re varies

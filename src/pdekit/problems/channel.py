@@ -58,6 +58,7 @@ class _ChannelProblem(Problem):
     min_resolution = 5
     default_resolution = 33
     varying = {"re": "log"}
+    solver_device = "cpu"  # scikit-fem and SciPy, whatever the device
 
     @property
     def grid_shape(self) -> tuple[int, int]:
