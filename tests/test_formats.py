@@ -463,7 +463,7 @@ def test_a_files_grid_is_periodic_where_the_well_says_every_axis_is_or_data_grid
     state = torch.load(tmp_path / "run/checkpoint.pt", weights_only=True)
     assert state["grid"] == "periodic"
     torch.save({**state, "grid": "nodes"}, tmp_path / "run/checkpoint.pt")
-    with pytest.raises(DataFileError, match="was trained on a nodes grid, and the data's is periodic now: set data.grid"):
+    with pytest.raises(DataFileError, match="was trained on a nodes grid, and the data's is periodic now \\(data.grid\\): train again"):
         run_recipe(load_recipe(raw), str(tmp_path / "run"), quiet=True)
     assert grid("pdebench.hdf5", grid="periodic") == "periodic" and grid("both.hdf5", grid="nodes") == "nodes"
     with pytest.raises(ConfigError, match="data.grid=periodic does not apply to data.trajectory"):

@@ -103,6 +103,10 @@ def test_known_channels_are_held_and_the_others_recovered():
     assert torch.equal(found.inputs[:, 1:], source.float()) and float(rel_l2(found.inputs[:, :1], a).max()) < 1e-5
     with pytest.raises(ConfigError, match="held must give"):
         recover_inputs(two, u, channels=[0], quiet=True)
+    # named in another order, the boxes follow the names (they went to the channels sorted)
+    swapped = recover_inputs(two, u + source, channels=[1, 0], bounds=(-0.1, 0.1, 0.0, 1.5), smoothness=0.0,
+                             periodic=True, quiet=True, steps=5)
+    assert float(swapped.inputs[:, 1].abs().max()) <= 0.1 and float(swapped.inputs[:, 0].max()) > 0.1
     # both recovered, each in a box of its own (one box for all channels was all there was)
     boxed = recover_inputs(two, u + source, bounds=(0.0, 1.5, -0.1, 0.1), smoothness=0.0, periodic=True, quiet=True,
                            steps=50)
@@ -211,11 +215,15 @@ def test_pdekit_invert_writes_the_recovery_and_its_solver_check(run_cli, tmp_pat
     code, _, err = run_cli("invert", str(tmp_path / "run"), "--recover", "7", "--out", str(tmp_path / "refused"))
     assert code == 2 and "--recover must name input channels 0 .. 0 of this run, got 7" in err
     assert not (tmp_path / "refused").exists()  # refused before any data or folder is made
-    for bounds, message in ((["0", "1", "2"], "--bounds must be LOW HIGH pairs with LOW < HIGH, got 0 1 2"),
-                            (["0", "1", "0", "2"], "--bounds gives 2 LOW HIGH pairs for 1 recovered channels")):
-        code, _, err = run_cli("invert", str(tmp_path / "run"), "--recover", "0", "--bounds", *bounds, "--out",
+    for bounds, message in ((["--bounds", "1", "0"], "--bounds must be LOW HIGH pairs with LOW < HIGH, got 1 0"),
+                            (["--bounds", "0", "1", "--bounds", "0", "2"],
+                             "--bounds gives 2 LOW HIGH pairs for 1 recovered channels")):
+        code, _, err = run_cli("invert", str(tmp_path / "run"), "--recover", "0", *bounds, "--out",
                                str(tmp_path / "refused"))
         assert code == 2 and message in err and not (tmp_path / "refused").exists()
+    # the run folder may follow --bounds (a list of any length swallowed it)
+    code, _, err = run_cli("invert", "--bounds", "0", "1", str(tmp_path / "run"), "--recover", "7")
+    assert code == 2 and "--recover must name input channels" in err
 
 
 def test_per_sample_parameters_are_held_and_drawn_again_for_the_solver(run_cli, tmp_path, monkeypatch):

@@ -87,12 +87,13 @@ def test_the_frequency_caveat_goes_with_non_periodic_grids():
     a user's file) say so, reports of periodic problems do not."""
     from types import SimpleNamespace
 
-    def recipe(problem=None, file=None):
-        return SimpleNamespace(data=SimpleNamespace(problem=problem, file=file))
+    def recipe(problem=None, file=None, grid="auto"):
+        return SimpleNamespace(data=SimpleNamespace(problem=problem, file=file, grid=grid, trajectory=False))
 
     assert report._periodic(recipe("burgers_1d")) and report._periodic(recipe("navier_stokes_2d"))
     assert not report._periodic(recipe("darcy_2d")) and not report._periodic(recipe("cavity_2d"))
-    assert not report._periodic(recipe(file="data.h5"))
+    assert not report._periodic(recipe(file="data.h5", grid="nodes"))
+    assert report._periodic(recipe(file="data.h5", grid="periodic"))  # a user's periodic file (data.grid)
 
 
 def test_prediction_panels_name_their_channels_and_a_constant_input(tmp_path):
@@ -162,6 +163,10 @@ def test_a_solver_that_runs_on_the_cpu_is_said_to(tmp_path):
 
     assert get_problem("cavity_2d").solver_device == get_problem("obstacle_2d").solver_device == "cpu"
     assert get_problem("burgers_1d").solver_device is None
+    assert get_problem("darcy_tensor_2d").from_params(85).solver_device == "cpu"  # always a sparse LU
+    darcy = get_problem("darcy_2d")
+    assert darcy.from_params(85, {"solver": "direct"}).solver_device == "cpu"
+    assert darcy.from_params(85, {"solver": "cg"}).solver_device is None  # torch, where the inputs are
     plt = report._pyplot()
     both = {**_results({}), "device": "cuda", "solver_device": "cpu"}
     ax = _axes(report._speed(plt, both, tmp_path / "s.png"))[0]

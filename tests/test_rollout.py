@@ -178,6 +178,10 @@ def test_a_run_folder_of_another_target_or_step_is_not_reused(tmp_path):
                   Autoregressive(_circular_net(), channels=1, dt=0.1)):
         with pytest.raises(PdekitError, match="holds a run of another recipe or config \\(rollout: "):
             fit(other, RolloutTask(train, val), run_dir=run, **options)
+    # which conditioning scalars are logarithms is part of it too (the count alone was)
+    logs = [Autoregressive(_circular_net(), channels=1, dt=0.05, cond_log=flags).configuration()
+            for flags in ((True,), (False,))]
+    assert logs[0] != logs[1]
 
 
 def test_the_first_lbfgs_chunk_stays_inside_the_time_budget(monkeypatch):

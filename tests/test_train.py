@@ -613,3 +613,19 @@ def test_a_misspelled_section_gets_a_suggestion():
     raw["trian"] = raw.pop("train")
     with pytest.raises(ConfigError, match="unknown recipe key 'trian' \\(did you mean 'train'\\?\\) for an operator recipe"):
         load_recipe(raw)
+
+
+def test_a_run_saved_before_a_recipe_key_was_added_still_resumes():
+    """data.grid joined the data section (written with every default): a run saved before it was
+    refused as another recipe ("data.grid: absent in the saved run"). At its default it counts as
+    absent; set to anything else it is another run."""
+    from pdekit.recipes import load_recipe
+    from pdekit.train.trainer import _same_run
+
+    now = load_recipe("burgers_fno", quick=True).to_json()
+    old = json.loads(now)
+    del old["data"]["grid"]
+    saved = json.dumps(old, sort_keys=True)
+    assert saved != now and _same_run(saved, now)
+    assert not _same_run(saved, load_recipe("burgers_fno", quick=True, overrides=["data.grid=nodes"]).to_json())
+    assert not _same_run(saved, load_recipe("burgers_fno", quick=True, overrides=["data.n_train=9"]).to_json())

@@ -244,7 +244,8 @@ def cmd_invert(args) -> int:
     from pdekit.pipeline import invert_run
 
     r = invert_run(args.run_dir, args.out, args.samples, args.noise, args.observed, args.steps,
-                   tuple(args.bounds) if args.bounds else None, args.recover, args.device, args.quiet)
+                   tuple(v for pair in args.bounds for v in pair) if args.bounds else None, args.recover, args.device,
+                   args.quiet)
     held = f"; channels {r['held_channels']} held at their true values" if r["held_channels"] else ""
     print(f"recovered input channels {r['channels']} of {r['samples']} test samples of {r['recipe']} from "
           f"{r['observed_fraction']:.3g} of the output points with noise {r['noise']:g} x each channel's standard "
@@ -431,9 +432,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                             "standard deviation")
     v.add_argument("--observed", type=float, default=0.25, help="fraction of the output points observed")
     v.add_argument("--steps", type=int, default=300, help="L-BFGS iterations at most")
-    v.add_argument("--bounds", type=float, nargs="+", default=None, metavar="LOW HIGH",
-                   help="a box the recovered inputs are known to lie in (the data's units): one LOW HIGH pair "
-                        "for every recovered channel, or one pair per recovered channel in order")
+    v.add_argument("--bounds", type=float, nargs=2, action="append", default=None, metavar=("LOW", "HIGH"),
+                   help="a box the recovered inputs are known to lie in (the data's units): once for every "
+                        "recovered channel, or once per recovered channel, in the order --recover names them")
     v.add_argument("--recover", type=int, nargs="+", default=None, metavar="C",
                    help="input channels to recover (default: those that vary in space); the others are held at "
                         "their true values")

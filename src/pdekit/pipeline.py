@@ -655,9 +655,9 @@ def invert_run(run_dir: str, out: str | None = None, samples: int = 8, noise: fl
     if problem is not None and not (problem.time_dependent and d.input_time % problem.config.nt):
         first = cfg.get("first", 0) + getattr(files["test"], "start", 0)
         solver = lambda x: solve_inputs(problem, cfg.get("seed", 0), first, x, d.target_time, device)  # noqa: E731
+    periodic = saved.get("grid", data_grid(recipe)) == "periodic"  # the grid the run trained on
     results, arrays = invert(trained, (x_val, y_val), (x_test, y_test), noise=noise, fraction=fraction, steps=steps,
-                             bounds=bounds, periodic=data_grid(recipe) == "periodic", channels=channels, solver=solver,
-                             quiet=quiet)
+                             bounds=bounds, periodic=periodic, channels=channels, solver=solver, quiet=quiet)
     if solver is None:
         results["solver_check"] = "the run's data did not come from pdekit's solver starting at the stored input"
     results.update({"run": run_dir, "recipe": recipe.name})

@@ -231,8 +231,14 @@ class Normalizer(torch.nn.Module):
         below 1e-12 of its size) is scaled by its own size, |mean| or 1 if smaller, rather than by its zero
         deviation: inputs that differ from it later (augmented by a change of coordinates, held out)
         stay finite, and the constant itself still encodes to 0."""
+        return cls(mean, cls.scale(mean, std))
+
+    @staticmethod
+    def scale(mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+        """The deviation ``of_moments`` divides by, in the moments' own dtype: ``std``, or for a
+        channel constant in the data its size (|mean|, or 1 if smaller)."""
         size = mean.abs().clamp_min(1.0)
-        return cls(mean, torch.where(std > 1e-12 * size, std, size))
+        return torch.where(std > 1e-12 * size, std, size)
 
     def __init__(self, mean: torch.Tensor, std: torch.Tensor):
         super().__init__()

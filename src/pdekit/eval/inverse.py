@@ -98,7 +98,8 @@ def recover_inputs(trained, observed: torch.Tensor, mask: torch.Tensor | None = 
     smoothness : weight of the roughness penalty (0: none); choose it on samples whose inputs are
         known (``pdekit invert`` does, on the validation split).
     bounds : (low, high) in the data's units, for every recovered channel, or one such pair per
-        recovered channel, flat (low_1, high_1, low_2, high_2, ...): the recovered channels are
+        recovered channel in the order ``channels`` names them (else ascending), flat (low_1,
+        high_1, low_2, high_2, ...): the recovered channels are
         low + (high - low) sigmoid(w), so they stay inside (a coefficient known to lie in [3, 12],
         say, beside a cross term in [-2, 2]).
     periodic : the data's grid is periodic (the roughness then wraps around).
@@ -151,6 +152,10 @@ def recover_inputs(trained, observed: torch.Tensor, mask: torch.Tensor | None = 
     first = (start.to(device, dtype) if start is not None else
              x_norm.mean.reshape(1, cin, *(1,) * (len(shape) - 2)).expand(shape).clone())[:, chosen]
     box = boxes(bounds, len(chosen))
+    if box is not None and channels is not None:  # pairs given in the order of ``channels``; chosen is sorted
+        given = list(dict.fromkeys(int(c) for c in channels))
+        order = [given.index(c) for c in chosen]
+        box = (box[0][order], box[1][order])
     if box is not None:
         low, high = (b.to(device, dtype).reshape(1, len(chosen), *(1,) * (len(shape) - 2)) for b in box)
         if start is None:
@@ -309,13 +314,14 @@ def invert(trained, val: tuple, test: tuple, *, noise: float = 0.01, fraction: f
     x_val, y_val = val
     x_test, y_test = test
     cin = x_test.shape[1]
-    chosen = varying_channels(torch.cat([x_val, x_test])) if channels is None else sorted({int(c) for c in channels})
+    given = None if channels is None else list(dict.fromkeys(int(c) for c in channels))  # (bounds follow this order)
+    chosen = varying_channels(torch.cat([x_val, x_test])) if given is None else sorted(given)
     if not chosen:
         raise ConfigError("no input channel varies in space (the run maps per-sample parameters): nothing to recover "
                           "through the network")
     if not all(0 <= c < cin for c in chosen):
         raise ConfigError(f"the channels to recover (--recover) must lie in 0 .. {cin - 1}, got {channels}")
-    options = dict(steps=steps, bounds=bounds, periodic=periodic, channels=chosen, quiet=quiet)
+    options = dict(steps=steps, bounds=bounds, periodic=periodic, channels=given or chosen, quiet=quiet)
     obs_val, mask_val = observe(y_val, noise, fraction, seed)
     ladder = []
     for smoothness in SMOOTHNESS:

@@ -347,10 +347,11 @@ def _rounds(count: int) -> str:
 
 
 def _periodic(recipe) -> bool:
-    """Whether the data's grid is periodic (generated data of a periodic problem)."""
-    from pdekit.problems import get_problem
+    """Whether the data's grid is periodic (pipeline.data_grid: a periodic problem's generated data,
+    a periodic file of The Well, or data.grid)."""
+    from pdekit.pipeline import data_grid
 
-    return not recipe.data.file and get_problem(recipe.data.problem).periodic
+    return data_grid(recipe) == "periodic"
 
 
 def _devices(results) -> str:

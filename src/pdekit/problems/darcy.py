@@ -92,6 +92,12 @@ class Darcy2D(Problem):
             u = elliptic.solve_cg(a, f, c.cg_tol, c.cg_max_iter or None)
         return {"u": u}
 
+    @property
+    def solver_device(self) -> str | None:
+        """"cpu" with ``solver: direct`` (SciPy's sparse LU, whatever the device); conjugate
+        gradients run where the inputs are."""
+        return "cpu" if self.config.solver == "direct" else None
+
     def iterative_tolerance(self, device: str) -> str | None:
         """``cg_tol`` where conjugate gradients solve (``solver: cg``, or ``auto`` off the CPU)."""
         solver = self.config.solver

@@ -28,6 +28,7 @@ class DarcyTensor2D(Darcy2D):
     name = "darcy_tensor_2d"
     summary = ("-div(K grad u) = f on [0, 1]^2, u = 0 on the boundary; tensor K (samples K = a I, darcy_2d's a); "
                "9-point finite volumes + sparse LU")
+    solver_device = "cpu"  # SciPy's sparse LU, whatever the device
     inputs = ("k11", "k12", "k22", "f")
     # a coordinate change of the square fixing its boundary: K -> |J| J^-1 K(phi) J^-T, f -> |J| f(phi), u -> u(phi)
     symmetries = ("covariance",)

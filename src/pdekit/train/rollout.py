@@ -98,7 +98,8 @@ class Autoregressive(nn.Module):
         """What the wrapper makes of its network, for a run folder to recognise it (two models of
         one network shape with other targets or steps are other runs)."""
         return (f"target={self.target} integrator={self.integrator} dt={self.dt!r} history={self.history} "
-                f"bundle={self.bundle} conditioning={self.conditioning} cond_log={self.cond_dim}")
+                f"bundle={self.bundle} conditioning={self.conditioning} "
+                f"cond_log={self.cond_log.tolist() if self.cond_dim else []}")
 
     def features(self, cond: torch.Tensor) -> torch.Tensor:
         """The conditioning scalars (batch, cond_dim) as the network sees them before normalization:
@@ -326,14 +327,14 @@ class RolloutTask(Task):
             features = model.features(self.c.to(model.cond_log.device))
             # a scalar or channel constant in training is scaled by its size, as the operator's
             # normalizers do (by 1e-12 a state 1% off it became 1e10)
-            scaled = Normalizer.of_moments(features.mean(dim=0), features.std(dim=0).nan_to_num(0.0))
-            model.cond_mean.copy_(scaled.mean)
-            model.cond_std.copy_(scaled.std)
+            mean = features.mean(dim=0)
+            model.cond_mean.copy_(mean)
+            model.cond_std.copy_(Normalizer.scale(mean, features.std(dim=0).nan_to_num(0.0)))
         dims = [d for d in range(self.x.ndim) if d != 2]
         frames = torch.cat([self.x, self.y], dim=1).double()
-        scaled = Normalizer.of_moments(frames.mean(dim=dims), frames.std(dim=dims))
-        model.mean.copy_(scaled.mean)
-        model.std.copy_(scaled.std)
+        mean = frames.mean(dim=dims)  # (float64, into the model's buffers: a float64 model keeps every digit)
+        model.mean.copy_(mean)
+        model.std.copy_(Normalizer.scale(mean, frames.std(dim=dims)))
         rate = (self.y[:, 0] - self.x[:, -1]).double() / model.dt  # the one-step difference quotient
         model.rate.copy_(rate.transpose(0, 1).flatten(1).std(dim=1).clamp_min(1e-12))
         self.noise_scale = model.std.float().view(1, 1, -1, *[1] * (self.x.ndim - 3)).clone()

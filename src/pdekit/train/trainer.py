@@ -186,9 +186,32 @@ def check_checkpoint_model(state: dict, model: torch.nn.Module, path: str) -> No
         raise PdekitError(f"checkpoint '{path}' belongs to another model ({detail}); use the recipe it was trained with")
 
 
+# recipe keys added since runs were saved, at the value that leaves such a run as it was (a file of
+# The Well that is periodic on every axis is the exception for data.grid: the grid check refuses it)
+ADDED_KEYS = {("data", "grid"): "auto"}
+
+
+def _same_run(saved: str, now: str) -> bool:
+    """Whether two recipe or config JSON texts are the same run, a key added since (ADDED_KEYS) at
+    its default counting as absent."""
+    if saved == now:
+        return True
+    try:
+        old, new = json.loads(saved), json.loads(now)
+    except ValueError:
+        return False
+    if not (isinstance(old, dict) and isinstance(new, dict)):
+        return False
+    for (section, key), value in ADDED_KEYS.items():
+        part = new.get(section)
+        if isinstance(part, dict) and part.get(key) == value and key not in (old.get(section) or {}):
+            new[section] = {k: v for k, v in part.items() if k != key}
+    return old == new
+
+
 def refuse_another_run(run_dir: str, saved: str, now: str) -> None:
     """Refuse to go on in a run folder whose run was of another recipe or config (JSON texts)."""
-    if saved != now:
+    if not _same_run(saved, now):
         raise PdekitError(f"'{run_dir}' holds a run of another recipe or config ({json_differences(saved, now)}); "
                           f"choose another --out or delete the folder to start afresh")
 
@@ -557,7 +580,7 @@ class Trainer:
                                 f"differently; train again in another --out (or delete the folder)")
         if "grid" in saved and "grid" in self.meta and saved["grid"] != self.meta["grid"]:
             raise DataFileError(f"'{path}' was trained on a {saved['grid']} grid, and the data's is {self.meta['grid']} "
-                                f"now: set data.grid={saved['grid']} to go on, or train again in another --out")
+                                f"now (data.grid): train again in another --out (or delete the folder)")
         if saved["phase"] == "lbfgs":  # the weights are in L-BFGS precision from then on
             self.model.to(self.cfg.lbfgs_torch_dtype)
             self.model.load_state_dict(saved["model"])
