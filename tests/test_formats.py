@@ -439,6 +439,14 @@ def test_a_files_grid_is_periodic_where_the_well_says_every_axis_is_or_data_grid
     write_the_well(tmp_path / "wall.hdf5", n=4)
     with h5py.File(tmp_path / "wall.hdf5", "r+") as f:
         f.create_group("boundary_conditions/y_wall").attrs.update({"bc_type": "WALL", "associated_dims": ["y"]})
+    write_the_well(tmp_path / "joint.hdf5", n=4)  # one group naming both axes; two groups for x alone
+    write_the_well(tmp_path / "twice.hdf5", n=4)
+    with h5py.File(tmp_path / "joint.hdf5", "r+") as f:
+        del f["boundary_conditions/x_periodic"]
+        f.create_group("boundary_conditions/xy").attrs.update({"bc_type": "PERIODIC", "associated_dims": ["x", "y"]})
+    with h5py.File(tmp_path / "twice.hdf5", "r+") as f:
+        f.create_group("boundary_conditions/x_again").attrs.update({"bc_type": "periodic", "associated_dims": ["x"]})
+    assert file_grid(tmp_path / "joint.hdf5") == "periodic" and file_grid(tmp_path / "twice.hdf5") == "nodes"
     convert(tmp_path / "both.hdf5", tmp_path / "both.h5")
     write_pdebench_tensor(tmp_path / "pdebench.hdf5", n=4)
     grids = {name: file_grid(tmp_path / name) for name in ("one.hdf5", "both.hdf5", "wall.hdf5", "both.h5",

@@ -161,8 +161,17 @@ def file_grid(path) -> str:
         attrs = source.attrs
         if source.layout == "pdekit":
             attrs = (attrs.get("config") or {}).get("source") or {}
-    kinds = list((attrs.get("boundary_conditions") or {}).values())
-    periodic = kinds and all(k == "PERIODIC" for k in kinds) and len(kinds) >= len(source.space)
+        covered = None  # the axes The Well's groups name (associated_dims), where it names them
+        if source.layout == "the-well" and "boundary_conditions" in f:
+            named = [group.attrs.get("associated_dims") for group in f["boundary_conditions"].values()]
+            if all(n is not None for n in named):
+                covered = {str(_text(d)) for n in named for d in np.atleast_1d(n)}
+    kinds = [str(k).upper() for k in (attrs.get("boundary_conditions") or {}).values()]
+    periodic = bool(kinds) and all(k == "PERIODIC" for k in kinds)
+    if covered is not None:
+        periodic = periodic and len(covered) >= len(source.space)
+    else:  # (a converted file keeps the conditions' kinds only: one per axis at least)
+        periodic = periodic and len(kinds) >= len(source.space)
     return "periodic" if periodic else "nodes"
 
 
