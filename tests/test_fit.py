@@ -112,6 +112,9 @@ def test_stored_times_must_increase_and_a_rollout_needs_them_evenly_spaced(tmp_p
     assert time_step(load_trajectories(tmp_path / "h.h5")[1], "h.h5") == pytest.approx(1 / 3)
     with h5py.File(tmp_path / "h.h5", "r+") as f:
         f["coords/t"][...] = [0.0, 0.1, 0.3, 0.7]
+    # times stored in float32 far from zero round unevenly: accepted, their mean step taken
+    late = (1e4 + 0.01 * torch.arange(101, dtype=torch.float64)).float().double().numpy()
+    assert time_step(late, "late.h5") == pytest.approx(0.01, rel=1e-4)
     with pytest.raises(DataFileError, match=r"spaced unevenly \(steps from 0.1 to 0.4\)"):
         time_step(load_trajectories(tmp_path / "h.h5")[1], "h.h5")
     with h5py.File(tmp_path / "h.h5", "r+") as f:
