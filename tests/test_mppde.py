@@ -48,6 +48,14 @@ def test_grid_graphs_hold_every_pair_within_the_radius(grid, shape, neighbors):
     assert torch.allclose(rel[0].double(), (d[dst, src] / radius), atol=1e-6)
 
 
+def test_a_small_periodic_grid_joins_each_pair_once():
+    """With neighbors >= n / 2 the shifts k and k - n reach the same neighbour: 6 points within 3
+    spacings had 36 edges, 30 distinct, the half-period pair twice with opposite positions."""
+    src, dst, rel, _ = MPPDE(1, 1, 1, "periodic", hidden=4, layers=1, neighbors=3).graph((6,), "cpu")
+    pairs = list(zip(dst.tolist(), src.tolist()))
+    assert len(pairs) == len(set(pairs)) == 30
+
+
 def test_the_grid_points_given_as_scattered_points_give_the_same_output():
     """The k-nearest graph of the grid's own points (k = 6) is the grid's graph: same numbers."""
     grid, x = _model(), torch.randn(2, 3, 40)

@@ -158,6 +158,8 @@ class MPPDE(nn.Module):
             step = torch.tensor([k * h for k, h in zip(shift, spacing)], dtype=torch.float64)
             if not any(shift) or float(step.norm()) > radius * (1 + 1e-9):
                 continue
+            if self.periodic and any(2 * k <= -n or 2 * k > n for k, n in zip(shift, shape)):
+                continue  # the same neighbour the other way round the period: one edge each (k in (-n/2, n/2])
             source = index
             keep = torch.ones(shape, dtype=torch.bool)
             for axis, k in enumerate(shift):
