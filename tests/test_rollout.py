@@ -136,6 +136,12 @@ def test_lbfgs_after_pushforward_unrolls_the_whole_horizon():
     task.setup(model, cfg, torch.device("cpu"))
     batch = next(iter(task.batches(3, torch.float32)))  # the epoch after Adam's last: L-BFGS's batch
     assert batch[2:] == (3, None, "unrolled")
+    noisy = RolloutTask(train, train, make_train_config(RolloutTask, {"epochs": 2, "batch_size": 4, "noise": 0.1,
+                                                                       "lbfgs_steps": 5})[1])
+    noisy.setup(model, make_train_config(RolloutTask, {"epochs": 2, "batch_size": 4, "lbfgs_steps": 5})[0],
+                torch.device("cpu"))
+    clean = next(iter(noisy.batches(3, torch.float32)))[0]  # no single draw of noise to fit
+    assert torch.equal(clean.sort(dim=0).values, train[0].sort(dim=0).values)
     task.loss(model, batch, 0)
     assert net.graphs == [True, True, True]
 

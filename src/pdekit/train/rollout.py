@@ -353,9 +353,11 @@ class RolloutTask(Task):
             idx = order[i : i + self.batch]
             xb, yb = self.x[idx], self.y[idx]
             cb = None if self.c is None else self.c[idx].to(self.device)
-            if c.augment:  # a random shift and boost per window, from the epoch's generator
+            # (the L-BFGS batch is the windows as they are: a single draw of noise or of symmetries
+            # would be fitted, not averaged over)
+            if c.augment and adam:  # a random shift and boost per window, from the epoch's generator
                 xb, yb = self._augment(xb, yb, generator)
-            if c.noise:  # drawn from the epoch's generator, so a resumed run draws the same noise
+            if c.noise and adam:  # drawn from the epoch's generator, so a resumed run draws the same noise
                 xb = xb + torch.randn(xb.shape, generator=generator) * c.noise * self.noise_scale
             # pushforward trains the last of 1..horizon steps, drawn per batch (Brandstetter et al.);
             # the L-BFGS phase's one batch trains the whole horizon unrolled: a line search needs the
