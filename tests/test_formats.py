@@ -429,7 +429,6 @@ def test_a_files_grid_is_periodic_where_the_well_says_every_axis_is_or_data_grid
     import h5py
 
     from pdekit.data.formats import file_grid
-    from pdekit.pipeline import data_grid
     from pdekit.recipes import load_recipe
 
     write_the_well(tmp_path / "one.hdf5", n=4)  # x_periodic only, 2D
@@ -456,7 +455,7 @@ def test_a_files_grid_is_periodic_where_the_well_says_every_axis_is_or_data_grid
 
     def grid(name, **data):
         raw = _quick_recipe(tmp_path, file=str(tmp_path / name), n_train=2, n_val=1, n_test=1, **data)
-        return data_grid(load_recipe({**raw, "eval": {"resolutions": []}}))
+        return load_recipe({**raw, "eval": {"resolutions": []}}).data.resolved_grid()
 
     assert grid("both.hdf5") == "periodic" and grid("pdebench.hdf5") == "nodes"
     # a run trained on the file's other grid (by an earlier pdekit, which took every file for nodes)

@@ -293,14 +293,14 @@ def test_grid_channels_are_the_data_points_coordinates():
     when the resolution doubles, and the trainer tells the model which grid its data lies on."""
     from pdekit.nn import grid_channels
     from pdekit.recipes import load_recipe
-    from pdekit.pipeline import data_grid
 
     x = torch.zeros(1, 1, 4)
     assert grid_channels(x, 1, periodic=True)[0, 1].tolist() == [0.0, 0.25, 0.5, 0.75]
     assert grid_channels(x, 1)[0, 1].tolist() == pytest.approx([0.0, 1 / 3, 2 / 3, 1.0])
     fine = grid_channels(torch.zeros(1, 1, 8, 8), 2, periodic=True)
     assert torch.equal(fine[:, 1:, ::2, ::2], grid_channels(torch.zeros(1, 1, 4, 4), 2, periodic=True)[:, 1:])
-    assert data_grid(load_recipe("burgers_fno")) == "periodic" and data_grid(load_recipe("darcy_fno")) == "nodes"
+    assert load_recipe("burgers_fno").data.resolved_grid() == "periodic"
+    assert load_recipe("darcy_fno").data.resolved_grid() == "nodes"
     model = build_model({"name": "fno", "modes": 4, "width": 4, "depth": 1}, 1, 1, 1, grid="periodic")
     assert model.grid == "periodic"
 

@@ -87,8 +87,10 @@ def test_the_frequency_caveat_goes_with_non_periodic_grids():
     a user's file) say so, reports of periodic problems do not."""
     from types import SimpleNamespace
 
-    def recipe(problem=None, file=None, grid="auto"):
-        return SimpleNamespace(data=SimpleNamespace(problem=problem, file=file, grid=grid, trajectory=False))
+    from pdekit.data.config import DataSection
+
+    def recipe(problem="burgers_1d", file="", grid="auto"):
+        return SimpleNamespace(data=DataSection(problem=problem, file=file, grid=grid))
 
     assert report._periodic(recipe("burgers_1d")) and report._periodic(recipe("navier_stokes_2d"))
     assert not report._periodic(recipe("darcy_2d")) and not report._periodic(recipe("cavity_2d"))

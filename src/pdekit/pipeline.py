@@ -87,24 +87,6 @@ def prepare_data(recipe: Recipe, quiet: bool = False, device: str = "cpu", evalu
     return files
 
 
-def data_grid(recipe: Recipe) -> str:
-    """Where the data's points lie: "periodic" (j / n) or "nodes" (j / (n - 1)): data.grid where
-    given; else a periodic problem's generated data, or a user's file of The Well whose every
-    boundary is periodic, are periodic, and other files and trajectories (whose time axis has both
-    ends) nodes."""
-    from pdekit.data.formats import file_grid
-    from pdekit.problems import get_problem
-
-    d = recipe.data
-    if d.trajectory:
-        return "nodes"
-    if d.grid != "auto":
-        return d.grid
-    if d.file:
-        return file_grid(d.file)
-    return "periodic" if get_problem(d.problem).periodic else "nodes"
-
-
 def physics_loss(recipe: Recipe):
     """PINO's physics loss: the mean square of the problem's own residual (the solver's
     discretization) on the predicted grid: a steady problem's inputs to fields, or a time-dependent
@@ -149,7 +131,7 @@ def train_operator(recipe: Recipe, run_dir: str, train, x_val, y_val, quiet: boo
     from pdekit.train.supervised import SupervisedTask
 
     torch.manual_seed(recipe.train.seed)  # before the model is built: its initialization is part of the run
-    grid = data_grid(recipe)
+    grid = recipe.data.resolved_grid()
     model = build_model(recipe.model, *train.channels, train.ndim, grid)
     physics = physics_loss(recipe) if recipe.task.physics_weight > 0 else None
     augmentation = None
@@ -350,7 +332,7 @@ class RolloutRunner:
         """The rollout model; for a checkpoint (``state``), on the grid it was trained on."""
         from pdekit.recipes.rollout import rollout_model
 
-        config, grid = recipe.model, data_grid(recipe)
+        config, grid = recipe.model, recipe.data.resolved_grid()
         if state is not None:  # (a file's grid was nodes before data.grid: unrecorded there)
             grid = state.get("grid", "nodes" if recipe.data.file else grid)
             config, grid = as_trained(config, grid, state)
@@ -392,7 +374,7 @@ class RolloutRunner:
         torch.manual_seed(recipe.train.seed)  # before the model is built: its initialization is part of the run
         channels, ndim = u_train.shape[2], u_train.ndim - 3
         model = RolloutRunner._model(recipe, channels, ndim, dt, cond_log)
-        meta = {"channels": channels, "ndim": ndim, "dt": dt, "cond_log": list(cond_log), "grid": data_grid(recipe),
+        meta = {"channels": channels, "ndim": ndim, "dt": dt, "cond_log": list(cond_log), "grid": recipe.data.resolved_grid(),
                 "grid_revision": GRID_REVISION}
         with recipe_recorded(run_dir, recipe):
             trained = Trainer(model, task, recipe.train, run_dir, recipe.to_json(), meta, name=recipe.name,
@@ -655,7 +637,7 @@ def invert_run(run_dir: str, out: str | None = None, samples: int = 8, noise: fl
     if problem is not None and not (problem.time_dependent and d.input_time % problem.config.nt):
         first = cfg.get("first", 0) + getattr(files["test"], "start", 0)
         solver = lambda x: solve_inputs(problem, cfg.get("seed", 0), first, x, d.target_time, device)  # noqa: E731
-    periodic = saved.get("grid", data_grid(recipe)) == "periodic"  # the grid the run trained on
+    periodic = saved.get("grid", recipe.data.resolved_grid()) == "periodic"  # the grid the run trained on
     results, arrays = invert(trained, (x_val, y_val), (x_test, y_test), noise=noise, fraction=fraction, steps=steps,
                              bounds=bounds, periodic=periodic, channels=channels, solver=solver, quiet=quiet)
     if solver is None:

@@ -65,6 +65,22 @@ class DataSection:
                 f"data.test_file is data.file ({self.file}): its test samples, from the start of the file, would be "
                 f"training samples; leave data.test_file empty (the test split then follows validation in data.file)")
 
+    def resolved_grid(self) -> str:
+        """Where the data's points lie: "periodic" (j / n) or "nodes" (j / (n - 1)): ``grid`` where
+        given; else a periodic problem's generated data, or a user's file of The Well whose every
+        axis is periodic, are periodic, and other files and trajectories (whose time axis has both
+        ends) nodes."""
+        from pdekit.data.formats import file_grid
+        from pdekit.problems import get_problem
+
+        if self.trajectory:
+            return "nodes"
+        if self.grid != "auto":
+            return self.grid
+        if self.file:
+            return file_grid(self.file)
+        return "periodic" if get_problem(self.problem).periodic else "nodes"
+
     @property
     def validation_count(self) -> int:
         """The number of validation samples: n_val, or for -1 10% of n_train (at least 1)."""

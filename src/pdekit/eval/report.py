@@ -347,11 +347,9 @@ def _rounds(count: int) -> str:
 
 
 def _periodic(recipe) -> bool:
-    """Whether the data's grid is periodic (pipeline.data_grid: a periodic problem's generated data,
-    a periodic file of The Well, or data.grid)."""
-    from pdekit.pipeline import data_grid
-
-    return data_grid(recipe) == "periodic"
+    """Whether the data's grid is periodic (``DataSection.resolved_grid``: a periodic problem's
+    generated data, a periodic file of The Well, or data.grid)."""
+    return recipe.data.resolved_grid() == "periodic"
 
 
 def _devices(results) -> str:
