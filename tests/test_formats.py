@@ -219,6 +219,10 @@ def _break(path, what):
             del f["t1_fields/velocity"]
         elif what == "seed-no-data":
             del f["0002/data"]
+        elif what == "well-no-axes":
+            f["dimensions"].attrs["spatial_dims"] = []
+            for axis in ("x", "y"):
+                del f[f"dimensions/{axis}"]
         elif what == "tensor-group":
             del f["tensor"]
             f.create_group("tensor")
@@ -240,6 +244,7 @@ def _break(path, what):
     (write_pdebench_seeds, "seed-times", "'0003/grid/t' differs from '0000/grid/t'"),
     # entries of another kind than the layout's: were raw AttributeErrors
     (write_pdebench_tensor, "tensor-group", "breaks its pdebench-tensor layout (AttributeError"),
+    (write_the_well, "well-no-axes", "'dimensions' names no spatial axis"),  # was "(trajectories, time, )"
     (write_the_well, "well-scalars-array", "breaks its the-well layout (AttributeError"),
 ])
 def test_broken_layouts_are_refused_naming_the_array(tmp_path, run_cli, writer, what, fragment):

@@ -490,3 +490,15 @@ def test_training_on_a_grid_too_coarse_for_the_modes_warns_where_weights_get_no_
     untrained[(0,) * len(space) + (1,)] = False  # the zero mode's imaginary part
     assert bool(untrained.any()) == warns
     assert len([w for w in caught if "keep their random initial values" in str(w.message)]) == int(warns)
+
+
+def test_models_built_directly_refuse_empty_layers():
+    """The registry refused these; built directly, a ResNet of no blocks and a DeepONet whose branch
+    had a zero-width layer (only its bias left) were made without a word."""
+    from pdekit.models.resnet import ResNet
+
+    with pytest.raises(ConfigError, match="model.width and model.depth of resnet must be >= 1, got 64 and 0"):
+        ResNet(depth=0)
+    with pytest.raises(ConfigError, match=r"must be positive widths, got \[0\] and \[256, 256\]"):
+        DeepONet(branch_layers=(0,))
+    assert DeepONet(branch_layers=(), trunk_layers=()).basis == 128  # no hidden layer at all is a choice

@@ -336,6 +336,9 @@ def _read_the_well(f, path) -> Source:
     layout = "the-well"
     dims = _need(f, "dimensions", path, layout)
     axes = _attr_list(dims, "spatial_dims", [a for a in AXES if a in dims])
+    if not axes:  # (a shape message would list no axis: "(trajectories, time, )")
+        raise DataFileError(f"'{path}' ({layout} layout): 'dimensions' names no spatial axis (its attribute "
+                            f"spatial_dims, or arrays x, y, z); pdekit reads fields on a grid of 1 to 3 axes")
     coords = {a: np.asarray(_need(dims, a, path, layout)[()], dtype=np.float64) for a in axes}
     t = np.asarray(_need(dims, "time", path, layout)[()], dtype=np.float64)
     if t.ndim > 1 and not np.allclose(t, t[:1], rtol=1e-9, atol=0):

@@ -54,6 +54,9 @@ class DeepONet(nn.Module):
         self.periodic = grid == "periodic"
         if sensors < 2 or basis < 1:
             raise ConfigError(f"model.sensors must be >= 2 and model.basis >= 1, got {sensors}, {basis}")
+        if any(int(w) < 1 for w in (*branch_layers, *trunk_layers)):  # (a zero width left only the bias)
+            raise ConfigError(f"model.branch_layers and model.trunk_layers of deeponet must be positive widths, got "
+                              f"{list(branch_layers)} and {list(trunk_layers)}")
         self.ndim, self.sensors, self.basis, self.out_channels = ndim, sensors, basis, out_channels
         self.branch = mlp([in_channels * sensors**ndim, *branch_layers, basis * out_channels], activation_fn)
         self.trunk = mlp([ndim, *trunk_layers, basis * out_channels], activation_fn)

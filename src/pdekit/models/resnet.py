@@ -48,6 +48,8 @@ class ResNet(GridPadding, nn.Module):
         padding_mode = self._padding(padding_mode, grid)
         if kernel_size % 2 == 0 or kernel_size < 1:
             raise ConfigError(f"model.kernel_size must be odd, got {kernel_size}")
+        if width < 1 or depth < 1:  # (built directly: the registry checks both too)
+            raise ConfigError(f"model.width and model.depth of resnet must be >= 1, got {width} and {depth}")
         self.ndim, self.use_grid = ndim, use_grid
         conv = lambda a, b: conv_nd(ndim, a, b, kernel_size, padding=kernel_size // 2, padding_mode=padding_mode)  # noqa: E731
         self.inp = conv_nd(ndim, in_channels + (ndim if use_grid else 0), width, 1)
