@@ -86,6 +86,10 @@ def test_scattered_points_are_saved_and_restored_with_the_weights(tmp_path):
     assert torch.equal(fresh(x), trained(x))
     grid = MPPDE(1, 1, hidden=8, layers=2, neighbors=3)
     assert not any("points" in key for key in grid.state_dict())
+    from pdekit.train.trainer import check_checkpoint_model
+
+    with pytest.raises(PdekitError, match="on scattered points: give this one the same set_points first"):
+        check_checkpoint_model({"model": trained.state_dict()}, grid, "checkpoint.pt")
     MPPDE(1, 1, hidden=8, layers=2, neighbors=3).load_state_dict(grid.state_dict())
 
 

@@ -183,6 +183,8 @@ def check_checkpoint_model(state: dict, model: torch.nn.Module, path: str) -> No
     if missing or unexpected or wrong:
         detail = (f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}" if unexpected
                   else f"shape of {wrong[0]}: {tuple(theirs[wrong[0]].shape)} there, {tuple(own[wrong[0]].shape)} here")
+        if any(k.split(".")[-1] == "points" for k in missing + unexpected):  # MP-PDE on scattered points
+            detail += "; a message-passing model on scattered points: give this one the same set_points first"
         raise PdekitError(f"checkpoint '{path}' belongs to another model ({detail}); use the recipe it was trained with")
 
 
