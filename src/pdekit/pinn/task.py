@@ -90,6 +90,12 @@ def loss_terms(pinn: PINN, batch: tuple, compiled: bool = False) -> list[torch.T
     scales = batch[3] if len(batch) > 3 else {}
     n = xs.shape[0] - sum(r.stop - r.start for r in rows.values())
     u, r = pinn.evaluate(xs, compiled)
+    if n < len(xs) and not bool(torch.isfinite(r[n:].detach()).all()):
+        # the residual is singular at a condition's point (u'/x at x = 0): those rows are not in the
+        # loss, but their inf would still make the gradient NaN; the interior and the conditions'
+        # values then go through in two passes
+        u_interior, r = pinn.evaluate(xs[:n], compiled)
+        u = torch.cat([u_interior, pinn(xs[n:])])
     terms = [r[:n].pow(2).mean() * scales.get("interior", 1.0)]
     for i, c in enumerate(pinn.conditions):
         if i in rows:
