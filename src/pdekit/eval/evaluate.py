@@ -427,7 +427,7 @@ def compare_with_solver(trained, problem=None, seed: int = 0, first: int = 0, x:
         "timed_samples": k,
         "timed_rel_l2": surrogate_error,
         "solver_from_stored_state": later is not None,
-        "solver_device": getattr(problem, "solver_device", None) or trained.device.type if problem else None,
+        "solver_device": (problem.solver_device or trained.device.type) if problem else None,
         "threads": torch.get_num_threads(),
         **speed_verdict(rows, model_time, surrogate_error, skipped),
         "speedup_at_data_setting": data_solver / model_time if data_solver else None,

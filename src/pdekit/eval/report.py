@@ -214,8 +214,8 @@ def _speed(plt, results, path, unit: str = "sample"):
     ax.loglog([results["model_seconds_per_sample"]], [results["timed_rel_l2"]], "o", color="tab:blue", ms=9,
               label="surrogate")
     ax.axhline(results["timed_rel_l2"], color="tab:blue", ls=":", lw=1)
-    solver = results.get("solver_device") or results["device"]
-    where = results["device"] if solver == results["device"] else f"surrogate on {results['device']}, solver on {solver}"
+    solver = _solver_device(results)
+    where = results["device"] if solver is None else f"surrogate on {results['device']}, solver on {solver}"
     _label(ax, f"seconds per {unit} ({where})", "relative L2 against the stored data",
            "speed and accuracy: lower left is better")
     ax.xaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))  # labelled at 2 and 5 of each decade: no overlap
@@ -352,11 +352,17 @@ def _periodic(recipe) -> bool:
     return recipe.data.resolved_grid() == "periodic"
 
 
+def _solver_device(results) -> str | None:
+    """The solver's device where it is not the surrogate's (a solver that runs only on the CPU:
+    NumPy, SciPy, finite elements), else None."""
+    solver = results.get("solver_device")
+    return solver if solver and solver != results["device"] else None
+
+
 def _devices(results) -> str:
-    """Where the timed calls ran: one device, or the surrogate's and the solver's where the solver
-    runs on the CPU whatever the device (NumPy, SciPy, finite elements)."""
-    solver = results.get("solver_device") or results["device"]
-    if solver == results["device"]:
+    """Where the timed calls ran: one device, or the surrogate's and the solver's."""
+    solver = _solver_device(results)
+    if solver is None:
         return results["device"]
     return f"{results['device']} (the surrogate) and {solver} (the solver, which runs only there)"
 

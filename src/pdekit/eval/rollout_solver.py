@@ -56,6 +56,6 @@ def compare_rollout_with_solver(model, problem, states: torch.Tensor, times, tru
     return {"model_seconds_per_sample": model_time, "model_first_call_seconds_per_sample": first,
             "solver_seconds_per_sample": rows[0]["seconds_per_sample"] if rows else None, "timed_samples": count,
             "timed_rel_l2": surrogate_error, "threads": torch.get_num_threads(),
-            "solver_device": getattr(problem, "solver_device", None) or device.type,
+            "solver_device": problem.solver_device or device.type,
             **speed_verdict(rows, model_time, surrogate_error, skipped),
             "solver_ladder": rows, "solver_ladder_skipped": skipped}
