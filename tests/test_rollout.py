@@ -57,6 +57,22 @@ def test_a_derivative_target_integrates_with_its_order(integrator, order, dt):
         assert errors[0] < 2e-6  # measured 1.4e-6
 
 
+class Square(nn.Module):
+    """The right-hand side u' = u^2: nonlinear, so that Heun's RK2 and the midpoint rule differ."""
+
+    def forward(self, u):
+        return u * u
+
+
+def test_rk2_is_heuns_method():
+    """On a linear right-hand side every two-stage second-order scheme gives the same step, so the
+    order test above cannot tell Heun's (documented) from the midpoint rule: u' = u^2 does.
+    From u = 1, h = 0.5: Heun 1 + h/2 (1 + (1 + h)^2) = 1.8125, midpoint 1 + h (1 + h/2)^2 = 1.78125."""
+    model = Autoregressive(Square(), channels=1, target="derivative", integrator="rk2", dt=0.5).double()
+    step = model.step(torch.ones(1, 1, 1, 4, dtype=torch.float64))
+    assert torch.allclose(step, torch.full_like(step, 1.8125), rtol=0, atol=1e-15)
+
+
 def _advection_windows(n, seed):
     """Random band-limited fields advected by 0.05 per step: 1 input step, 4 target steps."""
     g = torch.Generator().manual_seed(seed)
