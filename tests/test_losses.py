@@ -27,18 +27,31 @@ def test_sobolev_loss_weighs_a_mode_by_its_wavenumber(s):
 
 
 def test_the_h1_loss_weighs_the_error_by_its_gradient():
-    """Truth sin(2 pi x), error 0.01 sin(8 pi x) on 256 points: sqrt((1 + (8 pi)^2) / (1 + (2 pi)^2))
-    x 0.01 = 0.03953 up to the differences' own error (measured 0.03947); in 2D
-    the y-derivative counts too. The loss had no test."""
-    x = torch.arange(256, dtype=torch.float64) / 256
+    """Truth sin(2 pi x), error 0.01 sin(8 pi x) on 256 periodic points: central differences give
+    each mode k the derivative sin(2 pi k h) / h (h = 1 / 256), so the loss is exactly
+    0.01 sqrt((1 + (sin(8 pi h) / h)^2) / (1 + (sin(2 pi h) / h)^2)) = 0.039466 (0.03953 for exact
+    derivatives); on nodes the ends are one-sided: off by 2e-3. In 2D the y-derivative counts too."""
+    n = 256
+    x = torch.arange(n, dtype=torch.float64) / n
     true = torch.sin(2 * math.pi * x)[None, None]
     pred = true + 0.01 * torch.sin(8 * math.pi * x)[None, None]
-    expected = 0.01 * math.sqrt((1 + (8 * math.pi) ** 2) / (1 + (2 * math.pi) ** 2))
-    assert float(relative_h1_loss(pred, true)) == pytest.approx(expected, rel=5e-3)
+    d1, d4 = math.sin(2 * math.pi / n) * n, math.sin(8 * math.pi / n) * n
+    expected = 0.01 * math.sqrt((1 + d4**2) / (1 + d1**2))
+    assert float(relative_h1_loss(pred, true, grid="periodic")) == pytest.approx(expected, rel=1e-12)
+    assert float(relative_h1_loss(pred, true, grid="nodes")) == pytest.approx(expected, rel=5e-3)
     flat = torch.ones(1, 1, 64, 64, dtype=torch.float64)
     y = (torch.arange(64, dtype=torch.float64) / 64)[None, :]
     bumped = flat + 0.01 * torch.sin(2 * math.pi * 4 * y).expand(64, 64)[None, None]  # varies along y only
-    assert float(relative_h1_loss(bumped, flat)) > 10 * float(relative_l2_loss(bumped, flat))
+    assert float(relative_h1_loss(bumped, flat, grid="periodic")) > 10 * float(relative_l2_loss(bumped, flat))
+
+
+def test_the_h1_loss_differences_on_nodes_span_the_unit_domain():
+    """On n nodes spanning [0, 1] (spacing 1 / (n - 1)) a linear error e = x has |grad e| = 1
+    everywhere: loss^2 = (sum x^2 + n) / (sum 1^2 + 0) against a constant truth 1."""
+    n = 33
+    x = torch.linspace(0, 1, n, dtype=torch.float64)[None, None]
+    expected = math.sqrt((float((x**2).sum()) + n) / n)
+    assert float(relative_h1_loss(1 + x, torch.ones_like(x), grid="nodes")) == pytest.approx(expected, rel=1e-12)
 
 
 def test_fit_trains_with_the_sobolev_loss():

@@ -629,3 +629,20 @@ def test_a_run_saved_before_a_recipe_key_was_added_still_resumes():
     assert saved != now and _same_run(saved, now)
     assert not _same_run(saved, load_recipe("burgers_fno", quick=True, overrides=["data.grid=nodes"]).to_json())
     assert not _same_run(saved, load_recipe("burgers_fno", quick=True, overrides=["data.n_train=9"]).to_json())
+
+
+def test_the_h1_loss_takes_differences_on_the_data_grid(tmp_path, monkeypatch):
+    """A recipe's h1 loss differences heat_1d's periodic data around the period (not one-sided at
+    its ends, as on nodes)."""
+    import pdekit.train.supervised as supervised
+    from pdekit.pipeline import run_recipe
+    from pdekit.recipes import load_recipe
+
+    monkeypatch.setenv("PDEKIT_DATA", str(tmp_path / "data"))
+    grids, make_loss = [], supervised.make_loss
+    monkeypatch.setattr(supervised, "make_loss", lambda *args: grids.append(args[2]) or make_loss(*args))
+    raw = json.loads(json.dumps(TINY))
+    raw["train"].update(epochs=1, loss="h1")
+    raw["eval"] = {"solver_ladder": False, "timing_samples": 2, "plot_samples": 1}
+    run_recipe(load_recipe(raw), str(tmp_path / "run"), quiet=True)
+    assert grids == ["periodic"]

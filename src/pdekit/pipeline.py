@@ -140,7 +140,7 @@ def train_operator(recipe: Recipe, run_dir: str, train, x_val, y_val, quiet: boo
 
         augmentation = problem_augmentation(recipe.data_problem(), recipe.data, recipe.task.augment_boost,
                                             recipe.task.augment_warp)
-    task = SupervisedTask(train, (x_val, y_val), recipe.task, physics, augmentation=augmentation)
+    task = SupervisedTask(train, (x_val, y_val), recipe.task, physics, augmentation=augmentation, grid=grid)
     meta = {"model_name": recipe.model["name"], "grid": grid, "grid_revision": GRID_REVISION}
     trainer = Trainer(model, task, recipe.train, run_dir, recipe.to_json(), meta, name=recipe.name, quiet=quiet)
     try:

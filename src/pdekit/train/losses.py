@@ -14,18 +14,23 @@ def relative_l2_loss(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
     return relative_l2(pred, true, dtype=None).mean()
 
 
-def _gradient_norm2(x: torch.Tensor) -> torch.Tensor:
-    """Sum over the grid of |grad x|^2 (second-order differences, grid spacing 1 / n)."""
-    dims = list(range(2, x.ndim))
-    grads = torch.gradient(x, spacing=[1.0 / n for n in x.shape[2:]], dim=dims)
+def _gradient_norm2(x: torch.Tensor, grid: str) -> torch.Tensor:
+    """Sum over the grid of |grad x|^2 by second-order central differences on the unit domain:
+    wrapping around on a periodic grid (spacing 1 / n), one-sided at the ends on nodes (1 / (n - 1))."""
+    if grid == "periodic":
+        grads = [(x.roll(-1, d) - x.roll(1, d)) * (n / 2) for d, n in enumerate(x.shape[2:], start=2)]
+    else:
+        dims = list(range(2, x.ndim))
+        grads = torch.gradient(x, spacing=[1.0 / max(n - 1, 1) for n in x.shape[2:]], dim=dims)
     return sum(g.flatten(1).pow(2).sum(1) for g in grads)
 
 
-def relative_h1_loss(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
-    """Relative Sobolev H1 norm of the error: (|e|^2 + |grad e|^2)^1/2 / (same for true)."""
+def relative_h1_loss(pred: torch.Tensor, true: torch.Tensor, grid: str = "nodes") -> torch.Tensor:
+    """Relative Sobolev H1 norm of the error: (|e|^2 + |grad e|^2)^1/2 / (same for true), the
+    gradient by differences on the data's ``grid`` ("periodic" or "nodes")."""
     err = pred - true
-    num = err.flatten(1).pow(2).sum(1) + _gradient_norm2(err)
-    den = true.flatten(1).pow(2).sum(1) + _gradient_norm2(true)
+    num = err.flatten(1).pow(2).sum(1) + _gradient_norm2(err, grid)
+    den = true.flatten(1).pow(2).sum(1) + _gradient_norm2(true, grid)
     return (num.sqrt() / den.sqrt().clamp_min(1e-12)).mean()
 
 
@@ -60,7 +65,10 @@ def relative_sobolev_loss(pred: torch.Tensor, true: torch.Tensor, s: float = 1.0
 LOSSES = {"rel_l2": relative_l2_loss, "h1": relative_h1_loss, "sobolev": relative_sobolev_loss}
 
 
-def make_loss(name: str, sobolev_s: float = 1.0):
-    """The loss ``name`` of LOSSES as a function of (pred, true); "sobolev" with its exponent."""
-    return functools.partial(relative_sobolev_loss, s=sobolev_s) if name == "sobolev" else LOSSES[name]
+def make_loss(name: str, sobolev_s: float = 1.0, grid: str = "nodes"):
+    """The loss ``name`` of LOSSES as a function of (pred, true); "sobolev" with its exponent, "h1"
+    with its differences on ``grid``."""
+    if name == "sobolev":
+        return functools.partial(relative_sobolev_loss, s=sobolev_s)
+    return functools.partial(relative_h1_loss, grid=grid) if name == "h1" else LOSSES[name]
 

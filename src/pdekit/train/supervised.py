@@ -18,6 +18,7 @@ from pdekit.data.sources import MemoryPairs, PairSource, _digest
 from pdekit.data.symmetry import MAX_WARP
 from pdekit.errors import ConfigError, PdekitError
 from pdekit.eval.metrics import relative_l2
+from pdekit.models.registry import check_grid
 from pdekit.train.checkpoint import load_checkpoint
 from pdekit.train.losses import LOSSES, make_loss
 from pdekit.train.task import Task, register_task
@@ -143,6 +144,7 @@ class SupervisedTask(Task):
     augmentation : ``(x, y, generator) -> (x, y)``, the problem's symmetries
         (pdekit.data.symmetry.problem_augmentation), required when ``config.augment``.
     owner : who builds the task ("train", "fit"), for error messages.
+    grid : "nodes" or "periodic", where the data's points lie (the h1 loss's differences).
     """
 
     name = "operator"
@@ -150,7 +152,9 @@ class SupervisedTask(Task):
     selection_metric = "val_rel_l2"
 
     def __init__(self, train_data, val_data, config: SupervisedConfig | None = None,
-                 physics: Callable | None = None, owner: str = "train", augmentation: Callable | None = None):
+                 physics: Callable | None = None, owner: str = "train", augmentation: Callable | None = None,
+                 grid: str = "nodes"):
+        check_grid(owner, grid)
         pairs = {"val_data": val_data}
         if not isinstance(train_data, PairSource):
             pairs["train_data"] = train_data
@@ -163,7 +167,7 @@ class SupervisedTask(Task):
         self.x_val, self.y_val = val_data
         if self.source.channels != (self.x_val.shape[1], self.y_val.shape[1]) or self.source.ndim != self.x_val.ndim - 2:
             raise PdekitError(f"{owner}: the training and validation pairs differ in channels or dimensions")
-        self.physics, self.augmentation, self.owner = physics, augmentation, owner
+        self.physics, self.augmentation, self.owner, self.grid = physics, augmentation, owner, grid
         self.configure(config or SupervisedConfig())
 
     def configure(self, config: SupervisedConfig) -> None:
@@ -194,7 +198,7 @@ class SupervisedTask(Task):
             self.source.to(device)  # the datasets are small: copy them once rather than every step
         self._check_shapes(model, device)
         self.forward = torch.compile(model) if cfg.compile else model
-        self.loss_fn = make_loss(self.config.loss, self.config.sobolev_s)
+        self.loss_fn = make_loss(self.config.loss, self.config.sobolev_s, self.grid)
         self.model = model
 
     def _check_shapes(self, model, device) -> None:
