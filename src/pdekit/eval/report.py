@@ -85,7 +85,7 @@ def _predictions(plt, x, y, pred, count, path, trajectory: bool = False, extent=
         fig, axes = plt.subplots(count, columns, figsize=(3.8 * columns, 2.9 * count), squeeze=False)
     for i in range(count):
         inp, truth, guess = x[i, 0].numpy(), y[i, 0].numpy(), pred[i, 0].numpy()
-        source = f"input {names[0]}" + (f" (constant {inp.flat[0]:.3g})" if np.ptp(inp) == 0 else "")
+        source = ("input" if names[0] == "input" else f"input {names[0]}") + (f" (constant {inp.flat[0]:.3g})" if np.ptp(inp) == 0 else "")
         if ndim == 1:
             grid = np.arange(truth.shape[-1]) / truth.shape[-1]
             axes[i, 0].plot(np.arange(inp.shape[-1]) / inp.shape[-1], inp, color="0.4", lw=1)
