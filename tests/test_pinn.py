@@ -526,3 +526,11 @@ def test_learning_rate_annealing_moves_weights_to_the_gradient_ratio():
     weights = [1.0, 1.0]
     _lra_update(pinn, [4 * w + 2 * b, w + 3 * b], weights, 0.5)
     assert weights == [1.0, 1.5]
+    # the gradients are the network's (theta in the paper): a trainable PDE coefficient's, 100 here,
+    # is no part of the max: it gave 0.5 + 0.5 * 100 / 2 = 25.5
+    pinn = PINN(Interval(0, 1), lambda u, x, c: partial(u, x, 0, 2) - c["k"], torch.nn.Linear(1, 1), [],
+                coefficients={"k": 1.0})
+    w, b, k = pinn.net.weight.sum(), pinn.net.bias.sum(), pinn.coefficients["k"]
+    weights = [1.0, 1.0]
+    _lra_update(pinn, [4 * w + 2 * b + 100 * k, w + 3 * b], weights, 0.5)
+    assert weights == [1.0, 1.5]

@@ -123,8 +123,11 @@ def shard_points(batch: tuple, rank: int, world: int) -> tuple:
 
 def _lra_update(pinn, terms, weights, alpha, world: int = 1):
     """Wang, Teng and Perdikaris (2021): lambda_i <- (1 - a) lambda_i + a max|grad L_r| / mean|grad L_i|,
-    with each term's gradient averaged over the processes first (so they keep equal weights)."""
-    params = [p for p in pinn.parameters() if p.requires_grad]
+    gradients with respect to the network's parameters (not an inverse problem's PDE coefficients,
+    whose gradient can be larger by orders), each averaged over the processes first (so they keep
+    equal weights)."""
+    coefficients = {id(p) for p in pinn.coefficients.parameters()}
+    params = [p for p in pinn.parameters() if p.requires_grad and id(p) not in coefficients]
 
     def grad(term):
         g = [x for x in torch.autograd.grad(term, params, retain_graph=True, allow_unused=True) if x is not None]
