@@ -202,6 +202,10 @@ def _break(path, what):
             t = f["dimensions/time"][()]
             del f["dimensions/time"]
             f["dimensions/time"] = np.stack([t * (i + 1) for i in range(30)])
+        elif what == "well-coords":
+            x = f["dimensions/x"][()]
+            del f["dimensions/x"]
+            f["dimensions/x"] = np.stack([x * (1 + i / 30) for i in range(30)])
         elif what == "seed-times":
             f["0003/grid/t"][1] += 0.5
         if what == "no-x":
@@ -241,6 +245,7 @@ def _break(path, what):
     (write_pdekit, "pdekit-short-t", "array 'fields/u' has shape (3, 4, 16), expected (3, 3, 16)"),
     (write_pdekit, "pdekit-long-x", "coordinate 'x' has 32 points, the data have 16"),
     (write_the_well, "well-times", "its trajectories are stored at different times"),
+    (write_the_well, "well-coords", "different x coordinates ('dimensions/x' rows differ)"),  # was a shape error
     (write_pdebench_seeds, "seed-times", "'0003/grid/t' differs from '0000/grid/t'"),
     # entries of another kind than the layout's: were raw AttributeErrors
     (write_pdebench_tensor, "tensor-group", "breaks its pdebench-tensor layout (AttributeError"),
@@ -257,6 +262,21 @@ def test_broken_layouts_are_refused_naming_the_array(tmp_path, run_cli, writer, 
     code, _, stderr = run_cli("convert", path, tmp_path / "out.h5")
     assert code == 2 and fragment in stderr and "Traceback" not in stderr
     assert not (tmp_path / "out.h5").exists()
+
+
+def test_the_wells_coordinates_stored_per_trajectory_read_as_one_grid(tmp_path):
+    """Coordinates and times with one (equal) row per trajectory are the same grid."""
+    path = tmp_path / "rows.h5"
+    write_the_well(path)
+    with h5py.File(path, "r+") as f:
+        for axis in ("x", "time"):
+            values = f[f"dimensions/{axis}"][()]
+            del f[f"dimensions/{axis}"]
+            f[f"dimensions/{axis}"] = np.stack([values] * 30)
+    f, source = open_source(path)
+    with f:
+        assert source.space == (16, 16) and np.array_equal(source.coords["x"], np.arange(16) / 16)
+        assert source.nt == 5
 
 
 def test_a_chunk_that_does_not_decompress_is_a_data_file_error(tmp_path):

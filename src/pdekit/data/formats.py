@@ -339,12 +339,14 @@ def _read_the_well(f, path) -> Source:
     if not axes:  # (a shape message would list no axis: "(trajectories, time, )")
         raise DataFileError(f"'{path}' ({layout} layout): 'dimensions' names no spatial axis (its attribute "
                             f"spatial_dims, or arrays x, y, z); pdekit reads fields on a grid of 1 to 3 axes")
-    coords = {a: np.asarray(_need(dims, a, path, layout)[()], dtype=np.float64) for a in axes}
-    t = np.asarray(_need(dims, "time", path, layout)[()], dtype=np.float64)
-    if t.ndim > 1 and not np.allclose(t, t[:1], rtol=1e-9, atol=0):
-        raise DataFileError(f"'{path}' ({layout} layout): its trajectories are stored at different times "
-                            f"('dimensions/time' rows differ); pdekit reads one time axis for all the samples")
-    coords["t"] = t if t.ndim == 1 else t[0]
+    coords = {}
+    for axis in (*axes, "time"):  # sample-varying (one row per trajectory) where the rows agree
+        values = np.asarray(_need(dims, axis, path, layout)[()], dtype=np.float64)
+        if values.ndim > 2 or values.ndim == 2 and not np.allclose(values, values[:1], rtol=1e-9, atol=0):
+            what = "times" if axis == "time" else f"{axis} coordinates"
+            raise DataFileError(f"'{path}' ({layout} layout): its trajectories are stored at different {what} "
+                                f"('dimensions/{axis}' rows differ); pdekit reads one grid for all the samples")
+        coords["t" if axis == "time" else axis] = values if values.ndim == 1 else values[0]
     space, nt = tuple(len(coords[a]) for a in axes), len(coords["t"])
     n = int(f.attrs.get("n_trajectories", 0)) or None
     fields: dict[str, Reader] = {}
