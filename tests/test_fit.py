@@ -1,5 +1,6 @@
 """fit: pdekit's trainer on a user's own nn.Module (not registered), on data pdekit generated."""
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -99,6 +100,11 @@ def test_a_file_with_nan_is_refused_when_read(tmp_path):
     with pytest.raises(DataFileError, match="trajectories of 1 sample\\(s\\) hold NaN or inf, the first sample 2 of"):
         load_trajectories(Split(str(tmp_path / "h.h5"), 1, 3))
     assert len(load_trajectories(Split(str(tmp_path / "h.h5"), 0, 2))[0]) == 2  # the samples before it read
+    from pdekit.data.dataset import check_finite
+
+    check_finite("h.h5", 0, empty=np.zeros((0, 4, 16)), values=np.zeros(3))  # no samples, or scalars: nothing to refuse
+    with pytest.raises(DataFileError, match="values of 1 sample\\(s\\) hold NaN or inf, the first sample 5 of"):
+        check_finite("h.h5", 4, values=np.array([0.0, np.inf]))
 
 
 def test_stored_times_must_increase_and_a_rollout_needs_them_evenly_spaced(tmp_path):

@@ -158,7 +158,7 @@ def check_finite(path, start: int, **arrays: np.ndarray) -> None:
     (``start``: the file index of the arrays' first sample): a broken file, which would otherwise
     surface as a NaN loss blamed on the learning rate."""
     for label, values in arrays.items():
-        bad = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
+        bad = ~np.isfinite(values).all(axis=tuple(range(1, values.ndim)))  # (reshape(0, -1) fails on no samples)
         if bad.any():
             raise DataFileError(f"'{path}': the {label} of {int(bad.sum())} sample(s) hold NaN or inf, the first "
                                 f"sample {start + int(bad.nonzero()[0][0])} of the file")
