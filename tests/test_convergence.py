@@ -210,8 +210,34 @@ def test_wave_second_order_in_time_and_energy_within_order_dt_squared():
 def test_the_lshape_pinn_reference_converges_at_the_corner_singularitys_orders():
     """Five-point differences on the L-shape, h = 1/16 .. 1/64 against 1/256: max-norm errors 5.2e-3,
     3.2e-3, 1.8e-3 (order 0.76, near the corner's 2/3), relative L2 7.9e-3, 3.0e-3, 1.1e-3 (order
-    1.43, near 4/3); a scheme of the wrong sign or scale, or a lost boundary, does not converge."""
+    1.43, near 4/3); a lost boundary does not converge. Self-convergence cannot see the sign or
+    scale of the scheme (-u converges alike): the comparison principle bounds u between the
+    solutions on the square [-1, 0]^2 inside it and on [-1, 1]^2 around it, whose centre values
+    (torsion of a square) are 0.07367 and 0.29469 (measured u(-1/2, -1/2) = 0.1308), and u > 0."""
+    from pdekit.problems.poisson_lshape import poisson_l_reference
+
+    axis, u = poisson_l_reference(32)
+    centre = list(axis).index(-0.5)
+    assert 0.07367 < u[centre, centre] < 0.29469 and np.nanmin(u) > 0
     r = v.poisson_lshape_reference()
     assert 0.6 < r["order"] < 0.9 and r["errors"][-1] < 2e-3, r
     r = v.poisson_lshape_reference(norm="l2")
     assert 1.25 < r["order"] < 1.6 and r["errors"][-1] < 1.2e-3, r
+
+
+def test_spectral_first_derivatives_treat_every_axis_alike():
+    """(-1)^i sin(2 pi y_j) has no x-derivative at the grid points (its x-part is the Nyquist mode,
+    of ambiguous sign): 0 along x as along y for the transposed field (along x it was 16 pi), and a
+    resolved mode keeps its exact derivative."""
+    import math
+
+    from pdekit.numerics.spectral import derivative
+
+    n = 16
+    i = torch.arange(n, dtype=torch.float64)
+    f = ((-1.0) ** i)[:, None] * torch.sin(2 * math.pi * i / n)[None, :]
+    assert float(derivative(f, 2, 0).abs().max()) == 0 and float(derivative(f.T, 2, 1).abs().max()) == 0
+    g = torch.sin(6 * math.pi * i / n)[:, None] * torch.cos(2 * math.pi * i / n)[None, :]
+    exact = 6 * math.pi * torch.cos(6 * math.pi * i / n)[:, None] * torch.cos(2 * math.pi * i / n)[None, :]
+    assert float((derivative(g, 2, 0) - exact).abs().max()) < 1e-12
+    assert float((derivative(g, 2, 0, order=2) + 36 * math.pi**2 * g).abs().max()) < 1e-11

@@ -37,10 +37,15 @@ def dealias_mask(n: int, ndim: int, device=None) -> torch.Tensor:
 
 
 def derivative(u: torch.Tensor, ndim: int, axis: int, order: int = 1, length: float = 1.0) -> torch.Tensor:
-    """Spectral derivative of a real periodic field along spatial ``axis`` (0-based, of the last ``ndim``)."""
+    """Spectral derivative of a real periodic field along spatial ``axis`` (0-based, of the last ``ndim``).
+    An odd derivative drops the Nyquist mode of an even n (its sign is ambiguous: k = -n/2 or n/2),
+    on every axis alike (irfftn drops it on the last; the full-FFT axes kept it: 16 pi on a 16-point
+    (-1)^i)."""
     n = u.shape[-1]
     dims = tuple(range(-ndim, 0))
     k = wavenumber_grid(n, ndim, length, device=u.device)[axis]
+    if order % 2 and n % 2 == 0:
+        k = torch.where(k.abs() == k.abs().max(), torch.zeros_like(k), k) if axis < ndim - 1 else k
     u_hat = torch.fft.rfftn(u.to(torch.float64), dim=dims)
     return torch.fft.irfftn((1j * k) ** order * u_hat, s=u.shape[-ndim:], dim=dims)
 
