@@ -197,3 +197,25 @@ def test_a_resumed_online_run_solves_no_first_fill_again(tmp_path, monkeypatch):
     _train(str(tmp_path / "run"))
     again = sorted(p for p in asked if p < saved["next"])
     assert again == sorted(saved["buffer"]) and len(again) < saved["next"]
+
+
+def test_each_process_augments_its_own_share_with_its_own_draws():
+    """Under torchrun a sharded (online) source yields each process its own share; the epoch's
+    generator, seeded alike on every process, gave the j-th sample of every share the same
+    transform (a global batch of 8 got 4 distinct ones). Rank 0 keeps the one-process draws."""
+    from pdekit.data.sources import MemoryPairs
+    from pdekit.train.supervised import SupervisedConfig as task_config
+
+    class Shard(MemoryPairs):
+        sharded = True
+
+    x = torch.ones(8, 1, 16)
+    draws = {}
+    for rank in (None, 0, 1):
+        source = MemoryPairs(x, x) if rank is None else Shard(x, x)
+        source.rank = rank or 0
+        task = SupervisedTask(source, (x, x), task_config(augment=True),
+                              augmentation=lambda a, b, g: (a + torch.rand(len(a), 1, 1, generator=g), b))
+        task.seed, task.batch, task.device = 0, 4, torch.device("cpu")
+        draws[rank] = torch.cat([xb[:, 0, 0] for xb, _ in task.batches(1, torch.float32)])
+    assert torch.equal(draws[None], draws[0]) and not torch.isin(draws[1], draws[0]).any()

@@ -33,11 +33,14 @@ class PairSource:
     sharded : bool
         Whether ``batches`` already yields this process's share under torchrun (the Trainer then
         does not split them again).
+    rank : int
+        The process whose share a sharded source yields.
     """
 
     channels: tuple[int, int]
     ndim: int
     sharded = False
+    rank = 0
 
     def normalizers(self) -> tuple[Normalizer, Normalizer]:
         """Per-channel normalizers of the training inputs and targets."""

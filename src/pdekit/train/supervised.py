@@ -229,7 +229,10 @@ class SupervisedTask(Task):
         self.y_norm.to(self.device)
 
     def batches(self, epoch, dtype):
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        seed = self.seed * 1_000_003 + epoch
+        if self.source.sharded:  # each process augments (and draws) its own share: not the same draws on every one
+            seed += self.source.rank * 998_244_353
+        generator = torch.Generator().manual_seed(seed)
         for xb, yb in self.source.batches(self.batch, generator):
             xb, yb = xb.to(self.device), yb.to(self.device)
             if self.config.augment:
