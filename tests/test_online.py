@@ -159,6 +159,16 @@ def test_pdekit_run_online_writes_no_training_data(run_cli, tmp_path, monkeypatc
     assert metrics["test_rel_l2"] < 0.2  # measured 0.137 (6 epochs of 4 steps on fresh samples)
     rows = (tmp_path / "runs/a/metrics.csv").read_text().splitlines()
     assert "fresh_samples" in rows[0] and "solver_samples_per_s" in rows[0]
+    fresh = int(float(rows[-1].split(",")[rows[0].split(",").index("fresh_samples")]))
+    assert fresh > 32 and f"32 train per epoch, solved online ({fresh} fresh samples in all" in \
+        (tmp_path / "runs/a/report.md").read_text()
+    # fresh samples past the test indices trained it too: scoring them is not a test
+    code, _, err = run_cli("generate", "heat_1d", "--n", "8", "--resolution", "32", "--set", "nt=2", "--set",
+                           "nu=0.02", "--seed", "0", "--first", "48", "--out", "later.h5", "--quiet")
+    assert code == 0, err
+    code, out, err = run_cli("eval", "runs/a", "--data", "later.h5", "--json", "later.json")
+    assert code == 0, err
+    assert "holds samples 48 .. 55 of seed 0, of which 48 .. 55 trained or validated this model" in out + err
 
 
 @pytest.mark.parametrize("change, message", [

@@ -651,6 +651,23 @@ def invert_run(run_dir: str, out: str | None = None, samples: int = 8, noise: fl
     return results
 
 
+def trained_spans(recipe, state: dict) -> list[tuple[int, int]]:
+    """(first, last) sample indices of the seed's stream that trained or validated a run: the
+    training and validation ranges and, for an online run, the fresh samples past the test indices
+    that its processes solved and trained on (from the checkpoint's stream positions)."""
+    d = recipe.data
+    ranges = split_ranges(d)
+    seen = ranges["val"][0] + ranges["val"][1]
+    spans = [(0, seen - 1)]
+    if d.source == "online" and "online_state" in state:
+        every = json.loads(state["online_state"])  # each process's next position p: stream p * world + rank
+        stream = max(((s["next"] - 1) * len(every) + r + 1 for r, s in enumerate(every) if s["next"]), default=0)
+        if stream > d.n_train:  # those past n_train skip the validation and test indices
+            first = seen + d.n_test
+            spans.append((first, first + stream - d.n_train - 1))
+    return spans
+
+
 def _check_foreign_data(recipe, state: dict, trained, data: str) -> list[str]:
     """Refuse a file the model cannot read; return notes on what it holds (printed, and put in the
     report): other parameters than the training data's, or samples the model trained on."""
@@ -685,9 +702,12 @@ def _check_foreign_data(recipe, state: dict, trained, data: str) -> list[str]:
                              f"{', '.join(changed)}; the metrics measure how the model carries over to them")
             cfg = meta["config"]
             start = cfg.get("first", 0)
-            if not changed and cfg.get("seed") == recipe.data.seed and start < seen:
-                notes.append(f"'{data}' holds samples {start} .. {start + cfg.get('n', 0) - 1} of seed "
-                             f"{recipe.data.seed}, of which {start} .. {min(seen, start + cfg.get('n', 0)) - 1} "
+            end = start + cfg.get("n", 0) - 1
+            overlap = [(max(start, lo), min(end, hi)) for lo, hi in trained_spans(recipe, state)
+                       if max(start, lo) <= min(end, hi)]
+            if not changed and cfg.get("seed") == recipe.data.seed and overlap:
+                used = ", ".join(f"{lo} .. {hi}" for lo, hi in overlap)
+                notes.append(f"'{data}' holds samples {start} .. {end} of seed {recipe.data.seed}, of which {used} "
                              f"trained or validated this model: these metrics are not a test")
     if x.shape[1] != state["in_channels"] or x.ndim - 2 != state["ndim"]:
         raise DataFileError(f"'{data}' has {x.shape[1]} input channel(s) in {x.ndim - 2}D; the model takes "

@@ -252,14 +252,18 @@ def verdict(results: dict) -> str:
     return " ".join(text)
 
 
-def _setup(recipe, results) -> list[str]:
+def _setup(recipe, results, history=()) -> list[str]:
     d, t = recipe.data, recipe.train
     problem = _problem(recipe)
     shape = (f"{' x '.join(map(str, problem.grid_shape))} points" if problem is not None and problem.ndim > 1
              and len(set(problem.grid_shape)) > 1 else f"{results['resolution']} points per axis")
     source = f"`{d.file}`" if d.file else f"{d.problem}, {shape}" + (
         f" (solved on {d.params['solve_resolution']})" if "solve_resolution" in d.params else "")
-    lines = [f"- data: {source}; samples {d.n_train} train / {d.validation_count} validation / {d.n_test} test "
+    train = f"{d.n_train} train"
+    fresh = [row["fresh_samples"] for row in history if "fresh_samples" in row]
+    if d.source == "online" and fresh:  # n_train is an epoch's draws; the stream went on past the test indices
+        train = f"{d.n_train} train per epoch, solved online ({int(fresh[-1])} fresh samples in all, per process)"
+    lines = [f"- data: {source}; samples {train} / {d.validation_count} validation / {d.n_test} test "
              f"(disjoint index ranges of seed {d.seed})",
              f"- model: {recipe.model['name']} ({', '.join(f'{k}={v}' for k, v in recipe.model.items() if k != 'name')}), "
              f"{results['params']:,} parameters",
@@ -304,7 +308,7 @@ def write_report(run_dir, recipe, trained, results, x_test, y_test, pred) -> Non
     notes = [f"Note: {note}." for note in results.get("data_notes", [])]  # what an evaluation file holds
     lines = [f"# {recipe.name}", "", verdict(results), *(["", *notes] if notes else []), "", "## Setup", "",
              (f"The quick variant of: {recipe.description}" if quick else recipe.description), "",
-             *_setup(recipe, results), "",
+             *_setup(recipe, results, trained.history), "",
              "## Metrics", "", "| metric | value | meaning |", "|---|---|---|"]
     for key in ("test_rel_l2", "median_rel_l2", "rmse", "nrmse", "max_error", "frmse_low", "frmse_mid",
                 "frmse_high", "val_rel_l2"):
