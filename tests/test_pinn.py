@@ -344,13 +344,14 @@ def test_a_pinn_run_folder_holds_one_json_recipe_and_evaluates_again_unchanged(t
     """`pdekit eval` of a PINN run: the checkpoint's recipe is one JSON document (the run's recipe), and
     evaluating the folder again gives the metrics of the run without rewriting any of its files."""
     from pdekit.errors import DataFileError
-    from pdekit.pinn.run import evaluate_pinn_run, run_pinn
+    from pdekit.pinn.run import evaluate_pinn_run
+    from pdekit.pipeline import run_recipe
     from pdekit.recipes import load_recipe
 
     recipe = load_recipe("burgers_pinn", quick=True, overrides=["train.epochs=30", "train.lbfgs_steps=10",
                                                                    "train.collocation=300"])
     run = tmp_path / "run"
-    metrics = run_pinn(recipe, str(run), quiet=True)
+    metrics = run_recipe(recipe, str(run), quiet=True)
     saved = torch.load(run / "checkpoint.pt", weights_only=True)
     assert json.loads(saved["recipe"]) == recipe.raw and recipe.raw["train"]["epochs"] == 30
     files = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
@@ -365,7 +366,7 @@ def test_a_pinn_run_folder_holds_one_json_recipe_and_evaluates_again_unchanged(t
     with pytest.raises(DataFileError, match="checkpoint of an older pdekit"):
         evaluate_pinn_run(str(run))
     with pytest.raises(DataFileError, match="written by an older pdekit"):
-        run_pinn(recipe, str(run), quiet=True)
+        run_recipe(recipe, str(run), quiet=True)
 
 
 def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):

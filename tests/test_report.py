@@ -62,7 +62,7 @@ def test_verdict_says_accuracy_speed_and_transfer():
 def test_pinn_report_plots_have_labelled_axes_and_a_verdict(tmp_path, monkeypatch):
     import matplotlib.figure
 
-    from pdekit.pinn.run import run_pinn
+    from pdekit.pipeline import run_recipe
     from pdekit.recipes import load_recipe
 
     saved = []
@@ -75,7 +75,7 @@ def test_pinn_report_plots_have_labelled_axes_and_a_verdict(tmp_path, monkeypatc
     monkeypatch.setattr(matplotlib.figure.Figure, "savefig", record)
     recipe = load_recipe("burgers_pinn", quick=True, overrides=["train.epochs=20", "train.lbfgs_steps=0",
                                                                    "train.collocation=200", "train.log_every=5"])
-    run_pinn(recipe, str(tmp_path / "run"), quiet=True)
+    run_recipe(recipe, str(tmp_path / "run"), quiet=True)
     assert len(saved) == 2 and all(x and y for labels in saved for x, y in labels), saved
     assert saved[0][0] == ("x", "t")
     text = (tmp_path / "run/report.md").read_text()

@@ -557,6 +557,16 @@ def test_a_run_folder_of_another_recipe_is_refused_before_any_data_is_made(tmp_p
     with pytest.raises(PdekitError, match=r"holds a run of another recipe or config \(data.seed: 0 in the saved run"):
         run_recipe(load_recipe(raw), run, quiet=True)
     assert sorted(os.listdir(tmp_path / "data")) == cached  # nothing solved for the refused run
+    # a PINN recipe in this folder is refused before it writes: it replaced recipe.json, and the
+    # folder's own run was then refused
+    recorded = (tmp_path / "run/recipe.json").read_text()
+    pinn = load_recipe("burgers_pinn", quick=True, overrides=["train.epochs=2", "train.lbfgs_steps=0"])
+    with pytest.raises(PdekitError, match="holds a run of another recipe or config"):
+        run_recipe(pinn, run, quiet=True)
+    assert (tmp_path / "run/recipe.json").read_text() == recorded
+    (tmp_path / "run/recipe.json").write_text('{"name": ')  # cut short (written whole now)
+    with pytest.raises(PdekitError, match="recipe.json' is not a readable recipe"):
+        run_recipe(pinn, run, quiet=True)
     raw["data"]["target_time"] = 5
     with pytest.raises(ConfigError, match=r"data.target_time = 5 is outside the 2 stored times of heat_1d"):
         load_recipe(raw)

@@ -206,8 +206,13 @@ def prepare_run_dir(run_dir: str, recipe: Recipe | None = None) -> None:
             if recipe is not None and os.path.exists(saved):
                 from pdekit.train.trainer import refuse_another_run
 
-                with open(saved) as fh:
-                    refuse_another_run(run_dir, json.dumps(json.load(fh), sort_keys=True), recipe.to_json())
+                try:
+                    with open(saved) as fh:
+                        text = json.dumps(json.load(fh), sort_keys=True)
+                except ValueError as exc:  # (written whole since; a kill could cut the file short before)
+                    raise PdekitError(f"'{saved}' is not a readable recipe ({exc}); the run it records cannot be "
+                                      f"checked: choose another --out or delete the folder to start afresh") from None
+                refuse_another_run(run_dir, text, recipe.to_json())
         check_writable_dir(run_dir, keep=False)  # made when the run writes: a refused one leaves no folder
     if world > 1:
         import torch.distributed as dist
@@ -226,8 +231,7 @@ def recipe_recorded(run_dir: str, recipe: Recipe):
     made = first and not os.path.isdir(run_dir)  # a folder the user made stays, empty or not
     if first:
         os.makedirs(run_dir, exist_ok=True)
-        with open(path, "w") as fh:
-            json.dump(recipe.raw, fh, indent=2, sort_keys=True)
+        write_json(path, recipe.raw)  # (renamed into place: a kill never leaves half a recipe)
     try:
         yield
     except PdekitError:
@@ -309,10 +313,12 @@ class PinnRunner:
 
     @staticmethod
     def run(recipe: Recipe, run_dir: str, quiet: bool = False) -> dict:
-        from pdekit.pinn.run import run_pinn
+        from pdekit.pinn.run import train_pinn_recipe, write_pinn_record
 
-        prepare_run_dir(run_dir)
-        return run_pinn(recipe, run_dir, quiet=quiet)
+        prepare_run_dir(run_dir, recipe)
+        with recipe_recorded(run_dir, recipe):
+            bench, result = train_pinn_recipe(recipe, run_dir, quiet)
+        return write_pinn_record(recipe, run_dir, bench, result)
 
     @staticmethod
     def evaluate(run_dir: str, recipe: Recipe, data: str | None, json_out: str | None, report_dir: str | None,
@@ -494,7 +500,7 @@ def run_recipe(recipe: Recipe, run_dir: str, quiet: bool = False) -> dict:
     -------
     dict
         The run's metrics, as written to metrics.json (``test_rel_l2`` and more; see
-        ``pdekit.eval.evaluate.evaluate`` and ``pdekit.pinn.run.run_pinn``).
+        ``pdekit.eval.evaluate.evaluate`` and ``pdekit.pinn.run.write_pinn_record``).
     """
     return RUNNERS[recipe.kind].run(recipe, run_dir, quiet)
 

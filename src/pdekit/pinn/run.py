@@ -28,17 +28,13 @@ def train_pinn_recipe(recipe, run_dir: str | None, quiet: bool = False) -> tuple
     return bench, task.result(trained)
 
 
-def run_pinn(recipe, run_dir: str, quiet: bool = False) -> dict:
-    """Train, evaluate against the reference, and write the run's record (``pdekit run``)."""
+def write_pinn_record(recipe, run_dir: str, bench, result: dict) -> dict:
+    """Evaluate a trained PINN (``train_pinn_recipe``'s pair) against the reference and write the
+    run's record: metrics.json, prediction.npz and report.md with plots. Under torchrun the first
+    process writes it; the others return {}."""
     from pdekit.train.trainer import distributed
 
-    rank = distributed()[0]
-    os.makedirs(run_dir, exist_ok=True)
-    if rank == 0:
-        with open(os.path.join(run_dir, "recipe.json"), "w") as fh:
-            json.dump(recipe.raw, fh, indent=2, sort_keys=True)
-    bench, result = train_pinn_recipe(recipe, run_dir, quiet)
-    if rank > 0:  # under torchrun the first process evaluates and writes the record
+    if distributed()[0] > 0:
         return {}
     metrics, u = _metrics(bench, recipe, result)
     write_json(os.path.join(run_dir, "metrics.json"), metrics)
