@@ -89,6 +89,12 @@ def test_run_writes_report_metrics_and_reuses_data(run_cli, recipe_file, tmp_pat
         assert code == 0 and json.loads((tmp_path / "auto.json").read_text())["device"] == "cpu", err
         code, _, err = run_cli("eval", "runs/a", "--device", "cuda")
         assert code == 2 and "use --device cpu" in err and len(err.strip().splitlines()) == 1, err  # its own flag
+    # outputs inside the run folder or onto the data file are refused (--json overwrote the checkpoint)
+    for args, fragment in [(("--json", "runs/a/checkpoint.pt"), "--json must name a path outside the run folder"),
+                           (("--report", "runs/a/plots"), "--report must name a path outside the run folder"),
+                           (("--data", "runs/b.h5", "--json", "runs/b.h5"), "would overwrite the data file")]:
+        code, _, err = run_cli("eval", "runs/a", *args)
+        assert code == 2 and fragment in err and len(err.strip().splitlines()) == 1, err
     # evaluating never rewrites the run's own record
     assert {f: (tmp_path / "runs/a" / f).read_bytes() for f in record} == record
 

@@ -534,17 +534,25 @@ def evaluate_run(run_dir: str, data: str | None = None, json_out: str | None = N
     Raises
     ------
     PdekitError
-        If ``report_dir`` is the run folder, an output is not writable, the checkpoint is missing or
-        unreadable, or ``data`` does not fit the model.
+        If an output lies in the run folder or is the data file, is not writable, the checkpoint is
+        missing or unreadable, or ``data`` does not fit the model.
     """
     from pdekit.recipes import load_recipe
     from pdekit.train.checkpoint import load_checkpoint
 
+    def within(path, folder):
+        path, folder = os.path.realpath(path), os.path.realpath(folder)
+        return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+    for flag, out in (("--json", json_out), ("--report", report_dir)):
+        if out and within(out, run_dir):
+            raise PdekitError(f"{flag} must name a path outside the run folder '{run_dir}': the run's own record "
+                              f"(checkpoint, metrics, report) is never changed")
+        if out and data and within(data, out):
+            raise PdekitError(f"{flag} {out} would overwrite the data file '{data}'")
     if json_out:
         check_writable_file(json_out)
     if report_dir:
-        if os.path.realpath(report_dir) == os.path.realpath(run_dir):
-            raise PdekitError("--report must name another folder than the run's: the run's own record is never changed")
         check_writable_dir(report_dir)
     saved = load_checkpoint(os.path.join(run_dir, "checkpoint.pt"))
     recipe = load_recipe(json.loads(saved["recipe"]))
