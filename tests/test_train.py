@@ -662,3 +662,29 @@ def test_the_h1_loss_takes_differences_on_the_data_grid(tmp_path, monkeypatch):
     raw["eval"] = {"solver_ladder": False, "timing_samples": 2, "plot_samples": 1}
     run_recipe(load_recipe(raw), str(tmp_path / "run"), quiet=True)
     assert grids == ["periodic"]
+
+
+def test_a_rewritten_data_file_does_not_resume_or_rescore_the_old_run(run_cli, tmp_path, monkeypatch):
+    """The recipe names data.file only: a file rewritten with other data (here another seed) scored
+    the finished run's old weights on it and overwrote its record, as if it had trained there."""
+    monkeypatch.setenv("PDEKIT_DATA", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+
+    def write(seed):
+        code, _, err = run_cli("generate", "heat_1d", "--n", "40", "--resolution", "32", "--set", "nt=2", "--set",
+                               "nu=0.02", "--seed", str(seed), "--out", f"f{seed}.h5", "--quiet")
+        assert code == 0, err
+        os.replace(f"f{seed}.h5", "f.h5")
+
+    write(0)
+    raw = json.loads(json.dumps(TINY))
+    raw["data"] = {"file": "f.h5", "n_train": 30, "n_val": 4, "n_test": 6}
+    raw["train"]["epochs"], raw["eval"] = 1, {"solver_ladder": False, "timing_samples": 2, "plot_samples": 1}
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(raw))
+    assert run_cli("run", "r.yaml", "--out", "run", "--quiet")[0] == 0
+    assert run_cli("run", "r.yaml", "--out", "run", "--quiet")[0] == 0  # the same file: the finished run
+    write(1)
+    record = (tmp_path / "run/metrics.json").read_bytes()
+    code, _, err = run_cli("run", "r.yaml", "--out", "run", "--quiet")
+    assert code == 2 and "was trained on other data than the file holds now" in err, err
+    assert (tmp_path / "run/metrics.json").read_bytes() == record

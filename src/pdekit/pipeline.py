@@ -141,7 +141,7 @@ def train_operator(recipe: Recipe, run_dir: str, train, x_val, y_val, quiet: boo
         augmentation = problem_augmentation(recipe.data_problem(), recipe.data, recipe.task.augment_boost,
                                             recipe.task.augment_warp)
     task = SupervisedTask(train, (x_val, y_val), recipe.task, physics, augmentation=augmentation, grid=grid)
-    meta = {"model_name": recipe.model["name"], "grid": grid, "grid_revision": GRID_REVISION}
+    meta = {"model_name": recipe.model["name"], "grid": grid, "grid_revision": GRID_REVISION, **_file_identity(recipe, task)}
     trainer = Trainer(model, task, recipe.train, run_dir, recipe.to_json(), meta, name=recipe.name, quiet=quiet)
     try:
         return task.result(trainer.fit())
@@ -188,6 +188,13 @@ def default_run_dir(recipe, overrides: list[str] | None = None) -> str:
         return os.path.join("runs", recipe.name)
     digest = hashlib.sha256("\n".join(sorted(overrides)).encode()).hexdigest()[:8]
     return os.path.join("runs", f"{recipe.name}-{digest}")
+
+
+def _file_identity(recipe: Recipe, task) -> dict:
+    """A user's data file's digest (the task's fingerprint), for the checkpoint: the recipe names the
+    file only, so a file rewritten since would resume, or score, the old run on other data.
+    Generated data are the recipe's own (and solved again, to round-off alike, on another device)."""
+    return {"data_fingerprint": task.fingerprint()} if recipe.data.file else {}
 
 
 def prepare_run_dir(run_dir: str, recipe: Recipe | None = None) -> None:
@@ -381,7 +388,7 @@ class RolloutRunner:
         channels, ndim = u_train.shape[2], u_train.ndim - 3
         model = RolloutRunner._model(recipe, channels, ndim, dt, cond_log)
         meta = {"channels": channels, "ndim": ndim, "dt": dt, "cond_log": list(cond_log), "grid": recipe.data.resolved_grid(),
-                "grid_revision": GRID_REVISION}
+                "grid_revision": GRID_REVISION, **_file_identity(recipe, task)}
         with recipe_recorded(run_dir, recipe):
             trained = Trainer(model, task, recipe.train, run_dir, recipe.to_json(), meta, name=recipe.name,
                               quiet=quiet).fit()

@@ -583,6 +583,10 @@ class Trainer:
         if "grid" in saved and "grid" in self.meta and saved["grid"] != self.meta["grid"]:
             raise DataFileError(f"'{path}' was trained on a {saved['grid']} grid, and the data's is {self.meta['grid']} "
                                 f"now (data.grid): train again in another --out (or delete the folder)")
+        key = "data_fingerprint"  # (a run from before it was recorded: unchecked)
+        if key in saved and key in self.meta and saved[key] != self.meta[key]:
+            raise DataFileError(f"'{path}' was trained on other data than the file holds now (data.file was rewritten "
+                                f"since): train again in another --out (or delete the folder)")
         if saved["phase"] == "lbfgs":  # the weights are in L-BFGS precision from then on
             self.model.to(self.cfg.lbfgs_torch_dtype)
             self.model.load_state_dict(saved["model"])
