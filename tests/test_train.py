@@ -182,6 +182,9 @@ def test_a_closed_pipe_ends_a_listing_quietly():
     (["run", "burgers_fno", "data.params.nu=-1"], "nu must be positive"),
     (["run", "burgers_fno", "data.resolution=1000"], "unsupported resolution 1000"),
     (["run", "burgers_fno", "model.name=fancy"], "unknown model 'fancy'"),
+    (["run", "burgers_fno", "model.name=[fno]"], "unknown model '['fno']'"),  # (a TypeError traceback)
+    (["run", "."], "'.' is a folder, not a recipe"),
+    (["run", ".", "--nproc", "2"], "'.' is a folder, not a recipe"),  # (a traceback with --nproc)
     (["run", "burgers_fno", "train.tensorboard=maybe"], "true or false"),
     (["run", "burgers_fno", "--quick", "--out", "runs/x", "model.widht=3"], "unknown key model.widht"),
     (["run", "burgers_fno", "train.amp=fp16"], "use train.amp=bf16"),
@@ -197,6 +200,28 @@ def test_bad_recipe_input_is_refused_before_any_work(run_cli, tmp_path, monkeypa
     code, _, err = run_cli(*args)
     assert code == 2 and fragment in err and "Traceback" not in err, err
     assert not (tmp_path / "data").exists() and not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("quick:\n  - data.n_train: 20\n", "quick must be a mapping of dotted keys to values"),
+    ("kind: [operator]\n", "unknown recipe kind '['operator']'"),
+    ("kind: pinn\nproblem:\n  name: [burgers]\n", "unknown problem '['burgers']'"),
+])
+def test_badly_shaped_yaml_is_one_line(run_cli, tmp_path, monkeypatch, text, fragment):
+    """Lists where names or mappings belong were AttributeError and TypeError tracebacks."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "r.yaml").write_text("name: r\n" + text)
+    code, _, err = run_cli("run", "r.yaml", *(["--quick"] if "quick" in text else []))
+    assert code == 2 and fragment in err and "Traceback" not in err, err
+
+
+def test_a_folder_named_like_a_shipped_recipe_does_not_hide_it(tmp_path, monkeypatch):
+    """`pdekit run darcy_fno --out darcy_fno` a second time read the run folder as the recipe."""
+    from pdekit.recipes import load_recipe
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "darcy_fno").mkdir()
+    assert load_recipe("darcy_fno", quick=True).name == "darcy_fno-quick"
 
 
 def test_bad_checkpoints_and_data_are_refused(run_cli, recipe_file, tmp_path):

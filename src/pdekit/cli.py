@@ -545,7 +545,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             with recipe_keys():
                 _check_before_processes(args)
-        except PdekitError as exc:
+        except (PdekitError, OSError) as exc:  # (one line, as without --nproc)
             print(f"pdekit: error: {exc}", file=sys.stderr)
             return 2
         return _torchrun(args.nproc, sys.argv[1:] if argv is None else argv)

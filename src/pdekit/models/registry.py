@@ -121,7 +121,7 @@ def rename_options(name: str, config: dict[str, Any]) -> dict[str, Any]:
     """A model section with its options' earlier names (the class's ``renamed``) replaced, with a note."""
     import sys
 
-    renamed = getattr(MODELS.get(name), "renamed", {})
+    renamed = getattr(MODELS.get(name) if isinstance(name, str) else None, "renamed", {})
     out = {}
     for key, value in config.items():
         if key in renamed:
@@ -180,7 +180,7 @@ def build_model(config: dict[str, Any], in_channels: int, out_channels: int, ndi
             or isinstance(out_channels, bool) or not isinstance(out_channels, int) or out_channels < 1:
         raise ConfigError(f"in_channels and out_channels must be positive integers, got {in_channels!r} and "
                           f"{out_channels!r}")
-    if name not in MODELS:
+    if not isinstance(name, str) or name not in MODELS:
         hint = difflib.get_close_matches(str(name), list(MODELS), n=1)
         also = f" (did you mean '{hint[0]}'?)" if hint else ""
         raise ConfigError(f"unknown model '{name}'{also}; known models: {', '.join(sorted(MODELS))}")

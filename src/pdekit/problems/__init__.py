@@ -36,7 +36,7 @@ def get_problem(name: str, kind: str | None = "grid"):
         For an unknown name (with a suggestion) or a problem of the other kind.
     """
     known = sorted(n for n, c in PROBLEMS.items() if kind in (None, c.kind))
-    if name not in PROBLEMS:
+    if not isinstance(name, str) or name not in PROBLEMS:
         hint = difflib.get_close_matches(name, known, n=1) if isinstance(name, str) else []
         also = f" (did you mean '{hint[0]}'?)" if hint else ""
         raise ConfigError(f"unknown problem '{name}'{also}; known problems: {', '.join(known)}")

@@ -45,7 +45,9 @@ def shipped_recipe_text(name: str) -> str | None:
 
 
 def _read(name_or_path: str) -> dict:
-    if os.path.exists(name_or_path):
+    if os.path.isdir(name_or_path) and shipped_recipe_text(name_or_path) is None:
+        raise ConfigError(f"'{name_or_path}' is a folder, not a recipe (a YAML file or a shipped recipe's name)")
+    if os.path.isfile(name_or_path):  # (a folder named like a shipped recipe, a run's --out, does not hide it)
         try:
             with open(name_or_path, encoding="utf-8") as fh:
                 text = fh.read()
@@ -126,6 +128,9 @@ def apply_override(raw: dict, dotted: str, value: Any, top_keys: tuple[str, ...]
 def apply_quick_and_overrides(raw: dict, quick: bool, overrides: list[str] | None, top_keys: tuple[str, ...]) -> None:
     """Apply the recipe's ``quick`` overrides (when asked) and then the command line's, in place."""
     quick_overrides = raw.pop("quick", None) or {}
+    if not isinstance(quick_overrides, dict):
+        raise ConfigError(f"recipe '{raw['name']}': quick must be a mapping of dotted keys to values "
+                          f"(data.n_train: 200), got {type(quick_overrides).__name__}")
     if quick:
         if not quick_overrides:
             raise ConfigError(f"recipe '{raw['name']}' has no quick variant")
@@ -168,7 +173,7 @@ def load_recipe(source: str | dict, quick: bool = False, overrides: list[str] | 
     """
     raw = copy.deepcopy(source if isinstance(source, dict) else _read(source))
     kind_name = raw.setdefault("kind", "operator")
-    if kind_name not in KINDS:
+    if not isinstance(kind_name, str) or kind_name not in KINDS:
         raise ConfigError(f"unknown recipe kind '{kind_name}'; known kinds: {', '.join(sorted(KINDS))}")
     kind = KINDS[kind_name]
     for old, new in kind.renamed.items():
