@@ -183,6 +183,10 @@ def test_a_closed_pipe_ends_a_listing_quietly():
     (["run", "burgers_fno", "data.resolution=1000"], "unsupported resolution 1000"),
     (["run", "burgers_fno", "model.name=fancy"], "unknown model 'fancy'"),
     (["run", "burgers_fno", "model.name=[fno]"], "unknown model '['fno']'"),  # (a TypeError traceback)
+    # accepted and ignored before
+    (["run", "burgers_fno", "data.test_file=t.h5"], "data.test_file (t.h5) goes with data.file"),
+    (["run", "darcy_fno", "data.target_time=3"], "darcy_2d is steady (they were ignored)"),
+    (["run", "ks_rollout", "eval.plot_samples=7"], "eval.plot_samples are not supported by rollout recipes"),
     (["run", "."], "'.' is a folder, not a recipe"),
     (["run", ".", "--nproc", "2"], "'.' is a folder, not a recipe"),  # (a traceback with --nproc)
     (["run", "burgers_fno", "train.tensorboard=maybe"], "true or false"),

@@ -61,6 +61,8 @@ class DataSection:
                 "be combined with data.file (use data.source=stream to read a large file)")
         require(not (self.trajectory and self.grid == "periodic"), "data.grid=periodic does not apply to "
                 "data.trajectory (its time axis has both ends): leave data.grid at auto")
+        require(self.file or not self.test_file, f"data.test_file ({self.test_file}) goes with data.file (the "
+                f"training samples); generated data make their own test split")
         require(not (self.file and self.test_file) or os.path.realpath(self.file) != os.path.realpath(self.test_file),
                 f"data.test_file is data.file ({self.file}): its test samples, from the start of the file, would be "
                 f"training samples; leave data.test_file empty (the test split then follows validation in data.file)")

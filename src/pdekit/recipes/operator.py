@@ -67,6 +67,9 @@ def _check(data, model: dict, train, task, evaluation) -> None:
                 _check_distinct_times(data, nt, f"{cls.name} (data.params.nt)")
         if data.trajectory and not cls.time_dependent:
             raise ConfigError(f"data.trajectory=true needs a time-dependent problem; {cls.name} is steady")
+        if not cls.time_dependent and (data.input_time, data.target_time, data.input_steps) != (0, -1, 1):
+            raise ConfigError(f"data.input_time, data.target_time and data.input_steps choose stored times; {cls.name} "
+                              f"is steady (they were ignored)")
         if problem.sample_params and task.physics_weight > 0:
             raise ConfigError("train.physics_weight (PINO) does not take parameters drawn per sample yet; set "
                               f"data.params.{next(iter(problem.sample_params))}_max=0 or train.physics_weight=0")

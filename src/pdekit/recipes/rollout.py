@@ -41,8 +41,9 @@ class RolloutKind:
         if data.trajectory or data.input_time != 0 or data.target_time != -1:
             raise ConfigError("data.input_time, data.target_time and data.trajectory do not apply to rollout recipes: "
                               "rollout.history and rollout.steps say which stored times are inputs and targets")
-        if evaluation.resolutions or evaluation.held_out:
-            raise ConfigError("eval.resolutions and eval.held_out are not supported by rollout recipes yet")
+        if evaluation.resolutions or evaluation.held_out or evaluation.plot_samples != EvalSection().plot_samples:
+            raise ConfigError("eval.resolutions, eval.held_out and eval.plot_samples are not supported by rollout "
+                              "recipes yet (the report draws the first test trajectory)")
         if data.source != "memory":
             raise ConfigError(f"data.source={data.source} is supported by operator recipes only (rollout recipes load "
                               f"their trajectories into memory)")
