@@ -535,3 +535,13 @@ def test_learning_rate_annealing_moves_weights_to_the_gradient_ratio():
     weights = [1.0, 1.0]
     _lra_update(pinn, [4 * w + 2 * b + 100 * k, w + 3 * b], weights, 0.5)
     assert weights == [1.0, 1.5]
+
+
+def test_the_old_section_name_network_is_read_in_overrides_too(capsys):
+    """A PINN recipe's earlier section `network` (now `model`) was read in YAML but refused as a
+    command-line override."""
+    from pdekit.recipes import load_recipe
+
+    recipe = load_recipe("burgers_pinn", quick=True, overrides=["network.width=3"])
+    assert recipe.raw["model"]["width"] == 3
+    assert "the recipe section 'network' is now 'model'" in capsys.readouterr().err

@@ -171,6 +171,7 @@ def test_a_closed_pipe_ends_a_listing_quietly():
     (["run", "burgers_fno", "model.widht=3"], "unknown key model.widht"),
     (["run", "burgers_fno", "model.width=wide"], "model.hidden_channels of fno must be an integer"),
     (["run", "burgers_fno", "train.epochs=many"], "parameter 'epochs' of train must be an integer"),
+    (["run", "burgers_fno", "train.epochs="], "must be an integer, got ''"),  # (said "got None")
     (["run", "burgers_fno", "train.grad_clip=-1"], "train.grad_clip must be >= 0, got -1.0"),
     (["run", "burgers_fno", "eval.plot_samples=0"], "eval.plot_samples must be >= 1"),  # (crashed the report)
     (["run", "ks_rollout", "train.noise=-1"], "train.noise must be >= 0, got -1.0"),

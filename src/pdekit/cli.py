@@ -405,7 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
         r.add_argument(target, help="a shipped recipe's name (pdekit list recipes) or a YAML file")
         r.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted overrides, e.g. model.hidden_channels=64")
         r.add_argument("--quick", action="store_true", help="the recipe's quick variant")
-        r.add_argument("--out", default=None, help="run folder (default runs/<name>)")
+        r.add_argument("--out", default=None, help="run folder (default runs/<name>, runs/<name>-<hash of the overrides> with overrides)")
         r.add_argument("--quiet", action="store_true", help="no progress bars")
         r.add_argument("--nproc", type=int, default=1, metavar="N", help="train with N processes on this machine "
                        "(starts torchrun; one GPU each where there are GPUs)")

@@ -22,7 +22,8 @@ class MLP(nn.Module):
     Parameters
     ----------
     in_channels, out_channels : features of the points (n, in_channels) and of the values.
-    width, depth : hidden features and hidden layers.
+    width : features of each hidden layer.
+    depth : number of hidden layers.
     act : activation, one of pdekit.nn.ACTIVATIONS ("tanh", "sin", "snake", "cauchy", "gelu", ...).
     """
 
@@ -66,7 +67,8 @@ class SIREN(nn.Module):
     Parameters
     ----------
     in_channels, out_channels : features of the points and of the values.
-    width, depth : hidden features and sine layers.
+    width : features of each sine layer.
+    depth : number of sine layers.
     omega0 : the sine layers' frequency factor.
     """
 
@@ -114,7 +116,9 @@ class FourierFeatureMLP(nn.Module):
     Parameters
     ----------
     in_channels, out_channels : features of the points and of the values.
-    width, depth, act : the MLP behind the features.
+    width : features of each hidden layer of the MLP behind the features.
+    depth : number of hidden layers of that MLP.
+    act : its activation, as the MLP's.
     features : Fourier features (each gives a cosine and a sine).
     scale : standard deviation of the random frequencies B.
     seed : seed of B.

@@ -73,7 +73,10 @@ def _read(name_or_path: str) -> dict:
 
 
 def parse_value(text: str) -> Any:
-    """A command-line value: YAML scalars and lists, and numbers such as 1e-3 that YAML 1.1 reads as text."""
+    """A command-line value: YAML scalars and lists, and numbers such as 1e-3 that YAML 1.1 reads as
+    text; nothing (``key=``) is the empty string (YAML would read None)."""
+    if not text:
+        return ""
     try:
         value = yaml.safe_load(text)
     except yaml.YAMLError:
@@ -86,7 +89,8 @@ def parse_value(text: str) -> Any:
     return value
 
 
-def apply_override(raw: dict, dotted: str, value: Any, top_keys: tuple[str, ...]) -> None:
+def apply_override(raw: dict, dotted: str, value: Any, top_keys: tuple[str, ...],
+                   renamed: dict[str, str] | None = None) -> None:
     """Set one dotted key of a recipe mapping in place, creating sections on the way; earlier names
     (of train keys and of the model's options) are replaced by the current ones, with a note.
 
@@ -100,6 +104,8 @@ def apply_override(raw: dict, dotted: str, value: Any, top_keys: tuple[str, ...]
         The value to set.
     top_keys : tuple of str
         The recipe's allowed top-level keys (``quick`` and ``kind`` cannot be overridden).
+    renamed : dict or None
+        The kind's earlier section names and their new ones (``network`` -> ``model``), read with a note.
 
     Raises
     ------
@@ -107,6 +113,9 @@ def apply_override(raw: dict, dotted: str, value: Any, top_keys: tuple[str, ...]
         If the key starts with no allowed section, or a step on its path is not a section.
     """
     keys = dotted.split(".")
+    if keys[0] in (renamed or {}):
+        print(f"note: the recipe section '{keys[0]}' is now '{renamed[keys[0]]}'", file=sys.stderr)
+        keys[0] = renamed[keys[0]]
     if len(keys) == 2 and keys[0] == "train" and keys[1] in RENAMED:
         print(f"note: train.{keys[1]} is now train.{RENAMED[keys[1]]}", file=sys.stderr)
         keys[1] = RENAMED[keys[1]]
@@ -125,8 +134,10 @@ def apply_override(raw: dict, dotted: str, value: Any, top_keys: tuple[str, ...]
     node[keys[-1]] = value
 
 
-def apply_quick_and_overrides(raw: dict, quick: bool, overrides: list[str] | None, top_keys: tuple[str, ...]) -> None:
-    """Apply the recipe's ``quick`` overrides (when asked) and then the command line's, in place."""
+def apply_quick_and_overrides(raw: dict, quick: bool, overrides: list[str] | None, top_keys: tuple[str, ...],
+                              renamed: dict[str, str] | None = None) -> None:
+    """Apply the recipe's ``quick`` overrides (when asked) and then the command line's, in place
+    (earlier section names, ``renamed``, read as their new ones)."""
     quick_overrides = raw.pop("quick", None) or {}
     if not isinstance(quick_overrides, dict):
         raise ConfigError(f"recipe '{raw['name']}': quick must be a mapping of dotted keys to values "
@@ -135,13 +146,13 @@ def apply_quick_and_overrides(raw: dict, quick: bool, overrides: list[str] | Non
         if not quick_overrides:
             raise ConfigError(f"recipe '{raw['name']}' has no quick variant")
         for key, value in quick_overrides.items():
-            apply_override(raw, key, value, top_keys)
+            apply_override(raw, key, value, top_keys, renamed)
         raw["name"] = f"{raw['name']}-quick"
     for pair in overrides or []:
         key, sep, value = pair.partition("=")
         if not sep:
             raise ConfigError(f"overrides are key=value with a dotted key (model.width=64), got '{pair}'")
-        apply_override(raw, key.strip(), parse_value(value.strip()), top_keys)
+        apply_override(raw, key.strip(), parse_value(value.strip()), top_keys, renamed)
 
 
 def load_recipe(source: str | dict, quick: bool = False, overrides: list[str] | None = None) -> Recipe:
@@ -195,7 +206,7 @@ def load_recipe(source: str | dict, quick: bool = False, overrides: list[str] | 
         article = "an" if kind_name[:1] in "aeiou" else "a"
         raise ConfigError(f"unknown recipe key '{unknown[0]}'{also} for {article} {kind_name} recipe; allowed: "
                           f"{', '.join(top_keys)}")
-    apply_quick_and_overrides(raw, quick, overrides, top_keys)
+    apply_quick_and_overrides(raw, quick, overrides, top_keys, kind.renamed)
     for section in kind.sections:
         if not isinstance(raw.get(section) or {}, dict):
             raise ConfigError(f"recipe section '{section}' must be a mapping, got {raw[section]!r}")
