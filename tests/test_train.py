@@ -694,6 +694,30 @@ def test_the_h1_loss_takes_differences_on_the_data_grid(tmp_path, monkeypatch):
     assert grids == ["periodic"]
 
 
+def test_ctrl_c_before_the_first_checkpoint_leaves_no_run_behind(tmp_path, monkeypatch):
+    """Interrupted before anything was saved, a new run folder is taken back whole: its recipe.json
+    refused a corrected command in the same folder, with no work in it to keep."""
+    from pdekit.pipeline import run_recipe
+    from pdekit.recipes import load_recipe
+    from pdekit.train.trainer import Trainer
+
+    monkeypatch.setenv("PDEKIT_DATA", str(tmp_path / "data"))
+    raw = json.loads(json.dumps(TINY))
+    raw["train"]["epochs"], raw["eval"] = 1, {"solver_ladder": False, "timing_samples": 2, "plot_samples": 1}
+    real = Trainer.fit
+
+    def interrupted(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "fit", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_recipe(load_recipe(raw), str(tmp_path / "run"), quiet=True)
+    assert not (tmp_path / "run").exists()
+    monkeypatch.setattr(Trainer, "fit", real)
+    raw["train"]["lr"] = 1e-3  # the corrected command
+    run_recipe(load_recipe(raw), str(tmp_path / "run"), quiet=True)
+
+
 def test_a_rewritten_data_file_does_not_resume_or_rescore_the_old_run(run_cli, tmp_path, monkeypatch):
     """The recipe names data.file only: a file rewritten with other data (here another seed) scored
     the finished run's old weights on it and overwrote its record, as if it had trained there."""

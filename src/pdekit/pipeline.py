@@ -230,8 +230,8 @@ def prepare_run_dir(run_dir: str, recipe: Recipe | None = None) -> None:
 @contextlib.contextmanager
 def recipe_recorded(run_dir: str, recipe: Recipe):
     """recipe.json, the resolved recipe of the run (by the first process only, under torchrun), for
-    the training within; a setting the training refuses before its first checkpoint (at setup)
-    takes a new one back, so the corrected command may use the same folder."""
+    the training within; a setting the training refuses, or a Ctrl-C, before its first checkpoint
+    takes a new one back, so a corrected command may use the same folder."""
     path = os.path.join(run_dir, "recipe.json")
     first = distributed()[0] == 0
     new = first and not os.path.exists(path)
@@ -241,7 +241,7 @@ def recipe_recorded(run_dir: str, recipe: Recipe):
         write_json(path, recipe.raw)  # (renamed into place: a kill never leaves half a recipe)
     try:
         yield
-    except PdekitError:
+    except (PdekitError, KeyboardInterrupt):
         if new and not os.path.exists(os.path.join(run_dir, "checkpoint.pt")):
             os.remove(path)
             if made:
