@@ -210,6 +210,8 @@ def test_bad_recipe_input_is_refused_before_any_work(run_cli, tmp_path, monkeypa
 @pytest.mark.parametrize("text, fragment", [
     ("quick:\n  - data.n_train: 20\n", "quick must be a mapping of dotted keys to values"),
     ("kind: [operator]\n", "unknown recipe kind '['operator']'"),
+    ("name: ../elsewhere\n", "must be a plain file name"),  # (the run folder landed outside runs/)
+    ("name: null\n", "must be a plain file name"),  # (runs/None)
     ("kind: pinn\nproblem:\n  name: [burgers]\n", "unknown problem '['burgers']'"),
 ])
 def test_badly_shaped_yaml_is_one_line(run_cli, tmp_path, monkeypatch, text, fragment):

@@ -206,6 +206,10 @@ def load_recipe(source: str | dict, quick: bool = False, overrides: list[str] | 
         article = "an" if kind_name[:1] in "aeiou" else "a"
         raise ConfigError(f"unknown recipe key '{unknown[0]}'{also} for {article} {kind_name} recipe; allowed: "
                           f"{', '.join(top_keys)}")
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip() or name.startswith(".") or any(c in name for c in "/\\"):
+        raise ConfigError(f"the recipe's name must be a plain file name (it names the run folder runs/<name>), "
+                          f"got {name!r}")
     apply_quick_and_overrides(raw, quick, overrides, top_keys, kind.renamed)
     for section in kind.sections:
         if not isinstance(raw.get(section) or {}, dict):
