@@ -71,6 +71,15 @@ def test_buffer_policies_draw_what_they_promise(policy):
     assert source.requested % source.chunk == 0  # workers solve whole chunks, not a sample per call
 
 
+def test_the_fingerprint_names_the_streams_draws():
+    """fit(run_dir=...) resumes only the same stream: the policy, buffer, watermark and reuse decide
+    which samples the checkpoint's buffer positions are (no worker starts for a fingerprint)."""
+    same = _source().fingerprint()
+    assert _source().fingerprint() == same
+    for change in ({"policy": "fifo"}, {"buffer": 32}, {"watermark": 12}, {"policy": "reservoir", "reuse": 2.0}):
+        assert _source(**change).fingerprint() != same, change
+
+
 def test_watermark_checks():
     assert resolve_watermark(24, "firo", -1, 8) == 16 and resolve_watermark(24, "reservoir", -1, 8) == 24
     with pytest.raises(ConfigError, match="must hold data.watermark"):

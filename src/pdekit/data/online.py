@@ -394,7 +394,9 @@ class OnlinePairs(PairSource):
 
         from pdekit.data.storage import canonical, dataset_identity
 
-        key = {**dataset_identity(self.problem, self.n_train, self.seed, 0), "skip": self.skip, "task": list(self.task)}
+        key = {**dataset_identity(self.problem, self.n_train, self.seed, 0), "skip": self.skip, "task": list(self.task),
+               # the stream's draws too: a resume under another policy would read the old buffer's positions
+               "buffer": self.capacity, "policy": self.policy, "watermark": self.watermark, "reuse": self.reuse}
         return hashlib.sha256(canonical(key).encode()).hexdigest()[:16]
 
     def state_dict(self):
