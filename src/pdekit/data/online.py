@@ -432,7 +432,7 @@ class OnlinePairs(PairSource):
     def stats(self):
         """Fresh samples so far, buffer fill, the workers' throughput (samples per second of wall
         time since they started), the trainer's (samples drawn per second it did not wait), its
-        cumulative wait and worker restarts."""
+        wait and the worker restarts, summed since this process started (a resumed run counts afresh)."""
         pool = self.pool
         elapsed = time.perf_counter() - pool.started if pool else 0.0
         busy = elapsed - self.wait_seconds
