@@ -15,6 +15,8 @@ SCRIPT = textwrap.dedent('''
     torch.manual_seed(0)
     x = torch.randn(64, 1, 32)
     y = torch.roll(x, 3, dims=-1) + 0.1 * x ** 2  # a shift and a pointwise term: a learnable map
+    if os.environ.get("SEED_BY_RANK"):  # each process initializes its own weights (a user's seeding)
+        torch.manual_seed(1 + int(os.environ.get("RANK", 0)))
     model = torch.nn.Sequential(torch.nn.Conv1d(1, 16, 5, padding=2, padding_mode="circular"), torch.nn.GELU(),
                                 torch.nn.Conv1d(16, 1, 5, padding=2, padding_mode="circular"))
     seen = []  # samples each training forward pass of this process saw
@@ -68,6 +70,17 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     for a, b in zip(r0["history"], one["history"]):
         assert abs(a["train_loss"] - b["train_loss"]) < 1e-5 * b["train_loss"] and a["epoch"] == b["epoch"]
     assert (tmp_path / "run/checkpoint.pt").exists() and (tmp_path / "run/metrics.csv").exists()
+
+
+def test_every_process_starts_from_the_first_ones_weights(tmp_path):
+    """Processes that initialize their weights differently train one model, from the first
+    process's weights (as DistributedDataParallel does): they kept their own and drifted apart."""
+    _on_one_and_two_processes(tmp_path, SCRIPT, env={"SEED_BY_RANK": "1"})
+    one = torch.load(tmp_path / "one/rank0.pt", weights_only=True)
+    r0, r1 = (torch.load(tmp_path / f"two/rank{r}.pt", weights_only=True) for r in (0, 1))
+    for k in one["weights"]:
+        assert torch.equal(r0["weights"][k], r1["weights"][k]), k
+        torch.testing.assert_close(r0["weights"][k], one["weights"][k], rtol=1e-5, atol=1e-6)
     assert r0["seen"] == r1["seen"] == one["seen"] // 2 == 4 * 48 // 2  # each process did half the work
 
 

@@ -343,6 +343,12 @@ class Trainer:
         task.setup(model, cfg, self.device)
         check_training(model, cfg)
         model.to(self.device)  # before the optimizer state is loaded, so a resumed state lands next to the weights
+        if self.world > 1:  # every process starts from the first one's weights, as DistributedDataParallel does
+            import torch.distributed as dist
+
+            with torch.no_grad():
+                for t in (*model.parameters(), *model.buffers()):
+                    dist.broadcast(t.data, 0)
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.adam = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.scheduler = self._scheduler()
