@@ -212,6 +212,8 @@ def test_bad_recipe_input_is_refused_before_any_work(run_cli, tmp_path, monkeypa
     ("kind: [operator]\n", "unknown recipe kind '['operator']'"),
     ("name: ../elsewhere\n", "must be a plain file name"),  # (the run folder landed outside runs/)
     ("name: null\n", "must be a plain file name"),  # (runs/None)
+    ("data:\n  n_train: 20\n", "data section names no data"),  # (burgers_1d's, the default problem)
+    ("kind: rollout\n", "data section names no data"),
     ("kind: pinn\nproblem:\n  name: [burgers]\n", "unknown problem '['burgers']'"),
 ])
 def test_badly_shaped_yaml_is_one_line(run_cli, tmp_path, monkeypatch, text, fragment):

@@ -35,6 +35,17 @@ def refuse_keys_of_other_sections(kind, raw: dict) -> None:
                 raise ConfigError(f"'{key}' is not a key of section '{section}': it is {elsewhere[0]}.{key}")
 
 
+def require_data_source(raw: dict) -> None:
+    """Refuse a data section that names neither a problem nor a file (it became burgers_1d's data,
+    the default problem, without a word)."""
+    from pdekit.errors import ConfigError
+
+    data = raw.get("data") or {}
+    if isinstance(data, dict) and not data.get("problem") and not data.get("file"):
+        raise ConfigError("the recipe's data section names no data: give data.problem (pdekit list problems) or "
+                          "data.file (an HDF5 file)")
+
+
 @dataclass(frozen=True)
 class Recipe:
     """A validated recipe: its sections as attributes (``recipe.data``, ``recipe.train``, ...)."""

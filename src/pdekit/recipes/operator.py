@@ -13,7 +13,7 @@ from pdekit.data.config import DataSection
 from pdekit.data.dataset import PairTask
 from pdekit.errors import ConfigError
 from pdekit.eval.config import EvalSection
-from pdekit.recipes.base import model_section, register_kind
+from pdekit.recipes.base import model_section, register_kind, require_data_source
 from pdekit.train.config import TrainConfig, make_train_config, train_section
 from pdekit.train.supervised import SupervisedTask
 
@@ -32,6 +32,7 @@ class OperatorKind:
     def load(raw: dict) -> dict:
         """Validate the sections of ``raw`` and the checks across them, writing the resolved sections
         back into ``raw``; returns ``{"data", "model", "train", "task", "eval"}``."""
+        require_data_source(raw)
         data = make_config(DataSection, raw.get("data") or {}, owner="section 'data'")
         train, task = make_train_config(SupervisedTask, raw.get("train") or {}, owner="train")
         evaluation = make_config(EvalSection, raw.get("eval") or {}, owner="section 'eval'")

@@ -13,7 +13,7 @@ from pdekit.config import make_config
 from pdekit.data.config import DataSection
 from pdekit.errors import ConfigError
 from pdekit.eval.config import EvalSection
-from pdekit.recipes.base import model_section, register_kind
+from pdekit.recipes.base import model_section, register_kind, require_data_source
 from pdekit.train.config import TrainConfig, make_train_config, train_section
 from pdekit.train.rollout import RolloutSection, RolloutTask
 
@@ -33,6 +33,7 @@ class RolloutKind:
     def load(raw: dict) -> dict:
         from pdekit.problems import get_problem
 
+        require_data_source(raw)
         data = make_config(DataSection, raw.get("data") or {}, owner="section 'data'")
         rollout = make_config(RolloutSection, raw.get("rollout") or {}, owner="section 'rollout'")
         train, task = make_train_config(RolloutTask, raw.get("train") or {}, owner="train")
