@@ -422,8 +422,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the model runs and is timed against the solver (auto: CUDA where available)")
     e.set_defaults(func=cmd_eval)
 
-    v = sub.add_parser("invert", help="recover an operator run's test inputs from noisy, partial observations of "
-                                      "their outputs")
+    v = sub.add_parser("invert", help="recover an operator run's test inputs (a trajectory run's initial states) "
+                                      "from noisy, partial observations of their outputs")
     v.add_argument("run_dir")
     v.add_argument("--out", default=None, metavar="DIR", help="where to write (default: RUN_DIR/inverse)")
     v.add_argument("--samples", type=int, default=8, help="test samples to invert, and validation samples that "

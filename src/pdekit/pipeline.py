@@ -634,10 +634,11 @@ def invert_run(run_dir: str, out: str | None = None, samples: int = 8, noise: fl
                               f"give one pair for all of them or one per channel")
     saved = load_checkpoint(os.path.join(run_dir, "checkpoint.pt"))
     recipe = load_recipe(json.loads(saved["recipe"]))
-    if recipe.kind != "operator" or recipe.data.trajectory:
-        kind = "trajectory operator" if recipe.kind == "operator" else recipe.kind
-        raise PdekitError(f"'{run_dir}' is a {kind} run; pdekit invert takes operator runs that map one input to one "
-                          f"output (a PINN recovers coefficients itself: docs/pinn.md)")
+    if recipe.kind != "operator" or recipe.data.input_steps > 1:
+        kind = "several-input-steps trajectory" if recipe.kind == "operator" else recipe.kind
+        raise PdekitError(f"'{run_dir}' is a {kind} run; pdekit invert takes operator runs that map one input (a "
+                          f"field, or a trajectory's initial state) to their output (a PINN recovers coefficients "
+                          f"itself: docs/pinn.md)")
     d = recipe.data
     if channels is not None and not all(0 <= c < int(saved["in_channels"]) for c in channels):
         raise PdekitError(f"--recover must name input channels 0 .. {int(saved['in_channels']) - 1} of this run, got "
@@ -657,10 +658,14 @@ def invert_run(run_dir: str, out: str | None = None, samples: int = 8, noise: fl
     problem = get_problem(cfg["problem"]).from_params(cfg["resolution"], cfg["params"]) if meta["problem"] else None
     if problem is not None and not (problem.time_dependent and d.input_time % problem.config.nt):
         first = cfg.get("first", 0) + getattr(files["test"], "start", 0)
-        solver = lambda x: solve_inputs(problem, cfg.get("seed", 0), first, x, d.target_time, device)  # noqa: E731
+        if d.trajectory:  # the initial state (repeated along time in the input) to the whole trajectory
+            solver = lambda x: solve_inputs(problem, cfg.get("seed", 0), first, x[:, :, 0], None, device)  # noqa: E731
+        else:
+            solver = lambda x: solve_inputs(problem, cfg.get("seed", 0), first, x, d.target_time, device)  # noqa: E731
     periodic = saved.get("grid", recipe.data.resolved_grid()) == "periodic"  # the grid the run trained on
     results, arrays = invert(trained, (x_val, y_val), (x_test, y_test), noise=noise, fraction=fraction, steps=steps,
-                             bounds=bounds, periodic=periodic, channels=channels, solver=solver, quiet=quiet)
+                             bounds=bounds, periodic=periodic, channels=channels, solver=solver,
+                             repeated_slice=d.trajectory, quiet=quiet)
     if solver is None:
         results["solver_check"] = "the run's data did not come from pdekit's solver starting at the stored input"
     results.update({"run": run_dir, "recipe": recipe.name})
@@ -668,7 +673,7 @@ def invert_run(run_dir: str, out: str | None = None, samples: int = 8, noise: fl
     write_json(os.path.join(out, "inverse.json"), results)
     np.savez(os.path.join(out, "inverse.npz"), **{k: v.numpy() for k, v in arrays.items()})
     results["plot"] = plot_inversion(arrays, os.path.join(out, "inverse.png"), _names(recipe),
-                                     channel=results["channels"][0])
+                                     channel=results["channels"][0], trajectory=d.trajectory)
     return results
 
 

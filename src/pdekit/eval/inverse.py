@@ -51,6 +51,8 @@ def _roughness(z: torch.Tensor, periodic: bool) -> torch.Tensor:
     total = 0.0
     for axis in range(2, z.dim()):
         n = z.shape[axis]
+        if n == 1:  # (a trajectory's repeated input slice: one point along time)
+            continue
         step = (torch.roll(z, -1, axis) - z) if periodic else torch.diff(z, dim=axis)
         total = total + (step * n).pow(2).flatten(1).mean(1)
     return total
@@ -76,7 +78,7 @@ def boxes(bounds, count: int) -> tuple[torch.Tensor, torch.Tensor] | None:
 def recover_inputs(trained, observed: torch.Tensor, mask: torch.Tensor | None = None, *, steps: int = 300,
                    smoothness: float = 1e-6, bounds=None, periodic: bool = False,
                    start: torch.Tensor | None = None, channels=None, held: torch.Tensor | None = None,
-                   log_every: int = 25, quiet: bool = False) -> Recovered:
+                   repeated_slice: bool = False, log_every: int = 25, quiet: bool = False) -> Recovered:
     """Inputs a whose network outputs G(a) fit ``observed`` at the points of ``mask``.
 
     Minimizes the mean over samples of the normalized outputs' mean square misfit at the observed
@@ -109,6 +111,9 @@ def recover_inputs(trained, observed: torch.Tensor, mask: torch.Tensor | None = 
         ``held``'s values (a known source beside an unknown coefficient, per-sample parameters).
     held : (n, in_channels, *space) in the data's units, whose other channels are ignored;
         needed when ``channels`` leaves some out.
+    repeated_slice : the input is one slice repeated along the first axis after the channels (a
+        trajectory run's input: the initial state at every time of the output): that slice is
+        recovered (data assimilation: the initial state from observations of the trajectory).
     log_every : iterations between the objective values kept in ``history``.
     quiet : no progress bar.
 
@@ -151,6 +156,10 @@ def recover_inputs(trained, observed: torch.Tensor, mask: torch.Tensor | None = 
         raise ConfigError(f"held must give the values of the input channels not recovered (all but {chosen})")
     first = (start.to(device, dtype) if start is not None else
              x_norm.mean.reshape(1, cin, *(1,) * (len(shape) - 2)).expand(shape).clone())[:, chosen]
+    if repeated_slice:  # the unknowns: one slice, repeated along time by inputs_of
+        if len(shape) < 4:
+            raise ConfigError(f"repeated_slice needs a time axis and space after the channels, got {shape}")
+        first = first[:, :, :1]
     box = boxes(bounds, len(chosen))
     if box is not None and channels is not None:  # pairs given in the order of ``channels``; chosen is sorted
         given = list(dict.fromkeys(int(c) for c in channels))
@@ -168,10 +177,13 @@ def recover_inputs(trained, observed: torch.Tensor, mask: torch.Tensor | None = 
     base = held.to(device, dtype) if len(chosen) < cin else None
 
     def inputs_of(w):
+        values = recovered_of(w)
+        if repeated_slice:
+            values = values.expand(-1, -1, shape[2], *shape[3:])
         if base is None:
-            return recovered_of(w)
+            return values
         full = base.clone()
-        full[:, chosen] = recovered_of(w)
+        full[:, chosen] = values
         return full
 
     w = w.detach().clone().requires_grad_(True)
@@ -182,7 +194,8 @@ def recover_inputs(trained, observed: torch.Tensor, mask: torch.Tensor | None = 
     def objective(w):
         z = x_norm.encode(inputs_of(w))
         misfit = torch.where(mask, net(z) - target, 0.0).pow(2).flatten(1).sum(1) / counts
-        return (misfit + smoothness * _roughness(z[:, chosen], periodic)).mean() if smoothness else misfit.mean()
+        rough = z[:, chosen, :1] if repeated_slice else z[:, chosen]  # (the slice once)
+        return (misfit + smoothness * _roughness(rough, periodic)).mean() if smoothness else misfit.mean()
 
     lbfgs = make_lbfgs([w], history_size=50)
 
@@ -274,7 +287,7 @@ def varying_channels(x: torch.Tensor) -> list[int]:
 
 def invert(trained, val: tuple, test: tuple, *, noise: float = 0.01, fraction: float = 0.25, steps: int = 300,
            bounds=None, periodic: bool = False, channels=None, solver=None, seed: int = 0,
-           quiet: bool = False) -> tuple[dict, dict]:
+           repeated_slice: bool = False, quiet: bool = False) -> tuple[dict, dict]:
     """Recover the test inputs from noisy, partial observations of their outputs, with the
     smoothness chosen on the validation samples, and check the answer with the solver.
 
@@ -285,7 +298,7 @@ def invert(trained, val: tuple, test: tuple, *, noise: float = 0.01, fraction: f
         by their recovered inputs' error) and the test samples to invert.
     noise, fraction : the observations (``observe``): noise relative to the standard deviation of
         each sample's channel, and the fraction of points observed.
-    steps, bounds, periodic : as ``recover_inputs``.
+    steps, bounds, periodic, repeated_slice : as ``recover_inputs``.
     channels : the input channels to recover (None: those that vary in space,
         ``varying_channels``); the others are known, held at their true values.
     solver : None, or a function inputs (n, c, *space) -> outputs (the problem's solver on the
@@ -321,7 +334,8 @@ def invert(trained, val: tuple, test: tuple, *, noise: float = 0.01, fraction: f
                           "through the network")
     if not all(0 <= c < cin for c in chosen):
         raise ConfigError(f"the channels to recover (--recover) must lie in 0 .. {cin - 1}, got {channels}")
-    options = dict(steps=steps, bounds=bounds, periodic=periodic, channels=given or chosen, quiet=quiet)
+    options = dict(steps=steps, bounds=bounds, periodic=periodic, channels=given or chosen,
+                   repeated_slice=repeated_slice, quiet=quiet)
     obs_val, mask_val = observe(y_val, noise, fraction, seed)
     ladder = []
     for smoothness in SMOOTHNESS:
@@ -360,11 +374,13 @@ def invert(trained, val: tuple, test: tuple, *, noise: float = 0.01, fraction: f
     return results, arrays
 
 
-def plot_inversion(arrays: dict, path: str, names=("input", "output"), count: int = 2, channel: int = 0) -> bool:
+def plot_inversion(arrays: dict, path: str, names=("input", "output"), count: int = 2, channel: int = 0,
+                   trajectory: bool = False) -> bool:
     """Per test sample: the true and the recovered input, the observations, and the output the
     solver (else the network) gives for the recovered input against the truth (overlaid in 1D,
-    side by side in 2D, whose observations are drawn as dots). Returns whether it drew (1D and
-    2D data only)."""
+    side by side in 2D, whose observations are drawn as dots; a 1D ``trajectory``'s initial state
+    overlaid, its space-time outputs side by side). Returns whether it drew (1D and 2D data, 1D
+    trajectories)."""
     import numpy as np
 
     from pdekit.eval.report import _label, _pyplot, _save
@@ -376,6 +392,12 @@ def plot_inversion(arrays: dict, path: str, names=("input", "output"), count: in
     answer, by = (arrays["solver_outputs"], "solver") if "solver_outputs" in arrays else (arrays["surrogate_outputs"],
                                                                                           "network")
     count, ndim = min(count, len(x)), x.dim() - 2
+    if trajectory:
+        if ndim != 2:
+            return False
+        _plot_trajectory_inversion(plt, x[:count, 0, 0], rec[:count, 0, 0], y[:count, 0], mask[:count, 0],
+                                   answer[:count, 0], by, names, path)
+        return True
     if ndim not in (1, 2):
         return False
     columns = 2 if ndim == 1 else 5
@@ -414,3 +436,35 @@ def plot_inversion(arrays: dict, path: str, names=("input", "output"), count: in
     _save(fig, path)
     plt.close(fig)
     return True
+
+
+def _plot_trajectory_inversion(plt, x, rec, y, mask, answer, by: str, names, path: str) -> None:
+    """Rows of samples: the initial state, true against recovered; the true trajectory (t up, x
+    across) with the observed points; the trajectory from the recovered state; their difference."""
+    import numpy as np
+
+    from pdekit.eval.report import _label, _save
+
+    fig, axes = plt.subplots(len(x), 4, figsize=(16, 3.2 * len(x)), squeeze=False)
+    grid = np.arange(x.shape[-1]) / x.shape[-1]
+    for i in range(len(x)):
+        axes[i, 0].plot(grid, x[i], lw=2, label="true")
+        axes[i, 0].plot(grid, rec[i], "--", lw=1.2, label="recovered")
+        axes[i, 0].legend(fontsize=7)
+        _label(axes[i, 0], "x (fraction of the domain)", names[0], f"sample {i}: initial {names[0]}")
+        error = answer[i] - y[i]
+        reach = float(error.abs().max())
+        low, high = float(min(y[i].min(), answer[i].min())), float(max(y[i].max(), answer[i].max()))
+        for j, (data, title, cmap, scale) in enumerate((
+                (y[i], f"{names[1]}: truth, observed points", "viridis", (low, high)),
+                (answer[i], f"{names[1]}: {by} from the recovered state", "viridis", (low, high)),
+                (error, f"{names[1]}: {by} - truth", "RdBu_r", (-reach, reach))), start=1):
+            image = axes[i, j].imshow(data.numpy(), origin="lower", extent=(0, 1, 0, 1), aspect="auto", cmap=cmap,
+                                      vmin=scale[0], vmax=scale[1])
+            fig.colorbar(image, ax=axes[i, j], fraction=0.046, pad=0.01)
+            _label(axes[i, j], "x (fraction of the domain)", "time (fraction of the trajectory)", f"sample {i}: {title}")
+        seen = (mask[i].nonzero().float() + 0.5) / torch.tensor(mask.shape[1:])  # (t, x) pixel centres
+        axes[i, 1].plot(seen[:, 1], seen[:, 0], ".", ms=1.5, color="k")
+    _save(fig, path)
+    plt.close(fig)
+
