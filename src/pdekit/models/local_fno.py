@@ -26,28 +26,31 @@ def grid_spacing(n: int, grid: str) -> float:
 @constant_cache
 def disk_basis(half_widths: tuple[int, ...], spacing: tuple[float, ...], radius: float, rings: int,
                device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """Piecewise-linear basis functions on the disk |d| <= radius, sampled at the stencil offsets
-    d = (i_1 h_1, ..., i_D h_D), |i_k| <= half_widths[k], times the quadrature weight h_1...h_D over
-    the disk's volume (so each branch is an average over the disk, O(1) at any radius).
+    """Piecewise-linear basis functions on the disk (a ball in 3D, an interval in 1D) |d| <= radius,
+    sampled at the stencil offsets d = (i_1 h_1, ..., i_D h_D), |i_k| <= half_widths[k], times the
+    quadrature weight h_1...h_D over the disk's volume (so each branch is an average over the disk,
+    O(1) at any radius).
 
     Rings: hats in rho = |d| / radius centred at 0, 1 / rings, ..., (rings - 1) / rings, each
     falling to zero one centre further (the kernel is continuous, also at the disk's edge, so its
     quadrature converges at second order). The centre hat is
     isotropic; every other ring is taken with the angular factors 1, cos(theta), sin(theta) (in 2D,
-    theta the angle of d to the first axis; in 1D the odd factor is sign(d)): 1 + 3 (rings - 1)
-    functions in 2D, 1 + 2 (rings - 1) in 1D. Returns (functions, *kernel shape)."""
+    theta the angle of d to the first axis; in 1D the odd factor is sign(d); in 3D d_k / |d|, k = 1..3):
+    1 + (D + 1) (rings - 1) functions in D dimensions. Returns (functions, *kernel shape)."""
     axes = [torch.arange(-m, m + 1, dtype=torch.float64) * h for m, h in zip(half_widths, spacing)]
     d = torch.stack(torch.meshgrid(*axes, indexing="ij"))
     rho = d.norm(dim=0) / radius
     hats = [torch.clamp(1 - (rho * rings - k).abs(), min=0) for k in range(rings)]  # zero from rho = 1 on
     if len(axes) == 1:
         odd = [torch.sign(d[0])]
-    else:
+    elif len(axes) == 2:
         theta = torch.atan2(d[1], d[0])
         odd = [torch.cos(theta), torch.sin(theta)]
+    else:  # the unit vector's components (0 at the centre, where every hat but the first is 0)
+        odd = list(d / d.norm(dim=0).clamp_min(1e-300))
     functions = [hats[0]] + [hat * f for hat in hats[1:] for f in (torch.ones_like(rho), *odd)]
-    volume = radius if len(axes) == 1 else math.pi * radius**2
-    weight = math.prod(spacing) / (2 * volume if len(axes) == 1 else volume)
+    volume = (2 * radius, math.pi * radius**2, 4 / 3 * math.pi * radius**3)[len(axes) - 1]
+    weight = math.prod(spacing) / volume
     return (torch.stack(functions) * weight).to(device, dtype)
 
 
@@ -193,8 +196,6 @@ class LocalFNO(FNO):
         super().__init__(in_channels, out_channels, ndim, grid, modes, n_modes, hidden_channels, n_layers,
                          lifting_channels, projection_channels, use_grid, factorization, rank, activation_fn,
                          padding, **old_names)
-        if self.ndim == 3:
-            raise ConfigError("local_fno supports 1D and 2D grids (its disk basis is not defined in 3D); use fno")
         if not differential and not local_integral:
             raise ConfigError("local_fno: enable differential or local_integral (with neither it is the fno)")
         if not 0 < local_radius < 0.5:
