@@ -89,6 +89,12 @@ def test_run_writes_report_metrics_and_reuses_data(run_cli, recipe_file, tmp_pat
         assert code == 0 and json.loads((tmp_path / "auto.json").read_text())["device"] == "cpu", err
         code, _, err = run_cli("eval", "runs/a", "--device", "cuda")
         assert code == 2 and "use --device cpu" in err and len(err.strip().splitlines()) == 1, err  # its own flag
+    # evaluation settings over the run's own (a changed eval key refused the training's rerun)
+    code, _, err = run_cli("eval", "runs/a", "eval.resolutions=[128]", "--json", "finer.json")
+    assert code == 0, err
+    assert set(json.loads((tmp_path / "finer.json").read_text())["resolution_transfer"]) == {"128"}
+    code, _, err = run_cli("eval", "runs/a", "train.lr=1")
+    assert code == 2 and "pdekit eval takes eval.KEY=VALUE settings only" in err, err
     # outputs inside the run folder or onto the data file are refused (--json overwrote the checkpoint)
     for args, fragment in [(("--json", "runs/a/checkpoint.pt"), "--json must name a path outside the run folder"),
                            (("--report", "runs/a/plots"), "--report must name a path outside the run folder"),

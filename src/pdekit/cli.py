@@ -233,7 +233,7 @@ def cmd_eval(args) -> int:
     """
     from pdekit.pipeline import evaluate_run
 
-    results = evaluate_run(args.run_dir, args.data, args.json, args.report, args.device)
+    results = evaluate_run(args.run_dir, args.data, args.json, args.report, args.device, args.overrides)
     _print_summary(results, args.report)
     return 0
 
@@ -413,6 +413,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="evaluate a trained run")
     e.add_argument("run_dir")
+    e.add_argument("overrides", nargs="*", metavar="eval.KEY=VALUE",
+                   help="evaluation settings over the run's own, e.g. eval.timing_rounds=9")
     e.add_argument("--data", default=None, help="an HDF5 file (pdekit, PDEBench or The Well layout) to evaluate on "
                                                  "(default: the run's test split)")
     e.add_argument("--json", default=None, help="write the metrics to this JSON file")

@@ -513,7 +513,7 @@ def run_recipe(recipe: Recipe, run_dir: str, quiet: bool = False) -> dict:
 
 
 def evaluate_run(run_dir: str, data: str | None = None, json_out: str | None = None,
-                 report_dir: str | None = None, device: str = "cpu") -> dict:
+                 report_dir: str | None = None, device: str = "cpu", overrides: list[str] | None = None) -> dict:
     """Evaluate a trained run on its own test split or (operator runs) on another file in any layout
     pdekit reads. Writes nothing but ``json_out`` (the metrics) and ``report_dir`` (report.md and
     plots), each only when given: the run's own record is never changed.
@@ -532,6 +532,9 @@ def evaluate_run(run_dir: str, data: str | None = None, json_out: str | None = N
     device : str
         Where the model is evaluated and timed against the solver: "cpu", "cuda" or "auto" (CUDA
         where available), as ``train.device``; PINN runs are scored on the CPU.
+    overrides : list of str or None
+        ``eval.KEY=VALUE`` settings over the run's own (more timing rounds, other transfer
+        resolutions); training settings belong to the run and are refused.
 
     Returns
     -------
@@ -561,8 +564,12 @@ def evaluate_run(run_dir: str, data: str | None = None, json_out: str | None = N
         check_writable_file(json_out)
     if report_dir:
         check_writable_dir(report_dir)
+    wrong = [o for o in overrides or () if not o.startswith("eval.")]
+    if wrong:
+        raise PdekitError(f"pdekit eval takes eval.KEY=VALUE settings only (the run's training settings are its "
+                          f"own), got {wrong[0]}")
     saved = load_checkpoint(os.path.join(run_dir, "checkpoint.pt"))
-    recipe = load_recipe(json.loads(saved["recipe"]))
+    recipe = load_recipe(json.loads(saved["recipe"]), overrides=overrides)
     _note_unfinished(run_dir, saved, "these are the metrics of {weights}. Run its recipe again with --out "
                                      f"{run_dir} to finish it")
     return RUNNERS[recipe.kind].evaluate(run_dir, recipe, data, json_out, report_dir, str(resolve_device(device, "--device")))
