@@ -11,7 +11,7 @@ import time
 
 import torch
 
-from _report import machine, replace_section
+from _report import git_commit, machine, replace_section
 
 from pdekit import verification as v
 
@@ -79,7 +79,7 @@ def main() -> None:
     text = "\n".join(rows) + (
         f"\n\nTaylor-Green vortex (unforced, nu = 1e-2, n = 32, dt = 0.05, t = 2): max error {tg:.1e}, "
         "exact to rounding since its advection vanishes and ETDRK4 integrates the viscous term exactly."
-        f"\n\nMeasured with `python benchmarks/convergence.py` on {machine()}."
+        f"\n\nMeasured with `python benchmarks/convergence.py` on {machine()}, commit {git_commit()}."
     )
     replace_section("docs/solvers.md", "convergence", text)
     print(text)

@@ -2,7 +2,7 @@
 index_add_ onto the nodes, one edge list shared by the batch) against the same layer written with
 PyTorch Geometric's MessagePassing (mean aggregation over a batch of disjoint graphs, its usual
 batching). Same weights, same numbers (checked); time of forward + backward of one layer, median
-of 5 rounds after a warm-up, for 16 graphs of n = 50, 200 and 1000 points (1D periodic grid, three
+of 7 rounds after a warm-up, for 16 graphs of n = 50, 200 and 1000 points (1D periodic grid, three
 neighbours on each side), hidden 128. Writes the section `message-passing` of docs/benchmarks.md.
 
     pip install torch_geometric   # a benchmark peer, not a pdekit dependency

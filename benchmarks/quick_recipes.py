@@ -52,6 +52,7 @@ def run_one(name: str, cache: str, threads: int) -> dict:
             metrics = json.load(open(os.path.join(out, "metrics.json")))
     key = next((k for k in HEADLINE if isinstance(metrics.get(k), (int, float))), None)
     row = {"recipe": name, "seconds": round(seconds, 1), "rc": done.returncode,
+           "run": f"{time.strftime('%Y-%m-%d')}, {git_commit()}",
            "data": "none" if _kind(name) == "pinn" else "made" if _files(cache) - before else "cached",
            "metric": key, "value": metrics.get(key) if key else None}
     if done.returncode:
@@ -60,13 +61,13 @@ def run_one(name: str, cache: str, threads: int) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| recipe (--quick) | wall time (s) | within 3 min | data | headline error |",
-             "|---|---|---|---|---|"]
+    lines = ["| recipe (--quick) | wall time (s) | within 3 min | data | headline error | run (date, commit) |",
+             "|---|---|---|---|---|---|"]
     for r in rows:
         error = f"{r['metric']} {r['value']:.3g}" if r.get("value") is not None else r.get("error", "-")
         within = "failed" if r["rc"] else "yes" if r["seconds"] <= BUDGET else "no"
         lines.append(f"| {r['recipe']} | {r['seconds']:.0f} | {within} | "
-                     f"{r['data']} | {error} |")
+                     f"{r['data']} | {error} | {r.get('run', '-')} |")
     return "\n".join(lines)
 
 
@@ -93,11 +94,11 @@ def main() -> None:
         kept = {}
         for line in old.splitlines():
             cells = [c.strip() for c in line.strip("|").split("|")]
-            if len(cells) == 5 and cells[0] not in ("recipe (--quick)", "---") and cells[0] not in names:
-                kept[cells[0]] = line
+            if len(cells) in (5, 6) and cells[0] not in ("recipe (--quick)", "---") and cells[0] not in names:
+                kept[cells[0]] = line if len(cells) == 6 else line.rstrip() + " before the date was recorded |"
         new = table(rows).splitlines()
         merged = new[:2] + sorted(new[2:] + list(kept.values()), key=lambda l: l.split("|")[1].strip())
-        stamp = f"{machine()}, commit {git_commit()}" + (" (some rows from earlier runs)" if kept else "")
+        stamp = f"{machine()}" + (" (some rows from earlier runs: their last column)" if kept else "")
         replace_section("docs/benchmarks.md", SECTION,
                         "\n".join(merged) + f"\n\nMeasured with `python benchmarks/quick_recipes.py "
                         f"{' '.join(sys.argv[1:])}` on {stamp}.")

@@ -61,7 +61,12 @@ def main() -> None:
     parser.add_argument("--conditioning", action="store_true", help="compare ways of feeding per-sample parameters")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a recipe override applied to every variant")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads, for training and timing alike")
     args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)  # set explicitly: the timings' ratios depend on it
+    args.set = [f"train.threads={args.threads}", *args.set]
     if args.models:
         compare_models(args)
         return

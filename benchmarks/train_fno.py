@@ -125,10 +125,11 @@ def main() -> None:
     parser.add_argument("recipe", nargs="?")
     parser.add_argument("overrides", nargs="*")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (set explicitly, also on CUDA)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="the recipe's quick variant (accuracy)")
     args = parser.parse_args()
-    torch.set_num_threads(2 if args.device == "cpu" else torch.get_num_threads())
+    torch.set_num_threads(args.threads)
     if args.what == "speed":
         replace_section("docs/benchmarks.md", f"fno-speed-{args.device}", speed(args.device, args.rounds))
     else:
