@@ -8,12 +8,15 @@ method of lines (Burgers), a loop-assembled sparse matrix and scipy's spsolve (D
 paper's Crank-Nicolson pseudo-spectral scheme in NumPy with dt = 1e-4 (Navier-Stokes), NumPy FFTs
 (heat), scipy's BDF on a NumPy pseudo-spectral method of lines (Kuramoto-Sivashinsky, Allen-Cahn,
 diffusion-reaction, KdV), np.interp (advection), finite differences with leapfrog (wave). Each reference gets the same inputs as pdekit; the table also gives the largest difference
-between the two solutions, relative to the solution's largest value.
+between the two solutions, relative to the solution's largest value. pdekit and the reference are
+timed in ROUNDS alternating rounds (medians), after a warm-up call of pdekit's (plans, caches;
+on a GPU, kernels) that is not counted.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 
 import numpy as np
@@ -29,10 +32,27 @@ from pdekit.numerics.random_fields import sample_rng
 from pdekit.problems import get_problem
 
 
+ROUNDS = 3
+
+
 def _timed(fn):
     start = time.perf_counter()
     out = fn()
     return out, time.perf_counter() - start
+
+
+def _alternating(ours, reference, device: str):
+    """(reference's last output, median seconds of ``ours``, median seconds of ``reference``) over
+    ROUNDS rounds that call each in turn (a GPU synchronized before every clock read)."""
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    seconds, ref_seconds = [], []
+    for _ in range(ROUNDS):
+        sync()
+        _, s = _timed(lambda: (ours(), sync()))
+        seconds.append(s)
+        out, s = _timed(reference)
+        ref_seconds.append(s)
+    return out, statistics.median(seconds), statistics.median(ref_seconds)
 
 
 def _inputs(problem, count):
@@ -168,13 +188,11 @@ def wave_reference(u0: np.ndarray, c: float, t: float, dt: float) -> np.ndarray:
 def case(label, problem, count, batch, device, ref_label, ref_count, ref_solve, pick, note=""):
     """Time pdekit on ``count`` samples and the reference on ``ref_count`` of them; ``pick`` selects
     from pdekit's stored arrays what the reference returns, to report their difference."""
-    solve_samples(problem, 0, range(min(2, count)), device)  # warm-up (plans, caches)
-    if device == "cuda":
-        torch.cuda.synchronize()
-    _, seconds = _timed(lambda: [solve_samples(problem, 0, range(s, min(s + batch, count)), device)
-                                 for s in range(0, count, batch)])
+    solve_samples(problem, 0, range(min(2, count)), device)  # warm-up (plans, caches), not counted
+    ref_out, seconds, ref_seconds = _alternating(
+        lambda: [solve_samples(problem, 0, range(s, min(s + batch, count)), device) for s in range(0, count, batch)],
+        lambda: [ref_solve(inp) for inp in _inputs(problem, ref_count)], device)
     ours = solve_samples(problem, 0, range(ref_count), device)
-    ref_out, ref_seconds = _timed(lambda: [ref_solve(inp) for inp in _inputs(problem, ref_count)])
     diff = max(_rel(r, o) for r, o in zip(ref_out, pick(ours)))
     rate, ref_rate = count / seconds, ref_count / ref_seconds
     row = (f"| {label} | {device} | {rate:.3g} | {ref_label} | {ref_rate:.3g} | {rate / ref_rate:.2g}x | "
@@ -218,10 +236,11 @@ def main() -> None:
                                                                    "nt": 2})
         count = 2 if q else (8 if solve == 64 else 2)
         # pdekit's full-horizon rate, and agreement checked on the short horizon the reference runs
-        _, seconds = _timed(lambda: solve_samples(p, 0, range(count), dev))
-        ours = solve_samples(p_short, 0, range(1), dev)["fields/vorticity"][0, -1]
+        ours = solve_samples(p_short, 0, range(1), dev)["fields/vorticity"][0, -1]  # (also the warm-up)
         stride = solve // 64
-        ref, ref_seconds = _timed(lambda: navier_stokes_reference(p.sample_inputs(sample_rng(0, 0))["w0"], 1e-3, t_ref))
+        w0 = p.sample_inputs(sample_rng(0, 0))["w0"]
+        ref, seconds, ref_seconds = _alternating(lambda: solve_samples(p, 0, range(count), dev),
+                                                 lambda: navier_stokes_reference(w0, 1e-3, t_ref), dev)
         rate = count / seconds * (t_final / 50.0)
         ref_rate = 1.0 / (ref_seconds * 50.0 / t_ref)
         diff = _rel(ref[::stride, ::stride], ours)
@@ -282,7 +301,9 @@ def main() -> None:
                     f"1024 stored, HDF5 written): {seconds / 60:.1f} minutes on {dev}.")
         print(rows[-1], flush=True)
 
-    text = "\n".join(rows) + f"\n\nMeasured with `python benchmarks/generate.py --device {dev}` at commit {git_commit()} on {machine()}."
+    text = "\n".join(rows) + (f"\n\nRates: medians of {ROUNDS} rounds alternating pdekit and the reference, after a "
+                              f"warm-up call of pdekit's (not counted). Measured with `python benchmarks/generate.py "
+                              f"--device {dev}` at commit {git_commit()} on {machine()}.")
     if not q:
         replace_section("docs/benchmarks.md", f"generate-{dev}", text)
     print(text)
