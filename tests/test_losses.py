@@ -72,3 +72,24 @@ def test_fit_trains_with_the_sobolev_loss():
         assert float(relative_l2(trained.predict(val[0]), val[1]).mean()) < 1e-3
     with pytest.raises(ConfigError, match="loss"):
         fit(SpectralFilter(17), train, val, quiet=True, epochs=1, loss="h2")
+
+
+def test_fit_reads_only_a_grid_it_knows_from_the_model():
+    """fit takes a pdekit model's grid for the h1 loss; a user's module whose attribute `grid` is
+    something else (a coordinate buffer) trains on nodes, as before (it was refused)."""
+    from pdekit.train import fit
+
+    class WithCoordinates(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("grid", torch.linspace(0, 1, 16))
+            self.scale = torch.nn.Parameter(torch.ones(()))
+
+        def forward(self, x):
+            return self.scale * x + self.grid
+
+    torch.manual_seed(0)
+    x = torch.randn(12, 1, 16)
+    y = 2 * x + torch.linspace(0, 1, 16)
+    trained = fit(WithCoordinates(), (x[:8], y[:8]), (x[8:], y[8:]), quiet=True, epochs=2, loss="h1")
+    assert len(trained.history) == 2

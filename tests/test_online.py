@@ -78,6 +78,9 @@ def test_the_fingerprint_names_the_streams_draws():
     assert _source().fingerprint() == same
     for change in ({"policy": "fifo"}, {"buffer": 32}, {"watermark": 12}, {"policy": "reservoir", "reuse": 2.0}):
         assert _source(**change).fingerprint() != same, change
+    # every process of a run has the same one (the resolved watermark follows each one's share: 5 and 4 of 9)
+    ranks = [_source(batch_size=9, rank=r, world=2) for r in (0, 1)]
+    assert ranks[0].watermark != ranks[1].watermark and ranks[0].fingerprint() == ranks[1].fingerprint()
 
 
 def test_watermark_checks():

@@ -358,6 +358,11 @@ def test_a_pinn_run_folder_holds_one_json_recipe_and_evaluates_again_unchanged(t
     again = evaluate_pinn_run(str(run), json_out=str(tmp_path / "eval.json"), report_dir=str(tmp_path / "report"))
     assert again == metrics and json.loads((tmp_path / "eval.json").read_text()) == metrics
     assert (tmp_path / "report/report.md").read_text() == (run / "report.md").read_text()
+    from pdekit.errors import PdekitError
+    from pdekit.pipeline import evaluate_run
+
+    with pytest.raises(PdekitError, match="a PINN run takes no evaluation settings"):  # (said to use eval keys)
+        evaluate_run(str(run), overrides=["eval.timing_rounds=2"])
     assert metrics["steps"] == 40 and 0.3 < metrics["test_rel_l2"] < 0.6  # measured 0.46 (zero scores 1.0)
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == files
     # a checkpoint of an older layout (before the one Trainer) is refused clearly

@@ -3,6 +3,7 @@
 import json
 import csv
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -101,6 +102,10 @@ def test_run_writes_report_metrics_and_reuses_data(run_cli, recipe_file, tmp_pat
                            (("--data", "runs/b.h5", "--json", "runs/b.h5"), "would overwrite the data file")]:
         code, _, err = run_cli("eval", "runs/a", *args)
         assert code == 2 and fragment in err and len(err.strip().splitlines()) == 1, err
+    os.makedirs("rep")  # a data file beside the report (not its report.md or plots/) is fine
+    shutil.copy(tmp_path / "data" / data_files[0], "rep/d.h5")
+    code, _, err = run_cli("eval", "runs/a", "--data", "rep/d.h5", "--report", "rep")
+    assert code == 0 and (tmp_path / "rep/report.md").exists(), err
     # evaluating never rewrites the run's own record
     assert {f: (tmp_path / "runs/a" / f).read_bytes() for f in record} == record
 
@@ -195,6 +200,7 @@ def test_a_closed_pipe_ends_a_listing_quietly():
     (["run", "darcy_fno", "data.target_time=3"], "darcy_2d is steady (they were ignored)"),
     (["run", "ks_rollout", "eval.plot_samples=7"], "eval.plot_samples are not supported by rollout recipes"),
     (["run", "."], "'.' is a folder, not a recipe"),
+    (["run", "burgers_fno", "name=../x"], "must be a plain file name"),  # (checked before the overrides)
     (["run", ".", "--nproc", "2"], "'.' is a folder, not a recipe"),  # (a traceback with --nproc)
     (["run", "burgers_fno", "train.tensorboard=maybe"], "true or false"),
     (["run", "burgers_fno", "--quick", "--out", "runs/x", "model.widht=3"], "unknown key model.widht"),
@@ -231,12 +237,37 @@ def test_badly_shaped_yaml_is_one_line(run_cli, tmp_path, monkeypatch, text, fra
 
 
 def test_a_folder_named_like_a_shipped_recipe_does_not_hide_it(tmp_path, monkeypatch):
-    """`pdekit run darcy_fno --out darcy_fno` a second time read the run folder as the recipe."""
-    from pdekit.recipes import load_recipe
+    """`pdekit run darcy_fno --out darcy_fno` a second time read the run folder as the recipe; a
+    recipe read from a pipe (/dev/fd/N, as `<(...)` gives) still reads."""
+    from pdekit.recipes import load_recipe, shipped_recipe_text
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "darcy_fno").mkdir()
     assert load_recipe("darcy_fno", quick=True).name == "darcy_fno-quick"
+    read, write = os.pipe()
+    os.write(write, shipped_recipe_text("darcy_fno").encode())
+    os.close(write)
+    try:
+        assert load_recipe(f"/dev/fd/{read}").raw["model"]["name"] == "fno"
+    finally:
+        os.close(read)
+
+
+def test_a_runs_recorded_recipe_with_keys_refused_since_still_loads():
+    """A key an older pdekit accepted and ignored (a target time on a steady problem, a test file
+    without a file, a rollout's plot_samples, a name with a slash) no longer loads as a recipe, but a
+    run's recorded recipe does, with those keys at their defaults: its run still evaluates."""
+    from pdekit.recipes import load_recipe, load_saved_recipe
+
+    raw = load_recipe("darcy_fno", quick=True).raw
+    raw = {**raw, "name": "a/b", "data": {**raw["data"], "target_time": 3, "test_file": "t.h5"}}
+    with pytest.raises(ConfigError):
+        load_recipe(raw)
+    recipe = load_saved_recipe(raw)
+    assert (recipe.name, recipe.data.target_time, recipe.data.test_file) == ("b", -1, "")
+    rollout = load_recipe("ks_rollout", quick=True).raw
+    rollout = {**rollout, "eval": {**rollout["eval"], "plot_samples": 7}}
+    assert load_saved_recipe(rollout).eval.plot_samples == 3
 
 
 def test_bad_checkpoints_and_data_are_refused(run_cli, recipe_file, tmp_path):
@@ -717,6 +748,7 @@ def test_ctrl_c_before_the_first_checkpoint_leaves_no_run_behind(tmp_path, monke
     real = Trainer.fit
 
     def interrupted(self):
+        os.makedirs(os.path.join(self.run_dir, "tensorboard"))  # (train.tensorboard writes before training)
         raise KeyboardInterrupt
 
     monkeypatch.setattr(Trainer, "fit", interrupted)

@@ -9,6 +9,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
 import sys
 
 import torch
@@ -243,10 +244,10 @@ def recipe_recorded(run_dir: str, recipe: Recipe):
         yield
     except (PdekitError, KeyboardInterrupt):
         if new and not os.path.exists(os.path.join(run_dir, "checkpoint.pt")):
-            os.remove(path)
-            if made:
-                with contextlib.suppress(OSError):  # (kept where the training wrote something else)
-                    os.rmdir(run_dir)
+            if made:  # everything in it is this run's (a tensorboard/ folder, say): a rerun must find no folder
+                shutil.rmtree(run_dir, ignore_errors=True)
+            else:
+                os.remove(path)
         raise
 
 
@@ -547,7 +548,7 @@ def evaluate_run(run_dir: str, data: str | None = None, json_out: str | None = N
         If an output lies in the run folder or is the data file, is not writable, the checkpoint is
         missing or unreadable, or ``data`` does not fit the model.
     """
-    from pdekit.recipes import load_recipe
+    from pdekit.recipes import load_saved_recipe
     from pdekit.train.checkpoint import load_checkpoint
 
     def within(path, folder):
@@ -558,8 +559,10 @@ def evaluate_run(run_dir: str, data: str | None = None, json_out: str | None = N
         if out and within(out, run_dir):
             raise PdekitError(f"{flag} must name a path outside the run folder '{run_dir}': the run's own record "
                               f"(checkpoint, metrics, report) is never changed")
-        if out and data and within(data, out):
-            raise PdekitError(f"{flag} {out} would overwrite the data file '{data}'")
+    written = [json_out] if json_out else []  # what would be written: the JSON file, the report and its plots
+    written += [os.path.join(report_dir, "report.md"), os.path.join(report_dir, "plots")] if report_dir else []
+    if data and any(within(data, path) for path in written):
+        raise PdekitError(f"--json or --report would overwrite the data file '{data}'")
     if json_out:
         check_writable_file(json_out)
     if report_dir:
@@ -569,7 +572,12 @@ def evaluate_run(run_dir: str, data: str | None = None, json_out: str | None = N
         raise PdekitError(f"pdekit eval takes eval.KEY=VALUE settings only (the run's training settings are its "
                           f"own), got {wrong[0]}")
     saved = load_checkpoint(os.path.join(run_dir, "checkpoint.pt"))
-    recipe = load_recipe(json.loads(saved["recipe"]), overrides=overrides)
+    recipe = load_saved_recipe(json.loads(saved["recipe"]))
+    if overrides and recipe.kind == "pinn":
+        raise PdekitError("a PINN run takes no evaluation settings (it is scored against its reference on the "
+                          "training grid); give no eval.KEY=VALUE")
+    if overrides:
+        recipe = load_saved_recipe(json.loads(saved["recipe"]), overrides=overrides)
     _note_unfinished(run_dir, saved, "these are the metrics of {weights}. Run its recipe again with --out "
                                      f"{run_dir} to finish it")
     return RUNNERS[recipe.kind].evaluate(run_dir, recipe, data, json_out, report_dir, str(resolve_device(device, "--device")))
@@ -621,7 +629,7 @@ def invert_run(run_dir: str, out: str | None = None, samples: int = 8, noise: fl
     from pdekit.eval.inverse import invert, plot_inversion, solve_inputs
     from pdekit.eval.report import _names
     from pdekit.problems import get_problem
-    from pdekit.recipes import load_recipe
+    from pdekit.recipes import load_saved_recipe
     from pdekit.train.checkpoint import load_checkpoint
     from pdekit.train.supervised import load_trained
 
@@ -640,7 +648,7 @@ def invert_run(run_dir: str, out: str | None = None, samples: int = 8, noise: fl
             raise PdekitError(f"--bounds gives {pairs} LOW HIGH pairs for {len(set(channels))} recovered channels: "
                               f"give one pair for all of them or one per channel")
     saved = load_checkpoint(os.path.join(run_dir, "checkpoint.pt"))
-    recipe = load_recipe(json.loads(saved["recipe"]))
+    recipe = load_saved_recipe(json.loads(saved["recipe"]))
     if recipe.kind != "operator" or recipe.data.input_steps > 1:
         kind = "several-input-steps trajectory" if recipe.kind == "operator" else recipe.kind
         raise PdekitError(f"'{run_dir}' is a {kind} run; pdekit invert takes operator runs that map one input (a "
@@ -670,6 +678,8 @@ def invert_run(run_dir: str, out: str | None = None, samples: int = 8, noise: fl
         else:
             solver = lambda x: solve_inputs(problem, cfg.get("seed", 0), first, x, d.target_time, device)  # noqa: E731
     periodic = saved.get("grid", recipe.data.resolved_grid()) == "periodic"  # the grid the run trained on
+    if d.trajectory and not d.file:  # (nodes for its time axis; the initial state's space is the problem's)
+        periodic = get_problem(d.problem).periodic
     results, arrays = invert(trained, (x_val, y_val), (x_test, y_test), noise=noise, fraction=fraction, steps=steps,
                              bounds=bounds, periodic=periodic, channels=channels, solver=solver,
                              repeated_slice=d.trajectory, quiet=quiet)

@@ -10,7 +10,7 @@ from pdekit.config import limits, param, require
 
 @dataclass(frozen=True)
 class DataSection:
-    problem: str = param("burgers_1d", "problem that generates the data")
+    problem: str = param("burgers_1d", "problem that generates the data (a recipe names it, or data.file)")
     resolution: int = param(0, "stored grid (0: the problem's default)")
     params: dict = field(default_factory=dict, metadata={"help": "problem parameters"})
     n_train: int = param(1000, "training samples: indices 0 .. n_train - 1 of the seed's stream")

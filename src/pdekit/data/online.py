@@ -274,6 +274,7 @@ class OnlinePairs(PairSource):
         if self.share == 0:
             raise PdekitError(f"train.batch_size = {batch_size} gives no sample to some of the {world} processes")
         self.watermark = resolve_watermark(buffer, policy, watermark, self.share, reuse)
+        self.watermark_setting = watermark  # (as given: the resolved one depends on this process's share)
         self.capacity, self.policy, self.reuse = buffer, policy, reuse
         self.workers, self.threads, self.chunk, self.rank, self.world = workers, threads, chunk, rank, world
         self.channels, self.ndim = task.shape(problem.channels(), problem.ndim, len(problem.sample_params))
@@ -396,7 +397,9 @@ class OnlinePairs(PairSource):
 
         key = {**dataset_identity(self.problem, self.n_train, self.seed, 0), "skip": self.skip, "task": list(self.task),
                # the stream's draws too: a resume under another policy would read the old buffer's positions
-               "buffer": self.capacity, "policy": self.policy, "watermark": self.watermark, "reuse": self.reuse}
+               # (as configured, alike on every process: the resolved watermark follows each one's share)
+               "buffer": self.capacity, "policy": self.policy, "watermark": self.watermark_setting,
+               "batch_size": self.batch_size, "reuse": self.reuse}
         return hashlib.sha256(canonical(key).encode()).hexdigest()[:16]
 
     def state_dict(self):

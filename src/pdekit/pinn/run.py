@@ -48,7 +48,7 @@ def evaluate_pinn_run(run_dir: str, json_out: str | None = None, report_dir: str
     them, without training. Writes nothing but ``json_out`` (the metrics) and ``report_dir`` (report.md
     and plots), each only when given: the run folder is left as it is."""
     from pdekit.pinn.task import summary
-    from pdekit.recipes import load_recipe
+    from pdekit.recipes import load_saved_recipe
     from pdekit.recipes.pinn import build_benchmark
     from pdekit.train.checkpoint import load_checkpoint
     from pdekit.train.trainer import FORMAT, check_checkpoint_model
@@ -58,7 +58,7 @@ def evaluate_pinn_run(run_dir: str, json_out: str | None = None, report_dir: str
     if saved.get("format") != FORMAT:
         raise DataFileError(f"'{path}' is a checkpoint of an older pdekit, which this one cannot read; train the run "
                             f"again (delete its folder or choose another --out)")
-    recipe = load_recipe(json.loads(saved["recipe"]))
+    recipe = load_saved_recipe(json.loads(saved["recipe"]))
     if recipe.kind != "pinn":
         raise DataFileError(f"'{path}' is not the checkpoint of a PINN run")
     bench = build_benchmark(recipe.problem, recipe.model)

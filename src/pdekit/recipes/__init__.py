@@ -47,7 +47,8 @@ def shipped_recipe_text(name: str) -> str | None:
 def _read(name_or_path: str) -> dict:
     if os.path.isdir(name_or_path) and shipped_recipe_text(name_or_path) is None:
         raise ConfigError(f"'{name_or_path}' is a folder, not a recipe (a YAML file or a shipped recipe's name)")
-    if os.path.isfile(name_or_path):  # (a folder named like a shipped recipe, a run's --out, does not hide it)
+    if os.path.exists(name_or_path) and not os.path.isdir(name_or_path):  # a file or a pipe; a folder named like a
+        # shipped recipe (a run's --out) does not hide it
         try:
             with open(name_or_path, encoding="utf-8") as fh:
                 text = fh.read()
@@ -206,11 +207,11 @@ def load_recipe(source: str | dict, quick: bool = False, overrides: list[str] | 
         article = "an" if kind_name[:1] in "aeiou" else "a"
         raise ConfigError(f"unknown recipe key '{unknown[0]}'{also} for {article} {kind_name} recipe; allowed: "
                           f"{', '.join(top_keys)}")
-    name = raw.get("name")
+    apply_quick_and_overrides(raw, quick, overrides, top_keys, kind.renamed)
+    name = raw.get("name")  # (after the overrides: name=../x is one)
     if not isinstance(name, str) or not name.strip() or name.startswith(".") or any(c in name for c in "/\\"):
         raise ConfigError(f"the recipe's name must be a plain file name (it names the run folder runs/<name>), "
                           f"got {name!r}")
-    apply_quick_and_overrides(raw, quick, overrides, top_keys, kind.renamed)
     for section in kind.sections:
         if not isinstance(raw.get(section) or {}, dict):
             raise ConfigError(f"recipe section '{section}' must be a mapping, got {raw[section]!r}")
@@ -218,6 +219,40 @@ def load_recipe(source: str | dict, quick: bool = False, overrides: list[str] | 
     sections = kind.load(raw)  # validates and writes the resolved sections back into raw
     return Recipe(name=str(raw["name"]), description=str(raw.get("description", "")), kind=kind_name,
                   sections=sections, raw=raw)
+
+
+def load_saved_recipe(raw: dict, overrides: list[str] | None = None) -> Recipe:
+    """A run's recorded recipe (its checkpoint's), read as the pdekit that wrote it read it: keys it
+    accepted and ignored, refused since, are set to their defaults, and a name that is not a plain
+    file name keeps its last part, so an older run still evaluates and inverts.
+
+    Parameters
+    ----------
+    raw : dict
+        The recorded recipe mapping (not changed: it is copied).
+    overrides : list of str or None
+        As ``load_recipe``'s (``pdekit eval``'s eval.KEY=VALUE settings).
+
+    Returns
+    -------
+    Recipe
+    """
+    from pdekit.problems import PROBLEMS
+
+    raw = copy.deepcopy(raw)
+    data = raw.get("data")
+    if isinstance(data, dict):
+        if data.get("test_file") and not data.get("file"):
+            data["test_file"] = ""
+        cls = PROBLEMS.get(data.get("problem")) if isinstance(data.get("problem"), str) else None
+        if not data.get("file") and cls is not None and not cls.time_dependent:
+            data.update(input_time=0, target_time=-1, input_steps=1)
+    if raw.get("kind") == "rollout" and isinstance(raw.get("eval"), dict):
+        raw["eval"].pop("plot_samples", None)
+    name = str(raw.get("name"))
+    if name.startswith(".") or "/" in name or "\\" in name:
+        raw["name"] = os.path.basename(name.replace("\\", "/")).lstrip(".") or "run"
+    return load_recipe(raw, overrides=overrides)
 
 
 from pdekit.recipes import operator, pinn, rollout  # noqa: E402,F401  (the kinds register themselves)

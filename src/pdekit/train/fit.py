@@ -56,7 +56,9 @@ def fit(model: torch.nn.Module, task, val_data=None, run_dir: str | None = None,
         if val_data is None:
             raise PdekitError("fit: give the validation pair too: fit(model, (x, y), (x_val, y_val), ...)")
         cfg, task_cfg = make_train_config(SupervisedTask, options, owner="fit")
-        task = SupervisedTask(task, val_data, task_cfg, owner="fit", grid=getattr(model, "grid", "nodes"))
+        grid = getattr(model, "grid", "nodes")  # a pdekit model's data grid (a user's attribute may be anything)
+        grid = grid if isinstance(grid, str) and grid in ("nodes", "periodic") else "nodes"
+        task = SupervisedTask(task, val_data, task_cfg, owner="fit", grid=grid)
     else:
         if val_data is not None:
             raise PdekitError("fit: a task holds its own validation data; give val_data only with an (x, y) pair")
