@@ -241,3 +241,15 @@ def test_each_process_augments_its_own_share_with_its_own_draws():
         task.seed, task.batch, task.device = 0, 4, torch.device("cpu")
         draws[rank] = torch.cat([xb[:, 0, 0] for xb, _ in task.batches(1, torch.float32)])
     assert torch.equal(draws[None], draws[0]) and not torch.isin(draws[1], draws[0]).any()
+
+
+def test_the_samples_an_online_run_trained_on_with_two_processes():
+    """Process r solves the stream's positions p * 2 + r: with 20 and 19 inserted, stream indices
+    0 .. 38 trained; those past n_train = 32 skip the 8 validation and 8 test indices (48 .. 54)."""
+    from pdekit.pipeline import trained_spans
+    from pdekit.recipes import load_recipe
+
+    recipe = load_recipe(RECIPE)
+    state = {"online_state": json.dumps([{"buffer": [], "next": 20}, {"buffer": [], "next": 19}])}
+    assert trained_spans(recipe, state) == [(0, 39), (48, 54)]
+    assert trained_spans(recipe, {"online_state": json.dumps([{"buffer": [], "next": 10}])}) == [(0, 39)]
