@@ -59,6 +59,13 @@ def test_the_ball_basis_integrates_to_its_exact_values():
     assert len(sums) == 1 + 4 * 2
     assert abs(float(sums[0]) - 1 / 108) < 1e-4 and abs(float(sums[1]) - 7 / 54) < 1e-3
     assert float(sums[[2, 3, 4, 6, 7, 8]].abs().max()) < 1e-12
+    # the odd factors are the unit vector's components: the ring's x-factor against x / radius
+    # averages to 1/54 (cos^2 over the sphere: 1/3), against y and z to 0 (measured 0.01842)
+    basis = disk_basis((half,) * 3, (1 / n,) * 3, 0.1, 3, torch.device("cpu"), torch.float64)
+    axis = torch.arange(-half, half + 1, dtype=torch.float64) / n
+    d = torch.stack(torch.meshgrid(axis, axis, axis, indexing="ij")) / 0.1
+    moments = torch.stack([(basis[2 + j] * d).flatten(1).sum(1) for j in range(3)])  # (factor, axis)
+    assert torch.allclose(moments, torch.eye(3, dtype=torch.float64) / 54, atol=2e-4), moments
 
 
 def test_local_fno_in_3d_gives_converging_outputs_at_two_resolutions():
