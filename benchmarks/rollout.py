@@ -66,7 +66,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)  # set explicitly: the timings' ratios depend on it
-    args.set = [f"train.threads={args.threads}", *args.set]
+    args.threads_override = f"train.threads={args.threads}"  # (not in args.set, which names the section)
     if args.models:
         compare_models(args)
         return
@@ -91,7 +91,7 @@ def _run_table(args, section: str, variants: list, columns: list, caption: str) 
     """Train each (label, overrides, cells) variant; cells(metrics) gives its row's cells."""
     rows = []
     for label, overrides, cells in variants:
-        m = run_variant(args.recipe, not args.full, [*args.set, *overrides], label)
+        m = run_variant(args.recipe, not args.full, [args.threads_override, *args.set, *overrides], label)
         rows.append((m["val_rollout_rel_l2"], "| " + " | ".join(cells(m)) + " |"))
         print(rows[-1][1], flush=True)
     _write_table(args, section, rows, columns, caption)
