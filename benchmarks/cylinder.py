@@ -29,10 +29,11 @@ C_D, C_L, DP = 5.57953523384, 0.010618948146, 0.11752016697
 MESHES = ((0.01, 0.04), (0.005, 0.03), (0.0025, 0.02))
 
 
-def steady_rows() -> list[str]:
+def steady_rows() -> tuple[list[str], list[float]]:
+    """The table's rows and each mesh's c_D relative error."""
     from pdekit.numerics.channel_flow import ChannelFlow, Obstacle
 
-    rows = []
+    rows, errors = [], []
     for h_near, h_far in MESHES:
         start = time.perf_counter()
         flow = ChannelFlow(Obstacle.circle((0.2, 0.2), 0.05), h_near, h_far)
@@ -43,8 +44,9 @@ def steady_rows() -> list[str]:
         rows.append(f"| {h_near:g} / {h_far:g} | {flow.mesh.nelements} | {flow.dofs} | {c_d:.6f} ({c_d / C_D - 1:+.1e}) | "
                     f"{c_l:.6f} ({c_l / C_L - 1:+.1e}) | {dp:.6f} ({dp / DP - 1:+.1e}) | {state.newton_steps} | "
                     f"{seconds:.1f} |")
+        errors.append(abs(c_d / C_D - 1))
         print(rows[-1], flush=True)
-    return rows
+    return rows, errors
 
 
 def unsteady(h_near: float, h_far: float, spinup: float, measure: float, dt: float) -> tuple[dict, dict, int, float]:
@@ -71,14 +73,15 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(2)
     os.environ.setdefault("OMP_NUM_THREADS", "2")
-    rows = steady_rows()
+    rows, errors = steady_rows()
+    cuts = " and ".join(f"{a / b:.1f}x" for a, b in zip(errors, errors[1:]))
     text = "\n".join([
         "| h on the cylinder / far | triangles | unknowns | c_D (relative error) | c_L (relative error) | "
         "dp (relative error) | Newton steps | mesh + solve s |",
         "|---|---|---|---|---|---|---|---|", *rows]) + (
         f"\n\nReference (Schafer and Turek 1996, case 2D-1, Re = 20): c_D = {C_D}, c_L = {C_L}, dp = {DP}. "
         "P2-P1 Taylor-Hood elements with curved edges on the cylinder; forces from the momentum residual tested "
-        "with e_x and e_y on the cylinder. Halving the mesh near the cylinder cuts the c_D error about tenfold. "
+        f"with e_x and e_y on the cylinder. Halving the mesh near the cylinder cuts the c_D error by {cuts}. "
         f"Measured with `python benchmarks/cylinder.py` on {machine()}, commit {git_commit()}.")
     replace_section("docs/solvers.md", "cylinder-2d1", text)
     print(text)

@@ -97,7 +97,7 @@ def main() -> None:
         f"channels (25 history steps and one parameter); the two give the same numbers (max difference below "
         f"1e-4). PyTorch Geometric {torch_geometric.__version__}, {args.threads} threads. pdekit keeps the plain "
         f"torch version: no dependency, the batch shares one edge list, and it is as fast (gathering with "
-        f"index_select; with advanced indexing, h[:, dst], it was 13-22% slower than PyG in an earlier run). "
+        f"index_select rather than advanced indexing, h[:, dst], which was slower in an earlier, unrecorded run). "
         f"No GPU was available for this run, so the GPU side of the comparison is still open. Measured with "
         f"`python benchmarks/message_passing.py` on {machine()}, commit {git_commit()}.")
     replace_section("docs/benchmarks.md", "message-passing", text)
