@@ -5,7 +5,7 @@ batching). Same weights, same numbers (checked); time of forward + backward of o
 of 7 rounds after a warm-up, for 16 graphs of n = 50, 200 and 1000 points (1D periodic grid, three
 neighbours on each side), hidden 128. Writes the section `message-passing` of docs/benchmarks.md.
 
-    pip install torch_geometric   # a benchmark peer, not a pdekit dependency
+    bash benchmarks/setup_peers.sh && . .venv-bench/bin/activate   # torch_geometric 2.8.1: a peer, not a dependency
     python benchmarks/message_passing.py [--threads 2]
 """
 
