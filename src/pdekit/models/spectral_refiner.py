@@ -33,7 +33,8 @@ class SpectralRefiner(FNO):
 
     Parameters
     ----------
-    refine_modes : modes per dimension of the fine-tuned last layer (0: twice ``modes``; modes the
+    refine_modes : modes per dimension of the fine-tuned last layer, in the paper's convention (as
+        ``modes``) also where the FNO is given ``n_modes`` (0: twice the trained modes; modes the
         grid does not hold are dropped, as in every spectral layer).
     refine_share : the share of the epochs spent fine-tuning, in (0, 1).
     in_channels, out_channels, ndim, grid, modes, n_modes, hidden_channels, n_layers, lifting_channels, projection_channels, use_grid, factorization, rank, activation_fn, padding, old_names : as for the FNO (``pdekit.models.FNO``).
