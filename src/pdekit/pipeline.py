@@ -572,12 +572,11 @@ def evaluate_run(run_dir: str, data: str | None = None, json_out: str | None = N
         raise PdekitError(f"pdekit eval takes eval.KEY=VALUE settings only (the run's training settings are its "
                           f"own), got {wrong[0]}")
     saved = load_checkpoint(os.path.join(run_dir, "checkpoint.pt"))
-    recipe = load_saved_recipe(json.loads(saved["recipe"]))
-    if overrides and recipe.kind == "pinn":
+    raw = json.loads(saved["recipe"])
+    if overrides and raw.get("kind") == "pinn":
         raise PdekitError("a PINN run takes no evaluation settings (it is scored against its reference on the "
                           "training grid); give no eval.KEY=VALUE")
-    if overrides:
-        recipe = load_saved_recipe(json.loads(saved["recipe"]), overrides=overrides)
+    recipe = load_saved_recipe(raw, overrides=overrides)
     _note_unfinished(run_dir, saved, "these are the metrics of {weights}. Run its recipe again with --out "
                                      f"{run_dir} to finish it")
     return RUNNERS[recipe.kind].evaluate(run_dir, recipe, data, json_out, report_dir, str(resolve_device(device, "--device")))
@@ -673,10 +672,9 @@ def invert_run(run_dir: str, out: str | None = None, samples: int = 8, noise: fl
     problem = get_problem(cfg["problem"]).from_params(cfg["resolution"], cfg["params"]) if meta["problem"] else None
     if problem is not None and not (problem.time_dependent and d.input_time % problem.config.nt):
         first = cfg.get("first", 0) + getattr(files["test"], "start", 0)
-        if d.trajectory:  # the initial state (repeated along time in the input) to the whole trajectory
-            solver = lambda x: solve_inputs(problem, cfg.get("seed", 0), first, x[:, :, 0], None, device)  # noqa: E731
-        else:
-            solver = lambda x: solve_inputs(problem, cfg.get("seed", 0), first, x, d.target_time, device)  # noqa: E731
+        # a trajectory run: from the initial state (repeated along time in its input) to the whole trajectory
+        solver = lambda x: solve_inputs(problem, cfg.get("seed", 0), first, x[:, :, 0] if d.trajectory else x,  # noqa: E731
+                                        None if d.trajectory else d.target_time, device)
     periodic = saved.get("grid", recipe.data.resolved_grid()) == "periodic"  # the grid the run trained on
     if d.trajectory and not d.file:  # (nodes for its time axis; the initial state's space is the problem's)
         periodic = get_problem(d.problem).periodic

@@ -209,7 +209,7 @@ def load_recipe(source: str | dict, quick: bool = False, overrides: list[str] | 
                           f"{', '.join(top_keys)}")
     apply_quick_and_overrides(raw, quick, overrides, top_keys, kind.renamed)
     name = raw.get("name")  # (after the overrides: name=../x is one)
-    if not isinstance(name, str) or not name.strip() or name.startswith(".") or any(c in name for c in "/\\"):
+    if not _plain_name(name):
         raise ConfigError(f"the recipe's name must be a plain file name (it names the run folder runs/<name>), "
                           f"got {name!r}")
     for section in kind.sections:
@@ -219,6 +219,11 @@ def load_recipe(source: str | dict, quick: bool = False, overrides: list[str] | 
     sections = kind.load(raw)  # validates and writes the resolved sections back into raw
     return Recipe(name=str(raw["name"]), description=str(raw.get("description", "")), kind=kind_name,
                   sections=sections, raw=raw)
+
+
+def _plain_name(name) -> bool:
+    """A recipe name that can name a run folder under runs/: text, no path separator, no leading dot."""
+    return isinstance(name, str) and bool(name.strip()) and not name.startswith(".") and not any(c in name for c in "/\\")
 
 
 def load_saved_recipe(raw: dict, overrides: list[str] | None = None) -> Recipe:
@@ -250,7 +255,7 @@ def load_saved_recipe(raw: dict, overrides: list[str] | None = None) -> Recipe:
     if raw.get("kind") == "rollout" and isinstance(raw.get("eval"), dict):
         raw["eval"].pop("plot_samples", None)
     name = str(raw.get("name"))
-    if name.startswith(".") or "/" in name or "\\" in name:
+    if not _plain_name(name):
         raw["name"] = os.path.basename(name.replace("\\", "/")).lstrip(".") or "run"
     return load_recipe(raw, overrides=overrides)
 
