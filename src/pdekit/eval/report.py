@@ -262,7 +262,7 @@ def _setup(recipe, results, history=()) -> list[str]:
     train = f"{d.n_train} train"
     fresh = [row["fresh_samples"] for row in history if "fresh_samples" in row]
     if d.source == "online" and fresh:  # n_train is an epoch's draws; the stream went on past the test indices
-        train = f"{d.n_train} train per epoch, solved online ({int(fresh[-1])} fresh samples in all, per process)"
+        train = f"{d.n_train} train per epoch, solved online ({int(fresh[-1])} fresh samples in all; under torchrun, the first process's)"
     lines = [f"- data: {source}; samples {train} / {d.validation_count} validation / {d.n_test} test "
              f"(disjoint index ranges of seed {d.seed})",
              f"- model: {recipe.model['name']} ({', '.join(f'{k}={v}' for k, v in recipe.model.items() if k != 'name')}), "
