@@ -344,8 +344,10 @@ def test_fno_takes_neuraloperators_names_and_keeps_its_modes():
     torch.manual_seed(0)
     old = build_model({"name": "fno", "modes": 6, "width": 8, "depth": 2}, 1, 1, 1)
     assert all(torch.equal(a, b) for a, b in zip(new.state_dict().values(), old.state_dict().values()))
-    with pytest.raises(ConfigError, match="modes .* or n_modes .*, not both"):
-        FNO(modes=8, n_modes=(16,))
+    for modes in (8, 16):  # 16, the default, given explicitly was ignored
+        with pytest.raises(ConfigError, match="modes .* or n_modes .*, not both"):
+            FNO(modes=modes, n_modes=(16,))
+    assert FNO(modes=16).spectral[0].modes == (16,)
     with pytest.raises(ConfigError, match="n_modes must be even along all but the last axis"):
         FNO(n_modes=(15, 16))
     with pytest.raises(ConfigError, match="model.width is the old name of model.hidden_channels"):

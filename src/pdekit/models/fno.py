@@ -11,6 +11,14 @@ from pdekit.models.registry import check_grid, register_model, renamed_arguments
 from pdekit.nn import SpectralConv, activation, conv_nd, grid_channels, mlp
 
 
+class _DefaultModes(int):
+    """The default mode count, 16, told apart from a 16 the caller gave: modes and n_modes
+    together are refused, also when modes is 16."""
+
+
+DEFAULT_MODES = _DefaultModes(16)
+
+
 @register_model("fno")
 class FNO(nn.Module):
     """Fourier neural operator (Li et al., "Fourier Neural Operator for Parametric Partial
@@ -53,9 +61,9 @@ class FNO(nn.Module):
     exclusive = (("modes", "n_modes"),)  # the paper's convention or neuraloperator's
 
     def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int | None = None, grid: str = "nodes",
-                 modes: list = 16, n_modes: list | None = None, hidden_channels: int = 64, n_layers: int = 4,
-                 lifting_channels: int = 128, projection_channels: int = 128, use_grid: bool = True,
-                 factorization: str = "none", rank: float = 1.0, activation_fn: str = "gelu",
+                 modes: list = DEFAULT_MODES, n_modes: list | None = None, hidden_channels: int = 64,
+                 n_layers: int = 4, lifting_channels: int = 128, projection_channels: int = 128,
+                 use_grid: bool = True, factorization: str = "none", rank: float = 1.0, activation_fn: str = "gelu",
                  padding: float | list = 0.0, **old_names):
         super().__init__()
         given = renamed_arguments(self, old_names, {"hidden_channels": hidden_channels, "n_layers": n_layers})
@@ -76,7 +84,7 @@ class FNO(nn.Module):
             raise ConfigError(f"FNO: n_modes must be even along all but the last axis (n keeps k = -n/2..n/2-1), got "
                               f"{counts}")
         if n_modes is not None:
-            if modes != 16:
+            if modes is not DEFAULT_MODES:
                 raise ConfigError("FNO: give modes (the paper's convention) or n_modes (neuraloperator's), not both")
             modes = [n // 2 for n in counts[:-1]] + [counts[-1] // 2 + 1]
         else:

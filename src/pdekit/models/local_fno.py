@@ -12,7 +12,7 @@ from torch import nn
 from torch.autograd.function import once_differentiable
 
 from pdekit.errors import ConfigError
-from pdekit.models.fno import FNO
+from pdekit.models.fno import DEFAULT_MODES, FNO
 from pdekit.models.registry import register_model
 from pdekit.nn import constant_cache
 from pdekit.nn.layers import full_precision
@@ -188,7 +188,7 @@ class LocalFNO(FNO):
     resolution_invariant = True  # (per model: False with the differential kernel, see __init__)
 
     def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int | None = None, grid: str = "nodes",
-                 modes: list = 16, n_modes: list | None = None, hidden_channels: int = 64, n_layers: int = 4,
+                 modes: list = DEFAULT_MODES, n_modes: list | None = None, hidden_channels: int = 64, n_layers: int = 4,
                  lifting_channels: int = 128, projection_channels: int = 128, use_grid: bool = True,
                  factorization: str = "none", rank: float = 1.0, activation_fn: str = "gelu", padding: float | list = 0.0,
                  differential: bool = True, local_integral: bool = True, local_radius: float = 0.05, rings: int = 3,

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from pdekit.errors import ConfigError
-from pdekit.models.fno import FNO
+from pdekit.models.fno import DEFAULT_MODES, FNO
 from pdekit.models.registry import register_model
 from pdekit.nn.spectral import SpectralConv
 
@@ -43,7 +43,7 @@ class SpectralRefiner(FNO):
     summary = "Spectral-Refiner: an FNO whose last spectral layer is fine-tuned without mode truncation"
 
     def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int | None = None, grid: str = "nodes",
-                 modes: list = 16, n_modes: list | None = None, hidden_channels: int = 64, n_layers: int = 4,
+                 modes: list = DEFAULT_MODES, n_modes: list | None = None, hidden_channels: int = 64, n_layers: int = 4,
                  lifting_channels: int = 128, projection_channels: int = 128, use_grid: bool = True,
                  factorization: str = "none", rank: float = 1.0, activation_fn: str = "gelu", padding: float | list = 0.0,
                  refine_modes: list = 0, refine_share: float = 0.2, **old_names):
