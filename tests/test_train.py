@@ -784,3 +784,22 @@ def test_a_rewritten_data_file_does_not_resume_or_rescore_the_old_run(run_cli, t
     code, _, err = run_cli("run", "r.yaml", "--out", "run", "--quiet")
     assert code == 2 and "was trained on other data than the file holds now" in err, err
     assert (tmp_path / "run/metrics.json").read_bytes() == record
+
+
+def test_an_unfinished_run_recorded_with_a_key_refused_since_still_resumes(run_cli, recipe_file, tmp_path):
+    """An older pdekit accepted and ignored data.test_file without data.file; its run (unfinished or
+    not), rerun with the key taken out as it must be now, was refused as a run of another recipe."""
+    path = recipe_file(train__epochs=1)
+    assert run_cli("run", path, "--out", "runs/a", "--quiet")[0] == 0
+    ckpt, record = tmp_path / "runs/a/checkpoint.pt", tmp_path / "runs/a/recipe.json"
+    state = torch.load(ckpt, weights_only=True)
+    old = json.loads(state["recipe"])
+    old["data"]["test_file"] = "t.h5"
+    state["recipe"] = json.dumps(old, sort_keys=True)
+    torch.save(state, ckpt)
+    record.write_text(json.dumps({**json.loads(record.read_text()), "data": old["data"]}))
+    code, _, err = run_cli("run", recipe_file(train__epochs=1), "--out", "runs/a", "--quiet")  # (a resume checks alike)
+    assert code == 0, err
+    assert torch.equal(torch.load(ckpt, weights_only=True)["model"]["lift.0.weight"], state["model"]["lift.0.weight"])
+    code, _, err = run_cli("run", recipe_file(train__epochs=1, train__lr=1e-3), "--out", "runs/a", "--quiet")
+    assert code == 2 and "train.lr: 0.003 in the saved run, 0.001 now" in err, err

@@ -143,7 +143,7 @@ def train_operator(recipe: Recipe, run_dir: str, train, x_val, y_val, quiet: boo
                                             recipe.task.augment_warp)
     task = SupervisedTask(train, (x_val, y_val), recipe.task, physics, augmentation=augmentation, grid=grid)
     meta = {"model_name": recipe.model["name"], "grid": grid, "grid_revision": GRID_REVISION, **_file_identity(recipe, task)}
-    trainer = Trainer(model, task, recipe.train, run_dir, recipe.to_json(), meta, name=recipe.name, quiet=quiet)
+    trainer = Trainer(model, task, recipe.train, run_dir, run_setup(run_dir, recipe), meta, name=recipe.name, quiet=quiet)
     try:
         return task.result(trainer.fit())
     finally:
@@ -198,6 +198,31 @@ def _file_identity(recipe: Recipe, task) -> dict:
     return {"data_fingerprint": task.fingerprint()} if recipe.data.file else {}
 
 
+def as_read_now(text: str) -> str:
+    """A run's recorded recipe (JSON text) as this pdekit reads it (``load_saved_recipe``: keys an
+    older pdekit accepted and ignored, refused since, at their defaults); the text itself where it
+    does not read as a recipe."""
+    from pdekit.recipes import load_saved_recipe
+
+    try:
+        return load_saved_recipe(json.loads(text)).to_json()
+    except (PdekitError, ValueError, TypeError, AttributeError):
+        return text
+
+
+def run_setup(run_dir: str, recipe: Recipe) -> str:
+    """The recipe's JSON for the Trainer, which resumes only a checkpoint of the same text: the
+    checkpoint's own text where it records this recipe as an older pdekit wrote it (with a key
+    refused since), so an unfinished run of before still resumes."""
+    from pdekit.train.checkpoint import load_checkpoint
+
+    now, path = recipe.to_json(), os.path.join(run_dir, "checkpoint.pt")
+    if not os.path.exists(path):
+        return now
+    saved = load_checkpoint(path).get("recipe")
+    return saved if isinstance(saved, str) and saved != now and as_read_now(saved) == now else now
+
+
 def prepare_run_dir(run_dir: str, recipe: Recipe | None = None) -> None:
     """Check the run folder can be made, refusing one that is neither new, empty nor a run folder (so a
     mistyped --out never fills, or is suggested for deletion, a folder of the user's), or (given
@@ -220,7 +245,7 @@ def prepare_run_dir(run_dir: str, recipe: Recipe | None = None) -> None:
                 except ValueError as exc:  # (written whole since; a kill could cut the file short before)
                     raise PdekitError(f"'{saved}' is not a readable recipe ({exc}); the run it records cannot be "
                                       f"checked: choose another --out or delete the folder to start afresh") from None
-                refuse_another_run(run_dir, text, recipe.to_json())
+                refuse_another_run(run_dir, as_read_now(text), recipe.to_json())
         check_writable_dir(run_dir, keep=False)  # made when the run writes: a refused one leaves no folder
     if world > 1:
         import torch.distributed as dist
@@ -325,7 +350,7 @@ class PinnRunner:
 
         prepare_run_dir(run_dir, recipe)
         with recipe_recorded(run_dir, recipe):
-            bench, result = train_pinn_recipe(recipe, run_dir, quiet)
+            bench, result = train_pinn_recipe(recipe, run_dir, quiet, run_setup(run_dir, recipe))
         return write_pinn_record(recipe, run_dir, bench, result)
 
     @staticmethod
@@ -391,7 +416,7 @@ class RolloutRunner:
         meta = {"channels": channels, "ndim": ndim, "dt": dt, "cond_log": list(cond_log), "grid": recipe.data.resolved_grid(),
                 "grid_revision": GRID_REVISION, **_file_identity(recipe, task)}
         with recipe_recorded(run_dir, recipe):
-            trained = Trainer(model, task, recipe.train, run_dir, recipe.to_json(), meta, name=recipe.name,
+            trained = Trainer(model, task, recipe.train, run_dir, run_setup(run_dir, recipe), meta, name=recipe.name,
                               quiet=quiet).fit()
         return trained, files
 

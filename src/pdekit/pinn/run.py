@@ -14,9 +14,10 @@ import torch
 from pdekit.errors import DataFileError
 from pdekit.paths import write_json
 
-def train_pinn_recipe(recipe, run_dir: str | None, quiet: bool = False) -> tuple[object, dict]:
+def train_pinn_recipe(recipe, run_dir: str | None, quiet: bool = False, setup: str | None = None) -> tuple[object, dict]:
     """(the recipe's Benchmark with its PINN trained, the PinnTask's summary); with ``run_dir``, a
-    checkpoint there resumes (or, for a finished run, just restores the weights)."""
+    checkpoint there resumes (or, for a finished run, just restores the weights); ``setup``: the
+    recipe's JSON as the checkpoint records it (None: ``recipe.to_json()``)."""
     from pdekit.pinn.task import PinnTask
     from pdekit.recipes.pinn import build_benchmark
     from pdekit.train.trainer import Trainer
@@ -24,7 +25,7 @@ def train_pinn_recipe(recipe, run_dir: str | None, quiet: bool = False) -> tuple
     torch.manual_seed(recipe.train.seed)  # before the network is built: its initialization is part of the run
     bench = build_benchmark(recipe.problem, recipe.model)
     task = PinnTask(recipe.task)
-    trained = Trainer(bench.pinn, task, recipe.train, run_dir, recipe.to_json(), name=recipe.name, quiet=quiet).fit()
+    trained = Trainer(bench.pinn, task, recipe.train, run_dir, setup or recipe.to_json(), name=recipe.name, quiet=quiet).fit()
     return bench, task.result(trained)
 
 
