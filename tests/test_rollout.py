@@ -449,6 +449,16 @@ def test_a_rollout_recipe_trains_on_a_pdebench_file(tmp_path):
     assert RolloutRunner._model(periodic, 1, 1, 0.2).net.grid == "periodic"
     assert RolloutRunner._model(periodic, 1, 1, 0.2, state={"grid_revision": 3}).net.grid == "nodes"
     assert RolloutRunner._model(recipe, 1, 1, 0.2, state={"grid": "periodic", "grid_revision": 3}).net.grid == "periodic"
+    # the file rewritten with other trajectories: the run is not scored on its "test" split
+    from pdekit.errors import DataFileError
+    from pdekit.pipeline import evaluate_run
+
+    assert evaluate_run(str(tmp_path / "run"))["rollout_rel_l2"] == metrics["rollout_rel_l2"]
+    generate(problem, 14, 1, str(tmp_path / "ks1.h5"), quiet=True)
+    (tmp_path / "ks_pdebench.h5").unlink()
+    convert(str(tmp_path / "ks1.h5"), str(tmp_path / "ks_pdebench.h5"), "pdebench-tensor")
+    with pytest.raises(DataFileError, match="was trained on other data than"):
+        evaluate_run(str(tmp_path / "run"))
 
 
 def _decay_windows(n, seed):

@@ -18,7 +18,7 @@ from pdekit import __version__
 from pdekit.data.dataset import Split
 from pdekit.data.generate import generate
 from pdekit.data.storage import canonical, dataset_identity
-from pdekit.errors import PdekitError
+from pdekit.errors import DataFileError, PdekitError
 from pdekit.models.registry import GRID_REVISION, as_trained
 from pdekit.paths import check_writable_dir, check_writable_file, write_json
 from pdekit.recipes import Recipe
@@ -223,6 +223,18 @@ def run_setup(run_dir: str, recipe: Recipe) -> str:
     return saved if isinstance(saved, str) and saved != now and as_read_now(saved) == now else now
 
 
+def refuse_rewritten_file(run_dir: str, recipe: Recipe, state: dict, task_of) -> None:
+    """Before a run is scored on its own test split of ``data.file``: refuse a file rewritten since the
+    run trained (its digest, ``_file_identity``'s, in the checkpoint ``state`` differs), whose test
+    split may hold the samples it trained on. ``task_of(files)``: the run's task of those splits."""
+    key = "data_fingerprint"  # (a run from before it was recorded: unchecked)
+    if recipe.data.file and key in state and task_of(prepare_data(recipe, splits=("train", "val"))).fingerprint() \
+            != state[key]:
+        raise DataFileError(f"'{run_dir}' was trained on other data than '{recipe.data.file}' holds now (it was "
+                            f"rewritten since), so its test split is no longer the one held out: evaluate it on a "
+                            f"file by --data, or train again")
+
+
 def prepare_run_dir(run_dir: str, recipe: Recipe | None = None) -> None:
     """Check the run folder can be made, refusing one that is neither new, empty nor a run folder (so a
     mistyped --out never fills, or is suggested for deletion, a folder of the user's), or (given
@@ -317,11 +329,14 @@ class OperatorRunner:
     def evaluate(run_dir: str, recipe: Recipe, data: str | None, json_out: str | None, report_dir: str | None,
                  device: str = "cpu") -> dict:
         from pdekit.eval.evaluate import evaluate
+        from pdekit.data.dataset import load_task
         from pdekit.eval.report import write_report
-        from pdekit.train.supervised import load_trained
+        from pdekit.train.supervised import SupervisedTask, load_trained
 
         trained, state = load_trained(run_dir, device)
         if data is None:
+            refuse_rewritten_file(run_dir, recipe, state, lambda files: SupervisedTask(
+                train_source(recipe, files), load_task(files["val"], recipe.data)[:2]))
             files = prepare_data(recipe, device=evaluation_data_device(recipe), evaluation=True)
             test, transfer, held_out = files["test"], files["transfer"], files.get("held_out")
         else:
@@ -389,12 +404,12 @@ class RolloutRunner:
         return torch.stack([torch.from_numpy(meta["params"][k]) for k in sorted(meta["params"])], dim=1), cond_log
 
     @staticmethod
-    def _train(recipe: Recipe, run_dir: str, quiet: bool):
+    def _task(recipe: Recipe, files: dict):
+        """The rollout task of the training and validation trajectories of ``files``; (task, channels,
+        ndim, dt, cond_log)."""
         from pdekit.data.trajectories import load_trajectories, time_step, windows
         from pdekit.train.rollout import RolloutTask
 
-        prepare_run_dir(run_dir, recipe)
-        files = prepare_data(recipe, quiet=quiet, device=resolve_device(recipe.train.device).type)
         r = recipe.rollout
         u_train, t, meta_train = load_trajectories(files["train"])
         dt = time_step(t[r.start :], getattr(files["train"], "path", files["train"]))  # (a Split of a user's file)
@@ -410,8 +425,14 @@ class RolloutRunner:
         problem = None if recipe.data.file else recipe.data_problem()  # its period and grids, for train.augment
         task = RolloutTask(*groups, recipe.task, period=None if problem is None else problem.length,
                            whole_cells=problem is not None and problem.solve_resolution > problem.resolution)
+        return task, u_train.shape[2], u_train.ndim - 3, dt, cond_log
+
+    @staticmethod
+    def _train(recipe: Recipe, run_dir: str, quiet: bool):
+        prepare_run_dir(run_dir, recipe)
+        files = prepare_data(recipe, quiet=quiet, device=resolve_device(recipe.train.device).type)
+        task, channels, ndim, dt, cond_log = RolloutRunner._task(recipe, files)
         torch.manual_seed(recipe.train.seed)  # before the model is built: its initialization is part of the run
-        channels, ndim = u_train.shape[2], u_train.ndim - 3
         model = RolloutRunner._model(recipe, channels, ndim, dt, cond_log)
         meta = {"channels": channels, "ndim": ndim, "dt": dt, "cond_log": list(cond_log), "grid": recipe.data.resolved_grid(),
                 "grid_revision": GRID_REVISION, **_file_identity(recipe, task)}
@@ -502,6 +523,7 @@ class RolloutRunner:
             model.to(recipe.train.lbfgs_torch_dtype)
         model.load_state_dict(state["best_model" if "best_model" in state else "model"])
         model.to(device)
+        refuse_rewritten_file(run_dir, recipe, state, lambda files: RolloutRunner._task(recipe, files)[0])
         files = prepare_data(recipe, device=evaluation_data_device(recipe), evaluation=True)
         history = json.loads(state["history"])
         epoch = int(state.get("best_epoch", int(state["epoch"]) + int(state["lbfgs_iterations"])))
@@ -738,7 +760,6 @@ def _check_foreign_data(recipe, state: dict, trained, data: str) -> list[str]:
     """Refuse a file the model cannot read; return notes on what it holds (printed, and put in the
     report): other parameters than the training data's, or samples the model trained on."""
     from pdekit.data.dataset import load_task
-    from pdekit.errors import DataFileError
 
     x, _, meta = load_task(data, recipe.data, limit=1)
     first_space = 3 if recipe.data.trajectory else 2  # (a trajectory's inputs carry a time axis first)
