@@ -296,3 +296,18 @@ def test_pdekit_invert_recovers_a_trajectory_runs_initial_state(run_cli, tmp_pat
     assert result["solver_baseline_rel_l2"] < 1e-6
     assert arrays["solver_outputs"].shape == arrays["true_outputs"].shape == (3, 1, 12, 32)
     assert (tmp_path / "run/inverse/inverse.png").stat().st_size > 10000
+
+
+def test_a_2d_trajectory_inversion_is_plotted(tmp_path):
+    """A 2D trajectory's inversion draws its initial state and the outputs at the last time (it
+    drew nothing: only 1D trajectories were plotted)."""
+    from pdekit.eval.inverse import plot_inversion
+
+    g = torch.Generator().manual_seed(0)
+    true = torch.randn(2, 1, 5, 8, 8, generator=g)
+    arrays = {"true_inputs": true[:, :, :1].expand(-1, -1, 5, -1, -1), "true_outputs": true,
+              "recovered": true[:, :, :1].expand(-1, -1, 5, -1, -1) + 0.1, "solver_outputs": true + 0.05,
+              "observed": true, "mask": torch.rand(2, 1, 5, 8, 8, generator=g) < 0.3}
+    path = tmp_path / "inverse.png"
+    assert plot_inversion(arrays, str(path), ("w0", "vorticity"), trajectory=True)
+    assert path.stat().st_size > 10000

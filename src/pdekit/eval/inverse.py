@@ -379,8 +379,8 @@ def plot_inversion(arrays: dict, path: str, names=("input", "output"), count: in
     """Per test sample: the true and the recovered input, the observations, and the output the
     solver (else the network) gives for the recovered input against the truth (overlaid in 1D,
     side by side in 2D, whose observations are drawn as dots; a 1D ``trajectory``'s initial state
-    overlaid, its space-time outputs side by side). Returns whether it drew (1D and 2D data, 1D
-    trajectories)."""
+    overlaid, its space-time outputs side by side; a 2D one's initial state and its outputs at the
+    last stored time, as 2D data). Returns whether it drew (1D and 2D data and trajectories)."""
     import numpy as np
 
     from pdekit.eval.report import _label, _pyplot, _save
@@ -392,6 +392,10 @@ def plot_inversion(arrays: dict, path: str, names=("input", "output"), count: in
     answer, by = (arrays["solver_outputs"], "solver") if "solver_outputs" in arrays else (arrays["surrogate_outputs"],
                                                                                           "network")
     count, ndim = min(count, len(x)), x.dim() - 2
+    if trajectory and ndim == 3:  # 2D in space: the initial state, and the trajectories' last slices
+        x, rec = x[:, :, 0], rec[:, :, 0]
+        y, obs, mask, answer = (a[:, :, -1] for a in (y, obs, mask, answer))
+        names, ndim, trajectory = (f"initial {names[0]}", f"final {names[1]}"), 2, False
     if trajectory:
         if ndim != 2:
             return False
@@ -431,6 +435,7 @@ def plot_inversion(arrays: dict, path: str, names=("input", "output"), count: in
                                       **same)
             fig.colorbar(image, ax=axes[i, j], fraction=0.046, pad=0.01)
             _label(axes[i, j], "x", "y", f"sample {i}: {title}")
+            axes[i, j].title.set_fontsize(9)  # (five panels a row: full-size titles ran into each other)
         points = (mask[i, 0].nonzero().float() + 0.5) / torch.tensor(mask.shape[2:])  # pixel centres
         axes[i, 2].plot(points[:, 0], points[:, 1], ".", ms=1.5, color="k")
     _save(fig, path)
