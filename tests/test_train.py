@@ -805,3 +805,17 @@ def test_an_unfinished_run_recorded_with_a_key_refused_since_still_resumes(run_c
     assert torch.equal(torch.load(ckpt, weights_only=True)["model"]["lift.0.weight"], state["model"]["lift.0.weight"])
     code, _, err = run_cli("run", recipe_file(train__epochs=1, train__lr=1e-3), "--out", "runs/a", "--quiet")
     assert code == 2 and "train.lr: 0.003 in the saved run, 0.001 now" in err, err
+
+
+def test_a_recipe_without_a_resolution_runs_to_its_report(tmp_path, monkeypatch):
+    """data.resolution 0 (unset) is the problem's own: the report asked the problem for resolution 0
+    and the finished run failed before writing it."""
+    from pdekit.pipeline import run_recipe
+    from pdekit.recipes import load_recipe
+
+    monkeypatch.setenv("PDEKIT_DATA", str(tmp_path / "data"))
+    raw = json.loads(json.dumps(TINY))
+    del raw["data"]["resolution"], raw["eval"]["resolutions"]
+    raw["train"]["epochs"], raw["eval"] = 1, {"solver_ladder": False, "timing_samples": 2, "plot_samples": 1}
+    results = run_recipe(load_recipe(raw), str(tmp_path / "run"), quiet=True)
+    assert results["resolution"] == 256 and (tmp_path / "run/report.md").exists()  # heat_1d's own

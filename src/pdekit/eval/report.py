@@ -136,12 +136,10 @@ def cell(text) -> str:
 
 def _problem(recipe):
     """The problem that generated the recipe's data, at its stored resolution; None for a file."""
-    from pdekit.problems import get_problem
-
     data = recipe.data
     if getattr(data, "file", None) or not getattr(data, "problem", None):
         return None
-    return get_problem(data.problem).from_params(data.resolution, data.params)
+    return recipe.data_problem()  # (data.resolution 0: the problem's own)
 
 
 def _names(recipe) -> tuple[str, str]:
