@@ -208,6 +208,11 @@ def test_a_closed_pipe_ends_a_listing_quietly():
     (["run", "cavity_unet", "train.augment=true"], "cavity_2d declares none"),
     (["run", "burgers_fno", "train.augment_boost=0.5"], "needs train.augment: true"),
     (["run", "burgers_fno", "data.input_time=1", "data.target_time=-1"], "the model would learn the identity"),
+    (["run", "burgers_fno", "train.step_size=10"], "train.step_size has no effect with train.scheduler=cosine"),
+    (["run", "burgers_fno", "train.sobolev_s=2"], "train.sobolev_s has no effect with train.loss=rel_l2"),
+    (["run", "burgers_fno", "data.buffer=200"], "data.buffer has no effect with data.source=memory"),
+    (["run", "ks_rollout", "data.source=stream", "data.reuse=2", "data.workers=3"],
+     "data.workers, data.reuse have no effect with data.source=stream"),
     (["run", "burgers_fno", "--quick", "data.resolution=16", "data.params.solve_resolution=64"],
      "eval.resolutions = [512, 1024] asks for 512"),
 ])
@@ -260,11 +265,18 @@ def test_a_runs_recorded_recipe_with_keys_refused_since_still_loads():
     from pdekit.recipes import load_recipe, load_saved_recipe
 
     raw = load_recipe("darcy_fno", quick=True).raw
-    raw = {**raw, "name": "a/b", "data": {**raw["data"], "target_time": 3, "test_file": "t.h5"}}
-    with pytest.raises(ConfigError):
-        load_recipe(raw)
+    raw = {**raw, "name": "a/b", "data": {**raw["data"], "target_time": 3, "test_file": "t.h5", "buffer": 200},
+           "train": {**raw["train"], "step_size": 10, "sobolev_s": 2.0}}
+    for key, value in (("name", "a/b"), ("data.target_time", 3), ("data.test_file", "t.h5"), ("data.buffer", 200),
+                       ("train.step_size", 10), ("train.sobolev_s", 2.0)):  # each refused alone
+        section, _, name = key.rpartition(".")
+        alone = json.loads(load_recipe("darcy_fno", quick=True).to_json())
+        (alone[section] if section else alone)[name] = value
+        with pytest.raises(ConfigError):
+            load_recipe(alone)
     recipe = load_saved_recipe(raw)
     assert (recipe.name, recipe.data.target_time, recipe.data.test_file) == ("b", -1, "")
+    assert (recipe.data.buffer, recipe.train.step_size, recipe.task.sobolev_s) == (1024, 100, 1.0)
     rollout = load_recipe("ks_rollout", quick=True).raw
     rollout = {**rollout, "eval": {**rollout["eval"], "plot_samples": 7}}
     assert load_saved_recipe(rollout).eval.plot_samples == 3

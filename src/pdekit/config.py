@@ -125,3 +125,28 @@ def limits(config: Any, prefix: str = "", **bounds: tuple[str, float]) -> None:
     for key, (op, bound) in bounds.items():
         value = getattr(config, key)
         require(_BOUNDS[op](value, bound), f"{prefix}{key} must be {op} {bound}, got {value!r}")
+
+
+def refuse_unused(config: Any, prefix: str = "") -> None:
+    """Refuse settings that take effect only under another value of a switch (the class's
+    ``applies_when``: {keys: (switch, values)}), given away from their defaults: silently ignored,
+    they would train a run other than the one asked for (train.step_size under a cosine schedule)."""
+    defaults = {f.name: f.default for f in dataclasses.fields(config)}
+    for keys, (switch, values) in getattr(type(config), "applies_when", {}).items():
+        changed = [prefix + key for key in keys if getattr(config, key) != defaults[key]]
+        shown = " or ".join(f"{prefix}{switch}={v}" for v in values)
+        require(getattr(config, switch) in values or not changed,
+                f"{', '.join(changed)} {'has' if len(changed) == 1 else 'have'} no effect with "
+                f"{prefix}{switch}={getattr(config, switch)}: set {shown}, or leave {'it' if len(changed) == 1 else 'them'} out")
+
+
+def drop_unused(cls: type, section: dict) -> dict:
+    """``section`` (a recorded recipe's mapping for ``cls``) without the keys ``refuse_unused``
+    refuses, which an older pdekit accepted and ignored: read at their defaults, as it ran."""
+    switches = {f.name: f.default for f in dataclasses.fields(cls)}
+    out = dict(section)
+    for keys, (switch, values) in getattr(cls, "applies_when", {}).items():
+        if out.get(switch, switches[switch]) not in values:
+            for key in keys:
+                out.pop(key, None)
+    return out

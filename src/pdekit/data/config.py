@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from pdekit.config import limits, param, require
+from pdekit.config import limits, param, refuse_unused, require
 
 
 @dataclass(frozen=True)
@@ -48,8 +48,12 @@ class DataSection:
     reuse: float = param(1.0, "online, reservoir: draws per fresh sample; each step adds batch_size / reuse new "
                               "samples")
 
+    applies_when = {("buffer",): ("source", ("stream", "online")),  # (refuse_unused)
+                    ("buffer_policy", "watermark", "workers", "reuse"): ("source", ("online",))}
+
     def validate(self):
-        """Check the counts, the buffer settings, and that online data is generated, not read."""
+        """Check the counts, the buffer settings (with a source that has a buffer), and that online
+        data is generated, not read."""
         limits(self, "data.", n_train=(">=", 1), n_test=(">=", 1))
         require(self.batch_size >= 1, f"data.batch_size must be >= 1, got {self.batch_size}")
         require(self.seed >= 0, f"data.seed must be >= 0, got {self.seed}")
@@ -57,6 +61,7 @@ class DataSection:
         require(self.input_steps >= 1 and (self.input_steps == 1 or self.trajectory),
                 f"data.input_steps must be >= 1, and above 1 only with data.trajectory=true, got {self.input_steps}")
         limits(self, "data.", buffer=(">=", 1), workers=(">=", 1), reuse=(">", 0))
+        refuse_unused(self, "data.")
         require(self.source != "online" or not self.file, "data.source=online solves its training samples; it cannot "
                 "be combined with data.file (use data.source=stream to read a large file)")
         require(not (self.trajectory and self.grid == "periodic"), "data.grid=periodic does not apply to "

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from pdekit.config import drop_unused
 from pdekit.errors import ConfigError
 from pdekit.recipes.base import COMMON_KEYS, KINDS, Recipe, refuse_keys_of_other_sections, register_kind  # noqa: F401
 from pdekit.train.config import RENAMED
@@ -228,8 +229,9 @@ def _plain_name(name) -> bool:
 
 def load_saved_recipe(raw: dict, overrides: list[str] | None = None) -> Recipe:
     """A run's recorded recipe (its checkpoint's), read as the pdekit that wrote it read it: keys it
-    accepted and ignored, refused since, are set to their defaults, and a name that is not a plain
-    file name keeps its last part, so an older run still evaluates and inverts.
+    accepted and ignored, refused since (a target time on a steady problem, settings of no effect
+    such as train.step_size under a cosine schedule), are set to their defaults, and a name that is
+    not a plain file name keeps its last part, so an older run still evaluates and inverts.
 
     Parameters
     ----------
@@ -254,6 +256,11 @@ def load_saved_recipe(raw: dict, overrides: list[str] | None = None) -> Recipe:
             data.update(input_time=0, target_time=-1, input_steps=1)
     if raw.get("kind") == "rollout" and isinstance(raw.get("eval"), dict):
         raw["eval"].pop("plot_samples", None)
+    kind = KINDS.get(str(raw.get("kind", "operator")))
+    for section, classes in getattr(kind, "schemas", {}).items():  # settings of no effect, refused since
+        for cls in classes:
+            if isinstance(raw.get(section), dict):
+                raw[section] = drop_unused(cls, raw[section])
     name = str(raw.get("name"))
     if not _plain_name(name):
         raw["name"] = os.path.basename(name.replace("\\", "/")).lstrip(".") or "run"

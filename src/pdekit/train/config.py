@@ -14,7 +14,7 @@ import importlib.util
 import sys
 from dataclasses import dataclass
 
-from pdekit.config import make_config, param, require
+from pdekit.config import make_config, param, refuse_unused, require
 from pdekit.errors import ConfigError
 
 # keys of earlier pdekit versions, still read (with a note) and written under their new name
@@ -47,6 +47,8 @@ class TrainConfig:
     threads: int = param(0, "CPU threads for torch (0: torch's default)")
     tensorboard: bool = param(False, "also log metrics for TensorBoard (extra: pip install 'pdekit[tensorboard]')")
 
+    applies_when = {("step_size", "gamma"): ("scheduler", ("step",))}  # (refuse_unused)
+
     @property
     def lbfgs_torch_dtype(self):
         """The torch dtype of the L-BFGS phase."""
@@ -67,6 +69,7 @@ class TrainConfig:
                            ("lbfgs_history", 1), ("threads", 0), ("max_seconds", 0)):
             require(getattr(self, key) >= least, f"train.{key} must be >= {least}, got {getattr(self, key)}")
         require(0 < self.gamma <= 1, f"train.gamma must be in (0, 1], got {self.gamma}")
+        refuse_unused(self, "train.")
         require(not self.tensorboard or importlib.util.find_spec("tensorboard") is not None,
                 "train.tensorboard=true needs the tensorboard package: pip install 'pdekit[tensorboard]' "
                 "(or set train.tensorboard=false; metrics.csv is always written)")

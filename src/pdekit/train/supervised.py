@@ -12,7 +12,7 @@ from typing import Callable
 
 import torch
 
-from pdekit.config import param, require
+from pdekit.config import param, refuse_unused, require
 from pdekit.data.dataset import Normalizer
 from pdekit.data.sources import MemoryPairs, PairSource, _digest
 from pdekit.data.symmetry import MAX_WARP
@@ -41,15 +41,18 @@ class SupervisedConfig:
     augment_warp: float = param(0.0, "largest gradient of the random change of coordinates of general-covariance "
                                      "augmentation, in [0, 0.9] (0: none; darcy_tensor_2d)")
 
+    applies_when = {("sobolev_s",): ("loss", ("sobolev",))}  # (refuse_unused)
+
     def validate(self):
         """Check that data_weight and physics_weight are >= 0 and not both 0, augment_boost >= 0 and
-        augment_warp in [0, 0.9], both with augment."""
+        augment_warp in [0, 0.9], both with augment, and sobolev_s only with the sobolev loss."""
         require(self.data_weight >= 0 and self.physics_weight >= 0 and self.data_weight + self.physics_weight > 0,
                 "train.data_weight and train.physics_weight must be >= 0 and not both 0")
         require(self.augment_boost >= 0 and (self.augment or not self.augment_boost),
                 f"train.augment_boost must be >= 0 and needs train.augment: true, got {self.augment_boost}")
         require(0 <= self.augment_warp <= MAX_WARP and (self.augment or not self.augment_warp),
                 f"train.augment_warp must lie in [0, {MAX_WARP}] and needs train.augment: true, got {self.augment_warp}")
+        refuse_unused(self, "train.")
 
 
 @dataclass
