@@ -192,6 +192,7 @@ def test_deeponet_output_is_the_inner_product_of_branch_and_trunk(ndim):
 @pytest.mark.parametrize("config, fragment", [
     ({"name": "fnoo"}, "did you mean 'fno'"),
     ({"name": "fno", "widht": 3}, "unknown key model.widht"),
+    ({"name": "fno", "hidden_chanels": 32}, "did you mean 'hidden_channels'"),
     ({"name": "fno", "hidden_channels": "wide"}, "model.hidden_channels of fno must be an integer"),
     ({"name": "fno", "modes": [8, 8]}, r"modes \(model.modes in a recipe\) must be"),
     ({"name": "fno", "factorization": "svd"}, "unknown factorization"),

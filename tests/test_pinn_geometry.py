@@ -161,7 +161,7 @@ def test_networks_fit_a_smooth_function(config):
 def test_network_config_errors():
     with pytest.raises(ConfigError, match="unknown activation 'relu6'"):
         build_network({"name": "mlp", "act": "relu6"}, 2)
-    with pytest.raises(ConfigError, match="unknown key model.widht for model 'mlp'; allowed: width, depth, act"):
+    with pytest.raises(ConfigError, match="unknown key model.widht for model 'mlp' \\(did you mean 'width'\\?\\); allowed: width, depth, act"):
         build_network({"name": "mlp", "widht": 3}, 2)
     with pytest.raises(ConfigError, match="unknown model 'kan'"):
         build_network({"name": "kan"}, 2)

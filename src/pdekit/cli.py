@@ -9,6 +9,7 @@ import signal
 import sys
 import time
 
+from pdekit import __version__
 from pdekit.errors import PdekitError, recipe_keys
 
 
@@ -233,7 +234,7 @@ def cmd_eval(args) -> int:
     """
     from pdekit.pipeline import evaluate_run
 
-    results = evaluate_run(args.run_dir, args.data, args.json, args.report, args.device, args.overrides)
+    results = evaluate_run(args.run_dir, args.data, args.json, args.report, args.device, args.overrides, args.quiet)
     _print_summary(results, args.report)
     return 0
 
@@ -376,7 +377,9 @@ def build_parser() -> argparse.ArgumentParser:
         ``cmd_*`` function as the ``func`` default.
     """
     parser = argparse.ArgumentParser(prog="pdekit", description="Verified PDE data and neural surrogates.")
+    parser.add_argument("--version", action="version", version=f"pdekit {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    parser.set_defaults(commands=sub.choices)  # (each command's parser, for its own usage in errors)
 
     g = sub.add_parser("generate", help="solve a problem for n random inputs and store an HDF5 dataset")
     g.add_argument("problem", help="problem name (see `pdekit list`)")
@@ -422,6 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                                  "(the run's own record is never changed)")
     e.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"),
                    help="where the model runs and is timed against the solver (auto: CUDA where available)")
+    e.add_argument("--quiet", action="store_true", help="no progress bars (test data the cache lacks is solved again)")
     e.set_defaults(func=cmd_eval)
 
     v = sub.add_parser("invert", help="recover an operator run's test inputs (a trajectory run's initial states) "
@@ -539,9 +543,14 @@ def main(argv: list[str] | None = None) -> int:
     # alone does not collect into the positional list
     args, extra = parser.parse_known_args(argv)
     if extra:
-        if getattr(args, "overrides", None) is None or any(e.startswith("-") or "=" not in e for e in extra):
-            hint = " (the device is a recipe key: train.device=cuda)" if "--device" in extra else ""
-            parser.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
+        options = [e for e in extra if e.startswith("-")]
+        if getattr(args, "overrides", None) is None or options:  # (a KEY=VALUE's own check says what it lacks)
+            command = args.commands[args.command]
+            known = [o for action in command._actions for o in action.option_strings]
+            close = difflib.get_close_matches((options or extra)[0].split("=")[0], known, n=1)
+            hint = (" (the device is a recipe key: train.device=cuda)" if "--device" in extra
+                    else f" (did you mean {close[0]}?)" if close else "")
+            command.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
         args.overrides += extra
     if getattr(args, "nproc", 1) != 1 and "WORLD_SIZE" not in os.environ:
         try:

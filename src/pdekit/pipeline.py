@@ -66,21 +66,22 @@ def prepare_data(recipe: Recipe, quiet: bool = False, device: str = "cpu", evalu
         return {**files, "transfer": {}}
     shard = distributed()  # under torchrun each process solves its share; all wait for the files below
 
-    def generated(problem, first: int, n: int) -> str:
+    def generated(problem, first: int, n: int, label: str) -> str:
         path = dataset_file(problem, n, d.seed, first, device)
         generate(problem, n, d.seed, path, batch_size=d.batch_size, device=device, quiet=quiet, first=first,
-                 shard=shard)
+                 shard=shard, label=label)
         return path
 
     problem = recipe.data_problem()
-    files = {split: generated(problem, first, n) for split, (first, n) in ranges.items()
+    files = {split: generated(problem, first, n, {"val": "validation"}.get(split, split))
+             for split, (first, n) in ranges.items()
              if not (split == "train" and d.source == "online")}  # online: solved while training, never stored
     if splits:
         return {**files, "transfer": {}}
     test = ranges["test"]
     if recipe.eval.held_out:  # the test samples' indices under other parameters
-        files["held_out"] = generated(recipe.data_problem(params=recipe.eval.held_out), *test)
-    files["transfer"] = {r: generated(recipe.data_problem(r), *test) for r in recipe.eval.resolutions}
+        files["held_out"] = generated(recipe.data_problem(params=recipe.eval.held_out), *test, "test, held-out parameters")
+    files["transfer"] = {r: generated(recipe.data_problem(r), *test, f"test at {r}") for r in recipe.eval.resolutions}
     if shard[1] > 1:
         import torch.distributed as dist
 
@@ -327,7 +328,7 @@ class OperatorRunner:
 
     @staticmethod
     def evaluate(run_dir: str, recipe: Recipe, data: str | None, json_out: str | None, report_dir: str | None,
-                 device: str = "cpu") -> dict:
+                 device: str = "cpu", quiet: bool = False) -> dict:
         from pdekit.eval.evaluate import evaluate
         from pdekit.data.dataset import load_task
         from pdekit.eval.report import write_report
@@ -337,7 +338,7 @@ class OperatorRunner:
         if data is None:
             refuse_rewritten_file(run_dir, recipe, state, lambda files: SupervisedTask(
                 train_source(recipe, files), load_task(files["val"], recipe.data)[:2]))
-            files = prepare_data(recipe, device=evaluation_data_device(recipe), evaluation=True)
+            files = prepare_data(recipe, quiet=quiet, device=evaluation_data_device(recipe), evaluation=True)
             test, transfer, held_out = files["test"], files["transfer"], files.get("held_out")
         else:
             notes = _check_foreign_data(recipe, state, trained, data)
@@ -370,7 +371,7 @@ class PinnRunner:
 
     @staticmethod
     def evaluate(run_dir: str, recipe: Recipe, data: str | None, json_out: str | None, report_dir: str | None,
-                 device: str = "cpu") -> dict:
+                 device: str = "cpu", quiet: bool = False) -> dict:
         from pdekit.pinn.run import evaluate_pinn_run  # scored against its reference on the CPU (no timing)
 
         if data is not None:
@@ -508,7 +509,7 @@ class RolloutRunner:
 
     @staticmethod
     def evaluate(run_dir: str, recipe: Recipe, data: str | None, json_out: str | None, report_dir: str | None,
-                 device: str = "cpu") -> dict:
+                 device: str = "cpu", quiet: bool = False) -> dict:
         from pdekit.train.checkpoint import load_checkpoint
         from pdekit.train.trainer import check_checkpoint_model
 
@@ -524,7 +525,7 @@ class RolloutRunner:
         model.load_state_dict(state["best_model" if "best_model" in state else "model"])
         model.to(device)
         refuse_rewritten_file(run_dir, recipe, state, lambda files: RolloutRunner._task(recipe, files)[0])
-        files = prepare_data(recipe, device=evaluation_data_device(recipe), evaluation=True)
+        files = prepare_data(recipe, quiet=quiet, device=evaluation_data_device(recipe), evaluation=True)
         history = json.loads(state["history"])
         epoch = int(state.get("best_epoch", int(state["epoch"]) + int(state["lbfgs_iterations"])))
         metrics, arrays = RolloutRunner._score(recipe, model, files["test"], history, float(state["seconds"]), device,
@@ -561,7 +562,8 @@ def run_recipe(recipe: Recipe, run_dir: str, quiet: bool = False) -> dict:
 
 
 def evaluate_run(run_dir: str, data: str | None = None, json_out: str | None = None,
-                 report_dir: str | None = None, device: str = "cpu", overrides: list[str] | None = None) -> dict:
+                 report_dir: str | None = None, device: str = "cpu", overrides: list[str] | None = None,
+                 quiet: bool = False) -> dict:
     """Evaluate a trained run on its own test split or (operator runs) on another file in any layout
     pdekit reads. Writes nothing but ``json_out`` (the metrics) and ``report_dir`` (report.md and
     plots), each only when given: the run's own record is never changed.
@@ -583,6 +585,8 @@ def evaluate_run(run_dir: str, data: str | None = None, json_out: str | None = N
     overrides : list of str or None
         ``eval.KEY=VALUE`` settings over the run's own (more timing rounds, other transfer
         resolutions); training settings belong to the run and are refused.
+    quiet : bool
+        No progress bars (while test data the cache lacks is solved again).
 
     Returns
     -------
@@ -626,7 +630,8 @@ def evaluate_run(run_dir: str, data: str | None = None, json_out: str | None = N
     recipe = load_saved_recipe(raw, overrides=overrides)
     _note_unfinished(run_dir, saved, "these are the metrics of {weights}. Run its recipe again with --out "
                                      f"{run_dir} to finish it")
-    return RUNNERS[recipe.kind].evaluate(run_dir, recipe, data, json_out, report_dir, str(resolve_device(device, "--device")))
+    return RUNNERS[recipe.kind].evaluate(run_dir, recipe, data, json_out, report_dir,
+                                         str(resolve_device(device, "--device")), quiet)
 
 
 def _note_unfinished(run_dir: str, saved: dict, what: str) -> None:

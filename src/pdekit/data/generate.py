@@ -216,6 +216,7 @@ def generate(
     quiet: bool = False,
     first: int = 0,
     shard: tuple[int, int] = (0, 1),
+    label: str = "",
 ) -> str:
     """Generate samples first .. first + n - 1 of ``problem`` into ``out`` (HDF5), resuming an
     interrupted run.
@@ -247,6 +248,8 @@ def generate(
         the file one process would write (every sample is a function of (config, seed, index)).
         Shards and resumed runs may use any ``batch_size``: only the samples no finished batch
         holds are solved.
+    label : str
+        Said after the problem's name on the progress bar (a recipe's split: "train", "test at 512").
 
     Returns
     -------
@@ -293,7 +296,8 @@ def generate(
     status = "resumed" if sum(b - a for a, b in gaps) < hi - lo else "written"
     todo = [(a, min(a + batch_size, b)) for a, b in gaps for a in range(a, b, batch_size)]
     bar = tqdm(total=hi - lo, initial=hi - lo - sum(b - a for a, b in gaps), unit="sample",
-               desc=problem.name if shards == 1 else f"{problem.name} shard {k}/{shards}", disable=quiet,
+               desc=" ".join(filter(None, (problem.name, label, f"shard {k}/{shards}" if shards > 1 else ""))),
+               disable=quiet,
                file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
     with bar, _dropped_if_unused(parts, alone=shards == 1):
         for a, b in todo:

@@ -195,7 +195,9 @@ def build_model(config: dict[str, Any], in_channels: int, out_channels: int, ndi
             raise ConfigError(f"model.{key} is set from the data; remove it from the config")
         if key not in options:
             allowed = [k for k in options if k not in DATA_KEYS]
-            raise ConfigError(f"unknown key model.{key} for model '{name}'; allowed: {', '.join(allowed)}")
+            hint = difflib.get_close_matches(str(key), allowed, n=1)
+            also = f" (did you mean '{hint[0]}'?)" if hint else ""
+            raise ConfigError(f"unknown key model.{key} for model '{name}'{also}; allowed: {', '.join(allowed)}")
         config[key] = _check_type(cls, key, value, options[key])
     data = {"in_channels": in_channels, "out_channels": out_channels}
     data.update({key: value for key, value in (("ndim", ndim), ("grid", grid)) if value is not None})  # else its own
