@@ -544,3 +544,16 @@ def test_every_grid_model_of_the_registry_is_accepted_by_a_rollout_recipe():
         load_recipe({"name": "any", "kind": "rollout", "model": {"name": name}, "rollout": {"history": 1, "steps": 2},
                      "data": {"problem": "burgers_1d", "resolution": 32, "n_train": 4,
                               "params": {"nt": 6, "solve_resolution": 64}}})
+
+
+def test_empty_windows_and_an_empty_batch_are_refused_in_one_line():
+    """Validation windows of no trajectories (u[400:] of a file of 400) trained an epoch, then failed
+    in torch.cat; an empty batch of states failed inside the FFT."""
+    u = torch.randn(4, 3, 1, 16)
+    train, empty = windows(u, k=1, m=2), windows(u[4:], k=1, m=2)
+    assert len(empty[0]) == 0
+    with pytest.raises(PdekitError, match="rollout: val_windows holds no windows"):
+        RolloutTask(train, empty)
+    model = Autoregressive(_circular_net(), channels=1, dt=0.05)
+    with pytest.raises(PdekitError, match=r"with batch >= 1, got \(0, 1, 1, 16\)"):
+        model.rollout(u[:0, :1], 5)

@@ -147,9 +147,9 @@ class Autoregressive(nn.Module):
         return self._net(states, c) * self.rate.view(self._shape(states))
 
     def _check(self, states: torch.Tensor) -> None:
-        if states.shape[1] != self.history or states.shape[2] != self.channels:
-            raise PdekitError(f"Autoregressive: states must be (batch, {self.history}, {self.channels}, *space), got "
-                              f"{tuple(states.shape)}")
+        if states.ndim < 4 or states.shape[1] != self.history or states.shape[2] != self.channels or not len(states):
+            raise PdekitError(f"Autoregressive: states must be (batch, {self.history}, {self.channels}, *space) with "
+                              f"batch >= 1, got {tuple(states.shape)}")
 
     def step(self, states: torch.Tensor, dt: float | None = None, cond: torch.Tensor | None = None) -> torch.Tensor:
         """The state after the last of ``states`` (batch, history, channels, *space): (batch,
@@ -271,6 +271,9 @@ class RolloutTask(Task):
             if x.ndim < 4 or y.ndim != x.ndim or len(x) != len(y) or x.shape[2:] != y.shape[2:]:
                 raise PdekitError(f"rollout: {name} must be (x, y) shaped (n, k, channels, *space) and "
                                   f"(n, m, channels, *space), or (x, y, cond) with cond (n, p)")
+            if not len(x):
+                raise PdekitError(f"rollout: {name} holds no windows (trajectories shorter than the windows' k + m "
+                                  f"steps, or none given)")
             cond = None if cond is None else torch.as_tensor(cond, dtype=torch.float64)
             if cond is not None and (cond.ndim != 2 or len(cond) != len(x)):
                 raise PdekitError(f"rollout: the cond of {name} must be shaped ({len(x)}, p), got {tuple(cond.shape)}")
