@@ -38,6 +38,7 @@ def write_pinn_record(recipe, run_dir: str, bench, result: dict) -> dict:
     if distributed()[0] > 0:
         return {}
     metrics, u = _metrics(bench, recipe, result)
+    metrics["threads"] = torch.get_num_threads()  # the training's: its time budget's steps depend on them
     write_json(os.path.join(run_dir, "metrics.json"), metrics)
     np.savez(os.path.join(run_dir, "prediction.npz"), **bench.grid, u=u, reference=bench.reference)
     _report(run_dir, recipe, metrics, bench, u, result["history"])
@@ -101,6 +102,7 @@ PINN_GLOSSARY = {
     "final_loss": "weighted sum of the mean square residual and condition misfits at the end",
     "params": "trainable parameters",
     "recipe": "recipe name",
+    "threads": "CPU threads torch trained with (train.threads, else torch's default)",
     "nu": "the recovered viscosity (inverse problem)",
     "nu_true": "the viscosity that made the observations",
     "nu_rel_error": "|nu - nu_true| / nu_true",
