@@ -138,7 +138,7 @@ def table(args) -> None:
     from pdekit.data.trajectories import load_trajectories
     from pdekit.pipeline import RolloutRunner, prepare_data, split_ranges
     from pdekit.problems import get_problem
-    from pdekit.recipes import load_recipe
+    from pdekit.recipes import load_saved_recipe
     from pdekit.train.checkpoint import load_checkpoint
 
     rows = ["| scenario | n_x | solver | accumulated error | mean per-step nRMSE | s per trajectory | train s |",
@@ -149,7 +149,7 @@ def table(args) -> None:
             for model in MODELS:
                 run_dir = os.path.join(args.out, f"{name}-{n}-{model}")
                 state = load_checkpoint(os.path.join(run_dir, "checkpoint.pt"))
-                recipe = load_recipe(json.loads(state["recipe"]))
+                recipe = load_saved_recipe(json.loads(state["recipe"]))  # (recorded under older rules too)
                 net = RolloutRunner._model(recipe, state["channels"], state["ndim"], state["dt"], state.get("cond_log", ()))
                 net.load_state_dict(state["best_model" if "best_model" in state else "model"])
                 metrics = json.load(open(os.path.join(run_dir, "metrics.json")))

@@ -155,11 +155,11 @@ def specboost_bands(run_dir: str) -> dict:
     from pdekit.data.dataset import load_task
     from pdekit.eval.metrics import frequency_rmse, relative_l2
     from pdekit.pipeline import prepare_data
-    from pdekit.recipes import load_recipe
+    from pdekit.recipes import load_saved_recipe
     from pdekit.train.supervised import load_trained
 
     trained, state = load_trained(run_dir)
-    recipe = load_recipe(json.loads(state["recipe"]))
+    recipe = load_saved_recipe(json.loads(state["recipe"]))  # (recorded under older rules too)
     x, y, _ = load_task(prepare_data(recipe, quiet=True)["test"], recipe.data)
     out = {}
     for stages in (1, len(trained.model.stages)):

@@ -29,12 +29,17 @@ def _refused(result, *fragments):
 def test_list_and_show(run_cli):
     code, out, _ = run_cli("list")
     assert code == 0 and "burgers_1d" in out and "darcy_2d" in out and "navier_stokes_2d" in out
+    lines = out.splitlines()
+    models = lines[lines.index("models (parameters of the default config):") + 1 :][:15]
+    assert len({line.index("(") for line in models}) == 1, models  # aligned (spectral_refiner pushed its row out)
+    recipes = lines[[i for i, line in enumerate(lines) if line.startswith("recipes (")][0] + 1 :]
+    assert max(len(line) for line in recipes) <= 130  # descriptions of 600 characters: their first part
     code, out, _ = run_cli("show", "burgers_1d")
     assert code == 0 and "nu" in out and "0.1" in out and "solve_resolution" in out and "8192" in out
     assert "per sample: nu, drawn log-uniformly from [nu, nu_max]" in out
     code, out, _ = run_cli("show", "fno")  # a model: every option, its default and its docstring's help
     assert code == 0 and "  hidden_channels      default 64            channels inside the Fourier layers" in out
-    assert "  projection_channels  default 128           hidden width of the lifting and projection MLPs" in out
+    assert "  projection_channels  default 128           hidden width of the projection MLP, hidden_channels to" in out
     assert "in_channels" not in out  # set from the data
     code, out, _ = run_cli("show", "specboost")
     assert "  padding              default 0.0           of every FNO" in out

@@ -49,6 +49,8 @@ def test_fit_refuses_bad_data_and_options_in_api_terms(tmp_path):
     x = torch.ones(4, 1, 8)
     with pytest.raises(PdekitError, match="train_data must be"):
         fit(SpectralFilter(3), (x, x[:3]), (x, x), quiet=True)
+    with pytest.raises(PdekitError, match="train_data must be"):  # both wrong: the first named (it was val_data)
+        fit(SpectralFilter(3), (x[:, 0], x[:, 0]), (x[:, 0], x[:, 0]), quiet=True)
     with pytest.raises(PdekitError, match="model must be a torch.nn.Module.*got function"):
         fit(lambda t: t, (x, x), (x, x), quiet=True)
     with pytest.raises(ConfigError, match="epochs"):

@@ -235,6 +235,7 @@ def test_pdekit_invert_writes_the_recovery_and_its_solver_check(run_cli, tmp_pat
     assert "recovered input channels [0] of 3 test samples of tiny from 0.5 of the output points with noise 0.01" in out
     assert result["input_rel_l2"] < 0.4 and result["held_channels"] == []  # measured 0.25; unnormalized: 0.8
     assert result["validation_samples"] == 3 and len(result["smoothness_ladder"]) == 5
+    assert result["total_seconds"] > result["seconds"] and "s with the choice of the smoothness)" in out
     assert result["smoothness"] == min(result["smoothness_ladder"], key=lambda r: r["val_input_rel_l2"])["smoothness"]
     assert arrays["recovered"].shape == arrays["true_inputs"].shape == (3, 1, 32)
     # the solver's answer for the recovered inputs, recomputed: the test samples are 36 .. 38
@@ -256,6 +257,8 @@ def test_pdekit_invert_writes_the_recovery_and_its_solver_check(run_cli, tmp_pat
     # the run folder may follow --bounds (a list of any length swallowed it)
     code, _, err = run_cli("invert", "--bounds", "0", "1", str(tmp_path / "run"), "--recover", "7")
     assert code == 2 and "--recover must name input channels" in err
+    code, _, err = run_cli("invert", str(tmp_path / "run"), "--samples", "3", "--steps", "2", "--quiet")
+    assert code == 0 and "note: replacing the earlier inversion in" in err, err  # (it was silent)
 
 
 def test_per_sample_parameters_are_held_and_drawn_again_for_the_solver(run_cli, tmp_path, monkeypatch):

@@ -141,6 +141,9 @@ def test_the_rollout_sentence_says_whether_the_error_grows_and_when_correlation_
     assert m["correlation_time"] is None and m["correlation_defined_steps"] == 0
     sentence = rollout_sentence(m, t, 1)
     assert "relative L2 falls from 0.5 " in sentence and "is undefined" in sentence and "above 0.8" not in sentence
+    assert sentence.startswith("From the stored state at t = 0 of each test trajectory the surrogate rolled out 3 "
+                               "steps (t = 0.1 to 0.3)")
+    assert "from the stored 10 states up to t = 0 of" in rollout_sentence(m, t, 10).lower()
     x = torch.linspace(0, 1, 8)
     varying = true + x  # defined at every step, and the prediction follows it
     m = rollout_metrics(varying + 0.01 * torch.arange(3.0).view(1, 3, 1, 1), varying, t)

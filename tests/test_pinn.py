@@ -554,10 +554,11 @@ def test_the_old_section_name_network_is_read_in_overrides_too(capsys):
     assert "the recipe section 'network' is now 'model'" in capsys.readouterr().err
 
 
-def test_the_quick_pinn_recipes_end_on_their_step_counts():
+def test_the_quick_pinn_recipes_have_no_short_time_budget():
     """Their time budgets (30 to 60 s) stopped them early on a loaded machine, so the same command
-    gave other errors (cavity: 0.073 idle, 0.77 loaded); their steps take 12-30 s on 2 idle cores."""
+    gave other errors (cavity: 0.073 idle, 0.77 loaded); their steps take 12-30 s on 2 idle cores,
+    and the full recipe's budget (at least 300 s) stays as a backstop."""
     from pdekit.recipes import list_recipes, load_recipe
 
     quick = [r for r in (load_recipe(n, quick=True) for n, _ in list_recipes()) if r.kind == "pinn"]
-    assert len(quick) == 5 and all(r.train.max_seconds >= 300 for r in quick)
+    assert quick and all(r.train.max_seconds >= 300 for r in quick)

@@ -28,6 +28,8 @@ def test_advection_stencil_recovers_the_central_differences(tmp_path, monkeypatc
     again = evaluate_run(str(tmp_path / "run"))  # the L-BFGS weights in their own precision, as the run scored
     assert again["trajectory_rel_l2"] == metrics["trajectory_rel_l2"]
     assert again["learned_stencil"] == metrics["learned_stencil"]
+    shown = "[[[" + ", ".join(f"{w:.4g}" for w in learned) + "]]]"  # the recipe's point, in its report
+    assert f"| learned_stencil | {shown} |" in (tmp_path / "run/report.md").read_text()
 
 
 def test_the_read_back_is_what_the_wrapper_applies():

@@ -3,6 +3,7 @@
 import json
 import csv
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -14,6 +15,7 @@ import pytest
 import torch
 import yaml
 
+import pdekit
 from pdekit.errors import ConfigError, DataFileError, PdekitError
 
 TINY = {
@@ -173,7 +175,7 @@ def test_stray_arguments_after_options_are_refused(run_cli, capsys):
     assert stop.value.code == 2 and "pdekit run: error: unrecognized arguments: --quik (did you mean --quick?)" in err
     with pytest.raises(SystemExit) as stop:
         run_cli("--version")
-    assert stop.value.code == 0 and capsys.readouterr().out.strip() == "pdekit 0.1.0"
+    assert stop.value.code == 0 and capsys.readouterr().out.strip() == f"pdekit {pdekit.__version__}"
 
 
 def test_a_closed_pipe_ends_a_listing_quietly():
@@ -218,6 +220,10 @@ def test_a_closed_pipe_ends_a_listing_quietly():
     (["run", "burgers_fno", "train.augment_boost=0.5"], "needs train.augment: true"),
     (["run", "burgers_fno", "data.input_time=1", "data.target_time=-1"], "the model would learn the identity"),
     (["run", "burgers_fno", "train.step_size=10"], "train.step_size has no effect with train.scheduler=cosine"),
+    (["run", "burgers_fno", "train.epochs=2", "train.epochs=3"],
+     "train.epochs=2 and train.epochs=3 set the same key: give it once"),
+    (["run", "burgers_fno", "model.width=32", "model.hidden_channels=16"], "model.width=32 and model.hidden_channels=16"),
+    (["run", "burgers_fno", "data.params.nu=0.2", "data.params={nu: 0.3}"], "set the same key"),
     (["run", "burgers_fno", "train.sobolev_s=2"], "train.sobolev_s has no effect with train.loss=rel_l2"),
     (["run", "burgers_fno", "data.buffer=200"], "data.buffer has no effect with data.source=memory"),
     (["run", "ks_rollout", "data.source=stream", "data.reuse=2", "data.workers=3"],
@@ -810,17 +816,22 @@ def test_a_rewritten_data_file_does_not_resume_or_rescore_the_old_run(run_cli, t
 
 
 def test_an_unfinished_run_recorded_with_a_key_refused_since_still_resumes(run_cli, recipe_file, tmp_path):
-    """An older pdekit accepted and ignored data.test_file without data.file; its run (unfinished or
-    not), rerun with the key taken out as it must be now, was refused as a run of another recipe."""
+    """An older pdekit accepted and ignored data.test_file without data.file, and train.step_size
+    under a cosine schedule; its run (unfinished or not), rerun with them taken out as they must be
+    now, was refused as a run of another recipe (or config)."""
     path = recipe_file(train__epochs=1)
     assert run_cli("run", path, "--out", "runs/a", "--quiet")[0] == 0
     ckpt, record = tmp_path / "runs/a/checkpoint.pt", tmp_path / "runs/a/recipe.json"
     state = torch.load(ckpt, weights_only=True)
     old = json.loads(state["recipe"])
     old["data"]["test_file"] = "t.h5"
+    old["train"]["step_size"] = 10  # (under the cosine schedule: of no effect)
     state["recipe"] = json.dumps(old, sort_keys=True)
+    config = json.loads(state["config"])
+    config["trainer"]["step_size"] = 10  # the trainer's settings record it too
+    state["config"] = json.dumps(config, sort_keys=True)
     torch.save(state, ckpt)
-    record.write_text(json.dumps({**json.loads(record.read_text()), "data": old["data"]}))
+    record.write_text(json.dumps({**json.loads(record.read_text()), "data": old["data"], "train": old["train"]}))
     code, _, err = run_cli("run", recipe_file(train__epochs=1), "--out", "runs/a", "--quiet")  # (a resume checks alike)
     assert code == 0, err
     assert torch.equal(torch.load(ckpt, weights_only=True)["model"]["lift.0.weight"], state["model"]["lift.0.weight"])
@@ -840,3 +851,12 @@ def test_a_recipe_without_a_resolution_runs_to_its_report(tmp_path, monkeypatch)
     raw["train"]["epochs"], raw["eval"] = 1, {"solver_ladder": False, "timing_samples": 2, "plot_samples": 1}
     results = run_recipe(load_recipe(raw), str(tmp_path / "run"), quiet=True)
     assert results["resolution"] == 256 and (tmp_path / "run/report.md").exists()  # heat_1d's own
+
+
+def test_the_speed_headline_says_when_only_the_datas_solver_setting_was_timed(run_cli, recipe_file):
+    """With eval.solver_ladder off, 'at most 40x' for a surrogate far less accurate than the solver
+    read as a result; the bound says it rests on the data's setting alone."""
+    path = recipe_file(train__epochs=1, eval__solver_ladder=False)
+    code, out, err = run_cli("run", path, "--out", "runs/a", "--quiet")
+    assert code == 0, err
+    assert re.search(r"speed-up at equal accuracy +at most [\d.]+x \(only the data's solver setting timed\)", out), out

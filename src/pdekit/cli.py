@@ -99,14 +99,19 @@ def cmd_list(args) -> int:
         from pdekit.models import describe_models
 
         print("models (parameters of the default config):")
-        for name, summary, params, shape in describe_models():
-            print(f"  {name:<10}  {params:>9,}  ({shape})  {summary}")
+        rows = describe_models()
+        width = max(len(name) for name, *_ in rows)
+        for name, summary, params, shape in rows:
+            print(f"  {name:<{width}}  {params:>9,}  ({shape})  {summary}")
     if args.what in ("all", "recipes"):
         from pdekit.recipes import list_recipes
 
-        print("recipes (pdekit run NAME [--quick]):")
-        for name, description in list_recipes():
-            print(f"  {name:<18}  {description}")
+        print("recipes (pdekit run NAME [--quick]; pdekit show NAME for the whole description):")
+        rows = list_recipes()
+        width = max(len(name) for name, _ in rows)
+        for name, description in rows:  # its first 100 characters: the rest is in `pdekit show`
+            cut = description if len(description) <= 100 else description[:97].rsplit(" ", 1)[0] + " ..."
+            print(f"  {name:<{width}}  {cut}")
     return 0
 
 
@@ -126,8 +131,10 @@ def _print_summary(results: dict, run_dir: str) -> None:
     """Print the headline metrics of a run (operator, PINN or rollout) and where its report is."""
     from pdekit.eval.report import optional_figure
 
-    speedup = ("speed-up at equal accuracy", optional_figure(
-        results.get("speedup"), ".3g", "at most " if results.get("speedup_is") == "an upper bound" else "", "x"))
+    bound = results.get("speedup_is") == "an upper bound"
+    alone = " (only the data's solver setting timed)" if bound and len(results.get("solver_ladder") or ()) == 1 else ""
+    speedup = ("speed-up at equal accuracy", optional_figure(results.get("speedup"), ".3g", "at most " if bound else "",
+                                                             "x" + alone))
     if "trajectory_rel_l2" in results:  # a rollout run
         corr = results["correlation_time"]
         stable = "yes" if results.get("stable") else f"no (step {results.get('blow_up_step')})"
@@ -136,6 +143,10 @@ def _print_summary(results: dict, run_dir: str) -> None:
                 ("steps rolled out", str(len(results["rollout_rel_l2"]))),
                 ("correlation time", "beyond the rollout" if corr is None else f"{corr:g}"),
                 ("stable at 10x the horizon", stable), ("train seconds", f"{results['train_seconds']:.1f}")]
+        if "learned_stencil" in results:  # what a stencil network learned: the recipe's point
+            from pdekit.eval.rollout_report import format_value
+
+            rows.append(("learned stencil (u_t per offset)", format_value(results["learned_stencil"])))
         verdict = results.get("speed_verdict") or ""  # (none where eval.solver_ladder is off)
         _table(f"{results['recipe']} ({results['device']})", rows + ([speedup] if verdict else []), run_dir,
                verdict.replace("per sample", "per trajectory"))
@@ -252,7 +263,8 @@ def cmd_invert(args) -> int:
           f"{r['observed_fraction']:.3g} of the output points with noise {r['noise']:g} x each channel's standard "
           f"deviation{held}")
     print(f"  smoothness {r['smoothness']:g}, chosen on {r['validation_samples']} validation samples; input relative "
-          f"L2 {r['input_rel_l2']:.4g} (median {r['median_input_rel_l2']:.4g}), in {r['seconds']:.1f} s")
+          f"L2 {r['input_rel_l2']:.4g} (median {r['median_input_rel_l2']:.4g}), in {r['seconds']:.1f} s "
+          f"({r['total_seconds']:.1f} s with the choice of the smoothness)")
     if "smoothness_note" in r:
         print(f"  note: {r['smoothness_note']}")
     overfit = " (below it: the inputs fit the noise)" if r["surrogate_misfit"] < 0.5 * r["observation_noise"] else ""
@@ -425,7 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                                  "(the run's own record is never changed)")
     e.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"),
                    help="where the model runs and is timed against the solver (auto: CUDA where available)")
-    e.add_argument("--quiet", action="store_true", help="no progress bars (test data the cache lacks is solved again)")
+    e.add_argument("--quiet", action="store_true", help="no progress bars (as while test data missing from the cache is solved)")
     e.set_defaults(func=cmd_eval)
 
     v = sub.add_parser("invert", help="recover an operator run's test inputs (a trajectory run's initial states) "
@@ -548,7 +560,7 @@ def main(argv: list[str] | None = None) -> int:
             command = args.commands[args.command]
             known = [o for action in command._actions for o in action.option_strings]
             close = difflib.get_close_matches((options or extra)[0].split("=")[0], known, n=1)
-            hint = (" (the device is a recipe key: train.device=cuda)" if "--device" in extra
+            hint = (" (the device is a recipe key: train.device=cuda)" if any(e.split("=")[0] == "--device" for e in extra)
                     else f" (did you mean {close[0]}?)" if close else "")
             command.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
         args.overrides += extra

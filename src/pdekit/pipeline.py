@@ -220,7 +220,7 @@ def run_setup(run_dir: str, recipe: Recipe) -> str:
     now, path = recipe.to_json(), os.path.join(run_dir, "checkpoint.pt")
     if not os.path.exists(path):
         return now
-    saved = load_checkpoint(path).get("recipe")
+    saved = load_checkpoint(path, mmap=True).get("recipe")  # (the recipe's text only: the tensors stay on disk)
     return saved if isinstance(saved, str) and saved != now and as_read_now(saved) == now else now
 
 
@@ -228,8 +228,9 @@ def refuse_rewritten_file(run_dir: str, recipe: Recipe, state: dict, task_of) ->
     """Before a run is scored on its own test split of ``data.file``: refuse a file rewritten since the
     run trained (its digest, ``_file_identity``'s, in the checkpoint ``state`` differs), whose test
     split may hold the samples it trained on. ``task_of(files)``: the run's task of those splits."""
-    key = "data_fingerprint"  # (a run from before it was recorded: unchecked)
-    if recipe.data.file and key in state and task_of(prepare_data(recipe, splits=("train", "val"))).fingerprint() \
+    key = "data_fingerprint"  # (a run from before it was recorded: unchecked; with data.test_file the
+    # test samples are that file's, held out whatever data.file holds now)
+    if recipe.data.file and not recipe.data.test_file and key in state and task_of(prepare_data(recipe, splits=("train", "val"))).fingerprint() \
             != state[key]:
         raise DataFileError(f"'{run_dir}' was trained on other data than '{recipe.data.file}' holds now (it was "
                             f"rewritten since), so its test split is no longer the one held out: evaluate it on a "
@@ -736,6 +737,8 @@ def invert_run(run_dir: str, out: str | None = None, samples: int = 8, noise: fl
     if solver is None:
         results["solver_check"] = "the run's data did not come from pdekit's solver starting at the stored input"
     results.update({"run": run_dir, "recipe": recipe.name})
+    if os.path.exists(os.path.join(out, "inverse.json")):
+        print(f"note: replacing the earlier inversion in {out} (--out DIR keeps both)", file=sys.stderr)
     os.makedirs(out, exist_ok=True)
     write_json(os.path.join(out, "inverse.json"), results)
     np.savez(os.path.join(out, "inverse.npz"), **{k: v.numpy() for k, v in arrays.items()})

@@ -78,7 +78,8 @@ def boxes(bounds, count: int) -> tuple[torch.Tensor, torch.Tensor] | None:
 def recover_inputs(trained, observed: torch.Tensor, mask: torch.Tensor | None = None, *, steps: int = 300,
                    smoothness: float = 1e-6, bounds=None, periodic: bool = False,
                    start: torch.Tensor | None = None, channels=None, held: torch.Tensor | None = None,
-                   repeated_slice: bool = False, log_every: int = 25, quiet: bool = False) -> Recovered:
+                   repeated_slice: bool = False, log_every: int = 25, quiet: bool = False,
+                   label: str = "recovering inputs") -> Recovered:
     """Inputs a whose network outputs G(a) fit ``observed`` at the points of ``mask``.
 
     Minimizes the mean over samples of the normalized outputs' mean square misfit at the observed
@@ -116,6 +117,7 @@ def recover_inputs(trained, observed: torch.Tensor, mask: torch.Tensor | None = 
         recovered (data assimilation: the initial state from observations of the trajectory).
     log_every : iterations between the objective values kept in ``history``.
     quiet : no progress bar.
+    label : the progress bar's.
 
     Returns
     -------
@@ -206,7 +208,7 @@ def recover_inputs(trained, observed: torch.Tensor, mask: torch.Tensor | None = 
         return value
 
     history, done = [], 0
-    bar = tqdm(total=steps, desc="recovering inputs", unit="it", disable=quiet, leave=False)
+    bar = tqdm(total=steps, desc=label, unit="it", disable=quiet, leave=False)
     try:
         while done < steps:
             ran, reason = lbfgs_chunk(lbfgs, closure, min(log_every, steps - done))
@@ -337,15 +339,16 @@ def invert(trained, val: tuple, test: tuple, *, noise: float = 0.01, fraction: f
     options = dict(steps=steps, bounds=bounds, periodic=periodic, channels=given or chosen,
                    repeated_slice=repeated_slice, quiet=quiet)
     obs_val, mask_val = observe(y_val, noise, fraction, seed)
-    ladder = []
-    for smoothness in SMOOTHNESS:
-        found = recover_inputs(trained, obs_val, mask_val, smoothness=smoothness, held=x_val, **options)
+    ladder, begun = [], time.perf_counter()
+    for i, smoothness in enumerate(SMOOTHNESS):
+        found = recover_inputs(trained, obs_val, mask_val, smoothness=smoothness, held=x_val, **options,
+                               label=f"validation, smoothness {smoothness:g} ({i + 1}/{len(SMOOTHNESS)})")
         error = relative_l2(found.inputs[:, chosen], x_val[:, chosen])
         ladder.append({"smoothness": smoothness, "val_input_rel_l2": float(error.mean())})
     best = min(ladder, key=lambda row: row["val_input_rel_l2"])["smoothness"]
     observed, mask = observe(y_test, noise, fraction, seed + 1)
     started = time.perf_counter()
-    found = recover_inputs(trained, observed, mask, smoothness=best, held=x_test, **options)
+    found = recover_inputs(trained, observed, mask, smoothness=best, held=x_test, **options, label="test samples")
     seconds = time.perf_counter() - started
     errors = relative_l2(found.inputs[:, chosen], x_test[:, chosen])
     results = {
@@ -357,7 +360,7 @@ def invert(trained, val: tuple, test: tuple, *, noise: float = 0.01, fraction: f
         "observation_noise": float(masked_rel_l2(observed, y_test, mask).mean()),
         "surrogate_misfit": float(found.misfit.mean()),
         "surrogate_output_rel_l2": float(relative_l2(found.outputs, y_test).mean()),
-        "seconds": seconds,
+        "seconds": seconds, "total_seconds": time.perf_counter() - begun,
     }
     if best == SMOOTHNESS[-1]:
         results["smoothness_note"] = f"the largest smoothness tried ({best:g}) was best: a larger one may be better"

@@ -117,7 +117,7 @@ ROLLOUT_GLOSSARY = {
     "mass_drift_truth": "the same for the stored data (the solver's conservation, round-off)",
     "energy_drift": "largest change of the energy (conserved by the PDE) along the rollout, averaged",
     "energy_drift_truth": "the same for the stored data",
-    "stable": "whether a rollout of stability_steps stayed finite and within 10x the truth's largest value",
+    "stable": "whether a rollout 10x as long as the test's stayed finite and within 10x the truth's largest value",
     "blow_up_step": "the step at which it did not (none if stable)",
     "blow_up_reason": "where the model raised an error in that rollout instead of returning states, the error",
     "val_rollout_rel_l2": "per-step relative L2 of the validation rollouts (as far as the test ones), averaged over "
@@ -129,6 +129,9 @@ ROLLOUT_GLOSSARY = {
     "solver_device": "where the solver ran (the CPU for solvers that run only there, whatever the model's device)",
     "train_seconds": "training wall time",
     "params": "trainable parameters (a complex weight counts twice)",
+    "learned_stencil": "a stencil network's weights in physical units, per output and input field over the offsets "
+                       "-w/2 .. w/2: u_t = sum_j w_j u(x + j h) + learned_offset",
+    "learned_offset": "the constant the stencil adds per output field (zero where each stencil sums to zero)",
 }
 
 
@@ -144,11 +147,15 @@ def rollout_sentence(metrics: dict, times, history: int) -> str:
     else:
         correlated = "stays above 0.8 throughout" + (f" ({defined} of {len(times)} steps; at the others the truth "
                                                      f"is constant over the grid)." if defined < len(times) else ".")
+    step = float(times[1] - times[0]) if len(times) > 1 else metrics.get("dt")
     states = "state" if history == 1 else f"{history} states"
-    return (f"Rolled out {len(times)} steps from the stored {states} before t = {times[0]:g} of each test "
-            f"trajectory, the surrogate's relative L2 {'grows' if last >= first else 'falls'} from {first:.3g} at "
-            f"t = {times[0]:g} to {last:.3g} at t = {times[-1]:g} (whole trajectory: "
-            f"{metrics['trajectory_rel_l2']:.3g}); its correlation with the truth {correlated}")
+    before = None if step is None else float(times[0] - step)
+    before = 0.0 if before is not None and abs(before) < 1e-6 * abs(step) else before  # (float32 times: 7e-09)
+    start = "" if before is None else f" {'at' if history == 1 else 'up to'} t = {before:g}"
+    return (f"From the stored {states}{start} of each test trajectory the surrogate rolled out {len(times)} steps "
+            f"(t = {times[0]:g} to {times[-1]:g}); its relative L2 {'grows' if last >= first else 'falls'} from "
+            f"{first:.3g} at the first step to {last:.3g} at the last (whole trajectory: "
+            f"{metrics['trajectory_rel_l2']:.3g}), and its correlation with the truth {correlated}")
 
 
 def write_rollout_report(run_dir: str, recipe, metrics: dict, pred, true, times, history) -> None:
@@ -187,7 +194,7 @@ def write_rollout_report(run_dir: str, recipe, metrics: dict, pred, true, times,
         verdict += (f" A rollout of {metrics['stability_steps']} steps "
                     + ("stayed bounded." if metrics["stable"] else f"blew up at step {metrics['blow_up_step']}"
                        + (f" ({metrics['blow_up_reason']})." if metrics.get("blow_up_reason") else ".")))
-    rows = [f"| {k} | {_fmt(metrics[k])} | {meaning} |" for k, meaning in ROLLOUT_GLOSSARY.items() if k in metrics]
+    rows = [f"| {k} | {format_value(metrics[k])} | {meaning} |" for k, meaning in ROLLOUT_GLOSSARY.items() if k in metrics]
     text = "\n".join([f"# {recipe.name}", "", verdict, "", recipe.description, "",
                       "| metric | value | meaning |", "|---|---|---|", *rows, "",
                       "Per-step errors are in metrics.json (`rollout_rel_l2`, `rollout_nrmse`) and the rollouts "
@@ -199,7 +206,12 @@ def write_rollout_report(run_dir: str, recipe, metrics: dict, pred, true, times,
         fh.write(text)
 
 
-def _fmt(value) -> str:
+def format_value(value) -> str:
+    """A metric as the report and the summary show it: 4 significant digits, yes/no, none, lists."""
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(format_value(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:.4g}"
     return "none" if value is None else str(value)

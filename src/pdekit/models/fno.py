@@ -43,8 +43,10 @@ class FNO(nn.Module):
     hidden_channels : channels inside the Fourier layers (the paper's width; ``width`` is read
         with a note).
     n_layers : number of Fourier layers (``depth`` is read with a note).
-    lifting_channels, projection_channels : hidden width of the lifting and projection MLPs
-        (0: a single linear layer).
+    lifting_channels : hidden width of the lifting MLP, inputs to hidden_channels (0: a single
+        linear layer).
+    projection_channels : hidden width of the projection MLP, hidden_channels to the outputs (0: a
+        single linear layer).
     use_grid : append the coordinates as input channels.
     factorization : "none" (dense weights), "tucker" or "cp".
     rank : with a factorization, its size as a fraction of the dense weights, in (0, 1].

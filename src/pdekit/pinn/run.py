@@ -38,7 +38,6 @@ def write_pinn_record(recipe, run_dir: str, bench, result: dict) -> dict:
     if distributed()[0] > 0:
         return {}
     metrics, u = _metrics(bench, recipe, result)
-    metrics["threads"] = torch.get_num_threads()  # the training's: its time budget's steps depend on them
     write_json(os.path.join(run_dir, "metrics.json"), metrics)
     np.savez(os.path.join(run_dir, "prediction.npz"), **bench.grid, u=u, reference=bench.reference)
     _report(run_dir, recipe, metrics, bench, u, result["history"])
@@ -71,7 +70,7 @@ def evaluate_pinn_run(run_dir: str, json_out: str | None = None, report_dir: str
     steps = int(saved["epoch"]) + int(saved["lbfgs_iterations"])
     result = summary(bench.pinn, json.loads(saved["history"]), float(saved["seconds"]), steps,
                      int(saved["epoch"]), json.loads(saved["phase_seconds"])["adam"],
-                     saved["stop_reason"] or "training was interrupted")
+                     saved["stop_reason"] or "training was interrupted", int(saved.get("threads", 0)))
     metrics, u = _metrics(bench, recipe, result)
     if json_out:
         write_json(json_out, metrics)
@@ -87,7 +86,7 @@ def _metrics(bench, recipe, result: dict) -> tuple[dict, np.ndarray]:
         "train_seconds": result["seconds"], "steps": result["steps"], "stop_reason": result["stop_reason"],
         "adam_steps_per_second": result["adam_steps_per_second"], "final_loss": result["loss"],
         "params": sum(p.numel() for p in bench.pinn.parameters()), "recipe": recipe.name,
-        "coefficients": result["coefficients"],
+        "coefficients": result["coefficients"], "threads": result["threads"],  # (a time budget's steps depend on them)
     })
     return metrics, u
 
@@ -102,7 +101,7 @@ PINN_GLOSSARY = {
     "final_loss": "weighted sum of the mean square residual and condition misfits at the end",
     "params": "trainable parameters",
     "recipe": "recipe name",
-    "threads": "CPU threads torch trained with (train.threads, else torch's default)",
+    "threads": "torch's CPU threads in the process that trained (train.threads, else torch's default)",
     "nu": "the recovered viscosity (inverse problem)",
     "nu_true": "the viscosity that made the observations",
     "nu_rel_error": "|nu - nu_true| / nu_true",

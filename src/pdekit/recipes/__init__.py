@@ -92,9 +92,10 @@ def parse_value(text: str) -> Any:
 
 
 def apply_override(raw: dict, dotted: str, value: Any, top_keys: tuple[str, ...],
-                   renamed: dict[str, str] | None = None) -> None:
+                   renamed: dict[str, str] | None = None) -> tuple[str, ...]:
     """Set one dotted key of a recipe mapping in place, creating sections on the way; earlier names
     (of train keys and of the model's options) are replaced by the current ones, with a note.
+    Returns the key's path under its current names.
 
     Parameters
     ----------
@@ -134,6 +135,7 @@ def apply_override(raw: dict, dotted: str, value: Any, top_keys: tuple[str, ...]
         if not isinstance(node, dict):
             raise ConfigError(f"override '{dotted}': '{key}' is not a section")
     node[keys[-1]] = value
+    return tuple(keys)
 
 
 def apply_quick_and_overrides(raw: dict, quick: bool, overrides: list[str] | None, top_keys: tuple[str, ...],
@@ -150,11 +152,16 @@ def apply_quick_and_overrides(raw: dict, quick: bool, overrides: list[str] | Non
         for key, value in quick_overrides.items():
             apply_override(raw, key, value, top_keys, renamed)
         raw["name"] = f"{raw['name']}-quick"
+    given: dict[tuple[str, ...], str] = {}  # each key's path, under its current names, and its override
     for pair in overrides or []:
         key, sep, value = pair.partition("=")
         if not sep:
             raise ConfigError(f"overrides are key=value with a dotted key (model.width=64), got '{pair}'")
-        apply_override(raw, key.strip(), parse_value(value.strip()), top_keys, renamed)
+        path = apply_override(raw, key.strip(), parse_value(value.strip()), top_keys, renamed)
+        same = next((p for p in given if p[: len(path)] == path or path[: len(p)] == p), None)
+        if same is not None:  # (the last would win silently: one key twice, under an old name, or inside another)
+            raise ConfigError(f"{given[same]} and {pair.strip()} set the same key: give it once")
+        given[path] = pair.strip()
 
 
 def load_recipe(source: str | dict, quick: bool = False, overrides: list[str] | None = None) -> Recipe:

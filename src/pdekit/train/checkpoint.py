@@ -45,13 +45,15 @@ def save_checkpoint(path: str, state: dict[str, Any]) -> None:
         os.replace(tmp, path)
 
 
-def load_checkpoint(path: str) -> dict[str, Any]:
+def load_checkpoint(path: str, mmap: bool = False) -> dict[str, Any]:
     """Load a pdekit checkpoint on the CPU, safely (``weights_only=True``).
 
     Parameters
     ----------
     path : str
         The checkpoint file (a run folder's checkpoint.pt).
+    mmap : bool
+        Map the tensors from the file rather than read them (to read its other entries cheaply).
 
     Returns
     -------
@@ -67,7 +69,7 @@ def load_checkpoint(path: str) -> dict[str, Any]:
     if not os.path.exists(path):
         raise DataFileError(f"no checkpoint at '{path}'")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError... for bad files
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if "weights_only" in str(exc) or "Weights only" in str(exc):

@@ -158,9 +158,8 @@ class SupervisedTask(Task):
                  physics: Callable | None = None, owner: str = "train", augmentation: Callable | None = None,
                  grid: str = "nodes"):
         check_grid(owner, grid)
-        pairs = {"val_data": val_data}
-        if not isinstance(train_data, PairSource):
-            pairs["train_data"] = train_data
+        pairs = {} if isinstance(train_data, PairSource) else {"train_data": train_data}
+        pairs["val_data"] = val_data  # (after train_data: the first named is the first the user gave)
         for name, pair in pairs.items():
             if (not isinstance(pair, (tuple, list)) or len(pair) != 2 or not all(torch.is_tensor(t) for t in pair)
                     or len(pair[0]) != len(pair[1]) or pair[0].ndim < 3):

@@ -54,6 +54,7 @@ class TrainResult:
     steps: int = 0  # Adam epochs and L-BFGS iterations done
     stop_reason: str = ""
     device: torch.device = torch.device("cpu")
+    threads: int = 0  # torch's CPU threads in the process that trained (0: not recorded, an older run)
 
 
 def stage_starts(epochs: int, stages) -> list[int]:
@@ -215,7 +216,26 @@ def refuse_another_run(run_dir: str, saved: str, now: str) -> None:
     """Refuse to go on in a run folder whose run was of another recipe or config (JSON texts)."""
     if not _same_run(saved, now):
         raise PdekitError(f"'{run_dir}' holds a run of another recipe or config ({json_differences(saved, now)}); "
-                          f"choose another --out or delete the folder to start afresh")
+                          f"choose another run folder (--out) or delete this one to start afresh")
+
+
+def config_read_now(text: str, task_config: type) -> str:
+    """A checkpoint's config JSON (its trainer and task settings) with the settings this pdekit
+    refuses as of no effect (``pdekit.config.refuse_unused``), which an older one recorded and
+    ignored, at their defaults: as the run trained, so it still resumes."""
+    from pdekit.config import drop_unused
+
+    try:
+        config = json.loads(text)
+    except ValueError:
+        return text
+    for key, cls in (("trainer", TrainConfig), ("task", task_config)):
+        part = config.get(key) if isinstance(config, dict) else None
+        if isinstance(part, dict) and dataclasses.is_dataclass(cls):
+            defaults = {f.name: f.default for f in dataclasses.fields(cls)}
+            kept = drop_unused(cls, part)
+            config[key] = {k: kept.get(k, defaults.get(k)) for k in part}
+    return json.dumps(config, sort_keys=True)
 
 
 def json_differences(saved: str, now: str, limit: int = 4) -> str:
@@ -311,7 +331,7 @@ class Trainer:
         self.config_json = json.dumps({"trainer": dataclasses.asdict(cfg),
                                        "task": dataclasses.asdict(task.config)}, sort_keys=True)
         self.state = {"phase": "adam", "epoch": 0, "optimizer_steps": 0, "lbfgs_iterations": 0, "seconds": 0.0,
-                      "phase_seconds": {"adam": 0.0, "lbfgs": 0.0}, "history": [], "stop_reason": ""}
+                      "phase_seconds": {"adam": 0.0, "lbfgs": 0.0}, "history": [], "stop_reason": "", "threads": 0}
         self.best: dict = {}
         self.saved_at = 0  # the epoch (Adam epochs + L-BFGS iterations) of the checkpoint on disk
 
@@ -338,6 +358,7 @@ class Trainer:
         check_processes(task, cfg, self.world)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
+        self.state["threads"] = torch.get_num_threads()
         torch.manual_seed(cfg.seed)
         task.resuming = bool(self.run_dir) and os.path.exists(self._path(CHECKPOINT))
         task.setup(model, cfg, self.device)
@@ -360,7 +381,7 @@ class Trainer:
                 self._resume()
                 if self.state["stop_reason"] and not self.quiet and self.rank == 0:  # a rerun of a finished run
                     print(f"note: '{self.run_dir}' holds a finished run ({self.state['stop_reason']}); nothing to "
-                          f"train: its weights are used as they are (another --out trains afresh)", file=sys.stderr)
+                          f"train: its weights are used as they are (a run in another folder, --out, trains afresh)", file=sys.stderr)
         self.writer = _tensorboard_writer(self.run_dir) if cfg.tensorboard and self.run_dir and self.rank == 0 else None
         self.bar = tqdm(total=cfg.epochs + cfg.lbfgs_steps, initial=self._steps(), unit="epoch", desc=self.name,
                         disable=self.quiet or self.rank > 0, file=sys.stderr, dynamic_ncols=True)
@@ -380,7 +401,7 @@ class Trainer:
             model.load_state_dict(self.best["best_model"])
             epoch = int(self.best["best_epoch"])
         return TrainResult(model, st["history"], st["seconds"], dict(st["phase_seconds"]), epoch, self._steps(),
-                           st["stop_reason"], self.device)
+                           st["stop_reason"], self.device, st["threads"])
 
     def _adam_phase(self) -> None:
         cfg, st, task, model = self.cfg, self.state, self.task, self.model
@@ -567,7 +588,7 @@ class Trainer:
             "lbfgs_iterations": st["lbfgs_iterations"], "optimizer_steps": st["optimizer_steps"], "seconds": st["seconds"],
             "phase_seconds": json.dumps(st["phase_seconds"]), "stop_reason": st["stop_reason"],
             "history": json.dumps(st["history"]), "rng": torch.get_rng_state(),
-            "params": count_parameters(self.model),
+            "params": count_parameters(self.model), "threads": st["threads"],
         })
         write_history(self._path(METRICS_CSV), st["history"])
 
@@ -576,23 +597,23 @@ class Trainer:
         saved = load_checkpoint(path)
         if saved.get("format") != FORMAT:
             raise DataFileError(f"'{path}' was written by an older pdekit, whose runs this one cannot resume; "
-                                f"train again in another --out (or delete the folder)")
+                                f"train again in another run folder (--out), or delete this one")
         refuse_another_run(self.run_dir, saved["recipe"], self.setup)
-        refuse_another_run(self.run_dir, saved["config"], self.config_json)
+        refuse_another_run(self.run_dir, config_read_now(saved["config"], type(self.task.config)), self.config_json)
         check_checkpoint_model(saved, self.model, path)
         revision = saved.get("grid_revision", 1)
         changed = [type(m).__name__ for m in self.model.modules() if getattr(type(m), "grid_revision", 1) > revision
                    and not (hasattr(m, "same_since") and m.same_since(revision))]
         if changed:  # its weights were trained reading the data's grid otherwise
             raise DataFileError(f"'{path}' was trained by an older pdekit whose {changed[0]} read the data's grid "
-                                f"differently; train again in another --out (or delete the folder)")
+                                f"differently; train again in another run folder (--out), or delete this one")
         if "grid" in saved and "grid" in self.meta and saved["grid"] != self.meta["grid"]:
             raise DataFileError(f"'{path}' was trained on a {saved['grid']} grid, and the data's is {self.meta['grid']} "
-                                f"now (data.grid): train again in another --out (or delete the folder)")
+                                f"now (data.grid): train again in another run folder (--out), or delete this one")
         key = "data_fingerprint"  # (a run from before it was recorded: unchecked)
         if key in saved and key in self.meta and saved[key] != self.meta[key]:
             raise DataFileError(f"'{path}' was trained on other data than the file holds now (data.file was rewritten "
-                                f"since): train again in another --out (or delete the folder)")
+                                f"since): train again in another run folder (--out), or delete this one")
         if saved["phase"] == "lbfgs":  # the weights are in L-BFGS precision from then on
             self.model.to(self.cfg.lbfgs_torch_dtype)
             self.model.load_state_dict(saved["model"])
@@ -609,7 +630,8 @@ class Trainer:
         self.state.update(phase=saved["phase"], epoch=int(saved["epoch"]), lbfgs_iterations=int(saved["lbfgs_iterations"]),
                           optimizer_steps=int(saved["optimizer_steps"]),
                           seconds=float(saved["seconds"]), phase_seconds=json.loads(saved["phase_seconds"]),
-                          history=json.loads(saved["history"]), stop_reason=saved["stop_reason"])
+                          history=json.loads(saved["history"]), stop_reason=saved["stop_reason"],
+                          threads=int(saved.get("threads", 0)) if saved["stop_reason"] else self.state["threads"])
         self.saved_at = self._steps()
         self.best = {k: saved[k] for k in ("best_model", "best_epoch", "best_value") if k in saved}
 
