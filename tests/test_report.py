@@ -103,8 +103,11 @@ def test_prediction_panels_name_their_channels_and_a_constant_input(tmp_path):
     constant over the grid, as a field with a meaningless colour bar."""
     from types import SimpleNamespace
 
+    from pdekit.problems import get_problem
+
     def recipe(problem, resolution, params):
-        return SimpleNamespace(data=SimpleNamespace(problem=problem, file=None, resolution=resolution, params=params))
+        data = SimpleNamespace(problem=problem, file=None, resolution=resolution, params=params)
+        return SimpleNamespace(data=data, data_problem=lambda: get_problem(problem).from_params(resolution, params))
 
     assert report._names(recipe("cavity_2d", 33, {"re_max": 1000.0})) == ("log re", "u")
     assert report._names(recipe("darcy_2d", 85, {})) == ("a", "u")
