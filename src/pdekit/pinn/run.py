@@ -6,6 +6,7 @@ again."""
 from __future__ import annotations
 
 import json
+import math
 import os
 
 import numpy as np
@@ -135,13 +136,16 @@ def _report(run_dir, recipe, metrics, bench, u, history):
     if history:
         fig, ax = plt.subplots(figsize=(5, 3.5))
         marker = "o" if len(history) <= 30 else None  # a few logged points are shown as points
-        ax.semilogy([r["epoch"] for r in history], [r["train_loss"] for r in history], marker=marker, ms=3,
-                    label="loss")
-        ax.semilogy([r["epoch"] for r in history], [r["residual"] for r in history], marker=marker, ms=3,
-                    label="PDE residual")
+        steps, loss, residual = ([r[k] for r in history] for k in ("epoch", "train_loss", "residual"))
+        same = all(math.isclose(a, b, rel_tol=1e-9) for a, b in zip(loss, residual))  # hard conditions: one line
+        ax.semilogy(steps, loss, marker=marker, ms=3, label="loss = PDE residual (hard conditions)" if same else "loss")
+        if not same:
+            ax.semilogy(steps, residual, marker=marker, ms=3, label="PDE residual")
+        if recipe.train.lbfgs_steps and steps[-1] > recipe.train.epochs:  # where Adam hands over to L-BFGS
+            ax.axvline(recipe.train.epochs, color="grey", lw=0.8, ls=":", label="L-BFGS from here")
         ax.set_xlabel("step (Adam epochs on all points, then L-BFGS iterations)")
         ax.set_ylabel("mean square (log scale)")
-        ax.legend()
+        ax.legend(fontsize=8, loc="upper right")  # (the losses fall from the upper left)
         fig.tight_layout()
         fig.savefig(os.path.join(run_dir, "plots", "loss.png"), dpi=100)
         plt.close(fig)
