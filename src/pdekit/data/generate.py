@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import socket
-import sys
 import warnings
 import time
 import zipfile
@@ -25,10 +24,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from pdekit.data.storage import dataset_identity, read_meta, write_file
 from pdekit.errors import DataFileError, PdekitError, UnstableError
+from pdekit.progress import progress_bar
 from pdekit.numerics.random_fields import sample_rng
 from pdekit.problems.base import Problem
 
@@ -295,10 +294,9 @@ def generate(
     gaps = _missing(parts, lo, hi)  # what a killed run (with any batch size) left unsolved
     status = "resumed" if sum(b - a for a, b in gaps) < hi - lo else "written"
     todo = [(a, min(a + batch_size, b)) for a, b in gaps for a in range(a, b, batch_size)]
-    bar = tqdm(total=hi - lo, initial=hi - lo - sum(b - a for a, b in gaps), unit="sample",
-               desc=" ".join(filter(None, (problem.name, label, f"shard {k}/{shards}" if shards > 1 else ""))),
-               disable=quiet,
-               file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
+    bar = progress_bar(total=hi - lo, initial=hi - lo - sum(b - a for a, b in gaps), unit="sample",
+                       desc=" ".join(filter(None, (problem.name, label, f"shard {k}/{shards}" if shards > 1 else ""))),
+                       disable=quiet, smoothing=0.1)
     with bar, _dropped_if_unused(parts, alone=shards == 1):
         for a, b in todo:
             arrays = solve_samples(problem, seed, range(first + a, first + b), device)

@@ -16,10 +16,10 @@ import math
 from dataclasses import dataclass, field
 
 import torch
-from tqdm.auto import tqdm
 
 from pdekit.errors import ConfigError, PdekitError
 from pdekit.eval.metrics import relative_l2
+from pdekit.progress import progress_bar
 
 
 @dataclass
@@ -208,7 +208,7 @@ def recover_inputs(trained, observed: torch.Tensor, mask: torch.Tensor | None = 
         return value
 
     history, done = [], 0
-    bar = tqdm(total=steps, desc=label, unit="it", disable=quiet, leave=False)
+    bar = progress_bar(total=steps, desc=label, unit="it", disable=quiet, leave=False)
     try:
         while done < steps:
             ran, reason = lbfgs_chunk(lbfgs, closure, min(log_every, steps - done))

@@ -23,11 +23,11 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import torch
-from tqdm import tqdm
 
 from pdekit.errors import ConfigError, DataFileError, PdekitError
 from pdekit.models.registry import count_parameters
 from pdekit.paths import check_writable_dir
+from pdekit.progress import progress_bar
 from pdekit.train.checkpoint import load_checkpoint, save_checkpoint
 from pdekit.train.config import TrainConfig
 from pdekit.train.lbfgs import lbfgs_chunk, make_lbfgs
@@ -383,8 +383,8 @@ class Trainer:
                     print(f"note: '{self.run_dir}' holds a finished run ({self.state['stop_reason']}); nothing to "
                           f"train: its weights are used as they are (a run in another folder, --out, trains afresh)", file=sys.stderr)
         self.writer = _tensorboard_writer(self.run_dir) if cfg.tensorboard and self.run_dir and self.rank == 0 else None
-        self.bar = tqdm(total=cfg.epochs + cfg.lbfgs_steps, initial=self._steps(), unit="epoch", desc=self.name,
-                        disable=self.quiet or self.rank > 0, file=sys.stderr, dynamic_ncols=True)
+        self.bar = progress_bar(total=cfg.epochs + cfg.lbfgs_steps, initial=self._steps(), unit="epoch", desc=self.name,
+                                disable=self.quiet or self.rank > 0)
         task.attach_progress(lambda text: self.bar.set_postfix_str(text, refresh=True))
         with self.bar:
             self._adam_phase()
