@@ -257,7 +257,7 @@ def test_progress_bars_in_a_log_file_redraw_rarely():
     import io
     import time
 
-    from pdekit.progress import progress_bar
+    from pdekit.progress import progress_bar, show_postfix
 
     class Terminal(io.StringIO):
         def isatty(self):
@@ -265,8 +265,10 @@ def test_progress_bars_in_a_log_file_redraw_rarely():
 
     for stream, most, least in ((io.StringIO(), 2, 1), (Terminal(), 100, 4)):
         with progress_bar(total=60, file=stream) as bar:
-            for _ in range(60):  # 0.6 s of updates
+            for i in range(60):  # 0.6 s of updates, each with its figures (the Trainer's every epoch)
                 time.sleep(0.01)
                 bar.update(1)
+                show_postfix(bar, {"loss": f"{1 / (i + 1):.3g}"})
         redraws = stream.getvalue().count("\r")
         assert least <= redraws <= most, (type(stream).__name__, redraws)
+        assert "loss=0.0167" in stream.getvalue()  # the last figures, shown when the bar closes

@@ -27,3 +27,13 @@ def progress_bar(**options) -> tqdm:
     options.setdefault("dynamic_ncols", True)
     options.setdefault("mininterval", redraw_interval(options["file"]))
     return tqdm(**options)
+
+
+def show_postfix(bar: tqdm, value) -> None:
+    """Show ``value`` (a mapping or a string) after the bar: at once at a terminal, at the next
+    timed redraw in a log (an immediate refresh would redraw it every epoch there)."""
+    live = getattr(bar, "mininterval", 0.0) < LOG_INTERVAL  # (a disabled bar has none)
+    if isinstance(value, str):
+        bar.set_postfix_str(value, refresh=live)
+    else:
+        bar.set_postfix(value, refresh=live)

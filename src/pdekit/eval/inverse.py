@@ -19,7 +19,7 @@ import torch
 
 from pdekit.errors import ConfigError, PdekitError
 from pdekit.eval.metrics import relative_l2
-from pdekit.progress import progress_bar
+from pdekit.progress import progress_bar, show_postfix
 
 
 @dataclass
@@ -219,7 +219,7 @@ def recover_inputs(trained, observed: torch.Tensor, mask: torch.Tensor | None = 
                 raise ConfigError(f"the objective became {value} after {done} L-BFGS iterations")
             history.append(value)
             bar.update(ran)
-            bar.set_postfix(objective=f"{value:.3g}")
+            show_postfix(bar, {"objective": f"{value:.3g}"})
             if reason or ran == 0:
                 break
     finally:

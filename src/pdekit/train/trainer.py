@@ -27,7 +27,7 @@ import torch
 from pdekit.errors import ConfigError, DataFileError, PdekitError
 from pdekit.models.registry import count_parameters
 from pdekit.paths import check_writable_dir
-from pdekit.progress import progress_bar
+from pdekit.progress import progress_bar, show_postfix
 from pdekit.train.checkpoint import load_checkpoint, save_checkpoint
 from pdekit.train.config import TrainConfig
 from pdekit.train.lbfgs import lbfgs_chunk, make_lbfgs
@@ -385,7 +385,7 @@ class Trainer:
         self.writer = _tensorboard_writer(self.run_dir) if cfg.tensorboard and self.run_dir and self.rank == 0 else None
         self.bar = progress_bar(total=cfg.epochs + cfg.lbfgs_steps, initial=self._steps(), unit="epoch", desc=self.name,
                                 disable=self.quiet or self.rank > 0)
-        task.attach_progress(lambda text: self.bar.set_postfix_str(text, refresh=True))
+        task.attach_progress(lambda text: show_postfix(self.bar, text))
         with self.bar:
             self._adam_phase()
             self._lbfgs_phase()
@@ -555,7 +555,7 @@ class Trainer:
             self.writer.flush()
         self._save()
         shown = {"loss": f"{train_loss:.4g}", **{k: f"{v:.4g}" for k, v in metrics.items()}}
-        self.bar.set_postfix(shown)
+        show_postfix(self.bar, shown)
         for callback in self.callbacks:
             callback(self, row)
 
