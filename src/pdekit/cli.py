@@ -437,7 +437,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                                  "(the run's own record is never changed)")
     e.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"),
                    help="where the model runs and is timed against the solver (auto: CUDA where available)")
-    e.add_argument("--quiet", action="store_true", help="no progress bars (as while test data missing from the cache is solved)")
+    e.add_argument("--quiet", action="store_true",
+                   help="no progress bars (as while test data missing from the cache is solved)")
     e.set_defaults(func=cmd_eval)
 
     v = sub.add_parser("invert", help="recover an operator run's test inputs (a trajectory run's initial states) "

@@ -140,13 +140,12 @@ def refuse_unused(config: Any, prefix: str = "") -> None:
                 f"{prefix}{switch}={getattr(config, switch)}: set {shown}, or leave {'it' if len(changed) == 1 else 'them'} out")
 
 
-def drop_unused(cls: type, section: dict) -> dict:
-    """``section`` (a recorded recipe's mapping for ``cls``) without the keys ``refuse_unused``
-    refuses, which an older pdekit accepted and ignored: read at their defaults, as it ran."""
-    switches = {f.name: f.default for f in dataclasses.fields(cls)}
+def reset_unused(cls: type, section: dict) -> dict:
+    """``section`` (a recorded mapping of ``cls``'s settings) with the settings ``refuse_unused``
+    refuses, which an older pdekit accepted and ignored, at their defaults: as the run was made."""
+    defaults = {f.name: f.default for f in dataclasses.fields(cls)}
     out = dict(section)
     for keys, (switch, values) in getattr(cls, "applies_when", {}).items():
-        if out.get(switch, switches[switch]) not in values:
-            for key in keys:
-                out.pop(key, None)
+        if out.get(switch, defaults[switch]) not in values:
+            out.update({key: defaults[key] for key in keys if key in out})
     return out

@@ -230,8 +230,9 @@ def refuse_rewritten_file(run_dir: str, recipe: Recipe, state: dict, task_of) ->
     split may hold the samples it trained on. ``task_of(files)``: the run's task of those splits."""
     key = "data_fingerprint"  # (a run from before it was recorded: unchecked; with data.test_file the
     # test samples are that file's, held out whatever data.file holds now)
-    if recipe.data.file and not recipe.data.test_file and key in state and task_of(prepare_data(recipe, splits=("train", "val"))).fingerprint() \
-            != state[key]:
+    if not recipe.data.file or recipe.data.test_file or key not in state:
+        return
+    if task_of(prepare_data(recipe, splits=("train", "val"))).fingerprint() != state[key]:
         raise DataFileError(f"'{run_dir}' was trained on other data than '{recipe.data.file}' holds now (it was "
                             f"rewritten since), so its test split is no longer the one held out: evaluate it on a "
                             f"file by --data, or train again")
@@ -330,8 +331,8 @@ class OperatorRunner:
     @staticmethod
     def evaluate(run_dir: str, recipe: Recipe, data: str | None, json_out: str | None, report_dir: str | None,
                  device: str = "cpu", quiet: bool = False) -> dict:
-        from pdekit.eval.evaluate import evaluate
         from pdekit.data.dataset import load_task
+        from pdekit.eval.evaluate import evaluate
         from pdekit.eval.report import write_report
         from pdekit.train.supervised import SupervisedTask, load_trained
 

@@ -27,9 +27,9 @@ import torch
 
 from pdekit.data.storage import dataset_identity, read_meta, write_file
 from pdekit.errors import DataFileError, PdekitError, UnstableError
-from pdekit.progress import progress_bar
 from pdekit.numerics.random_fields import sample_rng
 from pdekit.problems.base import Problem
+from pdekit.progress import progress_bar
 
 _PART = re.compile(r"^(\d{9})-(\d{9})\.npz$")
 

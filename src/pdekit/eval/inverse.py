@@ -475,4 +475,3 @@ def _plot_trajectory_inversion(plt, x, rec, y, mask, answer, by: str, names, pat
         axes[i, 1].plot(seen[:, 1], seen[:, 0], ".", ms=1.5, color="k")
     _save(fig, path)
     plt.close(fig)
-

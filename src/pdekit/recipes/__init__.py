@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from pdekit.config import drop_unused
+from pdekit.config import reset_unused
 from pdekit.errors import ConfigError
 from pdekit.recipes.base import COMMON_KEYS, KINDS, Recipe, refuse_keys_of_other_sections, register_kind  # noqa: F401
 from pdekit.train.config import RENAMED
@@ -267,7 +267,7 @@ def load_saved_recipe(raw: dict, overrides: list[str] | None = None) -> Recipe:
     for section, classes in getattr(kind, "schemas", {}).items():  # settings of no effect, refused since
         for cls in classes:
             if isinstance(raw.get(section), dict):
-                raw[section] = drop_unused(cls, raw[section])
+                raw[section] = reset_unused(cls, raw[section])
     name = str(raw.get("name"))
     if not _plain_name(name):
         raw["name"] = os.path.basename(name.replace("\\", "/")).lstrip(".") or "run"

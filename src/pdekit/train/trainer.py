@@ -223,7 +223,7 @@ def config_read_now(text: str, task_config: type) -> str:
     """A checkpoint's config JSON (its trainer and task settings) with the settings this pdekit
     refuses as of no effect (``pdekit.config.refuse_unused``), which an older one recorded and
     ignored, at their defaults: as the run trained, so it still resumes."""
-    from pdekit.config import drop_unused
+    from pdekit.config import reset_unused
 
     try:
         config = json.loads(text)
@@ -232,9 +232,7 @@ def config_read_now(text: str, task_config: type) -> str:
     for key, cls in (("trainer", TrainConfig), ("task", task_config)):
         part = config.get(key) if isinstance(config, dict) else None
         if isinstance(part, dict) and dataclasses.is_dataclass(cls):
-            defaults = {f.name: f.default for f in dataclasses.fields(cls)}
-            kept = drop_unused(cls, part)
-            config[key] = {k: kept.get(k, defaults.get(k)) for k in part}
+            config[key] = reset_unused(cls, part)
     return json.dumps(config, sort_keys=True)
 
 
