@@ -66,6 +66,8 @@ def test_list_and_show(run_cli):
         (["generate", "heat_1d", "--n", "2", "--resolution", "16", "--seed", "0", "--set", "nt=10000000000", "--out",
           "x.h5"], ["a batch of 2 would hold 2.38e+03 GiB", "lower --batch-size, nt"]),
         (["convert", "x.h5", ""], ["output path is empty"]),
+        (["generate", *SMALL_BURGERS, "--out", "b.csv"], ["'b.csv' has '.csv', but the file written is HDF5", "'b.h5'"]),
+        (["convert", "x.h5", "data"], ["'data' has no suffix", "'.h5' or '.hdf5'"]),
         (["generate", *SMALL_BURGERS, "--set", "nt", "--out", "x.h5"], ["key=value", "nt"]),
         (["generate", "burgers_1d", "--n", "1", "--resolution", "1000", "--seed", "0", "--out", "x.h5"],
          ["unsupported resolution 1000", "8192"]),

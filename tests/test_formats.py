@@ -264,6 +264,23 @@ def test_broken_layouts_are_refused_naming_the_array(tmp_path, run_cli, writer, 
     assert not (tmp_path / "out.h5").exists()
 
 
+def test_outputs_not_named_as_hdf5_are_refused_before_anything_is_written(tmp_path):
+    """The files written are HDF5 whatever their name: 'x.npz' or 'x.csv' would mislead the next reader."""
+    from pdekit.data.generate import generate
+    from pdekit.errors import PdekitError
+    from pdekit.problems import get_problem
+
+    write_pdebench_tensor(tmp_path / "a.hdf5")
+    for name in ("x.npz", "x.CSV", "x"):
+        with pytest.raises(PdekitError, match="the file written is HDF5"):
+            convert(tmp_path / "a.hdf5", tmp_path / name)
+        with pytest.raises(PdekitError, match="the file written is HDF5"):
+            generate(get_problem("heat_1d").from_params(16, {}), 1, 0, tmp_path / name, quiet=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.hdf5"]
+    convert(tmp_path / "a.hdf5", tmp_path / "b.HDF5")  # any HDF5 suffix, any case
+    assert (tmp_path / "b.HDF5").exists()
+
+
 def test_the_wells_coordinates_stored_per_trajectory_read_as_one_grid(tmp_path):
     """Coordinates and times with one (equal) row per trajectory are the same grid."""
     path = tmp_path / "rows.h5"

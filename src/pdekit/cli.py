@@ -47,7 +47,7 @@ def cmd_generate(args) -> int:
     cls = get_problem(args.problem)
     resolution = cls.default_resolution if args.resolution is None else args.resolution
     problem = cls.from_params(resolution, _parse_sets(args.set))
-    check_writable_file(args.out)
+    check_writable_file(args.out, hdf5=True)
     start = time.perf_counter()
     shard = _shard(args.shard)
     status = generate(problem, args.n, args.seed, args.out, batch_size=args.batch_size,
@@ -298,7 +298,7 @@ def cmd_convert(args) -> int:
     from pdekit.data.formats import convert
     from pdekit.paths import check_writable_file
 
-    check_writable_file(args.output)
+    check_writable_file(args.output, hdf5=True)
     if os.path.exists(args.output):
         raise PdekitError(f"'{args.output}' exists; choose another output or delete it")
     source = convert(args.input, args.output, args.layout)

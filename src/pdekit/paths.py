@@ -35,13 +35,30 @@ def check_writable_dir(path: str, keep: bool = True) -> None:
                 break  # not made, or another process wrote into it meanwhile: leave it
 
 
-def check_writable_file(path: str) -> None:
-    """Check that the file ``path`` can be written (its folder is created), without creating it."""
+def check_writable_file(path: str, hdf5: bool = False) -> None:
+    """Check that the file ``path`` can be written (its folder is created), without creating it;
+    with ``hdf5``, that its name says HDF5 (``check_hdf5_name``)."""
     if not path:
         raise PdekitError("the output path is empty: give a file name")
+    if hdf5:
+        check_hdf5_name(path)
     if os.path.isdir(path):
         raise PdekitError(f"'{path}' is a folder; give a file name")
     check_writable_dir(os.path.dirname(os.path.abspath(path)))
+
+
+HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf", ".he5")
+
+
+def check_hdf5_name(path: str) -> None:
+    """Refuse an output name whose suffix says another format: the file written is HDF5 whatever its
+    name, and ``data.csv`` or ``data.npz`` holding HDF5 would mislead whoever opens it next."""
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix not in HDF5_SUFFIXES:
+        named = f"'{suffix}'" if suffix else "no suffix"
+        raise PdekitError(f"'{path}' has {named}, but the file written is HDF5: name it "
+                          f"{' or '.join(repr(s) for s in HDF5_SUFFIXES[:2])} (for example "
+                          f"'{os.path.splitext(path)[0] or 'data'}.h5')")
 
 
 def write_atomically(path: str, write) -> None:

@@ -30,7 +30,7 @@ import numpy as np
 
 from pdekit.data.storage import _text, read_meta, write_file
 from pdekit.errors import DataFileError
-from pdekit.paths import write_atomically
+from pdekit.paths import check_hdf5_name, write_atomically
 
 PDEBENCH_VARIABLES = ("density", "pressure", "Vx", "Vy", "Vz")
 AXES = ("x", "y", "z")
@@ -548,7 +548,10 @@ def convert(src: str, dst: str, layout: str = "pdekit") -> Source:
     ------
     DataFileError
         If ``src`` cannot be read, ``layout`` cannot be written, or the data do not fit it.
+    PdekitError
+        If ``dst`` is not named as an HDF5 file (.h5, .hdf5).
     """
+    check_hdf5_name(os.fspath(dst))
     f, source = open_source(src)
     with f:
         if layout == "pdekit":

@@ -28,6 +28,7 @@ import torch
 from pdekit.data.storage import dataset_identity, read_meta, write_file
 from pdekit.errors import DataFileError, PdekitError, UnstableError
 from pdekit.numerics.random_fields import sample_rng
+from pdekit.paths import check_hdf5_name
 from pdekit.problems.base import Problem
 from pdekit.progress import progress_bar
 
@@ -259,7 +260,7 @@ def generate(
     Raises
     ------
     PdekitError
-        For an empty ``out``, n or batch_size below 1, a negative ``seed`` or ``first``, or CUDA asked
+        For an empty ``out`` or one not named .h5/.hdf5 (any HDF5 suffix), n or batch_size below 1, a negative ``seed`` or ``first``, or CUDA asked
         for but unavailable.
     DataFileError
         If ``out`` exists with another config, or ``<out>.parts/`` holds an unfinished run of another
@@ -268,6 +269,7 @@ def generate(
     out = os.fspath(out)
     if not out:
         raise PdekitError("--out is empty: give the file to write")
+    check_hdf5_name(out)
     if n < 1:
         raise PdekitError(f"--n must be at least 1, got {n}")
     if seed < 0:
