@@ -118,6 +118,21 @@ def test_prediction_panels_name_their_channels_and_a_constant_input(tmp_path):
     assert titles[0] == "test sample 0: input log re (constant 5.3)" and titles[1] == "test sample 0: u: truth"
 
 
+def test_tiny_or_huge_values_carry_their_power_of_ten_in_the_labels_not_over_the_titles(tmp_path):
+    """Errors of 1e-5 made matplotlib print "1e-5" above the axis or colour bar, over the panel's title."""
+    plt = report._pyplot()
+    for shape in ((2, 1, 32), (2, 1, 8, 8)):
+        torch.manual_seed(0)
+        x, y = torch.rand(*shape) * 3e4, torch.rand(*shape)
+        fig = report._predictions(plt, x, y, y + 2e-5 * torch.randn(*shape), 1, tmp_path / "p.png")
+        fig.canvas.draw()
+        offsets = [axis.get_offset_text().get_text() for ax in fig.axes for axis in (ax.xaxis, ax.yaxis)]
+        assert offsets == [""] * len(offsets), offsets
+        said = [ax.get_ylabel() if len(shape) == 3 else ax.get_title() for ax in _axes(fig)]
+        assert said[0].endswith("(× 1e+04)") and "×" not in said[1] and said[-1].endswith("(× 1e-05)"), said
+    assert report._scale(torch.tensor([0.5, -2e-3]).numpy()) == (1.0, "")  # ordinary ranges untouched
+
+
 def test_timing_rounds_are_stated_and_a_single_round_is_no_median():
     class Recipe:
         class eval:  # noqa: N801

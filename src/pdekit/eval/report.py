@@ -88,21 +88,25 @@ def _predictions(plt, x, y, pred, count, path, trajectory: bool = False, extent=
         source = ("input" if names[0] == "input" else f"input {names[0]}") + (f" (constant {inp.flat[0]:.3g})" if np.ptp(inp) == 0 else "")
         if ndim == 1:
             grid = np.arange(truth.shape[-1]) / truth.shape[-1]
-            axes[i, 0].plot(np.arange(inp.shape[-1]) / inp.shape[-1], inp, color="0.4", lw=1)
-            axes[i, 1].plot(grid, truth, lw=2, label="truth")
-            axes[i, 1].plot(grid, guess, "--", lw=1.2, label="prediction")
+            (f0, n0), (f1, n1), (f2, n2) = _scale(inp), _scale(truth, guess), _scale(guess - truth)
+            axes[i, 0].plot(np.arange(inp.shape[-1]) / inp.shape[-1], inp / f0, color="0.4", lw=1)
+            axes[i, 1].plot(grid, truth / f1, lw=2, label="truth")
+            axes[i, 1].plot(grid, guess / f1, "--", lw=1.2, label="prediction")
             axes[i, 1].legend(fontsize=7)
-            axes[i, 2].plot(grid, guess - truth, lw=1, color="tab:red")
+            axes[i, 2].plot(grid, (guess - truth) / f2, lw=1, color="tab:red")
             titles = (source, f"{names[1]}: truth and prediction", f"{names[1]}: error (prediction - truth)")
-            for j, label in enumerate(("input value", "output value", "error")):
+            for j, label in enumerate((f"input value{n0}", f"output value{n1}", f"error{n2}")):
                 axes[i, j].set_xlabel("x (fraction of the domain)")
                 axes[i, j].set_ylabel(label)
         else:
-            panels = (inp, truth, guess, guess - truth)
-            titles = (source, f"{names[1]}: truth", f"{names[1]}: prediction", f"{names[1]}: error (prediction - truth)")
+            (f0, n0), (f1, n1), (f2, n2) = _scale(inp), _scale(truth, guess), _scale(guess - truth)
+            inp, truth, guess, error = inp / f0, truth / f1, guess / f1, (guess - truth) / f2
+            panels = (inp, truth, guess, error)
+            titles = (source + n0, f"{names[1]}: truth{n1}", f"{names[1]}: prediction{n1}",
+                      f"{names[1]}: error (prediction - truth){n2}")
             # truth and prediction on one colour scale; the error's centred on zero (white: no error)
             shared = _finite_range(truth, guess)
-            worst = (_finite_range(np.abs(guess - truth)) or (0.0, 0.0))[1]
+            worst = (_finite_range(np.abs(error)) or (0.0, 0.0))[1]
             scales = (None, shared, shared, (-worst, worst) if worst > 0 else None)
             for j, data in enumerate(panels):
                 data = data if ndim == 2 else data[..., data.shape[-1] // 2]  # 3D: the middle of the last axis
@@ -120,6 +124,15 @@ def _predictions(plt, x, y, pred, count, path, trajectory: bool = False, extent=
             axes[i, j].set_title(f"test sample {i}: {title}", fontsize=9)
     _save(fig, path)
     return fig
+
+
+def _scale(*arrays) -> tuple[float, str]:
+    """A power of ten to divide ``arrays`` by, and the label's note of it (" (× 1e-05)"), where their
+    largest magnitude is below 1e-3 or from 1e4 up (matplotlib would print the power above the axis
+    or colour bar, over the panel's title); (1.0, "") otherwise."""
+    top = (_finite_range(*[np.abs(a) for a in arrays]) or (0.0, 0.0))[1]
+    power = int(np.floor(np.log10(top))) if top > 0 else 0
+    return (1.0, "") if -3 <= power < 4 else (10.0**power, f" (× 1e{power:+03d})")
 
 
 def _finite_range(*arrays) -> tuple[float, float] | None:
