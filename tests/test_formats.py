@@ -6,6 +6,7 @@ import json
 import h5py
 import numpy as np
 import pytest
+import torch
 
 from pdekit.data.dataset import load_pairs
 from pdekit.data.formats import convert, open_source
@@ -236,12 +237,12 @@ def _break(path, what):
 
 
 @pytest.mark.parametrize("writer, what, fragment", [
-    (write_pdebench_tensor, "no-x", "lacks the array 'x-coordinate'"),
+    (write_pdebench_tensor, "no-x", "lacks 'x-coordinate'"),
     (write_pdebench_tensor, "flat-tensor", "array 'tensor' has shape (4, 32), expected (N, T, X"),
     (write_pdebench_tensor, "short-t", "array 't-coordinate' has shape (3,)"),
     (write_the_well, "well-shape", "array 't0_fields/density' has shape (30, 5, 16, 8), expected (30, 5, 16, 16)"),
-    (write_the_well, "well-missing", "lacks the array 'velocity'"),
-    (write_pdebench_seeds, "seed-no-data", "lacks the array 'data'"),
+    (write_the_well, "well-missing", "lacks 't1_fields/velocity'"),  # its group named
+    (write_pdebench_seeds, "seed-no-data", "lacks '0002/data'"),
     (write_pdekit, "pdekit-short-t", "array 'fields/u' has shape (3, 4, 16), expected (3, 3, 16)"),
     (write_pdekit, "pdekit-long-x", "coordinate 'x' has 32 points, the data have 16"),
     (write_the_well, "well-times", "its trajectories are stored at different times"),
@@ -279,6 +280,39 @@ def test_outputs_not_named_as_hdf5_are_refused_before_anything_is_written(tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.hdf5"]
     convert(tmp_path / "a.hdf5", tmp_path / "b.HDF5")  # any HDF5 suffix, any case
     assert (tmp_path / "b.HDF5").exists()
+
+
+def test_the_wells_fields_constant_in_time_are_inputs_not_predicted(tmp_path):
+    """A mask stored with time_varying false was a field: the model predicted (copied) it, and its
+    trivially right copy entered every error. It is an input, after the state, as The Well reads it."""
+    from pdekit.data.trajectories import load_trajectories
+
+    path = tmp_path / "w.hdf5"
+    u = write_the_well(path, n=4)
+    mask = (np.random.default_rng(0).random((4, 16, 16)) > 0.5).astype(np.float32)
+    with h5py.File(path, "r+") as f:
+        f["t0_fields/mask"] = mask
+        f["t0_fields/mask"].attrs.update({"dim_varying": [True, True], "sample_varying": True, "time_varying": False})
+        f["t0_fields"].attrs["field_names"] = ["density", "mask"]
+    f, source = open_source(path)
+    with f:
+        assert list(source.fields) == ["density", "velocity_x", "velocity_y"] and list(source.inputs) == ["mask"]
+        assert source.channels() == (4, 3)
+    x, y, _ = load_pairs(path)
+    assert x.shape == (4, 4, 16, 16) and y.shape == (4, 3, 16, 16)
+    assert x[:, 3].numpy().tobytes() == mask.tobytes() and x[:, 0].numpy().tobytes() == u[:, 0, ..., 0].tobytes()
+    x, y, _ = load_pairs(path, trajectory=True, input_steps=2)  # two state slices as channels, the mask once
+    assert x.shape == (4, 7, 3, 16, 16) and (x[:, 6] == torch.from_numpy(mask)[:, None]).all()
+    from pdekit.data.dataset import PairTask
+    assert PairTask(0, -1, True, 2).shape((4, 3), 2) == ((7, 3), 3)
+    convert(path, tmp_path / "w.h5")  # kept as an input, once per sample (it was copied to every time)
+    with h5py.File(tmp_path / "w.h5") as f:
+        assert f["inputs/mask"].shape == (4, 16, 16) and "fields/mask" not in f
+    assert load_pairs(tmp_path / "w.h5")[0].numpy().tobytes() == load_pairs(path)[0].numpy().tobytes()
+    with pytest.raises(DataFileError, match=r"constant in time \(mask\), which rollouts do not read yet"):
+        load_trajectories(path)
+    with pytest.raises(DataFileError, match="no fields constant in time"):
+        convert(path, tmp_path / "seeds.h5", "pdebench-seeds")
 
 
 def test_the_wells_coordinates_stored_per_trajectory_read_as_one_grid(tmp_path):
@@ -488,6 +522,9 @@ def test_a_files_grid_is_periodic_where_the_well_says_every_axis_is_or_data_grid
     with h5py.File(tmp_path / "twice.hdf5", "r+") as f:
         f.create_group("boundary_conditions/x_again").attrs.update({"bc_type": "periodic", "associated_dims": ["x"]})
     assert file_grid(tmp_path / "joint.hdf5") == "periodic" and file_grid(tmp_path / "twice.hdf5") == "nodes"
+    for name in ("joint", "twice"):  # converted: the same grid (the conditions' axes were dropped, then counted)
+        convert(tmp_path / f"{name}.hdf5", tmp_path / f"{name}.h5")
+        assert file_grid(tmp_path / f"{name}.h5") == file_grid(tmp_path / f"{name}.hdf5")
     convert(tmp_path / "both.hdf5", tmp_path / "both.h5")
     write_pdebench_tensor(tmp_path / "pdebench.hdf5", n=4)
     grids = {name: file_grid(tmp_path / name) for name in ("one.hdf5", "both.hdf5", "wall.hdf5", "both.h5",

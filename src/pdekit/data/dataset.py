@@ -75,10 +75,13 @@ class PairTask(NamedTuple):
     def shape(self, channels: tuple[int, int], ndim: int, params: int = 0) -> tuple[tuple[int, int], int]:
         """The pairs' ((input, output) channels, dimensions) given the data's channels (Problem.channels,
         Source.channels), spatial dimensions and parameters drawn per sample: a trajectory adds time,
-        its input steps are channels, and each parameter adds one input channel after them."""
+        its input steps are channels of the state (fields constant in time, the input channels a
+        time-dependent source has beyond its outputs, come once), and each parameter adds one input
+        channel after them."""
         if not self.trajectory:
             return (channels[0] + params, channels[1]), ndim
-        return (channels[0] * self.input_steps + params, channels[1]), ndim + 1
+        static = channels[0] - channels[1]
+        return (channels[1] * self.input_steps + static + params, channels[1]), ndim + 1
 
 
 def load_task(path: "str | os.PathLike | Split", data, limit: int | None = None):
@@ -123,6 +126,8 @@ def load_pairs(path: "str | os.PathLike | Split", input_time: int = 0, target_ti
     x : torch.Tensor
         Inputs, float32: a steady problem's stored inputs or the fields at ``input_time``,
         (n, c_in, *space); with ``trajectory`` that slice repeated in time, (n, c, nt, *space).
+        Fields stored as constant in time (The Well's ``time_varying`` false) follow the state's
+        channels, and a constant channel per parameter varying per sample comes last.
     y : torch.Tensor
         Targets, float32: the fields (at ``target_time``), (n, c_out, *space); with
         ``trajectory`` the whole trajectory, (n, c, nt, *space).
@@ -191,12 +196,14 @@ def read_pairs(source, start: int, count: int, task: PairTask = PairTask()) -> t
         x = np.stack(inputs, axis=1) if inputs else np.empty((count, 0, *y.shape[2:]), np.float32)
         return _with_params(x, source, start, count), y
     nt, t0, k = source.nt, task.input_time % source.nt, task.input_steps
+    static = [read(start, count, None) for read in source.inputs.values()]  # (fields constant in time: after the state's)
     if task.trajectory:
         y = np.stack([read(start, count, None) for read in source.fields.values()], axis=1)  # (n, c, nt, *space)
         x = y[:, :, t0 : t0 + 1] if k == 1 else y[:, :, t0 : t0 + k].reshape(count, -1, 1, *y.shape[3:])
         y = y if k == 1 else np.ascontiguousarray(y[:, :, t0 + k :])
+        x = np.concatenate([x, *(s[:, None, None] for s in static)], axis=1)
         return _with_params(np.broadcast_to(x, (count, x.shape[1], *y.shape[2:])), source, start, count), y
-    x = np.stack([read(start, count, t0) for read in source.fields.values()], axis=1)
+    x = np.stack([read(start, count, t0) for read in source.fields.values()] + static, axis=1)
     return (_with_params(x, source, start, count),
             np.stack([read(start, count, task.target_time % nt) for read in source.fields.values()], axis=1))
 

@@ -62,7 +62,9 @@ class Source:
         Readers of the output channels by name: ``read(start, count, t)`` gives (count, nt, *space)
         for ``t`` None, else (count, *space); steady fields (count, *space).
     inputs : dict
-        Readers of the steady inputs by name, (count, *space).
+        Readers of the inputs that do not vary in time by name, (count, *space): a steady problem's
+        inputs (Darcy's coefficient), or fields The Well stores as constant in time (a mask), which
+        a time-dependent task reads beside the state rather than predicting.
     params : dict
         Readers of parameters that vary per sample (a pdekit file's ``/params``), (count,) float64.
     problem : str or None
@@ -95,7 +97,7 @@ class Source:
     def channels(self) -> tuple[int, int]:
         """(input, output) channels of the operator-learning task (see dataset.load_pairs), before the
         one input channel each parameter that varies per sample adds (dataset.PairTask.shape)."""
-        return (len(self.fields) if self.time_dependent else len(self.inputs)), len(self.fields)
+        return len(self.inputs) + (len(self.fields) if self.time_dependent else 0), len(self.fields)
 
 
 def open_source(path: str | os.PathLike) -> tuple[h5py.File, Source]:
@@ -161,16 +163,15 @@ def file_grid(path) -> str:
         attrs = source.attrs
         if source.layout == "pdekit":
             attrs = (attrs.get("config") or {}).get("source") or {}
-        covered = None  # the axes The Well's groups name (associated_dims), where it names them
-        if source.layout == "the-well" and "boundary_conditions" in f:
-            named = [group.attrs.get("associated_dims") for group in f["boundary_conditions"].values()]
-            if all(n is not None for n in named):
-                covered = {str(_text(d)) for n in named for d in np.atleast_1d(n)}
-    kinds = [str(k).upper() for k in (attrs.get("boundary_conditions") or {}).values()]
+    conditions, named = attrs.get("boundary_conditions") or {}, attrs.get("boundary_axes") or {}
+    kinds = [str(k).upper() for k in conditions.values()]
+    covered = None  # the axes The Well's groups name (associated_dims), where every group names them
+    if conditions and all(name in named for name in conditions):
+        covered = {d for name in conditions for d in named[name]}
     periodic = bool(kinds) and all(k == "PERIODIC" for k in kinds)
     if covered is not None:
         periodic = periodic and len(covered) >= len(source.space)
-    else:  # (a converted file keeps the conditions' kinds only: one per axis at least)
+    else:  # (the groups do not say their axes, or a file converted by an earlier pdekit: one per axis at least)
         periodic = periodic and len(kinds) >= len(source.space)
     return "periodic" if periodic else "nodes"
 
@@ -213,7 +214,8 @@ def detect_layout(f: h5py.File, path: str = "") -> str:
 
 def _need(f, name: str, path: str, layout: str):
     if name not in f:
-        raise DataFileError(f"'{path}' claims the {layout} layout but lacks the array '{name}'")
+        where = f"{f.name}/{name}".lstrip("/")  # (its group's path too: 't0_fields/mask')
+        raise DataFileError(f"'{path}' claims the {layout} layout but lacks '{where}'")
     return f[name]
 
 
@@ -350,6 +352,7 @@ def _read_the_well(f, path) -> Source:
     space, nt = tuple(len(coords[a]) for a in axes), len(coords["t"])
     n = int(f.attrs.get("n_trajectories", 0)) or None
     fields: dict[str, Reader] = {}
+    static: dict[str, Reader] = {}  # fields constant in time (a mask, a coefficient): inputs, as The Well reads them
     for order, group_name in enumerate(("t0_fields", "t1_fields", "t2_fields")):
         if group_name not in f:
             continue
@@ -370,20 +373,25 @@ def _read_the_well(f, path) -> Source:
             components = [()] if order == 0 else [tuple(c) for c in np.ndindex(*(len(axes),) * order)]
             for comp in components:
                 label = name + "".join(f"_{axes[i]}" for i in comp)
-                fields[label] = _well_reader(ds, sample, time, comp)
+                (fields if time else static)[label] = _well_reader(ds, sample, time, comp)
     if not fields:
-        raise DataFileError(f"'{path}' claims the {layout} layout but has no arrays in t0_fields, t1_fields "
-                            f"or t2_fields")
+        also = f" (only fields constant in time: {', '.join(static)})" if static else ""
+        raise DataFileError(f"'{path}' claims the {layout} layout but has no field that varies in time in t0_fields, "
+                            f"t1_fields or t2_fields{also}")
     attrs = {"dataset_name": str(_text(f.attrs.get("dataset_name", ""))), "scalars": {}, "boundary_conditions": {}}
     for name, ds in (f["scalars"].items() if "scalars" in f else []):
         value = np.asarray(ds[()]).tolist()
         attrs["scalars"][name] = ([_text(v) for v in value] if isinstance(value, list) else _text(value))  # (JSON)
     for name, group in (f["boundary_conditions"].items() if "boundary_conditions" in f else []):
         attrs["boundary_conditions"][name] = str(_text(group.attrs.get("bc_type", "")))
-    return Source(path, layout, n or 1, True, space, coords, fields, attrs=attrs)
+        if group.attrs.get("associated_dims") is not None:  # (kept, so a converted file's grid is the same)
+            attrs.setdefault("boundary_axes", {})[name] = [str(_text(d)) for d in np.atleast_1d(group.attrs["associated_dims"])]
+    return Source(path, layout, n or 1, True, space, coords, fields, static, attrs=attrs)
 
 
 def _well_reader(ds, sample: bool, time: bool, comp: tuple) -> Reader:
+    """Reader of a field of The Well: (count, nt, *space), or (count, *space) at time ``t`` and for
+    a field constant in time (an input)."""
     def read(start, count, t):
         index = (slice(start, start + count),) if sample else ()
         if time:
@@ -391,8 +399,6 @@ def _well_reader(ds, sample: bool, time: bool, comp: tuple) -> Reader:
         out = np.asarray(ds[index + (Ellipsis,) + comp], dtype=np.float32)
         if not sample:
             out = np.broadcast_to(out, (count, *out.shape))
-        if not time and t is None:
-            out = np.repeat(out[:, None], ds.file["dimensions/time"].shape[-1], axis=1)
         return np.ascontiguousarray(out)
     return read
 
@@ -477,6 +483,9 @@ def write_pdebench(path: str, source: Source, layout: str = "pdebench-tensor") -
         raise DataFileError(f"PDEBench's tensor layout holds one field{'' if source.time_dependent else ' and one input'}"
                             f"; this data has fields {names} and inputs {list(source.inputs)}: "
                             + ("use --layout pdebench-seeds" if source.time_dependent else "keep it in the pdekit layout"))
+    if source.time_dependent and source.inputs and layout != "pdebench-tensor":
+        raise DataFileError(f"PDEBench's layouts have no fields constant in time; this data has {', '.join(source.inputs)}: "
+                            f"keep it in the pdekit layout")
     if layout == "pdebench-variables" and not set(names) <= set(PDEBENCH_VARIABLES):
         raise DataFileError(f"PDEBench's variables layout names its arrays {', '.join(PDEBENCH_VARIABLES)}; "
                             f"this data has {names}")

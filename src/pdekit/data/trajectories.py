@@ -39,6 +39,10 @@ def load_trajectories(path: "str | os.PathLike | Split") -> tuple[torch.Tensor, 
     with f:
         if not source.time_dependent:
             raise DataFileError(f"'{path}' holds steady data; trajectories need time-dependent data")
+        if source.inputs:  # (predicting them would score a copy; dropping them would hide what the model needs)
+            raise DataFileError(f"'{path}' holds fields constant in time ({', '.join(source.inputs)}), which rollouts "
+                                f"do not read yet: train a map between two stored times (data.input_time, "
+                                f"data.target_time), which reads them as inputs")
         count = sample_count(path, source.n, start, count)
         with reading(path):
             u = np.stack([read(start, count, None) for read in source.fields.values()], axis=2)
