@@ -311,8 +311,9 @@ def test_the_wells_fields_constant_in_time_are_inputs_not_predicted(tmp_path):
     assert load_pairs(tmp_path / "w.h5")[0].numpy().tobytes() == load_pairs(path)[0].numpy().tobytes()
     with pytest.raises(DataFileError, match=r"constant in time \(mask\), which rollouts do not read yet"):
         load_trajectories(path)
-    with pytest.raises(DataFileError, match="no fields constant in time"):
-        convert(path, tmp_path / "seeds.h5", "pdebench-seeds")
+    for layout in ("pdebench-seeds", "pdebench-tensor"):
+        with pytest.raises(DataFileError, match="no fields constant in time"):
+            convert(path, tmp_path / "pdebench.h5", layout)
 
 
 def test_the_wells_coordinates_stored_per_trajectory_read_as_one_grid(tmp_path):

@@ -478,14 +478,13 @@ def write_pdebench(path: str, source: Source, layout: str = "pdebench-tensor") -
     if source.params:
         raise DataFileError(f"PDEBench's layouts have no per-sample parameters; this data varies "
                             f"{', '.join(source.params)} from sample to sample: keep it in the pdekit layout")
-    if layout == "pdebench-tensor" and (len(names) != 1 or (len(source.inputs) > 0 if source.time_dependent
-                                                            else len(source.inputs) != 1)):
+    if source.time_dependent and source.inputs:
+        raise DataFileError(f"PDEBench's layouts have no fields constant in time; this data has {', '.join(source.inputs)}: "
+                            f"keep it in the pdekit layout")
+    if layout == "pdebench-tensor" and (len(names) != 1 or not source.time_dependent and len(source.inputs) != 1):
         raise DataFileError(f"PDEBench's tensor layout holds one field{'' if source.time_dependent else ' and one input'}"
                             f"; this data has fields {names} and inputs {list(source.inputs)}: "
                             + ("use --layout pdebench-seeds" if source.time_dependent else "keep it in the pdekit layout"))
-    if source.time_dependent and source.inputs and layout != "pdebench-tensor":
-        raise DataFileError(f"PDEBench's layouts have no fields constant in time; this data has {', '.join(source.inputs)}: "
-                            f"keep it in the pdekit layout")
     if layout == "pdebench-variables" and not set(names) <= set(PDEBENCH_VARIABLES):
         raise DataFileError(f"PDEBench's variables layout names its arrays {', '.join(PDEBENCH_VARIABLES)}; "
                             f"this data has {names}")
