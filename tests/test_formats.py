@@ -105,6 +105,21 @@ def test_pdebench_tensor_layout_reads_as_time_slices(tmp_path):
     assert meta["problem"] is None and meta["layout"] == "pdebench-tensor" and meta["resolution"] == 32
 
 
+def test_pdebench_root_attributes_are_kept_as_metadata(tmp_path):
+    """PDEBench stores the equation's parameters (Nu, beta, ...) as root attributes: a converted file
+    kept none of them."""
+    from pdekit.data.storage import read_meta
+
+    write_pdebench_tensor(tmp_path / "a.hdf5", n=4)
+    with h5py.File(tmp_path / "a.hdf5", "r+") as f:
+        f.attrs.update({"Nu": 0.01, "name": b"burgers", "grid": np.zeros(3)})  # (an array is no parameter)
+    f, source = open_source(tmp_path / "a.hdf5")
+    with f:
+        assert source.attrs == {"attributes": {"Nu": 0.01, "name": "burgers"}}
+    convert(tmp_path / "a.hdf5", tmp_path / "a.h5")
+    assert read_meta(tmp_path / "a.h5")["config"]["source"]["attributes"] == {"Nu": 0.01, "name": "burgers"}
+
+
 def test_pdebench_darcy_maps_nu_to_the_solution(tmp_path):
     path = tmp_path / "2D_DarcyFlow.hdf5"
     nu = write_pdebench_darcy(path)
@@ -314,6 +329,31 @@ def test_the_wells_fields_constant_in_time_are_inputs_not_predicted(tmp_path):
     for layout in ("pdebench-seeds", "pdebench-tensor"):
         with pytest.raises(DataFileError, match="no fields constant in time"):
             convert(path, tmp_path / "pdebench.h5", layout)
+
+
+def test_the_wells_scalars_varying_by_trajectory_are_parameters(tmp_path):
+    """A Reynolds number per trajectory was metadata no model saw (and a scalar over time, a list of
+    every value, bloated a converted file's config): the first is a per-sample parameter, an input
+    channel and a rollout's conditioning; the second is named as not read."""
+    from pdekit.data.storage import read_meta
+    from pdekit.data.trajectories import load_trajectories
+
+    path = tmp_path / "w.hdf5"
+    write_the_well(path, n=4)
+    re = np.array([100.0, 200.0, 400.0, 800.0])
+    with h5py.File(path, "r+") as f:
+        f["scalars/Re"] = re
+        f["scalars/energy"] = np.ones((4, 5))
+        f["scalars/Re"].attrs.update({"sample_varying": True, "time_varying": False})
+        f["scalars/energy"].attrs.update({"sample_varying": True, "time_varying": True})
+    x, _, _ = load_pairs(path)
+    assert x.shape == (4, 4, 16, 16) and (x[:, 3] == torch.tensor(re, dtype=torch.float32)[:, None, None]).all()
+    assert load_trajectories(path)[2]["params"]["Re"].tolist() == re.tolist()
+    convert(path, tmp_path / "w.h5")
+    source = read_meta(tmp_path / "w.h5")["config"]["source"]
+    assert source["scalars"] == {"nu": 0.02} and source["scalars_not_read"] == ["energy"]
+    with h5py.File(tmp_path / "w.h5") as f:
+        assert f["params/Re"][()].tolist() == re.tolist()
 
 
 def test_the_wells_coordinates_stored_per_trajectory_read_as_one_grid(tmp_path):

@@ -66,7 +66,8 @@ class Source:
         inputs (Darcy's coefficient), or fields The Well stores as constant in time (a mask), which
         a time-dependent task reads beside the state rather than predicting.
     params : dict
-        Readers of parameters that vary per sample (a pdekit file's ``/params``), (count,) float64.
+        Readers of parameters that vary per sample (a pdekit file's ``/params``, The Well's scalars
+        that vary by trajectory and not in time), (count,) float64.
     problem : str or None
         The registered pdekit problem that made the data, where the file says so.
     attrs : dict
@@ -257,6 +258,17 @@ def _pdebench_coords(f, path, layout, space_rank: int, nt: int | None) -> dict[s
     return coords
 
 
+def _root_scalars(f) -> dict:
+    """A PDEBench file's root attributes that are single numbers or text (its ``Nu``, ``beta``,
+    ``M``, ...), as {"attributes": {name: value}}: the equation's parameters, kept as metadata."""
+    kept = {}
+    for name, value in f.attrs.items():
+        value = np.asarray(value)
+        if value.ndim == 0 and (np.issubdtype(value.dtype, np.number) or value.dtype.kind in "SUO"):
+            kept[name] = _text(value.item())
+    return {"attributes": kept} if kept else {}
+
+
 def _read_pdebench_tensor(f, path) -> Source:
     layout = "pdebench-tensor"
     tensor = f["tensor"]
@@ -269,13 +281,14 @@ def _read_pdebench_tensor(f, path) -> Source:
         coords = _pdebench_coords(f, path, layout, len(space), None)
         _check_coords(path, layout, coords, space)
         return Source(path, layout, nu.shape[0], False, space, coords, {"u": _steady_reader(tensor, 0)},
-                      {"nu": _steady_reader(nu)})
+                      {"nu": _steady_reader(nu)}, attrs=_root_scalars(f))
     if tensor.ndim < 3:
         raise _shape_error(path, layout, "tensor", tensor.shape, "(N, T, X[, Y[, Z]])")
     space = tuple(tensor.shape[2:])
     coords = _pdebench_coords(f, path, layout, len(space), tensor.shape[1])
     _check_coords(path, layout, coords, space)
-    return Source(path, layout, tensor.shape[0], True, space, coords, {"u": _time_reader(tensor)})
+    return Source(path, layout, tensor.shape[0], True, space, coords, {"u": _time_reader(tensor)},
+                  attrs=_root_scalars(f))
 
 
 def _read_pdebench_variables(f, path) -> Source:
@@ -290,7 +303,8 @@ def _read_pdebench_variables(f, path) -> Source:
     space = tuple(first.shape[2:])
     coords = _pdebench_coords(f, path, layout, len(space), first.shape[1])
     _check_coords(path, layout, coords, space)
-    return Source(path, layout, first.shape[0], True, space, coords, {k: _time_reader(f[k]) for k in names})
+    return Source(path, layout, first.shape[0], True, space, coords, {k: _time_reader(f[k]) for k in names},
+                  attrs=_root_scalars(f))
 
 
 def _read_pdebench_seeds(f, path) -> Source:
@@ -324,7 +338,8 @@ def _read_pdebench_seeds(f, path) -> Source:
             return np.asarray(np.stack(out), dtype=np.float32)
         return read
 
-    return Source(path, layout, len(seeds), True, space, coords, {f"c{c}": reader(c) for c in range(nc)})
+    return Source(path, layout, len(seeds), True, space, coords, {f"c{c}": reader(c) for c in range(nc)},
+                  attrs=_root_scalars(f))
 
 
 def _attr_list(group, name: str, default) -> list[str]:
@@ -379,14 +394,21 @@ def _read_the_well(f, path) -> Source:
         raise DataFileError(f"'{path}' claims the {layout} layout but has no field that varies in time in t0_fields, "
                             f"t1_fields or t2_fields{also}")
     attrs = {"dataset_name": str(_text(f.attrs.get("dataset_name", ""))), "scalars": {}, "boundary_conditions": {}}
+    params: dict[str, Reader] = {}
     for name, ds in (f["scalars"].items() if "scalars" in f else []):
-        value = np.asarray(ds[()]).tolist()
-        attrs["scalars"][name] = ([_text(v) for v in value] if isinstance(value, list) else _text(value))  # (JSON)
+        sample, time = bool(ds.attrs.get("sample_varying", False)), bool(ds.attrs.get("time_varying", False))
+        if time:  # a diagnostic over time (an energy): neither an input nor a few numbers of metadata
+            attrs.setdefault("scalars_not_read", []).append(name)
+        elif sample and ds.shape == (n or 1,) and np.issubdtype(ds.dtype, np.number):
+            params[name] = _param_reader(ds)  # one value per trajectory: a parameter, as pdekit's varied ones
+        else:
+            value = np.asarray(ds[()]).tolist()
+            attrs["scalars"][name] = ([_text(v) for v in value] if isinstance(value, list) else _text(value))  # (JSON)
     for name, group in (f["boundary_conditions"].items() if "boundary_conditions" in f else []):
         attrs["boundary_conditions"][name] = str(_text(group.attrs.get("bc_type", "")))
         if group.attrs.get("associated_dims") is not None:  # (kept, so a converted file's grid is the same)
             attrs.setdefault("boundary_axes", {})[name] = [str(_text(d)) for d in np.atleast_1d(group.attrs["associated_dims"])]
-    return Source(path, layout, n or 1, True, space, coords, fields, static, attrs=attrs)
+    return Source(path, layout, n or 1, True, space, coords, fields, static, params, attrs=attrs)
 
 
 def _well_reader(ds, sample: bool, time: bool, comp: tuple) -> Reader:
