@@ -152,6 +152,15 @@ def test_the_well_layout_splits_vector_fields_into_channels(tmp_path):
     x, y, _ = load_pairs(path, 0, 4)
     assert x.numpy().tobytes() == np.moveaxis(u[:, 0], -1, 1).tobytes()
     assert y.numpy().tobytes() == np.moveaxis(u[:, 4], -1, 1).tobytes()
+    stress = np.random.default_rng(1).standard_normal((30, 5, 16, 16, 2, 2)).astype(np.float32)
+    with h5py.File(path, "r+") as f:  # a tensor field: one channel per component, named as The Well names them
+        f["t2_fields/stress"] = stress
+        f["t2_fields/stress"].attrs.update({"dim_varying": [True, True], "sample_varying": True, "time_varying": True})
+        f["t2_fields"].attrs["field_names"] = ["stress"]
+    f, source = open_source(path)
+    with f:
+        assert list(source.fields)[3:] == ["stress_xx", "stress_xy", "stress_yx", "stress_yy"]
+        assert source.fields["stress_yx"](0, 30, None).tobytes() == stress[..., 1, 0].tobytes()
 
 
 @pytest.mark.parametrize("writer, name", [(write_pdebench_tensor, "a.hdf5"), (write_pdebench_darcy, "d.hdf5"),

@@ -387,7 +387,7 @@ def _read_the_well(f, path) -> Source:
                 n = ds.shape[0]
             components = [()] if order == 0 else [tuple(c) for c in np.ndindex(*(len(axes),) * order)]
             for comp in components:
-                label = name + "".join(f"_{axes[i]}" for i in comp)
+                label = name + (f"_{''.join(axes[i] for i in comp)}" if comp else "")  # The Well's: stress_xy
                 (fields if time else static)[label] = _well_reader(ds, sample, time, comp)
     if not fields:
         also = f" (only fields constant in time: {', '.join(static)})" if static else ""
