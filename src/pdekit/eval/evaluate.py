@@ -139,9 +139,12 @@ def _describe(params: dict, tolerance: str | None = None) -> dict:
     return {k: v for k, v in params.items() if k in SETTING_KEYS or k == tolerance}
 
 
-def setting_name(row: dict) -> str:
-    """A ladder row's setting as text, grid first: "solve_resolution = 64, dt = 0.02"."""
+def setting_name(row: dict, short: bool = False) -> str:
+    """A ladder row's setting as text, grid first: "solve_resolution = 64, dt = 0.02", or with
+    ``short`` (beside a plotted point) "64, dt 0.02"."""
     keys = [k for k in SETTING_KEYS if k in row] + [k for k in row if k not in SETTING_KEYS + RESULT_KEYS]
+    if short:
+        return ", ".join(f"{'' if k == 'solve_resolution' else k + ' '}{row[k]:.3g}" for k in keys)
     return ", ".join(f"{k} = {row[k]:g}" for k in keys)
 
 

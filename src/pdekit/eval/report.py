@@ -41,7 +41,7 @@ def _pyplot():
 
 def _save(fig, path: str) -> None:
     fig.tight_layout()
-    fig.savefig(path, dpi=110)  # closed by write_report, so callers can still inspect the figure
+    fig.savefig(path, dpi=110, bbox_inches="tight")  # (a legend placed outside the axes kept whole); closed by write_report
 
 
 def _label(ax, xlabel: str, ylabel: str, title: str) -> None:
@@ -212,12 +212,19 @@ def _resolution(plt, results, path):
 def _speed(plt, results, path, unit: str = "sample"):
     from matplotlib.ticker import LogLocator
 
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    fig, ax = plt.subplots(figsize=(5.5, 4.6))
     ladder = results["solver_ladder"]
     if ladder:
         floor = 1e-9  # the data's own setting scores float32 rounding; nothing is drawn below this
-        ax.loglog([r["seconds_per_sample"] for r in ladder], [max(r["rel_l2"], floor) for r in ladder], "s-",
-                  color="tab:orange", label="solver: the data's setting (right) to cheaper ones (left)")
+        # points, not a line: the ladder goes back to a finer step on a coarser grid, and a line
+        # through its order doubled back
+        for i, r in enumerate(ladder):
+            ax.loglog([r["seconds_per_sample"]], [max(r["rel_l2"], floor)], "s", color="tab:orange",
+                      mfc="tab:orange" if i == 0 else "white", ms=8 if i == 0 else 6,
+                      label=("solver at the data's setting" if i == 0 else
+                             "solver at cheaper settings (each labelled)" if i == 1 else None))
+            ax.annotate(setting_name(r, short=True), (r["seconds_per_sample"], max(r["rel_l2"], floor)), fontsize=6,
+                        xytext=(5, 3 if i % 2 else -8), textcoords="offset points", color="0.3")  # (neighbours apart)
         matched = results.get("matched_setting")
         if matched:
             ax.loglog([matched["seconds_per_sample"]], [max(matched["rel_l2"], floor)], "s", ms=11, mfc="none",
@@ -230,7 +237,7 @@ def _speed(plt, results, path, unit: str = "sample"):
     _label(ax, f"seconds per {unit} ({where})", "relative L2 against the stored data",
            "speed and accuracy: lower left is better")
     ax.xaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))  # labelled at 2 and 5 of each decade: no overlap
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=2)  # (below: clear of the labels)
     ax.grid(alpha=0.3, which="both")
     _save(fig, path)
     return fig
