@@ -226,6 +226,8 @@ def test_a_closed_pipe_ends_a_listing_quietly():
     (["run", "burgers_fno", "data.params.nu=0.2", "data.params={nu: 0.3}"], "set the same key"),
     (["run", "burgers_fno", "train.sobolev_s=2"], "train.sobolev_s has no effect with train.loss=rel_l2"),
     (["run", "burgers_fno", "data.buffer=200"], "data.buffer has no effect with data.source=memory"),
+    (["run", "burgers_fno", "train.lbfgs_history=10"],
+     "train.lbfgs_history has no effect with train.lbfgs_steps=0: set train.lbfgs_steps > 0"),
     (["run", "ks_rollout", "data.source=stream", "data.reuse=2", "data.workers=3"],
      "data.workers, data.reuse have no effect with data.source=stream"),
     (["run", "burgers_fno", "--quick", "data.resolution=16", "data.params.solve_resolution=64"],
@@ -281,9 +283,9 @@ def test_a_runs_recorded_recipe_with_keys_refused_since_still_loads():
 
     raw = load_recipe("darcy_fno", quick=True).raw
     raw = {**raw, "name": "a/b", "data": {**raw["data"], "target_time": 3, "test_file": "t.h5", "buffer": 200},
-           "train": {**raw["train"], "step_size": 10, "sobolev_s": 2.0}}
+           "train": {**raw["train"], "step_size": 10, "sobolev_s": 2.0, "lbfgs_history": 7}}
     for key, value in (("name", "a/b"), ("data.target_time", 3), ("data.test_file", "t.h5"), ("data.buffer", 200),
-                       ("train.step_size", 10), ("train.sobolev_s", 2.0)):  # each refused alone
+                       ("train.step_size", 10), ("train.sobolev_s", 2.0), ("train.lbfgs_history", 7)):  # each refused alone
         section, _, name = key.rpartition(".")
         alone = json.loads(load_recipe("darcy_fno", quick=True).to_json())
         (alone[section] if section else alone)[name] = value
@@ -292,6 +294,7 @@ def test_a_runs_recorded_recipe_with_keys_refused_since_still_loads():
     recipe = load_saved_recipe(raw)
     assert (recipe.name, recipe.data.target_time, recipe.data.test_file) == ("b", -1, "")
     assert (recipe.data.buffer, recipe.train.step_size, recipe.task.sobolev_s) == (1024, 100, 1.0)
+    assert recipe.train.lbfgs_history == 50
     rollout = load_recipe("ks_rollout", quick=True).raw
     rollout = {**rollout, "eval": {**rollout["eval"], "plot_samples": 7}}
     assert load_saved_recipe(rollout).eval.plot_samples == 3

@@ -127,15 +127,23 @@ def limits(config: Any, prefix: str = "", **bounds: tuple[str, float]) -> None:
         require(_BOUNDS[op](value, bound), f"{prefix}{key} must be {op} {bound}, got {value!r}")
 
 
+POSITIVE = "> 0"  # an applies_when condition: the switch is a count, and the keys act where it is above 0
+
+
+def _applies(value, values) -> bool:
+    return value > 0 if values == POSITIVE else value in values
+
+
 def refuse_unused(config: Any, prefix: str = "") -> None:
     """Refuse settings that take effect only under another value of a switch (the class's
-    ``applies_when``: {keys: (switch, values)}), given away from their defaults: silently ignored,
-    they would train a run other than the one asked for (train.step_size under a cosine schedule)."""
+    ``applies_when``: {keys: (switch, values)}, values a tuple of the switch's values or POSITIVE),
+    given away from their defaults: silently ignored, they would train a run other than the one
+    asked for (train.step_size under a cosine schedule)."""
     defaults = {f.name: f.default for f in dataclasses.fields(config)}
     for keys, (switch, values) in getattr(type(config), "applies_when", {}).items():
         changed = [prefix + key for key in keys if getattr(config, key) != defaults[key]]
-        shown = " or ".join(f"{prefix}{switch}={v}" for v in values)
-        require(getattr(config, switch) in values or not changed,
+        shown = f"{prefix}{switch} > 0" if values == POSITIVE else " or ".join(f"{prefix}{switch}={v}" for v in values)
+        require(_applies(getattr(config, switch), values) or not changed,
                 f"{', '.join(changed)} {'has' if len(changed) == 1 else 'have'} no effect with "
                 f"{prefix}{switch}={getattr(config, switch)}: set {shown}, or leave {'it' if len(changed) == 1 else 'them'} out")
 
@@ -146,6 +154,6 @@ def reset_unused(cls: type, section: dict) -> dict:
     defaults = {f.name: f.default for f in dataclasses.fields(cls)}
     out = dict(section)
     for keys, (switch, values) in getattr(cls, "applies_when", {}).items():
-        if out.get(switch, defaults[switch]) not in values:
+        if not _applies(out.get(switch, defaults[switch]), values):
             out.update({key: defaults[key] for key in keys if key in out})
     return out

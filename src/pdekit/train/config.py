@@ -14,7 +14,7 @@ import importlib.util
 import sys
 from dataclasses import dataclass
 
-from pdekit.config import make_config, param, refuse_unused, require
+from pdekit.config import POSITIVE, make_config, param, refuse_unused, require
 from pdekit.errors import ConfigError
 
 # keys of earlier pdekit versions, still read (with a note) and written under their new name
@@ -47,7 +47,8 @@ class TrainConfig:
     threads: int = param(0, "CPU threads for torch (0: torch's default)")
     tensorboard: bool = param(False, "also log metrics for TensorBoard (extra: pip install 'pdekit[tensorboard]')")
 
-    applies_when = {("step_size", "gamma"): ("scheduler", ("step",))}  # (refuse_unused)
+    applies_when = {("step_size", "gamma"): ("scheduler", ("step",)),  # (refuse_unused)
+                    ("lbfgs_dtype", "lbfgs_history"): ("lbfgs_steps", POSITIVE)}
 
     @property
     def lbfgs_torch_dtype(self):
