@@ -150,6 +150,25 @@ def test_fno_predicts_the_same_values_at_two_resolutions(ndim):
     assert float((shared - coarse).abs().max()) < 1e-13 * float(coarse.abs().max())
 
 
+def test_the_fnos_coordinate_channel_makes_its_transfer_first_order_on_periodic_data():
+    """With use_grid (the default), the channel x = j / n jumps from 1 - 1/n back to 0 at the
+    periodic wrap-around, and its Fourier modes move with n: the values at the shared points of a
+    finer grid differ by a first-order amount, halved with each doubling (docs/training.md says
+    so); without it they agree to rounding. Spectral weights at a trained model's scale (the default
+    initialization, about 1 / width^2, hides the effect)."""
+    torch.manual_seed(1)
+    model = build_model({"name": "fno", "modes": 8, "hidden_channels": 16}, 1, 1, 1, "periodic").double().eval()
+    for layer in model.spectral:
+        layer.weight.data = torch.randn_like(layer.weight) / math.sqrt(layer.weight.shape[0])
+    gaps = []
+    with torch.no_grad():
+        for n in (32, 64, 128, 256):
+            coarse, fine = model(_band_limited(n, 1, endpoint=False)), model(_band_limited(2 * n, 1, endpoint=False))
+            gaps.append(float((fine[..., ::2] - coarse).norm() / coarse.norm()))
+    ratios = [a / b for a, b in zip(gaps[:-1], gaps[1:])]
+    assert gaps[0] > 1e-3 and all(1.8 < r < 2.2 for r in ratios), (gaps, ratios)
+
+
 @pytest.mark.parametrize("ndim", [1, 2])
 @pytest.mark.parametrize("grid", ["nodes", "periodic"])
 def test_deeponet_predicts_the_same_values_at_two_resolutions(ndim, grid):

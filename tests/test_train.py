@@ -226,6 +226,8 @@ def test_a_closed_pipe_ends_a_listing_quietly():
     (["run", "burgers_fno", "data.params.nu=0.2", "data.params={nu: 0.3}"], "set the same key"),
     (["run", "burgers_fno", "train.sobolev_s=2"], "train.sobolev_s has no effect with train.loss=rel_l2"),
     (["run", "burgers_fno", "data.buffer=200"], "data.buffer has no effect with data.source=memory"),
+    (["run", "darcy_unet", "eval.resolutions=[141]"], "unet is not resolution-invariant"),  # (its report said "holds")
+    (["run", "burgers_fno", "model.name=local_fno", "model.differential=true"], "local_fno is not resolution-invariant"),
     (["run", "burgers_fno", "train.lbfgs_history=10"],
      "train.lbfgs_history has no effect with train.lbfgs_steps=0: set train.lbfgs_steps > 0"),
     (["run", "ks_rollout", "data.source=stream", "data.reuse=2", "data.workers=3"],

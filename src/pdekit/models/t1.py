@@ -27,6 +27,7 @@ resolution.
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 from torch import nn
@@ -240,9 +241,23 @@ class T1(nn.Module):
             out = torch.matmul(ky, out.view(self.sizes[0], self.sizes[1], batch * width))
         return out.view(size, batch, width)
 
+    def held_modes(self, space) -> list[int]:
+        """The modes per axis a grid of ``space`` points resolves (the others' coefficients are zero
+        there): the DCT's k up to the grid's last node, the DFT's strictly below its Nyquist frequency."""
+        periods = [n if self.grid == "periodic" else n - 1 for n in space]
+        return [min(m, p + 1 if self.transform == "dct" else (p + 1) // 2) for m, p in zip(self.modes, periods)]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         space = x.shape[2:]
-        z = self.spectrum(x).flatten(2).permute(2, 0, 1)  # (mode, batch, channel)
+        z = self.spectrum(x).flatten(2).permute(2, 0, 1)  # (mode, batch, channel); refuses a grid of 1 point
+        if self.training and torch.is_grad_enabled() and not getattr(self, "_warned_untrained", False):
+            held = self.held_modes(space)
+            if held != list(self.modes):  # (as the FNO's spectral layers warn)
+                self._warned_untrained = True
+                warnings.warn(f"T1 with modes {list(self.modes)} trains on a grid of {list(space)} points, which "
+                              f"resolves {held} of them: the weights of the others get no gradient, keep their random "
+                              f"initial values and act on finer grids; lower model.modes or train on a finer grid",
+                              stacklevel=2)
         z = torch.baddbmm(self.lift_bias, z, self.lift)
         size, batch, width = z.shape
         for i, (w, b) in enumerate(zip(self.channel_weights, self.biases)):

@@ -88,6 +88,10 @@ def _check(data, model: dict, train, task, evaluation) -> None:
             raise ConfigError(f"{cls.name} stores {len(times)} times (data.params.nt): data.input_steps = "
                               f"{data.input_steps} from data.input_time = {data.input_time} leave none to predict")
     net = build_model(model, in_channels, out_channels, ndim)  # validates the model section
+    if evaluation.resolutions and not getattr(net, "resolution_invariant", False):  # (as pdekit eval --data refuses)
+        raise ConfigError(f"eval.resolutions = {evaluation.resolutions} asks for resolution transfer, but "
+                          f"{model['name']} is not resolution-invariant (its layers are tied to the trained grid): "
+                          f"set eval.resolutions=[]")
     if task.physics_weight > 0 and data.input_steps > 1:
         raise ConfigError("train.physics_weight (PINO) needs the whole trajectory as the target: data.input_steps = 1")
     if task.physics_weight > 0 and (data.file or (get_problem(data.problem).time_dependent and not data.trajectory)):
