@@ -230,8 +230,10 @@ def test_a_closed_pipe_ends_a_listing_quietly():
     (["run", "burgers_fno", "model.name=local_fno", "model.differential=true"], "local_fno is not resolution-invariant"),
     (["run", "burgers_fno", "train.lbfgs_history=10"],
      "train.lbfgs_history has no effect with train.lbfgs_steps=0: set train.lbfgs_steps > 0"),
-    (["run", "ks_rollout", "data.source=stream", "data.reuse=2", "data.workers=3"],
+    (["run", "burgers_fno", "data.source=stream", "data.reuse=2", "data.workers=3"],
      "data.workers, data.reuse have no effect with data.source=stream"),
+    (["run", "ks_rollout", "data.buffer=200"], "data.buffer is supported by operator recipes only"),  # (not: stream)
+    (["run", "ks_rollout", "data.source=stream", "data.reuse=2"], "data.source, data.reuse are supported by operator"),
     (["run", "burgers_fno", "--quick", "data.resolution=16", "data.params.solve_resolution=64"],
      "eval.resolutions = [512, 1024] asks for 512"),
 ])

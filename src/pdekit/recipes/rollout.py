@@ -34,7 +34,14 @@ class RolloutKind:
         from pdekit.problems import get_problem
 
         require_data_source(raw)
-        data = make_config(DataSection, raw.get("data") or {}, owner="section 'data'")
+        defaults = {f.name: f.default for f in dataclasses.fields(DataSection)}
+        given = raw.get("data") or {}
+        streamed = [f"data.{k}" for k in ("source", "buffer", "buffer_policy", "watermark", "workers", "reuse")
+                    if k in given and given[k] != defaults[k]]  # (before DataSection's advice to stream or go online)
+        if streamed:
+            raise ConfigError(f"{', '.join(streamed)} {'is' if len(streamed) == 1 else 'are'} supported by operator "
+                              f"recipes only (rollout recipes load their trajectories into memory)")
+        data = make_config(DataSection, given, owner="section 'data'")
         rollout = make_config(RolloutSection, raw.get("rollout") or {}, owner="section 'rollout'")
         train, task = make_train_config(RolloutTask, raw.get("train") or {}, owner="train")
         evaluation = make_config(EvalSection, raw.get("eval") or {}, owner="section 'eval'")
@@ -45,9 +52,6 @@ class RolloutKind:
         if evaluation.resolutions or evaluation.held_out or evaluation.plot_samples != EvalSection().plot_samples:
             raise ConfigError("eval.resolutions, eval.held_out and eval.plot_samples are not supported by rollout "
                               "recipes yet (the report draws the first test trajectory)")
-        if data.source != "memory":
-            raise ConfigError(f"data.source={data.source} is supported by operator recipes only (rollout recipes load "
-                              f"their trajectories into memory)")
         if data.file:  # trajectories of a user's file, in any layout pdekit reads
             nt, channels, ndim, problem_name, params = _file_shape(data)
             where = f"'{data.file}'"
