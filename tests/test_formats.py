@@ -365,6 +365,32 @@ def test_the_wells_scalars_varying_by_trajectory_are_parameters(tmp_path):
         assert f["params/Re"][()].tolist() == re.tolist()
 
 
+def test_pdekit_show_describes_a_data_file_as_pdekit_reads_it(tmp_path, run_cli):
+    """A user's file said nothing before a run: `pdekit show FILE` gives its layout, grid, times,
+    the channels predicted and read, per-sample parameters and metadata, and how to train on it."""
+    path = tmp_path / "w.hdf5"
+    write_the_well(path, n=4)
+    with h5py.File(path, "r+") as f:
+        f["t0_fields/mask"] = np.zeros((4, 16, 16), np.float32)
+        f["t0_fields/mask"].attrs.update({"dim_varying": [True, True], "sample_varying": True, "time_varying": False})
+        f["t0_fields"].attrs["field_names"] = ["density", "mask"]
+        f["scalars/Re"] = np.array([100.0, 200.0, 400.0, 800.0])
+        f["scalars/Re"].attrs.update({"sample_varying": True, "time_varying": False})
+    code, out, err = run_cli("show", path)
+    assert code == 0, err
+    lines = [line.split(None, 1) for line in out.splitlines()[1:-1]]
+    assert out.splitlines()[0] == f"{path}: the-well (heat_test); 4 samples, time-dependent"
+    assert dict((k, v.strip()) for k, v in lines if k in ("grid", "times", "fields", "inputs")) == {
+        "grid": "16 x 16 (x: 0 .. 0.9375, y: 0 .. 0.9375), read as nodes (data.grid: auto)",
+        "times": "5 stored, t = 0 .. 1, step 0.25",
+        "fields": "density, velocity_x, velocity_y (the states a model predicts)",
+        "inputs": "mask (constant in time, read beside the state)"}
+    assert "  per sample           Re, 100 .. 800 (an input channel; a rollout's conditioning)" in out
+    assert f"train on it: a recipe's data section with file: {path}" in out
+    code, _, err = run_cli("show", tmp_path / "missing.h5")
+    assert code == 2 and "is no problem, model, recipe or file" in err
+
+
 def test_the_wells_coordinates_stored_per_trajectory_read_as_one_grid(tmp_path):
     """Coordinates and times with one (equal) row per trajectory are the same grid."""
     path = tmp_path / "rows.h5"
@@ -581,6 +607,14 @@ def test_a_files_grid_is_periodic_where_the_well_says_every_axis_is_or_data_grid
                                                             "pdebench.hdf5")}
     assert grids == {"one.hdf5": "nodes", "both.hdf5": "periodic", "wall.hdf5": "nodes", "both.h5": "periodic",
                      "pdebench.hdf5": "nodes"}
+    # a file pdekit made is read on its problem's grid, as the data the recipe makes (it was taken for nodes)
+    from pdekit.data.generate import generate
+    from pdekit.problems import get_problem
+
+    for name, grid in (("heat_1d", "periodic"), ("darcy_2d", "nodes")):
+        generate(get_problem(name).from_params(16 if name == "heat_1d" else 15, {}), 1, 0, tmp_path / f"{name}.h5",
+                 quiet=True)
+        assert file_grid(tmp_path / f"{name}.h5") == grid
 
     def grid(name, **data):
         raw = _quick_recipe(tmp_path, file=str(tmp_path / name), n_train=2, n_val=1, n_test=1, **data)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import json
 import os
 import signal
 import sys
@@ -328,7 +329,9 @@ def cmd_show(args) -> int:
     from pdekit.recipes import list_recipes, shipped_recipe_text
 
     name = args.name
-    if name in PROBLEMS:
+    if os.path.isfile(name) and _is_hdf5(name):  # a data file (a shipped name wins only where no such file exists)
+        _show_file(name)
+    elif name in PROBLEMS:
         _show_problem(PROBLEMS[name])
     elif name in MODELS:
         _show_model(MODELS[name])
@@ -339,8 +342,66 @@ def cmd_show(args) -> int:
         known = [*PROBLEMS, *MODELS, *(r[0] for r in list_recipes())]
         hint = difflib.get_close_matches(name, known, n=1)
         also = f" (did you mean '{hint[0]}'?)" if hint else ""
-        raise PdekitError(f"'{name}' is no problem, model or recipe{also}; see `pdekit list`")
+        raise PdekitError(f"'{name}' is no problem, model, recipe or file{also}; see `pdekit list`")
     return 0
+
+
+def _is_hdf5(path: str) -> bool:
+    import h5py
+
+    return h5py.is_hdf5(path)
+
+
+def _show_file(path: str) -> None:
+    """What a data file holds, as pdekit reads it (any layout): samples, grid, stored times,
+    the channels a model predicts and reads, per-sample parameters, metadata; and how to train on it."""
+    import numpy as np
+
+    from pdekit.data.formats import file_grid, open_source, reading
+
+    f, source = open_source(path)
+    with f, reading(path):
+        params = {k: read(0, source.n, None) for k, read in source.params.items()}
+    cfg = source.attrs.get("config") or {}
+    what = f"made by pdekit: {source.problem}" if source.problem else (
+        f"converted from {cfg['source']['layout']}" if source.layout == "pdekit" and cfg.get("source") else source.layout)
+    name = source.attrs.get("dataset_name")
+    print(f"{path}: {what}{f' ({name})' if name else ''}; {source.n} samples, "
+          f"{'time-dependent' if source.time_dependent else 'steady'}")
+    axes = [a for a in source.coords if a != "t"]
+    spans = ", ".join(f"{a}: {source.coords[a][0]:.4g} .. {source.coords[a][-1]:.4g}" for a in axes)
+    rows = [("grid", f"{' x '.join(map(str, source.space))}" + (f" ({spans})" if spans else "")
+             + f", read as {file_grid(path)} (data.grid: auto)")]
+    if source.time_dependent:
+        t = np.asarray(source.coords.get("t", np.arange(source.nt)), dtype=np.float64)
+        steps = np.diff(t)
+        even = len(steps) and np.ptp(steps) <= 1e-3 * abs(steps.mean())
+        rows.append(("times", f"{len(t)} stored, t = {t[0]:.4g} .. {t[-1]:.4g}"
+                     + (f", step {steps.mean():.4g}" if even else ", unevenly spaced" if len(steps) else "")))
+    rows.append(("fields", ", ".join(source.fields) + (" (the states a model predicts)" if source.time_dependent
+                                                      else " (what a model predicts)")))
+    if source.inputs:
+        rows.append(("inputs", ", ".join(source.inputs) + (" (constant in time, read beside the state)"
+                                                          if source.time_dependent else " (what a model reads)")))
+    for k, v in params.items():
+        rows.append(("per sample", f"{k}, {v.min():.4g} .. {v.max():.4g} (an input channel; a rollout's conditioning)"))
+    if source.problem:
+        rows.append(("made with", ", ".join(f"{k} = {v}" for k, v in
+                                            [("seed", cfg.get("seed")), ("first", cfg.get("first")),
+                                             ("resolution", cfg.get("resolution"))])
+                     + f"; parameters {json.dumps(cfg.get('params', {}), sort_keys=True)}"))
+    meta = {k: v for k, v in (cfg.get("source") or source.attrs).items()
+            if k in ("scalars", "boundary_conditions", "attributes", "scalars_not_read") and v}
+    for k, v in meta.items():
+        rows.append((k.replace("_", " "), json.dumps(v, sort_keys=True)))
+    width = max(len(r[0]) for r in rows)
+    for key, text in rows:
+        print(f"  {key:<{width}}  {text}")
+    task = ("a map between two stored times (data.input_time, data.target_time), a space-time trajectory "
+            "(data.trajectory), or a rollout recipe over every stored time" if source.time_dependent else
+            "a map from the inputs to the fields")
+    print(f"train on it: a recipe's data section with file: {path} (the first n_train samples train, the next n_val "
+          f"validate, then n_test test); {task}; docs/data-format.md")
 
 
 def _show_model(cls) -> None:

@@ -156,11 +156,16 @@ def reading(path):
 
 
 def file_grid(path) -> str:
-    """"periodic" for a file whose boundary conditions (The Well's ``bc_type`` groups, also as
-    recorded in a file converted from it) are all PERIODIC, one or more per spatial axis; else
-    "nodes" (no other layout says, and a grid periodic along some axes only is taken for nodes)."""
+    """"periodic" for a file pdekit generated of a periodic problem, or whose boundary conditions
+    (The Well's ``bc_type`` groups, also as recorded in a file converted from it) are all PERIODIC,
+    one or more per spatial axis; else "nodes" (no other layout says, and a grid periodic along
+    some axes only is taken for nodes)."""
     f, source = open_source(path)
     with f:
+        if source.problem:  # (a registered problem's own grid: its data made from the recipe are read so)
+            from pdekit.problems import PROBLEMS
+
+            return "periodic" if PROBLEMS[source.problem].periodic else "nodes"
         attrs = source.attrs
         if source.layout == "pdekit":
             attrs = (attrs.get("config") or {}).get("source") or {}
