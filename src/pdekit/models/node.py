@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from pdekit.errors import ConfigError
-from pdekit.models.registry import register_model
+from pdekit.models.registry import refuse_nodes, register_model
 from pdekit.nn import conv_nd
 
 ADAPTIVE = ("dopri5", "dopri8", "bosh3", "adaptive_heun", "fehlberg2")
@@ -113,6 +113,8 @@ class LatentODE(nn.Module):
     Parameters
     ----------
     in_channels, out_channels, ndim : set from the data (1D or 2D).
+    grid : where the data's points lie (set from the data): "periodic" only, as the vector field's
+        convolutions wrap around the ends.
     latent : channels of the latent state.
     hidden : channels inside the vector field.
     kernel_size : the vector field's convolution kernel, in grid cells.
@@ -122,13 +124,14 @@ class LatentODE(nn.Module):
     summary = "latent neural ODE (torchdiffeq; adaptive or fixed-step, adjoint), 1D/2D periodic"
     resolution_invariant = False
 
-    def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int = 1, latent: int = 16, hidden: int = 32,
-                 kernel_size: int = 5, method: str = "dopri5", rtol: float = 1e-3, atol: float = 1e-4,
-                 step_size: float = 0.0, adjoint: bool = False):
+    def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int = 1, grid: str = "periodic",
+                 latent: int = 16, hidden: int = 32, kernel_size: int = 5, method: str = "dopri5", rtol: float = 1e-3,
+                 atol: float = 1e-4, step_size: float = 0.0, adjoint: bool = False):
         super().__init__()
         if ndim not in (1, 2) or kernel_size % 2 == 0:
             raise ConfigError(f"model latent_ode works in 1D or 2D with an odd kernel_size, got ndim = {ndim}, "
                               f"kernel_size = {kernel_size}")
+        refuse_nodes("latent_ode", grid)
         self.encode = conv_nd(ndim, in_channels, latent, 1)
         self.ode = ODEBlock(_Field(latent, hidden, ndim, kernel_size), method, rtol, atol, step_size, adjoint)
         self.decode = conv_nd(ndim, latent, out_channels, 1)

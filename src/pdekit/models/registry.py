@@ -139,6 +139,14 @@ def check_grid(model: str, grid: str) -> None:
         raise ConfigError(f"{model}: grid must be 'nodes' or 'periodic' (where the data's points lie), got {grid!r}")
 
 
+def refuse_nodes(model: str, grid: str) -> None:
+    """Refuse a node grid to a model whose convolutions wrap around the ends (periodic data only)."""
+    check_grid(model, grid)
+    if grid != "periodic":
+        raise ConfigError(f"model {model} wraps around the grid's ends, so it takes periodic data; this data's grid "
+                          f"is {grid} (data.grid=periodic says a file's points are periodic, j / n)")
+
+
 def build_model(config: dict[str, Any], in_channels: int, out_channels: int, ndim: int | None = None,
                 grid: str | None = None) -> nn.Module:
     """``config`` holds ``name`` and the model's options; channels, ndim and the grid ("nodes":

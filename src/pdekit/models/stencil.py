@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from pdekit.errors import ConfigError
-from pdekit.models.registry import register_model
+from pdekit.models.registry import refuse_nodes, register_model
 
 
 @register_model("stencil")
@@ -26,16 +26,20 @@ class Stencil(nn.Module):
     ----------
     in_channels, out_channels : channels of the input and the output (set from the data).
     ndim : spatial dimensions; 1 only.
+    grid : where the data's points lie (set from the data): "periodic" only, as the stencil wraps
+        around the ends.
     width : points of the stencil (odd, centred).
     """
 
     summary = "learned finite-difference stencil (method of lines), 1D periodic"
     resolution_invariant = False
 
-    def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int = 1, width: int = 3):
+    def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int = 1, grid: str = "periodic",
+                 width: int = 3):
         super().__init__()
         if ndim != 1:
             raise ConfigError(f"model stencil works on 1D periodic data, got ndim = {ndim}")
+        refuse_nodes("stencil", grid)
         if width < 1 or width % 2 == 0:
             raise ConfigError(f"model.width of stencil must be odd and >= 1, got {width}")
         self.conv = nn.Conv1d(in_channels, out_channels, width, padding=width // 2, padding_mode="circular",
