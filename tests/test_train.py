@@ -332,6 +332,17 @@ def test_bad_checkpoints_and_data_are_refused(run_cli, recipe_file, tmp_path):
                    "--set", "t_final=0.1", "--seed", "0", "--out", "other.h5", "--quiet")[0] == 0
     code, _, err = run_cli("eval", "runs/a", "--data", "other.h5")
     assert code == 2 and "holds burgers_1d data" in err
+    # a user's file with the model's input channels and other output channels (a RuntimeError in the metrics)
+    import numpy as np
+
+    from pdekit.data.storage import write_file
+
+    identity = {"problem": "external", "n": 2, "resolution": 32, "params": {}, "seed": None, "first": 0,
+                "time_dependent": False, "fields": ["u", "v"], "inputs": ["a"], "axes": ["x"]}
+    arrays = {k: np.ones((2, 32), np.float32) for k in ("fields/u", "fields/v", "inputs/a")}
+    write_file("two.h5", identity, {"x": np.arange(32) / 32}, {k: (32,) for k in arrays}, [(0, arrays)])
+    code, _, err = run_cli("eval", "runs/a", "--data", "two.h5")
+    assert code == 2 and "'two.h5' has 1 input and 2 output channel(s) in 1D; the model takes 1 and gives 1" in err, err
 
     # another recipe in the same run folder
     path2 = recipe_file(train__epochs=1, model__width=8)

@@ -233,9 +233,9 @@ def refuse_rewritten_file(run_dir: str, recipe: Recipe, state: dict, task_of) ->
     if not recipe.data.file or recipe.data.test_file or key not in state:
         return
     if task_of(prepare_data(recipe, splits=("train", "val"))).fingerprint() != state[key]:
-        raise DataFileError(f"'{run_dir}' was trained on other data than '{recipe.data.file}' holds now (it was "
-                            f"rewritten since), so its test split is no longer the one held out: evaluate it on a "
-                            f"file by --data, or train again")
+        raise DataFileError(f"'{run_dir}' was trained on other data than '{recipe.data.file}' gives now (rewritten "
+                            f"since, or read otherwise by this pdekit), so its test split is no longer the one held "
+                            f"out: evaluate it on a file by --data, or train again")
 
 
 def prepare_run_dir(run_dir: str, recipe: Recipe | None = None) -> None:
@@ -770,7 +770,7 @@ def _check_foreign_data(recipe, state: dict, trained, data: str) -> list[str]:
     report): other parameters than the training data's, or samples the model trained on."""
     from pdekit.data.dataset import load_task
 
-    x, _, meta = load_task(data, recipe.data, limit=1)
+    x, y, meta = load_task(data, recipe.data, limit=1)
     first_space = 3 if recipe.data.trajectory else 2  # (a trajectory's inputs carry a time axis first)
     notes = []
     ranges = split_ranges(recipe.data)
@@ -805,9 +805,10 @@ def _check_foreign_data(recipe, state: dict, trained, data: str) -> list[str]:
                 used = ", ".join(f"{lo} .. {hi}" for lo, hi in overlap)
                 notes.append(f"'{data}' holds samples {start} .. {end} of seed {recipe.data.seed}, of which {used} "
                              f"trained or validated this model: these metrics are not a test")
-    if x.shape[1] != state["in_channels"] or x.ndim - 2 != state["ndim"]:
-        raise DataFileError(f"'{data}' has {x.shape[1]} input channel(s) in {x.ndim - 2}D; the model takes "
-                            f"{state['in_channels']} in {state['ndim']}D")
+    if (x.shape[1], y.shape[1]) != (state["in_channels"], state["out_channels"]) or x.ndim - 2 != state["ndim"]:
+        raise DataFileError(f"'{data}' has {x.shape[1]} input and {y.shape[1]} output channel(s) in {x.ndim - 2}D; "
+                            f"the model takes {state['in_channels']} and gives {state['out_channels']} in "
+                            f"{state['ndim']}D")
     found = tuple(x.shape[first_space:])  # every axis: a grid of other width but equal height is another grid
 
     def grid(shape):
