@@ -255,6 +255,9 @@ def _break(path, what):
         elif what == "tensor-group":
             del f["tensor"]
             f.create_group("tensor")
+        elif what == "well-scalar-short":
+            f["scalars/Re"] = np.arange(3.0)
+            f["scalars/Re"].attrs.update({"sample_varying": True, "time_varying": False})
         elif what == "well-scalars-array":
             del f["scalars"]
             f["scalars"] = np.zeros(3)
@@ -276,6 +279,7 @@ def _break(path, what):
     (write_pdebench_tensor, "tensor-group", "breaks its pdebench-tensor layout (AttributeError"),
     (write_the_well, "well-no-axes", "'dimensions' names no spatial axis"),  # was "(trajectories, time, )"
     (write_the_well, "well-scalars-array", "breaks its the-well layout (AttributeError"),
+    (write_the_well, "well-scalar-short", "array 'scalars/Re' has shape (3,), expected (30,): one value per trajectory"),
 ])
 def test_broken_layouts_are_refused_naming_the_array(tmp_path, run_cli, writer, what, fragment):
     path = tmp_path / "broken.h5"
@@ -387,8 +391,12 @@ def test_pdekit_show_describes_a_data_file_as_pdekit_reads_it(tmp_path, run_cli)
         "inputs": "mask (constant in time, read beside the state)"}
     assert "  per sample           Re, 100 .. 800 (an input channel; a rollout's conditioning)" in out
     assert f"train on it: a recipe's data section with file: {path}" in out
+    assert "or a rollout recipe" not in out  # (refused with a field constant in time)
     code, _, err = run_cli("show", tmp_path / "missing.h5")
     assert code == 2 and "is no problem, model, recipe or file" in err
+    (tmp_path / "empty.h5").write_bytes(b"")
+    code, _, err = run_cli("show", tmp_path / "empty.h5")
+    assert code == 2 and "is named as an HDF5 file but is not one" in err
 
 
 def test_the_wells_coordinates_stored_per_trajectory_read_as_one_grid(tmp_path):

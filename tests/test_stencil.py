@@ -61,10 +61,14 @@ def test_stencil_config_errors():
         build_model({"name": "stencil"}, 1, 1, 2)
     model = build_model({"name": "stencil", "width": 5}, 2, 1, 1)
     assert model(torch.randn(3, 2, 16)).abs().max() == 0  # starts from u_t = 0
+    from pdekit.models.registry import as_trained
+
     for name in ("stencil", "latent_ode"):  # their convolutions wrap around: node data had their ends joined
         with pytest.raises(ConfigError, match=f"model {name} wraps around the grid's ends.*this data's grid is nodes"):
             build_model({"name": name}, 1, 1, 1, "nodes")
         build_model({"name": name}, 1, 1, 1, "periodic")
+        # a run recorded on nodes before the refusal is rebuilt as it ran: wrapping around, as on a periodic grid
+        assert as_trained({"name": name}, "nodes", {"grid_revision": 3}) == ({"name": name}, "periodic")
 
 
 def test_lbfgs_in_a_rollout_task_needs_every_window_in_one_batch(tmp_path, monkeypatch):

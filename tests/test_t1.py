@@ -269,6 +269,10 @@ def test_training_on_a_grid_too_coarse_for_the_modes_warns(grid, transform, n, m
         model(torch.randn(2, 1, n))
     said = [str(w.message) for w in caught if "resolves" in str(w.message)]
     assert said == ([] if held == m else [f"T1 with modes [{m}] trains on a grid of [{n}] points, which resolves "
-                                          f"[{held}] of them: the weights of the others get no gradient, keep their "
-                                          f"random initial values and act on finer grids; lower model.modes or train "
-                                          f"on a finer grid"])
+                                          f"[{held}] of them: the lift and projection weights of the others get no "
+                                          f"gradient, keep their random initial values and act on finer grids; lower "
+                                          f"model.modes or train on a finer grid"])
+    if held < m:  # what the message says: no gradient at the unresolved modes' lift and projection weights
+        unresolved = [i for i in range(model.lift.shape[0]) if forward[:, i].abs().sum() == 0]
+        assert unresolved and all(float(model.lift.grad[i].abs().max()) == 0 for i in unresolved)
+        assert all(float(model.project.grad[i].abs().max()) == 0 for i in unresolved)

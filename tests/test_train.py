@@ -302,6 +302,12 @@ def test_a_runs_recorded_recipe_with_keys_refused_since_still_loads():
     rollout = load_recipe("ks_rollout", quick=True).raw
     rollout = {**rollout, "eval": {**rollout["eval"], "plot_samples": 7}}
     assert load_saved_recipe(rollout).eval.plot_samples == 3
+    # transfer asked of a model tied to its grid (refused since): read without it
+    unet = load_recipe("darcy_unet", quick=True).raw
+    unet = {**unet, "eval": {**unet["eval"], "resolutions": [141]}}
+    with pytest.raises(ConfigError, match="unet is not resolution-invariant"):
+        load_recipe(unet)
+    assert load_saved_recipe(unet).eval.resolutions == [] and load_saved_recipe(raw).eval.resolutions == [71]
 
 
 def test_bad_checkpoints_and_data_are_refused(run_cli, recipe_file, tmp_path):

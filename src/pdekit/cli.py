@@ -325,12 +325,15 @@ def cmd_show(args) -> int:
         The exit status, 0.
     """
     from pdekit.models import MODELS
+    from pdekit.paths import HDF5_SUFFIXES
     from pdekit.problems import PROBLEMS
     from pdekit.recipes import list_recipes, shipped_recipe_text
 
     name = args.name
     if os.path.isfile(name) and _is_hdf5(name):  # a data file (a shipped name wins only where no such file exists)
         _show_file(name)
+    elif os.path.isfile(name) and os.path.splitext(name)[1].lower() in HDF5_SUFFIXES:
+        raise PdekitError(f"'{name}' is named as an HDF5 file but is not one (empty, or another format)")
     elif name in PROBLEMS:
         _show_problem(PROBLEMS[name])
     elif name in MODELS:
@@ -397,9 +400,9 @@ def _show_file(path: str) -> None:
     width = max(len(r[0]) for r in rows)
     for key, text in rows:
         print(f"  {key:<{width}}  {text}")
-    task = ("a map between two stored times (data.input_time, data.target_time), a space-time trajectory "
-            "(data.trajectory), or a rollout recipe over every stored time" if source.time_dependent else
-            "a map from the inputs to the fields")
+    rollout = "" if source.inputs else ", or a rollout recipe over every stored time"  # (refused with inputs)
+    task = ("a map between two stored times (data.input_time, data.target_time) or a space-time trajectory "
+            f"(data.trajectory){rollout}" if source.time_dependent else "a map from the inputs to the fields")
     print(f"train on it: a recipe's data section with file: {path} (the first n_train samples train, the next n_val "
           f"validate, then n_test test); {task}; docs/data-format.md")
 

@@ -32,7 +32,8 @@ class DataSection:
     test_file: str = param("", "with data.file: take the n_test test samples from the start of this file")
     grid: str = param("auto", "where the data's points lie, for the models' coordinates and padding: periodic "
                               "(x_j = j L / n) or nodes (both ends, x_j = j L / (n - 1)); auto: a generated problem's "
-                              "own, a file of The Well's periodic when its every boundary is, else nodes",
+                              "own (from a file pdekit made too), a file of The Well's periodic when its every boundary is, "
+                              "else nodes",
                       ("auto", "periodic", "nodes"))
     source: str = param("memory", "where training pairs come from: memory (the whole split loaded), stream (read "
                                   "in chunks, memory bounded by data.buffer), online (solver workers feed a buffer; "
@@ -74,9 +75,9 @@ class DataSection:
 
     def resolved_grid(self) -> str:
         """Where the data's points lie: "periodic" (j / n) or "nodes" (j / (n - 1)): ``grid`` where
-        given; else a periodic problem's generated data, or a user's file of The Well whose every
-        axis is periodic, are periodic, and other files and trajectories (whose time axis has both
-        ends) nodes."""
+        given; else a periodic problem's generated data (also read from a file pdekit generated), or a
+        user's file of The Well whose every axis is periodic, are periodic, and other files and
+        trajectories (whose time axis has both ends) nodes."""
         from pdekit.data.formats import file_grid
         from pdekit.problems import get_problem
 

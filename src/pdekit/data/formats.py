@@ -404,8 +404,11 @@ def _read_the_well(f, path) -> Source:
         sample, time = bool(ds.attrs.get("sample_varying", False)), bool(ds.attrs.get("time_varying", False))
         if time:  # a diagnostic over time (an energy): neither an input nor a few numbers of metadata
             attrs.setdefault("scalars_not_read", []).append(name)
-        elif sample and ds.shape == (n or 1,) and np.issubdtype(ds.dtype, np.number):
-            params[name] = _param_reader(ds)  # one value per trajectory: a parameter, as pdekit's varied ones
+        elif sample and np.issubdtype(ds.dtype, np.number):  # one value per trajectory: a parameter, as pdekit's
+            if ds.shape != (n or 1,):
+                raise _shape_error(path, layout, f"scalars/{name}", ds.shape, f"({n or 1},): one value per trajectory "
+                                   f"(it is sample_varying)")
+            params[name] = _param_reader(ds)
         else:
             value = np.asarray(ds[()]).tolist()
             attrs["scalars"][name] = ([_text(v) for v in value] if isinstance(value, list) else _text(value))  # (JSON)

@@ -144,7 +144,8 @@ def setting_name(row: dict, short: bool = False) -> str:
     ``short`` (beside a plotted point) "64, dt 0.02"."""
     keys = [k for k in SETTING_KEYS if k in row] + [k for k in row if k not in SETTING_KEYS + RESULT_KEYS]
     if short:
-        return ", ".join(f"{'' if k == 'solve_resolution' else k + ' '}{row[k]:.3g}" for k in keys)
+        return ", ".join(f"{'' if k == 'solve_resolution' else k + ' '}"
+                         f"{row[k] if isinstance(row[k], int) else format(row[k], '.3g')}" for k in keys)
     return ", ".join(f"{k} = {row[k]:g}" for k in keys)
 
 

@@ -215,6 +215,11 @@ class LocalFNO(FNO):
         # keeps the model an operator
         self.resolution_invariant = not differential
 
+    @staticmethod
+    def invariant_for(config: dict) -> bool:
+        """``resolution_invariant`` of the model ``config`` builds: without the differential kernel."""
+        return not config.get("differential", True)
+
     def kernel(self, layer: int, x: torch.Tensor, space: tuple) -> torch.Tensor:
         spacing = tuple(grid_spacing(n, self.grid) for n in space)
         return super().kernel(layer, x, space) + self.local[layer](x, spacing)

@@ -123,6 +123,7 @@ class LatentODE(nn.Module):
 
     summary = "latent neural ODE (torchdiffeq; adaptive or fixed-step, adjoint), 1D/2D periodic"
     resolution_invariant = False
+    periodic_only = True  # (refuse_nodes)
 
     def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int = 1, grid: str = "periodic",
                  latent: int = 16, hidden: int = 32, kernel_size: int = 5, method: str = "dopri5", rtol: float = 1e-3,

@@ -140,7 +140,8 @@ def check_grid(model: str, grid: str) -> None:
 
 
 def refuse_nodes(model: str, grid: str) -> None:
-    """Refuse a node grid to a model whose convolutions wrap around the ends (periodic data only)."""
+    """Refuse a node grid to a model whose convolutions wrap around the ends (periodic data only; the
+    class says ``periodic_only = True``, so ``as_trained`` rebuilds an older run recorded on nodes)."""
     check_grid(model, grid)
     if grid != "periodic":
         raise ConfigError(f"model {model} wraps around the grid's ends, so it takes periodic data; this data's grid "
@@ -247,6 +248,15 @@ def build_network(config: dict[str, Any], in_channels: int, out_channels: int = 
     return build_model(config, in_channels, out_channels)
 
 
+def declared_invariant(config: dict) -> bool:
+    """Whether the model a model section builds is resolution-invariant, without building it: the
+    class's ``resolution_invariant``, or its ``invariant_for(config)`` where options decide."""
+    cls = MODELS.get(config.get("name"))
+    if cls is None:
+        return True
+    return cls.invariant_for(config) if hasattr(cls, "invariant_for") else bool(getattr(cls, "resolution_invariant", False))
+
+
 def as_trained(config: dict, grid: str, state: dict) -> tuple[dict, str]:
     """The model section and grid that rebuild a checkpoint's model as it was trained: ``config``
     and ``grid`` (the data's), or, where the model's class reads the grid otherwise since the
@@ -256,6 +266,8 @@ def as_trained(config: dict, grid: str, state: dict) -> tuple[dict, str]:
     revision = state.get("grid_revision", 1)
     if cls is not None and revision < getattr(cls, "grid_revision", 1):
         return cls.as_revision(dict(config), grid, revision)
+    if cls is not None and getattr(cls, "periodic_only", False):  # (a run from before refuse_nodes: it wrapped
+        return config, "periodic"  # around on any grid, as it does on a periodic one)
     return config, grid
 
 

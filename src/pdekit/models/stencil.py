@@ -33,6 +33,7 @@ class Stencil(nn.Module):
 
     summary = "learned finite-difference stencil (method of lines), 1D periodic"
     resolution_invariant = False
+    periodic_only = True  # (refuse_nodes)
 
     def __init__(self, in_channels: int = 1, out_channels: int = 1, ndim: int = 1, grid: str = "periodic",
                  width: int = 3):

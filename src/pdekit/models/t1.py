@@ -255,8 +255,9 @@ class T1(nn.Module):
             if held != list(self.modes):  # (as the FNO's spectral layers warn)
                 self._warned_untrained = True
                 warnings.warn(f"T1 with modes {list(self.modes)} trains on a grid of {list(space)} points, which "
-                              f"resolves {held} of them: the weights of the others get no gradient, keep their random "
-                              f"initial values and act on finer grids; lower model.modes or train on a finer grid",
+                              f"resolves {held} of them: the lift and projection weights of the others get no "
+                              f"gradient, keep their random initial values and act on finer grids; lower model.modes "
+                              f"or train on a finer grid",
                               stacklevel=2)
         z = torch.baddbmm(self.lift_bias, z, self.lift)
         size, batch, width = z.shape

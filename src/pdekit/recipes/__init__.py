@@ -237,7 +237,8 @@ def _plain_name(name) -> bool:
 def load_saved_recipe(raw: dict, overrides: list[str] | None = None) -> Recipe:
     """A run's recorded recipe (its checkpoint's), read as the pdekit that wrote it read it: keys it
     accepted and ignored, refused since (a target time on a steady problem, settings of no effect
-    such as train.step_size under a cosine schedule), are set to their defaults, and a name that is
+    such as train.step_size under a cosine schedule, eval.resolutions of a model tied to its
+    grid), are set to their defaults, and a name that is
     not a plain file name keeps its last part, so an older run still evaluates and inverts.
 
     Parameters
@@ -251,6 +252,7 @@ def load_saved_recipe(raw: dict, overrides: list[str] | None = None) -> Recipe:
     -------
     Recipe
     """
+    from pdekit.models.registry import declared_invariant
     from pdekit.problems import PROBLEMS
 
     raw = copy.deepcopy(raw)
@@ -263,6 +265,9 @@ def load_saved_recipe(raw: dict, overrides: list[str] | None = None) -> Recipe:
             data.update(input_time=0, target_time=-1, input_steps=1)
     if raw.get("kind") == "rollout" and isinstance(raw.get("eval"), dict):
         raw["eval"].pop("plot_samples", None)
+    if raw.get("kind", "operator") == "operator" and isinstance(raw.get("eval"), dict) \
+            and isinstance(raw.get("model"), dict) and not declared_invariant(raw["model"]):
+        raw["eval"]["resolutions"] = []  # (refused since for a model tied to its grid; its transfer meant nothing)
     kind = KINDS.get(str(raw.get("kind", "operator")))
     for section, classes in getattr(kind, "schemas", {}).items():  # settings of no effect, refused since
         for cls in classes:

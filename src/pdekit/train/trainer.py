@@ -190,7 +190,8 @@ def check_checkpoint_model(state: dict, model: torch.nn.Module, path: str) -> No
 
 
 # recipe keys added since runs were saved, at the value that leaves such a run as it was (a file of
-# The Well that is periodic on every axis is the exception for data.grid: the grid check refuses it)
+# The Well that is periodic on every axis, and a file pdekit generated of a periodic problem, are the
+# exceptions for data.grid: the grid check refuses them)
 ADDED_KEYS = {("data", "grid"): "auto"}
 
 
