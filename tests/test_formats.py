@@ -555,6 +555,40 @@ def _quick_recipe(tmp_path, **data):
             "eval": {"timing_samples": 2, "plot_samples": 1}}
 
 
+def test_recipes_on_files_name_the_keys_that_ask_too_much_of_them(tmp_path):
+    """The counts named the test split's keys for data.file when the test samples came from
+    data.test_file, and left n_test out of the sum where they did not; a rollout named no key; a
+    steady file took time indices and ignored them."""
+    from pdekit.recipes import load_recipe
+
+    write_pdebench_tensor(tmp_path / "a.hdf5", n=40)
+    write_pdebench_tensor(tmp_path / "t.hdf5", n=6)
+    write_pdebench_darcy(tmp_path / "d.hdf5")
+
+    def refused(kind="operator", **data):
+        raw = _quick_recipe(tmp_path, **data)
+        if kind == "rollout":
+            raw = {"name": "r", "kind": "rollout", "data": raw["data"], "model": {"name": "unet"},
+                   "rollout": {"history": 1, "steps": 1}}
+        with pytest.raises(ConfigError) as err:
+            load_recipe(raw)
+        return str(err.value)
+
+    a, t = str(tmp_path / "a.hdf5"), str(tmp_path / "t.hdf5")
+    assert "holds 40 samples; data.n_train = 36, data.n_val = 4 and data.n_test = 6 need 46 from it" in \
+        refused(file=a, n_train=36)
+    assert "holds 40 samples; data.n_train = 38 and data.n_val = 4 need 42 from it" in refused(file=a, test_file=t, n_train=38)
+    assert "'" + t + "' holds 6 samples; data.n_test = 8 need 8 from it" in refused(file=a, test_file=t, n_test=8)
+    assert "holds 40 trajectories; data.n_train = 36, data.n_val = 4 and data.n_test = 6 need 46 from it" in \
+        refused("rollout", file=a, n_train=36)
+    assert "holds steady data (they would be ignored)" in refused(file=str(tmp_path / "d.hdf5"), n_train=2, n_test=1,
+                                                                   n_val=1, target_time=3)
+    from pdekit.recipes import load_saved_recipe  # a run recorded with them (accepted before) reads them as unset
+
+    saved = _quick_recipe(tmp_path, file=str(tmp_path / "d.hdf5"), n_train=2, n_test=1, n_val=1, target_time=3)
+    assert load_saved_recipe(saved).data.target_time == -1
+
+
 @pytest.mark.parametrize("layout", ["pdebench", "the-well"])
 def test_foreign_files_train_a_quick_fno_through_a_recipe(tmp_path, monkeypatch, layout):
     from pdekit.pipeline import run_recipe

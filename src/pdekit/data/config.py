@@ -89,6 +89,17 @@ class DataSection:
             return file_grid(self.file)
         return "periodic" if get_problem(self.problem).periodic else "nodes"
 
+    def needed_from(self, test: bool) -> tuple[int, str]:
+        """The samples data.file (``test`` False) or data.test_file (True) must hold for the splits,
+        and the keys that ask for them, as an error names them."""
+        n_val = self.validation_count
+        if test:
+            return self.n_test, f"data.n_test = {self.n_test}"
+        if self.test_file:
+            return self.n_train + n_val, f"data.n_train = {self.n_train} and data.n_val = {n_val}"
+        return (self.n_train + n_val + self.n_test,
+                f"data.n_train = {self.n_train}, data.n_val = {n_val} and data.n_test = {self.n_test}")
+
     @property
     def validation_count(self) -> int:
         """The number of validation samples: n_val, or for -1 10% of n_train (at least 1)."""

@@ -229,6 +229,20 @@ def load_recipe(source: str | dict, quick: bool = False, overrides: list[str] | 
                   sections=sections, raw=raw)
 
 
+def _steady_file(path: str) -> bool:
+    """Whether ``path`` is a readable data file of steady data (False where it cannot be read: the
+    recipe's own check then says why)."""
+    from pdekit.data.formats import open_source
+    from pdekit.errors import PdekitError
+
+    try:
+        f, source = open_source(path)
+    except (PdekitError, OSError):
+        return False
+    f.close()
+    return not source.time_dependent
+
+
 def _plain_name(name) -> bool:
     """A recipe name that can name a run folder under runs/: text, no path separator, no leading dot."""
     return isinstance(name, str) and bool(name.strip()) and not name.startswith(".") and not any(c in name for c in "/\\")
@@ -238,7 +252,7 @@ def load_saved_recipe(raw: dict, overrides: list[str] | None = None) -> Recipe:
     """A run's recorded recipe (its checkpoint's), read as the pdekit that wrote it read it: keys it
     accepted and ignored, refused since (a target time on a steady problem, settings of no effect
     such as train.step_size under a cosine schedule, eval.resolutions of a model tied to its
-    grid), are set to their defaults, and a name that is
+    grid, time indices of a steady file), are set to their defaults, and a name that is
     not a plain file name keeps its last part, so an older run still evaluates and inverts.
 
     Parameters
@@ -262,6 +276,9 @@ def load_saved_recipe(raw: dict, overrides: list[str] | None = None) -> Recipe:
             data["test_file"] = ""
         cls = PROBLEMS.get(data.get("problem")) if isinstance(data.get("problem"), str) else None
         if not data.get("file") and cls is not None and not cls.time_dependent:
+            data.update(input_time=0, target_time=-1, input_steps=1)
+        if data.get("file") and (data.get("input_time", 0), data.get("target_time", -1)) != (0, -1) \
+                and _steady_file(data["file"]):
             data.update(input_time=0, target_time=-1, input_steps=1)
     if raw.get("kind") == "rollout" and isinstance(raw.get("eval"), dict):
         raw["eval"].pop("plot_samples", None)

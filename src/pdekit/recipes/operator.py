@@ -127,16 +127,17 @@ def _check_data_files(data: DataSection, eval_section) -> tuple[tuple[int, int],
         raise ConfigError("eval.held_out needs generated data: with data.file set, give the held-out samples as "
                           "their own file to `pdekit eval RUN --data FILE`")
     sources = []
-    n_val = data.validation_count
-    for path, needed in ((data.file, data.n_train + n_val + (0 if data.test_file else data.n_test)),
-                         (data.test_file, data.n_test)):
+    for path, test in ((data.file, False), (data.test_file, True)):
         if not path:
             continue
         f, source = open_source(path)
         f.close()
+        needed, keys = data.needed_from(test)
         if source.n < needed:
-            raise ConfigError(f"'{path}' holds {source.n} samples; data.n_train = {data.n_train}, data.n_val = "
-                              f"{n_val} and data.n_test = {data.n_test} need {needed} from it")
+            raise ConfigError(f"'{path}' holds {source.n} samples; {keys} need {needed} from it")
+        if not source.time_dependent and (data.input_time, data.target_time, data.input_steps) != (0, -1, 1):
+            raise ConfigError(f"data.input_time, data.target_time and data.input_steps choose stored times; '{path}' "
+                              f"holds steady data (they would be ignored)")
         if source.time_dependent:
             for key in ("input_time", "target_time"):
                 t = getattr(data, key)
@@ -150,7 +151,10 @@ def _check_data_files(data: DataSection, eval_section) -> tuple[tuple[int, int],
         raise ConfigError(f"data.file holds {sources[0].problem} data and data.test_file {sources[1].problem} data")
     if len(sources) == 2 and ((sources[0].channels(), sources[0].ndim, sorted(sources[0].params))
                               != (sources[1].channels(), sources[1].ndim, sorted(sources[1].params))):
-        raise ConfigError("data.file and data.test_file hold different channels or dimensions")
+        shown = [f"{len(src.fields)} field(s) {', '.join(src.fields)}, input(s) {', '.join(src.inputs) or 'none'}, "
+                 f"per-sample {', '.join(sorted(src.params)) or 'none'}, {src.ndim}D" for src in sources]
+        raise ConfigError(f"data.file and data.test_file hold different channels or dimensions: {shown[0]} against "
+                          f"{shown[1]}")
     return sources[0].channels(), sources[0].ndim, len(sources[0].params)
 
 

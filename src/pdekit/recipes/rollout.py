@@ -125,16 +125,16 @@ def _file_shape(data) -> tuple[int, int, int, str | None, list[str]]:
     from pdekit.data.formats import open_source
 
     shapes = []
-    needed = data.n_train + data.validation_count + (0 if data.test_file else data.n_test)
-    for path, count in ((data.file, needed), (data.test_file, data.n_test)):
+    for path, test in ((data.file, False), (data.test_file, True)):
         if not path:
             continue
         f, source = open_source(path)
         f.close()
         if not source.time_dependent:
             raise ConfigError(f"'{path}' holds steady data; a rollout recipe needs trajectories")
-        if source.n < count:
-            raise ConfigError(f"'{path}' holds {source.n} trajectories; the splits need {count}")
+        needed, keys = data.needed_from(test)
+        if source.n < needed:
+            raise ConfigError(f"'{path}' holds {source.n} trajectories; {keys} need {needed} from it")
         shapes.append((source.nt, len(source.fields), source.ndim, source.problem, sorted(source.params),
                        tuple(source.coords.get("t", ()))))
     if len(shapes) == 2 and shapes[0][:3] + shapes[0][4:] != shapes[1][:3] + shapes[1][4:]:
