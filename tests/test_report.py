@@ -145,6 +145,30 @@ def test_the_solver_ladder_is_drawn_as_labelled_points_not_a_line_that_doubles_b
     assert [t.get_text() for t in ax.texts] == ["1024, dt 0.05", "16, dt 0.2", "16, dt 0.1"]  # (not 1.02e+03)
 
 
+def test_the_setup_says_which_samples_and_times_and_the_grid(tmp_path):
+    """A run on a user's file said "disjoint index ranges of seed 0" (no seed draws a file's samples),
+    not where the test samples came from, nor which stored times the map joins."""
+    import sys
+
+    from pdekit.recipes import load_recipe
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+    from test_formats import write_pdebench_tensor
+
+    results = {"resolution": 32, "params": 10, "train_seconds": 1.0, "weights_epoch": 1}
+    line = report._setup(load_recipe("burgers_fno", quick=True), results)[0]
+    assert line.endswith("(disjoint index ranges of seed 0); the input at t = 0 (stored time 0), the target at "
+                         "t = 1 (stored time 1); grid periodic"), line
+    write_pdebench_tensor(tmp_path / "a.hdf5", n=40)  # times 0, 0.2, ..., 1
+    write_pdebench_tensor(tmp_path / "t.hdf5", n=6)
+    raw = {"name": "f", "data": {"file": str(tmp_path / "a.hdf5"), "test_file": str(tmp_path / "t.hdf5"), "n_train": 30,
+                                 "n_val": 4, "n_test": 6, "target_time": 3}, "model": {"name": "fno"}}
+    line = report._setup(load_recipe(raw), results)[0]
+    assert line.endswith("(the file's samples 0 .. 29 train, 30 .. 33 validation; test: the first 6 of "
+                         f"`{tmp_path / 't.hdf5'}`); the input at t = 0 (stored time 0), the target at t = 0.6 "
+                         "(stored time 3); grid nodes"), line
+
+
 def test_timing_rounds_are_stated_and_a_single_round_is_no_median():
     class Recipe:
         class eval:  # noqa: N801

@@ -155,6 +155,20 @@ def _problem(recipe):
     return recipe.data_problem()  # (data.resolution 0: the problem's own)
 
 
+def _stored_times(problem, path: str):
+    """The stored times of time-dependent data (the problem's, or a user's file's; 0, 1, ... where
+    the file records none), None for steady data."""
+    import numpy as np
+
+    from pdekit.data.formats import open_source
+
+    if problem is not None:
+        return problem.times() if problem.time_dependent else None
+    f, source = open_source(path)
+    f.close()
+    return np.asarray(source.coords.get("t", np.arange(source.nt))) if source.time_dependent else None
+
+
 def _names(recipe) -> tuple[str, str]:
     """Names of the first input and output channels of a generated problem's task: its first stored
     input (or, time-dependent, its first field; or the first parameter drawn per sample, as the
@@ -281,8 +295,24 @@ def _setup(recipe, results, history=()) -> list[str]:
     fresh = [row["fresh_samples"] for row in history if "fresh_samples" in row]
     if d.source == "online" and fresh:  # n_train is an epoch's draws; the stream went on past the test indices
         train = f"{d.n_train} train per epoch, solved online ({int(fresh[-1])} fresh samples in all; under torchrun, the first process's)"
+    if d.file:  # the file's own samples, in order (no seed: nothing is drawn)
+        val_end = d.n_train + d.validation_count
+        test = (f"the first {d.n_test} of `{d.test_file}`" if d.test_file else
+                f"{val_end} .. {val_end + d.n_test - 1}")
+        ranges = f"the file's samples 0 .. {d.n_train - 1} train, {d.n_train} .. {val_end - 1} validation; test: {test}"
+    else:
+        ranges = f"disjoint index ranges of seed {d.seed}"
+    task, times = "", _stored_times(problem, d.file)
+    if times is not None:
+        def at(index):
+            return f"t = {times[index]:.4g} (stored time {index % len(times)})"
+
+        task = (f"; the input at {at(d.input_time)}" if d.input_steps == 1 else
+                f"; the inputs at {d.input_steps} times from {at(d.input_time)}") + (
+            ", the target the whole trajectory" if d.trajectory and d.input_steps == 1 else
+            ", the target the times after them" if d.trajectory else f", the target at {at(d.target_time)}")
     lines = [f"- data: {source}; samples {train} / {d.validation_count} validation / {d.n_test} test "
-             f"(disjoint index ranges of seed {d.seed})",
+             f"({ranges}){task}; grid {d.resolved_grid()}" + (" (over space and time)" if d.trajectory else ""),
              f"- model: {recipe.model['name']} ({', '.join(f'{k}={v}' for k, v in recipe.model.items() if k != 'name')}), "
              f"{results['params']:,} parameters",
              f"- training: {t.epochs} epochs, batch {t.batch_size}, lr {t.lr:g}, {t.scheduler} schedule"
