@@ -583,6 +583,12 @@ def test_recipes_on_files_name_the_keys_that_ask_too_much_of_them(tmp_path):
         refused("rollout", file=a, n_train=36)
     assert "holds steady data (they would be ignored)" in refused(file=str(tmp_path / "d.hdf5"), n_train=2, n_test=1,
                                                                    n_val=1, target_time=3)
+    write_pdebench_tensor(tmp_path / "fine.hdf5", n=6, nx=64)  # a test file on another grid: transfer, for an operator
+    fine = {"file": a, "test_file": str(tmp_path / "fine.hdf5")}
+    load_recipe(_quick_recipe(tmp_path, **fine))
+    with pytest.raises(ConfigError, match="data.test_file is stored on a grid of 64 points, another than data.file's, "
+                                          "and unet is not resolution-invariant"):
+        load_recipe({**_quick_recipe(tmp_path, **fine), "model": {"name": "unet"}})
     from pdekit.recipes import load_saved_recipe  # a run recorded with them (accepted before) reads them as unset
 
     saved = _quick_recipe(tmp_path, file=str(tmp_path / "d.hdf5"), n_train=2, n_test=1, n_val=1, target_time=3)

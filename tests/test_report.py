@@ -160,12 +160,12 @@ def test_the_setup_says_which_samples_and_times_and_the_grid(tmp_path):
     assert line.endswith("(disjoint index ranges of seed 0); the input at t = 0 (stored time 0), the target at "
                          "t = 1 (stored time 1); grid periodic"), line
     write_pdebench_tensor(tmp_path / "a.hdf5", n=40)  # times 0, 0.2, ..., 1
-    write_pdebench_tensor(tmp_path / "t.hdf5", n=6)
+    write_pdebench_tensor(tmp_path / "t.hdf5", n=6, nx=64)  # (stored finer: said)
     raw = {"name": "f", "data": {"file": str(tmp_path / "a.hdf5"), "test_file": str(tmp_path / "t.hdf5"), "n_train": 30,
                                  "n_val": 4, "n_test": 6, "target_time": 3}, "model": {"name": "fno"}}
     line = report._setup(load_recipe(raw), results)[0]
     assert line.endswith("(the file's samples 0 .. 29 train, 30 .. 33 validation; test: the first 6 of "
-                         f"`{tmp_path / 't.hdf5'}`); the input at t = 0 (stored time 0), the target at t = 0.6 "
+                         f"`{tmp_path / 't.hdf5'}`, stored on 64 points (resolution transfer)); the input at t = 0 (stored time 0), the target at t = 0.6 "
                          "(stored time 3); grid nodes"), line
 
 

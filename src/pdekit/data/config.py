@@ -100,6 +100,19 @@ class DataSection:
         return (self.n_train + n_val + self.n_test,
                 f"data.n_train = {self.n_train}, data.n_val = {n_val} and data.n_test = {self.n_test}")
 
+    def test_file_grid(self) -> str | None:
+        """The grid of data.test_file where it differs from data.file's ("256", "64 x 64"), else None."""
+        from pdekit.data.formats import open_source
+
+        if not (self.file and self.test_file):
+            return None
+        spaces = []
+        for path in (self.file, self.test_file):
+            f, source = open_source(path)
+            f.close()
+            spaces.append(source.space)
+        return " x ".join(map(str, spaces[1])) if spaces[0] != spaces[1] else None
+
     @property
     def validation_count(self) -> int:
         """The number of validation samples: n_val, or for -1 10% of n_train (at least 1)."""

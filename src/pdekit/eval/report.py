@@ -297,7 +297,9 @@ def _setup(recipe, results, history=()) -> list[str]:
         train = f"{d.n_train} train per epoch, solved online ({int(fresh[-1])} fresh samples in all; under torchrun, the first process's)"
     if d.file:  # the file's own samples, in order (no seed: nothing is drawn)
         val_end = d.n_train + d.validation_count
-        test = (f"the first {d.n_test} of `{d.test_file}`" if d.test_file else
+        other = d.test_file_grid()
+        test = (f"the first {d.n_test} of `{d.test_file}`" + (f", stored on {other} points (resolution transfer)"
+                                                              if other else "") if d.test_file else
                 f"{val_end} .. {val_end + d.n_test - 1}")
         ranges = f"the file's samples 0 .. {d.n_train - 1} train, {d.n_train} .. {val_end - 1} validation; test: {test}"
     else:

@@ -92,6 +92,10 @@ def _check(data, model: dict, train, task, evaluation) -> None:
         raise ConfigError(f"eval.resolutions = {evaluation.resolutions} asks for resolution transfer, but "
                           f"{model['name']} is not resolution-invariant (its layers are tied to the trained grid): "
                           f"set eval.resolutions=[]")
+    other = data.test_file_grid()
+    if other and not getattr(net, "resolution_invariant", False):
+        raise ConfigError(f"data.test_file is stored on a grid of {other} points, another than data.file's, and "
+                          f"{model['name']} is not resolution-invariant: give a test file on the training grid")
     if task.physics_weight > 0 and data.input_steps > 1:
         raise ConfigError("train.physics_weight (PINO) needs the whole trajectory as the target: data.input_steps = 1")
     if task.physics_weight > 0 and (data.file or (get_problem(data.problem).time_dependent and not data.trajectory)):
@@ -156,6 +160,7 @@ def _check_data_files(data: DataSection, eval_section) -> tuple[tuple[int, int],
         raise ConfigError(f"data.file and data.test_file hold different channels or dimensions: {shown[0]} against "
                           f"{shown[1]}")
     return sources[0].channels(), sources[0].ndim, len(sources[0].params)
+
 
 
 def _check_distinct_times(data, nt: int, where: str) -> None:
