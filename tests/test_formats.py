@@ -103,6 +103,8 @@ def test_pdebench_tensor_layout_reads_as_time_slices(tmp_path):
     x, y, meta = load_pairs(path, 0, -1, start=3, limit=5)
     assert x.numpy().tobytes() == u[3:8, 0, None].tobytes() and y.numpy().tobytes() == u[3:8, -1, None].tobytes()
     assert meta["problem"] is None and meta["layout"] == "pdebench-tensor" and meta["resolution"] == 32
+    with pytest.raises(DataFileError, match=r"time index 9 \(data.target_time\) is outside the 6 stored times"):
+        load_pairs(path, 0, 9)
 
 
 def test_pdebench_root_attributes_are_kept_as_metadata(tmp_path):
@@ -118,6 +120,9 @@ def test_pdebench_root_attributes_are_kept_as_metadata(tmp_path):
         assert source.attrs == {"attributes": {"Nu": 0.01, "name": "burgers"}}
     convert(tmp_path / "a.hdf5", tmp_path / "a.h5")
     assert read_meta(tmp_path / "a.h5")["config"]["source"]["attributes"] == {"Nu": 0.01, "name": "burgers"}
+    convert(tmp_path / "a.h5", tmp_path / "back.hdf5", "pdebench-tensor")  # and back, where PDEBench keeps them
+    with h5py.File(tmp_path / "back.hdf5") as f:
+        assert (float(f.attrs["Nu"]), f.attrs["name"]) == (0.01, "burgers")
 
 
 def test_pdebench_darcy_maps_nu_to_the_solution(tmp_path):
@@ -394,6 +399,11 @@ def test_pdekit_show_describes_a_data_file_as_pdekit_reads_it(tmp_path, run_cli)
     assert "or a rollout recipe" not in out  # (refused with a field constant in time)
     code, _, err = run_cli("show", tmp_path / "missing.h5")
     assert code == 2 and "is no problem, model, recipe or file" in err
+    write_pdebench_tensor(tmp_path / "p.hdf5", n=4)  # cell centres, as PDEBench stores periodic data: a hint
+    code, out, _ = run_cli("show", tmp_path / "p.hdf5")
+    assert code == 0 and "its points are cell centres (x_0 = half a spacing): if the data are periodic, say " \
+        "data.grid: periodic" in out
+    assert "cell centres" not in run_cli("show", path)[1]  # (The Well's grid: from 0)
     (tmp_path / "empty.h5").write_bytes(b"")
     code, _, err = run_cli("show", tmp_path / "empty.h5")
     assert code == 2 and "is named as an HDF5 file but is not one" in err
@@ -619,6 +629,25 @@ def test_foreign_files_train_a_quick_fno_through_a_recipe(tmp_path, monkeypatch,
     x, y, _ = load_pairs(raw["data"].get("test_file") or raw["data"]["file"], start=0 if layout == "the-well" else 26)
     identity = float(((x - y).flatten(1).norm(dim=1) / y.flatten(1).norm(dim=1)).mean())
     assert results["test_rel_l2"] < 0.2 * identity, (results["test_rel_l2"], identity)
+    # a file recording other physics (PDEBench's root attributes, The Well's scalars) is said to
+    import shutil
+
+    from pdekit.pipeline import evaluate_run
+
+    shutil.copy(tmp_path / "train.hdf5", tmp_path / "other.hdf5")
+    with h5py.File(tmp_path / "other.hdf5", "r+") as f:
+        if layout == "pdebench":
+            f.attrs["beta"] = 1.0
+        else:
+            del f["scalars/nu"]
+            f["scalars/nu"] = 0.05
+    if layout == "pdebench":
+        with h5py.File(tmp_path / "train.hdf5", "r+") as f:
+            f.attrs["beta"] = 0.4  # (after training: the run's data digest reads the arrays only)
+    other = evaluate_run("runs/foreign", data=str(tmp_path / "other.hdf5"), quiet=True)
+    said = "beta = 1.0 (trained on 0.4)" if layout == "pdebench" else "nu = 0.05 (trained on 0.02)"
+    assert any(said in note and "records other parameters than the training file" in note
+               for note in other["data_notes"]), other["data_notes"]
 
 
 def test_a_files_grid_is_periodic_where_the_well_says_every_axis_is_or_data_grid_does(tmp_path):

@@ -373,8 +373,14 @@ def _show_file(path: str) -> None:
           f"{'time-dependent' if source.time_dependent else 'steady'}")
     axes = [a for a in source.coords if a != "t"]
     spans = ", ".join(f"{a}: {source.coords[a][0]:.4g} .. {source.coords[a][-1]:.4g}" for a in axes)
+    grid = file_grid(path)
+    # cell centres from 0 (x_0 = h / 2), as PDEBench stores its periodic data, read as nodes by default
+    centred = grid == "nodes" and bool(axes) and all(
+        len(c) > 1 and np.isclose(c[0], (c[1] - c[0]) / 2) for c in (source.coords[a] for a in axes))
     rows = [("grid", f"{' x '.join(map(str, source.space))}" + (f" ({spans})" if spans else "")
-             + f", read as {file_grid(path)} (data.grid: auto)")]
+             + f", read as {grid} (data.grid: auto)"
+             + ("; its points are cell centres (x_0 = half a spacing): if the data are periodic, say "
+                "data.grid: periodic" if centred else ""))]
     if source.time_dependent:
         t = np.asarray(source.coords.get("t", np.arange(source.nt)), dtype=np.float64)
         steps = np.diff(t)

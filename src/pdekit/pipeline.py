@@ -777,6 +777,13 @@ def _check_foreign_data(recipe, state: dict, trained, data: str) -> list[str]:
     seen = ranges["val"][0] + ranges["val"][1]  # train and validation: samples 0 .. seen - 1
     if recipe.data.file:
         trained_at = tuple(load_task(recipe.data.file, recipe.data, limit=1)[0].shape[first_space:])
+        from pdekit.data.formats import recorded_parameters
+
+        ours, theirs = recorded_parameters(recipe.data.file), recorded_parameters(data)
+        changed = [f"{k} = {theirs[k]!r} (trained on {ours[k]!r})" for k in sorted(ours) if k in theirs and theirs[k] != ours[k]]
+        if changed:  # (as for generated data: other physics, said)
+            notes.append(f"'{data}' records other parameters than the training file: {', '.join(changed)}; the "
+                         f"metrics measure how the model carries over to them")
         if os.path.realpath(data) == os.path.realpath(recipe.data.file):
             test = ("data.test_file" if recipe.data.test_file else
                     f"samples {seen} .. {seen + recipe.data.n_test - 1}")

@@ -176,9 +176,10 @@ def check_pairs(source, task: PairTask) -> None:
         raise DataFileError(f"'{source.path}' holds steady fields with no input and no per-sample parameter: "
                             f"there is nothing to map from")
     if source.time_dependent:
-        for t in task[:2]:
+        for key, t in zip(("input_time", "target_time"), task[:2]):
             if not -source.nt <= t < source.nt:
-                raise DataFileError(f"time index {t} is outside the {source.nt} stored times of '{source.path}'")
+                raise DataFileError(f"time index {t} (data.{key}) is outside the {source.nt} stored times of "
+                                    f"'{source.path}'")
         if task.trajectory and task.input_steps > 1 and task.input_time % source.nt + task.input_steps >= source.nt:
             raise DataFileError(f"'{source.path}' stores {source.nt} times: {task.input_steps} input steps from time "
                                 f"index {task.input_time % source.nt} leave none to predict")

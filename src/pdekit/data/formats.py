@@ -155,6 +155,16 @@ def reading(path):
         raise DataFileError(f"'{path}': reading its data failed (corrupt or truncated: {exc})") from None
 
 
+def recorded_parameters(path) -> dict:
+    """The single-valued parameters a foreign file records (PDEBench's root attributes, The Well's
+    constant scalars; also as kept in a file converted from them): {name: value}."""
+    f, source = open_source(path)
+    f.close()
+    attrs = (source.attrs.get("config") or {}).get("source") or {} if source.layout == "pdekit" else source.attrs
+    found = {**(attrs.get("attributes") or {}), **(attrs.get("scalars") or {})}
+    return {k: v for k, v in found.items() if isinstance(v, (int, float, str))}
+
+
 def file_grid(path) -> str:
     """"periodic" for a file pdekit generated of a periodic problem, or whose boundary conditions
     (The Well's ``bc_type`` groups, also as recorded in a file converted from it) are all PERIODIC,
@@ -529,7 +539,9 @@ def write_pdebench(path: str, source: Source, layout: str = "pdebench-tensor") -
 
 def _write_pdebench(tmp: str, source: Source, layout: str, names: list[str]) -> None:
     n, space = source.n, source.space
+    kept = (source.attrs.get("config") or {}).get("source") or {} if source.layout == "pdekit" else source.attrs
     with h5py.File(tmp, "w") as f:
+        f.attrs.update(kept.get("attributes") or {})  # PDEBench's root attributes (Nu, beta, ...), read back
         if layout == "pdebench-seeds":
             width = max(4, len(str(n - 1)))
             for start, arrays in read_all(source):
