@@ -149,3 +149,19 @@ def test_the_rollout_sentence_says_whether_the_error_grows_and_when_correlation_
     m = rollout_metrics(varying + 0.01 * torch.arange(3.0).view(1, 3, 1, 1), varying, t)
     assert m["correlation_defined_steps"] == 3 and rollout_sentence(m, t, 1).endswith("stays above 0.8 throughout.")
     assert "relative L2 grows from 0 " in rollout_sentence(m, t, 1)
+
+
+def test_a_rollout_report_says_what_was_trained_on_what():
+    """The rollout report had no setup: not the data, its splits, the step, the model, the target
+    or the training mode (an operator report says them)."""
+    from pdekit.eval.rollout_report import _setup
+    from pdekit.recipes import load_recipe
+
+    lines = _setup(load_recipe("burgers_rollout", quick=True), {"dt": 0.05, "params": 1234, "train_seconds": 9.0})
+    recipe = load_recipe("burgers_rollout", quick=True)
+    r, task = recipe.rollout, recipe.task
+    assert lines[0] == ("- data: burgers_1d, 128 points per axis: 48 train / 16 validation / 16 test trajectories "
+                        "(disjoint index ranges of seed 0); grid periodic")
+    assert "1,234 parameters" in lines[1] and "one stored step (dt = 0.05) per call, conditioned on nu (channels)" in lines[1]
+    assert lines[2].startswith(f"- training: windows of {r.history} + {r.steps} steps") and lines[2].endswith("9.0 s of training")
+    assert (task.mode.replace("_", "-") in lines[2]) or ("teacher forcing" in lines[2])

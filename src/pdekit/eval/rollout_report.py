@@ -195,7 +195,10 @@ def write_rollout_report(run_dir: str, recipe, metrics: dict, pred, true, times,
                     + ("stayed bounded." if metrics["stable"] else f"blew up at step {metrics['blow_up_step']}"
                        + (f" ({metrics['blow_up_reason']})." if metrics.get("blow_up_reason") else ".")))
     rows = [f"| {k} | {format_value(metrics[k])} | {meaning} |" for k, meaning in ROLLOUT_GLOSSARY.items() if k in metrics]
-    text = "\n".join([f"# {recipe.name}", "", verdict, "", recipe.description, "",
+    quick = recipe.name.endswith("-quick")
+    text = "\n".join([f"# {recipe.name}", "", verdict, "", "## Setup", "",
+                      f"The quick variant of: {recipe.description}" if quick else recipe.description, "",
+                      *_setup(recipe, metrics), "", "## Metrics", "",
                       "| metric | value | meaning |", "|---|---|---|", *rows, "",
                       "Per-step errors are in metrics.json (`rollout_rel_l2`, `rollout_nrmse`) and the rollouts "
                       "in rollout.npz (`pred`, `true`: samples x steps x channels x space; `t`).", "",
@@ -204,6 +207,37 @@ def write_rollout_report(run_dir: str, recipe, metrics: dict, pred, true, times,
                       + (" ![training](plots/loss.png)" if history else ""), ""])
     with open(os.path.join(run_dir, "report.md"), "w") as fh:
         fh.write(text)
+
+
+def _setup(recipe, metrics: dict) -> list[str]:
+    """What was trained on what: the data and its splits, the step, the model, the training mode."""
+    d, r, task, t = recipe.data, recipe.rollout, recipe.task, recipe.train
+    if d.file:
+        val_end = d.n_train + d.validation_count
+        test = f"the first {d.n_test} of `{d.test_file}`" if d.test_file else f"{val_end} .. {val_end + d.n_test - 1}"
+        source = (f"`{d.file}`: trajectories 0 .. {d.n_train - 1} train, {d.n_train} .. {val_end - 1} validation; "
+                  f"test: {test}")
+    else:
+        source = (f"{d.problem}, {d.resolution or recipe.data_problem().resolution} points per axis: "
+                  f"{d.n_train} train / {d.validation_count} validation / {d.n_test} test trajectories (disjoint "
+                  f"index ranges of seed {d.seed})")
+    dt = metrics.get("dt")
+    steps = "one stored step" if r.bundle == 1 else f"{r.bundle} stored steps"
+    steps += f" (dt = {dt:.4g})" if dt else ""
+    target = "the next state" if r.target == "state" else f"the time derivative, integrated by {r.integrator}"
+    model = ", ".join(f"{k}={v}" for k, v in recipe.model.items() if k != "name")
+    params = f", {metrics['params']:,} parameters" if metrics.get("params") else ""
+    mode = {"one_step": "one-step teacher forcing"}.get(task.mode, task.mode) + (
+        f" over {task.unroll} calls" if task.unroll > 1 else "")
+    seconds = f"; {metrics['train_seconds']:.1f} s of training" if metrics.get("train_seconds") is not None else ""
+    varied = [] if d.file or r.conditioning == "none" else sorted(recipe.data_problem().sample_params)
+    conditioned = f", conditioned on {', '.join(varied)} ({r.conditioning})" if varied else ""
+    return [f"- data: {source}; grid {d.resolved_grid()}",
+            f"- model: {recipe.model['name']} ({model}){params}, reads {r.history} state{'s' if r.history > 1 else ''} "
+            f"and predicts {target}, {steps} per call{conditioned}",
+            f"- training: windows of {r.history} + {r.steps} steps (stride {r.stride}), {mode}"
+            + (f", input noise {task.noise:g}" if task.noise else "") + f", {t.epochs} epochs, batch "
+            f"{t.batch_size}, lr {t.lr:g}{seconds}"]
 
 
 def format_value(value) -> str:
