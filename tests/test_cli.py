@@ -51,7 +51,7 @@ def test_list_and_show(run_cli):
 @pytest.mark.parametrize(
     "argv, fragments",
     [
-        (["show", "burgers_fnoo"], ["'burgers_fnoo' is no problem, model or recipe", "did you mean 'burgers_fno'"]),
+        (["show", "burgers_fnoo"], ["'burgers_fnoo' is no problem, model, recipe or file", "did you mean 'burgers_fno'"]),
         (["generate", "burgers", "--n", "1", "--seed", "0", "--out", "x.h5"], ["physics-informed", "burgers_1d"]),
         (["generate", "navier_stokes", "--n", "1", "--seed", "0", "--out", "x.h5"], ["navier_stokes_2d"]),
         (["generate", *SMALL_BURGERS, "--set", "viscosity=0.1", "--out", "x.h5"], ["unknown parameter 'viscosity'", "nu"]),
