@@ -599,7 +599,13 @@ def test_recipes_on_files_name_the_keys_that_ask_too_much_of_them(tmp_path):
     with pytest.raises(ConfigError, match="data.test_file is stored on a grid of 64 points, another than data.file's, "
                                           "and unet is not resolution-invariant"):
         load_recipe({**_quick_recipe(tmp_path, **fine), "model": {"name": "unet"}})
+    stencil = {"name": "s", "kind": "rollout", "data": {"file": a, "n_train": 30, "n_val": 4, "n_test": 6},
+               "model": {"name": "stencil"}, "rollout": {"history": 1, "steps": 1, "target": "derivative"}}
+    with pytest.raises(ConfigError, match="model stencil wraps around the grid's ends"):  # when it loads, not later
+        load_recipe(stencil)
     from pdekit.recipes import load_saved_recipe  # a run recorded with them (accepted before) reads them as unset
+
+    assert load_saved_recipe(stencil).data.grid == "periodic"  # (a run from before: it wrapped around, rebuilt so)
 
     saved = _quick_recipe(tmp_path, file=str(tmp_path / "d.hdf5"), n_train=2, n_test=1, n_val=1, target_time=3)
     assert load_saved_recipe(saved).data.target_time == -1

@@ -266,6 +266,7 @@ def load_saved_recipe(raw: dict, overrides: list[str] | None = None) -> Recipe:
     -------
     Recipe
     """
+    from pdekit.models import MODELS
     from pdekit.models.registry import declared_invariant
     from pdekit.problems import PROBLEMS
 
@@ -282,6 +283,9 @@ def load_saved_recipe(raw: dict, overrides: list[str] | None = None) -> Recipe:
             data.update(input_time=0, target_time=-1, input_steps=1)
     if raw.get("kind") == "rollout" and isinstance(raw.get("eval"), dict):
         raw["eval"].pop("plot_samples", None)
+    model_class = MODELS.get(raw["model"].get("name")) if isinstance(raw.get("model"), dict) else None
+    if getattr(model_class, "periodic_only", False) and isinstance(data, dict) and data.get("grid", "auto") == "auto":
+        data["grid"] = "periodic"  # (a run on a file read as nodes before such models refused them: it wrapped)
     if raw.get("kind", "operator") == "operator" and isinstance(raw.get("eval"), dict) \
             and isinstance(raw.get("model"), dict) and not declared_invariant(raw["model"]):
         raw["eval"]["resolutions"] = []  # (refused since for a model tied to its grid; its transfer meant nothing)

@@ -78,7 +78,8 @@ class RolloutKind:
             check_symmetries(cls, task.augment_boost)
             refuse_boost_across_lengths(task.augment_boost, params)
         cond_log = conditioning_scalars(rollout, problem_name, params)
-        net = rollout_model(model, rollout, channels, ndim, 1.0, cond_log).net  # validates the model section
+        # validates the model section, on the data's grid (stencil and latent_ode refuse nodes)
+        net = rollout_model(model, rollout, channels, ndim, 1.0, cond_log, data.resolved_grid()).net
         from pdekit.train.trainer import check_training
 
         check_training(net, train, model["name"])
