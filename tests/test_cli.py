@@ -48,6 +48,21 @@ def test_list_and_show(run_cli):
     assert code == 0 and yaml.safe_load(body)["model"]["name"] == "fno"
 
 
+def test_show_a_users_recipe_file_with_its_defaults(run_cli, tmp_path):
+    """A user's recipe said nothing of the settings it left out: `pdekit show r.yaml` prints it as
+    pdekit reads it, loadable as printed; a bad one gets the recipe's own one-line error."""
+    from pdekit.recipes import load_recipe
+
+    (tmp_path / "r.yaml").write_text("name: mine\ndata: {problem: burgers_1d, n_train: 40}\nmodel: {name: fno}\n")
+    code, out, _ = run_cli("show", tmp_path / "r.yaml")
+    shown = yaml.safe_load(out)
+    assert code == 0 and shown["data"]["n_val"] == -1 and shown["train"]["epochs"] == 100 and shown["data"]["n_train"] == 40
+    assert load_recipe(shown).to_json() == load_recipe(str(tmp_path / "r.yaml")).to_json()
+    (tmp_path / "bad.yml").write_text("name: x\ndata: {problem: burgers_1d}\nmodel: {name: fno, widht: 3}\n")
+    code, _, err = run_cli("show", tmp_path / "bad.yml")
+    assert code == 2 and "unknown key model.widht" in err
+
+
 @pytest.mark.parametrize(
     "argv, fragments",
     [

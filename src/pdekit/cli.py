@@ -334,6 +334,16 @@ def cmd_show(args) -> int:
         _show_file(name)
     elif os.path.isfile(name) and os.path.splitext(name)[1].lower() in HDF5_SUFFIXES:
         raise PdekitError(f"'{name}' is named as an HDF5 file but is not one (empty, or another format)")
+    elif os.path.isfile(name) and os.path.splitext(name)[1].lower() in (".yaml", ".yml"):  # a user's recipe
+        import yaml
+
+        from pdekit.recipes import load_recipe
+
+        with recipe_keys():
+            recipe = load_recipe(name)
+        print(f"# {name} as pdekit reads it, the defaults of every section filled in (the model's options: "
+              f"pdekit show {recipe.model['name']}); pdekit run {name}")
+        print(yaml.safe_dump(recipe.raw, sort_keys=False), end="")
     elif name in PROBLEMS:
         _show_problem(PROBLEMS[name])
     elif name in MODELS:
