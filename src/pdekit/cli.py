@@ -312,7 +312,8 @@ def cmd_convert(args) -> int:
 
 def cmd_show(args) -> int:
     """``pdekit show``: print a problem's summary, grid, stored arrays and parameters; a model's
-    options with their defaults and help; or a shipped recipe's YAML.
+    options with their defaults and help; a shipped recipe's YAML, or a user's recipe file as it is
+    read (defaults filled in); or what a data file holds (``_show_file``).
 
     Parameters
     ----------
@@ -549,8 +550,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                           "pdebench-seeds"], help="layout of the output")
     c.set_defaults(func=cmd_convert)
 
-    sh = sub.add_parser("show", help="show a problem's parameters, a model's options or a shipped recipe")
-    sh.add_argument("name", help="a problem, model or recipe (pdekit list)")
+    sh = sub.add_parser("show", help="show a problem's parameters, a model's options, a recipe (shipped, or a YAML "
+                                     "file with its defaults) or what a data file holds")
+    sh.add_argument("name", help="a problem, model or recipe (pdekit list), a recipe's YAML file or an HDF5 data file")
     sh.set_defaults(func=cmd_show)
     return parser
 
