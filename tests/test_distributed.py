@@ -269,7 +269,8 @@ def test_nproc_refuses_what_every_process_would_before_starting_them(run_cli, tm
     torchrun started (each process printed it, glued to torchrun's traceback, exit 1)."""
     monkeypatch.chdir(tmp_path)
     for override, message in (("train.device=cuda", "no CUDA device is available"),
-                              ("train.batch_size=1", "train.batch_size = 1 gives no sample to some of the 2 processes")):
+                              ("train.batch_size=1", "train.batch_size = 1 gives no sample to some of the 2 processes"),
+                              ("data.n_train=1", "data.n_train = 1 gives no sample to some of the 2 processes")):
         if override.endswith("cuda") and torch.cuda.is_available():
             continue
         code, _, err = run_cli("train", "burgers_fno", "--quick", "--nproc", "2", override, "--out", "r")

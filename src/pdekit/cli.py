@@ -615,6 +615,9 @@ def _check_before_processes(args) -> None:
     resolve_device(recipe.train.device)
     prepare_run_dir(args.out or default_run_dir(recipe, args.overrides), recipe)
     check_processes(KINDS[recipe.kind].task, recipe.train, args.nproc)
+    if recipe.kind == "operator" and recipe.data.n_train < args.nproc:  # (each process skips a batch short of them)
+        raise PdekitError(f"data.n_train = {recipe.data.n_train} gives no sample to some of the {args.nproc} "
+                          f"processes: give at least {args.nproc} training samples")
 
 
 def main(argv: list[str] | None = None) -> int:
