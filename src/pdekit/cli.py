@@ -325,13 +325,15 @@ def cmd_show(args) -> int:
     int
         The exit status, 0.
     """
+    import h5py
+
     from pdekit.models import MODELS
     from pdekit.paths import HDF5_SUFFIXES
     from pdekit.problems import PROBLEMS
     from pdekit.recipes import list_recipes, shipped_recipe_text
 
     name = args.name
-    if os.path.isfile(name) and _is_hdf5(name):  # a data file (a shipped name wins only where no such file exists)
+    if os.path.isfile(name) and h5py.is_hdf5(name):  # a data file (a shipped name wins only where no such file exists)
         _show_file(name)
     elif os.path.isfile(name) and os.path.splitext(name)[1].lower() in HDF5_SUFFIXES:
         raise PdekitError(f"'{name}' is named as an HDF5 file but is not one (empty, or another format)")
@@ -358,12 +360,6 @@ def cmd_show(args) -> int:
         also = f" (did you mean '{hint[0]}'?)" if hint else ""
         raise PdekitError(f"'{name}' is no problem, model, recipe or file{also}; see `pdekit list`")
     return 0
-
-
-def _is_hdf5(path: str) -> bool:
-    import h5py
-
-    return h5py.is_hdf5(path)
 
 
 def _show_file(path: str) -> None:
@@ -410,7 +406,7 @@ def _show_file(path: str) -> None:
                                             [("seed", cfg.get("seed")), ("first", cfg.get("first")),
                                              ("resolution", cfg.get("resolution"))])
                      + f"; parameters {json.dumps(cfg.get('params', {}), sort_keys=True)}"))
-    meta = {k: v for k, v in (cfg.get("source") or source.attrs).items()
+    meta = {k: v for k, v in source.origin_attrs.items()
             if k in ("scalars", "boundary_conditions", "attributes", "scalars_not_read") and v}
     for k, v in meta.items():
         rows.append((k.replace("_", " "), json.dumps(v, sort_keys=True)))

@@ -92,6 +92,14 @@ class Source:
         return len(self.space)
 
     @property
+    def origin_attrs(self) -> dict:
+        """The metadata of the layout the data came from: a foreign file's own ``attrs``, or for a
+        file ``pdekit convert`` wrote, the source's as its config recorded them ({} for generated data)."""
+        if self.layout == "pdekit":
+            return (self.attrs.get("config") or {}).get("source") or {}
+        return self.attrs
+
+    @property
     def nt(self) -> int:
         return len(self.coords.get("t", [])) if self.time_dependent else 1
 
@@ -160,7 +168,7 @@ def recorded_parameters(path) -> dict:
     constant scalars; also as kept in a file converted from them): {name: value}."""
     f, source = open_source(path)
     f.close()
-    attrs = (source.attrs.get("config") or {}).get("source") or {} if source.layout == "pdekit" else source.attrs
+    attrs = source.origin_attrs
     found = {**(attrs.get("attributes") or {}), **(attrs.get("scalars") or {})}
     return {k: v for k, v in found.items() if isinstance(v, (int, float, str))}
 
@@ -176,9 +184,7 @@ def file_grid(path) -> str:
             from pdekit.problems import PROBLEMS
 
             return "periodic" if PROBLEMS[source.problem].periodic else "nodes"
-        attrs = source.attrs
-        if source.layout == "pdekit":
-            attrs = (attrs.get("config") or {}).get("source") or {}
+        attrs = source.origin_attrs
     conditions, named = attrs.get("boundary_conditions") or {}, attrs.get("boundary_axes") or {}
     kinds = [str(k).upper() for k in conditions.values()]
     covered = None  # the axes The Well's groups name (associated_dims), where every group names them
@@ -539,9 +545,8 @@ def write_pdebench(path: str, source: Source, layout: str = "pdebench-tensor") -
 
 def _write_pdebench(tmp: str, source: Source, layout: str, names: list[str]) -> None:
     n, space = source.n, source.space
-    kept = (source.attrs.get("config") or {}).get("source") or {} if source.layout == "pdekit" else source.attrs
     with h5py.File(tmp, "w") as f:
-        f.attrs.update(kept.get("attributes") or {})  # PDEBench's root attributes (Nu, beta, ...), read back
+        f.attrs.update(source.origin_attrs.get("attributes") or {})  # PDEBench's root attributes (Nu, beta, ...), read back
         if layout == "pdebench-seeds":
             width = max(4, len(str(n - 1)))
             for start, arrays in read_all(source):

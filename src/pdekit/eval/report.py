@@ -155,6 +155,14 @@ def _problem(recipe):
     return recipe.data_problem()  # (data.resolution 0: the problem's own)
 
 
+def file_splits(d, test_note: str = "") -> str:
+    """The splits of a user's data.file ``d`` as index ranges, "0 .. 69 train, 70 .. 79 validation;
+    test: 80 .. 109" (or the first n_test of data.test_file, then ``test_note``)."""
+    val_end = d.n_train + d.validation_count
+    test = f"the first {d.n_test} of `{d.test_file}`{test_note}" if d.test_file else f"{val_end} .. {val_end + d.n_test - 1}"
+    return f"0 .. {d.n_train - 1} train, {d.n_train} .. {val_end - 1} validation; test: {test}"
+
+
 def _stored_times(problem, path: str):
     """The stored times of time-dependent data (the problem's, or a user's file's; 0, 1, ... where
     the file records none), None for steady data."""
@@ -296,12 +304,8 @@ def _setup(recipe, results, history=()) -> list[str]:
     if d.source == "online" and fresh:  # n_train is an epoch's draws; the stream went on past the test indices
         train = f"{d.n_train} train per epoch, solved online ({int(fresh[-1])} fresh samples in all; under torchrun, the first process's)"
     if d.file:  # the file's own samples, in order (no seed: nothing is drawn)
-        val_end = d.n_train + d.validation_count
         other = d.test_file_grid()
-        test = (f"the first {d.n_test} of `{d.test_file}`" + (f", stored on {other} points (resolution transfer)"
-                                                              if other else "") if d.test_file else
-                f"{val_end} .. {val_end + d.n_test - 1}")
-        ranges = f"the file's samples 0 .. {d.n_train - 1} train, {d.n_train} .. {val_end - 1} validation; test: {test}"
+        ranges = "the file's samples " + file_splits(d, f", stored on {other} points (resolution transfer)" if other else "")
     else:
         ranges = f"disjoint index ranges of seed {d.seed}"
     task, times = "", _stored_times(problem, d.file)

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import torch
 
-from pdekit.eval.report import _label, _pyplot, _save
+from pdekit.eval.report import _label, _pyplot, _save, file_splits
 from pdekit.eval.rollout import rollout_metrics
 
 BLOW_UP = 10.0  # a rollout has blown up once |u| exceeds this many times the largest |u| of the truth
@@ -213,10 +213,7 @@ def _setup(recipe, metrics: dict) -> list[str]:
     """What was trained on what: the data and its splits, the step, the model, the training mode."""
     d, r, task, t = recipe.data, recipe.rollout, recipe.task, recipe.train
     if d.file:
-        val_end = d.n_train + d.validation_count
-        test = f"the first {d.n_test} of `{d.test_file}`" if d.test_file else f"{val_end} .. {val_end + d.n_test - 1}"
-        source = (f"`{d.file}`: trajectories 0 .. {d.n_train - 1} train, {d.n_train} .. {val_end - 1} validation; "
-                  f"test: {test}")
+        source = f"`{d.file}`: trajectories {file_splits(d)}"
     else:
         source = (f"{d.problem}, {d.resolution or recipe.data_problem().resolution} points per axis: "
                   f"{d.n_train} train / {d.validation_count} validation / {d.n_test} test trajectories (disjoint "

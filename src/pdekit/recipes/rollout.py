@@ -36,8 +36,9 @@ class RolloutKind:
         require_data_source(raw)
         defaults = {f.name: f.default for f in dataclasses.fields(DataSection)}
         given = raw.get("data") or {}
-        streamed = [f"data.{k}" for k in ("source", "buffer", "buffer_policy", "watermark", "workers", "reuse")
-                    if k in given and given[k] != defaults[k]]  # (before DataSection's advice to stream or go online)
+        keys = ["source", *(k for keys, (switch, _) in DataSection.applies_when.items() if switch == "source" for k in keys)]
+        streamed = [f"data.{k}" for k in keys if k in given and given[k] != defaults[k]]  # (before DataSection's
+        # advice to stream or go online, which rollouts refuse)
         if streamed:
             raise ConfigError(f"{', '.join(streamed)} {'is' if len(streamed) == 1 else 'are'} supported by operator "
                               f"recipes only (rollout recipes load their trajectories into memory)")
