@@ -1,6 +1,7 @@
 """Distributed training on the CPU: two torchrun processes (gloo) end with identical weights, equal
 to a single-process run with the same global batch up to the rounding of the all-reduce."""
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -116,6 +117,8 @@ def test_a_killed_two_process_run_resumes_with_one_process(tmp_path):
     for k in full["weights"]:
         torch.testing.assert_close(resumed["weights"][k], full["weights"][k], rtol=1e-5, atol=1e-6)
     assert [r["epoch"] for r in resumed["history"]] == [1, 2, 3, 4]
+    for run, processes in (("run-full", [2]), ("run", [2, 1])):  # recorded for train_seconds' sake
+        assert json.loads(torch.load(tmp_path / run / "checkpoint.pt", weights_only=True)["processes"]) == processes
 
 
 def test_pdekit_train_nproc_starts_torchrun_and_reports_once(tmp_path):
@@ -305,3 +308,45 @@ def test_lbfgs_on_uneven_shares_of_windows_matches_one_process(tmp_path):
     for k in one:
         assert torch.equal(r0[k], r1[k]), k
         torch.testing.assert_close(r0[k], one[k], rtol=1e-5, atol=1e-6)
+
+
+def test_the_launcher_says_a_refusal_in_a_process_as_that_process_did(tmp_path):
+    """A process under `--nproc` that refuses (one line, exit 2) while the other still trains: exit 2
+    and no torchrun traceback (it was exit 1 under ChildFailedError's); any other failure keeps it."""
+    script = tmp_path / "fail.py"
+    script.write_text("import os, sys, time\n"
+                      "if os.environ['RANK'] == '1':\n"
+                      "    print('pdekit: error (process 1): refused', file=sys.stderr)\n"
+                      "    sys.exit(int(sys.argv[1]))\n"
+                      "time.sleep(60)\n")
+    for code, traceback in ((2, False), (3, True)):
+        result = subprocess.run([sys.executable, "-m", "pdekit.torchrun", "--standalone", "--nproc_per_node", "2",
+                                 str(script), str(code)], capture_output=True, text=True, timeout=120)
+        assert result.returncode == (2 if code == 2 else 1), result.stderr[-3000:]
+        assert result.stderr.count("refused") == 1 and ("ChildFailedError" in result.stderr) == traceback, result.stderr
+
+
+def test_ctrl_c_of_nproc_says_one_line_and_the_run_resumes(tmp_path):
+    """Ctrl-C in a terminal reaches the launcher, torchrun and every process. It printed 55 to 109
+    lines (each process's KeyboardInterrupt, torchrun's SignalException traceback); now one line,
+    exit 130, and a whole checkpoint to resume from."""
+    import os
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    args = [sys.executable, "-m", "pdekit", "train", "burgers_fno", "--quick", "--nproc", "2", "train.epochs=1000",
+            "data.n_train=8", "data.n_test=2", "train.threads=1", "--out", str(out)]
+    launcher = subprocess.Popen(args, env={**os.environ, "PDEKIT_DATA": str(tmp_path / "data")}, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.time() + 240
+    while not (out / "checkpoint.pt").exists() and time.time() < deadline and launcher.poll() is None:
+        time.sleep(0.2)
+    os.killpg(launcher.pid, signal.SIGINT)  # as a terminal does: the whole foreground process group
+    _, err = launcher.communicate(timeout=120)
+    assert launcher.returncode == 130, err[-3000:]
+    said = [line for line in err.splitlines() if line.startswith("pdekit:")]
+    assert said == ["pdekit: interrupted; run the same command again to resume"], err[-3000:]
+    assert "Traceback" not in err and "death signal" not in err, err[-3000:]
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["epoch"] >= 1
+    assert not (out / "checkpoint.pt.tmp").exists()

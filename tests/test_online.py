@@ -181,6 +181,12 @@ def test_pdekit_run_online_writes_no_training_data(run_cli, tmp_path, monkeypatc
     code, out, err = run_cli("eval", "runs/a", "--data", "later.h5", "--json", "later.json")
     assert code == 0, err
     assert "holds samples 48 .. 55 of seed 0, of which 48 .. 55 trained or validated this model" in out + err
+    assert metrics["train_processes"] == [1]
+    # its buffers are per process: another count is refused before torchrun starts (each process refused it,
+    # glued to torchrun's traceback, exit 1)
+    code, _, err = run_cli("train", path, "--out", "runs/a", "--nproc", "2")
+    assert code == 2 and "trained by 1 process(es)" in err and "resume it without --nproc" in err, err
+    assert "Traceback" not in err
 
 
 @pytest.mark.parametrize("change, message", [
@@ -197,10 +203,23 @@ def test_bad_online_recipes_are_refused(tmp_path, change, message):
         load_recipe(raw)
 
 
-def test_resuming_with_another_number_of_processes_is_refused():
+def test_resuming_with_another_number_of_processes_is_refused(tmp_path):
+    from pdekit.paths import write_json
+    from pdekit.pipeline import prepare_run_dir
+    from pdekit.recipes import load_recipe
+
     source = _source()
     with pytest.raises(PdekitError, match="resume it with as many"):
         source.load_state_dict({"online_state": json.dumps([{"buffer": [], "next": 0}] * 2)})
+    # before any data is made, by the run folder's check: a run of two processes resumed by one
+    recipe, run = load_recipe(json.loads(json.dumps(RECIPE))), tmp_path / "run"
+    run.mkdir()
+    write_json(run / "recipe.json", recipe.raw)
+    torch.save({"model": {}, "recipe": "{}", "online_state": json.dumps([{"buffer": [], "next": 0}] * 2)},
+               run / "checkpoint.pt")
+    prepare_run_dir(str(run), recipe, processes=2)
+    with pytest.raises(PdekitError, match="trained by 2 process.es., .* resume it with --nproc 2"):
+        prepare_run_dir(str(run), recipe)
 
 
 def test_a_resumed_online_run_solves_no_first_fill_again(tmp_path, monkeypatch):

@@ -169,6 +169,18 @@ def test_the_setup_says_which_samples_and_times_and_the_grid(tmp_path):
                          "(stored time 3); grid nodes"), line
 
 
+def test_the_setup_says_how_many_processes_trained_a_run():
+    """train_seconds of a run of two processes is not one process's: the setup says so."""
+    from pdekit.recipes import load_recipe
+
+    recipe = load_recipe("burgers_fno", quick=True)
+    for processes, said in ((None, "s of training"), ([1], "s of training"), ([2], "s of training by 2 processes"),
+                            ([2, 1], "s of training by 2 processes, then 1 process")):
+        results = {"resolution": 32, "params": 10, "train_seconds": 1.0, "weights_epoch": 1,
+                   "train_processes": processes}
+        assert report._setup(recipe, results)[2].endswith(said)
+
+
 def test_timing_rounds_are_stated_and_a_single_round_is_no_median():
     class Recipe:
         class eval:  # noqa: N801

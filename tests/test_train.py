@@ -508,6 +508,33 @@ def test_ctrl_c_while_a_checkpoint_is_written_finishes_the_write_then_stops(tmp_
     assert torch.equal(checkpoint.load_checkpoint(path)["model"]["w"], torch.zeros(3))
 
 
+def test_torchruns_shutdown_while_a_checkpoint_is_written_finishes_the_write_then_stops(tmp_path, monkeypatch):
+    """Under torchrun, SIGTERM (its shutdown of the processes) is an interruption like Ctrl-C: held back
+    while a checkpoint is written (a checkpoint.pt.tmp was left), raised once, and ignored after."""
+    from pdekit import cli
+    from pdekit.train import checkpoint
+
+    real_save = torch.save
+
+    def terminated_save(state, fh):
+        os.kill(os.getpid(), signal.SIGTERM)
+        real_save(state, fh)
+
+    monkeypatch.setattr(checkpoint.torch, "save", terminated_save)
+    path = str(tmp_path / "checkpoint.pt")
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        cli._interrupt_once()  # (what a process under torchrun runs with)
+        with pytest.raises(KeyboardInterrupt):
+            checkpoint.save_checkpoint(path, {"model": {"w": torch.ones(3)}, "recipe": "{}"})
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+    assert torch.equal(checkpoint.load_checkpoint(path)["model"]["w"], torch.ones(3))
+    assert not os.path.exists(path + ".tmp")
+
+
 def test_a_resumed_run_keeps_the_fp16_loss_scale(tmp_path, monkeypatch):
     """The loss scale of fp16 training is checkpointed. On the CPU the scaler runs with a scale that
     grows every step from near float32's limit, so that steps overflow and are skipped, and the

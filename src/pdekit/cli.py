@@ -13,6 +13,8 @@ import time
 from pdekit import __version__
 from pdekit.errors import PdekitError, recipe_keys
 
+LAUNCHED = "PDEKIT_LAUNCHED"  # set by --nproc for the processes it starts under torchrun
+
 
 def _parse_sets(pairs: list[str]) -> dict[str, str]:
     out = {}
@@ -569,14 +571,19 @@ def _torchrun(nproc: int, argv: list[str]) -> int:
             skip = True
             continue
         rest.append(arg)
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+    command = [sys.executable, "-m", "pdekit.torchrun", "--standalone", f"--nproc_per_node={nproc}",
                "-m", "pdekit", *rest]
-    child = subprocess.Popen(command, preexec_fn=_ended_with_parent())
+    child = subprocess.Popen(command, preexec_fn=_ended_with_parent(), env={**os.environ, LAUNCHED: "1"})
     # a terminated launcher (`timeout`, a job scheduler) ends the training too, rather than leaving it
     # writing into the run folder beside the next command's
-    signal.signal(signal.SIGTERM, lambda *_: child.terminate())
+    terminated = []
+    signal.signal(signal.SIGTERM, lambda *_: (terminated.append(True), child.terminate()))
     try:
-        return child.wait()
+        code = child.wait()
+        if terminated:
+            print("pdekit: terminated; run the same command again to resume", file=sys.stderr)
+            return 128 + signal.SIGTERM
+        return code
     except KeyboardInterrupt:  # (from a terminal the processes got SIGINT too; a launcher's alone, not)
         child.terminate()
         while child.poll() is None:  # a second Ctrl-C while torchrun shuts down is not a traceback
@@ -586,6 +593,20 @@ def _torchrun(nproc: int, argv: list[str]) -> int:
                 pass
         print("pdekit: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+
+
+def _interrupt_once() -> None:
+    """In a process under torchrun: Ctrl-C (SIGINT) and torchrun's shutdown (SIGTERM) raise
+    KeyboardInterrupt once, so the run folder is tidied as without torchrun (a first checkpoint
+    not yet written takes the new recipe.json back); the signals that follow, from the terminal
+    and again from torchrun, are ignored rather than raised inside that tidying."""
+    def interrupt(signum, frame):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, interrupt)
 
 
 def _ended_with_parent():
@@ -609,7 +630,7 @@ def _check_before_processes(args) -> None:
 
     recipe = load_recipe(getattr(args, "recipe", None) or args.config, quick=args.quick, overrides=args.overrides)
     resolve_device(recipe.train.device)
-    prepare_run_dir(args.out or default_run_dir(recipe, args.overrides), recipe)
+    prepare_run_dir(args.out or default_run_dir(recipe, args.overrides), recipe, args.nproc)
     check_processes(KINDS[recipe.kind].task, recipe.train, args.nproc)
     if recipe.kind == "operator" and recipe.data.n_train < args.nproc:  # (each process skips a batch short of them)
         raise PdekitError(f"data.n_train = {recipe.data.n_train} gives no sample to some of the {args.nproc} "
@@ -654,13 +675,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"pdekit: error: {exc}", file=sys.stderr)
             return 2
         return _torchrun(args.nproc, sys.argv[1:] if argv is None else argv)
+    rank = int(os.environ.get("RANK", 0))  # (under torchrun a refusal may come from one process only)
+    if "WORLD_SIZE" in os.environ:
+        _interrupt_once()
     try:
         if args.func in (cmd_run, cmd_train, cmd_eval):  # a recipe's problem parameters are data.params.<key>
             with recipe_keys():
                 return args.func(args)
         return args.func(args)
     except PdekitError as exc:
-        rank = int(os.environ.get("RANK", 0))  # (under torchrun a refusal may come from one process only)
         print(f"pdekit: error{f' (process {rank})' if rank else ''}: {exc}", file=sys.stderr, flush=True)
         return 2
     except BrokenPipeError:  # the reader closed the pipe (`pdekit list models | head`): nothing left to say
@@ -670,7 +693,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pdekit: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("pdekit: interrupted; run the same command again to resume", file=sys.stderr)
+        if rank == 0 and LAUNCHED not in os.environ:  # (--nproc's launcher says it once for all)
+            print("pdekit: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
 
 

@@ -238,11 +238,12 @@ def refuse_rewritten_file(run_dir: str, recipe: Recipe, state: dict, task_of) ->
                             f"out: evaluate it on a file by --data, or train again")
 
 
-def prepare_run_dir(run_dir: str, recipe: Recipe | None = None) -> None:
+def prepare_run_dir(run_dir: str, recipe: Recipe | None = None, processes: int | None = None) -> None:
     """Check the run folder can be made, refusing one that is neither new, empty nor a run folder (so a
     mistyped --out never fills, or is suggested for deletion, a folder of the user's), or (given
-    ``recipe``) a run of another recipe, before any data is made (the folder itself is made when
-    the run first writes into it). Under torchrun the first process checks; the others wait for it."""
+    ``recipe``) a run of another recipe or an online run of another process count than ``processes``
+    (default: this run's), before any data is made (the folder itself is made when the run first
+    writes into it). Under torchrun the first process checks; the others wait for it."""
     rank, world = distributed()
     if rank == 0:
         if os.path.isdir(run_dir) and os.listdir(run_dir):
@@ -261,11 +262,26 @@ def prepare_run_dir(run_dir: str, recipe: Recipe | None = None) -> None:
                     raise PdekitError(f"'{saved}' is not a readable recipe ({exc}); the run it records cannot be "
                                       f"checked: choose another --out or delete the folder to start afresh") from None
                 refuse_another_run(run_dir, as_read_now(text), recipe.to_json())
+            if recipe is not None and recipe.kind == "operator" and recipe.data.source == "online":
+                _refuse_other_processes(run_dir, world if processes is None else processes)
         check_writable_dir(run_dir, keep=False)  # made when the run writes: a refused one leaves no folder
     if world > 1:
         import torch.distributed as dist
 
         dist.barrier()
+
+
+def _refuse_other_processes(run_dir: str, processes: int) -> None:
+    """An online run resumes with the process count that trained it: its checkpoint holds each
+    process's buffer and stream position."""
+    from pdekit.train.checkpoint import load_checkpoint
+
+    path = os.path.join(run_dir, "checkpoint.pt")
+    state = load_checkpoint(path, mmap=True) if os.path.exists(path) else {}
+    if "online_state" in state and (before := len(json.loads(state["online_state"]))) != processes:
+        how = "without --nproc" if before == 1 else f"with --nproc {before}"
+        raise PdekitError(f"'{run_dir}' holds an online run trained by {before} process(es), whose buffers are per "
+                          f"process: resume it {how}, or train afresh in another run folder (--out)")
 
 
 @contextlib.contextmanager
@@ -454,7 +470,7 @@ class RolloutRunner:
 
     @staticmethod
     def _score(recipe: Recipe, model, test_file, history: list, seconds: float, device,
-               weights_epoch: int) -> tuple[dict, tuple]:
+               weights_epoch: int, processes: list) -> tuple[dict, tuple]:
         from pdekit.data.trajectories import load_trajectories
         from pdekit.eval.rollout_report import evaluate_rollout
         from pdekit.models.registry import count_parameters
@@ -482,7 +498,8 @@ class RolloutRunner:
             metrics.update(model.net.report(model))
         val = history_row(history, weights_epoch).get("val_rollout_rel_l2")
         metrics.update({"final_rel_l2": metrics["rollout_rel_l2"][-1], "val_rollout_rel_l2": val, "weights_epoch": weights_epoch,
-                        "train_seconds": seconds, "params": count_parameters(model), "recipe": recipe.name,
+                        "train_seconds": seconds, "train_processes": processes or None,
+                        "params": count_parameters(model), "recipe": recipe.name,
                         "device": torch.device(device).type, "test_samples": len(u), "dt": float(t[1] - t[0])})
         return metrics, (pred, true, times)
 
@@ -505,7 +522,7 @@ class RolloutRunner:
         if distributed()[0] > 0:  # under torchrun the first process evaluates and writes the record
             return {}
         metrics, arrays = RolloutRunner._score(recipe, trained.model, files["test"], trained.history, trained.seconds,
-                                               trained.device, trained.epoch)
+                                               trained.device, trained.epoch, trained.processes)
         RolloutRunner._write(run_dir, recipe, metrics, arrays, trained.history, npz=True)
         return metrics
 
@@ -531,7 +548,7 @@ class RolloutRunner:
         history = json.loads(state["history"])
         epoch = int(state.get("best_epoch", int(state["epoch"]) + int(state["lbfgs_iterations"])))
         metrics, arrays = RolloutRunner._score(recipe, model, files["test"], history, float(state["seconds"]), device,
-                                               epoch)
+                                               epoch, json.loads(state.get("processes", "[]")))
         if json_out:
             write_json(json_out, metrics)
         if report_dir:

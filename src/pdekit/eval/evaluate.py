@@ -486,7 +486,8 @@ def evaluate(trained, recipe, test_file, transfer_files: dict, rounds: int | Non
     -------
     results : dict
         ``metrics.summary`` of the test split (``rel_l2`` renamed ``test_rel_l2``), the speed
-        comparison (see ``compare_with_solver``), ``params``, ``train_seconds``, ``epochs``,
+        comparison (see ``compare_with_solver``), ``params``, ``train_seconds``, ``train_processes``
+        (the process count of each session that trained it, None where unrecorded), ``epochs``,
         ``weights_epoch``, ``val_rel_l2``, ``resolution``, ``resolution_transfer`` (the mean relative
         L2 by resolution, keys as text), ``held_out`` (with eval.held_out: its parameters and the
         mean and median relative L2 and nRMSE there), ``device``, ``recipe`` and ``data_layout``.
@@ -524,6 +525,7 @@ def evaluate(trained, recipe, test_file, transfer_files: dict, rounds: int | Non
     results.update({
         "params": count_parameters(trained.model),
         "train_seconds": trained.train_seconds,
+        "train_processes": trained.processes or None,
         "epochs": int(trained.history[-1]["epoch"]) if trained.history else 0,
         "weights_epoch": weights_epoch,
         "val_rel_l2": val,

@@ -142,6 +142,14 @@ def _finite_range(*arrays) -> tuple[float, float] | None:
     return (float(values.min()), float(values.max())) if len(values) else None
 
 
+def trained_by(processes) -> str:
+    """" by 2 processes" (or " by 2 processes, then 1 process" for a run resumed by another count)
+    for a setup line; "" for one process or an unrecorded count."""
+    if not processes or processes == [1]:
+        return ""
+    return " by " + ", then ".join(f"{n} process{'es' if n > 1 else ''}" for n in processes)
+
+
 def cell(text) -> str:
     """``text`` for a markdown table cell: its pipes escaped (|k|, |u - u_ref|)."""
     return str(text).replace("|", "\\|")
@@ -324,7 +332,7 @@ def _setup(recipe, results, history=()) -> list[str]:
              f"- training: {t.epochs} epochs, batch {t.batch_size}, lr {t.lr:g}, {t.scheduler} schedule"
              + (", augmented by the problem's symmetries" if recipe.task.augment else "")
              + (f", weights of the best validation epoch ({results['weights_epoch']})" if t.keep_best else "")
-             + f"; {results['train_seconds']:.1f} s of training"]  # (results' device: the evaluation's, maybe another)
+             + f"; {results['train_seconds']:.1f} s of training{trained_by(results.get('train_processes'))}"]  # (results' device: the evaluation's, maybe another)
     return lines
 
 

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import torch
 
-from pdekit.eval.report import _label, _pyplot, _save, file_splits
+from pdekit.eval.report import _label, _pyplot, _save, file_splits, trained_by
 from pdekit.eval.rollout import rollout_metrics
 
 BLOW_UP = 10.0  # a rollout has blown up once |u| exceeds this many times the largest |u| of the truth
@@ -128,6 +128,7 @@ ROLLOUT_GLOSSARY = {
     "solver_seconds_per_sample": "the solver's time per trajectory at the data's setting, from the same state",
     "solver_device": "where the solver ran (the CPU for solvers that run only there, whatever the model's device)",
     "train_seconds": "training wall time",
+    "train_processes": "the process count of each session that trained it (2, 1: two processes, resumed by one)",
     "params": "trainable parameters (a complex weight counts twice)",
     "learned_stencil": "a stencil network's weights in physical units, per output and input field over the offsets "
                        "-w/2 .. w/2: u_t = sum_j w_j u(x + j h) + learned_offset",
@@ -226,7 +227,8 @@ def _setup(recipe, metrics: dict) -> list[str]:
     params = f", {metrics['params']:,} parameters" if metrics.get("params") else ""
     mode = {"one_step": "one-step teacher forcing"}.get(task.mode, task.mode) + (
         f" over {task.unroll} calls" if task.unroll > 1 else "")
-    seconds = f"; {metrics['train_seconds']:.1f} s of training" if metrics.get("train_seconds") is not None else ""
+    seconds = (f"; {metrics['train_seconds']:.1f} s of training{trained_by(metrics.get('train_processes'))}"
+               if metrics.get("train_seconds") is not None else "")
     varied = [] if d.file or r.conditioning == "none" else sorted(recipe.data_problem().sample_params)
     conditioned = f", conditioned on {', '.join(varied)} ({r.conditioning})" if varied else ""
     return [f"- data: {source}; grid {d.resolved_grid()}",

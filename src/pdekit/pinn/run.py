@@ -71,7 +71,8 @@ def evaluate_pinn_run(run_dir: str, json_out: str | None = None, report_dir: str
     steps = int(saved["epoch"]) + int(saved["lbfgs_iterations"])
     result = summary(bench.pinn, json.loads(saved["history"]), float(saved["seconds"]), steps,
                      int(saved["epoch"]), json.loads(saved["phase_seconds"])["adam"],
-                     saved["stop_reason"] or "training was interrupted", int(saved.get("threads", 0)))
+                     saved["stop_reason"] or "training was interrupted", int(saved.get("threads", 0)),
+                     json.loads(saved.get("processes", "[]")))
     metrics, u = _metrics(bench, recipe, result)
     if json_out:
         write_json(json_out, metrics)
@@ -88,6 +89,7 @@ def _metrics(bench, recipe, result: dict) -> tuple[dict, np.ndarray]:
         "adam_steps_per_second": result["adam_steps_per_second"], "final_loss": result["loss"],
         "params": sum(p.numel() for p in bench.pinn.parameters()), "recipe": recipe.name,
         "coefficients": result["coefficients"], "threads": result["threads"],  # (a time budget's steps depend on them)
+        "train_processes": result["processes"],
     })
     return metrics, u
 
@@ -103,6 +105,7 @@ PINN_GLOSSARY = {
     "params": "trainable parameters",
     "recipe": "recipe name",
     "threads": "torch's CPU threads in the process that trained (train.threads, else torch's default)",
+    "train_processes": "the process count of each session that trained it (2, 1: two processes, resumed by one)",
     "nu": "the recovered viscosity (inverse problem)",
     "nu_true": "the viscosity that made the observations",
     "nu_rel_error": "|nu - nu_true| / nu_true",

@@ -251,15 +251,17 @@ class PinnTask(Task):
     def result(self, trained) -> dict:
         return summary(trained.model, trained.history, trained.seconds, trained.steps,
                        min(trained.steps, self.epochs), trained.phase_seconds.get("adam", 0.0), trained.stop_reason,
-                       trained.threads)
+                       trained.threads, trained.processes)
 
 
 def summary(pinn: PINN, history: list, seconds: float, steps: int, adam_steps: int, adam_seconds: float,
-            stop_reason: str, threads: int = 0) -> dict:
+            stop_reason: str, threads: int = 0, processes: list = ()) -> dict:
     """What ``fit`` returns for a PINN (and a PINN run's metrics are made of); ``threads``: torch's
-    CPU threads in the process that trained (0: unrecorded)."""
+    CPU threads in the process that trained (0: unrecorded); ``processes``: the process count of each
+    session that trained it (empty: unrecorded)."""
     final = history[-1] if history else {}
     return {"loss": final.get("train_loss"), "seconds": seconds, "steps": steps,
             "adam_steps_per_second": adam_steps / adam_seconds if adam_seconds else None,
             "stop_reason": stop_reason, "history": history, "threads": threads or None,
+            "processes": list(processes) or None,
             "coefficients": {k: float(v.detach()) for k, v in pinn.coefficients.items()}}

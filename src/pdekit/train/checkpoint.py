@@ -15,21 +15,28 @@ from pdekit.errors import DataFileError
 
 @contextlib.contextmanager
 def _interrupt_after():
-    """Hold Ctrl-C back until the block ends, then raise it: a checkpoint is written whole or not
-    at all, and the user sees the usual "interrupted" line rather than a serializer's error."""
-    previous = signal.getsignal(signal.SIGINT)
-    if threading.current_thread() is not threading.main_thread() or previous in (signal.SIG_IGN, None):
-        yield  # ignored (a background job) or set outside Python: nothing to hold back
+    """Hold Ctrl-C (and SIGTERM where the program handles it: under torchrun) back until the block
+    ends, then raise it: a checkpoint is written whole or not at all, and the user sees the usual
+    "interrupted" line rather than a serializer's error."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # (signals reach the main thread only)
         return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # ignored (a background job's Ctrl-C), set outside Python or SIGTERM's default (the process ends, and
+    # the rename below leaves the previous checkpoint whole): not held
+    held = [sig for sig, h in previous.items() if callable(h) or (sig == signal.SIGINT and h == signal.SIG_DFL)]
     caught = []
-    signal.signal(signal.SIGINT, lambda signum, frame: caught.append(frame))
+    for sig in held:
+        signal.signal(sig, lambda signum, frame: caught.append((signum, frame)))
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig in held:
+            signal.signal(sig, previous[sig])
     if caught:
-        if callable(previous):
-            previous(signal.SIGINT, caught[0])  # the program's own handler (Python's raises KeyboardInterrupt)
+        signum, frame = caught[0]
+        if callable(previous[signum]):
+            previous[signum](signum, frame)  # the program's own handler (Python's raises KeyboardInterrupt)
         else:  # SIG_DFL: what Ctrl-C would have done
             raise KeyboardInterrupt
 

@@ -73,6 +73,8 @@ class TrainedModel:
         Where the model and normalizers live.
     epoch : int
         The epoch whose weights these are.
+    processes : list of int
+        The process count of each session that trained it ([] where unrecorded).
     """
     model: torch.nn.Module
     x_normalizer: Normalizer
@@ -81,6 +83,7 @@ class TrainedModel:
     train_seconds: float = 0.0
     device: torch.device = torch.device("cpu")
     epoch: int = 0  # the epoch whose weights these are (the best on validation with train.keep_best)
+    processes: list = field(default_factory=list)
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
@@ -297,7 +300,9 @@ class SupervisedTask(Task):
         self.source.load_state_dict(state)
 
     def result(self, trained) -> TrainedModel:
-        return self.trained(trained.model, trained.history, trained.seconds, trained.epoch)
+        result = self.trained(trained.model, trained.history, trained.seconds, trained.epoch)
+        result.processes = list(trained.processes)
+        return result
 
 
 def load_trained(run_dir: str, device: str = "cpu") -> tuple[TrainedModel, dict]:
@@ -349,4 +354,4 @@ def load_trained(run_dir: str, device: str = "cpu") -> tuple[TrainedModel, dict]
     else:  # an older pdekit kept the rows in metrics.csv only
         history = read_history(os.path.join(run_dir, METRICS_CSV), int(state["epoch"]))
     return TrainedModel(model, x_norm, y_norm, history, float(state.get("seconds", state.get("train_seconds", 0.0))),
-                        dev, epoch), state
+                        dev, epoch, json.loads(state.get("processes", "[]"))), state

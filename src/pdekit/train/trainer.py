@@ -55,6 +55,8 @@ class TrainResult:
     stop_reason: str = ""
     device: torch.device = torch.device("cpu")
     threads: int = 0  # torch's CPU threads in the process that trained (0: not recorded, an older run)
+    processes: list = field(default_factory=list)  # the process count of each session that trained it, in
+    # order, repeats merged ([2, 1]: two processes, resumed by one; []: not recorded, an older run)
 
 
 def stage_starts(epochs: int, stages) -> list[int]:
@@ -330,7 +332,8 @@ class Trainer:
         self.config_json = json.dumps({"trainer": dataclasses.asdict(cfg),
                                        "task": dataclasses.asdict(task.config)}, sort_keys=True)
         self.state = {"phase": "adam", "epoch": 0, "optimizer_steps": 0, "lbfgs_iterations": 0, "seconds": 0.0,
-                      "phase_seconds": {"adam": 0.0, "lbfgs": 0.0}, "history": [], "stop_reason": "", "threads": 0}
+                      "phase_seconds": {"adam": 0.0, "lbfgs": 0.0}, "history": [], "stop_reason": "", "threads": 0,
+                      "processes": []}
         self.best: dict = {}
         self.saved_at = 0  # the epoch (Adam epochs + L-BFGS iterations) of the checkpoint on disk
 
@@ -358,6 +361,7 @@ class Trainer:
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         self.state["threads"] = torch.get_num_threads()
+        self.state["processes"] = [self.world]
         torch.manual_seed(cfg.seed)
         task.resuming = bool(self.run_dir) and os.path.exists(self._path(CHECKPOINT))
         task.setup(model, cfg, self.device)
@@ -400,7 +404,7 @@ class Trainer:
             model.load_state_dict(self.best["best_model"])
             epoch = int(self.best["best_epoch"])
         return TrainResult(model, st["history"], st["seconds"], dict(st["phase_seconds"]), epoch, self._steps(),
-                           st["stop_reason"], self.device, st["threads"])
+                           st["stop_reason"], self.device, st["threads"], list(st["processes"]))
 
     def _adam_phase(self) -> None:
         cfg, st, task, model = self.cfg, self.state, self.task, self.model
@@ -588,6 +592,7 @@ class Trainer:
             "phase_seconds": json.dumps(st["phase_seconds"]), "stop_reason": st["stop_reason"],
             "history": json.dumps(st["history"]), "rng": torch.get_rng_state(),
             "params": count_parameters(self.model), "threads": st["threads"],
+            "processes": json.dumps(st["processes"]),
         })
         write_history(self._path(METRICS_CSV), st["history"])
 
@@ -630,11 +635,25 @@ class Trainer:
                           optimizer_steps=int(saved["optimizer_steps"]),
                           seconds=float(saved["seconds"]), phase_seconds=json.loads(saved["phase_seconds"]),
                           history=json.loads(saved["history"]), stop_reason=saved["stop_reason"],
-                          threads=int(saved.get("threads", 0)) if saved["stop_reason"] else self.state["threads"])
+                          threads=int(saved.get("threads", 0)) if saved["stop_reason"] else self.state["threads"],
+                          processes=self._processes(json.loads(saved["processes"]) if "processes" in saved else None,
+                                                    saved["stop_reason"]))
         self.saved_at = self._steps()
         self.best = {k: saved[k] for k in ("best_model", "best_epoch", "best_value") if k in saved}
 
     # --- helpers -----------------------------------------------------------------------------
+    def _processes(self, before: list | None, finished: str) -> list:
+        """The process counts of the sessions that trained a resumed run, this one's added unless it
+        trains no further (a finished run); [] for a run from before they were recorded (None)."""
+        if before is None:
+            return []
+        if finished or (before and before[-1] == self.world):
+            return before
+        if not self.quiet and self.rank == 0:
+            print(f"note: '{self.run_dir}' was trained by {before[-1]} process(es) so far and goes on with "
+                  f"{self.world}: its remaining epochs differ from an unbroken run's in round-off", file=sys.stderr)
+        return [*before, self.world]
+
     def _scheduler(self):
         cfg = self.cfg
         stages = getattr(self.model, "training_stages", 1)
