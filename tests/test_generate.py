@@ -190,12 +190,11 @@ def test_what_a_problem_declares_conserved_its_solver_conserves(name):
         assert drift < bound, (name, key, drift)
 
 
-def _arrays(path):
-    import h5py
-
+def _attributes(path):
+    """Every group's and dataset's attributes but the root's ``created`` time, as text."""
     with h5py.File(path, "r") as f:
-        out = {}
-        f.visititems(lambda name, obj: out.update({name: obj[()]}) if isinstance(obj, h5py.Dataset) else None)
+        out = {"/": {k: repr(v) for k, v in f.attrs.items() if k != "created"}}
+        f.visititems(lambda name, obj: out.update({name: {k: repr(v) for k, v in obj.attrs.items()}}))
         return out
 
 
@@ -215,6 +214,7 @@ def test_shards_join_into_the_file_one_process_writes(tmp_path):
     assert generate(problem, 10, 3, str(tmp_path / "two.h5"), batch_size=3, quiet=True, shard=(0, 2)) == "written"
     one, two = _arrays(tmp_path / "one.h5"), _arrays(tmp_path / "two.h5")
     assert one.keys() == two.keys() and all(np.array_equal(one[k], two[k]) for k in one)
+    assert _attributes(tmp_path / "one.h5") == _attributes(tmp_path / "two.h5")
 
     # a part damaged from outside: refused at assembly, with no half file left; deleted, it is solved again
     from pdekit.errors import DataFileError
@@ -239,6 +239,7 @@ def test_shards_join_into_the_file_one_process_writes(tmp_path):
     assert all(p.returncode == 0 for p in procs), outputs
     three = _arrays(tmp_path / "three.h5")
     assert all(np.array_equal(one[k], three[k]) for k in one) and not (tmp_path / "three.h5.parts").exists()
+    assert _attributes(tmp_path / "one.h5") == _attributes(tmp_path / "three.h5")
 
 
 def test_a_run_resumed_with_another_batch_size_solves_only_what_is_missing(tmp_path):

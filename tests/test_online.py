@@ -191,7 +191,9 @@ def test_pdekit_run_online_writes_no_training_data(run_cli, tmp_path, monkeypatc
 
 @pytest.mark.parametrize("change, message", [
     ({"file": "x.h5"}, "cannot be combined with data.file"),
-    ({"buffer": 4}, "watermark must be >= 1"),
+    ({"buffer": 4}, r"data.buffer = 4 must exceed the batch \(8\).* data.buffer >= 9"),
+    ({"buffer": 8}, r"data.buffer = 8 must exceed the batch"),  # (named data.watermark, which was not set)
+    ({"buffer": 24, "watermark": 0}, "watermark must be >= 1"),
     ({"buffer": 12, "watermark": 8}, "must hold data.watermark"),
 ])
 def test_bad_online_recipes_are_refused(tmp_path, change, message):

@@ -583,8 +583,10 @@ def _torchrun(nproc: int, argv: list[str]) -> int:
         if terminated:
             print("pdekit: terminated; run the same command again to resume", file=sys.stderr)
             return 128 + signal.SIGTERM
+        if code == 130:  # a process was interrupted on its own (`kill PID`), and said nothing: it is said here
+            print("pdekit: a process was interrupted; run the same command again to resume", file=sys.stderr)
         return code
-    except KeyboardInterrupt:  # (from a terminal the processes got SIGINT too; a launcher's alone, not)
+    except KeyboardInterrupt:  # (from a terminal torchrun got SIGINT too, and passes it on to the processes)
         child.terminate()
         while child.poll() is None:  # a second Ctrl-C while torchrun shuts down is not a traceback
             try:
@@ -676,7 +678,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return _torchrun(args.nproc, sys.argv[1:] if argv is None else argv)
     rank = int(os.environ.get("RANK", 0))  # (under torchrun a refusal may come from one process only)
+    handlers = {}  # the caller's, where they are changed
     if "WORLD_SIZE" in os.environ:
+        handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
         _interrupt_once()
     try:
         if args.func in (cmd_run, cmd_train, cmd_eval):  # a recipe's problem parameters are data.params.<key>
@@ -696,6 +700,10 @@ def main(argv: list[str] | None = None) -> int:
         if rank == 0 and LAUNCHED not in os.environ:  # (--nproc's launcher says it once for all)
             print("pdekit: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+    finally:  # (main called from Python: the caller's handlers back)
+        for sig, handler in handlers.items():
+            if handler is not None:
+                signal.signal(sig, handler)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run(parse_args(argv))
     except ChildFailedError as exc:
-        code = exc.get_first_failure()[1].exitcode  # (the others were stopped because of it: SIGTERM)
+        # a refusal first, wherever it is among the failures: the first failure is timed to the second only,
+        # and a process waiting on the refusing one in a collective fails too ("Connection closed by peer")
+        codes = {failure.exitcode for failure in exc.failures.values()}
+        first = exc.get_first_failure()[1].exitcode
+        code = 2 if 2 in codes else first  # (the others were stopped because of it: SIGTERM)
         if code not in QUIET_EXITS:
             raise
         return code

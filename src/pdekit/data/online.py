@@ -223,6 +223,10 @@ def resolve_watermark(buffer: int, policy: str, watermark: int, batch: int, reus
         raise ConfigError(f"unknown buffer policy '{policy}'; known: {', '.join(POLICIES)}")
     if watermark < 0:
         watermark = max(0, buffer - batch) if policy != "reservoir" else buffer
+        if watermark < 1:  # (not set: say what to change, not the watermark the user never named)
+            raise ConfigError(f"data.buffer = {buffer} must exceed the batch ({batch}): policy {policy} keeps "
+                              f"data.buffer less a batch before each step (fitting the normalizers on the first "
+                              f"fill) and adds a batch of fresh samples; give data.buffer >= {batch + 1}")
     if watermark < 1:
         raise ConfigError(f"data.watermark must be >= 1: the normalizers are fitted on the buffer's first fill "
                           f"(data.buffer = {buffer}, batch {batch})")
