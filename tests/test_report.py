@@ -181,6 +181,23 @@ def test_the_setup_says_how_many_processes_trained_a_run():
         assert report._setup(recipe, results)[2].endswith(said)
 
 
+def test_plots_of_a_users_file_name_its_fields(tmp_path):
+    """The prediction panels said "input" and "output" for a user's file; they name what it stores."""
+    import sys
+
+    from pdekit.recipes import load_recipe
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+    from test_formats import write_pdebench_darcy, write_pdebench_variables
+
+    write_pdebench_variables(tmp_path / "v.hdf5")
+    write_pdebench_darcy(tmp_path / "d.hdf5")
+    for path, names in (("v.hdf5", ("density", "density")), ("d.hdf5", ("nu", "u"))):
+        raw = {"name": "f", "data": {"file": str(tmp_path / path), "n_train": 2, "n_val": 1, "n_test": 1},
+               "model": {"name": "fno"}}
+        assert report._names(load_recipe(raw)) == names
+
+
 def test_timing_rounds_are_stated_and_a_single_round_is_no_median():
     class Recipe:
         class eval:  # noqa: N801

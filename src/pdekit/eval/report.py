@@ -188,16 +188,31 @@ def _stored_times(problem, path: str):
 def _names(recipe) -> tuple[str, str]:
     """Names of the first input and output channels of a generated problem's task: its first stored
     input (or, time-dependent, its first field; or the first parameter drawn per sample, as the
-    cavity's log Re) and its first field; generic names for a user's file."""
+    cavity's log Re) and its first field; a user's file's names for them (PDEBench's u, Vx or nu,
+    The Well's fields)."""
     problem = _problem(recipe)
     if problem is None:
-        return "input", "output"
+        return _file_names(recipe.data.file) if getattr(recipe.data, "file", None) else ("input", "output")
     if problem.time_dependent or problem.inputs:
         return (problem.fields[0] if problem.time_dependent else problem.inputs[0]), problem.fields[0]
     drawn = sorted(problem.sample_params)
     if not drawn:
         return "input", problem.fields[0]
     return ("log " if problem.varying[drawn[0]] == "log" else "") + drawn[0], problem.fields[0]
+
+
+def _file_names(path) -> tuple[str, str]:
+    """The first input and output channels' names in a data file, as load_task orders them: a
+    time-dependent file's first field (both), else its first input or per-sample parameter."""
+    from pdekit.data.formats import open_source
+    from pdekit.problems import log_scaled
+
+    f, source = open_source(path)
+    with f:
+        fields, inputs, params = list(source.fields), list(source.inputs), sorted(source.params)
+    if source.time_dependent or inputs:
+        return (fields[0] if source.time_dependent else inputs[0]), fields[0]
+    return ("log " if log_scaled(source.problem, params[:1])[0] else "") + params[0], fields[0]
 
 
 def _extent(recipe):
