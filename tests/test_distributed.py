@@ -220,6 +220,9 @@ def test_online_training_on_two_processes(tmp_path):
     assert not set(r0["indices"]) & set(r1["indices"]) and not (set(r0["indices"]) | set(r1["indices"])) & set(range(24, 30))
     state = torch.load(tmp_path / "run/checkpoint.pt", weights_only=True)
     assert [s["next"] for s in json.loads(state["online_state"])] == [44, 44]
+    last = json.loads(state["history"])[-1]  # both processes' (they were rank 0's)
+    # (each buffer at its watermark between steps: 12 less a share of 4)
+    assert last["fresh_samples"] == 88 and last["buffer_fill"] == 16 and last["solver_samples_per_s"] > 0
 
 
 def _processes_naming(text):

@@ -439,14 +439,22 @@ class OnlinePairs(PairSource):
     def stats(self):
         """Fresh samples so far, buffer fill, the workers' throughput (samples per second of wall
         time since they started), the trainer's (samples drawn per second it did not wait), its
-        wait and the worker restarts, summed since this process started (a resumed run counts afresh)."""
+        wait and the worker restarts, summed since this process started (a resumed run counts afresh).
+        Under torchrun (a collective call) the processes' sums, and the longest wait."""
         pool = self.pool
         elapsed = time.perf_counter() - pool.started if pool else 0.0
         busy = elapsed - self.wait_seconds
-        return {"fresh_samples": float(self.next), "buffer_fill": float(len(self.buffer)),
+        mine = {"fresh_samples": float(self.next), "buffer_fill": float(len(self.buffer)),
                 "solver_samples_per_s": pool.solved / elapsed if pool and elapsed > 0 else 0.0,
                 "trainer_samples_per_s": self.drawn_total / busy if busy > 0 else 0.0,
                 "trainer_wait_s": self.wait_seconds, "worker_restarts": float(pool.restarts if pool else 0)}
+        if self.world == 1:
+            return mine
+        import torch.distributed as dist
+
+        every = [None] * self.world
+        dist.all_gather_object(every, mine)
+        return {k: (max if k == "trainer_wait_s" else sum)(e[k] for e in every) for k in mine}
 
     def close(self):
         if self.pool is not None:
