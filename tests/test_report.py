@@ -236,9 +236,31 @@ def test_rollout_prediction_plots_of_3d_data_and_of_a_single_step(tmp_path):
 
     plt = report._pyplot()
     rng = np.random.default_rng(0)
-    _prediction_plot(plt, rng.random((5, 8, 8, 8)), rng.random((5, 8, 8, 8)), np.arange(1, 6) * 0.1, tmp_path / "a.png")
-    _prediction_plot(plt, rng.random((1, 32)), rng.random((1, 32)), np.array([0.1]), tmp_path / "b.png")
+    frames = _prediction_plot(plt, rng.random((5, 8, 8, 8)), rng.random((5, 8, 8, 8)), np.arange(1, 6) * 0.1,
+                              tmp_path / "a.png", "vorticity")
+    step = _prediction_plot(plt, rng.random((1, 32)), rng.random((1, 32)), np.array([0.1]), tmp_path / "b.png", "u")
+    strip = _prediction_plot(plt, rng.random((4, 32)), rng.random((4, 32)), np.arange(1, 5) * 0.1, tmp_path / "c.png",
+                             "u")
     assert (tmp_path / "a.png").stat().st_size > 0 and (tmp_path / "b.png").stat().st_size > 0
+    # the field is named (it was "value", or nothing)
+    assert all(ax.get_title().startswith("vorticity: ") for ax in _axes(frames)) and len(_axes(frames)) == 9
+    assert _axes(step)[0].get_ylabel() == "u" and all(ax.get_title().startswith("u: ") for ax in _axes(strip))
+
+
+def test_rollout_plots_name_the_field_of_a_problem_or_a_file(tmp_path):
+    import sys
+
+    from pdekit.recipes import load_recipe
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+    from test_formats import write_pdebench_variables
+
+    assert report._names(load_recipe("ns_fno", quick=True))[1] == "vorticity"
+    write_pdebench_variables(tmp_path / "v.hdf5")
+    raw = {"name": "f", "kind": "rollout", "data": {"file": str(tmp_path / "v.hdf5"), "n_train": 2, "n_val": 1,
+                                                    "n_test": 2}, "model": {"name": "fno", "modes": 4},
+           "rollout": {"steps": 2}}
+    assert report._names(load_recipe(raw))[1] == "density"
 
 
 def test_a_solver_that_runs_on_the_cpu_is_said_to(tmp_path):

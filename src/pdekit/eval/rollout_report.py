@@ -11,7 +11,7 @@ import time
 import numpy as np
 import torch
 
-from pdekit.eval.report import _label, _pyplot, _save, file_splits, trained_by
+from pdekit.eval.report import _label, _names, _pyplot, _save, file_splits, trained_by
 from pdekit.eval.rollout import rollout_metrics
 
 BLOW_UP = 10.0  # a rollout has blown up once |u| exceeds this many times the largest |u| of the truth
@@ -173,7 +173,8 @@ def write_rollout_report(run_dir: str, recipe, metrics: dict, pred, true, times,
     ax.grid(alpha=0.3, which="both")
     _save(fig, os.path.join(plots, "error_vs_time.png"))
     plt.close(fig)
-    _prediction_plot(plt, pred[0, :, 0].numpy(), true[0, :, 0].numpy(), times, os.path.join(plots, "rollout.png"))
+    _prediction_plot(plt, pred[0, :, 0].numpy(), true[0, :, 0].numpy(), times, os.path.join(plots, "rollout.png"),
+                     _names(recipe)[1])
     if history:
         fig, ax = plt.subplots(figsize=(5.5, 3.6))
         epochs = [h["epoch"] for h in history]
@@ -250,9 +251,10 @@ def format_value(value) -> str:
     return "none" if value is None else str(value)
 
 
-def _prediction_plot(plt, pred: np.ndarray, true: np.ndarray, times, path: str) -> None:
+def _prediction_plot(plt, pred: np.ndarray, true: np.ndarray, times, path: str, name: str = "value"):
     """1D: space-time images of truth, prediction and error (frames for a single step); 2D: frames
-    at three times; 3D: those frames through the middle of the last axis."""
+    at three times; 3D: those frames through the middle of the last axis. ``name``: the field's.
+    Returns the (closed) figure."""
     was_3d = pred.ndim == 4
     if was_3d:  # (steps, x, y, z): the 2D frames through the middle z
         pred, true = pred[..., pred.shape[-1] // 2], true[..., true.shape[-1] // 2]
@@ -262,7 +264,7 @@ def _prediction_plot(plt, pred: np.ndarray, true: np.ndarray, times, path: str) 
         ax.plot(grid, true[0], lw=2, label="truth")
         ax.plot(grid, pred[0], "--", lw=1.2, label="prediction")
         ax.legend(fontsize=7)
-        _label(ax, "x (fraction of the domain)", "value", f"first test trajectory at t = {times[0]:g}")
+        _label(ax, "x (fraction of the domain)", name, f"first test trajectory at t = {times[0]:g}")
     elif pred.ndim == 2:  # (steps, x)
         fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), sharey=True)
         extent = [0, 1, times[0], times[-1]]
@@ -271,7 +273,7 @@ def _prediction_plot(plt, pred: np.ndarray, true: np.ndarray, times, path: str) 
             im = ax.imshow(field, origin="lower", aspect="auto", extent=extent,
                            cmap="magma" if title == "|error|" else "RdBu_r",
                            **({} if title == "|error|" else {"vmin": -vmax, "vmax": vmax}))
-            _label(ax, "x (fraction of the domain)", "t", f"{title}, first test trajectory")
+            _label(ax, "x (fraction of the domain)", "t", f"{name}: {title}, first test trajectory")
             fig.colorbar(im, ax=ax)
     else:  # (steps, x, y): frames
         picks = sorted({0, len(times) // 2, len(times) - 1})
@@ -285,8 +287,9 @@ def _prediction_plot(plt, pred: np.ndarray, true: np.ndarray, times, path: str) 
                                        cmap="magma" if title == "|error|" else "RdBu_r", **scale)
                 axes[i, j].set_xticks([0, 0.5, 1])
                 _label(axes[i, j], "x", "y" + (" (at the middle z)" if was_3d else ""),
-                       f"{title}, t = {times[s]:g}")
+                       f"{name}: {title}, t = {times[s]:g}")
                 fig.colorbar(im, ax=axes[i, j])
     _save(fig, path)
     plt.close(fig)
+    return fig
 
