@@ -147,6 +147,18 @@ def test_known_channels_are_held_and_the_others_recovered():
         assert low <= float(values.min()) and float(values.max()) <= high and float(values.max()) > 0.9 * high, c
 
 
+def test_a_solver_that_does_not_confirm_the_recovery_is_said():
+    """The network fits the observations, the physics does not: a note says so (the numbers alone
+    were printed, 0.0014 beside 1.53). Here the "solver" adds 50 times the input's error."""
+    from pdekit.eval.inverse import invert
+
+    trained, a, u = _blurred(4)
+    for scale, noted in ((0.0, False), (50.0, True)):
+        results, _ = invert(trained, (a, u), (a, u), steps=20, periodic=True, quiet=True,
+                            solver=lambda x: Blur()(x.double()).float() + scale * (x - a))
+        assert results["solver_baseline_rel_l2"] < 1e-6 and ("solver_note" in results) == noted, results
+
+
 def test_bad_requests_are_refused():
     trained, a, u = _blurred(2)
     with pytest.raises(ConfigError, match="at least one observed point"):
@@ -281,6 +293,17 @@ def test_per_sample_parameters_are_held_and_drawn_again_for_the_solver(run_cli, 
     assert np.allclose(again.numpy(), arrays["solver_outputs"], atol=1e-6)
     assert float(rel_l2(solve_inputs(problem, 0, 0, recovered, -1), again).min()) > 1e-3
     assert result["solver_baseline_rel_l2"] < 1e-5
+    assert result["weights_epoch"] == 5 and result["training_finished"] is True
+    # log nu recovered too: the solver would take the drawn nu, so there is no check (its misfit equalled the
+    # baseline, drawn as "the solver on the recovered input"); the boxes are said per channel, in channel order
+    code, out, err = run_cli("invert", str(tmp_path / "run"), "--samples", "3", "--steps", "2", "--quiet", "--recover",
+                             "1", "0", "--bounds", "-3", "1", "--bounds", "-2", "2", "--out", str(tmp_path / "both"))
+    assert code == 0, err
+    both = json.loads((tmp_path / "both/inverse.json").read_text())
+    assert "solver_output_rel_l2" not in both and "solver_outputs" not in np.load(tmp_path / "both/inverse.npz")
+    assert both["solver_check"] == "the solver takes each sample's drawn nu, not recovered channel(s) 1"
+    assert "  no solver check: the solver takes each sample's drawn nu" in out and out.count("no solver check") == 1
+    assert both["channels"] == [0, 1] and both["bounds"] == [[-2.0, 2.0], [-3.0, 1.0]]
 
 
 def test_pdekit_invert_recovers_a_trajectory_runs_initial_state(run_cli, tmp_path, monkeypatch):

@@ -581,18 +581,18 @@ def test_evaluating_an_unfinished_run_says_so(run_cli, recipe_file, tmp_path):
     path = recipe_file(train__epochs=2)
     assert run_cli("run", str(path), "--out", "runs/a", "--quiet")[0] == 0
     code, _, err = run_cli("eval", "runs/a")
-    assert code == 0 and "stopped training before it finished" not in err
+    assert code == 0 and "has not finished training" not in err
     ckpt = tmp_path / "runs/a/checkpoint.pt"
     state = torch.load(ckpt, weights_only=False)
     state.update(epoch=1, stop_reason="")
     torch.save(state, ckpt)
     code, _, err = run_cli("eval", "runs/a")
-    assert code == 0 and "'runs/a' stopped training before it finished (its last checkpoint: epoch 1)" in err, err
+    assert code == 0 and "'runs/a' has not finished training (it was stopped, or is still running; its last checkpoint: epoch 1)" in err, err
     assert "the metrics of that checkpoint's weights" in err
     state.update(lbfgs_iterations=3, best_model=state["model"], best_epoch=1)  # L-BFGS rows follow the epochs
     torch.save(state, ckpt)
     code, _, err = run_cli("eval", "runs/a")
-    assert "(its last checkpoint: epoch 4); these are the metrics of its best weights so far (epoch 1)" in err, err
+    assert "its last checkpoint: epoch 4); these are the metrics of its best weights so far (epoch 1)" in err, err
     # data of the same problem under other parameters is scored too, with a note that names them
     assert run_cli("generate", "heat_1d", "--n", "4", "--resolution", "32", "--seed", "5", "--set", "nt=2",
                    "--set", "nu=0.05", "--out", "other.h5", "--quiet")[0] == 0

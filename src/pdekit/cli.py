@@ -277,6 +277,8 @@ def cmd_invert(args) -> int:
     if "solver_output_rel_l2" in r:
         print(f"  the solver's outputs for them: relative L2 {r['solver_output_rel_l2']:.4g} against the true outputs "
               f"(for the true inputs on the same grid: {r['solver_baseline_rel_l2']:.4g})")
+        if "solver_note" in r:
+            print(f"  note: {r['solver_note']}")
     else:
         print(f"  no solver check: {r['solver_check']}")
     files = "inverse.json, inverse.npz" + (", inverse.png" if r["plot"] else "; no plot of 3D data")

@@ -660,8 +660,8 @@ def _note_unfinished(run_dir: str, saved: dict, what: str) -> None:
         step = int(saved["epoch"]) + int(saved.get("lbfgs_iterations", 0))  # metrics.csv's numbering
         weights = (f"its best weights so far (epoch {saved['best_epoch']})" if "best_model" in saved
                    else "that checkpoint's weights")
-        print(f"note: '{run_dir}' stopped training before it finished (its last checkpoint: epoch {step}); "
-              f"{what.replace('{weights}', weights)}", file=sys.stderr)
+        print(f"note: '{run_dir}' has not finished training (it was stopped, or is still running; its last "
+              f"checkpoint: epoch {step}); {what.replace('{weights}', weights)}", file=sys.stderr)
 
 
 def invert_run(run_dir: str, out: str | None = None, samples: int = 8, noise: float = 0.01, fraction: float = 0.25,
@@ -740,8 +740,14 @@ def invert_run(run_dir: str, out: str | None = None, samples: int = 8, noise: fl
     if len(x_test) < samples and not quiet:
         print(f"note: the test split holds {len(x_test)} samples; inverting those", file=sys.stderr)
     solver, cfg = None, meta["config"]
+    why = "the run's data did not come from pdekit's solver starting at the stored input"
     problem = get_problem(cfg["problem"]).from_params(cfg["resolution"], cfg["params"]) if meta["problem"] else None
-    if problem is not None and not (problem.time_dependent and d.input_time % problem.config.nt):
+    drawn = sorted(problem.sample_params) if problem is not None else []
+    planes = [c for c in (channels or ()) if c >= int(saved["in_channels"]) - len(drawn)]  # (after the fields)
+    if planes:  # the solver draws each sample's own: a check would hold the recovered value at the true one
+        why = (f"the solver takes each sample's drawn {', '.join(drawn)}, not recovered channel(s) "
+               f"{', '.join(map(str, planes))}")
+    elif problem is not None and not (problem.time_dependent and d.input_time % problem.config.nt):
         first = cfg.get("first", 0) + getattr(files["test"], "start", 0)
         # a trajectory run: from the initial state (repeated along time in its input) to the whole trajectory
         solver = lambda x: solve_inputs(problem, cfg.get("seed", 0), first, x[:, :, 0] if d.trajectory else x,  # noqa: E731
@@ -753,8 +759,9 @@ def invert_run(run_dir: str, out: str | None = None, samples: int = 8, noise: fl
                              bounds=bounds, periodic=periodic, channels=channels, solver=solver,
                              repeated_slice=d.trajectory, quiet=quiet)
     if solver is None:
-        results["solver_check"] = "the run's data did not come from pdekit's solver starting at the stored input"
-    results.update({"run": run_dir, "recipe": recipe.name})
+        results["solver_check"] = why
+    results.update({"run": run_dir, "recipe": recipe.name, "weights_epoch": trained.epoch,
+                    "training_finished": bool(saved.get("stop_reason", "unrecorded"))})
     if os.path.exists(os.path.join(out, "inverse.json")):
         print(f"note: replacing the earlier inversion in {out} (--out DIR keeps both)", file=sys.stderr)
     os.makedirs(out, exist_ok=True)

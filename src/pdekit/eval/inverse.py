@@ -265,14 +265,14 @@ def solve_inputs(problem, seed: int, first: int, x: torch.Tensor, target_time, d
 
     params = dataclasses.asdict(problem.config)
     if "solve_resolution" not in params:
-        raise ConfigError(f"{problem.name} solves on its own mesh, not on the data's grid; no solver check")
+        raise ConfigError(f"{problem.name} solves on its own mesh, not on the data's grid")
     setting = _Setting(problem, {**params, "solve_resolution": problem.resolution}, seed,
                        range(first, first + len(x)), device, target_time)
     initial = not getattr(problem.config, "spinup", 0)
     names = setting.input_names(initial)
     if not names or x.shape[1] != len(names) + len(problem.sample_params):
         raise ConfigError(f"{problem.name}'s stored input is not what its solver starts from (a state after a "
-                          f"spin-up or at a later time); no solver check")
+                          f"spin-up or at a later time)")
     for c, name in enumerate(names):
         setting.inputs[name] = x[:, c].to(device, torch.float64)
     return setting.run().float().cpu()
@@ -319,7 +319,9 @@ def invert(trained, val: tuple, test: tuple, *, noise: float = 0.01, fraction: f
         true outputs everywhere), with a solver ``solver_output_rel_l2`` (the solver's outputs for
         the recovered inputs against the true outputs: the misfit the physics gives),
         ``solver_baseline_rel_l2`` (the solver on the true inputs on the same grid: its own
-        discretization error) or ``solver_check`` (why not), and ``seconds`` (the test recovery).
+        discretization error) and ``solver_note`` where the solver's misfit is over 10 times the
+        network's and its own baseline's, or ``solver_check`` (why no check); ``bounds`` as one
+        [low, high] per channel of ``channels`` (None without), and ``seconds`` (the test recovery).
     arrays : dict
         ``true_inputs``, ``recovered``, ``observed``, ``mask``, ``true_outputs``,
         ``surrogate_outputs`` and, with a solver check, ``solver_outputs``.
@@ -333,7 +335,7 @@ def invert(trained, val: tuple, test: tuple, *, noise: float = 0.01, fraction: f
     chosen = varying_channels(torch.cat([x_val, x_test])) if given is None else sorted(given)
     if not chosen:
         raise ConfigError("no input channel varies in space (the run maps per-sample parameters): nothing to recover "
-                          "through the network")
+                          "by default; name the channels to recover (--recover C)")
     if not all(0 <= c < cin for c in chosen):
         raise ConfigError(f"the channels to recover (--recover) must lie in 0 .. {cin - 1}, got {channels}")
     options = dict(steps=steps, bounds=bounds, periodic=periodic, channels=given or chosen,
@@ -353,7 +355,7 @@ def invert(trained, val: tuple, test: tuple, *, noise: float = 0.01, fraction: f
     errors = relative_l2(found.inputs[:, chosen], x_test[:, chosen])
     results = {
         "samples": len(x_test), "validation_samples": len(x_val), "noise": noise, "observed_fraction": fraction,
-        "steps": steps, "bounds": list(bounds) if bounds is not None else None,
+        "steps": steps, "bounds": _bounds_by_channel(bounds, given or chosen, chosen),
         "channels": chosen, "held_channels": [c for c in range(cin) if c not in chosen],
         "smoothness": best, "smoothness_ladder": ladder,
         "input_rel_l2": float(errors.mean()), "median_input_rel_l2": float(errors.median()),
@@ -371,10 +373,26 @@ def invert(trained, val: tuple, test: tuple, *, noise: float = 0.01, fraction: f
             arrays["solver_outputs"] = solver(found.inputs)
             results["solver_output_rel_l2"] = float(relative_l2(arrays["solver_outputs"], y_test).mean())
             results["solver_baseline_rel_l2"] = float(relative_l2(solver(x_test), y_test).mean())
+            if results["solver_output_rel_l2"] > 10 * max(results["surrogate_output_rel_l2"],
+                                                          results["solver_baseline_rel_l2"]):
+                results["solver_note"] = ("the solver does not confirm the recovered inputs: the network's outputs "
+                                          "for them are far closer to the truth than the physics' (inputs unlike its "
+                                          "training data, or a part of the input it cannot see); --bounds, more "
+                                          "observations or a better trained network may help")
         except PdekitError as exc:  # the recovered inputs may be outside what the solver accepts
             arrays.pop("solver_outputs", None)
             results["solver_check"] = str(exc)
     return results, arrays
+
+
+def _bounds_by_channel(bounds, order: list[int], channels: list[int]):
+    """``bounds`` (one LOW HIGH pair for all, or one per channel of ``order``, the --recover order) as
+    one [low, high] per channel of ``channels``; None without bounds."""
+    if bounds is None:
+        return None
+    pairs = [[float(bounds[i]), float(bounds[i + 1])] for i in range(0, len(bounds), 2)]
+    by = dict(zip(order, pairs * len(order) if len(pairs) == 1 else pairs))
+    return [by[c] for c in channels]
 
 
 def plot_inversion(arrays: dict, path: str, names=("input", "output"), count: int = 2, channel: int = 0,
@@ -391,7 +409,7 @@ def plot_inversion(arrays: dict, path: str, names=("input", "output"), count: in
     plt = _pyplot()
     x, rec, y, obs, mask = (arrays[k] for k in ("true_inputs", "recovered", "true_outputs", "observed", "mask"))
     x, rec = x[:, channel:], rec[:, channel:]  # the input channel drawn first
-    names = (names[0] if channel == 0 else f"input channel {channel}", names[1])
+    names = (names[0] if channel == 0 else f"channel {channel}", names[1])
     answer, by = (arrays["solver_outputs"], "solver") if "solver_outputs" in arrays else (arrays["surrogate_outputs"],
                                                                                           "network")
     count, ndim = min(count, len(x)), x.dim() - 2
