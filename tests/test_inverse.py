@@ -271,6 +271,8 @@ def test_pdekit_invert_writes_the_recovery_and_its_solver_check(run_cli, tmp_pat
     assert code == 2 and "--recover must name input channels" in err
     code, _, err = run_cli("invert", str(tmp_path / "run"), "--samples", "3", "--steps", "2", "--quiet")
     assert code == 0 and "note: replacing the earlier inversion in" in err, err  # (it was silent)
+    code, _, err = run_cli("invert", str(tmp_path / "run"), "--observed-from", "1", "--out", str(tmp_path / "refused"))
+    assert code == 2 and "--observed-from applies to trajectory runs" in err and not (tmp_path / "refused").exists()
 
 
 def test_per_sample_parameters_are_held_and_drawn_again_for_the_solver(run_cli, tmp_path, monkeypatch):
@@ -322,6 +324,15 @@ def test_pdekit_invert_recovers_a_trajectory_runs_initial_state(run_cli, tmp_pat
     assert result["solver_baseline_rel_l2"] < 1e-6
     assert arrays["solver_outputs"].shape == arrays["true_outputs"].shape == (3, 1, 12, 32)
     assert (tmp_path / "run/inverse/inverse.png").stat().st_size > 10000
+    # data assimilation proper: the initial state is not observed itself, only the later times
+    code, out, err = run_cli("invert", str(tmp_path / "run"), "--samples", "3", "--quiet", "--observed-from", "1",
+                             "--out", str(tmp_path / "later"))
+    assert code == 0 and "of the output points (stored times from index 1 on)" in out, err
+    later, mask = json.loads((tmp_path / "later/inverse.json").read_text()), np.load(tmp_path / "later/inverse.npz")["mask"]
+    assert not mask[:, :, 0].any() and mask[:, :, 1:].any(axis=(1, 2, 3)).all() and later["observed_from"] == 1
+    assert later["input_rel_l2"] < 0.2 and later["solver_output_rel_l2"] < 0.1  # measured 0.148, 0.074
+    code, _, err = run_cli("invert", str(tmp_path / "run"), "--observed-from", "12", "--out", str(tmp_path / "x"))
+    assert code == 2 and "observations from time index 12 need a trajectory with more stored times" in err
 
 
 def test_a_2d_trajectory_inversion_is_plotted(tmp_path):

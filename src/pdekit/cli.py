@@ -260,11 +260,12 @@ def cmd_invert(args) -> int:
 
     r = invert_run(args.run_dir, args.out, args.samples, args.noise, args.observed, args.steps,
                    tuple(v for pair in args.bounds for v in pair) if args.bounds else None, args.recover, args.device,
-                   args.quiet)
+                   args.quiet, args.observed_from)
     held = f"; channels {r['held_channels']} held at their true values" if r["held_channels"] else ""
+    times = f" (stored times from index {r['observed_from']} on)" if r["observed_from"] else ""
     print(f"recovered input channels {r['channels']} of {r['samples']} test samples of {r['recipe']} from "
-          f"{r['observed_fraction']:.3g} of the output points with noise {r['noise']:g} x each channel's standard "
-          f"deviation{held}")
+          f"{r['observed_fraction']:.3g} of the output points{times} with noise {r['noise']:g} x each channel's "
+          f"standard deviation{held}")
     print(f"  smoothness {r['smoothness']:g}, chosen on {r['validation_samples']} validation samples; input relative "
           f"L2 {r['input_rel_l2']:.4g} (median {r['median_input_rel_l2']:.4g}), in {r['seconds']:.1f} s "
           f"({r['total_seconds']:.1f} s with the choice of the smoothness)")
@@ -531,6 +532,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--noise", type=float, default=0.01, help="observation noise, relative to each sample's "
                                                             "standard deviation")
     v.add_argument("--observed", type=float, default=0.25, help="fraction of the output points observed")
+    v.add_argument("--observed-from", type=int, default=0, metavar="K",
+                   help="a trajectory run: observe its stored times from index K on (default 0: every time, the "
+                        "initial state included; 1: the state recovered is never observed itself)")
     v.add_argument("--steps", type=int, default=300, help="L-BFGS iterations at most")
     v.add_argument("--bounds", type=float, nargs=2, action="append", default=None, metavar=("LOW", "HIGH"),
                    help="a box the recovered inputs are known to lie in (the data's units): once for every "

@@ -666,7 +666,7 @@ def _note_unfinished(run_dir: str, saved: dict, what: str) -> None:
 
 def invert_run(run_dir: str, out: str | None = None, samples: int = 8, noise: float = 0.01, fraction: float = 0.25,
                steps: int = 300, bounds=None, channels=None, device: str = "cpu",
-               quiet: bool = False) -> dict:
+               quiet: bool = False, observed_from: int = 0) -> dict:
     """Recover test inputs of an operator run from noisy, partial observations of their outputs
     through its network (``eval.inverse.invert``: the smoothness chosen on validation samples, the
     answer checked by the solver where the run's data came from it). Writes ``inverse.json``,
@@ -692,6 +692,9 @@ def invert_run(run_dir: str, out: str | None = None, samples: int = 8, noise: fl
         their true values.
     device : str
         Where the network runs: "cpu", "cuda" or "auto".
+    observed_from : int
+        A trajectory run's first stored time observed (0: every time, the initial state included;
+        1 and later: the state to recover is not observed itself, as in data assimilation).
     """
     import numpy as np
 
@@ -706,8 +709,9 @@ def invert_run(run_dir: str, out: str | None = None, samples: int = 8, noise: fl
     out = out or os.path.join(run_dir, "inverse")
     if os.path.realpath(out) == os.path.realpath(run_dir):
         raise PdekitError("--out must name another folder than the run's: the run's own record is never changed")
-    if samples < 1 or steps < 1:
-        raise PdekitError(f"--samples and --steps must be >= 1, got {samples} and {steps}")
+    if samples < 1 or steps < 1 or observed_from < 0:
+        raise PdekitError(f"--samples and --steps must be >= 1 and --observed-from >= 0, got {samples}, {steps} and "
+                          f"{observed_from}")
     if not 0 < fraction <= 1 or not noise >= 0:
         raise PdekitError(f"--observed must lie in (0, 1] and --noise be >= 0, got {fraction} and {noise}")
     if bounds is not None:  # (against the channels varying in space, once the data show them)
@@ -725,6 +729,9 @@ def invert_run(run_dir: str, out: str | None = None, samples: int = 8, noise: fl
                           f"field, or a trajectory's initial state) to their output (a PINN recovers coefficients "
                           f"itself: docs/pinn.md)")
     d = recipe.data
+    if observed_from and not d.trajectory:
+        raise PdekitError(f"--observed-from applies to trajectory runs (data.trajectory: true); '{run_dir}' maps to "
+                          f"one time")
     if channels is not None and not all(0 <= c < int(saved["in_channels"]) for c in channels):
         raise PdekitError(f"--recover must name input channels 0 .. {int(saved['in_channels']) - 1} of this run, got "
                           f"{' '.join(map(str, channels))}")
@@ -757,7 +764,7 @@ def invert_run(run_dir: str, out: str | None = None, samples: int = 8, noise: fl
         periodic = get_problem(d.problem).periodic
     results, arrays = invert(trained, (x_val, y_val), (x_test, y_test), noise=noise, fraction=fraction, steps=steps,
                              bounds=bounds, periodic=periodic, channels=channels, solver=solver,
-                             repeated_slice=d.trajectory, quiet=quiet)
+                             repeated_slice=d.trajectory, from_time=observed_from, quiet=quiet)
     if solver is None:
         results["solver_check"] = why
     results.update({"run": run_dir, "recipe": recipe.name, "weights_epoch": trained.epoch,

@@ -235,17 +235,23 @@ def recover_inputs(trained, observed: torch.Tensor, mask: torch.Tensor | None = 
 SMOOTHNESS = (0.0, 1e-7, 1e-6, 1e-5, 1e-4)  # the penalties tried on the validation samples
 
 
-def observe(y: torch.Tensor, noise: float, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def observe(y: torch.Tensor, noise: float, fraction: float, seed: int,
+            from_time: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Synthetic observations of ``y`` (n, c, *space): Gaussian noise of ``noise`` times the
     standard deviation of each sample's channel, at the points (all channels of a point together) kept with
     probability ``fraction`` (each sample keeps at least one), NaN elsewhere; returns (observed,
-    mask (n, 1, *space))."""
+    mask (n, 1, *space)). ``from_time``: for trajectories (n, c, t, *space), none before that
+    index of the time axis."""
     if not 0 < fraction <= 1 or not noise >= 0:
         raise ConfigError(f"the observed fraction must lie in (0, 1] and the noise be >= 0, got {fraction} and {noise}")
+    if from_time and not 0 <= from_time < (y.shape[2] if y.dim() > 3 else 0):
+        raise ConfigError(f"observations from time index {from_time} need a trajectory with more stored times "
+                          f"(outputs shaped {tuple(y.shape)})")
     g = torch.Generator().manual_seed(seed)
     scale = y.flatten(2).std(2).view(*y.shape[:2], *(1,) * (y.dim() - 2))  # per channel: u beside 100 u
     observed = y + noise * scale * torch.randn(y.shape, generator=g, dtype=y.dtype)
     draw = torch.rand((len(y), 1, *y.shape[2:]), generator=g)
+    draw[:, :, :from_time] = math.inf  # never kept, nor the point a sample keeps in any case
     mask = draw < fraction
     first = draw.flatten(1).argmin(1)  # the point each sample keeps in any case
     mask.view(len(y), -1)[torch.arange(len(y)), first] = True
@@ -289,7 +295,7 @@ def varying_channels(x: torch.Tensor) -> list[int]:
 
 def invert(trained, val: tuple, test: tuple, *, noise: float = 0.01, fraction: float = 0.25, steps: int = 300,
            bounds=None, periodic: bool = False, channels=None, solver=None, seed: int = 0,
-           repeated_slice: bool = False, quiet: bool = False) -> tuple[dict, dict]:
+           repeated_slice: bool = False, from_time: int = 0, quiet: bool = False) -> tuple[dict, dict]:
     """Recover the test inputs from noisy, partial observations of their outputs, with the
     smoothness chosen on the validation samples, and check the answer with the solver.
 
@@ -298,8 +304,9 @@ def invert(trained, val: tuple, test: tuple, *, noise: float = 0.01, fraction: f
     trained : TrainedModel
     val, test : (x, y) pairs: validation samples (to choose the smoothness among ``SMOOTHNESS``
         by their recovered inputs' error) and the test samples to invert.
-    noise, fraction : the observations (``observe``): noise relative to the standard deviation of
-        each sample's channel, and the fraction of points observed.
+    noise, fraction, from_time : the observations (``observe``): noise relative to the standard
+        deviation of each sample's channel, the fraction of points observed and, for trajectories,
+        the first stored time observed.
     steps, bounds, periodic, repeated_slice : as ``recover_inputs``.
     channels : the input channels to recover (None: those that vary in space,
         ``varying_channels``); the others are known, held at their true values.
@@ -340,7 +347,7 @@ def invert(trained, val: tuple, test: tuple, *, noise: float = 0.01, fraction: f
         raise ConfigError(f"the channels to recover (--recover) must lie in 0 .. {cin - 1}, got {channels}")
     options = dict(steps=steps, bounds=bounds, periodic=periodic, channels=given or chosen,
                    repeated_slice=repeated_slice, quiet=quiet)
-    obs_val, mask_val = observe(y_val, noise, fraction, seed)
+    obs_val, mask_val = observe(y_val, noise, fraction, seed, from_time)
     ladder, begun = [], time.perf_counter()
     for i, smoothness in enumerate(SMOOTHNESS):
         found = recover_inputs(trained, obs_val, mask_val, smoothness=smoothness, held=x_val, **options,
@@ -348,13 +355,14 @@ def invert(trained, val: tuple, test: tuple, *, noise: float = 0.01, fraction: f
         error = relative_l2(found.inputs[:, chosen], x_val[:, chosen])
         ladder.append({"smoothness": smoothness, "val_input_rel_l2": float(error.mean())})
     best = min(ladder, key=lambda row: row["val_input_rel_l2"])["smoothness"]
-    observed, mask = observe(y_test, noise, fraction, seed + 1)
+    observed, mask = observe(y_test, noise, fraction, seed + 1, from_time)
     started = time.perf_counter()
     found = recover_inputs(trained, observed, mask, smoothness=best, held=x_test, **options, label="test samples")
     seconds = time.perf_counter() - started
     errors = relative_l2(found.inputs[:, chosen], x_test[:, chosen])
     results = {
         "samples": len(x_test), "validation_samples": len(x_val), "noise": noise, "observed_fraction": fraction,
+        "observed_from": from_time,
         "steps": steps, "bounds": _bounds_by_channel(bounds, given or chosen, chosen),
         "channels": chosen, "held_channels": [c for c in range(cin) if c not in chosen],
         "smoothness": best, "smoothness_ladder": ladder,
