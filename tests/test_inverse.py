@@ -157,6 +157,12 @@ def test_a_solver_that_does_not_confirm_the_recovery_is_said():
         results, _ = invert(trained, (a, u), (a, u), steps=20, periodic=True, quiet=True,
                             solver=lambda x: Blur()(x.double()).float() + scale * (x - a))
         assert results["solver_baseline_rel_l2"] < 1e-6 and ("solver_note" in results) == noted, results
+    # a solver as far off on the true inputs (its own discretization error) is no sign of a fooled network
+    results, _ = invert(trained, (a, u), (a, u), steps=20, periodic=True, quiet=True,
+                        solver=lambda x: Blur()(x.double()).float() + 50.0 * (x - a) + 5.0)
+    assert results["solver_output_rel_l2"] > 10 * results["surrogate_output_rel_l2"] and "solver_note" not in results
+    with pytest.raises(ConfigError, match="apply to trajectories"):
+        invert(trained, (a, u), (a, u), from_time=1, quiet=True)
 
 
 def test_bad_requests_are_refused():
@@ -332,7 +338,7 @@ def test_pdekit_invert_recovers_a_trajectory_runs_initial_state(run_cli, tmp_pat
     assert not mask[:, :, 0].any() and mask[:, :, 1:].any(axis=(1, 2, 3)).all() and later["observed_from"] == 1
     assert later["input_rel_l2"] < 0.2 and later["solver_output_rel_l2"] < 0.1  # measured 0.148, 0.074
     code, _, err = run_cli("invert", str(tmp_path / "run"), "--observed-from", "12", "--out", str(tmp_path / "x"))
-    assert code == 2 and "observations from time index 12 need a trajectory with more stored times" in err
+    assert code == 2 and "--observed-from must lie in 0 .. 11, the run's stored times, got 12" in err
 
 
 def test_a_2d_trajectory_inversion_is_plotted(tmp_path):

@@ -534,7 +534,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--observed", type=float, default=0.25, help="fraction of the output points observed")
     v.add_argument("--observed-from", type=int, default=0, metavar="K",
                    help="a trajectory run: observe its stored times from index K on (default 0: every time, the "
-                        "initial state included; 1: the state recovered is never observed itself)")
+                        "initial state included; K above the run's data.input_time: the state recovered is not "
+                        "observed itself)")
     v.add_argument("--steps", type=int, default=300, help="L-BFGS iterations at most")
     v.add_argument("--bounds", type=float, nargs=2, action="append", default=None, metavar=("LOW", "HIGH"),
                    help="a box the recovered inputs are known to lie in (the data's units): once for every "
@@ -608,9 +609,12 @@ def _interrupt_once() -> None:
     KeyboardInterrupt once, so the run folder is tidied as without torchrun (a first checkpoint
     not yet written takes the new recipe.json back); the signals that follow, from the terminal
     and again from torchrun, are ignored rather than raised inside that tidying."""
+    def ignore(signum, frame):  # (not SIG_IGN: a signal pending while the handler changes to it raises
+        pass  # OSError "Signal 15 ignored due to race condition" at the next bytecode, a traceback)
+
     def interrupt(signum, frame):
         for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, signal.SIG_IGN)
+            signal.signal(sig, ignore)
         raise KeyboardInterrupt
 
     for sig in (signal.SIGINT, signal.SIGTERM):

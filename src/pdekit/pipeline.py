@@ -694,7 +694,8 @@ def invert_run(run_dir: str, out: str | None = None, samples: int = 8, noise: fl
         Where the network runs: "cpu", "cuda" or "auto".
     observed_from : int
         A trajectory run's first stored time observed (0: every time, the initial state included;
-        1 and later: the state to recover is not observed itself, as in data assimilation).
+        above the run's data.input_time: the state to recover is not observed itself, as in data
+        assimilation).
     """
     import numpy as np
 
@@ -744,13 +745,16 @@ def invert_run(run_dir: str, out: str | None = None, samples: int = 8, noise: fl
            for k, f in files.items() if k in ("val", "test")}  # a user's file: its splits are Splits
     x_val, y_val, _ = load_task(cut["val"], d, limit=samples)
     x_test, y_test, meta = load_task(cut["test"], d, limit=samples)
+    if d.trajectory and observed_from >= y_test.shape[2]:
+        raise PdekitError(f"--observed-from must lie in 0 .. {y_test.shape[2] - 1}, the run's stored times, got "
+                          f"{observed_from}")
     if len(x_test) < samples and not quiet:
         print(f"note: the test split holds {len(x_test)} samples; inverting those", file=sys.stderr)
     solver, cfg = None, meta["config"]
     why = "the run's data did not come from pdekit's solver starting at the stored input"
     problem = get_problem(cfg["problem"]).from_params(cfg["resolution"], cfg["params"]) if meta["problem"] else None
     drawn = sorted(problem.sample_params) if problem is not None else []
-    planes = [c for c in (channels or ()) if c >= int(saved["in_channels"]) - len(drawn)]  # (after the fields)
+    planes = sorted({c for c in (channels or ()) if c >= int(saved["in_channels"]) - len(drawn)})  # (after the fields)
     if planes:  # the solver draws each sample's own: a check would hold the recovered value at the true one
         why = (f"the solver takes each sample's drawn {', '.join(drawn)}, not recovered channel(s) "
                f"{', '.join(map(str, planes))}")

@@ -240,8 +240,8 @@ def observe(y: torch.Tensor, noise: float, fraction: float, seed: int,
     """Synthetic observations of ``y`` (n, c, *space): Gaussian noise of ``noise`` times the
     standard deviation of each sample's channel, at the points (all channels of a point together) kept with
     probability ``fraction`` (each sample keeps at least one), NaN elsewhere; returns (observed,
-    mask (n, 1, *space)). ``from_time``: for trajectories (n, c, t, *space), none before that
-    index of the time axis."""
+    mask (n, 1, *space)). ``from_time``: for trajectories (n, c, t, *space), whose axis 2 is
+    time, none before that index."""
     if not 0 < fraction <= 1 or not noise >= 0:
         raise ConfigError(f"the observed fraction must lie in (0, 1] and the noise be >= 0, got {fraction} and {noise}")
     if from_time and not 0 <= from_time < (y.shape[2] if y.dim() > 3 else 0):
@@ -337,6 +337,8 @@ def invert(trained, val: tuple, test: tuple, *, noise: float = 0.01, fraction: f
 
     x_val, y_val = val
     x_test, y_test = test
+    if from_time and not repeated_slice:  # (a steady 2D field's axis 2 is space)
+        raise ConfigError("observations from a later time apply to trajectories (repeated_slice)")
     cin = x_test.shape[1]
     given = None if channels is None else list(dict.fromkeys(int(c) for c in channels))  # (bounds follow this order)
     chosen = varying_channels(torch.cat([x_val, x_test])) if given is None else sorted(given)
