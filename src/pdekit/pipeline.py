@@ -529,7 +529,7 @@ class RolloutRunner:
     @staticmethod
     def evaluate(run_dir: str, recipe: Recipe, data: str | None, json_out: str | None, report_dir: str | None,
                  device: str = "cpu", quiet: bool = False) -> dict:
-        from pdekit.train.checkpoint import load_checkpoint
+        from pdekit.train.checkpoint import load_checkpoint, recorded_processes
         from pdekit.train.trainer import check_checkpoint_model
 
         if data is not None:
@@ -548,7 +548,7 @@ class RolloutRunner:
         history = json.loads(state["history"])
         epoch = int(state.get("best_epoch", int(state["epoch"]) + int(state["lbfgs_iterations"])))
         metrics, arrays = RolloutRunner._score(recipe, model, files["test"], history, float(state["seconds"]), device,
-                                               epoch, json.loads(state.get("processes", "[]")))
+                                               epoch, recorded_processes(state))
         if json_out:
             write_json(json_out, metrics)
         if report_dir:

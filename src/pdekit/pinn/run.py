@@ -52,7 +52,7 @@ def evaluate_pinn_run(run_dir: str, json_out: str | None = None, report_dir: str
     from pdekit.pinn.task import summary
     from pdekit.recipes import load_saved_recipe
     from pdekit.recipes.pinn import build_benchmark
-    from pdekit.train.checkpoint import load_checkpoint
+    from pdekit.train.checkpoint import load_checkpoint, recorded_processes
     from pdekit.train.trainer import FORMAT, check_checkpoint_model
 
     path = os.path.join(run_dir, "checkpoint.pt")
@@ -72,7 +72,7 @@ def evaluate_pinn_run(run_dir: str, json_out: str | None = None, report_dir: str
     result = summary(bench.pinn, json.loads(saved["history"]), float(saved["seconds"]), steps,
                      int(saved["epoch"]), json.loads(saved["phase_seconds"])["adam"],
                      saved["stop_reason"] or "training was interrupted", int(saved.get("threads", 0)),
-                     json.loads(saved.get("processes", "[]")))
+                     recorded_processes(saved))
     metrics, u = _metrics(bench, recipe, result)
     if json_out:
         write_json(json_out, metrics)

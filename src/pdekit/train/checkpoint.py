@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import threading
@@ -88,3 +89,9 @@ def load_checkpoint(path: str, mmap: bool = False) -> dict[str, Any]:
     if not isinstance(state, dict) or "model" not in state or "recipe" not in state:
         raise DataFileError(f"'{path}' is not a pdekit checkpoint (no model state or recipe)")
     return state
+
+
+def recorded_processes(state: dict) -> list[int]:
+    """The process count of each session that trained a checkpoint's run ([2, 1]: two processes,
+    resumed by one); [] for a run from before they were recorded."""
+    return json.loads(state.get("processes", "[]"))

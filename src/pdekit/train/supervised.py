@@ -19,7 +19,7 @@ from pdekit.data.symmetry import MAX_WARP
 from pdekit.errors import ConfigError, PdekitError
 from pdekit.eval.metrics import relative_l2
 from pdekit.models.registry import check_grid
-from pdekit.train.checkpoint import load_checkpoint
+from pdekit.train.checkpoint import load_checkpoint, recorded_processes
 from pdekit.train.losses import LOSSES, make_loss
 from pdekit.train.task import Task, register_task
 
@@ -354,4 +354,4 @@ def load_trained(run_dir: str, device: str = "cpu") -> tuple[TrainedModel, dict]
     else:  # an older pdekit kept the rows in metrics.csv only
         history = read_history(os.path.join(run_dir, METRICS_CSV), int(state["epoch"]))
     return TrainedModel(model, x_norm, y_norm, history, float(state.get("seconds", state.get("train_seconds", 0.0))),
-                        dev, epoch, json.loads(state.get("processes", "[]"))), state
+                        dev, epoch, recorded_processes(state)), state

@@ -28,7 +28,7 @@ from pdekit.errors import ConfigError, DataFileError, PdekitError
 from pdekit.models.registry import count_parameters
 from pdekit.paths import check_writable_dir
 from pdekit.progress import progress_bar, show_postfix
-from pdekit.train.checkpoint import load_checkpoint, save_checkpoint
+from pdekit.train.checkpoint import load_checkpoint, recorded_processes, save_checkpoint
 from pdekit.train.config import TrainConfig
 from pdekit.train.lbfgs import lbfgs_chunk, make_lbfgs
 from pdekit.train.task import Task
@@ -636,7 +636,7 @@ class Trainer:
                           seconds=float(saved["seconds"]), phase_seconds=json.loads(saved["phase_seconds"]),
                           history=json.loads(saved["history"]), stop_reason=saved["stop_reason"],
                           threads=int(saved.get("threads", 0)) if saved["stop_reason"] else self.state["threads"],
-                          processes=self._processes(json.loads(saved["processes"]) if "processes" in saved else None,
+                          processes=self._processes(recorded_processes(saved) if "processes" in saved else None,
                                                     saved["stop_reason"]))
         self.saved_at = self._steps()
         self.best = {k: saved[k] for k in ("best_model", "best_epoch", "best_value") if k in saved}
