@@ -242,17 +242,22 @@ class StaggeredNavierStokes:
     def newton(self, re: float, x0: np.ndarray | None = None, tol: float = 1e-10,
                max_steps: int = 30) -> tuple[np.ndarray, int, float]:
         """Newton from ``x0`` (rest if None) at ``re``: (x, steps, final max-norm residual); raises
-        PdekitError if it does not converge. A step reuses the last LU factors of the Jacobian
-        (their solves cost a few per cent of a factorization) while that step cuts the residual
-        at least fourfold; otherwise the Jacobian is factored again at the current flow."""
+        PdekitError if it does not converge. Once a full step cuts the residual at least fourfold,
+        the next steps reuse its LU factors (a solve with them costs a few per cent of a
+        factorization) for as long as each, taken whole, cuts the residual fourfold again; a step
+        that does not is not taken, and Newton goes on from the same flow with fresh factors."""
         x = np.zeros(self.size) if x0 is None else x0.copy()
         r = self.values(x, re)
         norm, lu = float(np.abs(r).max()), None
         for step in range(1, max_steps + 1):
-            while True:  # a step with the old factors, else (or if it fails to lower the residual) fresh ones
-                fresh = lu is None
-                if fresh:
-                    lu = spla.splu(self.jacobian(x, re).tocsc())
+            if lu is not None:  # the old factors, kept only for a fourfold cut
+                dx = lu.solve(-r)
+                trial = self.values(x + dx, re)
+                trial_norm, t = float(np.abs(trial).max()), 1.0
+                if not trial_norm <= 0.25 * norm:
+                    lu = None
+            if lu is None:
+                lu = spla.splu(self.jacobian(x, re).tocsc())
                 dx, t = lu.solve(-r), 1.0
                 while True:  # backtrack until the residual falls, down to steps of 1/1024
                     trial = self.values(x + t * dx, re)
@@ -260,13 +265,10 @@ class StaggeredNavierStokes:
                     if trial_norm < norm or t < 1e-3:
                         break
                     t /= 2
-                if fresh or trial_norm < norm:
+                if not trial_norm < norm:  # no step of the Newton direction lowers the residual (or it is not finite)
                     break
-                lu = None
-            if not trial_norm < norm:  # no step of the Newton direction lowers the residual (or it is not finite)
-                break
-            if trial_norm > 0.25 * norm:
-                lu = None
+                if not (t == 1.0 and trial_norm <= 0.25 * norm):
+                    lu = None
             x, r, norm = x + t * dx, trial, trial_norm
             if norm < tol:
                 return x, step, norm
@@ -286,7 +288,7 @@ class StaggeredNavierStokes:
                     raise
         x, current = None, 100.0
         while True:  # continuation: 100, 200, 400, ..., re
-            x, steps, norm = self.newton(current, x, tol=tol if current >= re else 1e-6)
+            x, steps, norm = self.newton(current, x, tol=tol if current >= re else max(tol, 1e-6))
             if current >= re:
                 return self._solution(re, x, steps, norm)
             current = min(re, 2 * current)
