@@ -131,6 +131,11 @@ def test_tiny_or_huge_values_carry_their_power_of_ten_in_the_labels_not_over_the
         said = [ax.get_ylabel() if len(shape) == 3 else ax.get_title() for ax in _axes(fig)]
         assert said[0].endswith("(× 1e+04)") and "×" not in said[1] and said[-1].endswith("(× 1e-05)"), said
     assert report._scale(torch.tensor([0.5, -2e-3]).numpy()) == (1.0, "")  # ordinary ranges untouched
+    # a nearly constant error (0.01 +- 1e-8) got matplotlib's offset, "1e-8+1e-2", over its title
+    x, y = torch.rand(2, 1, 32), torch.rand(2, 1, 32)
+    fig = report._predictions(plt, x, y, y + 0.01 + 1e-8 * torch.randn(2, 1, 32), 1, tmp_path / "p.png")
+    assert [axis.get_offset_text().get_text() for ax in fig.axes for axis in (ax.xaxis, ax.yaxis)] == [""] * 6
+    assert fig.axes[2].get_yticklabels()[1].get_text().startswith("0.00999"), fig.axes[2].get_yticklabels()
 
 
 def test_the_solver_ladder_is_drawn_as_labelled_points_not_a_line_that_doubles_back(tmp_path):
