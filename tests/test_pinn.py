@@ -562,3 +562,23 @@ def test_the_quick_pinn_recipes_have_no_short_time_budget():
 
     quick = [r for r in (load_recipe(n, quick=True) for n, _ in list_recipes()) if r.kind == "pinn"]
     assert quick and all(r.train.max_seconds >= 300 for r in quick)
+
+
+def test_loading_a_pinn_recipe_solves_no_reference(monkeypatch):
+    """Loading a recipe builds its benchmark to validate it; the reference (the cavity's 128 x 128
+    Newton solve: 6 s, the L-shape's sparse solve: 3 s) is computed when it is first read."""
+    from pdekit.numerics.mac import StaggeredNavierStokes
+    from pdekit.problems import poisson_lshape
+    from pdekit.recipes import load_recipe
+    from pdekit.recipes.pinn import build_benchmark
+
+    solved = []
+    monkeypatch.setattr(StaggeredNavierStokes, "solve", lambda self, re, tol=1e-10: solved.append(re))
+    monkeypatch.setattr(poisson_lshape, "poisson_l_reference", lambda n: solved.append(n))
+    for name in ("cavity_pinn", "poisson_lshape_pinn"):
+        load_recipe(name, quick=True)
+    assert solved == []
+    recipe = load_recipe("poisson_lshape_pinn", quick=True, overrides=["problem.reference_n=8"])
+    monkeypatch.undo()
+    bench = build_benchmark(recipe.problem, recipe.model)
+    assert bench.reference.shape == (17, 17) and bench.reference is bench.reference  # computed once

@@ -27,9 +27,11 @@ class Benchmark:
         Axes of the evaluation grid, e.g. ``{"x": ..., "t": ...}`` (the report plots the first two).
     points : numpy.ndarray
         The evaluation points, (n, d), in the order of ``reference.ravel()``.
-    reference : numpy.ndarray
+    reference : numpy.ndarray or callable
         Reference values at the points, shaped like the grid (time first, e.g. (nt, nx)); NaN
-        outside the domain.
+        outside the domain. Or a function of no arguments that computes them, called once, when
+        they are first read: a solver's reference costs seconds that loading a recipe (which
+        builds the benchmark to validate it) should not pay.
     extra : callable
         ``extra(pinn) -> dict`` of problem-specific metrics (a recovered coefficient, say); none by
         default.
@@ -42,9 +44,16 @@ class Benchmark:
     pinn: PINN
     grid: dict[str, np.ndarray]  # axes of the evaluation grid, e.g. {"x": ..., "t": ...}
     points: np.ndarray  # (n, d) evaluation points
-    reference: np.ndarray  # reference values at the points, shaped like the grid (time first); NaN outside
+    reference_source: np.ndarray | Callable[[], np.ndarray]  # the values, or a function computing them
     extra: Callable[[PINN], dict] = _no_extra  # problem-specific metrics
     observe: Callable[[PINN, np.ndarray], np.ndarray] | None = None  # default: the first output column
+
+    @property
+    def reference(self) -> np.ndarray:
+        """Reference values at the points, shaped like the grid (time first); NaN outside."""
+        if callable(self.reference_source):
+            self.reference_source = np.asarray(self.reference_source())
+        return self.reference_source
 
     def evaluate(self) -> tuple[dict, np.ndarray]:
         """({"test_rel_l2", "max_error", ...extra}, the PINN's values on the grid)."""
