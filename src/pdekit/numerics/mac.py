@@ -198,8 +198,9 @@ class StaggeredNavierStokes:
         return sp.vstack([mom_u.jac, mom_v.jac, pinned.tocsr()]).tocsr()
 
     def jacobian(self, x: np.ndarray, re: float) -> sp.csr_matrix:
-        """The Jacobian of ``values`` at ``x``, exact to round-off and about ten times faster than
-        ``exact_jacobian``: the equations are quadratic in x, so (F(x + d) - F(x - d)) / 2 = J d
+        """The Jacobian of ``values`` at ``x``, exact to round-off, and 4-5 times faster than
+        ``exact_jacobian`` on 16 x 16 cells (as fast on 64 x 64, where the LU factorization costs
+        several times either): the equations are quadratic in x, so (F(x + d) - F(x - d)) / 2 = J d
         exactly for any d; with d the sum of the unit vectors of one colour (unknowns no equation
         shares), each row of J d is one entry of J. One batched evaluation covers every colour."""
         if self._colouring is None:
