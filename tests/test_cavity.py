@@ -61,6 +61,14 @@ def test_the_coloured_jacobian_is_the_exact_one_and_newton_reuses_its_factors(mo
         x = np.random.default_rng(n).standard_normal(s.size)
         exact, fast = s.exact_jacobian(x, 250.0), s.jacobian(x, 250.0)
         assert exact.nnz > 5 * s.size and abs(exact - fast).max() < 1e-14 * abs(exact).max(), n
+    # and against every column by its own central difference (no sparsity pattern assumed)
+    s = StaggeredNavierStokes(5, lid_driven, force)
+    x = np.random.default_rng(1).standard_normal(s.size)
+    dense = np.stack([0.5 * (s.values(x + e, 250.0) - s.values(x - e, 250.0)) for e in np.eye(s.size)], axis=1)
+    assert np.abs(s.jacobian(x, 250.0).toarray() - dense).max() < 1e-13 * np.abs(dense).max()
+    # walls at rest: the flow is rest, with no Newton step (none could lower a zero residual)
+    rest = StaggeredNavierStokes(8, lambda x, y: (0 * x, 0 * y)).solve(50.0)
+    assert rest.iterations == 0 and not rest.u.any() and not rest.p.any()
     import scipy.sparse.linalg as spla
 
     factored, real = [], spla.splu

@@ -336,7 +336,7 @@ def test_pdekit_invert_recovers_a_trajectory_runs_initial_state(run_cli, tmp_pat
     assert code == 0 and "of the output points (stored times from index 1 on)" in out, err
     later, mask = json.loads((tmp_path / "later/inverse.json").read_text()), np.load(tmp_path / "later/inverse.npz")["mask"]
     assert not mask[:, :, 0].any() and mask[:, :, 1:].any(axis=(1, 2, 3)).all() and later["observed_from"] == 1
-    assert later["input_rel_l2"] < 0.2 and later["solver_output_rel_l2"] < 0.1  # measured 0.148, 0.074
+    assert later["input_rel_l2"] < 0.2 and later["solver_output_rel_l2"] < 0.1  # measured 0.148, 0.074 (100 or 300 steps)
     code, _, err = run_cli("invert", str(tmp_path / "run"), "--observed-from", "12", "--out", str(tmp_path / "x"))
     assert code == 2 and "--observed-from must lie in 0 .. 11, the run's stored times, got 12" in err
 

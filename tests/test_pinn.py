@@ -566,7 +566,8 @@ def test_the_quick_pinn_recipes_have_no_short_time_budget():
 
 def test_loading_a_pinn_recipe_solves_no_reference(monkeypatch):
     """Loading a recipe builds its benchmark to validate it; the reference (the cavity's 128 x 128
-    Newton solve: 6 s, the L-shape's sparse solve: 3 s) is computed when it is first read."""
+    Newton solve: 6 s, the L-shape's sparse solve: 3 s) is computed when it is first read, which a
+    run does before it trains."""
     from pdekit.numerics.mac import StaggeredNavierStokes
     from pdekit.problems import poisson_lshape
     from pdekit.recipes import load_recipe
@@ -582,3 +583,15 @@ def test_loading_a_pinn_recipe_solves_no_reference(monkeypatch):
     monkeypatch.undo()
     bench = build_benchmark(recipe.problem, recipe.model)
     assert bench.reference.shape == (17, 17) and bench.reference is bench.reference  # computed once
+    # a run computes it before training: a reference that fails does so before the training time is spent
+    from pdekit.errors import PdekitError
+    from pdekit.pinn.run import train_pinn_recipe
+    from pdekit.train.trainer import Trainer
+
+    def failing(n):
+        raise PdekitError("no reference")
+
+    monkeypatch.setattr(poisson_lshape, "poisson_l_reference", failing)
+    monkeypatch.setattr(Trainer, "fit", lambda self: pytest.fail("trained before the reference was made"))
+    with pytest.raises(PdekitError, match="no reference"):
+        train_pinn_recipe(recipe, None, quiet=True)

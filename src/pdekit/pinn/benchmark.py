@@ -27,11 +27,11 @@ class Benchmark:
         Axes of the evaluation grid, e.g. ``{"x": ..., "t": ...}`` (the report plots the first two).
     points : numpy.ndarray
         The evaluation points, (n, d), in the order of ``reference.ravel()``.
-    reference : numpy.ndarray or callable
+    reference_source : numpy.ndarray or callable
         Reference values at the points, shaped like the grid (time first, e.g. (nt, nx)); NaN
         outside the domain. Or a function of no arguments that computes them, called once, when
-        they are first read: a solver's reference costs seconds that loading a recipe (which
-        builds the benchmark to validate it) should not pay.
+        they are first read (the property ``reference``): a solver's reference costs seconds that
+        loading a recipe (which builds the benchmark to validate it) should not pay.
     extra : callable
         ``extra(pinn) -> dict`` of problem-specific metrics (a recovered coefficient, say); none by
         default.

@@ -21,10 +21,12 @@ def train_pinn_recipe(recipe, run_dir: str | None, quiet: bool = False, setup: s
     recipe's JSON as the checkpoint records it (None: ``recipe.to_json()``)."""
     from pdekit.pinn.task import PinnTask
     from pdekit.recipes.pinn import build_benchmark
-    from pdekit.train.trainer import Trainer
+    from pdekit.train.trainer import Trainer, distributed
 
     torch.manual_seed(recipe.train.seed)  # before the network is built: its initialization is part of the run
     bench = build_benchmark(recipe.problem, recipe.model)
+    if distributed()[0] == 0:  # the reference first (where the record is written): a solver failing fails now
+        bench.reference
     task = PinnTask(recipe.task)
     trained = Trainer(bench.pinn, task, recipe.train, run_dir, setup or recipe.to_json(), name=recipe.name, quiet=quiet).fit()
     return bench, task.result(trained)
