@@ -155,7 +155,8 @@ def test_obstacle_unet_learns_the_flow_and_is_scored_on_unseen_shapes(tmp_path):
 
     recipe = load_recipe("obstacle_unet", quick=True, overrides=[
         "data.resolution=9", "data.params={re: 10.0, re_max: 40.0, shapes: 'circle,ellipse,rectangle', mesh_size: 0.08}",
-        "data.n_train=16", "data.n_val=4", "data.n_test=4", "model.hidden=16", "train.epochs=150", "eval.timing_rounds=1"])
+        "data.n_train=16", "data.n_val=4", "data.n_test=4", "model.hidden=16", "train.epochs=150", "eval.timing_rounds=1",
+        "eval.timing_samples=2"])
     metrics = run_recipe(recipe, str(tmp_path / "run"), quiet=True)
     files = prepare_data(recipe, quiet=True)
     (_, y_train, _), (x_test, y_test, _) = load_pairs(files["train"]), load_pairs(files["test"])

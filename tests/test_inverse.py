@@ -173,7 +173,7 @@ def test_bad_requests_are_refused():
         recover_inputs(trained, u, torch.ones(3, 1, 64, dtype=torch.bool), quiet=True)
     with pytest.raises(ConfigError, match="LOW < HIGH, got 2.0 1.0"):
         recover_inputs(trained, u, bounds=(2.0, 1.0), quiet=True)
-    with pytest.raises(ConfigError, match=r"one pair per recovered channel \(1 here: 2 numbers\), got 4 numbers"):
+    with pytest.raises(ConfigError, match=r"one pair per recovered channel \(1 here, channel 0: 2 numbers\), got 4 numbers"):
         recover_inputs(trained, u, bounds=(0.0, 1.0, 0.0, 2.0), quiet=True)
     with pytest.raises(ConfigError, match="start must be"):
         recover_inputs(trained, u, start=a[:, :, :10], quiet=True)

@@ -157,7 +157,7 @@ def test_cavity_unet_learns_the_flow_from_the_reynolds_number(tmp_path):
 
     recipe = load_recipe("cavity_unet", quick=True, overrides=[
         "data.resolution=17", "data.params={re: 100.0, re_max: 1000.0, solve_resolution: 17}", "data.n_train=24",
-        "data.n_val=4", "data.n_test=6", "model.hidden=8", "train.epochs=80", "eval.timing_rounds=1",
+        "data.n_val=4", "data.n_test=6", "model.hidden=8", "train.epochs=80", "eval.timing_rounds=1", "eval.timing_samples=2",
         "eval.held_out={re: 100.0, re_max: 1000.0}"])
     metrics = run_recipe(recipe, str(tmp_path / "run"), quiet=True)
     files = prepare_data(recipe, quiet=True)

@@ -58,17 +58,18 @@ def _roughness(z: torch.Tensor, periodic: bool) -> torch.Tensor:
     return total
 
 
-def boxes(bounds, count: int) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """(low, high), each (count,), of ``bounds``: one (low, high) pair for all ``count`` recovered
-    channels, or a pair per channel, flat; None for None."""
+def boxes(bounds, channels: list[int]) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """(low, high), each (len(channels),), of ``bounds``: one (low, high) pair for all the
+    recovered ``channels``, or a pair per channel in their order, flat; None for None."""
     if bounds is None:
         return None
-    values = [float(v) for v in bounds]
+    values, count = [float(v) for v in bounds], len(channels)
     if len(values) == 2:
         values *= count
     if len(values) != 2 * count:
+        named = f"channel{'s' if count > 1 else ''} {', '.join(map(str, channels))}"
         raise ConfigError(f"bounds must be one LOW HIGH pair for every recovered channel or one pair per recovered "
-                          f"channel ({count} here: {2 * count} numbers), got {len(values)} numbers")
+                          f"channel ({count} here, {named}: {2 * count} numbers), got {len(values)} numbers")
     low, high = torch.tensor(values[0::2], dtype=torch.float64), torch.tensor(values[1::2], dtype=torch.float64)
     if not (torch.isfinite(low).all() and torch.isfinite(high).all() and (low < high).all()):
         raise ConfigError(f"bounds must be finite LOW HIGH pairs with LOW < HIGH, got {' '.join(map(str, bounds))}")
@@ -162,10 +163,10 @@ def recover_inputs(trained, observed: torch.Tensor, mask: torch.Tensor | None = 
         if len(shape) < 4:
             raise ConfigError(f"repeated_slice needs a time axis and space after the channels, got {shape}")
         first = first[:, :, :1]
-    box = boxes(bounds, len(chosen))
+    named = chosen if channels is None else list(dict.fromkeys(int(c) for c in channels))
+    box = boxes(bounds, named)
     if box is not None and channels is not None:  # pairs given in the order of ``channels``; chosen is sorted
-        given = list(dict.fromkeys(int(c) for c in channels))
-        order = [given.index(c) for c in chosen]
+        order = [named.index(c) for c in chosen]
         box = (box[0][order], box[1][order])
     if box is not None:
         low, high = (b.to(device, dtype).reshape(1, len(chosen), *(1,) * (len(shape) - 2)) for b in box)
