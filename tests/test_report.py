@@ -148,6 +148,12 @@ def test_the_solver_ladder_is_drawn_as_labelled_points_not_a_line_that_doubles_b
     ax = _axes(report._speed(report._pyplot(), results, tmp_path / "s.png"))[0]
     assert max(len(line.get_xdata()) for line in ax.get_lines() if line.get_linestyle() != ":") == 1
     assert [t.get_text() for t in ax.texts] == ["1024, dt 0.05", "16, dt 0.2", "16, dt 0.1"]  # (not 1.02e+03)
+    # the data's setting, in the lower right corner, is labelled inside the axes (its label ran over the frame)
+    fig = report._speed(report._pyplot(), _results({}), tmp_path / "s.png")
+    fig.canvas.draw()
+    renderer, ax = fig.canvas.get_renderer(), _axes(fig)[0]
+    label, frame = ax.texts[0].get_window_extent(renderer), ax.get_window_extent(renderer)
+    assert frame.x0 < label.x0 and label.x1 < frame.x1 and frame.y0 < label.y0 < label.y1 < frame.y1, (label, frame)
 
 
 def test_the_setup_says_which_samples_and_times_and_the_grid(tmp_path):

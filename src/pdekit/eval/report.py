@@ -278,8 +278,11 @@ def _speed(plt, results, path, unit: str = "sample"):
                       mfc="tab:orange" if i == 0 else "white", ms=8 if i == 0 else 6,
                       label=("solver at the data's setting" if i == 0 else
                              "solver at cheaper settings (each labelled)" if i == 1 else None))
+            # the data's setting, slowest and most accurate, sits in the lower right corner: its label goes
+            # above and to the left, inside the axes; the others alternate above and below (neighbours apart)
             ax.annotate(setting_name(r, short=True), (r["seconds_per_sample"], max(r["rel_l2"], floor)), fontsize=6,
-                        xytext=(5, 3 if i % 2 else -8), textcoords="offset points", color="0.3")  # (neighbours apart)
+                        xytext=(-6, 5) if i == 0 else (5, 3 if i % 2 else -8), textcoords="offset points",
+                        ha="right" if i == 0 else "left", color="0.3")
         matched = results.get("matched_setting")
         if matched:
             ax.loglog([matched["seconds_per_sample"]], [max(matched["rel_l2"], floor)], "s", ms=11, mfc="none",
