@@ -236,10 +236,6 @@ class StaggeredNavierStokes:
         steps[colour, np.arange(self.size)] = 1.0
         return pattern, colour, steps
 
-    def residual(self, x: np.ndarray, re: float) -> _Lin:
-        """The discrete equations at ``x`` (u-momentum, v-momentum, continuity) with their Jacobian."""
-        return _Lin(self.values(x, re), self.jacobian(x, re))
-
     def newton(self, re: float, x0: np.ndarray | None = None, tol: float = 1e-10,
                max_steps: int = 30) -> tuple[np.ndarray, int, float]:
         """Newton from ``x0`` (rest if None) at ``re``: (x, steps, final max-norm residual); raises

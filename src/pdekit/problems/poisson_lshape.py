@@ -21,12 +21,17 @@ class PoissonLConfig:
         require(self.reference_n >= 8 and self.reference_n % 2 == 0, "reference_n must be even and >= 8")
 
 
+def _nodes(n: int) -> np.ndarray:
+    """The reference grid's nodes along each axis: [-1, 1] with h = 1 / n."""
+    return np.linspace(-1, 1, 2 * n + 1)
+
+
 def poisson_l_reference(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Second-order 5-point finite differences on [-1, 1]^2 with h = 1 / n; NaN outside the L."""
     import scipy.sparse as sp
     import scipy.sparse.linalg as spla
 
-    axis = np.linspace(-1, 1, 2 * n + 1)
+    axis = _nodes(n)
     X, Y = np.meshgrid(axis, axis, indexing="ij")
     inside = (np.abs(X) < 1) & (np.abs(Y) < 1) & ~((X >= 0) & (Y >= 0))
     index = -np.ones(X.shape, dtype=int)
@@ -63,7 +68,7 @@ class PoissonLShapePinn(PinnProblem):
         domain = Polygon([(-1, -1), (1, -1), (1, 0), (0, 0), (0, 1), (-1, 1)])
         pinn = PINN(domain, lambda u, x: laplacian(u, x) + 1, build_network(network, 2), [Dirichlet(0.0, hard=c.hard)])
         stride = max(1, c.reference_n // 32)
-        axis = np.linspace(-1, 1, 2 * c.reference_n + 1)[::stride]  # poisson_l_reference's nodes
+        axis = _nodes(c.reference_n)[::stride]
 
         def reference():  # solved when the run is scored, not when its recipe is loaded
             return poisson_l_reference(c.reference_n)[1][::stride, ::stride]
